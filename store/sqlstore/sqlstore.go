@@ -1,0 +1,253 @@
+// Package sqlstore implements store.Store on database/sql; SQLite (mattn/go-sqlite3) is the embedded default.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Synchronous levels for SQLite. Normal survives a crash of the process (kill -9) with every committed
+// transaction; Full also survives power loss and OS crashes, at about a third of the write rate.
+const (
+	SyncNormal = "normal"
+	SyncFull   = "full"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Path is the SQLite database file; it is created if missing.
+	Path string
+	// Synchronous is SyncNormal (default) or SyncFull.
+	Synchronous string
+	// Now is the store's clock; time.Now when nil. It is read once per transaction.
+	Now func() time.Time
+	// ReadConns is the size of the read pool (default 4). Writes always go through one connection.
+	ReadConns int
+}
+
+// Store is a SQLite-backed store.Store. Writes go through a single connection, so concurrent requests
+// queue in Go instead of failing with SQLITE_BUSY; reads use a separate pool that WAL lets run beside it.
+type Store struct {
+	w, r *sql.DB
+	now  func() time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database at opts.Path and applies pending migrations.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Path == "" {
+		return nil, errors.New("sqlstore: empty database path")
+	}
+	sync := strings.ToLower(opts.Synchronous)
+	switch sync {
+	case "":
+		sync = SyncNormal
+	case SyncNormal, SyncFull:
+	default:
+		return nil, fmt.Errorf("sqlstore: synchronous must be %q or %q, not %q", SyncNormal, SyncFull, opts.Synchronous)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", strings.ToUpper(sync))
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()
+	drv := &sqlite3.SQLiteDriver{}
+	w := sql.OpenDB(connector{drv, dsn})
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	q.Set("_query_only", "true")
+	r := sql.OpenDB(connector{drv, "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()})
+	r.SetMaxOpenConns(opts.ReadConns)
+	r.SetMaxIdleConns(opts.ReadConns)
+	s := &Store{w: w, r: r, now: opts.Now}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+type connector struct {
+	drv driver.Driver
+	dsn string
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c connector) Driver() driver.Driver                        { return c.drv }
+
+// Ping reports whether both pools reach the database file.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Migration is one numbered schema change.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations returns the embedded migrations of a dialect ("sqlite"), in order.
+func Migrations(dialect string) ([]Migration, error) {
+	dir := path.Join("migrations", dialect)
+	ents, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	var ms []Migration
+	for _, e := range ents {
+		name := e.Name()
+		num, rest, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(rest, ".sql") {
+			return nil, fmt.Errorf("sqlstore: migration file %q is not NNNN_name.sql", name)
+		}
+		b, err := fs.ReadFile(migrations, path.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, Migration{Version: v, Name: strings.TrimSuffix(rest, ".sql"), SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	for i, m := range ms {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("sqlstore: migration %d is missing", i+1)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies every migration newer than the database, each in its own immediate transaction, so
+// two processes starting together apply each migration once.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := Migrations("sqlite")
+	if err != nil {
+		return err
+	}
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	for _, m := range ms {
+		err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, micros(now))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlstore: migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+	}
+	var newest int
+	if err := s.w.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&newest); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	if newest > len(ms) {
+		return fmt.Errorf("sqlstore: database is at schema version %d, newer than this binary (%d)", newest, len(ms))
+	}
+	return nil
+}
+
+// write runs fn in one write transaction with the store's time read once.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx, s.now()); err != nil {
+		tx.Rollback()
+		return mapErr(err)
+	}
+	return mapErr(tx.Commit())
+}
+
+// mapErr turns driver errors into the store's sentinels; it is the one place that knows SQLite's codes.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.ExtendedCode {
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+			return fmt.Errorf("%w: %v", store.ErrAlreadyExists, err)
+		case sqlite3.ErrConstraintForeignKey:
+			return fmt.Errorf("%w: %v", store.ErrNotFound, err)
+		}
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

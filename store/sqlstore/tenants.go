@@ -1,0 +1,215 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// CreateTenant implements store.Store.
+func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
+	id := uuid.NewString()
+	var created time.Time
+	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, slug, name, sp_key_pem, sp_cert_pem, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			id, t.Slug, t.Name, t.SPKeyPEM, t.SPCertPEM, micros(now)); err != nil {
+			return err
+		}
+		for _, d := range t.Domains {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, strings.ToLower(d), id); err != nil {
+				return err
+			}
+		}
+		created = now
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: create tenant: %w", err)
+	}
+	t.ID, t.CreatedAt = id, fromMicros(micros(created))
+	return nil
+}
+
+func (s *Store) tenantWhere(ctx context.Context, where string, arg any) (*store.Tenant, error) {
+	var t store.Tenant
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, slug, name, sp_key_pem, sp_cert_pem, created_at FROM tenants WHERE `+where, arg).
+		Scan(&t.ID, &t.Slug, &t.Name, &t.SPKeyPEM, &t.SPCertPEM, &created)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: tenant: %w", mapErr(err))
+	}
+	t.CreatedAt = fromMicros(created)
+	if t.Domains, err = s.domains(ctx, t.ID); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func (s *Store) domains(ctx context.Context, tenantID string) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT domain FROM domains WHERE tenant_id = ? ORDER BY domain`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: domains: %w", err)
+	}
+	defer rows.Close()
+	var ds []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("sqlstore: domains: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	return ds, rows.Err()
+}
+
+// TenantBySlug implements store.Store.
+func (s *Store) TenantBySlug(ctx context.Context, slug string) (*store.Tenant, error) {
+	return s.tenantWhere(ctx, "slug = ?", slug)
+}
+
+// TenantByID implements store.Store.
+func (s *Store) TenantByID(ctx context.Context, id string) (*store.Tenant, error) {
+	return s.tenantWhere(ctx, "id = ?", id)
+}
+
+// TenantByDomain implements store.Store.
+func (s *Store) TenantByDomain(ctx context.Context, domain string) (*store.Tenant, error) {
+	return s.tenantWhere(ctx, "id = (SELECT tenant_id FROM domains WHERE domain = ?)", strings.ToLower(domain))
+}
+
+// ListTenants implements store.Store.
+func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT slug FROM tenants ORDER BY slug`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list tenants: %w", err)
+	}
+	var slugs []string
+	for rows.Next() {
+		var slug string
+		if err := rows.Scan(&slug); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlstore: list tenants: %w", err)
+		}
+		slugs = append(slugs, slug)
+	}
+	rows.Close()
+	ts := make([]store.Tenant, 0, len(slugs))
+	for _, slug := range slugs {
+		t, err := s.TenantBySlug(ctx, slug)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, *t)
+	}
+	return ts, nil
+}
+
+// AddDomain implements store.Store.
+func (s *Store) AddDomain(ctx context.Context, tenantID, domain string) error {
+	err := s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, strings.ToLower(domain), tenantID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: add domain: %w", err)
+	}
+	return nil
+}
+
+// RemoveDomain implements store.Store.
+func (s *Store) RemoveDomain(ctx context.Context, tenantID, domain string) error {
+	err := s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE domain = ? AND tenant_id = ?`, strings.ToLower(domain), tenantID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: remove domain: %w", err)
+	}
+	return nil
+}
+
+// CreateToken implements store.Store.
+func (s *Store) CreateToken(ctx context.Context, tok *store.Token) error {
+	id := uuid.NewString()
+	var created time.Time
+	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		created = now
+		_, err := tx.ExecContext(ctx, `INSERT INTO scim_tokens (id, tenant_id, name, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, 0)`,
+			id, tok.TenantID, tok.Name, tok.Hash, micros(now), micros(tok.ExpiresAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: create token: %w", err)
+	}
+	tok.ID, tok.CreatedAt = id, fromMicros(micros(created))
+	return nil
+}
+
+const tokenCols = `id, tenant_id, name, hash, created_at, expires_at, revoked_at`
+
+func scanToken(sc interface{ Scan(...any) error }) (*store.Token, error) {
+	var t store.Token
+	var c, e, r int64
+	if err := sc.Scan(&t.ID, &t.TenantID, &t.Name, &t.Hash, &c, &e, &r); err != nil {
+		return nil, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromMicros(c), fromMicros(e), fromMicros(r)
+	return &t, nil
+}
+
+// TokenByHash implements store.Store.
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE hash = ?`, hash))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: token: %w", mapErr(err))
+	}
+	return t, nil
+}
+
+// ListTokens implements store.Store.
+func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list tokens: %w", err)
+	}
+	defer rows.Close()
+	var ts []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list tokens: %w", err)
+		}
+		ts = append(ts, *t)
+	}
+	return ts, rows.Err()
+}
+
+// RevokeToken implements store.Store.
+func (s *Store) RevokeToken(ctx context.Context, tenantID, id string) error {
+	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		res, err := tx.ExecContext(ctx, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at = 0`, micros(now), id, tenantID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: revoke token: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// email is the persisted form of store.Email inside users.emails.
+type email struct {
+	V string `json:"v"`
+	T string `json:"t,omitempty"`
+	P bool   `json:"p,omitempty"`
+}
+
+func encodeEmails(es []store.Email) string {
+	if len(es) == 0 {
+		return "[]"
+	}
+	pe := make([]email, len(es))
+	for i, e := range es {
+		pe[i] = email{e.Value, e.Type, e.Primary}
+	}
+	b, _ := json.Marshal(pe)
+	return string(b)
+}
+
+func decodeEmails(s string) ([]store.Email, error) {
+	var pe []email
+	if err := json.Unmarshal([]byte(s), &pe); err != nil {
+		return nil, err
+	}
+	if len(pe) == 0 {
+		return nil, nil
+	}
+	es := make([]store.Email, len(pe))
+	for i, e := range pe {
+		es[i] = store.Email{Value: e.V, Type: e.T, Primary: e.P}
+	}
+	return es, nil
+}
+
+const userCols = `seq, id, tenant_id, user_name, emails, given_name, family_name, country, department, team,
+	coalesce(external_id, ''), secondary_email, active, source, created_at, updated_at, version`
+
+func scanUser(sc interface{ Scan(...any) error }) (*store.User, int64, error) {
+	var u store.User
+	var seq, c, m int64
+	var emails, source string
+	var active int
+	if err := sc.Scan(&seq, &u.ID, &u.TenantID, &u.UserName, &emails, &u.GivenName, &u.FamilyName, &u.Country,
+		&u.Department, &u.Team, &u.ExternalID, &u.SecondaryEmail, &active, &source, &c, &m, &u.Version); err != nil {
+		return nil, 0, err
+	}
+	var err error
+	if u.Emails, err = decodeEmails(emails); err != nil {
+		return nil, 0, fmt.Errorf("user %s: emails: %w", u.ID, err)
+	}
+	u.Active, u.Source = active != 0, store.Source(source)
+	u.CreatedAt, u.UpdatedAt = fromMicros(c), fromMicros(m)
+	return &u, seq, nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func insertEmails(ctx context.Context, tx *sql.Tx, seq int64, tenantID string, es []store.Email) error {
+	for i, e := range es {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_emails (user_seq, pos, tenant_id, value_key, type, is_primary) VALUES (?, ?, ?, ?, ?, ?)`,
+			seq, i, tenantID, store.Key(e.Value), strings.ToLower(e.Type), b2i(e.Primary)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertAudit(ctx context.Context, tx *sql.Tx, now time.Time, a store.Audit) error {
+	t := a.Time
+	if t.IsZero() {
+		t = now
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (time, tenant_id, token_id, operation, user_id, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		micros(t), a.TenantID, a.TokenID, a.Operation, a.UserID, a.Outcome, a.Detail)
+	return err
+}
+
+// CreateUser implements store.Store.
+func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, a store.Audit) error {
+	id := uuid.NewString()
+	var at time.Time
+	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		at = now
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
+			country, department, team, external_id, secondary_email, secondary_email_key, active, source, created_at, updated_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+			id, tenantID, u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName,
+			u.Country, u.Department, u.Team, nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail),
+			b2i(u.Active), string(u.Source), micros(now), micros(now))
+		if err != nil {
+			return err
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if err := insertEmails(ctx, tx, seq, tenantID, u.Emails); err != nil {
+			return err
+		}
+		a.TenantID, a.UserID = tenantID, id
+		return insertAudit(ctx, tx, now, a)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: create user: %w", err)
+	}
+	at = fromMicros(micros(at))
+	u.ID, u.TenantID, u.CreatedAt, u.UpdatedAt, u.Version = id, tenantID, at, at, 1
+	return nil
+}
+
+// UserByID implements store.Store.
+func (s *Store) UserByID(ctx context.Context, tenantID, id string) (*store.User, error) {
+	u, _, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: user: %w", mapErr(err))
+	}
+	return u, nil
+}
+
+// ListUsers implements store.Store.
+func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.UserQuery) ([]store.User, int, error) {
+	var b whereBuilder
+	b.args = append(b.args, tenantID)
+	where := "tenant_id = ?"
+	if q.Filter != nil {
+		cond, err := b.user(q.Filter)
+		if err != nil {
+			return nil, 0, fmt.Errorf("sqlstore: list users: %w", err)
+		}
+		where += " AND (" + cond + ")"
+	}
+	users := []store.User{}
+	if q.Limit > 0 {
+		args := append(append([]any(nil), b.args...), q.Limit, max(q.Offset, 0))
+		rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE `+where+` ORDER BY seq LIMIT ? OFFSET ?`, args...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("sqlstore: list users: %w", err)
+		}
+		for rows.Next() {
+			u, _, err := scanUser(rows)
+			if err != nil {
+				rows.Close()
+				return nil, 0, fmt.Errorf("sqlstore: list users: %w", err)
+			}
+			users = append(users, *u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, 0, fmt.Errorf("sqlstore: list users: %w", err)
+		}
+		// A short first page is the whole result: the common existence check costs one query.
+		if q.Offset <= 0 && len(users) < q.Limit {
+			return users, len(users), nil
+		}
+	}
+	var total int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+where, b.args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: count users: %w", err)
+	}
+	return users, total, nil
+}
+
+// UpdateUser implements store.Store.
+func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion int64, a store.Audit, fn func(*store.User) error) (*store.User, error) {
+	var out *store.User
+	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		old, seq, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, id, tenantID))
+		if err != nil {
+			return err
+		}
+		if wantVersion != 0 && wantVersion != old.Version {
+			return store.ErrVersionMismatch
+		}
+		u := old.Clone()
+		if err := fn(u); err != nil {
+			return errUpdater{err}
+		}
+		// The identity of the row is not the updater's to change.
+		u.ID, u.TenantID, u.CreatedAt, u.Version = old.ID, old.TenantID, old.CreatedAt, old.Version
+		a.TenantID, a.UserID = tenantID, id
+		if u.Equal(old) {
+			out = old
+			return insertAudit(ctx, tx, now, a)
+		}
+		u.Version++
+		u.UpdatedAt = fromMicros(micros(now))
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, emails = ?, given_name = ?, family_name = ?,
+			country = ?, department = ?, team = ?, external_id = ?, secondary_email = ?, secondary_email_key = ?, active = ?, source = ?,
+			updated_at = ?, version = ? WHERE seq = ?`,
+			u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName, u.Country, u.Department, u.Team,
+			nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail), b2i(u.Active), string(u.Source),
+			micros(now), u.Version, seq); err != nil {
+			return err
+		}
+		if encodeEmails(u.Emails) != encodeEmails(old.Emails) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE user_seq = ?`, seq); err != nil {
+				return err
+			}
+			if err := insertEmails(ctx, tx, seq, tenantID, u.Emails); err != nil {
+				return err
+			}
+		}
+		if old.Active && !u.Active {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, id); err != nil {
+				return err
+			}
+		}
+		out = u
+		return insertAudit(ctx, tx, now, a)
+	})
+	var ue errUpdater
+	if errors.As(err, &ue) {
+		return nil, ue.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: update user: %w", err)
+	}
+	return out, nil
+}
+
+// errUpdater carries an updater's own error through the transaction untouched by mapErr.
+type errUpdater struct{ err error }
+
+func (e errUpdater) Error() string { return e.err.Error() }
+
+// RecordAudit implements store.Store.
+func (s *Store) RecordAudit(ctx context.Context, a store.Audit) error {
+	if err := s.write(ctx, func(tx *sql.Tx, now time.Time) error { return insertAudit(ctx, tx, now, a) }); err != nil {
+		return fmt.Errorf("sqlstore: record audit: %w", err)
+	}
+	return nil
+}
+
+// ListAudit implements store.Store.
+func (s *Store) ListAudit(ctx context.Context, tenantID string, since time.Time) ([]store.Audit, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT time, tenant_id, token_id, operation, user_id, outcome, detail FROM audit_log
+		WHERE tenant_id = ? AND time >= ? ORDER BY seq`, tenantID, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list audit: %w", err)
+	}
+	defer rows.Close()
+	var as []store.Audit
+	for rows.Next() {
+		var a store.Audit
+		var t int64
+		if err := rows.Scan(&t, &a.TenantID, &a.TokenID, &a.Operation, &a.UserID, &a.Outcome, &a.Detail); err != nil {
+			return nil, fmt.Errorf("sqlstore: list audit: %w", err)
+		}
+		a.Time = fromMicros(t)
+		as = append(as, a)
+	}
+	return as, rows.Err()
+}

@@ -1,0 +1,301 @@
+// Package store holds scimsso's domain types and the Store interface every persistence backend implements.
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Sentinel errors returned by Store methods. Compare with errors.Is; backends wrap them with context.
+var (
+	// ErrNotFound means the addressed row does not exist in the given tenant.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists means a uniqueness rule refused the write (slug, domain, userName, externalId, assertion id).
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrVersionMismatch means an update was made against a version that is no longer current.
+	ErrVersionMismatch = errors.New("version mismatch")
+)
+
+// Source says where a user was created.
+type Source string
+
+// The sources of a user.
+const (
+	SourceSCIM Source = "scim"
+	SourceSSO  Source = "sso"
+)
+
+// Tenant is a customer company. Slug is its URL name; Domains are its exclusive email domains.
+type Tenant struct {
+	ID        string
+	Slug      string
+	Name      string
+	Domains   []string // lower case, sorted
+	CreatedAt time.Time
+	// SPKeyPEM and SPCertPEM are the tenant's SAML service provider key pair, made once at creation.
+	SPKeyPEM  []byte
+	SPCertPEM []byte
+}
+
+// OwnsDomain reports whether domain (any case) is one of t's domains.
+func (t *Tenant) OwnsDomain(domain string) bool {
+	d := strings.ToLower(domain)
+	for _, x := range t.Domains {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// Token is a SCIM bearer token. Only the SHA-256 of the secret is ever stored.
+type Token struct {
+	ID        string
+	TenantID  string
+	Name      string
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+	RevokedAt time.Time // zero: live
+}
+
+// Live reports whether the token may be used at now.
+func (t *Token) Live(now time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
+}
+
+// Email is one of a user's email addresses.
+type Email struct {
+	Value   string
+	Type    string
+	Primary bool
+}
+
+// User is a person of one tenant, provisioned by SCIM or created at sign-in.
+type User struct {
+	ID             string
+	TenantID       string
+	UserName       string // the primary email; unique per tenant, case-insensitively
+	Emails         []Email
+	GivenName      string
+	FamilyName     string
+	Country        string // ISO 3166-1 alpha-2, upper case
+	Department     string
+	Team           string
+	ExternalID     string // the IdP's immutable id; unique per tenant when set
+	SecondaryEmail string
+	Active         bool
+	Source         Source
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Version        int64 // starts at 1, +1 on every change
+}
+
+// Clone returns a deep copy of u, so an updater can be handed a copy and compared with the original.
+func (u *User) Clone() *User {
+	c := *u
+	c.Emails = append([]Email(nil), u.Emails...)
+	return &c
+}
+
+// Equal reports whether u and v hold the same stored values (times and version ignored).
+func (u *User) Equal(v *User) bool {
+	if len(u.Emails) != len(v.Emails) {
+		return false
+	}
+	for i := range u.Emails {
+		if u.Emails[i] != v.Emails[i] {
+			return false
+		}
+	}
+	return u.ID == v.ID && u.TenantID == v.TenantID && u.UserName == v.UserName &&
+		u.GivenName == v.GivenName && u.FamilyName == v.FamilyName && u.Country == v.Country &&
+		u.Department == v.Department && u.Team == v.Team && u.ExternalID == v.ExternalID &&
+		u.SecondaryEmail == v.SecondaryEmail && u.Active == v.Active && u.Source == v.Source
+}
+
+// Session is a signed-in browser. Only the SHA-256 of the cookie value is stored, as IDHash.
+type Session struct {
+	IDHash     []byte
+	TenantID   string
+	UserID     string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	Mobile     bool
+	// Pending is true until /welcome has collected what first sign-in needs.
+	Pending bool
+}
+
+// AuthnRequest is an outstanding SP-initiated sign-in, bound to the browser that started it.
+type AuthnRequest struct {
+	ID          string // the AuthnRequest ID sent to the IdP
+	TenantID    string
+	BindingHash []byte // SHA-256 of the browser-binding cookie
+	ReturnTo    string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// Audit is one entry of the write audit log.
+type Audit struct {
+	Time      time.Time
+	TenantID  string
+	TokenID   string
+	Operation string // e.g. "create", "replace", "patch", "delete"
+	UserID    string
+	Outcome   string // the HTTP status, or "ok"
+	Detail    string
+}
+
+// Team is a group a user can be placed in at first sign-in.
+type Team struct {
+	ID       string
+	TenantID string
+	Name     string
+	Hidden   bool
+}
+
+// Op is a filter operator.
+type Op int
+
+// Filter operators. And, Or and Not combine filters; Has matches a user with an email for which Sub holds.
+const (
+	OpEq Op = iota + 1
+	OpNe
+	OpCo
+	OpSw
+	OpEw
+	OpPr
+	OpGt
+	OpGe
+	OpLt
+	OpLe
+	OpAnd
+	OpOr
+	OpNot
+	OpHas
+)
+
+// Attribute names a filter may test. Email sub-attributes (EmailValue, EmailType, EmailPrimary) are valid
+// at the top level (any email matches) and inside OpHas.
+const (
+	AttrID           = "id"
+	AttrUserName     = "userName"
+	AttrExternalID   = "externalId"
+	AttrGivenName    = "name.givenName"
+	AttrFamilyName   = "name.familyName"
+	AttrCountry      = "country"
+	AttrDepartment   = "department"
+	AttrActive       = "active"
+	AttrEmailValue   = "emails.value"
+	AttrEmailType    = "emails.type"
+	AttrEmailPrimary = "emails.primary"
+	AttrCreated      = "meta.created"
+	AttrModified     = "meta.lastModified"
+)
+
+// Filter is a predicate over a tenant's users, built at the edge from a SCIM filter.
+// Leaf filters set Attr, Op and Value (string, bool, or time.Time for the meta attributes);
+// OpAnd/OpOr set Left and Right; OpNot and OpHas set Sub.
+type Filter struct {
+	Op          Op
+	Attr        string
+	Value       any
+	Left, Right *Filter
+	Sub         *Filter
+}
+
+// UserQuery selects a page of a tenant's users in creation order.
+type UserQuery struct {
+	Filter *Filter // nil: all users
+	Offset int     // rows to skip
+	Limit  int     // at most this many rows; 0 returns only the total
+}
+
+// Store is scimsso's persistence. Every tenant-scoped method takes the tenant id explicitly and never
+// returns another tenant's rows. Implementations are safe for concurrent use.
+type Store interface {
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+
+	// CreateTenant stores t with a new ID and creation time. ErrAlreadyExists if the slug or a domain is taken.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	// TenantBySlug returns the tenant with that slug, or ErrNotFound.
+	TenantBySlug(ctx context.Context, slug string) (*Tenant, error)
+	// TenantByID returns the tenant, or ErrNotFound.
+	TenantByID(ctx context.Context, id string) (*Tenant, error)
+	// TenantByDomain returns the tenant owning the domain (any case), or ErrNotFound.
+	TenantByDomain(ctx context.Context, domain string) (*Tenant, error)
+	// ListTenants returns every tenant ordered by slug.
+	ListTenants(ctx context.Context) ([]Tenant, error)
+	// AddDomain gives domain to the tenant. ErrNotFound for an unknown tenant; ErrAlreadyExists if any tenant owns it.
+	AddDomain(ctx context.Context, tenantID, domain string) error
+	// RemoveDomain takes domain from the tenant. ErrNotFound if the tenant does not own it.
+	RemoveDomain(ctx context.Context, tenantID, domain string) error
+
+	// CreateToken stores tok with a new ID and creation time. ErrNotFound for an unknown tenant.
+	CreateToken(ctx context.Context, tok *Token) error
+	// TokenByHash returns the token whose hash is hash, live or not, or ErrNotFound.
+	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	// ListTokens returns the tenant's tokens, newest first.
+	ListTokens(ctx context.Context, tenantID string) ([]Token, error)
+	// RevokeToken marks the token revoked. ErrNotFound unless it is the tenant's and not yet revoked.
+	RevokeToken(ctx context.Context, tenantID, id string) error
+
+	// CreateUser stores u in the tenant with a new ID, version 1 and the store's time, and records a
+	// (with the new user's id) in the same transaction. ErrAlreadyExists when userName (case-insensitively)
+	// or externalId is taken in the tenant; ErrNotFound for an unknown tenant.
+	CreateUser(ctx context.Context, tenantID string, u *User, a Audit) error
+	// UserByID returns the tenant's user, or ErrNotFound (also for another tenant's user).
+	UserByID(ctx context.Context, tenantID, id string) (*User, error)
+	// ListUsers returns the page of the tenant's users matching q and the total number matching.
+	ListUsers(ctx context.Context, tenantID string, q UserQuery) ([]User, int, error)
+	// UpdateUser runs fn on a copy of the stored user inside one transaction and stores the result with
+	// the version raised, unless fn changed nothing (then the user is left as stored, version included).
+	// Either way a is recorded in the same transaction. An error from fn aborts the whole update, records
+	// nothing, and is returned unchanged.
+	// If wantVersion is not 0 and differs from the stored version: ErrVersionMismatch. Deactivating a user
+	// deletes its sessions in the same transaction. ErrNotFound, ErrAlreadyExists as for CreateUser.
+	UpdateUser(ctx context.Context, tenantID, id string, wantVersion int64, a Audit, fn func(*User) error) (*User, error)
+
+	// RecordAudit appends a to the audit log; used for refused writes, which have no transaction of their own.
+	RecordAudit(ctx context.Context, a Audit) error
+	// ListAudit returns the tenant's audit entries at or after since, oldest first.
+	ListAudit(ctx context.Context, tenantID string, since time.Time) ([]Audit, error)
+
+	// CreateSession stores s with the store's time as creation and last-seen time.
+	CreateSession(ctx context.Context, s *Session) error
+	// SessionByHash returns the session, or ErrNotFound.
+	SessionByHash(ctx context.Context, idHash []byte) (*Session, error)
+	// DeleteSession ends the session; ending an unknown session is not an error.
+	DeleteSession(ctx context.Context, idHash []byte) error
+	// DeleteUserSessions ends every session of the tenant's user.
+	DeleteUserSessions(ctx context.Context, tenantID, userID string) error
+
+	// CreateAuthnRequest stores an outstanding AuthnRequest.
+	CreateAuthnRequest(ctx context.Context, r *AuthnRequest) error
+	// ConsumeAuthnRequest deletes and returns the tenant's outstanding request id if it was started by the
+	// browser whose binding hash is given and has not expired; otherwise ErrNotFound. It succeeds once.
+	ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*AuthnRequest, error)
+	// MarkAssertionUsed records an assertion id until expiresAt; ErrAlreadyExists if it was already recorded.
+	MarkAssertionUsed(ctx context.Context, tenantID, assertionID string, expiresAt time.Time) error
+
+	// Sweep deletes expired AuthnRequests and replay entries, and returns how many rows went.
+	Sweep(ctx context.Context) (int64, error)
+}
+
+// Key is the form in which case-insensitive values (userName, emails, domains) are compared and indexed.
+func Key(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// EmailDomain returns the lower-case domain of an email address, or "" if it has none.
+func EmailDomain(email string) string {
+	i := strings.LastIndexByte(email, '@')
+	if i <= 0 || i == len(email)-1 {
+		return ""
+	}
+	return strings.ToLower(email[i+1:])
+}

@@ -1,0 +1,601 @@
+// Package storetest is the conformance suite every store.Store backend must pass.
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// Clock is a settable clock for the store under test; safe for concurrent use.
+type Clock struct{ ns atomic.Int64 }
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { c := &Clock{}; c.Set(t); return c }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
+
+// NewStore opens a fresh, empty store whose clock is now. It is closed by the suite.
+type NewStore func(t *testing.T, now func() time.Time) store.Store
+
+// Run runs the conformance suite against stores made by newStore.
+func Run(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store, *Clock)
+	}{
+		{"Tenants", testTenants},
+		{"Domains", testDomains},
+		{"Tokens", testTokens},
+		{"CreateUser", testCreateUser},
+		{"TenantIsolation", testTenantIsolation},
+		{"ListUsers", testListUsers},
+		{"UpdateUser", testUpdateUser},
+		{"DeactivateEndsSessions", testDeactivateEndsSessions},
+		{"ConcurrentCreates", testConcurrentCreates},
+		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"Audit", testAudit},
+		{"Sessions", testSessions},
+		{"AuthnRequests", testAuthnRequests},
+		{"ReplayCache", testReplayCache},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+			s := newStore(t, clock.Now)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s, clock)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func mustTenant(t *testing.T, s store.Store, slug string, domains ...string) *store.Tenant {
+	t.Helper()
+	tn := &store.Tenant{Slug: slug, Name: "Tenant " + slug, Domains: domains, SPKeyPEM: []byte("key"), SPCertPEM: []byte("cert")}
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		t.Fatalf("CreateTenant(%s): %v", slug, err)
+	}
+	return tn
+}
+
+func newUser(name, ext string) *store.User {
+	return &store.User{
+		UserName:   name,
+		Emails:     []store.Email{{Value: name, Type: "work", Primary: true}},
+		GivenName:  "Given",
+		FamilyName: "Family",
+		Country:    "DE",
+		ExternalID: ext,
+		Active:     true,
+		Source:     store.SourceSCIM,
+	}
+}
+
+func mustUser(t *testing.T, s store.Store, tenantID, name, ext string) *store.User {
+	t.Helper()
+	u := newUser(name, ext)
+	if err := s.CreateUser(ctx, tenantID, u, store.Audit{Operation: "create", Outcome: "201"}); err != nil {
+		t.Fatalf("CreateUser(%s): %v", name, err)
+	}
+	return u
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+func testTenants(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com", "Acme.ORG")
+	if a.ID == "" || a.CreatedAt.IsZero() {
+		t.Fatalf("CreateTenant did not set ID and CreatedAt: %+v", a)
+	}
+	got, err := s.TenantBySlug(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != a.ID || got.Name != "Tenant acme" || fmt.Sprint(got.Domains) != "[acme.com acme.org]" || string(got.SPKeyPEM) != "key" {
+		t.Fatalf("TenantBySlug = %+v", got)
+	}
+	if byID, err := s.TenantByID(ctx, a.ID); err != nil || byID.Slug != "acme" {
+		t.Fatalf("TenantByID = %v, %v", byID, err)
+	}
+	if byDomain, err := s.TenantByDomain(ctx, "ACME.org"); err != nil || byDomain.ID != a.ID {
+		t.Fatalf("TenantByDomain = %v, %v", byDomain, err)
+	}
+	_, err = s.TenantBySlug(ctx, "nope")
+	wantErr(t, "unknown slug", err, store.ErrNotFound)
+	_, err = s.TenantByDomain(ctx, "nope.com")
+	wantErr(t, "unknown domain", err, store.ErrNotFound)
+
+	wantErr(t, "duplicate slug", s.CreateTenant(ctx, &store.Tenant{Slug: "acme", Name: "x", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}), store.ErrAlreadyExists)
+	// A domain owned by another tenant refuses the whole tenant: nothing of it is written.
+	wantErr(t, "taken domain", s.CreateTenant(ctx, &store.Tenant{Slug: "beta", Name: "Beta", Domains: []string{"beta.com", "ACME.COM"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}), store.ErrAlreadyExists)
+	_, err = s.TenantBySlug(ctx, "beta")
+	wantErr(t, "half-written tenant", err, store.ErrNotFound)
+	_, err = s.TenantByDomain(ctx, "beta.com")
+	wantErr(t, "half-written domain", err, store.ErrNotFound)
+
+	mustTenant(t, s, "beta", "beta.com")
+	ts, err := s.ListTenants(ctx)
+	if err != nil || len(ts) != 2 || ts[0].Slug != "acme" || ts[1].Slug != "beta" {
+		t.Fatalf("ListTenants = %+v, %v", ts, err)
+	}
+}
+
+func testDomains(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	if err := s.AddDomain(ctx, a.ID, "Acme.Net"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "domain of another tenant", s.AddDomain(ctx, a.ID, "beta.com"), store.ErrAlreadyExists)
+	wantErr(t, "domain twice", s.AddDomain(ctx, a.ID, "acme.net"), store.ErrAlreadyExists)
+	wantErr(t, "unknown tenant", s.AddDomain(ctx, "no-such-tenant", "x.com"), store.ErrNotFound)
+	wantErr(t, "remove another tenant's domain", s.RemoveDomain(ctx, a.ID, "beta.com"), store.ErrNotFound)
+	if got, _ := s.TenantByDomain(ctx, "beta.com"); got == nil || got.ID != b.ID {
+		t.Fatalf("beta.com moved: %+v", got)
+	}
+	if err := s.RemoveDomain(ctx, a.ID, "ACME.NET"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "removed twice", s.RemoveDomain(ctx, a.ID, "acme.net"), store.ErrNotFound)
+	got, _ := s.TenantBySlug(ctx, "acme")
+	if fmt.Sprint(got.Domains) != "[acme.com]" {
+		t.Fatalf("domains = %v", got.Domains)
+	}
+}
+
+func testTokens(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	h := sha256.Sum256([]byte("secret-a"))
+	tok := &store.Token{TenantID: a.ID, Name: "okta", Hash: h[:], ExpiresAt: clock.Now().Add(time.Hour)}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TokenByHash(ctx, h[:])
+	if err != nil || got.ID != tok.ID || got.TenantID != a.ID || got.Name != "okta" || !got.ExpiresAt.Equal(tok.ExpiresAt) {
+		t.Fatalf("TokenByHash = %+v, %v", got, err)
+	}
+	if !got.Live(clock.Now()) || got.Live(clock.Now().Add(2*time.Hour)) {
+		t.Fatal("expiry not honoured by Live")
+	}
+	h2 := sha256.Sum256([]byte("secret-b"))
+	wantErr(t, "unknown hash", func() error { _, err := s.TokenByHash(ctx, h2[:]); return err }(), store.ErrNotFound)
+	wantErr(t, "same hash twice", s.CreateToken(ctx, &store.Token{TenantID: b.ID, Hash: h[:]}), store.ErrAlreadyExists)
+	wantErr(t, "unknown tenant", s.CreateToken(ctx, &store.Token{TenantID: "nope", Hash: h2[:]}), store.ErrNotFound)
+
+	wantErr(t, "revoke from another tenant", s.RevokeToken(ctx, b.ID, tok.ID), store.ErrNotFound)
+	clock.Add(time.Minute)
+	if err := s.RevokeToken(ctx, a.ID, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "revoke twice", s.RevokeToken(ctx, a.ID, tok.ID), store.ErrNotFound)
+	got, _ = s.TokenByHash(ctx, h[:])
+	if got.Live(clock.Now()) || !got.RevokedAt.Equal(clock.Now()) {
+		t.Fatalf("revoked token still live: %+v", got)
+	}
+	list, err := s.ListTokens(ctx, a.ID)
+	if err != nil || len(list) != 1 || list[0].ID != tok.ID {
+		t.Fatalf("ListTokens = %+v, %v", list, err)
+	}
+	if list, _ := s.ListTokens(ctx, b.ID); len(list) != 0 {
+		t.Fatalf("ListTokens(beta) = %+v", list)
+	}
+}
+
+func testCreateUser(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	u := mustUser(t, s, a.ID, "Alice@Acme.com", "ext-1")
+	if u.ID == "" || u.Version != 1 || !u.CreatedAt.Equal(clock.Now()) || u.TenantID != a.ID {
+		t.Fatalf("CreateUser set %+v", u)
+	}
+	got, err := s.UserByID(ctx, a.ID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(u) || got.Version != 1 || !got.CreatedAt.Equal(u.CreatedAt) {
+		t.Fatalf("UserByID = %+v, want %+v", got, u)
+	}
+	wantErr(t, "userName in another case", s.CreateUser(ctx, a.ID, newUser("alice@ACME.com", ""), store.Audit{}), store.ErrAlreadyExists)
+	wantErr(t, "same externalId", s.CreateUser(ctx, a.ID, newUser("bob@acme.com", "ext-1"), store.Audit{}), store.ErrAlreadyExists)
+	wantErr(t, "unknown tenant", s.CreateUser(ctx, "nope", newUser("carol@acme.com", ""), store.Audit{}), store.ErrNotFound)
+	// Users without externalId do not collide with each other.
+	mustUser(t, s, a.ID, "bob@acme.com", "")
+	mustUser(t, s, a.ID, "carol@acme.com", "")
+	_, total, err := s.ListUsers(ctx, a.ID, store.UserQuery{Limit: 10})
+	if err != nil || total != 3 {
+		t.Fatalf("after refused creates: total %d, %v; want 3", total, err)
+	}
+	_, err = s.UserByID(ctx, a.ID, "no-such-id")
+	wantErr(t, "unknown id", err, store.ErrNotFound)
+}
+
+func testTenantIsolation(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	ua := mustUser(t, s, a.ID, "same@x.com", "ext")
+	// The same userName and externalId may exist in another tenant.
+	ub := mustUser(t, s, b.ID, "same@x.com", "ext")
+	_, err := s.UserByID(ctx, b.ID, ua.ID)
+	wantErr(t, "A's user through B", err, store.ErrNotFound)
+	_, err = s.UpdateUser(ctx, b.ID, ua.ID, 0, store.Audit{}, func(u *store.User) error { u.Active = false; return nil })
+	wantErr(t, "update A's user through B", err, store.ErrNotFound)
+	for _, f := range []*store.Filter{
+		nil,
+		{Op: store.OpEq, Attr: store.AttrUserName, Value: "same@x.com"},
+		{Op: store.OpEq, Attr: store.AttrID, Value: ua.ID},
+		{Op: store.OpOr, Left: &store.Filter{Op: store.OpEq, Attr: store.AttrID, Value: ua.ID}, Right: &store.Filter{Op: store.OpPr, Attr: store.AttrUserName}},
+		{Op: store.OpEq, Attr: store.AttrEmailValue, Value: "same@x.com"},
+	} {
+		users, total, err := s.ListUsers(ctx, b.ID, store.UserQuery{Filter: f, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range users {
+			if u.ID != ub.ID || u.TenantID != b.ID {
+				t.Fatalf("filter %+v in B returned %+v", f, u)
+			}
+		}
+		if total > 1 {
+			t.Fatalf("filter %+v in B counted %d", f, total)
+		}
+	}
+}
+
+func ids(us []store.User) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = u.UserName
+	}
+	return out
+}
+
+func testListUsers(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	alice := mustUser(t, s, a.ID, "alice@acme.com", "ext-a")
+	clock.Add(time.Second)
+	bob := newUser("bob@acme.com", "EXT-B")
+	bob.Emails = []store.Email{{Value: "bob@acme.com", Type: "work", Primary: true}, {Value: "Bobby@Home.net", Type: "home"}}
+	bob.Active = false
+	if err := s.CreateUser(ctx, a.ID, bob, store.Audit{}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Second)
+	mustUser(t, s, a.ID, "carol_50%@acme.com", "")
+
+	eq := func(attr string, v any) *store.Filter { return &store.Filter{Op: store.OpEq, Attr: attr, Value: v} }
+	tests := []struct {
+		name string
+		f    *store.Filter
+		want string
+	}{
+		{"userName is case-insensitive", eq(store.AttrUserName, "ALICE@acme.COM"), "[alice@acme.com]"},
+		{"externalId is case-exact", eq(store.AttrExternalID, "ext-b"), "[]"},
+		{"externalId", eq(store.AttrExternalID, "EXT-B"), "[bob@acme.com]"},
+		{"id", eq(store.AttrID, alice.ID), "[alice@acme.com]"},
+		{"any email", eq(store.AttrEmailValue, "bobby@home.NET"), "[bob@acme.com]"},
+		{"work email", &store.Filter{Op: store.OpHas, Sub: &store.Filter{Op: store.OpAnd, Left: eq(store.AttrEmailType, "work"), Right: eq(store.AttrEmailValue, "bobby@home.net")}}, "[]"},
+		{"home email", &store.Filter{Op: store.OpHas, Sub: &store.Filter{Op: store.OpAnd, Left: eq(store.AttrEmailType, "Home"), Right: eq(store.AttrEmailValue, "bobby@home.net")}}, "[bob@acme.com]"},
+		{"active", eq(store.AttrActive, false), "[bob@acme.com]"},
+		{"and", &store.Filter{Op: store.OpAnd, Left: eq(store.AttrUserName, "alice@acme.com"), Right: eq(store.AttrExternalID, "nope")}, "[]"},
+		{"or", &store.Filter{Op: store.OpOr, Left: eq(store.AttrUserName, "alice@acme.com"), Right: eq(store.AttrExternalID, "EXT-B")}, "[alice@acme.com bob@acme.com]"},
+		{"not", &store.Filter{Op: store.OpNot, Sub: eq(store.AttrUserName, "alice@acme.com")}, "[bob@acme.com carol_50%@acme.com]"},
+		{"ne on nullable", &store.Filter{Op: store.OpNe, Attr: store.AttrExternalID, Value: "ext-a"}, "[bob@acme.com carol_50%@acme.com]"},
+		{"pr", &store.Filter{Op: store.OpPr, Attr: store.AttrExternalID}, "[alice@acme.com bob@acme.com]"},
+		{"sw", &store.Filter{Op: store.OpSw, Attr: store.AttrUserName, Value: "B"}, "[bob@acme.com]"},
+		{"co escapes LIKE", &store.Filter{Op: store.OpCo, Attr: store.AttrUserName, Value: "_50%"}, "[carol_50%@acme.com]"},
+		{"co wildcard is literal", &store.Filter{Op: store.OpCo, Attr: store.AttrUserName, Value: "%"}, "[carol_50%@acme.com]"},
+		{"ew", &store.Filter{Op: store.OpEw, Attr: store.AttrUserName, Value: "acme.com"}, "[alice@acme.com bob@acme.com carol_50%@acme.com]"},
+		{"created gt", &store.Filter{Op: store.OpGt, Attr: store.AttrCreated, Value: alice.CreatedAt}, "[bob@acme.com carol_50%@acme.com]"},
+		{"SQL in a value", eq(store.AttrUserName, "x' OR '1'='1"), "[]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			users, total, err := s.ListUsers(ctx, a.ID, store.UserQuery{Filter: tc.f, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(ids(users)); got != tc.want || total != len(users) {
+				t.Fatalf("got %s (total %d), want %s", got, total, tc.want)
+			}
+		})
+	}
+	t.Run("paging", func(t *testing.T) {
+		page, total, err := s.ListUsers(ctx, a.ID, store.UserQuery{Offset: 1, Limit: 1})
+		if err != nil || total != 3 || fmt.Sprint(ids(page)) != "[bob@acme.com]" {
+			t.Fatalf("page 2 = %v, total %d, %v", ids(page), total, err)
+		}
+		page, total, _ = s.ListUsers(ctx, a.ID, store.UserQuery{Limit: 2})
+		if total != 3 || len(page) != 2 {
+			t.Fatalf("first page = %v, total %d", ids(page), total)
+		}
+		page, total, _ = s.ListUsers(ctx, a.ID, store.UserQuery{Limit: 0})
+		if total != 3 || len(page) != 0 {
+			t.Fatalf("count only = %v, total %d", ids(page), total)
+		}
+		page, total, _ = s.ListUsers(ctx, a.ID, store.UserQuery{Offset: 5, Limit: 2})
+		if total != 3 || len(page) != 0 {
+			t.Fatalf("past the end = %v, total %d", ids(page), total)
+		}
+	})
+}
+
+func testUpdateUser(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	u := mustUser(t, s, a.ID, "alice@acme.com", "ext-a")
+	mustUser(t, s, a.ID, "bob@acme.com", "ext-b")
+	clock.Add(time.Minute)
+
+	got, err := s.UpdateUser(ctx, a.ID, u.ID, 1, store.Audit{Operation: "patch"}, func(x *store.User) error {
+		x.UserName = "alice2@acme.com"
+		x.Emails = []store.Email{{Value: "alice2@acme.com", Type: "work", Primary: true}}
+		return nil
+	})
+	if err != nil || got.Version != 2 || got.UserName != "alice2@acme.com" || !got.UpdatedAt.Equal(clock.Now()) {
+		t.Fatalf("UpdateUser = %+v, %v", got, err)
+	}
+	// The email index follows the change.
+	if users, _, _ := s.ListUsers(ctx, a.ID, store.UserQuery{Filter: &store.Filter{Op: store.OpEq, Attr: store.AttrEmailValue, Value: "alice@acme.com"}, Limit: 5}); len(users) != 0 {
+		t.Fatalf("old email still indexed: %v", ids(users))
+	}
+	if users, _, _ := s.ListUsers(ctx, a.ID, store.UserQuery{Filter: &store.Filter{Op: store.OpEq, Attr: store.AttrEmailValue, Value: "ALICE2@acme.com"}, Limit: 5}); len(users) != 1 {
+		t.Fatalf("new email not indexed: %v", ids(users))
+	}
+
+	// No change: no new version.
+	same, err := s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{}, func(x *store.User) error { x.Country = "DE"; return nil })
+	if err != nil || same.Version != 2 {
+		t.Fatalf("no-op update = %+v, %v", same, err)
+	}
+	_, err = s.UpdateUser(ctx, a.ID, u.ID, 1, store.Audit{}, func(x *store.User) error { x.Active = false; return nil })
+	wantErr(t, "stale version", err, store.ErrVersionMismatch)
+	boom := errors.New("refused by updater")
+	_, err = s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{}, func(x *store.User) error { x.Active = false; return boom })
+	if err != boom {
+		t.Fatalf("updater error = %v, want it unchanged", err)
+	}
+	_, err = s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{}, func(x *store.User) error { x.UserName = "BOB@acme.com"; return nil })
+	wantErr(t, "rename onto another user", err, store.ErrAlreadyExists)
+	_, err = s.UpdateUser(ctx, a.ID, "nope", 0, store.Audit{}, func(x *store.User) error { return nil })
+	wantErr(t, "unknown user", err, store.ErrNotFound)
+	// The updater cannot move the user to another tenant or change its id.
+	got, err = s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{}, func(x *store.User) error { x.ID, x.TenantID, x.Version = "x", "y", 99; return nil })
+	if err != nil || got.ID != u.ID || got.TenantID != a.ID || got.Version != 2 {
+		t.Fatalf("identity changed: %+v, %v", got, err)
+	}
+	after, _ := s.UserByID(ctx, a.ID, u.ID)
+	if after.Version != 2 || !after.Active || after.UserName != "alice2@acme.com" {
+		t.Fatalf("refused updates changed the user: %+v", after)
+	}
+}
+
+func testDeactivateEndsSessions(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	u := mustUser(t, s, a.ID, "alice@acme.com", "")
+	other := mustUser(t, s, a.ID, "bob@acme.com", "")
+	h1, h2 := sha256.Sum256([]byte("s1")), sha256.Sum256([]byte("s2"))
+	for _, ss := range []*store.Session{{IDHash: h1[:], TenantID: a.ID, UserID: u.ID}, {IDHash: h2[:], TenantID: a.ID, UserID: other.ID}} {
+		if err := s.CreateSession(ctx, ss); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{}, func(x *store.User) error { x.Active = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.SessionByHash(ctx, h1[:])
+	wantErr(t, "session of a deactivated user", err, store.ErrNotFound)
+	if _, err := s.SessionByHash(ctx, h2[:]); err != nil {
+		t.Fatalf("another user's session ended: %v", err)
+	}
+}
+
+func testConcurrentCreates(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	const n = 16
+	var ok, dup atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Different cases of one name: exactly one may win.
+			name := "Race@acme.com"
+			if i%2 == 1 {
+				name = "race@ACME.com"
+			}
+			err := s.CreateUser(ctx, a.ID, newUser(name, ""), store.Audit{})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, store.ErrAlreadyExists):
+				dup.Add(1)
+			default:
+				t.Errorf("CreateUser: %v", err)
+			}
+		}()
+	}
+	// Unrelated creates at the same time all succeed (no "database is locked").
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.CreateUser(ctx, a.ID, newUser(fmt.Sprintf("u%d@acme.com", i), ""), store.Audit{}); err != nil {
+				t.Errorf("CreateUser: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 || dup.Load() != n-1 {
+		t.Fatalf("%d created, %d duplicates; want 1 and %d", ok.Load(), dup.Load(), n-1)
+	}
+	if _, total, _ := s.ListUsers(ctx, a.ID, store.UserQuery{}); total != n+1 {
+		t.Fatalf("total %d, want %d", total, n+1)
+	}
+}
+
+func testConcurrentUpdates(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	u := mustUser(t, s, a.ID, "alice@acme.com", "")
+	const n = 20
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{}, func(x *store.User) error {
+				x.Emails = append(x.Emails, store.Email{Value: fmt.Sprintf("e%d@acme.com", i)})
+				return nil
+			})
+			if err != nil {
+				t.Errorf("UpdateUser: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, _ := s.UserByID(ctx, a.ID, u.ID)
+	// Every read-modify-write saw the previous one: no update was lost.
+	if len(got.Emails) != n+1 || got.Version != n+1 {
+		t.Fatalf("after %d concurrent updates: %d emails, version %d", n, len(got.Emails), got.Version)
+	}
+}
+
+func testAudit(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	start := clock.Now()
+	u := mustUser(t, s, a.ID, "alice@acme.com", "")
+	clock.Add(time.Minute)
+	if _, err := s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{TokenID: "tok", Operation: "patch", Outcome: "200"}, func(x *store.User) error { x.Active = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{}, func(x *store.User) error { return errors.New("no") }); err == nil {
+		t.Fatal("updater error swallowed")
+	}
+	if err := s.RecordAudit(ctx, store.Audit{TenantID: a.ID, TokenID: "tok", Operation: "delete", UserID: u.ID, Outcome: "405"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAudit(ctx, store.Audit{TenantID: b.ID, Operation: "create", Outcome: "400"}); err != nil {
+		t.Fatal(err)
+	}
+	as, err := s.ListAudit(ctx, a.ID, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range as {
+		got = append(got, fmt.Sprintf("%s/%s/%t/%t", e.Operation, e.Outcome, e.UserID == u.ID, e.TenantID == a.ID))
+	}
+	if want := "[create/201/true/true patch/200/true/true delete/405/true/true]"; fmt.Sprint(got) != want {
+		t.Fatalf("audit = %v, want %s", got, want)
+	}
+	if as, _ := s.ListAudit(ctx, a.ID, start.Add(30*time.Second)); len(as) != 2 || !as[0].Time.Equal(start.Add(time.Minute)) {
+		t.Fatalf("audit since: %+v", as)
+	}
+}
+
+func testSessions(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	u := mustUser(t, s, a.ID, "alice@acme.com", "")
+	h := sha256.Sum256([]byte("cookie"))
+	ss := &store.Session{IDHash: h[:], TenantID: a.ID, UserID: u.ID, Mobile: true, Pending: true}
+	if err := s.CreateSession(ctx, ss); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SessionByHash(ctx, h[:])
+	if err != nil || got.UserID != u.ID || !got.Mobile || !got.Pending || !got.CreatedAt.Equal(clock.Now()) {
+		t.Fatalf("SessionByHash = %+v, %v", got, err)
+	}
+	if err := s.CreateSession(ctx, &store.Session{IDHash: h[:], TenantID: a.ID, UserID: "no-such-user"}); err == nil {
+		t.Fatal("session for an unknown user stored")
+	}
+	if err := s.DeleteSession(ctx, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.SessionByHash(ctx, h[:])
+	wantErr(t, "deleted session", err, store.ErrNotFound)
+	if err := s.DeleteSession(ctx, h[:]); err != nil {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	if err := s.CreateSession(ctx, ss); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUserSessions(ctx, a.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.SessionByHash(ctx, h[:])
+	wantErr(t, "after DeleteUserSessions", err, store.ErrNotFound)
+}
+
+func testAuthnRequests(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	bind := sha256.Sum256([]byte("browser"))
+	other := sha256.Sum256([]byte("other browser"))
+	r := &store.AuthnRequest{ID: "id-1", TenantID: a.ID, BindingHash: bind[:], ReturnTo: "/app", ExpiresAt: clock.Now().Add(5 * time.Minute)}
+	if err := s.CreateAuthnRequest(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.ConsumeAuthnRequest(ctx, b.ID, "id-1", bind[:])
+	wantErr(t, "another tenant", err, store.ErrNotFound)
+	_, err = s.ConsumeAuthnRequest(ctx, a.ID, "id-1", other[:])
+	wantErr(t, "another browser", err, store.ErrNotFound)
+	got, err := s.ConsumeAuthnRequest(ctx, a.ID, "id-1", bind[:])
+	if err != nil || got.ReturnTo != "/app" {
+		t.Fatalf("ConsumeAuthnRequest = %+v, %v", got, err)
+	}
+	_, err = s.ConsumeAuthnRequest(ctx, a.ID, "id-1", bind[:])
+	wantErr(t, "consumed twice", err, store.ErrNotFound)
+
+	r2 := &store.AuthnRequest{ID: "id-2", TenantID: a.ID, BindingHash: bind[:], ExpiresAt: clock.Now().Add(5 * time.Minute)}
+	if err := s.CreateAuthnRequest(ctx, r2); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(6 * time.Minute)
+	_, err = s.ConsumeAuthnRequest(ctx, a.ID, "id-2", bind[:])
+	wantErr(t, "expired", err, store.ErrNotFound)
+	if n, err := s.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+}
+
+func testReplayCache(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	exp := clock.Now().Add(10 * time.Minute)
+	if err := s.MarkAssertionUsed(ctx, a.ID, "as-1", exp); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "replay", s.MarkAssertionUsed(ctx, a.ID, "as-1", exp), store.ErrAlreadyExists)
+	if err := s.MarkAssertionUsed(ctx, b.ID, "as-1", exp); err != nil {
+		t.Fatalf("same id at another tenant: %v", err)
+	}
+	clock.Add(5 * time.Minute)
+	if n, _ := s.Sweep(ctx); n != 0 {
+		t.Fatalf("swept %d live entries", n)
+	}
+	wantErr(t, "replay before expiry", s.MarkAssertionUsed(ctx, a.ID, "as-1", exp), store.ErrAlreadyExists)
+	clock.Add(10 * time.Minute)
+	if n, _ := s.Sweep(ctx); n != 2 {
+		t.Fatalf("swept %d, want 2", n)
+	}
+}
