@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/beevik/etree v1.7.0 // indirect
+	github.com/biter777/countries v1.7.5 // indirect
 	github.com/crewjam/saml v0.5.1 // indirect
 	github.com/di-wu/parser v0.2.2 // indirect
 	github.com/di-wu/xsd-datetime v1.0.0 // indirect

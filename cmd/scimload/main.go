@@ -1,0 +1,260 @@
+// Command scimload provisions users into a running scimsso server the way
+// Okta does, at a chosen concurrency, and prints each phase's throughput and
+// latency, plus the server's CPU per operation and its RSS when given the
+// server's pid.
+//
+// Usage:
+//
+//	go run ./cmd/scimload -base http://127.0.0.1:8080/scim/v2/acme -token "$TOKEN" -c 8 -n 20000 -pid $(pgrep -f 'scimsso serve')
+//
+// The tenant must own -domain (default example.com). The token may come from
+// SCIMLOAD_TOKEN instead of -token; it is never printed.
+//
+// First one GET /Users?startIndex=1&count=2 (Okta's "test connection")
+// checks that the server answers and takes the token. Then the phases named
+// by -phases run in this order, each with -c workers over one shared queue
+// and one keep-alive HTTP client:
+//
+//	create  for each of -n users, Okta's existence check
+//	        GET /Users?filter=userName%20eq%20%22NAME%22&startIndex=1&count=100
+//	        (must be 200 with totalResults 0), reported as phase "exists",
+//	        then POST /Users with Okta's create body plus
+//	        addresses [{"type":"work","country":"US"}] (must be 201 with an id),
+//	        reported as phase "create".
+//	filter  -k lookups of random users, alternating filter=userName eq "…"
+//	        and filter=externalId eq "…" (must be 200 with totalResults 1).
+//	patch   -m PATCHes of random users, alternating Okta's no-path
+//	        {"op":"replace","value":{"active":false}} and Entra's
+//	        {"op":"Replace","path":"emails[type eq \"work\"].value",...} with a
+//	        new address in -domain (must be 200 or 204).
+//
+// User i (0 <= i < n) has userName PREFIX-i@DOMAIN and externalId 00uPREFIXi.
+// -prefix defaults to a random 6-character string, so runs against one server
+// do not collide; the run's prefix is printed first.
+//
+// -seed-only drops the existence checks and, unless -phases is given too,
+// runs only create: it grows a store quickly, e.g. to 100,000 users with
+// -n 100000. filter and patch without create in the same run use users
+// 0..n-1 of an earlier run: pass that run's -prefix and -n (patch first finds
+// their ids with untimed userName filters).
+//
+// Output, one row per phase (or JSON lines with -json): requests, ok,
+// not_ok, ok/s over the phase's wall time, and p50/p90/p99/max latency in
+// ms of the ok requests. Each phase with failures lists up to 3 samples
+// (distinct status codes, short bodies). With -pid, also the server's CPU
+// time (utime+stime from /proc/PID/stat at 100 ticks/s) over the phase
+// divided by its operations, and VmRSS after the phase; the create row's CPU
+// covers each user's existence check and POST together. A last line gives
+// the server's RSS and peak RSS.
+//
+// Exit status: 0 when every request was ok; 1 when a request was not ok, the
+// server was unreachable, the token was refused or the run was interrupted;
+// 2 for a usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is a parsed and checked command line.
+type config struct {
+	base      string // SCIM base URL, no trailing slash
+	token     string
+	domain    string
+	prefix    string
+	prefixSet bool // -prefix was given: users of an earlier run may be used
+	c         int
+	n, k, m   int
+	pid       int // 0: do not read the server's /proc
+	phases    phaseSet
+	seedOnly  bool
+	json      bool
+	timeout   time.Duration
+}
+
+// phaseSet says which phases run; they always run in the order create,
+// filter, patch.
+type phaseSet struct{ create, filter, patch bool }
+
+// String lists the phases that run, in order, comma-separated.
+func (p phaseSet) String() string {
+	var names []string
+	for _, ph := range []struct {
+		on   bool
+		name string
+	}{{p.create, "create"}, {p.filter, "filter"}, {p.patch, "patch"}} {
+		if ph.on {
+			names = append(names, ph.name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// errUsage reports a bad command line whose message was already written.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := realMain(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// realMain runs the command and returns its exit status.
+func realMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, getenv, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		return 2
+	}
+	if err := run(ctx, cfg, stdout); err != nil {
+		fmt.Fprintf(stderr, "scimload: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// parseFlags parses and checks args. On a bad command line it writes the
+// reason to stderr and returns an error wrapping errUsage (or flag.ErrHelp
+// for -h).
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("scimload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.base, "base", "", "SCIM base URL of one tenant, e.g. http://127.0.0.1:8080/scim/v2/acme (required)")
+	fs.StringVar(&cfg.token, "token", "", "bearer token of that tenant (default $SCIMLOAD_TOKEN)")
+	fs.StringVar(&cfg.domain, "domain", "example.com", "email `domain` the tenant owns")
+	fs.IntVar(&cfg.c, "c", 8, "concurrency: workers, and keep-alive connections")
+	fs.IntVar(&cfg.n, "n", 5000, "users to create (create phase); users of the earlier run when create does not run")
+	fs.IntVar(&cfg.k, "k", 5000, "filtered lookups (filter phase)")
+	fs.IntVar(&cfg.m, "m", 1000, "PATCHes (patch phase)")
+	fs.IntVar(&cfg.pid, "pid", 0, "server `pid`, to read its CPU time and RSS from /proc (optional)")
+	fs.StringVar(&cfg.prefix, "prefix", "", "userName prefix (default: random 6 characters per run)")
+	phases := fs.String("phases", "create,filter,patch", "comma-separated phases to run: create, filter, patch")
+	fs.BoolVar(&cfg.seedOnly, "seed-only", false, "create without existence checks; only the create phase unless -phases is given")
+	fs.BoolVar(&cfg.json, "json", false, "print JSON lines instead of a table")
+	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "per-request timeout (Okta's is 60s)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	bad := func(format string, a ...any) (config, error) {
+		fmt.Fprintf(stderr, "scimload: "+format+"\n", a...)
+		fmt.Fprintln(stderr, "run scimload -h for usage")
+		return cfg, errUsage
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.token == "" {
+		cfg.token = getenv("SCIMLOAD_TOKEN")
+	}
+	if cfg.seedOnly && !set["phases"] {
+		*phases = "create"
+	}
+	for _, p := range strings.Split(*phases, ",") {
+		switch strings.TrimSpace(p) {
+		case "create":
+			cfg.phases.create = true
+		case "filter":
+			cfg.phases.filter = true
+		case "patch":
+			cfg.phases.patch = true
+		default:
+			return bad("-phases: unknown phase %q (want create, filter, patch)", p)
+		}
+	}
+	cfg.prefixSet = cfg.prefix != ""
+	if !cfg.prefixSet {
+		cfg.prefix = randomPrefix()
+	}
+
+	u, err := url.Parse(cfg.base)
+	switch {
+	case cfg.base == "":
+		return bad("-base is required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return bad("-base %q: want an http or https URL", cfg.base)
+	case u.RawQuery != "" || u.Fragment != "":
+		return bad("-base %q: want no query or fragment", cfg.base)
+	case cfg.token == "":
+		return bad("no token: pass -token or set SCIMLOAD_TOKEN")
+	case !validDomain(cfg.domain):
+		return bad("-domain %q: want a DNS name", cfg.domain)
+	case !validPrefix(cfg.prefix):
+		return bad("-prefix %q: want 1-40 of A-Z a-z 0-9 . _ - starting with a letter or digit", cfg.prefix)
+	case cfg.c < 1:
+		return bad("-c %d: want at least 1", cfg.c)
+	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0:
+		return bad("-n, -k and -m must not be negative")
+	case cfg.pid < 0:
+		return bad("-pid %d: want a process id", cfg.pid)
+	case cfg.timeout <= 0:
+		return bad("-timeout %v: want a positive duration", cfg.timeout)
+	case (cfg.phases.filter && cfg.k > 0 || cfg.phases.patch && cfg.m > 0) && cfg.n == 0:
+		return bad("filter and patch need users: -n must be at least 1")
+	case (cfg.phases.filter || cfg.phases.patch) && !cfg.phases.create && !cfg.prefixSet:
+		return bad("filter and patch without create use an earlier run's users: pass its -prefix and -n")
+	}
+	cfg.base = strings.TrimRight(cfg.base, "/")
+	return cfg, nil
+}
+
+// randomPrefix returns 6 random lower-case letters and digits.
+func randomPrefix() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 6)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// validPrefix reports whether p makes a safe email local part and externalId
+// (no quoting needed in a SCIM filter).
+func validPrefix(p string) bool {
+	if p == "" || len(p) > 40 || !isAlnum(p[0]) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validDomain reports whether d looks like a DNS name.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 || d[0] == '.' || d[len(d)-1] == '.' || d[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if c := d[i]; !isAlnum(c) && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
