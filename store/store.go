@@ -2,6 +2,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -86,17 +87,21 @@ type User struct {
 	Team           string
 	ExternalID     string // the IdP's immutable id; unique per tenant when set
 	SecondaryEmail string
-	Active         bool
-	Source         Source
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	Version        int64 // starts at 1, +1 on every change
+	// Extra holds the provisioning client's other attributes as opaque JSON, kept verbatim so they are
+	// returned as sent and a later change to them can be refused. Empty for users created at sign-in.
+	Extra     []byte
+	Active    bool
+	Source    Source
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64 // starts at 1, +1 on every change
 }
 
 // Clone returns a deep copy of u, so an updater can be handed a copy and compared with the original.
 func (u *User) Clone() *User {
 	c := *u
 	c.Emails = append([]Email(nil), u.Emails...)
+	c.Extra = append([]byte(nil), u.Extra...)
 	return &c
 }
 
@@ -113,7 +118,8 @@ func (u *User) Equal(v *User) bool {
 	return u.ID == v.ID && u.TenantID == v.TenantID && u.UserName == v.UserName &&
 		u.GivenName == v.GivenName && u.FamilyName == v.FamilyName && u.Country == v.Country &&
 		u.Department == v.Department && u.Team == v.Team && u.ExternalID == v.ExternalID &&
-		u.SecondaryEmail == v.SecondaryEmail && u.Active == v.Active && u.Source == v.Source
+		u.SecondaryEmail == v.SecondaryEmail && u.Active == v.Active && u.Source == v.Source &&
+		bytes.Equal(u.Extra, v.Extra)
 }
 
 // Session is a signed-in browser. Only the SHA-256 of the cookie value is stored, as IDHash.

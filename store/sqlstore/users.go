@@ -49,7 +49,7 @@ func decodeEmails(s string) ([]store.Email, error) {
 }
 
 const userCols = `seq, id, tenant_id, user_name, emails, given_name, family_name, country, department, team,
-	coalesce(external_id, ''), secondary_email, active, source, created_at, updated_at, version`
+	coalesce(external_id, ''), secondary_email, extra, active, source, created_at, updated_at, version`
 
 func scanUser(sc interface{ Scan(...any) error }) (*store.User, int64, error) {
 	var u store.User
@@ -57,7 +57,7 @@ func scanUser(sc interface{ Scan(...any) error }) (*store.User, int64, error) {
 	var emails, source string
 	var active int
 	if err := sc.Scan(&seq, &u.ID, &u.TenantID, &u.UserName, &emails, &u.GivenName, &u.FamilyName, &u.Country,
-		&u.Department, &u.Team, &u.ExternalID, &u.SecondaryEmail, &active, &source, &c, &m, &u.Version); err != nil {
+		&u.Department, &u.Team, &u.ExternalID, &u.SecondaryEmail, &u.Extra, &active, &source, &c, &m, &u.Version); err != nil {
 		return nil, 0, err
 	}
 	var err error
@@ -67,6 +67,13 @@ func scanUser(sc interface{ Scan(...any) error }) (*store.User, int64, error) {
 	u.Active, u.Source = active != 0, store.Source(source)
 	u.CreatedAt, u.UpdatedAt = fromMicros(c), fromMicros(m)
 	return &u, seq, nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 func nullIfEmpty(s string) any {
@@ -103,11 +110,11 @@ func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, 
 	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
 		at = now
 		res, err := tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
-			country, department, team, external_id, secondary_email, secondary_email_key, active, source, created_at, updated_at, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+			country, department, team, external_id, secondary_email, secondary_email_key, extra, active, source, created_at, updated_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
 			id, tenantID, u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName,
 			u.Country, u.Department, u.Team, nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail),
-			b2i(u.Active), string(u.Source), micros(now), micros(now))
+			nonNil(u.Extra), b2i(u.Active), string(u.Source), micros(now), micros(now))
 		if err != nil {
 			return err
 		}
@@ -206,10 +213,10 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion
 		u.Version++
 		u.UpdatedAt = fromMicros(micros(now))
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, emails = ?, given_name = ?, family_name = ?,
-			country = ?, department = ?, team = ?, external_id = ?, secondary_email = ?, secondary_email_key = ?, active = ?, source = ?,
+			country = ?, department = ?, team = ?, external_id = ?, secondary_email = ?, secondary_email_key = ?, extra = ?, active = ?, source = ?,
 			updated_at = ?, version = ? WHERE seq = ?`,
 			u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName, u.Country, u.Department, u.Team,
-			nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail), b2i(u.Active), string(u.Source),
+			nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail), nonNil(u.Extra), b2i(u.Active), string(u.Source),
 			micros(now), u.Version, seq); err != nil {
 			return err
 		}

@@ -42,6 +42,7 @@ CREATE TABLE users (
     external_id         TEXT,
     secondary_email     TEXT NOT NULL,
     secondary_email_key TEXT NOT NULL,
+    extra               BLOB NOT NULL,
     active              INTEGER NOT NULL,
     source              TEXT NOT NULL,
     created_at          INTEGER NOT NULL,

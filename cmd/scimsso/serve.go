@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/scimsso/scimsso/scimserver"
+	"github.com/scimsso/scimsso/store"
+)
+
+// serveConfig is everything serve needs, checked by validate before anything opens.
+type serveConfig struct {
+	addr            string
+	baseURL         string
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+	sweepEvery      time.Duration
+	db              dbFlags
+}
+
+func (c *serveConfig) validate() error {
+	checks := []struct {
+		ok  bool
+		msg string
+	}{
+		{c.addr != "", "--addr is required"},
+		{validBaseURL(c.baseURL), fmt.Sprintf("--base-url %q must be an absolute http(s) URL without query or fragment", c.baseURL)},
+		{c.logFormat == "json" || c.logFormat == "console", "--log-format must be json or console"},
+		{validLevel(c.logLevel), "--log-level must be debug, info, warn or error"},
+		{c.shutdownTimeout > 0, "--shutdown-timeout must be positive"},
+		{c.sweepEvery > 0, "--sweep-every must be positive"},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return errors.New(ch.msg)
+		}
+	}
+	return nil
+}
+
+func validBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == ""
+}
+
+func validLevel(s string) bool {
+	_, err := zapcore.ParseLevel(s)
+	return err == nil
+}
+
+func (m *Main) serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c serveConfig
+	c.db.register(fs)
+	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
+	fs.StringVar(&c.baseURL, "base-url", "http://localhost:8080", "public base URL (SCIM Location, SAML entity IDs)")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.DurationVar(&c.sweepEvery, "sweep-every", time.Minute, "how often expired sign-in state is deleted")
+	pos, err := m.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("serve", pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	c.baseURL = strings.TrimRight(c.baseURL, "/")
+	if err := c.validate(); err != nil {
+		return err
+	}
+	log, err := m.buildLogger(c.logFormat, c.logLevel)
+	if err != nil {
+		return err
+	}
+	s, err := m.openStore(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	h, err := m.buildHandler(s, log, c.baseURL)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("base_url", c.baseURL),
+		zap.String("db", c.db.db), zap.String("sqlite_synchronous", c.db.sync))
+
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go sweep(sweepCtx, s, c.sweepEvery, log.Named("sweep"))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", zap.Duration("timeout", c.shutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return log.Sync()
+}
+
+// buildLogger makes the one zap logger the server uses; everything below gets it injected.
+func (m *Main) buildLogger(format, level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.TimeKey = "time"
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder = zapcore.NewJSONEncoder(encCfg)
+	if format == "console" {
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	}
+	core := zapcore.NewCore(enc, zapcore.AddSync(m.Stderr), lvl)
+	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(m.Stderr))), nil
+}
+
+// buildHandler mounts every route with the middleware owned by cmd: request id, access log, recovery.
+func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (http.Handler, error) {
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := s.Ping(ctx); err != nil {
+			log.Warn("not ready", zap.Error(err), zap.String("request_id", req.Header.Get(requestIDHeader)))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "store unreachable")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	}).Methods(http.MethodGet, http.MethodHead)
+
+	scim, err := scimserver.New(scimserver.Config{Store: s, Logger: log.Named("scim"), BaseURL: baseURL, Now: m.Now})
+	if err != nil {
+		return nil, err
+	}
+	scim.Routes(r)
+	return withRequestID(accessLog(log.Named("access"), recoverPanics(log.Named("panic"), r))), nil
+}
+
+func sweep(ctx context.Context, s store.Store, every time.Duration, log *zap.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.Sweep(ctx)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("sweep failed", zap.Error(err))
+			} else if n > 0 {
+				log.Debug("swept expired rows", zap.Int64("rows", n))
+			}
+		}
+	}
+}
