@@ -117,8 +117,8 @@ func boolOf(v any) (bool, bool) {
 // fields are the modelled attributes read from a document.
 type fields struct {
 	userName, givenName, familyName, externalID, department, country string
-	emails                                                          []store.Email
-	active                                                          bool
+	emails                                                           []store.Email
+	active                                                           bool
 }
 
 // countryPath names where the country is read from, for error details.
