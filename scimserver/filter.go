@@ -30,6 +30,9 @@ func fastFilter(s string) (*store.Filter, bool) {
 	for {
 		s = strings.TrimLeft(s, " ")
 		attrEnd := strings.IndexByte(s, ' ')
+		if len(s) > len(workEmail) && strings.EqualFold(s[:len(workEmail)], workEmail) {
+			attrEnd = len(workEmail)
+		}
 		if attrEnd <= 0 {
 			return nil, false
 		}
@@ -63,6 +66,9 @@ func fastFilter(s string) (*store.Filter, bool) {
 	}
 }
 
+// workEmail is the attribute Entra filters on when email is a matching attribute.
+const workEmail = `emails[type eq "work"].value`
+
 // quoted reads a JSON string literal at the start of s.
 func quoted(s string) (val, rest string, ok bool) {
 	if len(s) < 2 || s[0] != '"' {
@@ -94,7 +100,7 @@ func fastLeaf(attr, val string) (*store.Filter, bool) {
 		return eq(store.AttrID), true
 	case "emails.value", "emails":
 		return eq(store.AttrEmailValue), true
-	case `emails[type eq "work"].value`:
+	case workEmail:
 		return &store.Filter{Op: store.OpHas, Sub: &store.Filter{Op: store.OpAnd,
 			Left:  &store.Filter{Op: store.OpEq, Attr: store.AttrEmailType, Value: "work"},
 			Right: eq(store.AttrEmailValue)}}, true

@@ -247,6 +247,10 @@ type Store interface {
 	CreateToken(ctx context.Context, tok *Token) error
 	// TokenByHash returns the token whose hash is hash, live or not, or ErrNotFound.
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	// TenantToken resolves a SCIM request in one lookup: the tenant with that slug (domains loaded, SP
+	// key material not) and the token with that hash, when that token belongs to that tenant, live or
+	// not. Otherwise ErrNotFound, the same whether the slug or the hash is unknown.
+	TenantToken(ctx context.Context, slug string, hash []byte) (*Tenant, *Token, error)
 	// ListTokens returns the tenant's tokens, newest first.
 	ListTokens(ctx context.Context, tenantID string) ([]Token, error)
 	// RevokeToken marks the token revoked. ErrNotFound unless it is the tenant's and not yet revoked.

@@ -127,7 +127,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
-	return log.Sync()
+	// Syncing stderr fails with EINVAL on pipes and terminals; that is not a failed shutdown.
+	_ = log.Sync()
+	return nil
 }
 
 // buildLogger makes the one zap logger the server uses; everything below gets it injected.

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -12,9 +11,9 @@ import (
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, ss *store.Session) error {
 	var at time.Time
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		at = now
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, mobile, pending) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(ctx, `INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, mobile, pending) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			ss.IDHash, ss.TenantID, ss.UserID, micros(now), micros(now), b2i(ss.Mobile), b2i(ss.Pending))
 		return err
 	})
@@ -31,7 +30,7 @@ func (s *Store) SessionByHash(ctx context.Context, idHash []byte) (*store.Sessio
 	var ss store.Session
 	var c, l int64
 	var mobile, pending int
-	err := s.r.QueryRowContext(ctx, `SELECT id_hash, tenant_id, user_id, created_at, last_seen_at, mobile, pending FROM sessions WHERE id_hash = ?`, idHash).
+	err := s.row(ctx, `SELECT id_hash, tenant_id, user_id, created_at, last_seen_at, mobile, pending FROM sessions WHERE id_hash = ?`, idHash).
 		Scan(&ss.IDHash, &ss.TenantID, &ss.UserID, &c, &l, &mobile, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: session: %w", mapErr(err))
@@ -43,8 +42,8 @@ func (s *Store) SessionByHash(ctx context.Context, idHash []byte) (*store.Sessio
 
 // DeleteSession implements store.Store.
 func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
-	err := s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		_, err := tx.exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
 		return err
 	})
 	if err != nil {
@@ -55,8 +54,8 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 
 // DeleteUserSessions implements store.Store.
 func (s *Store) DeleteUserSessions(ctx context.Context, tenantID, userID string) error {
-	err := s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		_, err := tx.exec(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
 		return err
 	})
 	if err != nil {
@@ -67,9 +66,9 @@ func (s *Store) DeleteUserSessions(ctx context.Context, tenantID, userID string)
 
 // CreateAuthnRequest implements store.Store.
 func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest) error {
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		r.CreatedAt = fromMicros(micros(now))
-		_, err := tx.ExecContext(ctx, `INSERT INTO authn_requests (tenant_id, id, binding_hash, return_to, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(ctx, `INSERT INTO authn_requests (tenant_id, id, binding_hash, return_to, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			r.TenantID, r.ID, r.BindingHash, r.ReturnTo, micros(now), micros(r.ExpiresAt))
 		return err
 	})
@@ -82,16 +81,16 @@ func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest) e
 // ConsumeAuthnRequest implements store.Store.
 func (s *Store) ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*store.AuthnRequest, error) {
 	var r store.AuthnRequest
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		var c, e int64
-		err := tx.QueryRowContext(ctx, `SELECT tenant_id, id, binding_hash, return_to, created_at, expires_at FROM authn_requests
+		err := tx.row(ctx, `SELECT tenant_id, id, binding_hash, return_to, created_at, expires_at FROM authn_requests
 			WHERE tenant_id = ? AND id = ? AND binding_hash = ? AND expires_at > ?`, tenantID, id, bindingHash, micros(now)).
 			Scan(&r.TenantID, &r.ID, &r.BindingHash, &r.ReturnTo, &c, &e)
 		if err != nil {
 			return err
 		}
 		r.CreatedAt, r.ExpiresAt = fromMicros(c), fromMicros(e)
-		_, err = tx.ExecContext(ctx, `DELETE FROM authn_requests WHERE tenant_id = ? AND id = ?`, tenantID, id)
+		_, err = tx.exec(ctx, `DELETE FROM authn_requests WHERE tenant_id = ? AND id = ?`, tenantID, id)
 		return err
 	})
 	if err != nil {
@@ -102,9 +101,9 @@ func (s *Store) ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bi
 
 // MarkAssertionUsed implements store.Store.
 func (s *Store) MarkAssertionUsed(ctx context.Context, tenantID, assertionID string, expiresAt time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		// An expired entry may still be in the table until the next sweep; it still counts as used.
-		_, err := tx.ExecContext(ctx, `INSERT INTO used_assertions (tenant_id, assertion_id, expires_at) VALUES (?, ?, ?)`,
+		_, err := tx.exec(ctx, `INSERT INTO used_assertions (tenant_id, assertion_id, expires_at) VALUES (?, ?, ?)`,
 			tenantID, assertionID, micros(expiresAt))
 		return err
 	})
@@ -117,9 +116,9 @@ func (s *Store) MarkAssertionUsed(ctx context.Context, tenantID, assertionID str
 // Sweep implements store.Store.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		for _, q := range []string{`DELETE FROM authn_requests WHERE expires_at <= ?`, `DELETE FROM used_assertions WHERE expires_at <= ?`} {
-			res, err := tx.ExecContext(ctx, q, micros(now))
+			res, err := tx.exec(ctx, q, micros(now))
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -46,8 +47,126 @@ type Options struct {
 // Store is a SQLite-backed store.Store. Writes go through a single connection, so concurrent requests
 // queue in Go instead of failing with SQLITE_BUSY; reads use a separate pool that WAL lets run beside it.
 type Store struct {
-	w, r *sql.DB
-	now  func() time.Time
+	w, r   *sql.DB
+	now    func() time.Time
+	rStmts stmtCache
+
+	// wmu serialises writes on wconn, the one write connection; wStmts is only used under wmu.
+	wmu    sync.Mutex
+	wconn  *sql.Conn
+	wStmts stmtCache
+}
+
+// stmtCache keeps prepared statements by their SQL: SQLite's prepare costs as much as running a
+// simple statement, and every hot query has a fixed text. The cache is bounded because filter
+// queries are built from client input.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxCachedStmts = 256
+
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[q]; ok {
+		return st, true, nil
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, false, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	if len(c.m) >= maxCachedStmts {
+		return st, false, nil
+	}
+	c.m[q] = st
+	return st, true, nil
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	c.m = nil
+	return errors.Join(errs...)
+}
+
+// wtx is a write transaction on the store's one write connection. Statements are prepared on that
+// connection once and reused by every transaction after.
+type wtx struct {
+	s *Store
+}
+
+func (t *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, bool, error) {
+	c := &t.s.wStmts
+	if st, ok := c.m[q]; ok {
+		return st, true, nil
+	}
+	st, err := t.s.wconn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, false, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	if len(c.m) >= maxCachedStmts {
+		return st, false, nil
+	}
+	c.m[q] = st
+	return st, true, nil
+}
+
+func (t *wtx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, cached, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if !cached {
+		defer st.Close()
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (t *wtx) row(ctx context.Context, q string, args ...any) *sql.Row {
+	st, cached, err := t.stmt(ctx, q)
+	if err != nil {
+		return t.s.wconn.QueryRowContext(ctx, q, args...)
+	}
+	if !cached {
+		defer st.Close()
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// row runs a one-row query on the read pool through its statement cache.
+func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
+	st, cached, err := s.rStmts.get(ctx, s.r, q)
+	if err != nil || !cached {
+		if st != nil {
+			st.Close()
+		}
+		return s.r.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// query runs q on the read pool through its statement cache; the caller closes the rows.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, cached, err := s.rStmts.get(ctx, s.r, q)
+	if err != nil || !cached {
+		if st != nil {
+			st.Close()
+		}
+		return s.r.QueryContext(ctx, q, args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -89,6 +208,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
 	s := &Store{w: w, r: r, now: opts.Now}
+	wconn, err := w.Conn(ctx)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", opts.Path, err)
+	}
+	s.wconn = wconn
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -101,7 +226,21 @@ type connector struct {
 	dsn string
 }
 
-func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+// Connect opens a connection and maps the database file into memory: after every commit SQLite
+// re-validates the other connections' page caches, and with mmap that costs no read syscalls.
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	if ex, ok := conn.(driver.ExecerContext); ok {
+		if _, err := ex.ExecContext(ctx, "PRAGMA mmap_size = 268435456", nil); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	return conn, nil
+}
 func (c connector) Driver() driver.Driver                        { return c.drv }
 
 // Ping reports whether both pools reach the database file.
@@ -118,7 +257,13 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	errs := []error{s.rStmts.close(), s.wStmts.close()}
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
+	}
+	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
 }
 
 // Migration is one numbered schema change.
@@ -165,23 +310,23 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := s.wconn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	for _, m := range ms {
-		err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		err := s.write(ctx, func(tx *wtx, now time.Time) error {
 			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil {
+			if err := s.wconn.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			if _, err := s.wconn.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, micros(now))
+			_, err := s.wconn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, micros(now))
 			return err
 		})
 		if err != nil {
@@ -189,7 +334,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	var newest int
-	if err := s.w.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&newest); err != nil {
+	if err := s.wconn.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&newest); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	if newest > len(ms) {
@@ -198,17 +343,34 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// write runs fn in one write transaction with the store's time read once.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
+// write runs fn in one write transaction (BEGIN IMMEDIATE) with the store's time read once. Writes
+// queue on wmu rather than on SQLite's lock, so none fails with "database is locked".
+func (s *Store) write(ctx context.Context, fn func(tx *wtx, now time.Time) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.wconn == nil {
+		return errors.New("sqlstore: store is closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The transaction's own statements must not be cut off half-way by a cancelled request: once
+	// begun, it commits or rolls back as a whole.
+	bg := context.WithoutCancel(ctx)
+	if _, err := s.wconn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
 		return mapErr(err)
 	}
-	if err := fn(tx, s.now()); err != nil {
-		tx.Rollback()
+	if err := fn(&wtx{s}, s.now()); err != nil {
+		if _, rerr := s.wconn.ExecContext(bg, "ROLLBACK"); rerr != nil {
+			return errors.Join(mapErr(err), rerr)
+		}
 		return mapErr(err)
 	}
-	return mapErr(tx.Commit())
+	if _, err := s.wconn.ExecContext(bg, "COMMIT"); err != nil {
+		s.wconn.ExecContext(bg, "ROLLBACK")
+		return mapErr(err)
+	}
+	return nil
 }
 
 // mapErr turns driver errors into the store's sentinels; it is the one place that knows SQLite's codes.

@@ -2,8 +2,8 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -16,13 +16,13 @@ import (
 func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 	id := uuid.NewString()
 	var created time.Time
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, slug, name, sp_key_pem, sp_cert_pem, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		if _, err := tx.exec(ctx, `INSERT INTO tenants (id, slug, name, sp_key_pem, sp_cert_pem, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			id, t.Slug, t.Name, t.SPKeyPEM, t.SPCertPEM, micros(now)); err != nil {
 			return err
 		}
 		for _, d := range t.Domains {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, strings.ToLower(d), id); err != nil {
+			if _, err := tx.exec(ctx, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, strings.ToLower(d), id); err != nil {
 				return err
 			}
 		}
@@ -39,7 +39,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 func (s *Store) tenantWhere(ctx context.Context, where string, arg any) (*store.Tenant, error) {
 	var t store.Tenant
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT id, slug, name, sp_key_pem, sp_cert_pem, created_at FROM tenants WHERE `+where, arg).
+	err := s.row(ctx, `SELECT id, slug, name, sp_key_pem, sp_cert_pem, created_at FROM tenants WHERE `+where, arg).
 		Scan(&t.ID, &t.Slug, &t.Name, &t.SPKeyPEM, &t.SPCertPEM, &created)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: tenant: %w", mapErr(err))
@@ -52,7 +52,7 @@ func (s *Store) tenantWhere(ctx context.Context, where string, arg any) (*store.
 }
 
 func (s *Store) domains(ctx context.Context, tenantID string) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT domain FROM domains WHERE tenant_id = ? ORDER BY domain`, tenantID)
+	rows, err := s.query(ctx, `SELECT domain FROM domains WHERE tenant_id = ? ORDER BY domain`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: domains: %w", err)
 	}
@@ -85,7 +85,7 @@ func (s *Store) TenantByDomain(ctx context.Context, domain string) (*store.Tenan
 
 // ListTenants implements store.Store.
 func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT slug FROM tenants ORDER BY slug`)
+	rows, err := s.query(ctx, `SELECT slug FROM tenants ORDER BY slug`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list tenants: %w", err)
 	}
@@ -112,8 +112,8 @@ func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 
 // AddDomain implements store.Store.
 func (s *Store) AddDomain(ctx context.Context, tenantID, domain string) error {
-	err := s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, strings.ToLower(domain), tenantID)
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		_, err := tx.exec(ctx, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, strings.ToLower(domain), tenantID)
 		return err
 	})
 	if err != nil {
@@ -124,8 +124,8 @@ func (s *Store) AddDomain(ctx context.Context, tenantID, domain string) error {
 
 // RemoveDomain implements store.Store.
 func (s *Store) RemoveDomain(ctx context.Context, tenantID, domain string) error {
-	err := s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE domain = ? AND tenant_id = ?`, strings.ToLower(domain), tenantID)
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		res, err := tx.exec(ctx, `DELETE FROM domains WHERE domain = ? AND tenant_id = ?`, strings.ToLower(domain), tenantID)
 		if err != nil {
 			return err
 		}
@@ -144,9 +144,9 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID, domain string) error
 func (s *Store) CreateToken(ctx context.Context, tok *store.Token) error {
 	id := uuid.NewString()
 	var created time.Time
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
-		_, err := tx.ExecContext(ctx, `INSERT INTO scim_tokens (id, tenant_id, name, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, 0)`,
+		_, err := tx.exec(ctx, `INSERT INTO scim_tokens (id, tenant_id, name, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, 0)`,
 			id, tok.TenantID, tok.Name, tok.Hash, micros(now), micros(tok.ExpiresAt))
 		return err
 	})
@@ -171,16 +171,39 @@ func scanToken(sc interface{ Scan(...any) error }) (*store.Token, error) {
 
 // TokenByHash implements store.Store.
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE hash = ?`, hash))
+	t, err := scanToken(s.row(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: token: %w", mapErr(err))
 	}
 	return t, nil
 }
 
+// TenantToken implements store.Store.
+func (s *Store) TenantToken(ctx context.Context, slug string, hash []byte) (*store.Tenant, *store.Token, error) {
+	var t store.Tenant
+	var created, c, e, r int64
+	var domains string
+	tok := store.Token{Hash: hash}
+	err := s.row(ctx, `SELECT n.id, n.slug, n.name, n.created_at, coalesce((SELECT group_concat(domain, ',') FROM domains WHERE tenant_id = n.id), ''),
+			k.id, k.name, k.created_at, k.expires_at, k.revoked_at
+		FROM scim_tokens k JOIN tenants n ON n.id = k.tenant_id WHERE k.hash = ? AND n.slug = ?`, hash, slug).
+		Scan(&t.ID, &t.Slug, &t.Name, &created, &domains, &tok.ID, &tok.Name, &c, &e, &r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: tenant token: %w", mapErr(err))
+	}
+	t.CreatedAt = fromMicros(created)
+	if domains != "" {
+		t.Domains = strings.Split(domains, ",")
+		sort.Strings(t.Domains)
+	}
+	tok.TenantID = t.ID
+	tok.CreatedAt, tok.ExpiresAt, tok.RevokedAt = fromMicros(c), fromMicros(e), fromMicros(r)
+	return &t, &tok, nil
+}
+
 // ListTokens implements store.Store.
 func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID)
+	rows, err := s.query(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list tokens: %w", err)
 	}
@@ -198,8 +221,8 @@ func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token,
 
 // RevokeToken implements store.Store.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, id string) error {
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
-		res, err := tx.ExecContext(ctx, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at = 0`, micros(now), id, tenantID)
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		res, err := tx.exec(ctx, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at = 0`, micros(now), id, tenantID)
 		if err != nil {
 			return err
 		}

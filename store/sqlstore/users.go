@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,9 +82,9 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-func insertEmails(ctx context.Context, tx *sql.Tx, seq int64, tenantID string, es []store.Email) error {
+func (s *Store) insertEmails(ctx context.Context, tx *wtx, seq int64, tenantID string, es []store.Email) error {
 	for i, e := range es {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO user_emails (user_seq, pos, tenant_id, value_key, type, is_primary) VALUES (?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.exec(ctx, `INSERT INTO user_emails (user_seq, pos, tenant_id, value_key, type, is_primary) VALUES (?, ?, ?, ?, ?, ?)`,
 			seq, i, tenantID, store.Key(e.Value), strings.ToLower(e.Type), b2i(e.Primary)); err != nil {
 			return err
 		}
@@ -93,12 +92,12 @@ func insertEmails(ctx context.Context, tx *sql.Tx, seq int64, tenantID string, e
 	return nil
 }
 
-func insertAudit(ctx context.Context, tx *sql.Tx, now time.Time, a store.Audit) error {
+func (s *Store) insertAudit(ctx context.Context, tx *wtx, now time.Time, a store.Audit) error {
 	t := a.Time
 	if t.IsZero() {
 		t = now
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (time, tenant_id, token_id, operation, user_id, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.exec(ctx, `INSERT INTO audit_log (time, tenant_id, token_id, operation, user_id, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		micros(t), a.TenantID, a.TokenID, a.Operation, a.UserID, a.Outcome, a.Detail)
 	return err
 }
@@ -107,9 +106,9 @@ func insertAudit(ctx context.Context, tx *sql.Tx, now time.Time, a store.Audit) 
 func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, a store.Audit) error {
 	id := uuid.NewString()
 	var at time.Time
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		at = now
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
+		res, err := tx.exec(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
 			country, department, team, external_id, secondary_email, secondary_email_key, extra, active, source, created_at, updated_at, version)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
 			id, tenantID, u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName,
@@ -122,11 +121,11 @@ func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, 
 		if err != nil {
 			return err
 		}
-		if err := insertEmails(ctx, tx, seq, tenantID, u.Emails); err != nil {
+		if err := s.insertEmails(ctx, tx, seq, tenantID, u.Emails); err != nil {
 			return err
 		}
 		a.TenantID, a.UserID = tenantID, id
-		return insertAudit(ctx, tx, now, a)
+		return s.insertAudit(ctx, tx, now, a)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create user: %w", err)
@@ -138,7 +137,7 @@ func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, 
 
 // UserByID implements store.Store.
 func (s *Store) UserByID(ctx context.Context, tenantID, id string) (*store.User, error) {
-	u, _, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	u, _, err := scanUser(s.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, id, tenantID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: user: %w", mapErr(err))
 	}
@@ -160,7 +159,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.UserQuer
 	users := []store.User{}
 	if q.Limit > 0 {
 		args := append(append([]any(nil), b.args...), q.Limit, max(q.Offset, 0))
-		rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE `+where+` ORDER BY seq LIMIT ? OFFSET ?`, args...)
+		rows, err := s.query(ctx, `SELECT `+userCols+` FROM users WHERE `+where+` ORDER BY seq LIMIT ? OFFSET ?`, args...)
 		if err != nil {
 			return nil, 0, fmt.Errorf("sqlstore: list users: %w", err)
 		}
@@ -182,7 +181,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.UserQuer
 		}
 	}
 	var total int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+where, b.args...).Scan(&total); err != nil {
+	if err := s.row(ctx, `SELECT count(*) FROM users WHERE `+where, b.args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlstore: count users: %w", err)
 	}
 	return users, total, nil
@@ -191,8 +190,8 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.UserQuer
 // UpdateUser implements store.Store.
 func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion int64, a store.Audit, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
-	err := s.write(ctx, func(tx *sql.Tx, now time.Time) error {
-		old, seq, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		old, seq, err := scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, id, tenantID))
 		if err != nil {
 			return err
 		}
@@ -208,11 +207,11 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion
 		a.TenantID, a.UserID = tenantID, id
 		if u.Equal(old) {
 			out = old
-			return insertAudit(ctx, tx, now, a)
+			return s.insertAudit(ctx, tx, now, a)
 		}
 		u.Version++
 		u.UpdatedAt = fromMicros(micros(now))
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, emails = ?, given_name = ?, family_name = ?,
+		if _, err := tx.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, emails = ?, given_name = ?, family_name = ?,
 			country = ?, department = ?, team = ?, external_id = ?, secondary_email = ?, secondary_email_key = ?, extra = ?, active = ?, source = ?,
 			updated_at = ?, version = ? WHERE seq = ?`,
 			u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName, u.Country, u.Department, u.Team,
@@ -221,20 +220,20 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion
 			return err
 		}
 		if encodeEmails(u.Emails) != encodeEmails(old.Emails) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE user_seq = ?`, seq); err != nil {
+			if _, err := tx.exec(ctx, `DELETE FROM user_emails WHERE user_seq = ?`, seq); err != nil {
 				return err
 			}
-			if err := insertEmails(ctx, tx, seq, tenantID, u.Emails); err != nil {
+			if err := s.insertEmails(ctx, tx, seq, tenantID, u.Emails); err != nil {
 				return err
 			}
 		}
 		if old.Active && !u.Active {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, id); err != nil {
+			if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, id); err != nil {
 				return err
 			}
 		}
 		out = u
-		return insertAudit(ctx, tx, now, a)
+		return s.insertAudit(ctx, tx, now, a)
 	})
 	var ue errUpdater
 	if errors.As(err, &ue) {
@@ -253,7 +252,7 @@ func (e errUpdater) Error() string { return e.err.Error() }
 
 // RecordAudit implements store.Store.
 func (s *Store) RecordAudit(ctx context.Context, a store.Audit) error {
-	if err := s.write(ctx, func(tx *sql.Tx, now time.Time) error { return insertAudit(ctx, tx, now, a) }); err != nil {
+	if err := s.write(ctx, func(tx *wtx, now time.Time) error { return s.insertAudit(ctx, tx, now, a) }); err != nil {
 		return fmt.Errorf("sqlstore: record audit: %w", err)
 	}
 	return nil
@@ -261,7 +260,7 @@ func (s *Store) RecordAudit(ctx context.Context, a store.Audit) error {
 
 // ListAudit implements store.Store.
 func (s *Store) ListAudit(ctx context.Context, tenantID string, since time.Time) ([]store.Audit, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT time, tenant_id, token_id, operation, user_id, outcome, detail FROM audit_log
+	rows, err := s.query(ctx, `SELECT time, tenant_id, token_id, operation, user_id, outcome, detail FROM audit_log
 		WHERE tenant_id = ? AND time >= ? ORDER BY seq`, tenantID, micros(since))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list audit: %w", err)

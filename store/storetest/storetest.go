@@ -179,6 +179,14 @@ func testTokens(t *testing.T, s store.Store, clock *Clock) {
 	if !got.Live(clock.Now()) || got.Live(clock.Now().Add(2*time.Hour)) {
 		t.Fatal("expiry not honoured by Live")
 	}
+	tn, tk, err := s.TenantToken(ctx, "acme", h[:])
+	if err != nil || tn.ID != a.ID || fmt.Sprint(tn.Domains) != "[acme.com]" || tk.ID != tok.ID || tk.TenantID != a.ID || !tk.ExpiresAt.Equal(tok.ExpiresAt) {
+		t.Fatalf("TenantToken = %+v, %+v, %v", tn, tk, err)
+	}
+	_, _, err = s.TenantToken(ctx, "beta", h[:])
+	wantErr(t, "token of another tenant", err, store.ErrNotFound)
+	_, _, err = s.TenantToken(ctx, "nope", h[:])
+	wantErr(t, "unknown tenant", err, store.ErrNotFound)
 	h2 := sha256.Sum256([]byte("secret-b"))
 	wantErr(t, "unknown hash", func() error { _, err := s.TokenByHash(ctx, h2[:]); return err }(), store.ErrNotFound)
 	wantErr(t, "same hash twice", s.CreateToken(ctx, &store.Token{TenantID: b.ID, Hash: h[:]}), store.ErrAlreadyExists)
@@ -193,6 +201,9 @@ func testTokens(t *testing.T, s store.Store, clock *Clock) {
 	got, _ = s.TokenByHash(ctx, h[:])
 	if got.Live(clock.Now()) || !got.RevokedAt.Equal(clock.Now()) {
 		t.Fatalf("revoked token still live: %+v", got)
+	}
+	if _, tk, err := s.TenantToken(ctx, "acme", h[:]); err != nil || tk.Live(clock.Now()) {
+		t.Fatalf("TenantToken after revoke = %+v, %v", tk, err)
 	}
 	list, err := s.ListTokens(ctx, a.ID)
 	if err != nil || len(list) != 1 || list[0].ID != tok.ID {
