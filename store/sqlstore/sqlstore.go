@@ -51,6 +51,9 @@ type Store struct {
 	now    func() time.Time
 	rStmts stmtCache
 
+	// qmu guards queue, the transactions waiting for the write connection.
+	qmu   sync.Mutex
+	queue []*pendingWrite
 	// wmu serialises writes on wconn, the one write connection; wStmts is only used under wmu.
 	wmu    sync.Mutex
 	wconn  *sql.Conn
@@ -241,7 +244,7 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	}
 	return conn, nil
 }
-func (c connector) Driver() driver.Driver                        { return c.drv }
+func (c connector) Driver() driver.Driver { return c.drv }
 
 // Ping reports whether both pools reach the database file.
 func (s *Store) Ping(ctx context.Context) error {
@@ -343,34 +346,120 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// write runs fn in one write transaction (BEGIN IMMEDIATE) with the store's time read once. Writes
-// queue on wmu rather than on SQLite's lock, so none fails with "database is locked".
+// pendingWrite is a transaction waiting for the write connection.
+type pendingWrite struct {
+	ctx  context.Context
+	fn   func(tx *wtx, now time.Time) error
+	err  error
+	done chan struct{}
+}
+
+// maxBatch bounds how many queued transactions commit together.
+const maxBatch = 64
+
+// write runs fn as one transaction: it applies whole or not at all, and write returns only after it
+// is committed. Writes queue for the one write connection instead of SQLite's lock, so none fails
+// with "database is locked". Whoever holds the connection commits everything queued behind it in one
+// SQLite transaction, each in its own savepoint (group commit): under concurrent load that pays
+// BEGIN/COMMIT and the WAL writes once per batch instead of once per request.
 func (s *Store) write(ctx context.Context, fn func(tx *wtx, now time.Time) error) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.wconn == nil {
-		return errors.New("sqlstore: store is closed")
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// The transaction's own statements must not be cut off half-way by a cancelled request: once
-	// begun, it commits or rolls back as a whole.
-	bg := context.WithoutCancel(ctx)
-	if _, err := s.wconn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
-		return mapErr(err)
+	p := &pendingWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.qmu.Lock()
+	s.queue = append(s.queue, p)
+	s.qmu.Unlock()
+
+	s.wmu.Lock()
+	select {
+	case <-p.done: // an earlier holder committed it in its batch
+	default:
+		s.qmu.Lock()
+		n := min(len(s.queue), maxBatch)
+		batch := s.queue[:n:n]
+		s.queue = append([]*pendingWrite(nil), s.queue[n:]...)
+		s.qmu.Unlock()
+		s.runBatch(batch)
 	}
-	if err := fn(&wtx{s}, s.now()); err != nil {
-		if _, rerr := s.wconn.ExecContext(bg, "ROLLBACK"); rerr != nil {
-			return errors.Join(mapErr(err), rerr)
+	s.wmu.Unlock()
+	<-p.done
+	return p.err
+}
+
+// runBatch commits the batch in one transaction; it is called with wmu held.
+func (s *Store) runBatch(batch []*pendingWrite) {
+	finish := func(err error) {
+		for _, p := range batch {
+			if err != nil && p.err == nil {
+				p.err = err
+			}
+			close(p.done)
 		}
-		return mapErr(err)
 	}
-	if _, err := s.wconn.ExecContext(bg, "COMMIT"); err != nil {
-		s.wconn.ExecContext(bg, "ROLLBACK")
-		return mapErr(err)
+	if s.wconn == nil {
+		finish(errors.New("sqlstore: store is closed"))
+		return
 	}
-	return nil
+	// Once begun, the transaction commits or rolls back as a whole: a request cancelled half-way
+	// must not cut its statements off.
+	bg := context.Background()
+	exec := func(q string) error { _, err := s.wconn.ExecContext(bg, q); return err }
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
+		finish(mapErr(err))
+		return
+	}
+	now := s.now()
+	ok := 0
+	for _, p := range batch {
+		if err := p.ctx.Err(); err != nil {
+			p.err = err
+			continue
+		}
+		single := len(batch) == 1
+		if !single {
+			if err := exec("SAVEPOINT w"); err != nil {
+				p.err = mapErr(err)
+				continue
+			}
+		}
+		err := p.fn(&wtx{s}, now)
+		switch {
+		case err != nil && single:
+			p.err = mapErr(err)
+		case err != nil:
+			p.err = mapErr(err)
+			if rerr := exec("ROLLBACK TO w"); rerr != nil {
+				exec("ROLLBACK")
+				finish(errors.Join(p.err, rerr))
+				return
+			}
+			exec("RELEASE w")
+		default:
+			if !single {
+				if err := exec("RELEASE w"); err != nil {
+					exec("ROLLBACK")
+					finish(mapErr(err))
+					return
+				}
+			}
+			ok++
+		}
+	}
+	if ok == 0 {
+		if err := exec("ROLLBACK"); err != nil {
+			finish(mapErr(err))
+			return
+		}
+		finish(nil)
+		return
+	}
+	if err := exec("COMMIT"); err != nil {
+		exec("ROLLBACK")
+		finish(mapErr(err))
+		return
+	}
+	finish(nil)
 }
 
 // mapErr turns driver errors into the store's sentinels; it is the one place that knows SQLite's codes.
