@@ -1,6 +1,7 @@
 package scimserver
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,27 +24,34 @@ func parseFilter(s string) (*store.Filter, error) {
 	return grammarFilter(s)
 }
 
-// fastFilter parses `A eq "v"` (A one of the indexed attributes) and conjunctions of those, including
-// Entra's `emails[type eq "work"].value eq "v"`. It gives up (false) on anything else.
+// fastFilter parses `A eq "v"` (A one of the indexed attributes) and conjunctions of those, and Entra's
+// `emails[type eq "work"].value eq "v"` on its own. It gives up (false) on anything else, including any
+// spacing or escaping the grammar would read differently, so it never changes what a filter means.
 func fastFilter(s string) (*store.Filter, bool) {
+	if strings.HasPrefix(s, workEmail+" ") {
+		rest, ok := strings.CutPrefix(s[len(workEmail):], " eq ")
+		if !ok {
+			rest, ok = strings.CutPrefix(s[len(workEmail):], " EQ ")
+		}
+		if !ok {
+			return nil, false
+		}
+		val, tail, ok := quoted(rest)
+		if !ok || tail != "" {
+			return nil, false
+		}
+		leaf, _ := fastLeaf(workEmail, val)
+		return leaf, true
+	}
 	var out *store.Filter
 	for {
-		s = strings.TrimLeft(s, " ")
 		attrEnd := strings.IndexByte(s, ' ')
-		if len(s) > len(workEmail) && strings.EqualFold(s[:len(workEmail)], workEmail) {
-			attrEnd = len(workEmail)
-		}
-		if attrEnd <= 0 {
+		if attrEnd <= 0 || len(s) < attrEnd+4 || !strings.EqualFold(s[attrEnd+1:attrEnd+3], "eq") || s[attrEnd+3] != ' ' {
 			return nil, false
 		}
 		attr := s[:attrEnd]
-		s = strings.TrimLeft(s[attrEnd:], " ")
-		if len(s) < 3 || !strings.EqualFold(s[:2], "eq") || s[2] != ' ' {
-			return nil, false
-		}
-		s = strings.TrimLeft(s[3:], " ")
-		val, rest, ok := quoted(s)
-		if !ok {
+		val, rest, ok := quoted(s[attrEnd+4:])
+		if !ok || attr == workEmail {
 			return nil, false
 		}
 		leaf, ok := fastLeaf(attr, val)
@@ -55,33 +63,36 @@ func fastFilter(s string) (*store.Filter, bool) {
 		} else {
 			out = &store.Filter{Op: store.OpAnd, Left: out, Right: leaf}
 		}
-		rest = strings.TrimLeft(rest, " ")
 		if rest == "" {
 			return out, true
 		}
-		if len(rest) < 4 || !strings.EqualFold(rest[:3], "and") || rest[3] != ' ' {
+		if len(rest) < 5 || rest[0] != ' ' || !strings.EqualFold(rest[1:4], "and") || rest[4] != ' ' {
 			return nil, false
 		}
-		s = rest[4:]
+		s = rest[5:]
 	}
 }
 
 // workEmail is the attribute Entra filters on when email is a matching attribute.
 const workEmail = `emails[type eq "work"].value`
 
-// quoted reads a JSON string literal at the start of s.
+// quoted reads a JSON string literal at the start of s. It gives up on anything the filter grammar
+// would not read the same way: control characters, escapes other than \" \\ and upper-case \uXXXX.
 func quoted(s string) (val, rest string, ok bool) {
 	if len(s) < 2 || s[0] != '"' {
 		return "", "", false
 	}
-	esc := false
 	for i := 1; i < len(s); i++ {
+		c := s[i]
 		switch {
-		case esc:
-			esc = false
-		case s[i] == '\\':
-			esc = true
-		case s[i] == '"':
+		case c < 0x20 || c == 0x7f:
+			return "", "", false
+		case c == '\\':
+			if i+1 >= len(s) || (s[i+1] != '"' && s[i+1] != '\\') {
+				return "", "", false
+			}
+			i++
+		case c == '"':
 			v, _ := unescape(s[1:i]).(string)
 			return v, s[i+1:], true
 		}
@@ -91,6 +102,11 @@ func quoted(s string) (val, rest string, ok bool) {
 
 func fastLeaf(attr, val string) (*store.Filter, bool) {
 	eq := func(a string) *store.Filter { return &store.Filter{Op: store.OpEq, Attr: a, Value: val} }
+	if attr == workEmail {
+		return &store.Filter{Op: store.OpHas, Sub: &store.Filter{Op: store.OpAnd,
+			Left:  &store.Filter{Op: store.OpEq, Attr: store.AttrEmailType, Value: "work"},
+			Right: eq(store.AttrEmailValue)}}, true
+	}
 	switch strings.ToLower(attr) {
 	case "username", "urn:ietf:params:scim:schemas:core:2.0:user:username":
 		return eq(store.AttrUserName), true
@@ -100,10 +116,6 @@ func fastLeaf(attr, val string) (*store.Filter, bool) {
 		return eq(store.AttrID), true
 	case "emails.value", "emails":
 		return eq(store.AttrEmailValue), true
-	case workEmail:
-		return &store.Filter{Op: store.OpHas, Sub: &store.Filter{Op: store.OpAnd,
-			Left:  &store.Filter{Op: store.OpEq, Attr: store.AttrEmailType, Value: "work"},
-			Right: eq(store.AttrEmailValue)}}, true
 	}
 	return nil, false
 }
@@ -121,19 +133,17 @@ func grammarFilter(s string) (*store.Filter, error) {
 	return translate(expr, false)
 }
 
+// valuePathSub matches a whole filter of the form X[f].sub op value, with f free of brackets outside
+// quoted strings.
+var valuePathSub = regexp.MustCompile(`^([A-Za-z][\w:.]*)\[((?:[^"\[\]]|"(?:[^"\\]|\\.)*")*)\]\.([A-Za-z]\w*) ([A-Za-z]{2}) ("(?:[^"\\]|\\.)*"|true|false|null|[0-9.eE+-]+)$`)
+
 // rewriteValuePathSub turns `X[f].sub op v` into `X[f and sub op v]` when it is the whole filter.
 func rewriteValuePathSub(s string) string {
-	open := strings.IndexByte(s, '[')
-	end := strings.Index(s, "].")
-	if open <= 0 || end < open {
+	m := valuePathSub.FindStringSubmatch(s)
+	if m == nil {
 		return s
 	}
-	sub := s[end+2:]
-	sp := strings.IndexByte(sub, ' ')
-	if sp <= 0 {
-		return s
-	}
-	return s[:open] + "[" + s[open+1:end] + " and " + sub + "]"
+	return m[1] + "[" + m[2] + " and " + m[3] + " " + m[4] + " " + m[5] + "]"
 }
 
 var compareOps = map[filter.CompareOperator]store.Op{
@@ -220,6 +230,9 @@ func leaf(x *filter.AttributeExpression, inEmails bool) (*store.Filter, error) {
 		}
 		f.Value = b
 	case store.AttrCreated, store.AttrModified:
+		if op == store.OpCo || op == store.OpSw || op == store.OpEw {
+			return nil, invalidFilter("%s compares with eq, ne, gt, ge, lt or le", p.String())
+		}
 		t, err := time.Parse(time.RFC3339, str(v))
 		if err != nil {
 			return nil, invalidFilter("%s needs an RFC 3339 time, such as \"2026-01-02T15:04:05Z\"", p.String())

@@ -121,6 +121,9 @@ type fields struct {
 	active                                                           bool
 }
 
+// maxEmails bounds a user's email list: every email is an indexed row.
+const maxEmails = 100
+
 // countryPath names where the country is read from, for error details.
 const countryPath = `addresses[type eq "work"].country`
 
@@ -196,6 +199,9 @@ func readEmails(t *store.Tenant, d doc) ([]store.Email, error) {
 		} else {
 			return nil, invalidValue("emails must be a list of email objects")
 		}
+	}
+	if len(list) > maxEmails {
+		return nil, invalidValue("emails: at most %d addresses per user", maxEmails)
 	}
 	out := make([]store.Email, 0, len(list))
 	for _, x := range list {
