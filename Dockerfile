@@ -13,9 +13,7 @@ COPY --from=build /out/scimsso /usr/local/bin/scimsso
 USER scimsso
 WORKDIR /data
 ENV SCIMSSO_DB=/data/scimsso.db \
-    SCIMSSO_ADDR=:8080 \
-    GOGC=400 \
-    GOMEMLIMIT=512MiB
+    SCIMSSO_ADDR=:8080
 EXPOSE 8080
 ENTRYPOINT ["scimsso"]
 CMD ["serve"]
