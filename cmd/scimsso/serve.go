@@ -18,6 +18,7 @@ import (
 
 	"github.com/scimsso/scimsso/scimserver"
 	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
 )
 
 // serveConfig is everything serve needs, checked by validate before anything opens.
@@ -42,6 +43,7 @@ func (c *serveConfig) validate() error {
 		{validLevel(c.logLevel), "--log-level must be debug, info, warn or error"},
 		{c.shutdownTimeout > 0, "--shutdown-timeout must be positive"},
 		{c.sweepEvery > 0, "--sweep-every must be positive"},
+		{c.db.sync == sqlstore.SyncNormal || c.db.sync == sqlstore.SyncFull, "--sqlite-synchronous must be normal or full"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -86,12 +88,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	gcPercent, memLimit := tuneGC(m.Getenv)
-	log.Info("garbage collector", zap.Int("gogc", gcPercent), zap.Int64("gomemlimit_bytes", memLimit))
 	s, err := m.openStore(ctx, c.db)
 	if err != nil {
 		return err
 	}
+	gcPercent, memLimit := tuneGC(m.Getenv)
 	h, err := m.buildHandler(s, log, c.baseURL)
 	if err != nil {
 		return err
@@ -110,7 +111,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("base_url", c.baseURL),
-		zap.String("db", c.db.db), zap.String("sqlite_synchronous", c.db.sync))
+		zap.String("db", c.db.db), zap.String("sqlite_synchronous", c.db.sync),
+		zap.Int("gogc", gcPercent), zap.Int64("gomemlimit_bytes", memLimit))
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
