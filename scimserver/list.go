@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +86,7 @@ type projection struct {
 	include, exclude []string // lower-cased paths
 }
 
-func projectionOf(r *http.Request) projection {
+func projectionOf(q url.Values) projection {
 	split := func(v string) []string {
 		var out []string
 		for _, p := range strings.Split(v, ",") {
@@ -95,7 +96,6 @@ func projectionOf(r *http.Request) projection {
 		}
 		return out
 	}
-	q := r.URL.Query()
 	return projection{include: split(q.Get("attributes")), exclude: split(q.Get("excludedAttributes"))}
 }
 
@@ -202,7 +202,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	w.Header().Set("ETag", etag(u.Version))
-	writeJSON(w, http.StatusOK, s.encodeDocument(st.tenant.Slug, u, projectionOf(r)))
+	writeJSON(w, http.StatusOK, s.encodeDocument(st.tenant.Slug, u, projectionOf(r.URL.Query())))
 }
 
 type listResponse struct {
@@ -214,8 +214,8 @@ type listResponse struct {
 }
 
 // intParam reads a paging parameter; a value that is not an integer is a 400.
-func intParam(r *http.Request, name string, def int) (int, error) {
-	v := r.URL.Query().Get(name)
+func intParam(q url.Values, name string, def int) (int, error) {
+	v := q.Get(name)
 	if v == "" {
 		return def, nil
 	}
@@ -228,12 +228,13 @@ func intParam(r *http.Request, name string, def int) (int, error) {
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	st := stateOf(r)
-	start, err := intParam(r, "startIndex", 1)
+	query := r.URL.Query()
+	start, err := intParam(query, "startIndex", 1)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	count, err := intParam(r, "count", maxResults)
+	count, err := intParam(query, "count", maxResults)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -241,7 +242,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	start = max(start, 1)
 	count = min(max(count, 0), maxResults)
 	var f *store.Filter
-	if fs := r.URL.Query().Get("filter"); strings.TrimSpace(fs) != "" {
+	if fs := query.Get("filter"); strings.TrimSpace(fs) != "" {
 		if f, err = parseFilter(fs); err != nil {
 			s.writeError(w, r, err)
 			return
@@ -252,7 +253,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	p := projectionOf(r)
+	p := projectionOf(query)
 	res := listResponse{Schemas: []string{schemas.ListResponseURN}, TotalResults: total, StartIndex: start, ItemsPerPage: len(found), Resources: make([]json.RawMessage, 0, len(found))}
 	for i := range found {
 		res.Resources = append(res.Resources, s.encodeDocument(st.tenant.Slug, &found[i], p))
