@@ -125,38 +125,41 @@ func (p projection) apply(d doc) doc {
 	return out
 }
 
-// pick returns the part of attribute k (value v) that the attributes list asks for, or nil.
-func (p projection) pick(k, ext string, v any) any {
-	var subs []string
-	for _, want := range p.include {
-		if want == k {
-			return v
+// subsOf looks attribute k up in a list of paths: whole is true when the list names k itself, subs
+// are the sub-attributes of k it names (after "k." or, for the extension, "urn…:User:").
+func subsOf(list []string, k, ext string) (whole bool, subs []string) {
+	for _, path := range list {
+		if path == k {
+			return true, nil
 		}
-		if rest, ok := strings.CutPrefix(want, k+"."); ok {
+		if rest, ok := strings.CutPrefix(path, k+"."); ok {
 			subs = append(subs, rest)
-		} else if rest, ok := strings.CutPrefix(want, k+":"); ok && k == ext {
+		} else if rest, ok := strings.CutPrefix(path, k+":"); ok && k == ext {
 			subs = append(subs, rest)
 		}
 	}
-	if len(subs) == 0 {
+	return false, subs
+}
+
+// pick returns the part of attribute k (value v) that the attributes list asks for, or nil.
+func (p projection) pick(k, ext string, v any) any {
+	whole, subs := subsOf(p.include, k, ext)
+	switch {
+	case whole:
+		return v
+	case len(subs) == 0:
 		return nil
 	}
 	return keepSubs(v, subs, true)
 }
 
+// drop returns attribute k (value v) without what excludedAttributes names, or nil.
 func (p projection) drop(k, ext string, v any) any {
-	var subs []string
-	for _, no := range p.exclude {
-		if no == k {
-			return nil
-		}
-		if rest, ok := strings.CutPrefix(no, k+"."); ok {
-			subs = append(subs, rest)
-		} else if rest, ok := strings.CutPrefix(no, k+":"); ok && k == ext {
-			subs = append(subs, rest)
-		}
-	}
-	if len(subs) == 0 {
+	whole, subs := subsOf(p.exclude, k, ext)
+	switch {
+	case whole:
+		return nil
+	case len(subs) == 0:
 		return v
 	}
 	return keepSubs(v, subs, false)

@@ -150,6 +150,122 @@ func (m *Main) tenantCreate(ctx context.Context, args []string) error {
 	return nil
 }
 
+func (m *Main) tokenIssue(ctx context.Context, args []string) error {
+	var name, expires *string
+	var exp time.Time
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "token issue", args: "no arguments",
+		flags: func(fs *flag.FlagSet) {
+			name = fs.String("name", "", "label, e.g. okta or entra")
+			expires = fs.String("expires", "", "lifetime, e.g. 90d (default: never)")
+		},
+		check: func([]string) error {
+			if *expires == "" {
+				return nil
+			}
+			dur, err := parseDuration(*expires)
+			if err != nil {
+				return fmt.Errorf("--expires: %v", err)
+			}
+			if dur <= 0 {
+				return fmt.Errorf("--expires: must be positive, got %q", *expires)
+			}
+			exp = m.Now().Add(dur)
+			return nil
+		},
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
+			tok, hash, err := newToken()
+			if err != nil {
+				return err
+			}
+			rec := &store.Token{TenantID: t.ID, Name: *name, Hash: hash, ExpiresAt: exp}
+			if err := s.CreateToken(ctx, rec); err != nil {
+				return err
+			}
+			// The token alone on stdout, so TOKEN=$(scimsso token issue ...) works; everything else on stderr.
+			fmt.Fprintln(m.Stdout, tok)
+			when := "never expires"
+			if !exp.IsZero() {
+				when = "expires " + exp.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(m.Stderr, "issued token %s for tenant %s (%s); it is shown only once\n", rec.ID, t.Slug, when)
+			return nil
+		},
+	}, args)
+}
+
+func (m *Main) tokenList(ctx context.Context, args []string) error {
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "token list", args: "no arguments",
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
+			toks, err := s.ListTokens(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			now := m.Now()
+			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tCREATED\tEXPIRES\tSTATUS")
+			for _, tok := range toks {
+				exp, status := "never", "live"
+				if !tok.ExpiresAt.IsZero() {
+					exp = tok.ExpiresAt.Format(time.RFC3339)
+				}
+				switch {
+				case !tok.RevokedAt.IsZero():
+					status = "revoked " + tok.RevokedAt.Format(time.RFC3339)
+				case !tok.Live(now):
+					status = "expired"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", tok.ID, tok.Name, tok.CreatedAt.Format(time.RFC3339), exp, status)
+			}
+			return tw.Flush()
+		},
+	}, args)
+}
+
+func (m *Main) tokenRevoke(ctx context.Context, args []string) error {
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "token revoke", args: "the token ID", nargs: 1,
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
+			if err := s.RevokeToken(ctx, t.ID, pos[0]); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("tenant %q has no live token %s", t.Slug, pos[0])
+				}
+				return err
+			}
+			fmt.Fprintf(m.Stdout, "revoked token %s of tenant %s\n", pos[0], t.Slug)
+			return nil
+		},
+	}, args)
+}
+
+func (m *Main) audit(ctx context.Context, args []string) error {
+	var since *string
+	var dur time.Duration
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "audit", args: "no arguments",
+		flags: func(fs *flag.FlagSet) { since = fs.String("since", "24h", "how far back, e.g. 1h or 7d") },
+		check: func([]string) (err error) {
+			if dur, err = parseDuration(*since); err != nil || dur < 0 {
+				return fmt.Errorf("--since: invalid duration %q", *since)
+			}
+			return nil
+		},
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
+			as, err := s.ListAudit(ctx, t.ID, m.Now().Add(-dur))
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tTOKEN\tOPERATION\tUSER\tOUTCOME\tDETAIL")
+			for _, a := range as {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Format(time.RFC3339Nano), dash(a.TokenID), a.Operation, dash(a.UserID), a.Outcome, a.Detail)
+			}
+			return tw.Flush()
+		},
+	}, args)
+}
+
 func (m *Main) tenantList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tenant list", flag.ContinueOnError)
 	var d dbFlags
@@ -213,21 +329,37 @@ func (m *Main) tenantShow(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (m *Main) domainChange(ctx context.Context, cmd string, args []string, apply func(context.Context, store.Store, *store.Tenant, string) error) error {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+// tenantCommand is the shape of every command that works on one tenant: --db flags, --tenant, the
+// command's own flags, a fixed number of positional arguments, checks that need no store (so a bad
+// argument opens and writes nothing), then the work against the resolved tenant.
+type tenantCommand struct {
+	name  string
+	args  string // what the positional arguments are, for the error message
+	nargs int
+	flags func(fs *flag.FlagSet)
+	check func(pos []string) error
+	run   func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error
+}
+
+func (m *Main) runTenantCommand(ctx context.Context, c tenantCommand, args []string) error {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	var d dbFlags
 	d.register(fs)
 	slug := fs.String("tenant", "", "tenant slug")
+	if c.flags != nil {
+		c.flags(fs)
+	}
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(cmd, pos, 1, "DOMAIN"); err != nil {
+	if err := wantArgs(c.name, pos, c.nargs, c.args); err != nil {
 		return err
 	}
-	dom, err := normDomain(pos[0])
-	if err != nil {
-		return err
+	if c.check != nil {
+		if err := c.check(pos); err != nil {
+			return err
+		}
 	}
 	s, err := m.openStore(ctx, d)
 	if err != nil {
@@ -237,7 +369,18 @@ func (m *Main) domainChange(ctx context.Context, cmd string, args []string, appl
 	if err != nil {
 		return err
 	}
-	return apply(ctx, s, t, dom)
+	return c.run(ctx, s, t, pos)
+}
+
+func (m *Main) domainChange(ctx context.Context, cmd string, args []string, apply func(context.Context, store.Store, *store.Tenant, string) error) error {
+	var dom string
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: cmd, args: "DOMAIN", nargs: 1,
+		check: func(pos []string) (err error) { dom, err = normDomain(pos[0]); return err },
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
+			return apply(ctx, s, t, dom)
+		},
+	}, args)
 }
 
 func (m *Main) domainAdd(ctx context.Context, args []string) error {
@@ -288,167 +431,6 @@ func newToken() (string, []byte, error) {
 	tok := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	h := sha256.Sum256([]byte(tok))
 	return tok, h[:], nil
-}
-
-func (m *Main) tokenIssue(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("token issue", flag.ContinueOnError)
-	var d dbFlags
-	d.register(fs)
-	slug := fs.String("tenant", "", "tenant slug")
-	name := fs.String("name", "", "label, e.g. okta or entra")
-	expires := fs.String("expires", "", "lifetime, e.g. 90d (default: never)")
-	pos, err := m.parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs("token issue", pos, 0, "no arguments"); err != nil {
-		return err
-	}
-	var exp time.Time
-	if *expires != "" {
-		dur, err := parseDuration(*expires)
-		if err != nil {
-			return fmt.Errorf("--expires: %v", err)
-		}
-		if dur <= 0 {
-			return fmt.Errorf("--expires: must be positive, got %q", *expires)
-		}
-		exp = m.Now().Add(dur)
-	}
-	s, err := m.openStore(ctx, d)
-	if err != nil {
-		return err
-	}
-	t, err := tenantOf(ctx, s, *slug)
-	if err != nil {
-		return err
-	}
-	tok, hash, err := newToken()
-	if err != nil {
-		return err
-	}
-	rec := &store.Token{TenantID: t.ID, Name: *name, Hash: hash, ExpiresAt: exp}
-	if err := s.CreateToken(ctx, rec); err != nil {
-		return err
-	}
-	// The token alone on stdout, so TOKEN=$(scimsso token issue ...) works; everything else on stderr.
-	fmt.Fprintln(m.Stdout, tok)
-	when := "never expires"
-	if !exp.IsZero() {
-		when = "expires " + exp.UTC().Format(time.RFC3339)
-	}
-	fmt.Fprintf(m.Stderr, "issued token %s for tenant %s (%s); it is shown only once\n", rec.ID, t.Slug, when)
-	return nil
-}
-
-func (m *Main) tokenList(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("token list", flag.ContinueOnError)
-	var d dbFlags
-	d.register(fs)
-	slug := fs.String("tenant", "", "tenant slug")
-	pos, err := m.parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs("token list", pos, 0, "no arguments"); err != nil {
-		return err
-	}
-	s, err := m.openStore(ctx, d)
-	if err != nil {
-		return err
-	}
-	t, err := tenantOf(ctx, s, *slug)
-	if err != nil {
-		return err
-	}
-	toks, err := s.ListTokens(ctx, t.ID)
-	if err != nil {
-		return err
-	}
-	now := m.Now()
-	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tCREATED\tEXPIRES\tSTATUS")
-	for _, tok := range toks {
-		exp, status := "never", "live"
-		if !tok.ExpiresAt.IsZero() {
-			exp = tok.ExpiresAt.Format(time.RFC3339)
-		}
-		switch {
-		case !tok.RevokedAt.IsZero():
-			status = "revoked " + tok.RevokedAt.Format(time.RFC3339)
-		case !tok.Live(now):
-			status = "expired"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", tok.ID, tok.Name, tok.CreatedAt.Format(time.RFC3339), exp, status)
-	}
-	return tw.Flush()
-}
-
-func (m *Main) tokenRevoke(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
-	var d dbFlags
-	d.register(fs)
-	slug := fs.String("tenant", "", "tenant slug")
-	pos, err := m.parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs("token revoke", pos, 1, "the token ID"); err != nil {
-		return err
-	}
-	s, err := m.openStore(ctx, d)
-	if err != nil {
-		return err
-	}
-	t, err := tenantOf(ctx, s, *slug)
-	if err != nil {
-		return err
-	}
-	if err := s.RevokeToken(ctx, t.ID, pos[0]); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("tenant %q has no live token %s", t.Slug, pos[0])
-		}
-		return err
-	}
-	fmt.Fprintf(m.Stdout, "revoked token %s of tenant %s\n", pos[0], t.Slug)
-	return nil
-}
-
-func (m *Main) audit(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	var d dbFlags
-	d.register(fs)
-	slug := fs.String("tenant", "", "tenant slug")
-	since := fs.String("since", "24h", "how far back, e.g. 1h or 7d")
-	pos, err := m.parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs("audit", pos, 0, "no arguments"); err != nil {
-		return err
-	}
-	dur, err := parseDuration(*since)
-	if err != nil || dur < 0 {
-		return fmt.Errorf("--since: invalid duration %q", *since)
-	}
-	s, err := m.openStore(ctx, d)
-	if err != nil {
-		return err
-	}
-	t, err := tenantOf(ctx, s, *slug)
-	if err != nil {
-		return err
-	}
-	as, err := s.ListAudit(ctx, t.ID, m.Now().Add(-dur))
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tTOKEN\tOPERATION\tUSER\tOUTCOME\tDETAIL")
-	for _, a := range as {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Format(time.RFC3339Nano), dash(a.TokenID), a.Operation, dash(a.UserID), a.Outcome, a.Detail)
-	}
-	return tw.Flush()
 }
 
 func dash(s string) string {

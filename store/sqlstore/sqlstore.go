@@ -75,13 +75,15 @@ type stmtCache struct {
 
 const maxCachedStmts = 256
 
-func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, bool, error) {
+// get returns the statement for q, preparing it with prepare on a miss; cached is false when the cache
+// is full and the caller must close the statement.
+func (c *stmtCache) get(ctx context.Context, prepare func(context.Context, string) (*sql.Stmt, error), q string) (st *sql.Stmt, cached bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.m[q]; ok {
 		return st, true, nil
 	}
-	st, err := db.PrepareContext(ctx, q)
+	st, err = prepare(ctx, q)
 	if err != nil {
 		return nil, false, err
 	}
@@ -113,22 +115,7 @@ type wtx struct {
 }
 
 func (t *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, bool, error) {
-	c := &t.s.wStmts
-	if st, ok := c.m[q]; ok {
-		return st, true, nil
-	}
-	st, err := t.s.wconn.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, false, err
-	}
-	if c.m == nil {
-		c.m = map[string]*sql.Stmt{}
-	}
-	if len(c.m) >= maxCachedStmts {
-		return st, false, nil
-	}
-	c.m[q] = st
-	return st, true, nil
+	return t.s.wStmts.get(ctx, t.s.wconn.PrepareContext, q)
 }
 
 func (t *wtx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -158,7 +145,7 @@ func (t *wtx) row(ctx context.Context, q string, args ...any) *sql.Row {
 // than the indexed lookup itself.
 func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
 	ctx = context.WithoutCancel(ctx)
-	st, cached, err := s.rStmts.get(ctx, s.r, q)
+	st, cached, err := s.rStmts.get(ctx, s.r.PrepareContext, q)
 	if err != nil || !cached {
 		if st != nil {
 			st.Close()
@@ -170,7 +157,7 @@ func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
 
 // query runs q on the read pool through its statement cache; the caller closes the rows.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	st, cached, err := s.rStmts.get(ctx, s.r, q)
+	st, cached, err := s.rStmts.get(ctx, s.r.PrepareContext, q)
 	if err != nil || !cached {
 		if st != nil {
 			st.Close()
