@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/scimserver"
 	"github.com/scimsso/scimsso/store"
 	"github.com/scimsso/scimsso/store/sqlstore"
@@ -200,6 +201,11 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	scim.Routes(r)
+	sp, err := samlsp.New(samlsp.Config{Store: s, Logger: log.Named("saml"), BaseURL: baseURL})
+	if err != nil {
+		return nil, err
+	}
+	sp.Routes(r)
 	return withRequestID(accessLog(log.Named("access"), recoverPanics(log.Named("panic"), r))), nil
 }
 
