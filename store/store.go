@@ -163,6 +163,37 @@ type Team struct {
 	Hidden   bool
 }
 
+// SSOSettings is a tenant's SAML configuration (the spec's "scimsso sso set" table). It is one
+// versioned document, so every replica can cache what it builds from it and rebuild on a new version.
+type SSOSettings struct {
+	TenantID  string
+	Version   int64 // 0 until first stored
+	UpdatedAt time.Time
+
+	State              string // "off", "testing" or "active"
+	IdPEntityID        string
+	IdPSSOURL          string   // HTTP-Redirect SingleSignOnService
+	IdPCertificatesPEM []string // every signing certificate accepted (rollover)
+	IdPMetadataURL     string   // where the metadata came from, when it came from a URL
+
+	Exclude                   []string // emails (lower case) that bypass SSO
+	HardTimeout, SoftTimeout  time.Duration
+	CountryFormat             string // "iso" or "name"
+	SignatureAlgorithm        string // "sha256" or "sha1"
+	SignedElement             string // "assertion", "response" or "both"
+	ForceCountry              bool
+	ForceDepartment           bool
+	SkipDestinationValidation bool
+	SignRequests              bool
+	PrincipalIDAttr           string
+	SecondaryEmailAttr        string
+	AttrFirstName             string
+	AttrLastName              string
+	AttrEmail                 string
+	AttrCountry               string
+	AttrDepartment            string
+}
+
 // Op is a filter operator.
 type Op int
 
@@ -293,6 +324,13 @@ type Store interface {
 	ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*AuthnRequest, error)
 	// MarkAssertionUsed records an assertion id until expiresAt; ErrAlreadyExists if it was already recorded.
 	MarkAssertionUsed(ctx context.Context, tenantID, assertionID string, expiresAt time.Time) error
+
+	// SSOSettings returns the tenant's stored SSO settings, or ErrNotFound if none were ever stored.
+	SSOSettings(ctx context.Context, tenantID string) (*SSOSettings, error)
+	// PutSSOSettings stores s for the tenant with the version raised by one. If s.Version differs from the
+	// stored version (0 when none is stored): ErrVersionMismatch, nothing written. ErrNotFound for an
+	// unknown tenant. On success s.Version and s.UpdatedAt are set.
+	PutSSOSettings(ctx context.Context, tenantID string, s *SSOSettings) error
 
 	// Sweep deletes expired AuthnRequests and replay entries, and returns how many rows went.
 	Sweep(ctx context.Context) (int64, error)

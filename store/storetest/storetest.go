@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Sessions", testSessions},
 		{"AuthnRequests", testAuthnRequests},
 		{"ReplayCache", testReplayCache},
+		{"SSOSettings", testSSOSettings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -609,4 +610,36 @@ func testReplayCache(t *testing.T, s store.Store, clock *Clock) {
 	if n, _ := s.Sweep(ctx); n != 2 {
 		t.Fatalf("swept %d, want 2", n)
 	}
+}
+
+func testSSOSettings(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	_, err := s.SSOSettings(ctx, a.ID)
+	wantErr(t, "none stored", err, store.ErrNotFound)
+	set := &store.SSOSettings{State: "testing", IdPEntityID: "https://idp", IdPCertificatesPEM: []string{"c1", "c2"},
+		Exclude: []string{"admin@acme.com"}, HardTimeout: 14 * 24 * time.Hour, SoftTimeout: 8 * time.Hour, SignedElement: "both"}
+	if err := s.PutSSOSettings(ctx, a.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	if set.Version != 1 || !set.UpdatedAt.Equal(clock.Now()) {
+		t.Fatalf("after first put: %+v", set)
+	}
+	got, err := s.SSOSettings(ctx, a.ID)
+	if err != nil || got.Version != 1 || got.TenantID != a.ID || fmt.Sprint(got.IdPCertificatesPEM) != "[c1 c2]" || got.SoftTimeout != 8*time.Hour || got.SignedElement != "both" {
+		t.Fatalf("SSOSettings = %+v, %v", got, err)
+	}
+	stale := *got
+	got.State = "active"
+	if err := s.PutSSOSettings(ctx, a.ID, got); err != nil || got.Version != 2 {
+		t.Fatalf("second put: %v, version %d", err, got.Version)
+	}
+	stale.State = "off"
+	wantErr(t, "stale version", s.PutSSOSettings(ctx, a.ID, &stale), store.ErrVersionMismatch)
+	if now, _ := s.SSOSettings(ctx, a.ID); now.State != "active" || now.Version != 2 {
+		t.Fatalf("stale put changed the settings: %+v", now)
+	}
+	_, err = s.SSOSettings(ctx, b.ID)
+	wantErr(t, "another tenant's settings", err, store.ErrNotFound)
+	wantErr(t, "unknown tenant", s.PutSSOSettings(ctx, "nope", &store.SSOSettings{}), store.ErrNotFound)
 }

@@ -1,0 +1,60 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// SSOSettings implements store.Store.
+func (s *Store) SSOSettings(ctx context.Context, tenantID string) (*store.SSOSettings, error) {
+	var doc []byte
+	var version, updated int64
+	if err := s.row(ctx, `SELECT version, settings, updated_at FROM sso_settings WHERE tenant_id = ?`, tenantID).Scan(&version, &doc, &updated); err != nil {
+		return nil, fmt.Errorf("sqlstore: sso settings: %w", mapErr(err))
+	}
+	var out store.SSOSettings
+	if err := json.Unmarshal(doc, &out); err != nil {
+		return nil, fmt.Errorf("sqlstore: sso settings of %s: %w", tenantID, err)
+	}
+	out.TenantID, out.Version, out.UpdatedAt = tenantID, version, fromMicros(updated)
+	return &out, nil
+}
+
+// PutSSOSettings implements store.Store. The settings are kept as one JSON document; the struct's field
+// names are its schema, and a field added later reads as its zero value from older documents.
+func (s *Store) PutSSOSettings(ctx context.Context, tenantID string, set *store.SSOSettings) error {
+	c := *set
+	c.TenantID, c.Version, c.UpdatedAt = "", 0, time.Time{}
+	doc, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put sso settings: %w", err)
+	}
+	var at time.Time
+	err = s.write(ctx, func(tx *wtx, now time.Time) error {
+		var stored int64
+		if err := tx.row(ctx, `SELECT coalesce((SELECT version FROM sso_settings WHERE tenant_id = ?), 0)`, tenantID).Scan(&stored); err != nil {
+			return err
+		}
+		if stored != set.Version {
+			return store.ErrVersionMismatch
+		}
+		at = now
+		if stored == 0 {
+			_, err := tx.exec(ctx, `INSERT INTO sso_settings (tenant_id, version, settings, updated_at) VALUES (?, 1, ?, ?)`, tenantID, doc, micros(now))
+			return err
+		}
+		_, err := tx.exec(ctx, `UPDATE sso_settings SET version = version + 1, settings = ?, updated_at = ? WHERE tenant_id = ?`, doc, micros(now), tenantID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: put sso settings: %w", err)
+	}
+	set.Version++
+	set.UpdatedAt = fromMicros(micros(at))
+	set.TenantID = tenantID
+	return nil
+}
