@@ -68,6 +68,8 @@ usage:
   scimsso domain add|remove --tenant SLUG DOMAIN
   scimsso token issue --tenant SLUG [--name LABEL] [--expires 90d]
   scimsso token list --tenant SLUG | token revoke --tenant SLUG ID
+  scimsso sso set --tenant SLUG [--metadata-file F | --metadata-url U] [--state off|testing|active] [settings…]
+  scimsso sso show --tenant SLUG
   scimsso audit --tenant SLUG [--since 24h]
 
 Every flag can also be set as SCIMSSO_<FLAG> (for example SCIMSSO_DB, SCIMSSO_BASE_URL).
@@ -101,6 +103,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "token":
 		return m.dispatch(ctx, "token", sub, rest, map[string]func(context.Context, []string) error{
 			"issue": m.tokenIssue, "list": m.tokenList, "revoke": m.tokenRevoke,
+		})
+	case "sso":
+		return m.dispatch(ctx, "sso", sub, rest, map[string]func(context.Context, []string) error{
+			"set": m.ssoSet, "show": m.ssoShow,
 		})
 	case "audit":
 		return m.audit(ctx, rest)

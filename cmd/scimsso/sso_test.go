@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimsso/scimsso/samlsp"
+)
+
+// writeIdPMetadata writes IdP metadata with a fresh signing certificate, as Entra publishes it.
+func writeIdPMetadata(t *testing.T) (path, doc string) {
+	t.Helper()
+	_, cert, err := samlsp.GenerateKeyPair("Microsoft Azure Federated SSO Certificate", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(cert)
+	b64 := strings.Join(strings.Split(strings.TrimSpace(string(pem.EncodeToMemory(block))), "\n")[1:], "")
+	b64 = strings.TrimSuffix(b64, "-----END CERTIFICATE-----")
+	doc = `<?xml version="1.0" encoding="utf-8"?>
+<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sts.windows.net/0ac53016/">
+  <IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>` + b64 + `</X509Certificate></X509Data></KeyInfo></KeyDescriptor>
+    <SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://login.microsoftonline.com/0ac53016/saml2"/>
+  </IDPSSODescriptor>
+</EntityDescriptor>`
+	path = filepath.Join(t.TempDir(), "idp.xml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, doc
+}
+
+func TestSSOSettings(t *testing.T) {
+	db := newDB(t)
+	createTenant(t, db, "acme", "acme.com")
+	show := func() string { out, _ := mustRun(t, db, "sso", "show", "--tenant", "acme"); return out }
+
+	def := show()
+	for _, want := range []string{"state:                       off", "version:                     0", "hard-timeout:                336h0m0s", "soft-timeout:                8h0m0s", "signed-element:              assertion", "signature-algorithm:         sha256"} {
+		if !strings.Contains(def, want) {
+			t.Fatalf("default settings lack %q:\n%s", want, def)
+		}
+	}
+	mustFail(t, db, "sso", "set", "--tenant", "acme", "--state", "active")
+	if show() != def {
+		t.Fatal("a refused sso set changed the settings")
+	}
+
+	meta, doc := writeIdPMetadata(t)
+	out, _ := mustRun(t, db, "sso", "set", "--tenant", "acme", "--metadata-file", meta, "--state", "testing",
+		"--exclude", "Admin@acme.com, ops@acme.com", "--soft-timeout", "2h", "--principal-id-attr", "http://schemas.microsoft.com/identity/claims/objectidentifier")
+	if !strings.Contains(out, "version 1") {
+		t.Fatalf("sso set: %s", out)
+	}
+	got := show()
+	for _, want := range []string{"state:                       testing", "https://sts.windows.net/0ac53016/", "https://login.microsoftonline.com/0ac53016/saml2",
+		"IdP certificate 1:", "admin@acme.com, ops@acme.com", "soft-timeout:                2h0m0s", "objectidentifier"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("settings lack %q:\n%s", want, got)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.xml")
+	os.WriteFile(bad, []byte(`<!DOCTYPE x>`+doc), 0o600)
+	for _, args := range [][]string{
+		{"--soft-timeout", "25h"},
+		{"--hard-timeout", "15d"},
+		{"--soft-timeout", "10d"},
+		{"--hard-timeout", "1h"},
+		{"--state", "on"},
+		{"--signed-element", "envelope"},
+		{"--country-format", "alpha3"},
+		{"--signature-algorithm", "md5"},
+		{"--exclude", "not-an-email"},
+		{"--attr-email", ""},
+		{"--metadata-file", bad},
+		{"--metadata-file", filepath.Join(t.TempDir(), "missing.xml")},
+		{"--metadata-file", meta, "--metadata-url", "https://x.example/m"},
+		{"--metadata-url", "ftp://x.example/m"},
+	} {
+		mustFail(t, db, append([]string{"sso", "set", "--tenant", "acme"}, args...)...)
+		if show() != got {
+			t.Fatalf("refused sso set %v changed the settings", args)
+		}
+	}
+	mustFail(t, db, "sso", "show", "--tenant", "nosuch")
+
+	// Settings that trade safety for convenience warn when set and in every show.
+	_, stderr := mustRun(t, db, "sso", "set", "--tenant", "acme", "--skip-destination-validation", "--signature-algorithm", "sha1")
+	if !strings.Contains(stderr, "skip-destination-validation") || !strings.Contains(stderr, "sha1") {
+		t.Fatalf("no warnings: %q", stderr)
+	}
+	if s := show(); !strings.Contains(s, "WARNING: skip-destination-validation") || !strings.Contains(s, "version:                     2") {
+		t.Fatalf("show: %s", s)
+	}
+
+	// Metadata from a URL, fetched once.
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(doc)) }))
+	defer idp.Close()
+	mustRun(t, db, "sso", "set", "--tenant", "acme", "--metadata-url", idp.URL+"/federationmetadata.xml", "--state", "active")
+	if s := show(); !strings.Contains(s, idp.URL+"/federationmetadata.xml") || !strings.Contains(s, "state:                       active") {
+		t.Fatalf("show after --metadata-url: %s", s)
+	}
+}
