@@ -311,8 +311,13 @@ func normal(v any) any {
 	case map[string]any:
 		m := map[string]any{}
 		for k, e := range x {
+			lk := strings.ToLower(k)
+			// SCIM's "primary" defaults to false: false and absent say the same.
+			if b, ok := boolOf(e); lk == "primary" && ok && !b {
+				continue
+			}
 			if !empty(e) {
-				m[strings.ToLower(k)] = normal(e)
+				m[lk] = normal(e)
 			}
 		}
 		return m

@@ -452,6 +452,10 @@ func TestPut(t *testing.T) {
 	}
 	body["active"] = false
 	wantStatus(t, "PUT deactivate", h.do("PUT", "/Users/"+id, body), 200)
+	// SCIM's primary defaults to false: saying so explicitly is no change.
+	body["addresses"] = []any{map[string]any{"type": "work", "country": "us", "primary": false}}
+	wantStatus(t, "PUT with primary false", h.do("PUT", "/Users/"+id, body), 200)
+	delete(body, "addresses")
 	before := h.snapshot()
 	body["name"] = map[string]any{"givenName": "Test", "familyName": "User", "middleName": "Excited"}
 	wantSCIMError(t, "PUT adds middleName", h.do("PUT", "/Users/"+id, body), 400, "mutability", "name.middleName")

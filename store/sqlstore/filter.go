@@ -140,6 +140,9 @@ func (b *whereBuilder) compare(c column, f *store.Filter) (string, error) {
 		if c.fold {
 			sv = strings.ToLower(sv)
 		}
+		if c.nullable && (f.Op == store.OpCo || f.Op == store.OpSw || f.Op == store.OpEw) {
+			c.expr = "coalesce(" + c.expr + ", '')"
+		}
 		switch f.Op {
 		case store.OpCo:
 			return c.expr + " LIKE " + b.arg("%"+likeEscaper.Replace(sv)+"%") + ` ESCAPE '\'`, nil
@@ -157,6 +160,10 @@ func (b *whereBuilder) compare(c column, f *store.Filter) (string, error) {
 	}
 	if f.Op == store.OpNe && c.nullable {
 		return "(" + c.expr + " IS NULL OR " + c.expr + op + b.arg(v) + ")", nil
+	}
+	if c.nullable {
+		// Never NULL, so that NOT (…) around it keeps the rows where the column is unset.
+		return "(" + c.expr + " IS NOT NULL AND " + c.expr + op + b.arg(v) + ")", nil
 	}
 	return c.expr + op + b.arg(v), nil
 }

@@ -118,7 +118,11 @@ func (t *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, bool, error) {
 	return t.s.wStmts.get(ctx, t.s.wconn.PrepareContext, q)
 }
 
+// exec and row run statements of a transaction that others share (group commit): a cancelled request
+// must not interrupt them, as SQLite would then roll back the whole batch, so the request's context is
+// only checked before its transaction starts.
 func (t *wtx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	st, cached, err := t.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -130,6 +134,7 @@ func (t *wtx) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 }
 
 func (t *wtx) row(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
 	st, cached, err := t.stmt(ctx, q)
 	if err != nil {
 		return t.s.wconn.QueryRowContext(ctx, q, args...)
@@ -391,20 +396,24 @@ func (s *Store) write(ctx context.Context, fn func(tx *wtx, now time.Time) error
 	s.queue = append(s.queue, p)
 	s.qmu.Unlock()
 
-	s.wmu.Lock()
-	select {
-	case <-p.done: // an earlier holder committed it in its batch
-	default:
+	for {
+		s.wmu.Lock()
+		select {
+		case <-p.done: // an earlier holder committed it in its batch
+			s.wmu.Unlock()
+			return p.err
+		default:
+		}
+		// The batch is the oldest queued transactions; ours may be behind them, so go round again until
+		// it is done rather than wait for another writer to come along.
 		s.qmu.Lock()
 		n := min(len(s.queue), maxBatch)
 		batch := s.queue[:n:n]
 		s.queue = append([]*pendingWrite(nil), s.queue[n:]...)
 		s.qmu.Unlock()
 		s.runBatch(batch)
+		s.wmu.Unlock()
 	}
-	s.wmu.Unlock()
-	<-p.done
-	return p.err
 }
 
 // runBatch commits the batch in one transaction; it is called with wmu held.

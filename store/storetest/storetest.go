@@ -314,6 +314,8 @@ func testListUsers(t *testing.T, s store.Store, clock *Clock) {
 		{"not", &store.Filter{Op: store.OpNot, Sub: eq(store.AttrUserName, "alice@acme.com")}, "[bob@acme.com carol_50%@acme.com]"},
 		{"ne on nullable", &store.Filter{Op: store.OpNe, Attr: store.AttrExternalID, Value: "ext-a"}, "[bob@acme.com carol_50%@acme.com]"},
 		{"pr", &store.Filter{Op: store.OpPr, Attr: store.AttrExternalID}, "[alice@acme.com bob@acme.com]"},
+		{"not eq keeps unset externalId", &store.Filter{Op: store.OpNot, Sub: eq(store.AttrExternalID, "ext-a")}, "[bob@acme.com carol_50%@acme.com]"},
+		{"not sw keeps unset externalId", &store.Filter{Op: store.OpNot, Sub: &store.Filter{Op: store.OpSw, Attr: store.AttrExternalID, Value: "zzz"}}, "[alice@acme.com bob@acme.com carol_50%@acme.com]"},
 		{"sw", &store.Filter{Op: store.OpSw, Attr: store.AttrUserName, Value: "B"}, "[bob@acme.com]"},
 		{"co escapes LIKE", &store.Filter{Op: store.OpCo, Attr: store.AttrUserName, Value: "_50%"}, "[carol_50%@acme.com]"},
 		{"co wildcard is literal", &store.Filter{Op: store.OpCo, Attr: store.AttrUserName, Value: "%"}, "[carol_50%@acme.com]"},
