@@ -17,6 +17,8 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrVersionMismatch means an update was made against a version that is no longer current.
 	ErrVersionMismatch = errors.New("version mismatch")
+	// ErrReplayed means a sign-in presented an assertion id that was already used.
+	ErrReplayed = errors.New("assertion already used")
 )
 
 // Source says where a user was created.
@@ -129,7 +131,10 @@ type Session struct {
 	UserID     string
 	CreatedAt  time.Time
 	LastSeenAt time.Time
-	Mobile     bool
+	// ExpiresAt is when the session ends unless it is used again before: the tenant's hard timeout after
+	// LastSeenAt, never later than what the IdP allowed (SessionNotOnOrAfter). Expired rows are swept.
+	ExpiresAt time.Time
+	Mobile    bool
 	// Pending is true until /welcome has collected what first sign-in needs.
 	Pending bool
 }
@@ -142,6 +147,27 @@ type AuthnRequest struct {
 	ReturnTo    string
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+}
+
+// SignIn is an accepted SAML sign-in: everything it writes, written in one transaction.
+type SignIn struct {
+	RequestID        string // the outstanding AuthnRequest answered; "" for IdP-initiated
+	BindingHash      []byte // SHA-256 of the browser-binding cookie that must match the request's
+	AssertionID      string // recorded in the replay cache until AssertionExpires
+	AssertionExpires time.Time
+	Session          Session // IDHash, ExpiresAt, Mobile, Pending; tenant and user are filled in
+	Audit            Audit   // recorded for the user created or changed
+}
+
+// UserFinder looks a tenant's users up inside a sign-in's transaction. Each method returns ErrNotFound
+// when nobody matches; emails compare case-insensitively.
+type UserFinder interface {
+	// ByExternalID returns the user whose externalId (the IdP's principal id) is id.
+	ByExternalID(id string) (*User, error)
+	// ByEmail returns the user whose userName or one of whose emails is email.
+	ByEmail(email string) (*User, error)
+	// BySecondaryEmail returns the user whose userName, an email or whose secondary email is email.
+	BySecondaryEmail(email string) (*User, error)
 }
 
 // Audit is one entry of the write audit log.
@@ -322,6 +348,17 @@ type Store interface {
 	// ConsumeAuthnRequest deletes and returns the tenant's outstanding request id if it was started by the
 	// browser whose binding hash is given and has not expired; otherwise ErrNotFound. It succeeds once.
 	ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*AuthnRequest, error)
+	// AuthnRequest returns the tenant's outstanding request id if it was started by the browser whose
+	// binding hash is given and has not expired, without consuming it; otherwise ErrNotFound.
+	AuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*AuthnRequest, error)
+	// SignIn writes one sign-in in one transaction: it consumes the request in.RequestID (ErrNotFound if it
+	// is not outstanding for this tenant and browser), records the assertion id (ErrReplayed if it was
+	// used before), calls decide with a finder over the tenant's users, creates the user decide returns
+	// when its ID is empty or stores its changes otherwise, and creates the session. An error from decide
+	// is returned unchanged. On any error nothing is written.
+	SignIn(ctx context.Context, tenantID string, in *SignIn, decide func(UserFinder) (*User, error)) (*User, error)
+	// TouchSession records that the session was used now and moves its expiry to expiresAt.
+	TouchSession(ctx context.Context, idHash []byte, expiresAt time.Time) error
 	// MarkAssertionUsed records an assertion id until expiresAt; ErrAlreadyExists if it was already recorded.
 	MarkAssertionUsed(ctx context.Context, tenantID, assertionID string, expiresAt time.Time) error
 
@@ -332,7 +369,7 @@ type Store interface {
 	// unknown tenant. On success s.Version and s.UpdatedAt are set.
 	PutSSOSettings(ctx context.Context, tenantID string, s *SSOSettings) error
 
-	// Sweep deletes expired AuthnRequests and replay entries, and returns how many rows went.
+	// Sweep deletes expired AuthnRequests, replay entries and sessions, and returns how many rows went.
 	Sweep(ctx context.Context) (int64, error)
 }
 

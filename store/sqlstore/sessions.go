@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,32 +12,46 @@ import (
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, ss *store.Session) error {
-	var at time.Time
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		at = now
-		_, err := tx.exec(ctx, `INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, mobile, pending) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			ss.IDHash, ss.TenantID, ss.UserID, micros(now), micros(now), b2i(ss.Mobile), b2i(ss.Pending))
-		return err
-	})
+	err := s.write(ctx, func(tx *wtx, now time.Time) error { return insertSession(ctx, tx, now, ss) })
 	if err != nil {
 		return fmt.Errorf("sqlstore: create session: %w", err)
 	}
-	ss.CreatedAt = fromMicros(micros(at))
-	ss.LastSeenAt = ss.CreatedAt
+	return nil
+}
+
+func insertSession(ctx context.Context, tx *wtx, now time.Time, ss *store.Session) error {
+	_, err := tx.exec(ctx, `INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, expires_at, mobile, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ss.IDHash, ss.TenantID, ss.UserID, micros(now), micros(now), micros(ss.ExpiresAt), b2i(ss.Mobile), b2i(ss.Pending))
+	if err == nil {
+		ss.CreatedAt = fromMicros(micros(now))
+		ss.LastSeenAt = ss.CreatedAt
+	}
+	return err
+}
+
+// TouchSession implements store.Store.
+func (s *Store) TouchSession(ctx context.Context, idHash []byte, expiresAt time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		_, err := tx.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ?`, micros(now), micros(expiresAt), idHash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: touch session: %w", err)
+	}
 	return nil
 }
 
 // SessionByHash implements store.Store.
 func (s *Store) SessionByHash(ctx context.Context, idHash []byte) (*store.Session, error) {
 	var ss store.Session
-	var c, l int64
+	var c, l, e int64
 	var mobile, pending int
-	err := s.row(ctx, `SELECT id_hash, tenant_id, user_id, created_at, last_seen_at, mobile, pending FROM sessions WHERE id_hash = ?`, idHash).
-		Scan(&ss.IDHash, &ss.TenantID, &ss.UserID, &c, &l, &mobile, &pending)
+	err := s.row(ctx, `SELECT id_hash, tenant_id, user_id, created_at, last_seen_at, expires_at, mobile, pending FROM sessions WHERE id_hash = ?`, idHash).
+		Scan(&ss.IDHash, &ss.TenantID, &ss.UserID, &c, &l, &e, &mobile, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: session: %w", mapErr(err))
 	}
-	ss.CreatedAt, ss.LastSeenAt = fromMicros(c), fromMicros(l)
+	ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt = fromMicros(c), fromMicros(l), fromMicros(e)
 	ss.Mobile, ss.Pending = mobile != 0, pending != 0
 	return &ss, nil
 }
@@ -78,46 +94,162 @@ func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest) e
 	return nil
 }
 
+const authnRequestQuery = `SELECT tenant_id, id, binding_hash, return_to, created_at, expires_at FROM authn_requests
+	WHERE tenant_id = ? AND id = ? AND binding_hash = ? AND expires_at > ?`
+
+func scanAuthnRequest(row *sql.Row) (*store.AuthnRequest, error) {
+	var r store.AuthnRequest
+	var c, e int64
+	if err := row.Scan(&r.TenantID, &r.ID, &r.BindingHash, &r.ReturnTo, &c, &e); err != nil {
+		return nil, err
+	}
+	r.CreatedAt, r.ExpiresAt = fromMicros(c), fromMicros(e)
+	return &r, nil
+}
+
+// AuthnRequest implements store.Store.
+func (s *Store) AuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*store.AuthnRequest, error) {
+	r, err := scanAuthnRequest(s.row(ctx, authnRequestQuery, tenantID, id, bindingHash, micros(s.now())))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: authn request: %w", mapErr(err))
+	}
+	return r, nil
+}
+
+// consumeAuthnRequest deletes the outstanding request inside tx; sql.ErrNoRows unless it was outstanding.
+func consumeAuthnRequest(ctx context.Context, tx *wtx, now time.Time, tenantID, id string, bindingHash []byte) (*store.AuthnRequest, error) {
+	r, err := scanAuthnRequest(tx.row(ctx, authnRequestQuery, tenantID, id, bindingHash, micros(now)))
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.exec(ctx, `DELETE FROM authn_requests WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	return r, err
+}
+
 // ConsumeAuthnRequest implements store.Store.
 func (s *Store) ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*store.AuthnRequest, error) {
-	var r store.AuthnRequest
+	var r *store.AuthnRequest
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		var c, e int64
-		err := tx.row(ctx, `SELECT tenant_id, id, binding_hash, return_to, created_at, expires_at FROM authn_requests
-			WHERE tenant_id = ? AND id = ? AND binding_hash = ? AND expires_at > ?`, tenantID, id, bindingHash, micros(now)).
-			Scan(&r.TenantID, &r.ID, &r.BindingHash, &r.ReturnTo, &c, &e)
-		if err != nil {
-			return err
-		}
-		r.CreatedAt, r.ExpiresAt = fromMicros(c), fromMicros(e)
-		_, err = tx.exec(ctx, `DELETE FROM authn_requests WHERE tenant_id = ? AND id = ?`, tenantID, id)
+		var err error
+		r, err = consumeAuthnRequest(ctx, tx, now, tenantID, id, bindingHash)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: consume authn request: %w", err)
 	}
-	return &r, nil
+	return r, nil
 }
 
 // MarkAssertionUsed implements store.Store.
 func (s *Store) MarkAssertionUsed(ctx context.Context, tenantID, assertionID string, expiresAt time.Time) error {
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		// An expired entry may still be in the table until the next sweep; it still counts as used.
-		_, err := tx.exec(ctx, `INSERT INTO used_assertions (tenant_id, assertion_id, expires_at) VALUES (?, ?, ?)`,
-			tenantID, assertionID, micros(expiresAt))
-		return err
-	})
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error { return markAssertionUsed(ctx, tx, tenantID, assertionID, expiresAt) })
 	if err != nil {
 		return fmt.Errorf("sqlstore: mark assertion used: %w", err)
 	}
 	return nil
 }
 
+func markAssertionUsed(ctx context.Context, tx *wtx, tenantID, assertionID string, expiresAt time.Time) error {
+	// An expired entry may still be in the table until the next sweep; it still counts as used.
+	_, err := tx.exec(ctx, `INSERT INTO used_assertions (tenant_id, assertion_id, expires_at) VALUES (?, ?, ?)`,
+		tenantID, assertionID, micros(expiresAt))
+	return err
+}
+
+// SignIn implements store.Store.
+func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, decide func(store.UserFinder) (*store.User, error)) (*store.User, error) {
+	var out *store.User
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		if in.RequestID != "" {
+			if _, err := consumeAuthnRequest(ctx, tx, now, tenantID, in.RequestID, in.BindingHash); err != nil {
+				return err
+			}
+		}
+		if err := markAssertionUsed(ctx, tx, tenantID, in.AssertionID, in.AssertionExpires); err != nil {
+			if errors.Is(mapErr(err), store.ErrAlreadyExists) {
+				return store.ErrReplayed
+			}
+			return err
+		}
+		f := &finder{ctx: ctx, tx: tx, tenantID: tenantID}
+		u, err := decide(f)
+		if err != nil {
+			return errUpdater{err}
+		}
+		u = u.Clone()
+		a := in.Audit
+		a.TenantID = tenantID
+		if u.ID == "" {
+			if err := s.insertUser(ctx, tx, now, tenantID, u); err != nil {
+				return err
+			}
+		} else {
+			old, seq, err := scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, u.ID, tenantID))
+			if err != nil {
+				return err
+			}
+			u.TenantID, u.CreatedAt = old.TenantID, old.CreatedAt
+			if u.Equal(old) {
+				u = old
+				a.Operation = ""
+			} else if err := s.updateUserRow(ctx, tx, now, seq, old, u); err != nil {
+				return err
+			}
+		}
+		if a.Operation != "" {
+			a.UserID = u.ID
+			if err := s.insertAudit(ctx, tx, now, a); err != nil {
+				return err
+			}
+		}
+		in.Session.TenantID, in.Session.UserID = tenantID, u.ID
+		if err := insertSession(ctx, tx, now, &in.Session); err != nil {
+			return err
+		}
+		out = u
+		return nil
+	})
+	var ue errUpdater
+	if errors.As(err, &ue) {
+		return nil, ue.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: sign in: %w", err)
+	}
+	return out, nil
+}
+
+// finder implements store.UserFinder inside a write transaction.
+type finder struct {
+	ctx      context.Context
+	tx       *wtx
+	tenantID string
+}
+
+// one returns the first user matching cond, in which ?1 is the tenant id and ?2 the value.
+func (f *finder) one(cond, value string) (*store.User, error) {
+	u, _, err := scanUser(f.tx.row(f.ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ?1 AND `+cond+` ORDER BY user_name_key = ?2 DESC, seq LIMIT 1`, f.tenantID, value))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return u, nil
+}
+
+func (f *finder) ByExternalID(id string) (*store.User, error) { return f.one(`external_id = ?2`, id) }
+
+const byEmail = `(user_name_key = ?2 OR seq IN (SELECT user_seq FROM user_emails WHERE tenant_id = ?1 AND value_key = ?2))`
+
+func (f *finder) ByEmail(email string) (*store.User, error) { return f.one(byEmail, store.Key(email)) }
+
+func (f *finder) BySecondaryEmail(email string) (*store.User, error) {
+	return f.one(`(`+byEmail+` OR secondary_email_key = ?2)`, store.Key(email))
+}
+
 // Sweep implements store.Store.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		for _, q := range []string{`DELETE FROM authn_requests WHERE expires_at <= ?`, `DELETE FROM used_assertions WHERE expires_at <= ?`} {
+		for _, q := range []string{`DELETE FROM authn_requests WHERE expires_at <= ?`, `DELETE FROM used_assertions WHERE expires_at <= ?`, `DELETE FROM sessions WHERE expires_at <= ?`} {
 			res, err := tx.exec(ctx, q, micros(now))
 			if err != nil {
 				return err

@@ -104,33 +104,40 @@ func (s *Store) insertAudit(ctx context.Context, tx *wtx, now time.Time, a store
 
 // CreateUser implements store.Store.
 func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, a store.Audit) error {
-	id := uuid.NewString()
-	var at time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		at = now
-		res, err := tx.exec(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
-			country, department, team, external_id, secondary_email, secondary_email_key, extra, active, source, created_at, updated_at, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
-			id, tenantID, u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName,
-			u.Country, u.Department, u.Team, nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail),
-			nonNil(u.Extra), b2i(u.Active), string(u.Source), micros(now), micros(now))
-		if err != nil {
+		if err := s.insertUser(ctx, tx, now, tenantID, u); err != nil {
 			return err
 		}
-		seq, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		if err := s.insertEmails(ctx, tx, seq, tenantID, u.Emails); err != nil {
-			return err
-		}
-		a.TenantID, a.UserID = tenantID, id
+		a.TenantID, a.UserID = tenantID, u.ID
 		return s.insertAudit(ctx, tx, now, a)
 	})
 	if err != nil {
+		u.ID, u.TenantID = "", ""
 		return fmt.Errorf("sqlstore: create user: %w", err)
 	}
-	at = fromMicros(micros(at))
+	return nil
+}
+
+// insertUser stores u as a new user of the tenant inside tx and fills in its id, times and version.
+func (s *Store) insertUser(ctx context.Context, tx *wtx, now time.Time, tenantID string, u *store.User) error {
+	id := uuid.NewString()
+	res, err := tx.exec(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
+		country, department, team, external_id, secondary_email, secondary_email_key, extra, active, source, created_at, updated_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+		id, tenantID, u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName,
+		u.Country, u.Department, u.Team, nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail),
+		nonNil(u.Extra), b2i(u.Active), string(u.Source), micros(now), micros(now))
+	if err != nil {
+		return err
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if err := s.insertEmails(ctx, tx, seq, tenantID, u.Emails); err != nil {
+		return err
+	}
+	at := fromMicros(micros(now))
 	u.ID, u.TenantID, u.CreatedAt, u.UpdatedAt, u.Version = id, tenantID, at, at, 1
 	return nil
 }
@@ -219,28 +226,8 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion
 			out = old
 			return s.insertAudit(ctx, tx, now, a)
 		}
-		u.Version++
-		u.UpdatedAt = fromMicros(micros(now))
-		if _, err := tx.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, emails = ?, given_name = ?, family_name = ?,
-			country = ?, department = ?, team = ?, external_id = ?, secondary_email = ?, secondary_email_key = ?, extra = ?, active = ?, source = ?,
-			updated_at = ?, version = ? WHERE seq = ?`,
-			u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName, u.Country, u.Department, u.Team,
-			nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail), nonNil(u.Extra), b2i(u.Active), string(u.Source),
-			micros(now), u.Version, seq); err != nil {
+		if err := s.updateUserRow(ctx, tx, now, seq, old, u); err != nil {
 			return err
-		}
-		if encodeEmails(u.Emails) != encodeEmails(old.Emails) {
-			if _, err := tx.exec(ctx, `DELETE FROM user_emails WHERE user_seq = ?`, seq); err != nil {
-				return err
-			}
-			if err := s.insertEmails(ctx, tx, seq, tenantID, u.Emails); err != nil {
-				return err
-			}
-		}
-		if old.Active && !u.Active {
-			if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, id); err != nil {
-				return err
-			}
 		}
 		out = u
 		return s.insertAudit(ctx, tx, now, a)
@@ -253,6 +240,35 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion
 		return nil, fmt.Errorf("sqlstore: update user: %w", err)
 	}
 	return out, nil
+}
+
+// updateUserRow stores u over old (row seq) inside tx with the version raised, and ends the user's
+// sessions when u deactivates it.
+func (s *Store) updateUserRow(ctx context.Context, tx *wtx, now time.Time, seq int64, old, u *store.User) error {
+	u.Version = old.Version + 1
+	u.UpdatedAt = fromMicros(micros(now))
+	if _, err := tx.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, emails = ?, given_name = ?, family_name = ?,
+		country = ?, department = ?, team = ?, external_id = ?, secondary_email = ?, secondary_email_key = ?, extra = ?, active = ?, source = ?,
+		updated_at = ?, version = ? WHERE seq = ?`,
+		u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName, u.Country, u.Department, u.Team,
+		nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail), nonNil(u.Extra), b2i(u.Active), string(u.Source),
+		micros(now), u.Version, seq); err != nil {
+		return err
+	}
+	if encodeEmails(u.Emails) != encodeEmails(old.Emails) {
+		if _, err := tx.exec(ctx, `DELETE FROM user_emails WHERE user_seq = ?`, seq); err != nil {
+			return err
+		}
+		if err := s.insertEmails(ctx, tx, seq, u.TenantID, u.Emails); err != nil {
+			return err
+		}
+	}
+	if old.Active && !u.Active {
+		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, u.TenantID, u.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errUpdater carries an updater's own error through the transaction untouched by mapErr.

@@ -52,6 +52,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Sessions", testSessions},
 		{"AuthnRequests", testAuthnRequests},
 		{"ReplayCache", testReplayCache},
+		{"SignIn", testSignIn},
+		{"SessionExpiry", testSessionExpiry},
 		{"SSOSettings", testSSOSettings},
 	}
 	for _, tc := range tests {
@@ -644,4 +646,169 @@ func testSSOSettings(t *testing.T, s store.Store, clock *Clock) {
 	_, err = s.SSOSettings(ctx, b.ID)
 	wantErr(t, "another tenant's settings", err, store.ErrNotFound)
 	wantErr(t, "unknown tenant", s.PutSSOSettings(ctx, "nope", &store.SSOSettings{}), store.ErrNotFound)
+}
+
+func testSignIn(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	alice := mustUser(t, s, a.ID, "alice@acme.com", "guid-alice")
+	bob := newUser("bob@acme.com", "")
+	bob.Emails = append(bob.Emails, store.Email{Value: "Robert@acme.com", Type: "other"})
+	bob.SecondaryEmail = "bob.private@acme.com"
+	if err := s.CreateUser(ctx, a.ID, bob, store.Audit{Operation: "create"}); err != nil {
+		t.Fatal(err)
+	}
+	mustUser(t, s, b.ID, "carol@beta.com", "guid-carol")
+	bind := sha256.Sum256([]byte("browser"))
+	n := 0
+	signIn := func(reqID string, decide func(store.UserFinder) (*store.User, error)) (*store.User, *store.SignIn, error) {
+		n++
+		h := sha256.Sum256([]byte(fmt.Sprint("session", n)))
+		in := &store.SignIn{RequestID: reqID, BindingHash: bind[:], AssertionID: fmt.Sprint("as-", n),
+			AssertionExpires: clock.Now().Add(5 * time.Minute), Audit: store.Audit{Operation: "sso-signin", Outcome: "ok"},
+			Session: store.Session{IDHash: h[:], ExpiresAt: clock.Now().Add(time.Hour)}}
+		u, err := s.SignIn(ctx, a.ID, in, decide)
+		return u, in, err
+	}
+	find := func(f func(store.UserFinder) (*store.User, error)) func(store.UserFinder) (*store.User, error) { return f }
+
+	// The finder: each lookup, case-insensitive, scoped to the tenant.
+	lookups := []struct {
+		name string
+		f    func(store.UserFinder) (*store.User, error)
+		want string // user id, or "" for ErrNotFound
+	}{
+		{"externalId", func(f store.UserFinder) (*store.User, error) { return f.ByExternalID("guid-alice") }, alice.ID},
+		{"externalId of another tenant", func(f store.UserFinder) (*store.User, error) { return f.ByExternalID("guid-carol") }, ""},
+		{"userName any case", func(f store.UserFinder) (*store.User, error) { return f.ByEmail("ALICE@acme.com") }, alice.ID},
+		{"other email", func(f store.UserFinder) (*store.User, error) { return f.ByEmail("robert@ACME.com") }, bob.ID},
+		{"secondary email is not an email", func(f store.UserFinder) (*store.User, error) { return f.ByEmail("bob.private@acme.com") }, ""},
+		{"secondary email", func(f store.UserFinder) (*store.User, error) { return f.BySecondaryEmail("Bob.Private@acme.com") }, bob.ID},
+		{"secondary lookup also matches emails", func(f store.UserFinder) (*store.User, error) { return f.BySecondaryEmail("alice@acme.com") }, alice.ID},
+		{"email of another tenant", func(f store.UserFinder) (*store.User, error) { return f.ByEmail("carol@beta.com") }, ""},
+	}
+	for _, l := range lookups {
+		var got *store.User
+		var lerr error
+		_, _, err := signIn("", find(func(f store.UserFinder) (*store.User, error) {
+			got, lerr = l.f(f)
+			return alice, nil
+		}))
+		if err != nil {
+			t.Fatalf("%s: SignIn: %v", l.name, err)
+		}
+		if l.want == "" {
+			wantErr(t, l.name, lerr, store.ErrNotFound)
+		} else if lerr != nil || got.ID != l.want {
+			t.Fatalf("%s: got %v, %v; want user %s", l.name, got, lerr, l.want)
+		}
+	}
+
+	// A just-in-time user and its session, in one go.
+	newcomer := &store.User{UserName: "dave@acme.com", Emails: []store.Email{{Value: "dave@acme.com", Primary: true}}, GivenName: "Dave", FamilyName: "D", Active: true, Source: store.SourceSSO}
+	r := &store.AuthnRequest{ID: "req-1", TenantID: a.ID, BindingHash: bind[:], ReturnTo: "/app", ExpiresAt: clock.Now().Add(5 * time.Minute)}
+	if err := s.CreateAuthnRequest(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.AuthnRequest(ctx, a.ID, "req-1", bind[:]); err != nil || got.ReturnTo != "/app" {
+		t.Fatalf("AuthnRequest = %+v, %v", got, err)
+	}
+	u, in, err := signIn("req-1", func(store.UserFinder) (*store.User, error) { return newcomer, nil })
+	if err != nil || u.ID == "" || u.Version != 1 || u.Source != store.SourceSSO {
+		t.Fatalf("JIT SignIn = %+v, %v", u, err)
+	}
+	ss, err := s.SessionByHash(ctx, in.Session.IDHash)
+	if err != nil || ss.UserID != u.ID || ss.TenantID != a.ID || !ss.ExpiresAt.Equal(clock.Now().Add(time.Hour)) {
+		t.Fatalf("session = %+v, %v", ss, err)
+	}
+	if stored, err := s.UserByID(ctx, a.ID, u.ID); err != nil || stored.UserName != "dave@acme.com" {
+		t.Fatalf("JIT user = %+v, %v", stored, err)
+	}
+	// The request was consumed by that sign-in.
+	_, _, err = signIn("req-1", func(store.UserFinder) (*store.User, error) { return alice, nil })
+	wantErr(t, "request answered twice", err, store.ErrNotFound)
+
+	// A change to an existing user is stored with the version raised; an unchanged one keeps it.
+	moved := alice.Clone()
+	moved.UserName, moved.Emails = "alice.new@acme.com", []store.Email{{Value: "alice.new@acme.com", Type: "work", Primary: true}}
+	u, _, err = signIn("", func(store.UserFinder) (*store.User, error) { return moved, nil })
+	if err != nil || u.Version != 2 || u.UserName != "alice.new@acme.com" {
+		t.Fatalf("update SignIn = %+v, %v", u, err)
+	}
+	u, _, err = signIn("", func(f store.UserFinder) (*store.User, error) { return f.ByEmail("alice.new@acme.com") })
+	if err != nil || u.Version != 2 {
+		t.Fatalf("unchanged SignIn = %+v, %v", u, err)
+	}
+
+	// Refusals write nothing: not the replay entry, not the request's consumption, not the session.
+	r2 := &store.AuthnRequest{ID: "req-2", TenantID: a.ID, BindingHash: bind[:], ExpiresAt: clock.Now().Add(5 * time.Minute)}
+	if err := s.CreateAuthnRequest(ctx, r2); err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("refused by policy")
+	_, in, err = signIn("req-2", func(store.UserFinder) (*store.User, error) { return nil, refused })
+	if err != refused {
+		t.Fatalf("decide's error came back as %v", err)
+	}
+	if _, err := s.SessionByHash(ctx, in.Session.IDHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("refused sign-in left a session: %v", err)
+	}
+	if _, err := s.AuthnRequest(ctx, a.ID, "req-2", bind[:]); err != nil {
+		t.Fatalf("refused sign-in consumed the request: %v", err)
+	}
+	if err := s.MarkAssertionUsed(ctx, a.ID, in.AssertionID, clock.Now().Add(time.Minute)); err != nil {
+		t.Fatalf("refused sign-in recorded its assertion: %v", err)
+	}
+
+	// Replay: the assertion id of an accepted sign-in is refused, and nothing else is written.
+	h := sha256.Sum256([]byte("replayed session"))
+	replay := &store.SignIn{RequestID: "req-2", BindingHash: bind[:], AssertionID: "as-1", AssertionExpires: clock.Now().Add(time.Minute),
+		Session: store.Session{IDHash: h[:], ExpiresAt: clock.Now().Add(time.Hour)}}
+	_, err = s.SignIn(ctx, a.ID, replay, func(store.UserFinder) (*store.User, error) { return alice, nil })
+	wantErr(t, "replay", err, store.ErrReplayed)
+	if _, err := s.AuthnRequest(ctx, a.ID, "req-2", bind[:]); err != nil {
+		t.Fatalf("replay consumed the request: %v", err)
+	}
+	// The same assertion id at another tenant is another assertion.
+	hb := sha256.Sum256([]byte("beta session"))
+	carol, err := s.SignIn(ctx, b.ID, &store.SignIn{AssertionID: "as-1", AssertionExpires: clock.Now().Add(time.Minute),
+		Session: store.Session{IDHash: hb[:], ExpiresAt: clock.Now().Add(time.Hour)}},
+		func(f store.UserFinder) (*store.User, error) { return f.ByExternalID("guid-carol") })
+	if err != nil || carol.UserName != "carol@beta.com" {
+		t.Fatalf("beta SignIn = %+v, %v", carol, err)
+	}
+	// A uniqueness conflict from the user write aborts the sign-in.
+	dup := &store.User{UserName: "BOB@acme.com", Active: true, Source: store.SourceSSO}
+	_, in, err = signIn("", func(store.UserFinder) (*store.User, error) { return dup, nil })
+	wantErr(t, "JIT of a taken userName", err, store.ErrAlreadyExists)
+	if _, err := s.SessionByHash(ctx, in.Session.IDHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("conflicting sign-in left a session: %v", err)
+	}
+}
+
+func testSessionExpiry(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	u := mustUser(t, s, a.ID, "alice@acme.com", "")
+	h := sha256.Sum256([]byte("cookie"))
+	if err := s.CreateSession(ctx, &store.Session{IDHash: h[:], TenantID: a.ID, UserID: u.ID, ExpiresAt: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(50 * time.Minute)
+	if err := s.TouchSession(ctx, h[:], clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SessionByHash(ctx, h[:])
+	if err != nil || !got.LastSeenAt.Equal(clock.Now()) || !got.ExpiresAt.Equal(clock.Now().Add(time.Hour)) {
+		t.Fatalf("touched session = %+v, %v", got, err)
+	}
+	clock.Add(30 * time.Minute) // past the first expiry, not the moved one
+	if n, _ := s.Sweep(ctx); n != 0 {
+		t.Fatalf("swept %d rows of a live session", n)
+	}
+	clock.Add(31 * time.Minute)
+	if n, _ := s.Sweep(ctx); n != 1 {
+		t.Fatalf("swept %d rows, want the expired session", n)
+	}
+	_, err = s.SessionByHash(ctx, h[:])
+	wantErr(t, "swept session", err, store.ErrNotFound)
 }
