@@ -670,7 +670,9 @@ func testSignIn(t *testing.T, s store.Store, clock *Clock) {
 		u, err := s.SignIn(ctx, a.ID, in, decide)
 		return u, in, err
 	}
-	find := func(f func(store.UserFinder) (*store.User, error)) func(store.UserFinder) (*store.User, error) { return f }
+	find := func(f func(store.UserFinder) (*store.User, error)) func(store.UserFinder) (*store.User, error) {
+		return f
+	}
 
 	// The finder: each lookup, case-insensitive, scoped to the tenant.
 	lookups := []struct {
