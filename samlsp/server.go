@@ -1,8 +1,10 @@
 package samlsp
 
 import (
+	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
@@ -10,28 +12,52 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crewjam/saml"
 	"github.com/gorilla/mux"
+	dsig "github.com/russellhaering/goxmldsig"
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/store"
 )
 
+// Clock allowances. crewjam's are package globals; they are set once here. MaxIssueDelay is how old
+// an IssueInstant may be: crewjam's 90 s refuses an IdP whose clock is two minutes slow although the
+// skew allowance is three, so it is the skew plus a minute of latency.
+const (
+	clockSkew     = 3 * time.Minute
+	issueDelay    = clockSkew + time.Minute
+	maxValidity   = 24 * time.Hour   // an assertion valid for longer than this is refused
+	requestTTL    = 15 * time.Minute // how long an SP-initiated sign-in may take at the IdP (MFA included)
+	touchInterval = time.Minute      // a session's last use is written at most this often
+)
+
+func init() {
+	saml.MaxClockSkew = clockSkew
+	saml.MaxIssueDelay = issueDelay
+}
+
 // Config holds what the SAML service provider needs, ready to use.
 type Config struct {
 	Store   store.Store
 	Logger  *zap.Logger
-	BaseURL string // public base URL without trailing slash; entity IDs and the ACS URL are built from it
+	BaseURL string           // public base URL without trailing slash; entity IDs and the ACS URL are built from it
+	Now     func() time.Time // nil: time.Now
 }
 
-// Server is the per-tenant SAML service provider. So far it publishes each tenant's SP metadata; sign-in
-// (login, ACS, sessions) is the next step. It is safe for concurrent use.
+// Server is the per-tenant SAML service provider: metadata, SP- and IdP-initiated sign-in, sessions.
+// Everything a request needs lives in the store, so replicas share it. It is safe for concurrent use.
 type Server struct {
 	st      store.Store
 	log     *zap.Logger
 	baseURL string
+	secure  bool // BASE is https: cookies are Secure
+	now     func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]*tenantSP // by tenant ID
 }
 
 // New checks cfg and builds the server.
@@ -44,34 +70,93 @@ func New(cfg Config) (*Server, error) {
 	case cfg.BaseURL == "":
 		return nil, errors.New("samlsp: BaseURL is required")
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, baseURL: strings.TrimRight(cfg.BaseURL, "/")}, nil
+	if errNoSignature == nil {
+		return nil, errors.New("samlsp: this crewjam/saml no longer reports a missing signature as expected; the signed-element policy cannot be enforced")
+	}
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("samlsp: BaseURL %q is not an absolute URL", cfg.BaseURL)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Server{st: cfg.Store, log: cfg.Logger, baseURL: base, secure: u.Scheme == "https", now: now, cache: map[string]*tenantSP{}}, nil
 }
 
-// Routes mounts the SAML endpoints on r.
+// Routes mounts the SAML and session endpoints on r.
 func (s *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/saml/{tenant}/metadata", s.metadata).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/saml/{tenant}/login", s.login).Methods(http.MethodGet)
+	r.HandleFunc("/saml/{tenant}/acs", s.acs).Methods(http.MethodPost)
+	r.HandleFunc("/me", s.me).Methods(http.MethodGet)
+	r.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
 }
 
-// serviceProvider builds the tenant's crewjam ServiceProvider from the stored key pair.
-func (s *Server) serviceProvider(t *store.Tenant) (*saml.ServiceProvider, error) {
-	block, _ := pem.Decode(t.SPKeyPEM)
-	if block == nil {
-		return nil, fmt.Errorf("samlsp: tenant %s: SP key is not PEM", t.Slug)
+// MetadataURL is the tenant's SP metadata URL, which is also its SP entity ID.
+func (s *Server) MetadataURL(slug string) string { return s.baseURL + "/saml/" + slug + "/metadata" }
+
+// ACSURL is the tenant's Assertion Consumer Service URL.
+func (s *Server) ACSURL(slug string) string { return s.baseURL + "/saml/" + slug + "/acs" }
+
+// tenantSP is what one tenant's sign-ins need, built from the store and reused until the tenant's SSO
+// settings change version. sp is never used directly: each request takes a copy and sets its own
+// verifier on it.
+type tenantSP struct {
+	tenant  *store.Tenant
+	set     *store.SSOSettings
+	sp      saml.ServiceProvider
+	idpCert []*x509.Certificate
+	attrs   attrNames
+}
+
+// errNoTenant means the slug names no tenant.
+var errNoTenant = errors.New("no such tenant")
+
+// tenantSP returns the tenant's sign-in configuration, from the cache when the stored settings'
+// version is the one it was built from. A tenant without stored settings gets the defaults (state off).
+func (s *Server) tenantSP(ctx context.Context, slug string) (*tenantSP, error) {
+	t, err := s.st.TenantBySlug(ctx, slug)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoTenant
 	}
-	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("samlsp: tenant %s: SP key: %w", t.Slug, err)
+		return nil, err
 	}
-	block, _ = pem.Decode(t.SPCertPEM)
-	if block == nil {
-		return nil, fmt.Errorf("samlsp: tenant %s: SP certificate is not PEM", t.Slug)
+	return s.tenantSPOf(ctx, t)
+}
+
+func (s *Server) tenantSPOf(ctx context.Context, t *store.Tenant) (*tenantSP, error) {
+	set, err := s.st.SSOSettings(ctx, t.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		set, err = &store.SSOSettings{TenantID: t.ID, State: "off"}, nil
 	}
-	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("samlsp: tenant %s: SP certificate: %w", t.Slug, err)
+		return nil, err
 	}
-	if !cert.PublicKey.(*rsa.PublicKey).Equal(&key.PublicKey) {
-		return nil, fmt.Errorf("samlsp: tenant %s: SP certificate does not match its key", t.Slug)
+	s.mu.Lock()
+	c := s.cache[t.ID]
+	s.mu.Unlock()
+	if c == nil || c.set.Version != set.Version || c.tenant.Slug != t.Slug {
+		if c, err = s.build(t, set); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.cache[t.ID] = c
+		s.mu.Unlock()
+	}
+	// The tenant itself (its domains) is always the one just read.
+	n := *c
+	n.tenant = t
+	return &n, nil
+}
+
+// build makes the tenant's crewjam ServiceProvider from the stored key pair and settings.
+func (s *Server) build(t *store.Tenant, set *store.SSOSettings) (*tenantSP, error) {
+	key, cert, err := parseKeyPair(t)
+	if err != nil {
+		return nil, err
 	}
 	meta, err := url.Parse(s.MetadataURL(t.Slug))
 	if err != nil {
@@ -81,39 +166,101 @@ func (s *Server) serviceProvider(t *store.Tenant) (*saml.ServiceProvider, error)
 	if err != nil {
 		return nil, err
 	}
-	return &saml.ServiceProvider{
+	c := &tenantSP{tenant: t, set: set, attrs: attrNamesOf(set)}
+	c.sp = saml.ServiceProvider{
 		EntityID:              meta.String(),
 		Key:                   key,
 		Certificate:           cert,
 		MetadataURL:           *meta,
 		AcsURL:                *acs,
 		MetadataValidDuration: 7 * 24 * time.Hour,
-		AuthnNameIDFormat:     saml.UnspecifiedNameIDFormat,
-	}, nil
+		// Unspecified lets every IdP send its usual NameID (transient trips ADFS), and no
+		// RequestedAuthnContext is sent (Entra answers a mismatch with AADSTS75011).
+		AuthnNameIDFormat: saml.UnspecifiedNameIDFormat,
+	}
+	entityID := meta.String()
+	c.sp.ValidateAudienceRestriction = func(a *saml.Assertion) error {
+		for _, ar := range a.Conditions.AudienceRestrictions {
+			if ar.Audience.Value == entityID {
+				return nil
+			}
+		}
+		return fmt.Errorf("no Audience is this tenant's entity ID %s", entityID)
+	}
+	if set.SignRequests {
+		c.sp.SignatureMethod = dsig.RSASHA256SignatureMethod
+	}
+	if set.IdPEntityID != "" {
+		ed := &saml.EntityDescriptor{EntityID: set.IdPEntityID}
+		ed.IDPSSODescriptors = []saml.IDPSSODescriptor{{
+			SingleSignOnServices: []saml.Endpoint{{Binding: saml.HTTPRedirectBinding, Location: set.IdPSSOURL}},
+		}}
+		c.sp.IDPMetadata = ed
+		for _, p := range set.IdPCertificatesPEM {
+			block, _ := pem.Decode([]byte(p))
+			if block == nil {
+				return nil, fmt.Errorf("samlsp: tenant %s: an IdP certificate is not PEM", t.Slug)
+			}
+			x, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("samlsp: tenant %s: IdP certificate: %w", t.Slug, err)
+			}
+			c.idpCert = append(c.idpCert, x)
+			// crewjam looks for at least one before it hands over to the verifier, which uses c.idpCert.
+			ed.IDPSSODescriptors[0].KeyDescriptors = append(ed.IDPSSODescriptors[0].KeyDescriptors, saml.KeyDescriptor{Use: "signing",
+				KeyInfo: saml.KeyInfo{X509Data: saml.X509Data{X509Certificates: []saml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(x.Raw)}}}}})
+		}
+	}
+	return c, nil
 }
 
-// MetadataURL is the tenant's SP metadata URL, which is also its SP entity ID.
-func (s *Server) MetadataURL(slug string) string { return s.baseURL + "/saml/" + slug + "/metadata" }
-
-// ACSURL is the tenant's Assertion Consumer Service URL.
-func (s *Server) ACSURL(slug string) string { return s.baseURL + "/saml/" + slug + "/acs" }
+func parseKeyPair(t *store.Tenant) (*rsa.PrivateKey, *x509.Certificate, error) {
+	block, _ := pem.Decode(t.SPKeyPEM)
+	if block == nil {
+		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP key is not PEM", t.Slug)
+	}
+	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP key: %w", t.Slug, err)
+	}
+	block, _ = pem.Decode(t.SPCertPEM)
+	if block == nil {
+		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP certificate is not PEM", t.Slug)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP certificate: %w", t.Slug, err)
+	}
+	if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP certificate does not match its key", t.Slug)
+	}
+	return key, cert, nil
+}
 
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
-	t, err := s.st.TenantBySlug(r.Context(), mux.Vars(r)["tenant"])
-	if errors.Is(err, store.ErrNotFound) {
+	c, err := s.tenantSP(r.Context(), mux.Vars(r)["tenant"])
+	if errors.Is(err, errNoTenant) {
 		http.Error(w, "no such tenant", http.StatusNotFound)
 		return
 	}
-	var sp *saml.ServiceProvider
-	if err == nil {
-		sp, err = s.serviceProvider(t)
-	}
 	var body []byte
 	if err == nil {
-		body, err = xml.MarshalIndent(sp.Metadata(), "", "  ")
+		md := c.sp.Metadata()
+		// crewjam also advertises an HTTP-Artifact ACS; scimsso never resolves artifacts (that would
+		// make it send requests wherever a tenant's metadata points).
+		for i := range md.SPSSODescriptors {
+			var acs []saml.IndexedEndpoint
+			for _, e := range md.SPSSODescriptors[i].AssertionConsumerServices {
+				if e.Binding == saml.HTTPPostBinding {
+					acs = append(acs, e)
+				}
+			}
+			md.SPSSODescriptors[i].AssertionConsumerServices = acs
+		}
+		body, err = xml.MarshalIndent(md, "", "  ")
 	}
 	if err != nil {
-		ref := r.Header.Get("X-Request-Id")
+		ref := requestRef(r)
 		s.log.Error("metadata failed", zap.String("request_id", ref), zap.Error(err))
 		http.Error(w, "internal error; reference "+ref, http.StatusInternalServerError)
 		return
@@ -122,4 +269,12 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Write([]byte(xml.Header))
 	w.Write(body)
+}
+
+// requestRef is the request's id, set by cmd's middleware, shown to people as a reference.
+func requestRef(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" {
+		return id
+	}
+	return "-"
 }

@@ -211,13 +211,16 @@ type SSOSettings struct {
 	ForceDepartment           bool
 	SkipDestinationValidation bool
 	SignRequests              bool
-	PrincipalIDAttr           string
-	SecondaryEmailAttr        string
-	AttrFirstName             string
-	AttrLastName              string
-	AttrEmail                 string
-	AttrCountry               string
-	AttrDepartment            string
+	// NoIdPInitiated refuses unsolicited responses (IdP-initiated sign-in, e.g. a tile in the IdP's
+	// portal). The spec accepts them, so the zero value allows them.
+	NoIdPInitiated     bool
+	PrincipalIDAttr    string
+	SecondaryEmailAttr string
+	AttrFirstName      string
+	AttrLastName       string
+	AttrEmail          string
+	AttrCountry        string
+	AttrDepartment     string
 }
 
 // Op is a filter operator.
@@ -357,6 +360,8 @@ type Store interface {
 	// when its ID is empty or stores its changes otherwise, and creates the session. An error from decide
 	// is returned unchanged. On any error nothing is written.
 	SignIn(ctx context.Context, tenantID string, in *SignIn, decide func(UserFinder) (*User, error)) (*User, error)
+	// Lookup calls fn with a finder over the tenant's users that writes nothing (a test sign-in's preview).
+	Lookup(ctx context.Context, tenantID string, fn func(UserFinder) error) error
 	// TouchSession records that the session was used now and moves its expiry to expiresAt.
 	TouchSession(ctx context.Context, idHash []byte, expiresAt time.Time) error
 	// MarkAssertionUsed records an assertion id until expiresAt; ErrAlreadyExists if it was already recorded.

@@ -201,7 +201,7 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	scim.Routes(r)
-	sp, err := samlsp.New(samlsp.Config{Store: s, Logger: log.Named("saml"), BaseURL: baseURL})
+	sp, err := samlsp.New(samlsp.Config{Store: s, Logger: log.Named("saml"), BaseURL: baseURL, Now: m.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -19,33 +19,13 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// Limits and defaults of the SSO settings table in the spec.
+// Limits of the SSO settings table in the spec.
 const (
-	maxHardTimeout     = 14 * 24 * time.Hour
-	maxSoftTimeout     = 24 * time.Hour
-	defaultHardTimeout = 14 * 24 * time.Hour
-	defaultSoftTimeout = 8 * time.Hour
+	maxHardTimeout = 14 * 24 * time.Hour
+	maxSoftTimeout = 24 * time.Hour
 )
 
-// Default attribute names: each setting is a comma-separated list of names accepted for it, Entra's
-// claim URIs first, then the plain names other IdPs use.
-const (
-	claims                = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
-	defaultAttrFirstName  = claims + "givenname,FirstName"
-	defaultAttrLastName   = claims + "surname,LastName"
-	defaultAttrEmail      = claims + "emailaddress,Email"
-	defaultAttrCountry    = claims + "country,Country"
-	defaultAttrDepartment = "http://schemas.microsoft.com/ws/2008/06/identity/claims/department,Department"
-)
-
-func defaultSSOSettings() *store.SSOSettings {
-	return &store.SSOSettings{
-		State: "off", HardTimeout: defaultHardTimeout, SoftTimeout: defaultSoftTimeout,
-		CountryFormat: "iso", SignatureAlgorithm: "sha256", SignedElement: "assertion",
-		AttrFirstName: defaultAttrFirstName, AttrLastName: defaultAttrLastName, AttrEmail: defaultAttrEmail,
-		AttrCountry: defaultAttrCountry, AttrDepartment: defaultAttrDepartment,
-	}
-}
+func defaultSSOSettings() *store.SSOSettings { return samlsp.DefaultSettings() }
 
 // checkSSOSettings is the table of rules a stored SSO configuration obeys.
 func checkSSOSettings(s *store.SSOSettings) error {
@@ -88,7 +68,7 @@ func checkSSOSettings(s *store.SSOSettings) error {
 func (m *Main) ssoSet(ctx context.Context, args []string) error {
 	var fs *flag.FlagSet
 	f := struct {
-		state, metaFile, metaURL, exclude, hard, soft, countryFormat, sigAlg, signedElement string
+		state, metaFile, metaURL, exclude, hard, soft, countryFormat, sigAlg, signedElement, idpInit string
 		principal, secondary, first, last, email, country, department                       string
 		forceCountry, forceDepartment, skipDest, signRequests                               bool
 	}{}
@@ -116,6 +96,7 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 			s.BoolVar(&f.forceDepartment, "force-department", false, "ask for the team at first sign-in even when the department maps")
 			s.BoolVar(&f.skipDest, "skip-destination-validation", false, "TESTING ONLY: do not check Destination and Recipient")
 			s.BoolVar(&f.signRequests, "sign-requests", false, "sign AuthnRequests with the tenant's SP key")
+			s.StringVar(&f.idpInit, "idp-initiated", "", "on (default) or off: accept unsolicited responses, e.g. from an IdP portal tile")
 		},
 		check: func([]string) error {
 			if f.metaFile != "" && f.metaURL != "" {
@@ -200,6 +181,15 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 					cur.SkipDestinationValidation = f.skipDest
 				case "sign-requests":
 					cur.SignRequests = f.signRequests
+				case "idp-initiated":
+					switch f.idpInit {
+					case "on":
+						cur.NoIdPInitiated = false
+					case "off":
+						cur.NoIdPInitiated = true
+					default:
+						perr = errors.New("must be on or off")
+					}
 				}
 				if perr != nil {
 					perr = fmt.Errorf("--%s: %v", fl.Name, perr)
@@ -261,6 +251,7 @@ func (m *Main) ssoShow(ctx context.Context, args []string) error {
 			fmt.Fprintf(out, "exclude:                     %s\nhard-timeout:                %s\nsoft-timeout:                %s\n", dash(strings.Join(s.Exclude, ", ")), s.HardTimeout, s.SoftTimeout)
 			fmt.Fprintf(out, "country-format:              %s\nsignature-algorithm:         %s\nsigned-element:              %s\n", s.CountryFormat, s.SignatureAlgorithm, s.SignedElement)
 			fmt.Fprintf(out, "force-country:               %t\nforce-department:            %t\nskip-destination-validation: %t\nsign-requests:               %t\n", s.ForceCountry, s.ForceDepartment, s.SkipDestinationValidation, s.SignRequests)
+			fmt.Fprintf(out, "idp-initiated:               %s\n", map[bool]string{false: "on", true: "off"}[s.NoIdPInitiated])
 			fmt.Fprintf(out, "principal-id-attr:           %s\nsecondary-email-attr:        %s\n", dash(s.PrincipalIDAttr), dash(s.SecondaryEmailAttr))
 			fmt.Fprintf(out, "attr-first-name:             %s\nattr-last-name:              %s\nattr-email:                  %s\nattr-country:                %s\nattr-department:             %s\n",
 				s.AttrFirstName, s.AttrLastName, s.AttrEmail, s.AttrCountry, s.AttrDepartment)

@@ -171,7 +171,7 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 			}
 			return err
 		}
-		f := &finder{ctx: ctx, tx: tx, tenantID: tenantID}
+		f := &finder{ctx: ctx, row: tx.row, tenantID: tenantID}
 		u, err := decide(f)
 		if err != nil {
 			return errUpdater{err}
@@ -219,16 +219,21 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 	return out, nil
 }
 
-// finder implements store.UserFinder inside a write transaction.
+// Lookup implements store.Store.
+func (s *Store) Lookup(ctx context.Context, tenantID string, fn func(store.UserFinder) error) error {
+	return fn(&finder{ctx: ctx, row: s.row, tenantID: tenantID})
+}
+
+// finder implements store.UserFinder, inside a write transaction or on the read pool.
 type finder struct {
 	ctx      context.Context
-	tx       *wtx
+	row      func(ctx context.Context, q string, args ...any) *sql.Row
 	tenantID string
 }
 
 // one returns the first user matching cond, in which ?1 is the tenant id and ?2 the value.
 func (f *finder) one(cond, value string) (*store.User, error) {
-	u, _, err := scanUser(f.tx.row(f.ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ?1 AND `+cond+` ORDER BY user_name_key = ?2 DESC, seq LIMIT 1`, f.tenantID, value))
+	u, _, err := scanUser(f.row(f.ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ?1 AND `+cond+` ORDER BY user_name_key = ?2 DESC, seq LIMIT 1`, f.tenantID, value))
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -1,0 +1,320 @@
+package samlsp
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/crewjam/saml"
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// maxFormBytes bounds the ACS form: the base64 of a maxResponseBytes response plus a RelayState.
+const maxFormBytes = maxResponseBytes*4/3 + 8<<10
+
+// httpError is a refusal of the request itself (not of the sign-in), with its status.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// accepted is a validated response, ready to be written as a sign-in.
+type accepted struct {
+	c         *tenantSP
+	assertion *saml.Assertion
+	claims    *claims
+	verifier  *verifier
+	request   *store.AuthnRequest // nil for IdP-initiated
+	relay     string
+}
+
+// acs is the Assertion Consumer Service (HTTP-POST binding). Every refusal shows a plain page with the
+// reference id and logs the precise reason under it; nothing is written for a refused response.
+func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
+	ref := requestRef(r)
+	slug := mux.Vars(r)["tenant"]
+	log := s.log.With(zap.String("request_id", ref), zap.String("tenant", slug))
+	a, err := s.validate(r, slug)
+	if err == nil && a.c.set.State == "testing" {
+		s.testReport(w, r, log, a)
+		return
+	}
+	var sess string
+	var u *store.User
+	var d *decision
+	if err == nil {
+		sess, u, d, err = s.signIn(r, a)
+	}
+	if err != nil {
+		s.refused(w, log, ref, err)
+		return
+	}
+	returnTo := defaultReturnTo
+	if a.request != nil {
+		returnTo = a.request.ReturnTo
+	} else if safeReturnTo(a.relay) {
+		returnTo = a.relay
+	}
+	s.setSessionCookie(w, sess)
+	w.Header().Set("Cache-Control", "no-store")
+	log.Info("signed in", zap.String("user_id", u.ID), zap.String("matched", d.matched), zap.Bool("pending", d.pending),
+		zap.String("assertion_id", a.assertion.ID), zap.Bool("idp_initiated", a.request == nil), zap.Strings("verified", a.verifier.verified))
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+// refused answers a refused request or sign-in and logs why.
+func (s *Server) refused(w http.ResponseWriter, log *zap.Logger, ref string, err error) {
+	var he *httpError
+	var rf *refusal
+	switch {
+	case errors.As(err, &he):
+		log.Warn("sign-in refused", zap.Int("status", he.status), zap.String("reason", he.msg))
+		page(w, he.status, "Sign-in failed", he.msg, ref)
+	case errors.As(err, &rf):
+		log.Warn("sign-in refused", zap.String("code", rf.code), zap.String("reason", rf.reason))
+		page(w, http.StatusForbidden, "Sign-in failed", "Your sign-in could not be accepted. Please try again from the start, or contact your administrator.", ref)
+	default:
+		log.Error("sign-in failed", zap.Error(err))
+		page(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.", ref)
+	}
+}
+
+// validate runs every check of the spec on the posted response: form, guard, tenant, request binding,
+// signature policy, crewjam's conditions, and scimsso's post-checks.
+func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return nil, &httpError{http.StatusUnsupportedMediaType, "The sign-in response must be a form post."}
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &httpError{http.StatusRequestEntityTooLarge, "The sign-in response is too large."}
+		}
+		return nil, &httpError{http.StatusBadRequest, "The sign-in response is not a valid form."}
+	}
+	if r.Form.Has("SAMLart") {
+		return nil, &httpError{http.StatusBadRequest, "Artifact responses are not accepted."}
+	}
+	raw := strings.Join(strings.Fields(r.PostForm.Get("SAMLResponse")), "")
+	if raw == "" {
+		return nil, &httpError{http.StatusBadRequest, "The form has no SAMLResponse."}
+	}
+	if base64.StdEncoding.DecodedLen(len(raw)) > maxResponseBytes+2 {
+		return nil, &httpError{http.StatusRequestEntityTooLarge, "The sign-in response is too large."}
+	}
+	doc, err := base64.StdEncoding.Strict().DecodeString(raw)
+	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, "The SAMLResponse is not valid base64."}
+	}
+	info, err := guard(doc)
+	if err != nil {
+		return nil, refuse("guard", "%v", err)
+	}
+	c, err := s.tenantSP(r.Context(), slug)
+	if errors.Is(err, errNoTenant) {
+		return nil, &httpError{http.StatusNotFound, "There is no organisation at this address."}
+	}
+	if err != nil {
+		return nil, err
+	}
+	set := c.set
+	if set.State == "off" || c.sp.IDPMetadata == nil {
+		return nil, refuse("sso-off", "single sign-on is off for this tenant")
+	}
+	a := &accepted{c: c, relay: r.PostForm.Get("RelayState")}
+	ids := []string{""}
+	if info.InResponseTo != "" {
+		bc, err := r.Cookie(bindingCookie)
+		if err != nil || bc.Value == "" {
+			return nil, refuse("in-response-to", "the response answers request %q but the browser has no binding cookie (another browser, or a cookie blocked on the IdP's cross-site POST)", info.InResponseTo)
+		}
+		a.request, err = s.st.AuthnRequest(r.Context(), c.tenant.ID, info.InResponseTo, hashSecret(bc.Value))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, refuse("in-response-to", "request %q is unknown, expired, already answered, of another tenant, or was started in another browser", info.InResponseTo)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids = []string{a.request.ID}
+	} else if set.NoIdPInitiated {
+		return nil, refuse("unsolicited", "an unsolicited (IdP-initiated) response, and the tenant accepts only responses to its own requests")
+	}
+
+	now := s.now()
+	v := &verifier{certs: c.idpCert, allowSHA1: set.SignatureAlgorithm == "sha1", checkResp: set.SignedElement != "response", now: now}
+	sp := c.sp
+	sp.SignatureVerifier = v
+	current := sp.AcsURL
+	if set.SkipDestinationValidation {
+		// Testing only (sso set warns): the response's own Destination and Recipient are taken as ours.
+		if u, err := url.Parse(info.Destination); err == nil && info.Destination != "" {
+			current = *u
+		}
+		if u, err := url.Parse(info.Recipient); err == nil && info.Recipient != "" {
+			sp.AcsURL = *u
+		}
+	}
+	a.verifier = v
+	if a.assertion, err = parseSafely(&sp, doc, ids, current); err != nil {
+		return nil, err
+	}
+	if err := postCheck(a.assertion, v, info, set, now); err != nil {
+		return nil, err
+	}
+	if a.claims, err = claimsOf(a.assertion, c.attrs); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// parseSafely calls crewjam's ParseXMLResponse (never ParseResponse, which would resolve artifacts)
+// and turns a panic inside it, which crafted input can cause in v0.5.1, into a refusal.
+func parseSafely(sp *saml.ServiceProvider, doc []byte, ids []string, current url.URL) (a *saml.Assertion, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			a, err = nil, refuse("malformed", "the SAML library panicked on this response: %v", p)
+		}
+	}()
+	a, err = sp.ParseXMLResponse(doc, ids, current)
+	if err != nil {
+		var ire *saml.InvalidResponseError
+		var bs saml.ErrBadStatus
+		switch {
+		case errors.As(err, &ire) && errors.As(ire.PrivateErr, &bs):
+			return nil, refuse("status", "the IdP answered with status %s", bs.Status)
+		case errors.As(err, &ire):
+			return nil, refuse("invalid", "%v", ire.PrivateErr)
+		}
+		return nil, refuse("invalid", "%v", err)
+	}
+	return a, nil
+}
+
+// postCheck closes what crewjam v0.5.1 lets through: which elements the signature covers, a future
+// IssueInstant, an overlong validity, no AuthnStatement, no bearer confirmation, a signed Response
+// without Destination.
+func postCheck(a *saml.Assertion, v *verifier, info guardInfo, set *store.SSOSettings, now time.Time) error {
+	if set.SignedElement != "response" && !v.has("Assertion", a.ID) {
+		return refuse("signature", "signed-element is %s but the assertion is not signed (the IdP signed %v)", set.SignedElement, v.verified)
+	}
+	if set.SignedElement != "assertion" && !v.has("Response", info.ResponseID) {
+		return refuse("signature", "signed-element is %s but the Response is not signed (the IdP signed %v)", set.SignedElement, v.verified)
+	}
+	if info.ResponseSigned && info.Destination == "" {
+		return refuse("destination", "a signed Response without Destination")
+	}
+	if a.IssueInstant.After(now.Add(clockSkew)) {
+		return refuse("time", "IssueInstant %s is in the future", a.IssueInstant.Format(time.RFC3339))
+	}
+	if a.Conditions == nil || a.Conditions.NotOnOrAfter.IsZero() {
+		return refuse("conditions", "the assertion has no Conditions NotOnOrAfter")
+	}
+	if a.Conditions.NotOnOrAfter.After(now.Add(maxValidity)) {
+		return refuse("time", "the assertion is valid until %s, longer than %s", a.Conditions.NotOnOrAfter.Format(time.RFC3339), maxValidity)
+	}
+	if len(a.AuthnStatements) == 0 {
+		return refuse("authn-statement", "the assertion has no AuthnStatement")
+	}
+	bearer := false
+	if a.Subject != nil {
+		for _, sc := range a.Subject.SubjectConfirmations {
+			bearer = bearer || (sc.Method == "urn:oasis:names:tc:SAML:2.0:cm:bearer" && sc.SubjectConfirmationData != nil)
+		}
+	}
+	if !bearer {
+		return refuse("subject-confirmation", "the assertion has no bearer SubjectConfirmation")
+	}
+	return nil
+}
+
+// signIn reconciles the user and writes the whole sign-in in one store transaction.
+func (s *Server) signIn(r *http.Request, a *accepted) (string, *store.User, *decision, error) {
+	now := s.now()
+	secret, hash, err := newSecret()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	expires := now.Add(hardTimeout(a.c.set))
+	if e := a.claims.SessionEnd; !e.IsZero() && e.Before(expires) {
+		expires = e
+	}
+	replayUntil := a.assertion.Conditions.NotOnOrAfter
+	for _, sc := range a.assertion.Subject.SubjectConfirmations {
+		if d := sc.SubjectConfirmationData; d != nil && d.NotOnOrAfter.After(replayUntil) {
+			replayUntil = d.NotOnOrAfter
+		}
+	}
+	in := &store.SignIn{
+		AssertionID: a.assertion.ID, AssertionExpires: replayUntil.Add(clockSkew),
+		Session: store.Session{IDHash: hash, ExpiresAt: expires},
+		Audit:   store.Audit{Operation: "sso-signin", Outcome: "ok"},
+	}
+	if a.request != nil {
+		in.RequestID, in.BindingHash = a.request.ID, a.request.BindingHash
+	}
+	var d *decision
+	u, err := s.st.SignIn(r.Context(), a.c.tenant.ID, in, func(f store.UserFinder) (*store.User, error) {
+		var err error
+		if d, err = reconcile(f, a.c.tenant, a.c.set, a.c.attrs, a.claims); err != nil {
+			return nil, err
+		}
+		in.Session.Pending = d.pending
+		if d.matched == "created" {
+			in.Audit.Operation = "sso-create"
+		} else {
+			in.Audit.Operation = "sso-update"
+		}
+		in.Audit.Detail = "matched by " + d.matched
+		return d.user, nil
+	})
+	switch {
+	case errors.Is(err, store.ErrReplayed):
+		return "", nil, nil, refuse("replay", "assertion %s was already used", a.assertion.ID)
+	case errors.Is(err, store.ErrNotFound) && a.request != nil:
+		return "", nil, nil, refuse("in-response-to", "request %s was answered meanwhile", a.request.ID)
+	case errors.Is(err, store.ErrAlreadyExists):
+		return "", nil, nil, refuse("conflict", "the user the assertion describes conflicts with another user (userName or externalId taken)")
+	case err != nil:
+		return "", nil, nil, err
+	}
+	return secret, u, d, nil
+}
+
+// testReport answers a sign-in while the tenant's state is testing: what the IdP sent and what scimsso
+// would do, with nothing written.
+func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Logger, a *accepted) {
+	var d *decision
+	err := s.st.Lookup(r.Context(), a.c.tenant.ID, func(f store.UserFinder) error {
+		var err error
+		d, err = reconcile(f, a.c.tenant, a.c.set, a.c.attrs, a.claims)
+		return err
+	})
+	outcome := ""
+	var rf *refusal
+	switch {
+	case errors.As(err, &rf):
+		outcome = "would be refused: " + rf.reason
+	case err != nil:
+		s.internal(w, r, "test sign-in", err)
+		return
+	case d.matched == "created":
+		outcome = fmt.Sprintf("would create user %s just in time", d.user.UserName)
+	default:
+		outcome = fmt.Sprintf("would sign in user %s (%s), matched by %s", d.user.ID, d.user.UserName, d.matched)
+	}
+	cl := a.claims
+	log.Info("test sign-in", zap.String("outcome", outcome))
+	msg := fmt.Sprintf("Test sign-in verified (signed: %s). NameID %q, email %q, first name %q, last name %q, country %q, department %q, principal id %q. scimsso %s. Nothing was stored.",
+		strings.Join(a.verifier.verified, ", "), cl.NameID, cl.Email, cl.FirstName, cl.LastName, cl.Country, cl.Department, cl.PrincipalID, outcome)
+	page(w, http.StatusOK, "Test sign-in", msg, requestRef(r))
+}

@@ -1,0 +1,99 @@
+package samlsp
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestGuard(t *testing.T) {
+	const a = `<saml:Assertion ID="a"><saml:Subject><saml:SubjectConfirmation><saml:SubjectConfirmationData Recipient="https://sp/acs" InResponseTo="x"/></saml:SubjectConfirmation></saml:Subject></saml:Assertion>`
+	resp := func(inner string) string {
+		return `<?xml version="1.0"?><samlp:Response xmlns:samlp="p" ID="r1" InResponseTo="id-1" Destination="https://sp/acs">` + inner + `</samlp:Response>`
+	}
+	cases := []struct {
+		name string
+		doc  string
+		ok   bool
+	}{
+		{"one assertion", resp(`<saml:Issuer>i</saml:Issuer>` + a), true},
+		{"one encrypted assertion", resp(`<saml:EncryptedAssertion><xenc:EncryptedData><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/></xenc:EncryptedData></saml:EncryptedAssertion>`), true},
+		{"comments, CDATA and '>' in values", resp(`<!-- <saml:Assertion> --><x a="b>c"><![CDATA[<saml:Assertion>]]></x>` + a), true},
+		{"no assertion", resp(`<saml:Issuer>i</saml:Issuer>`), false},
+		{"two assertions", resp(a + a), false},
+		{"assertion and encrypted assertion", resp(a + `<saml:EncryptedAssertion/>`), false},
+		{"assertion inside Extensions (XSW7)", resp(`<samlp:Extensions>` + a + `</samlp:Extensions>` + a), false},
+		{"assertion inside an assertion (XSW)", resp(`<saml:Assertion ID="b">` + a + `</saml:Assertion>`), false},
+		{"assertion inside a Signature (XSW6)", resp(`<ds:Signature><ds:Object>` + a + `</ds:Object></ds:Signature>` + a), false},
+		{"DOCTYPE", `<!DOCTYPE r [<!ENTITY x SYSTEM "http://evil">]>` + resp(a), false},
+		{"root is not a Response", `<samlp:LogoutResponse>` + a + `</samlp:LogoutResponse>`, false},
+		{"RSA-1_5", resp(`<saml:EncryptedAssertion><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-1_5"/></saml:EncryptedAssertion>`), false},
+		{"3DES", resp(`<saml:EncryptedAssertion><xenc:EncryptionMethod Algorithm='http://www.w3.org/2001/04/xmlenc#tripledes-cbc'/></saml:EncryptedAssertion>`), false},
+		{"too many elements", resp(strings.Repeat("<x/>", maxElements) + a), false},
+		{"too deep", resp(strings.Repeat("<x>", maxDepth) + strings.Repeat("</x>", maxDepth) + a), false},
+		{"unclosed", resp(a)[:60], false},
+		{"second root", resp(a) + "<x/>", false},
+		{"too large", resp(a + strings.Repeat(" ", maxResponseBytes)), false},
+	}
+	for _, tc := range cases {
+		info, err := guard([]byte(tc.doc))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok %v", tc.name, err, tc.ok)
+		}
+		if tc.ok && (info.ResponseID != "r1" || info.InResponseTo != "id-1" || info.Destination != "https://sp/acs") {
+			t.Errorf("%s: info %+v", tc.name, info)
+		}
+	}
+	info, _ := guard([]byte(resp(a)))
+	if info.Recipient != "https://sp/acs" {
+		t.Errorf("Recipient %q", info.Recipient)
+	}
+}
+
+func TestAttrIgnoresNamesInsideValues(t *testing.T) {
+	tag := []byte(`samlp:Response Destination="x ID='evil'" ID="real"`)
+	if got := attr(tag, "ID"); got != "real" {
+		t.Fatalf("ID = %q", got)
+	}
+}
+
+func TestSafeReturnTo(t *testing.T) {
+	for v, want := range map[string]bool{
+		"/": true, "/app?x=1#y": true, "/a/b%20c": true,
+		"": false, "https://evil.com": false, "//evil.com": false, `/\evil.com`: false, "/%09/evil.com": false,
+		"/%2F%2Fevil.com": false, "javascript:alert(1)": false, " /x": false, "/x\r\nSet-Cookie:a=b": false, "/a b": false,
+		"/" + strings.Repeat("a", 3000): false,
+	} {
+		if got := safeReturnTo(v); got != want {
+			t.Errorf("safeReturnTo(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func FuzzGuard(f *testing.F) {
+	f.Add([]byte(`<samlp:Response ID="r"><saml:Assertion ID="a"/></samlp:Response>`))
+	f.Add([]byte(`<!-- x --><samlp:Response a='>' ><![CDATA[<]]><?pi?><saml:EncryptedAssertion/></samlp:Response>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		info, err := guard(b)
+		if err == nil && info.ResponseID != "" && !strings.Contains(string(b), info.ResponseID) {
+			t.Fatalf("ResponseID %q not in the input", info.ResponseID)
+		}
+	})
+}
+
+func FuzzSafeReturnTo(f *testing.F) {
+	for _, s := range []string{"/", "//evil.com", `/\x`, "/%2F%2Fx", "/a?b=//c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !safeReturnTo(s) {
+			return
+		}
+		// Whatever passes must resolve to this server's origin, as a browser would read it.
+		base, _ := url.Parse("https://sp.example/base")
+		u, err := base.Parse(s)
+		if err != nil || u.Host != "sp.example" || u.Scheme != "https" {
+			t.Fatalf("%q leaves the site: %v %v", s, u, err)
+		}
+	})
+}

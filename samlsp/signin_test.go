@@ -1,0 +1,630 @@
+package samlsp_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/scimsso/scimsso/samlsp"
+	"github.com/scimsso/scimsso/samlsp/samltest"
+	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
+)
+
+const (
+	claimEmail = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+	claimFirst = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
+	claimLast  = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"
+	claimOID   = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+	claimCtry  = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/country"
+	claimAlt   = "secondaryEmail"
+)
+
+var ctx = context.Background()
+
+// harness is a running scimsso SAML server (TLS, so the Secure binding cookie works as in a browser)
+// on a real SQLite file, with tenant acme (domains acme.com, acme.de) trusting a test IdP.
+type harness struct {
+	t      *testing.T
+	st     *sqlstore.Store
+	srv    *httptest.Server
+	idp    *samltest.IdP
+	tenant *store.Tenant
+}
+
+func newHarness(t *testing.T, configure func(*store.SSOSettings)) *harness {
+	t.Helper()
+	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: filepath.Join(t.TempDir(), "s.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := mux.NewRouter()
+	srv := httptest.NewTLSServer(r)
+	t.Cleanup(srv.Close)
+	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: zaptest.NewLogger(t), BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Routes(r)
+	h := &harness{t: t, st: st, srv: srv}
+	h.tenant = h.addTenant("acme", "acme.com", "acme.de")
+	if h.idp, err = samltest.New("https://idp.example/acme", "https://idp.example/sso", time.Time{}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	h.configure(h.tenant, h.idp, configure)
+	return h
+}
+
+func (h *harness) addTenant(slug string, domains ...string) *store.Tenant {
+	key, cert, err := samlsp.GenerateKeyPair("scimsso "+slug, time.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	tn := &store.Tenant{Slug: slug, Name: slug, Domains: domains, SPKeyPEM: key, SPCertPEM: cert}
+	if err := h.st.CreateTenant(ctx, tn); err != nil {
+		h.t.Fatal(err)
+	}
+	return tn
+}
+
+func (h *harness) configure(tn *store.Tenant, idp *samltest.IdP, configure func(*store.SSOSettings)) {
+	set, err := h.st.SSOSettings(ctx, tn.ID)
+	if err != nil {
+		set = samlsp.DefaultSettings()
+	}
+	set.State, set.IdPEntityID, set.IdPSSOURL, set.IdPCertificatesPEM = "active", idp.EntityID, idp.SSOURL, []string{idp.CertPEM()}
+	if configure != nil {
+		configure(set)
+	}
+	if err := h.st.PutSSOSettings(ctx, tn.ID, set); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// browser is a client with its own cookie jar that does not follow redirects, so each hop is seen.
+func (h *harness) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	c := h.srv.Client()
+	return &http.Client{Transport: c.Transport, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (h *harness) acs(slug string) string      { return h.srv.URL + "/saml/" + slug + "/acs" }
+func (h *harness) entityID(slug string) string { return h.srv.URL + "/saml/" + slug + "/metadata" }
+
+// login starts an SP-initiated sign-in in b and returns the AuthnRequest ID the IdP would answer.
+func (h *harness) login(b *http.Client, slug, returnTo string) string {
+	h.t.Helper()
+	res, err := b.Get(h.srv.URL + "/saml/" + slug + "/login?return_to=" + url.QueryEscape(returnTo))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound {
+		h.t.Fatalf("login: %d", res.StatusCode)
+	}
+	loc := res.Header.Get("Location")
+	if !strings.HasPrefix(loc, h.idp.SSOURL+"?SAMLRequest=") {
+		h.t.Fatalf("login redirects to %s", loc)
+	}
+	id, acs, err := samltest.RequestOf(loc)
+	if err != nil || acs != h.acs(slug) {
+		h.t.Fatalf("AuthnRequest: id %q acs %q: %v", id, acs, err)
+	}
+	return id
+}
+
+// response makes a valid response of h.idp to tenant slug for the given user attributes.
+func (h *harness) response(slug, inResponseTo string, attrs map[string]string, mutate func(*samltest.Response)) []byte {
+	h.t.Helper()
+	r := samltest.Response{ACS: h.acs(slug), Audience: h.entityID(slug), InResponseTo: inResponseTo, NameID: attrs[claimEmail]}
+	for _, k := range []string{claimEmail, claimFirst, claimLast, claimOID, claimCtry, claimAlt} {
+		if v, ok := attrs[k]; ok {
+			r.Attrs = append(r.Attrs, samltest.Attr{Name: k, Values: []string{v}})
+		}
+	}
+	if mutate != nil {
+		mutate(&r)
+	}
+	doc, err := h.idp.Make(r)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return doc
+}
+
+// post submits the IdP's auto-post form to the ACS.
+func (h *harness) post(b *http.Client, slug string, doc []byte, relay string) *http.Response {
+	h.t.Helper()
+	res, err := b.PostForm(h.acs(slug), url.Values{"SAMLResponse": {samltest.Encode(doc)}, "RelayState": {relay}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res
+}
+
+type me struct {
+	User struct {
+		ID, Tenant, UserName, GivenName, FamilyName, Country, ExternalID, Source string
+	}
+	Session struct{ Pending bool }
+}
+
+func (h *harness) me(b *http.Client) (int, me) {
+	h.t.Helper()
+	res, err := b.Get(h.srv.URL + "/me")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m me
+	json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
+
+func (h *harness) users() []store.User {
+	us, _, err := h.st.ListUsers(ctx, h.tenant.ID, store.UserQuery{Limit: 100})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return us
+}
+
+func (h *harness) scimUser(name, ext string, active bool) *store.User {
+	u := &store.User{UserName: name, Emails: []store.Email{{Value: name, Type: "work", Primary: true}}, GivenName: "Pushed", FamilyName: "ByScim",
+		Country: "DE", ExternalID: ext, Active: active, Source: store.SourceSCIM}
+	if err := h.st.CreateUser(ctx, h.tenant.ID, u, store.Audit{Operation: "create"}); err != nil {
+		h.t.Fatal(err)
+	}
+	return u
+}
+
+func person(email, first, last string) map[string]string {
+	return map[string]string{claimEmail: email, claimFirst: first, claimLast: last}
+}
+
+func with(m map[string]string, k, v string) map[string]string {
+	c := map[string]string{}
+	for a, b := range m {
+		c[a] = b
+	}
+	if v == "" {
+		delete(c, k)
+	} else {
+		c[k] = v
+	}
+	return c
+}
+
+// TestReconciliation drives every reconciliation case of the spec end to end: SP-initiated login,
+// a signed response posted by the browser, the redirect, and /me.
+func TestReconciliation(t *testing.T) {
+	principal := func(s *store.SSOSettings) { s.PrincipalIDAttr = claimOID }
+	cases := []struct {
+		name      string
+		configure func(*store.SSOSettings)
+		seed      func(h *harness) *store.User // users present before; returns the one expected to sign in
+		attrs     map[string]string
+		refused   bool
+		check     func(t *testing.T, h *harness, seeded *store.User, m me)
+	}{
+		{
+			name: "user pushed by SCIM with externalId signs in as that user", configure: principal,
+			seed:  func(h *harness) *store.User { return h.scimUser("alice@acme.com", "oid-alice", true) },
+			attrs: with(person("alice@acme.com", "Alice", "A"), claimOID, "oid-alice"),
+			check: func(t *testing.T, h *harness, seeded *store.User, m me) {
+				if m.User.ID != seeded.ID || m.User.Source != "scim" || m.User.GivenName != "Pushed" || len(h.users()) != 1 {
+					t.Fatalf("signed in as %+v, users %d", m.User, len(h.users()))
+				}
+			},
+		},
+		{
+			name: "IdP changed the email: the stored email follows, still one user", configure: principal,
+			seed:  func(h *harness) *store.User { return h.scimUser("alice@acme.com", "oid-alice", true) },
+			attrs: with(person("alice.smith@acme.com", "Alice", "A"), claimOID, "oid-alice"),
+			check: func(t *testing.T, h *harness, seeded *store.User, m me) {
+				us := h.users()
+				if m.User.ID != seeded.ID || len(us) != 1 || us[0].UserName != "alice.smith@acme.com" || us[0].Emails[0].Value != "alice.smith@acme.com" {
+					t.Fatalf("after the email change: %+v", us)
+				}
+			},
+		},
+		{
+			name: "principal-id attribute configured but missing: refused", configure: principal,
+			seed:    func(h *harness) *store.User { return h.scimUser("alice@acme.com", "oid-alice", true) },
+			attrs:   person("alice@acme.com", "Alice", "A"),
+			refused: true,
+		},
+		{
+			name:      "secondary email matches an existing user: that user, no duplicate",
+			configure: func(s *store.SSOSettings) { s.SecondaryEmailAttr = claimAlt },
+			seed:      func(h *harness) *store.User { return h.scimUser("bob@acme.com", "", true) },
+			attrs:     with(person("robert@acme.de", "Bob", "B"), claimAlt, "BOB@acme.com"),
+			check: func(t *testing.T, h *harness, seeded *store.User, m me) {
+				if m.User.ID != seeded.ID || len(h.users()) != 1 {
+					t.Fatalf("signed in as %+v with %d users", m.User, len(h.users()))
+				}
+			},
+		},
+		{
+			name:  "nobody matches: created just in time with source sso",
+			attrs: with(person("carol@acme.com", "Carol", "C"), claimCtry, "de"),
+			check: func(t *testing.T, h *harness, _ *store.User, m me) {
+				us := h.users()
+				if len(us) != 1 || us[0].Source != store.SourceSSO || us[0].UserName != "carol@acme.com" || us[0].GivenName != "Carol" ||
+					us[0].Country != "DE" || m.User.ID != us[0].ID || m.Session.Pending {
+					t.Fatalf("JIT user %+v, me %+v", us, m)
+				}
+			},
+		},
+		{
+			name:  "JIT without a country: signed in, first sign-in pending",
+			attrs: person("dan@acme.com", "Dan", "D"),
+			check: func(t *testing.T, h *harness, _ *store.User, m me) {
+				if !m.Session.Pending || m.User.Country != "" {
+					t.Fatalf("me %+v", m)
+				}
+			},
+		},
+		{
+			name:    "JIT with an email outside the tenant's domains: refused",
+			attrs:   person("eve@evil.com", "Eve", "E"),
+			refused: true,
+		},
+		{
+			name:    "JIT without a last name: refused",
+			attrs:   person("frank@acme.com", "Frank", ""),
+			refused: true,
+		},
+		{
+			name:    "deactivated by SCIM: refused",
+			seed:    func(h *harness) *store.User { return h.scimUser("gina@acme.com", "", false) },
+			attrs:   person("gina@acme.com", "Gina", "G"),
+			refused: true,
+		},
+		{
+			name:      "country as a full name with country-format name: stored as alpha-2",
+			configure: func(s *store.SSOSettings) { s.CountryFormat = "name" },
+			attrs:     with(person("hans@acme.de", "Hans", "H"), claimCtry, "Germany"),
+			check: func(t *testing.T, h *harness, _ *store.User, m me) {
+				if m.User.Country != "DE" {
+					t.Fatalf("country %q", m.User.Country)
+				}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.configure)
+			var seeded *store.User
+			if tc.seed != nil {
+				seeded = tc.seed(h)
+			}
+			before := h.users()
+			b := h.browser()
+			id := h.login(b, "acme", "/app/home")
+			res := h.post(b, "acme", h.response("acme", id, tc.attrs, nil), "")
+			status, m := h.me(b)
+			if tc.refused {
+				if res.StatusCode != http.StatusForbidden || status != http.StatusUnauthorized {
+					t.Fatalf("want a refusal: ACS %d, /me %d", res.StatusCode, status)
+				}
+				if after := h.users(); len(after) != len(before) || (len(after) > 0 && after[0].Version != before[0].Version) {
+					t.Fatalf("a refused sign-in changed users: %+v", after)
+				}
+				return
+			}
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/app/home" || status != http.StatusOK {
+				t.Fatalf("ACS %d to %q, /me %d", res.StatusCode, res.Header.Get("Location"), status)
+			}
+			tc.check(t, h, seeded, m)
+		})
+	}
+}
+
+// TestDeactivationEndsSessions: a signed-in user deactivated through the store (as SCIM does) loses the
+// session at once, and a later sign-in is refused.
+func TestDeactivationEndsSessions(t *testing.T) {
+	h := newHarness(t, nil)
+	u := h.scimUser("ivy@acme.com", "", true)
+	b := h.browser()
+	h.post(b, "acme", h.response("acme", h.login(b, "acme", "/"), person("ivy@acme.com", "Ivy", "I"), nil), "")
+	if status, m := h.me(b); status != 200 || m.User.ID != u.ID {
+		t.Fatalf("/me %d %+v", status, m)
+	}
+	if _, err := h.st.UpdateUser(ctx, h.tenant.ID, u.ID, 0, store.Audit{Operation: "patch"}, func(u *store.User) error { u.Active = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := h.me(b); status != http.StatusUnauthorized {
+		t.Fatalf("/me after deactivation: %d", status)
+	}
+	res := h.post(b, "acme", h.response("acme", h.login(b, "acme", "/"), person("ivy@acme.com", "Ivy", "I"), nil), "")
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign-in of a deactivated user: %d", res.StatusCode)
+	}
+}
+
+// TestSignedElementAndAlgorithms: every signed-element setting against every shape an IdP signs, and
+// SHA-1 refused unless signature-algorithm is sha1.
+func TestSignedElementAndAlgorithms(t *testing.T) {
+	cases := []struct {
+		setting, alg string
+		idpSigns     string
+		sha1         bool
+		ok           bool
+	}{
+		{"assertion", "sha256", "assertion", false, true}, // Entra, ADFS default
+		{"assertion", "sha256", "both", false, true},      // Okta default
+		{"assertion", "sha256", "response", false, false}, // Google "signed response", Ping default
+		{"assertion", "sha256", "none", false, false},     // unsigned
+		{"response", "sha256", "response", false, true},   // Google, PingFederate
+		{"response", "sha256", "both", false, true},       //
+		{"response", "sha256", "assertion", false, false}, //
+		{"both", "sha256", "both", false, true},           //
+		{"both", "sha256", "assertion", false, false},     //
+		{"both", "sha256", "response", false, false},      //
+		{"assertion", "sha256", "assertion", true, false}, // SHA-1 under sha256
+		{"both", "sha256", "both", true, false},           //
+		{"assertion", "sha1", "assertion", true, true},    // accepted when asked for
+		{"assertion", "sha1", "assertion", false, true},   // sha1 still accepts SHA-256
+		{"response", "sha1", "response", true, true},      //
+	}
+	for _, tc := range cases {
+		name := "signed-element=" + tc.setting + "/alg=" + tc.alg + "/idp signs " + tc.idpSigns
+		if tc.sha1 {
+			name += " with SHA-1"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, func(s *store.SSOSettings) { s.SignedElement, s.SignatureAlgorithm = tc.setting, tc.alg })
+			b := h.browser()
+			doc := h.response("acme", h.login(b, "acme", "/"), person("jo@acme.com", "Jo", "J"), func(r *samltest.Response) {
+				r.Sign, r.SHA1 = tc.idpSigns, tc.sha1
+			})
+			res := h.post(b, "acme", doc, "")
+			if got := res.StatusCode == http.StatusSeeOther; got != tc.ok {
+				t.Fatalf("accepted = %v (status %d), want %v", got, res.StatusCode, tc.ok)
+			}
+			if !tc.ok && len(h.users()) != 0 {
+				t.Fatal("a refused response created a user")
+			}
+		})
+	}
+}
+
+// TestIdPInitiated: an unsolicited response is accepted by default and lands on a safe RelayState
+// path; with idp-initiated off it is refused; an off-site RelayState is never followed.
+func TestIdPInitiated(t *testing.T) {
+	h := newHarness(t, nil)
+	for relay, want := range map[string]string{"/reports/42": "/reports/42", "https://evil.com": "/me", "//evil.com": "/me", `/\evil.com`: "/me", "": "/me"} {
+		b := h.browser()
+		res := h.post(b, "acme", h.response("acme", "", person("kim@acme.com", "Kim", "K"), nil), relay)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+			t.Fatalf("RelayState %q: %d to %q, want %q", relay, res.StatusCode, res.Header.Get("Location"), want)
+		}
+	}
+	h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.NoIdPInitiated = true })
+	res := h.post(h.browser(), "acme", h.response("acme", "", person("kim@acme.com", "Kim", "K"), nil), "")
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("unsolicited with idp-initiated off: %d", res.StatusCode)
+	}
+	// Solicited sign-in still works with it off.
+	b := h.browser()
+	if res := h.post(b, "acme", h.response("acme", h.login(b, "acme", "/"), person("kim@acme.com", "Kim", "K"), nil), ""); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("SP-initiated with idp-initiated off: %d", res.StatusCode)
+	}
+}
+
+// TestRequestBinding: a response is accepted once, only in the browser that started the sign-in, and
+// only at the tenant that asked; the assertion cannot be replayed.
+func TestRequestBinding(t *testing.T) {
+	h := newHarness(t, nil)
+	beta := h.addTenant("beta", "beta.com")
+	h.configure(beta, h.idp, nil)
+	alice := person("lee@acme.com", "Lee", "L")
+
+	b := h.browser()
+	id := h.login(b, "acme", "/")
+	doc := h.response("acme", id, alice, nil)
+	if res := h.post(h.browser(), "acme", doc, ""); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("posted from another browser: %d", res.StatusCode)
+	}
+	if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("posted from the browser that started it: %d", res.StatusCode)
+	}
+	if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("the same response again: %d", res.StatusCode)
+	}
+	// The same assertion, unsolicited this time: the replay cache refuses it.
+	replay := h.response("acme", "", alice, func(r *samltest.Response) { r.AssertionID = "_fixed" })
+	if res := h.post(h.browser(), "acme", replay, ""); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first use: %d", res.StatusCode)
+	}
+	if res := h.post(h.browser(), "acme", replay, ""); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("replayed assertion: %d", res.StatusCode)
+	}
+	// A response made for acme, posted to beta's ACS (same IdP trusted by both).
+	id = h.login(b, "beta", "/")
+	forAcme := h.response("acme", id, alice, nil)
+	if res := h.post(b, "beta", forAcme, ""); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("acme's response at beta: %d", res.StatusCode)
+	}
+	// beta's request answered at acme's ACS.
+	id = h.login(b, "beta", "/")
+	if res := h.post(b, "acme", h.response("acme", id, alice, nil), ""); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("beta's request answered at acme: %d", res.StatusCode)
+	}
+}
+
+// TestCertificateRollover: metadata with two certificates; the IdP signs with the new one and leaves
+// the certificate out of KeyInfo (PingFederate can) — each certificate is tried.
+func TestCertificateRollover(t *testing.T) {
+	h := newHarness(t, nil)
+	next, err := samltest.New(h.idp.EntityID, h.idp.SSOURL, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.IdPCertificatesPEM = []string{h.idp.CertPEM(), next.CertPEM()} })
+	for _, noKeyInfo := range []bool{false, true} {
+		b := h.browser()
+		doc, err := next.Make(samltest.Response{ACS: h.acs("acme"), Audience: h.entityID("acme"), InResponseTo: h.login(b, "acme", "/"),
+			NameID: "max@acme.com", Attrs: []samltest.Attr{{Name: claimFirst, Values: []string{"Max"}}, {Name: claimLast, Values: []string{"M"}}}, NoKeyInfo: noKeyInfo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("signed by the second certificate (no KeyInfo %v): %d", noKeyInfo, res.StatusCode)
+		}
+	}
+	// An attacker's key with its own certificate in KeyInfo.
+	evil, _ := samltest.New(h.idp.EntityID, h.idp.SSOURL, time.Time{}, time.Time{})
+	b := h.browser()
+	doc := h.response("acme", h.login(b, "acme", "/"), person("max@acme.com", "Max", "M"), func(r *samltest.Response) { r.Signer = evil })
+	if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("signed by an untrusted key: %d", res.StatusCode)
+	}
+}
+
+// TestExpiredIdPCertificate: a certificate pinned in metadata keeps verifying after its NotAfter.
+func TestExpiredIdPCertificate(t *testing.T) {
+	h := newHarness(t, nil)
+	old, err := samltest.New(h.idp.EntityID, h.idp.SSOURL, time.Now().AddDate(-2, 0, 0), time.Now().AddDate(-1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.idp = old
+	h.configure(h.tenant, old, nil)
+	b := h.browser()
+	if res := h.post(b, "acme", h.response("acme", h.login(b, "acme", "/"), person("nia@acme.com", "Nia", "N"), nil), ""); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("expired pinned certificate: %d", res.StatusCode)
+	}
+}
+
+// TestLogout: a signed-out session's cookie stops working, also when presented again by a copy.
+func TestLogout(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.browser()
+	h.post(b, "acme", h.response("acme", h.login(b, "acme", "/"), person("oli@acme.com", "Oli", "O"), nil), "")
+	u, _ := url.Parse(h.srv.URL)
+	stolen := b.Jar.Cookies(u)
+	if status, _ := h.me(b); status != 200 {
+		t.Fatalf("/me %d", status)
+	}
+	res, err := b.Post(h.srv.URL+"/logout", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if status, _ := h.me(b); status != http.StatusUnauthorized {
+		t.Fatalf("/me after logout: %d", status)
+	}
+	thief := h.browser()
+	thief.Jar.SetCookies(u, stolen)
+	if status, _ := h.me(thief); status != http.StatusUnauthorized {
+		t.Fatalf("copied cookie after logout: %d", status)
+	}
+}
+
+// TestRefusals: responses that must never sign anyone in, each refused with nothing written.
+func TestRefusals(t *testing.T) {
+	h := newHarness(t, nil)
+	p := person("pat@acme.com", "Pat", "P")
+	cases := []struct {
+		name   string
+		mutate func(*samltest.Response)
+		edit   func(string) string
+		status int
+	}{
+		{"audience of another SP", func(r *samltest.Response) { r.Audience = "https://other.example/sp" }, nil, 403},
+		{"destination of another ACS", func(r *samltest.Response) { r.ACS = "https://other.example/acs" }, nil, 403},
+		{"expired", func(r *samltest.Response) { r.Now = time.Now().Add(-20 * time.Minute) }, nil, 403},
+		{"issued in the future", func(r *samltest.Response) { r.Now = time.Now().Add(10 * time.Minute) }, nil, 403},
+		{"valid for a year", func(r *samltest.Response) { r.ValidFor = 365 * 24 * time.Hour }, nil, 403},
+		{"status not Success", func(r *samltest.Response) { r.Status = "urn:oasis:names:tc:SAML:2.0:status:Responder" }, nil, 403},
+		{"DOCTYPE", nil, func(s string) string { return `<!DOCTYPE r [<!ENTITY x "y">]>` + s }, 403},
+		{"two assertions", nil, func(s string) string {
+			i := strings.Index(s, "<Assertion")
+			j := strings.LastIndex(s, "</Assertion>") + len("</Assertion>")
+			return s[:j] + s[i:j] + s[j:]
+		}, 403},
+		{"NameID edited after signing", nil, func(s string) string { return strings.Replace(s, "pat@acme.com", "admin@acme.com", 1) }, 403},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := h.browser()
+			doc := string(h.response("acme", h.login(b, "acme", "/"), p, tc.mutate))
+			if tc.edit != nil {
+				doc = tc.edit(doc)
+			}
+			res := h.post(b, "acme", []byte(doc), "")
+			if res.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, tc.status)
+			}
+			if len(h.users()) != 0 {
+				t.Fatal("a refused response created a user")
+			}
+		})
+	}
+	for name, body := range map[string]url.Values{
+		"not base64":     {"SAMLResponse": {"%%%"}},
+		"empty":          {"SAMLResponse": {""}},
+		"artifact":       {"SAMLart": {"AAQAA"}},
+		"too large":      {"SAMLResponse": {strings.Repeat("QUFB", 100<<10)}},
+		"not XML at all": {"SAMLResponse": {samltest.Encode([]byte("hello"))}},
+	} {
+		res, err := h.browser().PostForm(h.acs("acme"), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode < 400 || res.StatusCode >= 500 {
+			t.Fatalf("%s: status %d", name, res.StatusCode)
+		}
+	}
+}
+
+// TestLoginRefusesOffsiteReturnTo: return_to must be a path on this server.
+func TestLoginRefusesOffsiteReturnTo(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, rt := range []string{"https://evil.com", "//evil.com", `/\evil.com`, "/%09/evil.com", "javascript:alert(1)", " /x", "/x\r\nSet-Cookie:a=b", "/%2F%2Fevil.com"} {
+		res, err := h.browser().Get(h.srv.URL + "/saml/acme/login?return_to=" + url.QueryEscape(rt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("return_to %q: %d", rt, res.StatusCode)
+		}
+	}
+}
+
+// TestStateOff: a tenant whose SSO is off neither starts nor accepts sign-ins.
+func TestStateOff(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.browser()
+	id := h.login(b, "acme", "/")
+	h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.State = "off" })
+	if res := h.post(b, "acme", h.response("acme", id, person("quinn@acme.com", "Q", "Q"), nil), ""); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("ACS with SSO off: %d", res.StatusCode)
+	}
+	res, err := b.Get(h.srv.URL + "/saml/acme/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("login with SSO off: %d", res.StatusCode)
+	}
+}

@@ -1,0 +1,186 @@
+package samlsp
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// Signature and digest algorithms by setting. "sha256" accepts the SHA-2 family only; "sha1" adds
+// SHA-1, which some older IdPs (OneLogin's old default, ADFS when asked) still use.
+var (
+	sha2Signatures = map[string]bool{
+		dsig.RSASHA256SignatureMethod: true,
+		dsig.RSASHA384SignatureMethod: true,
+		dsig.RSASHA512SignatureMethod: true,
+	}
+	sha2Digests = map[string]bool{
+		"http://www.w3.org/2001/04/xmlenc#sha256":       true,
+		"http://www.w3.org/2001/04/xmldsig-more#sha384": true,
+		"http://www.w3.org/2001/04/xmlenc#sha512":       true,
+	}
+)
+
+const (
+	sha1Signature = dsig.RSASHA1SignatureMethod
+	sha1Digest    = "http://www.w3.org/2000/09/xmldsig#sha1"
+	samlAssertNS  = "urn:oasis:names:tc:SAML:2.0:assertion"
+)
+
+// errNoSignature is crewjam's own "signature element not present" value. crewjam compares the
+// Response's signature error with it by identity: any other outcome of a valid Response signature
+// makes it skip the assertion's signature entirely. Returning it from the verifier after checking a
+// Response signature ourselves makes crewjam go on to require a signed assertion, which the default
+// signed-element=assertion needs. The value is unexported, so it is captured once from crewjam.
+var errNoSignature = captureNoSignatureError()
+
+func captureNoSignatureError() error {
+	now := time.Now().UTC().Format(time.RFC3339)
+	doc := `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="r" Version="2.0" IssueInstant="` + now + `">` +
+		`<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
+		`<saml:Assertion ID="a" Version="2.0" IssueInstant="` + now + `"><saml:Issuer>x</saml:Issuer></saml:Assertion></samlp:Response>`
+	acs, _ := url.Parse("https://sp.invalid/acs")
+	sp := saml.ServiceProvider{AcsURL: *acs, IDPMetadata: &saml.EntityDescriptor{EntityID: "x"}}
+	_, err := sp.ParseXMLResponse([]byte(doc), []string{""}, *acs)
+	var ire *saml.InvalidResponseError
+	if errors.As(err, &ire) && ire.PrivateErr != nil && ire.PrivateErr.Error() == "signature element not present" {
+		return ire.PrivateErr
+	}
+	return nil
+}
+
+// verifier is scimsso's signature policy, installed as crewjam's SignatureVerifier for one parse. It
+// checks the algorithms, tries the tenant's certificates one at a time (so a rollover pair works
+// without a certificate in KeyInfo), tolerates an expired IdP certificate pinned in metadata (the SAML
+// metadata interoperability profile: the key is trusted, not the certificate's dates), refuses a
+// NameID from a foreign namespace in the signed assertion, and records what it verified.
+type verifier struct {
+	certs      []*x509.Certificate
+	allowSHA1  bool
+	checkResp  bool // the Response's signature: verified, then crewjam is told to check the assertion's too
+	now        time.Time
+	verified   []string // "Response#ID" and "Assertion#ID" of every verified element
+	algorithms []string // the signature algorithms seen on verified elements
+	usedCert   *x509.Certificate
+}
+
+func (v *verifier) VerifySignature(_ *dsig.ValidationContext, el *etree.Element) error {
+	sig := el.FindElement("./Signature")
+	if sig == nil {
+		return errors.New("signature element not present")
+	}
+	sm := sig.FindElement("./SignedInfo/SignatureMethod")
+	if sm == nil {
+		return errors.New("signature has no SignatureMethod")
+	}
+	alg := sm.SelectAttrValue("Algorithm", "")
+	if !sha2Signatures[alg] && !(v.allowSHA1 && alg == sha1Signature) {
+		return fmt.Errorf("signature algorithm %s is not allowed by signature-algorithm", alg)
+	}
+	refs := sig.FindElements("./SignedInfo/Reference")
+	if len(refs) != 1 {
+		return fmt.Errorf("signature has %d references, want 1", len(refs))
+	}
+	dm := refs[0].FindElement("./DigestMethod")
+	if dm == nil {
+		return errors.New("signature reference has no DigestMethod")
+	}
+	if d := dm.SelectAttrValue("Algorithm", ""); !sha2Digests[d] && !(v.allowSHA1 && d == sha1Digest) {
+		return fmt.Errorf("digest algorithm %s is not allowed by signature-algorithm", d)
+	}
+	candidates := v.certs
+	if x := sig.FindElement("./KeyInfo/X509Data/X509Certificate"); x != nil {
+		der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(x.Text()), ""))
+		if err != nil {
+			return fmt.Errorf("KeyInfo certificate: %v", err)
+		}
+		candidates = nil
+		for _, c := range v.certs {
+			if bytes.Equal(c.Raw, der) {
+				candidates = []*x509.Certificate{c}
+			}
+		}
+		if candidates == nil {
+			return errors.New("signed with a certificate that is not one of the tenant's IdP certificates")
+		}
+	}
+	var out *etree.Element
+	var lastErr error
+	for _, c := range candidates {
+		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{c}})
+		vc.IdAttribute = "ID"
+		vc.Clock = dsig.NewFakeClockAt(within(v.now, c))
+		if out, lastErr = vc.Validate(el); lastErr == nil {
+			v.usedCert = c
+			break
+		}
+	}
+	if lastErr != nil {
+		return fmt.Errorf("signature on %s: %v", el.Tag, lastErr)
+	}
+	if el.Tag == "Assertion" {
+		if err := checkNameIDs(out); err != nil {
+			return err
+		}
+	}
+	v.verified = append(v.verified, el.Tag+"#"+el.SelectAttrValue("ID", ""))
+	v.algorithms = append(v.algorithms, alg)
+	if el.Tag == "Response" && v.checkResp && errNoSignature != nil {
+		return errNoSignature
+	}
+	return nil
+}
+
+// within moves t into c's validity period, so an expired pinned certificate still verifies.
+func within(t time.Time, c *x509.Certificate) time.Time {
+	switch {
+	case t.Before(c.NotBefore):
+		return c.NotBefore
+	case t.After(c.NotAfter):
+		return c.NotAfter
+	}
+	return t
+}
+
+// checkNameIDs refuses a Subject with other than one NameID from the SAML assertion namespace: crewjam
+// reads NameID in any namespace (GO-2026-6909), so a foreign one after the real one would win.
+func checkNameIDs(assertion *etree.Element) error {
+	for _, subj := range assertion.ChildElements() {
+		if subj.Tag != "Subject" {
+			continue
+		}
+		n := 0
+		for _, c := range subj.ChildElements() {
+			if c.Tag != "NameID" {
+				continue
+			}
+			if c.NamespaceURI() != samlAssertNS {
+				return fmt.Errorf("the Subject has a NameID in namespace %q", c.NamespaceURI())
+			}
+			n++
+		}
+		if n > 1 {
+			return fmt.Errorf("the Subject has %d NameIDs", n)
+		}
+	}
+	return nil
+}
+
+// has reports whether the verifier verified the element with that tag and ID.
+func (v *verifier) has(tag, id string) bool {
+	for _, x := range v.verified {
+		if x == tag+"#"+id {
+			return true
+		}
+	}
+	return false
+}
