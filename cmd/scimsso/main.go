@@ -63,6 +63,7 @@ const usage = `scimsso: SCIM 2.0 provisioning and SAML 2.0 sign-in for a multi-t
 
 usage:
   scimsso serve [--addr :8080] [--base-url URL] [--db scimsso.db]
+  scimsso demo [--addr 127.0.0.1:8080] [--idp-addr 127.0.0.1:8081]
   scimsso tenant create SLUG --name NAME --domain D [--domain D2]
   scimsso tenant list | tenant show SLUG
   scimsso domain add|remove --tenant SLUG DOMAIN
@@ -92,6 +93,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	switch cmd {
 	case "serve":
 		return m.serve(ctx, rest)
+	case "demo":
+		return m.demo(ctx, rest)
 	case "tenant":
 		return m.dispatch(ctx, "tenant", sub, rest, map[string]func(context.Context, []string) error{
 			"create": m.tenantCreate, "list": m.tenantList, "show": m.tenantShow,

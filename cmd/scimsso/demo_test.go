@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// localhostJar is a cookie jar that, like browsers, treats http://localhost as a secure context, so the
+// SameSite=None; Secure binding cookie is kept and sent there as it is by Chromium and Firefox.
+type localhostJar struct{ *cookiejar.Jar }
+
+func secureLocal(u *url.URL) *url.URL {
+	if u.Scheme == "http" && u.Hostname() == "localhost" {
+		c := *u
+		c.Scheme = "https"
+		return &c
+	}
+	return u
+}
+
+func (j localhostJar) SetCookies(u *url.URL, cs []*http.Cookie) { j.Jar.SetCookies(secureLocal(u), cs) }
+func (j localhostJar) Cookies(u *url.URL) []*http.Cookie        { return j.Jar.Cookies(secureLocal(u)) }
+
+var (
+	inputRE  = regexp.MustCompile(`<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"`)
+	formRE   = regexp.MustCompile(`<form[^>]*>`)
+	actionRE = regexp.MustCompile(`action="([^"]*)"`)
+)
+
+// formOf returns a page's form action and its named inputs with their values, as a browser submits them.
+func formOf(t *testing.T, page string) (string, url.Values) {
+	t.Helper()
+	f := formRE.FindString(page)
+	if f == "" {
+		t.Fatalf("no form in page:\n%s", page)
+	}
+	m := actionRE.FindStringSubmatch(f)
+	if m == nil {
+		m = []string{"", ""}
+	}
+	v := url.Values{}
+	for _, in := range inputRE.FindAllStringSubmatch(page, -1) {
+		v.Set(in[1], htmlUnescape(in[2]))
+	}
+	return htmlUnescape(m[1]), v
+}
+
+func htmlUnescape(s string) string {
+	return strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'", "&lt;", "<", "&gt;", ">", "&#x2B;", "+", "&#x3D;", "=", "&#61;", "=").Replace(s)
+}
+
+// TestDemo runs `scimsso demo` as a newcomer would and follows its printed instructions: provision a
+// user with the printed token, sign in as that user through the built-in IdP's login form, and sign
+// in as a user nobody provisioned (created just in time).
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(binPath, "demo", "--addr", "127.0.0.1:0", "--idp-addr", "127.0.0.1:0")
+	cmd.Dir = dir
+	cmd.Env = []string{"TMPDIR=" + dir}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf, _ := os.Create(filepath.Join(dir, "stderr.log"))
+	defer logf.Close()
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	printed := map[string]string{}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(20 * time.Second)
+	for printed["Signed-in user"] == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				b, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
+				t.Fatalf("demo exited early:\n%s", b)
+			}
+			if k, v, ok := strings.Cut(l, ":"); ok && !strings.HasPrefix(l, " ") {
+				printed[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		case <-deadline:
+			t.Fatalf("demo printed %v within 20s", printed)
+		}
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	scim, token, login := printed["SCIM base URL"], printed["SCIM token"], printed["Sign in (SP-initiated)"]
+	if !strings.HasPrefix(scim, "http://localhost:") || !strings.HasPrefix(token, "scimsso_") || !strings.HasSuffix(login, "/saml/demo/login") {
+		t.Fatalf("printed %v", printed)
+	}
+	base := strings.TrimSuffix(scim, "/scim/v2/demo")
+	req, _ := http.NewRequest(http.MethodPost, scim+"/Users", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@example.com",
+		"name":{"givenName":"Alice","familyName":"Anders"},"emails":[{"value":"alice@example.com","primary":true}],"addresses":[{"type":"work","country":"DE"}],"active":true}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ ID string }
+	json.NewDecoder(res.Body).Decode(&created)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("provisioning alice: %d", res.StatusCode)
+	}
+
+	for _, tc := range []struct{ user, password, wantID, wantSource string }{
+		{"alice", "alice-demo-password", created.ID, "scim"},
+		{"carol", "carol-demo-password", "", "sso"},
+	} {
+		jar, _ := cookiejar.New(nil)
+		b := &http.Client{Jar: localhostJar{jar}, Timeout: 10 * time.Second}
+		// The login URL redirects to the IdP, which shows its login form.
+		res, err := b.Get(login + "?return_to=/me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		action, form := formOf(t, string(page))
+		form.Set("user", tc.user)
+		form.Set("password", tc.password)
+		// The form has no action: it posts back to the page it is on.
+		res, err = b.PostForm(res.Request.URL.ResolveReference(mustURL(t, action)).String(), form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(page), "SAMLResponse") {
+			t.Fatalf("%s: the IdP did not answer with a response form: %d\n%s", tc.user, res.StatusCode, page)
+		}
+		// The IdP answers with its auto-post form to scimsso's ACS; the browser submits it and lands on /me.
+		action, form = formOf(t, string(page))
+		if !strings.HasPrefix(action, base+"/saml/demo/acs") {
+			t.Fatalf("IdP posts to %q", action)
+		}
+		res, err = b.PostForm(action, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var me struct {
+			User struct{ ID, UserName, Source string }
+		}
+		json.NewDecoder(res.Body).Decode(&me)
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Request.URL.Path != "/me" || me.User.UserName != tc.user+"@example.com" || me.User.Source != tc.wantSource ||
+			(tc.wantID != "" && me.User.ID != tc.wantID) {
+			logs, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
+			t.Fatalf("%s: %d at %s, me %+v\n%s", tc.user, res.StatusCode, res.Request.URL, me, logs)
+		}
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
