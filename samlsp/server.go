@@ -114,23 +114,14 @@ type tenantSP struct {
 // errNoTenant means the slug names no tenant.
 var errNoTenant = errors.New("no such tenant")
 
-// tenantSP returns the tenant's sign-in configuration, from the cache when the stored settings'
-// version is the one it was built from. A tenant without stored settings gets the defaults (state off).
+// tenantSP returns the tenant's sign-in configuration. One indexed lookup reads the tenant (with its
+// domains) and its settings' version; what is built from the settings (keys, certificates, the crewjam
+// ServiceProvider) is reused while that version stands, so a change made through any replica applies
+// at the next request. A tenant without stored settings gets the defaults (state off).
 func (s *Server) tenantSP(ctx context.Context, slug string) (*tenantSP, error) {
-	t, err := s.st.TenantBySlug(ctx, slug)
+	t, version, err := s.st.TenantSSOVersion(ctx, slug)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoTenant
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.tenantSPOf(ctx, t)
-}
-
-func (s *Server) tenantSPOf(ctx context.Context, t *store.Tenant) (*tenantSP, error) {
-	set, err := s.st.SSOSettings(ctx, t.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		set, err = &store.SSOSettings{TenantID: t.ID, State: "off"}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -138,8 +129,19 @@ func (s *Server) tenantSPOf(ctx context.Context, t *store.Tenant) (*tenantSP, er
 	s.mu.Lock()
 	c := s.cache[t.ID]
 	s.mu.Unlock()
-	if c == nil || c.set.Version != set.Version || c.tenant.Slug != t.Slug {
-		if c, err = s.build(t, set); err != nil {
+	if c == nil || c.set.Version != version || c.tenant.Slug != t.Slug {
+		full, err := s.st.TenantByID(ctx, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		set, err := s.st.SSOSettings(ctx, t.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			set, err = &store.SSOSettings{TenantID: t.ID, State: "off"}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c, err = s.build(full, set); err != nil {
 			return nil, err
 		}
 		s.mu.Lock()

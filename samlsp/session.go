@@ -125,7 +125,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	if now.Sub(ss.LastSeenAt) >= touchInterval {
-		if c, err := s.tenantSPOf(r.Context(), t); err == nil {
+		if c, err := s.tenantSP(r.Context(), t.Slug); err == nil {
 			exp := now.Add(hardTimeout(c.set))
 			if err := s.st.TouchSession(r.Context(), ss.IDHash, exp); err == nil {
 				ss.LastSeenAt, ss.ExpiresAt = now, exp

@@ -36,14 +36,15 @@ var ctx = context.Background()
 // harness is a running scimsso SAML server (TLS, so the Secure binding cookie works as in a browser)
 // on a real SQLite file, with tenant acme (domains acme.com, acme.de) trusting a test IdP.
 type harness struct {
-	t      *testing.T
-	st     *sqlstore.Store
-	srv    *httptest.Server
-	idp    *samltest.IdP
-	tenant *store.Tenant
+	t       testing.TB
+	st      *sqlstore.Store
+	srv     *httptest.Server
+	handler http.Handler
+	idp     *samltest.IdP
+	tenant  *store.Tenant
 }
 
-func newHarness(t *testing.T, configure func(*store.SSOSettings)) *harness {
+func newHarness(t testing.TB, configure func(*store.SSOSettings)) *harness {
 	t.Helper()
 	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: filepath.Join(t.TempDir(), "s.db")})
 	if err != nil {
@@ -58,7 +59,7 @@ func newHarness(t *testing.T, configure func(*store.SSOSettings)) *harness {
 		t.Fatal(err)
 	}
 	sp.Routes(r)
-	h := &harness{t: t, st: st, srv: srv}
+	h := &harness{t: t, st: st, srv: srv, handler: r}
 	h.tenant = h.addTenant("acme", "acme.com", "acme.de")
 	if h.idp, err = samltest.New("https://idp.example/acme", "https://idp.example/sso", time.Time{}, time.Time{}); err != nil {
 		t.Fatal(err)

@@ -311,6 +311,10 @@ type Store interface {
 	// key material not) and the token with that hash, when that token belongs to that tenant, live or
 	// not. Otherwise ErrNotFound, the same whether the slug or the hash is unknown.
 	TenantToken(ctx context.Context, slug string, hash []byte) (*Tenant, *Token, error)
+	// TenantSSOVersion resolves a sign-in in one lookup: the tenant with that slug (domains loaded, SP key
+	// material not) and the version of its SSO settings (0 when none are stored), so a cache of what is
+	// built from the settings can tell whether it is current. ErrNotFound for an unknown slug.
+	TenantSSOVersion(ctx context.Context, slug string) (*Tenant, int64, error)
 	// ListTokens returns the tenant's tokens, newest first.
 	ListTokens(ctx context.Context, tenantID string) ([]Token, error)
 	// RevokeToken marks the token revoked. ErrNotFound unless it is the tenant's and not yet revoked.

@@ -171,7 +171,7 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 			}
 			return err
 		}
-		f := &finder{ctx: ctx, row: tx.row, tenantID: tenantID}
+		f := &finder{ctx: ctx, row: tx.row, tenantID: tenantID, seen: map[string]seenUser{}}
 		u, err := decide(f)
 		if err != nil {
 			return errUpdater{err}
@@ -184,9 +184,12 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 				return err
 			}
 		} else {
-			old, seq, err := scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, u.ID, tenantID))
-			if err != nil {
-				return err
+			old, seq := f.seen[u.ID].user, f.seen[u.ID].seq
+			if old == nil {
+				var err error
+				if old, seq, err = scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, u.ID, tenantID)); err != nil {
+					return err
+				}
 			}
 			u.TenantID, u.CreatedAt = old.TenantID, old.CreatedAt
 			if u.Equal(old) {
@@ -229,25 +232,51 @@ type finder struct {
 	ctx      context.Context
 	row      func(ctx context.Context, q string, args ...any) *sql.Row
 	tenantID string
+	seen     map[string]seenUser // users returned, as read (nil: not kept)
+}
+
+type seenUser struct {
+	user *store.User
+	seq  int64
 }
 
 // one returns the first user matching cond, in which ?1 is the tenant id and ?2 the value.
 func (f *finder) one(cond, value string) (*store.User, error) {
-	u, _, err := scanUser(f.row(f.ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ?1 AND `+cond+` ORDER BY user_name_key = ?2 DESC, seq LIMIT 1`, f.tenantID, value))
+	u, seq, err := scanUser(f.row(f.ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ?1 AND `+cond+` ORDER BY seq LIMIT 1`, f.tenantID, value))
 	if err != nil {
 		return nil, mapErr(err)
+	}
+	if f.seen != nil {
+		f.seen[u.ID] = seenUser{u.Clone(), seq}
 	}
 	return u, nil
 }
 
+// first tries each condition in turn, each an indexed lookup, and returns the first match.
+func (f *finder) first(value string, conds ...string) (*store.User, error) {
+	for _, c := range conds {
+		u, err := f.one(c, value)
+		if !errors.Is(err, store.ErrNotFound) {
+			return u, err
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+const (
+	byUserName       = `user_name_key = ?2`
+	byEmail          = `seq IN (SELECT user_seq FROM user_emails WHERE tenant_id = ?1 AND value_key = ?2)`
+	bySecondaryEmail = `secondary_email_key = ?2`
+)
+
 func (f *finder) ByExternalID(id string) (*store.User, error) { return f.one(`external_id = ?2`, id) }
 
-const byEmail = `(user_name_key = ?2 OR seq IN (SELECT user_seq FROM user_emails WHERE tenant_id = ?1 AND value_key = ?2))`
-
-func (f *finder) ByEmail(email string) (*store.User, error) { return f.one(byEmail, store.Key(email)) }
+func (f *finder) ByEmail(email string) (*store.User, error) {
+	return f.first(store.Key(email), byUserName, byEmail)
+}
 
 func (f *finder) BySecondaryEmail(email string) (*store.User, error) {
-	return f.one(`(`+byEmail+` OR secondary_email_key = ?2)`, store.Key(email))
+	return f.first(store.Key(email), byUserName, byEmail, bySecondaryEmail)
 }
 
 // Sweep implements store.Store.

@@ -201,6 +201,25 @@ func (s *Store) TenantToken(ctx context.Context, slug string, hash []byte) (*sto
 	return &t, &tok, nil
 }
 
+// TenantSSOVersion implements store.Store.
+func (s *Store) TenantSSOVersion(ctx context.Context, slug string) (*store.Tenant, int64, error) {
+	var t store.Tenant
+	var created, version int64
+	var domains string
+	err := s.row(ctx, `SELECT n.id, n.slug, n.name, n.created_at, coalesce((SELECT group_concat(domain, ',') FROM domains WHERE tenant_id = n.id), ''),
+			coalesce((SELECT version FROM sso_settings WHERE tenant_id = n.id), 0)
+		FROM tenants n WHERE n.slug = ?`, slug).Scan(&t.ID, &t.Slug, &t.Name, &created, &domains, &version)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: tenant sso version: %w", mapErr(err))
+	}
+	t.CreatedAt = fromMicros(created)
+	if domains != "" {
+		t.Domains = strings.Split(domains, ",")
+		sort.Strings(t.Domains)
+	}
+	return &t, version, nil
+}
+
 // ListTokens implements store.Store.
 func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
 	rows, err := s.query(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID)

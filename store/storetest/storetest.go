@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ReplayCache", testReplayCache},
 		{"SignIn", testSignIn},
 		{"SessionExpiry", testSessionExpiry},
+		{"TenantSSOVersion", testTenantSSOVersion},
 		{"SSOSettings", testSSOSettings},
 	}
 	for _, tc := range tests {
@@ -813,4 +814,26 @@ func testSessionExpiry(t *testing.T, s store.Store, clock *Clock) {
 	}
 	_, err = s.SessionByHash(ctx, h[:])
 	wantErr(t, "swept session", err, store.ErrNotFound)
+}
+
+func testTenantSSOVersion(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com", "acme.de")
+	got, v, err := s.TenantSSOVersion(ctx, "acme")
+	if err != nil || got.ID != a.ID || v != 0 || fmt.Sprint(got.Domains) != "[acme.com acme.de]" {
+		t.Fatalf("before settings: %+v %d %v", got, v, err)
+	}
+	set := &store.SSOSettings{State: "off"}
+	for i := 0; i < 2; i++ {
+		if err := s.PutSSOSettings(ctx, a.ID, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddDomain(ctx, a.ID, "acme.org"); err != nil {
+		t.Fatal(err)
+	}
+	if got, v, err = s.TenantSSOVersion(ctx, "acme"); err != nil || v != 2 || len(got.Domains) != 3 {
+		t.Fatalf("after two puts and a domain: %+v %d %v", got, v, err)
+	}
+	_, _, err = s.TenantSSOVersion(ctx, "nosuch")
+	wantErr(t, "unknown slug", err, store.ErrNotFound)
 }
