@@ -1,0 +1,33 @@
+package samlsp_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/scimsso/scimsso/samlsp/samltest"
+)
+
+// FuzzACS posts arbitrary SAMLResponse documents to a tenant's ACS (base64 → guard → XML → policy):
+// whatever arrives, the answer is a redirect after a real sign-in or a 4xx, never a 500 or a panic.
+// The seeds are a valid signed response and an encrypted-looking one, so mutations stay near real shapes.
+func FuzzACS(f *testing.F) {
+	h := newHarness(f, nil)
+	valid := h.response("acme", "", person("fuzz@acme.com", "Fuzz", "Er"), nil)
+	f.Add(valid)
+	f.Add([]byte(strings.Replace(string(valid), "<Assertion", `<EncryptedAssertion><EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/></EncryptedAssertion><Assertion`, 1)))
+	both, _ := h.idp.Make(samltest.Response{ACS: h.acs("acme"), Audience: h.entityID("acme"), NameID: "fuzz@acme.com", Sign: "both"})
+	f.Add(both)
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		form := url.Values{"SAMLResponse": {samltest.Encode(doc)}}.Encode()
+		req := httptest.NewRequest(http.MethodPost, "/saml/acme/acs", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusSeeOther && (rec.Code < 400 || rec.Code >= 500) {
+			t.Fatalf("ACS answered %d", rec.Code)
+		}
+	})
+}
