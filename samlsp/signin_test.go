@@ -2,7 +2,10 @@ package samlsp_test
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -10,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +45,7 @@ type harness struct {
 	st      *sqlstore.Store
 	srv     *httptest.Server
 	handler http.Handler
+	skew    atomic.Int64 // added to the server's clock (the IdP's stays real)
 	idp     *samltest.IdP
 	tenant  *store.Tenant
 }
@@ -59,12 +64,12 @@ func newHarness(t testing.TB, configure func(*store.SSOSettings)) *harness {
 	if _, fuzzing := t.(*testing.F); fuzzing {
 		log = zap.NewNop() // a fuzz target may not log through F
 	}
-	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: srv.URL})
+	h := &harness{t: t, st: st, srv: srv, handler: r}
+	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: srv.URL, Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sp.Routes(r)
-	h := &harness{t: t, st: st, srv: srv, handler: r}
 	h.tenant = h.addTenant("acme", "acme.com", "acme.de")
 	if h.idp, err = samltest.New("https://idp.example/acme", "https://idp.example/sso", time.Time{}, time.Time{}); err != nil {
 		t.Fatal(err)
@@ -633,4 +638,103 @@ func TestStateOff(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("login with SSO off: %d", res.StatusCode)
 	}
+}
+
+// TestSettings drives the settings not covered above through sign-ins.
+func TestSettings(t *testing.T) {
+	t.Run("skip-destination-validation accepts another Destination and Recipient, never another audience", func(t *testing.T) {
+		other := func(r *samltest.Response) { r.ACS = "https://proxy.example/acs" }
+		h := newHarness(t, nil)
+		if res := h.post(h.browser(), "acme", h.response("acme", "", person("rae@acme.com", "Rae", "R"), other), ""); res.StatusCode != http.StatusForbidden {
+			t.Fatalf("another Destination with validation on: %d", res.StatusCode)
+		}
+		h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.SkipDestinationValidation = true })
+		if res := h.post(h.browser(), "acme", h.response("acme", "", person("rae@acme.com", "Rae", "R"), other), ""); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("another Destination with validation skipped: %d", res.StatusCode)
+		}
+		res := h.post(h.browser(), "acme", h.response("acme", "", person("rae@acme.com", "Rae", "R"), func(r *samltest.Response) {
+			other(r)
+			r.Audience = "https://other.example/sp"
+		}), "")
+		if res.StatusCode != http.StatusForbidden {
+			t.Fatalf("another audience with destination validation skipped: %d", res.StatusCode)
+		}
+	})
+	t.Run("sign-requests signs the redirect with the tenant's SP key and says so in the metadata", func(t *testing.T) {
+		h := newHarness(t, func(s *store.SSOSettings) { s.SignRequests = true })
+		res, err := h.browser().Get(h.srv.URL + "/saml/acme/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		q := loc.Query()
+		if q.Get("SigAlg") != "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" || q.Get("Signature") == "" {
+			t.Fatalf("redirect %s is not signed with RSA-SHA256", loc)
+		}
+		// The signature covers the raw query up to SigAlg (SAML bindings 3.4.4.1) and verifies with the
+		// certificate the metadata publishes.
+		signed := loc.RawQuery[:strings.Index(loc.RawQuery, "&Signature=")]
+		sig, _ := base64.StdEncoding.DecodeString(q.Get("Signature"))
+		block, _ := pem.Decode(h.tenant.SPCertPEM)
+		cert, _ := x509.ParseCertificate(block.Bytes)
+		if err := cert.CheckSignature(x509.SHA256WithRSA, []byte(signed), sig); err != nil {
+			t.Fatalf("redirect signature: %v", err)
+		}
+		md, err := h.browser().Get(h.entityID("acme"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(md.Body)
+		md.Body.Close()
+		if !strings.Contains(string(body), `AuthnRequestsSigned="true"`) {
+			t.Fatalf("metadata does not announce signed requests:\n%s", body)
+		}
+	})
+	t.Run("state testing reports and writes nothing", func(t *testing.T) {
+		h := newHarness(t, func(s *store.SSOSettings) { s.State = "testing" })
+		b := h.browser()
+		res, err := b.PostForm(h.acs("acme"), url.Values{"SAMLResponse": {samltest.Encode(h.response("acme", "", person("sam@acme.com", "Sam", "S"), nil))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(body), "would create user sam@acme.com") || len(h.users()) != 0 {
+			t.Fatalf("test sign-in: %d, %d users\n%s", res.StatusCode, len(h.users()), body)
+		}
+		if status, _ := h.me(b); status != http.StatusUnauthorized {
+			t.Fatalf("a test sign-in made a session: /me %d", status)
+		}
+	})
+	t.Run("force-country asks at the first sign-in even with a country", func(t *testing.T) {
+		h := newHarness(t, func(s *store.SSOSettings) { s.ForceCountry = true })
+		b := h.browser()
+		h.post(b, "acme", h.response("acme", "", with(person("tia@acme.com", "Tia", "T"), claimCtry, "FR"), nil), "")
+		if status, m := h.me(b); status != 200 || !m.Session.Pending || m.User.Country != "FR" {
+			t.Fatalf("first sign-in: %d %+v", status, m)
+		}
+		b = h.browser()
+		h.post(b, "acme", h.response("acme", "", with(person("tia@acme.com", "Tia", "T"), claimCtry, "FR"), nil), "")
+		if status, m := h.me(b); status != 200 || m.Session.Pending {
+			t.Fatalf("second sign-in: %d %+v", status, m)
+		}
+	})
+	t.Run("hard-timeout ends an idle session; use moves it", func(t *testing.T) {
+		h := newHarness(t, func(s *store.SSOSettings) { s.HardTimeout, s.SoftTimeout = 2*time.Hour, time.Hour })
+		b := h.browser()
+		h.post(b, "acme", h.response("acme", "", person("uma@acme.com", "Uma", "U"), nil), "")
+		h.skew.Store(int64(90 * time.Minute))
+		if status, _ := h.me(b); status != 200 {
+			t.Fatalf("after 90 idle minutes: %d", status)
+		}
+		h.skew.Store(int64(170 * time.Minute)) // 80 minutes after the last use, 170 after sign-in
+		if status, _ := h.me(b); status != 200 {
+			t.Fatalf("80 minutes after the last use: %d", status)
+		}
+		h.skew.Store(int64(300 * time.Minute))
+		if status, _ := h.me(b); status != http.StatusUnauthorized {
+			t.Fatalf("beyond the hard timeout: %d", status)
+		}
+	})
 }
