@@ -21,7 +21,7 @@ import (
 // AuthnRequests to the browser that started them and must reach the ACS on the IdP's cross-site POST.
 const (
 	sessionCookie = "scimsso_session"
-	bindingCookie = "scimsso_binding"
+	bindingCookie = "__Host-scimsso_binding"
 )
 
 // newSecret returns 256 random bits, URL-safe, and their SHA-256 (the only form stored).
@@ -50,10 +50,11 @@ func (s *Server) clearCookie(w http.ResponseWriter, name, path string, sameSite 
 }
 
 // setBindingCookie: SameSite=None so the IdP's cross-site POST to the ACS carries it, which browsers
-// allow only with Secure (they treat http://localhost as secure, so the demo works without TLS).
-// Scoped to /saml/ and short-lived.
+// allow only with Secure (they treat http://localhost as secure, so the demo works without TLS). The
+// __Host- prefix makes browsers refuse the cookie from a sibling subdomain or without Secure and
+// Path=/, so nobody can plant their own binding in a victim's browser (login CSRF). Short-lived.
 func (s *Server) setBindingCookie(w http.ResponseWriter, v string) {
-	http.SetCookie(w, &http.Cookie{Name: bindingCookie, Value: v, Path: "/saml/", MaxAge: int(requestTTL / time.Second),
+	http.SetCookie(w, &http.Cookie{Name: bindingCookie, Value: v, Path: "/", MaxAge: int(requestTTL / time.Second),
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode})
 }
 

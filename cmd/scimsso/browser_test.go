@@ -130,7 +130,7 @@ func TestBrowserCrossSiteSignIn(t *testing.T) {
 	}
 	var binding *network.Cookie
 	for _, c := range cookies {
-		if c.Name == "scimsso_binding" {
+		if c.Name == "__Host-scimsso_binding" {
 			binding = c
 		}
 	}
