@@ -175,8 +175,11 @@ func reconcile(f store.UserFinder, t *store.Tenant, set *store.SSOSettings, n at
 	if c.Email == "" {
 		return nil, refuse("attributes", "the assertion carries no email (attributes %s, and the NameID is not an email)", strings.Join(n.email, ", "))
 	}
-	if store.EmailDomain(c.Email) == "" {
-		return nil, refuse("attributes", "the assertion's email %q is not an email address", c.Email)
+	if !plainEmail(c.Email) {
+		return nil, refuse("attributes", "the assertion's email %q is not a plain email address", c.Email)
+	}
+	if c.SecondaryEmail != "" && !plainEmail(c.SecondaryEmail) {
+		return nil, refuse("attributes", "the assertion's secondary email %q is not a plain email address", c.SecondaryEmail)
 	}
 	country, countryOK := mapCountry(set.CountryFormat, c.Country)
 	find := func(how string, lookup func() (*store.User, error)) (*decision, error) {
@@ -248,6 +251,22 @@ func reconcile(f store.UserFinder, t *store.Tenant, set *store.SSOSettings, n at
 	}
 	fill(u, c, country, countryOK)
 	return &decision{user: u, matched: "created", pending: needsCompletion(set, u, true)}, nil
+}
+
+// plainEmail reports whether s is an email address of printable ASCII with one '@' and something on
+// both sides. Sign-in matches and creates users by email, so look-alikes (Cyrillic 'а' for 'a'),
+// invisible characters and embedded spaces are refused rather than becoming a second account.
+func plainEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at != strings.LastIndexByte(s, '@') || at == len(s)-1 || len(s) > 254 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // followEmail makes the IdP's new email the user's userName and primary email, unless another user

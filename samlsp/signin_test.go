@@ -19,7 +19,9 @@ import (
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/samlsp/samltest"
@@ -46,36 +48,67 @@ type harness struct {
 	srv     *httptest.Server
 	handler http.Handler
 	skew    atomic.Int64 // added to the server's clock (the IdP's stays real)
+	logs    *observer.ObservedLogs
+	dbPath  string
 	idp     *samltest.IdP
 	tenant  *store.Tenant
 }
 
 func newHarness(t testing.TB, configure func(*store.SSOSettings)) *harness {
 	t.Helper()
-	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: filepath.Join(t.TempDir(), "s.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	r := mux.NewRouter()
-	srv := httptest.NewTLSServer(r)
-	t.Cleanup(srv.Close)
-	log := zaptest.NewLogger(t)
-	if _, fuzzing := t.(*testing.F); fuzzing {
-		log = zap.NewNop() // a fuzz target may not log through F
-	}
-	h := &harness{t: t, st: st, srv: srv, handler: r}
-	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: srv.URL, Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp.Routes(r)
+	h := &harness{t: t, dbPath: filepath.Join(t.TempDir(), "s.db")}
+	h.srv = httptest.NewTLSServer(nil)
+	t.Cleanup(h.srv.Close)
+	h.start()
+	t.Cleanup(func() { h.st.Close() })
+	var err error
 	h.tenant = h.addTenant("acme", "acme.com", "acme.de")
 	if h.idp, err = samltest.New("https://idp.example/acme", "https://idp.example/sso", time.Time{}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	h.configure(h.tenant, h.idp, configure)
 	return h
+}
+
+// start opens the store and mounts a new SAML server on h.srv: a restart, when called again.
+func (h *harness) start() {
+	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: h.dbPath})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	if _, fuzzing := h.t.(*testing.F); !fuzzing { // a fuzz target may not log through F
+		log = zap.New(zapcore.NewTee(core, zaptest.NewLogger(h.t).Core()))
+	}
+	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: h.srv.URL, Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	r := mux.NewRouter()
+	sp.Routes(r)
+	h.st, h.logs, h.handler = st, logs, r
+	h.srv.Config.Handler = r
+}
+
+// restart closes the store and starts a new server on the same database file, as a process restart does.
+func (h *harness) restart() {
+	h.st.Close()
+	h.start()
+}
+
+// refusal returns the code of the last logged refusal ("" if none) and forgets the logs.
+func (h *harness) refusal() string {
+	code := ""
+	for _, e := range h.logs.TakeAll() {
+		if e.Message == "sign-in refused" {
+			code = "http"
+			if c, ok := e.ContextMap()["code"].(string); ok {
+				code = c
+			}
+		}
+	}
+	return code
 }
 
 func (h *harness) addTenant(slug string, domains ...string) *store.Tenant {

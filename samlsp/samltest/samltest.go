@@ -107,6 +107,8 @@ type Response struct {
 	Signer *IdP
 	// NoKeyInfo leaves the certificate out of the signature, as PingFederate can.
 	NoKeyInfo bool
+	// Recipient overrides the SubjectConfirmationData Recipient (default ACS); Issuer the IdP's entity ID.
+	Recipient, Issuer string
 }
 
 const (
@@ -131,6 +133,12 @@ func (p *IdP) Make(r Response) ([]byte, error) {
 	if r.Status == "" {
 		r.Status = "urn:oasis:names:tc:SAML:2.0:status:Success"
 	}
+	if r.Recipient == "" {
+		r.Recipient = r.ACS
+	}
+	if r.Issuer == "" {
+		r.Issuer = p.EntityID
+	}
 	ts := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 	irt := ""
 	if r.InResponseTo != "" {
@@ -150,7 +158,7 @@ func (p *IdP) Make(r Response) ([]byte, error) {
 		`<Conditions NotBefore="%s" NotOnOrAfter="%s"><AudienceRestriction><Audience>%s</Audience></AudienceRestriction></Conditions>`+
 		`<AttributeStatement>%s</AttributeStatement>`+
 		`<AuthnStatement AuthnInstant="%s" SessionIndex="%s"><AuthnContext><AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</AuthnContextClassRef></AuthnContext></AuthnStatement></Assertion>`,
-		nsSAML, r.AssertionID, ts(r.Now), xmlEscape(p.EntityID), xmlEscape(r.NameID), irt, ts(r.Now.Add(r.ValidFor)), xmlEscape(r.ACS),
+		nsSAML, r.AssertionID, ts(r.Now), xmlEscape(r.Issuer), xmlEscape(r.NameID), irt, ts(r.Now.Add(r.ValidFor)), xmlEscape(r.Recipient),
 		ts(r.Now.Add(-time.Minute)), ts(r.Now.Add(r.ValidFor)), xmlEscape(r.Audience), attrs.String(), ts(r.Now), r.AssertionID)
 	signer := p
 	if r.Signer != nil {
@@ -164,7 +172,7 @@ func (p *IdP) Make(r Response) ([]byte, error) {
 	}
 	resp := fmt.Sprintf(`<samlp:Response xmlns:samlp="%s" ID="_r%s" Version="2.0" IssueInstant="%s" Destination="%s"%s>`+
 		`<Issuer xmlns="%s">%s</Issuer><samlp:Status><samlp:StatusCode Value="%s"/></samlp:Status>%s</samlp:Response>`,
-		nsSAMLP, randHex(16), ts(r.Now), xmlEscape(r.ACS), irt, nsSAML, xmlEscape(p.EntityID), xmlEscape(r.Status), assertion)
+		nsSAMLP, randHex(16), ts(r.Now), xmlEscape(r.ACS), irt, nsSAML, xmlEscape(r.Issuer), xmlEscape(r.Status), assertion)
 	if r.Sign == "response" || r.Sign == "both" {
 		if resp, err = signer.sign(resp, r.SHA1, r.NoKeyInfo); err != nil {
 			return nil, err

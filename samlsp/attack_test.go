@@ -1,0 +1,540 @@
+package samlsp_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/scimsso/scimsso/samlsp/samltest"
+	"github.com/scimsso/scimsso/store"
+)
+
+// The attack suite: each case crafts the attack for real — a valid response signed by the test IdP's
+// key, then mutated, or a document built by hand — and asserts that it is refused for the expected
+// reason with nothing written: no user created or changed, no session. The victim is admin@acme.com,
+// provisioned by SCIM; the attacker is an ordinary user of the same IdP (pat@acme.com).
+
+const victim = "admin@acme.com"
+
+// doc is a response as an etree document, to be mutated.
+func parseDoc(t *testing.T, b []byte) *etree.Document {
+	t.Helper()
+	d := etree.NewDocument()
+	if err := d.ReadFromBytes(b); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func bytesOf(t *testing.T, d *etree.Document) []byte {
+	t.Helper()
+	b, err := d.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func child(el *etree.Element, tag string) *etree.Element {
+	for _, c := range el.ChildElements() {
+		if c.Tag == tag {
+			return c
+		}
+	}
+	return nil
+}
+
+// become rewrites an assertion element to speak for email: NameID and the email attribute.
+func become(a *etree.Element, email, id string) {
+	if n := a.FindElement("./Subject/NameID"); n != nil {
+		n.SetText(email)
+	}
+	for _, at := range a.FindElements("./AttributeStatement/Attribute") {
+		if at.SelectAttrValue("Name", "") == claimEmail {
+			at.FindElement("./AttributeValue").SetText(email)
+		}
+	}
+	if id != "" {
+		a.CreateAttr("ID", id)
+	}
+}
+
+func withoutSignature(el *etree.Element) *etree.Element {
+	c := el.Copy()
+	if s := child(c, "Signature"); s != nil {
+		c.RemoveChild(s)
+	}
+	return c
+}
+
+// xsw builds the eight classic signature-wrapping variants (SAML Raider's definitions) from a response
+// whose Response (1, 2) or assertion (3-8) is signed.
+var xsw = []struct {
+	name string
+	sign string // what the legitimate response has signed
+	wrap func(root *etree.Element)
+}{
+	{"XSW1: signed Response copied into its Signature, outer Response forged", "response", func(root *etree.Element) {
+		orig := withoutSignature(root)
+		child(root, "Signature").AddChild(orig)
+		root.CreateAttr("ID", "_evil_response")
+		become(child(root, "Assertion"), victim, "_evil_assertion")
+	}},
+	{"XSW2: signed Response copied before its Signature, outer Response forged", "response", func(root *etree.Element) {
+		orig := withoutSignature(root)
+		sig := child(root, "Signature")
+		root.InsertChildAt(sig.Index(), orig)
+		root.CreateAttr("ID", "_evil_response")
+		become(child(root, "Assertion"), victim, "_evil_assertion")
+	}},
+	{"XSW3: unsigned forged assertion before the signed one", "assertion", func(root *etree.Element) {
+		a := child(root, "Assertion")
+		evil := withoutSignature(a)
+		become(evil, victim, "_evil")
+		root.InsertChildAt(a.Index(), evil)
+	}},
+	{"XSW4: forged assertion wrapping the signed one", "assertion", func(root *etree.Element) {
+		a := child(root, "Assertion")
+		evil := withoutSignature(a)
+		become(evil, victim, "_evil")
+		root.RemoveChild(a)
+		evil.AddChild(a)
+		root.AddChild(evil)
+	}},
+	{"XSW5: signed assertion forged in place, unsigned original appended", "assertion", func(root *etree.Element) {
+		a := child(root, "Assertion")
+		orig := withoutSignature(a)
+		become(a, victim, "_evil")
+		root.AddChild(orig)
+	}},
+	{"XSW6: signed assertion forged in place, original inside its Signature", "assertion", func(root *etree.Element) {
+		a := child(root, "Assertion")
+		orig := withoutSignature(a)
+		become(a, victim, "_evil")
+		child(a, "Signature").AddChild(orig)
+	}},
+	{"XSW7: forged assertion inside an Extensions element", "assertion", func(root *etree.Element) {
+		a := child(root, "Assertion")
+		evil := withoutSignature(a)
+		become(evil, victim, "")
+		ext := etree.NewElement("Extensions")
+		ext.AddChild(evil)
+		root.InsertChildAt(a.Index(), ext)
+	}},
+	{"XSW8: assertion forged in place, original in Signature/Object", "assertion", func(root *etree.Element) {
+		a := child(root, "Assertion")
+		orig := withoutSignature(a)
+		become(a, victim, "")
+		obj := etree.NewElement("ds:Object")
+		obj.AddChild(orig)
+		child(a, "Signature").AddChild(obj)
+	}},
+}
+
+// attackHarness is a harness with the victim provisioned and a helper that posts an attack and checks
+// that it was refused with the given code and nothing changed.
+type attackHarness struct {
+	*harness
+	victim *store.User
+}
+
+func newAttackHarness(t *testing.T, configure func(*store.SSOSettings)) *attackHarness {
+	h := newHarness(t, configure)
+	return &attackHarness{harness: h, victim: h.scimUser(victim, "oid-admin", true)}
+}
+
+// refused posts doc (with the browser b, or a fresh one) and asserts the refusal.
+func (h *attackHarness) refused(t *testing.T, b *http.Client, doc []byte, wantStatus int, wantCode string) {
+	t.Helper()
+	if b == nil {
+		b = h.browser()
+	}
+	h.refusal()
+	res := h.post(b, "acme", doc, "")
+	code := h.refusal()
+	if res.StatusCode != wantStatus || (wantCode != "" && code != wantCode) {
+		t.Fatalf("status %d code %q, want %d %q", res.StatusCode, code, wantStatus, wantCode)
+	}
+	h.unchanged(t, b)
+}
+
+// unchanged asserts that only the victim exists, as provisioned, and b has no session.
+func (h *attackHarness) unchanged(t *testing.T, b *http.Client) {
+	t.Helper()
+	us := h.users()
+	if len(us) != 1 || us[0].ID != h.victim.ID || us[0].Version != h.victim.Version {
+		t.Fatalf("the store changed: %+v", us)
+	}
+	if status, _ := h.me(b); status != http.StatusUnauthorized {
+		t.Fatalf("a session was issued: /me %d", status)
+	}
+}
+
+func TestAttackSignatureWrapping(t *testing.T) {
+	for _, x := range xsw {
+		for _, setting := range []string{"assertion", "response", "both"} {
+			t.Run(x.name+"/signed-element="+setting, func(t *testing.T) {
+				h := newAttackHarness(t, func(s *store.SSOSettings) { s.SignedElement = setting })
+				legit := h.response("acme", "", person("pat@acme.com", "Pat", "P"), func(r *samltest.Response) { r.Sign = x.sign })
+				d := parseDoc(t, legit)
+				x.wrap(d.Root())
+				h.refused(t, nil, bytesOf(t, d), http.StatusForbidden, "")
+			})
+		}
+	}
+}
+
+func TestAttackSignatures(t *testing.T) {
+	h := newAttackHarness(t, nil)
+	pat := person("pat@acme.com", "Pat", "P")
+	evilIdP, err := samltest.New(h.idp.EntityID, h.idp.SSOURL, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another tenant's IdP, trusted by beta only.
+	betaIdP, _ := samltest.New("https://idp.beta.example", "https://idp.beta.example/sso", time.Time{}, time.Time{})
+	beta := h.addTenant("beta", "beta.com")
+	h.configure(beta, betaIdP, nil)
+	cases := []struct {
+		name string
+		doc  func() []byte
+		code string
+	}{
+		{"signature removed", func() []byte {
+			d := parseDoc(t, h.response("acme", "", with(pat, claimEmail, victim), nil))
+			a := child(d.Root(), "Assertion")
+			a.RemoveChild(child(a, "Signature"))
+			return bytesOf(t, d)
+		}, "invalid"},
+		{"signed by an attacker's key with its own certificate in KeyInfo", func() []byte {
+			return h.response("acme", "", with(pat, claimEmail, victim), func(r *samltest.Response) { r.Signer = evilIdP })
+		}, "invalid"},
+		{"signed by an attacker's key without KeyInfo", func() []byte {
+			return h.response("acme", "", with(pat, claimEmail, victim), func(r *samltest.Response) { r.Signer, r.NoKeyInfo = evilIdP, true })
+		}, "invalid"},
+		{"signed by the IdP of another tenant", func() []byte {
+			doc, _ := betaIdP.Make(samltest.Response{ACS: h.acs("acme"), Audience: h.entityID("acme"), NameID: victim, Issuer: h.idp.EntityID})
+			return doc
+		}, "invalid"},
+		{"unsigned assertion inside a signed Response (signed-element assertion)", func() []byte {
+			return h.response("acme", "", with(pat, claimEmail, victim), func(r *samltest.Response) { r.Sign = "response" })
+		}, "invalid"},
+		{"SHA-1 signature under signature-algorithm sha256", func() []byte {
+			return h.response("acme", "", pat, func(r *samltest.Response) { r.SHA1 = true })
+		}, "invalid"},
+		{"NameID changed after signing", func() []byte {
+			d := parseDoc(t, h.response("acme", "", pat, nil))
+			become(child(d.Root(), "Assertion"), victim, "")
+			return bytesOf(t, d)
+		}, "invalid"},
+		{"a foreign-namespace NameID after the signed one (GO-2026-6909)", func() []byte {
+			d := parseDoc(t, h.response("acme", "", pat, nil))
+			subj := child(d.Root(), "Assertion").FindElement("./Subject")
+			n := subj.CreateElement("x:NameID")
+			n.CreateAttr("xmlns:x", "urn:example")
+			n.SetText(victim)
+			return bytesOf(t, d)
+		}, "invalid"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { h.refused(t, nil, tc.doc(), http.StatusForbidden, tc.code) })
+	}
+	// A signed assertion inside an unsigned Response when the Response must be signed.
+	for _, setting := range []string{"response", "both"} {
+		t.Run("signed assertion in an unsigned Response, signed-element "+setting, func(t *testing.T) {
+			h := newAttackHarness(t, func(s *store.SSOSettings) { s.SignedElement = setting })
+			h.refused(t, nil, h.response("acme", "", pat, nil), http.StatusForbidden, "signature")
+		})
+	}
+}
+
+func TestAttackInjection(t *testing.T) {
+	h := newAttackHarness(t, nil)
+	cases := []struct {
+		name, signedEmail string
+		edit              func(string) string
+		code              string
+	}{
+		// The IdP signs a user's real (odd) address; a comment splits it so a naive reader sees admin@acme.com.
+		{"comment injection in NameID and email attribute", victim + ".evil.com", func(s string) string {
+			return strings.ReplaceAll(s, victim+".evil.com", victim+"<!---->.evil.com")
+		}, "domain"},
+		{"Cyrillic look-alike", "аdmin@acme.com", nil, "attributes"},
+		{"zero-width space", "admin\u200b@acme.com", nil, "attributes"},
+		{"embedded space", "admin @acme.com", nil, "attributes"},
+		{"tab", "admin\t@acme.com", nil, "attributes"},
+		{"two at signs", "admin@acme.com@evil.com", nil, "attributes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := string(h.response("acme", "", person(tc.signedEmail, "Eve", "E"), nil))
+			if tc.edit != nil {
+				doc = tc.edit(doc)
+				if !strings.Contains(doc, "<!---->") {
+					t.Fatal("the injection was not applied")
+				}
+			}
+			h.refused(t, nil, []byte(doc), http.StatusForbidden, tc.code)
+		})
+	}
+}
+
+// encryptedResponse is an unsigned Response with an EncryptedAssertion made with the tenant's public SP
+// certificate, as anyone who reads the metadata can: alg encrypts ciphertext under a key of keyLen
+// bytes, itself RSA-OAEP-encrypted (or RSA-1_5 when transport says so) to the SP.
+func encryptedResponse(t *testing.T, h *harness, alg, transport string, keyLen int, ciphertext []byte, extra string) []byte {
+	t.Helper()
+	block, _ := pem.Decode(h.tenant.SPCertPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, keyLen)
+	rand.Read(key)
+	var ek []byte
+	if strings.HasSuffix(transport, "rsa-1_5") {
+		ek, err = rsa.EncryptPKCS1v15(rand.Reader, cert.PublicKey.(*rsa.PublicKey), key)
+	} else {
+		ek, err = rsa.EncryptOAEP(sha1.New(), rand.Reader, cert.PublicKey.(*rsa.PublicKey), key, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(fmt.Sprintf(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r1" Version="2.0" IssueInstant="%s" Destination="%s">`+
+		`<Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">%s</Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>%s`+
+		`<EncryptedAssertion xmlns="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element">`+
+		`<xenc:EncryptionMethod Algorithm="%s"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="%s"/>`+
+		`<xenc:CipherData><xenc:CipherValue>%s</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>`+
+		`<xenc:CipherData><xenc:CipherValue>%s</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></EncryptedAssertion></samlp:Response>`,
+		time.Now().UTC().Format(time.RFC3339), h.acs("acme"), h.idp.EntityID, extra, alg, transport,
+		base64.StdEncoding.EncodeToString(ek), base64.StdEncoding.EncodeToString(ciphertext)))
+}
+
+func TestAttackCrashers(t *testing.T) {
+	h := newAttackHarness(t, nil)
+	const (
+		oaep = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
+		cbc  = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+		gcm  = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+		des  = "http://www.w3.org/2001/04/xmlenc#tripledes-cbc"
+		rsa1 = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
+	)
+	junk := func(n int) []byte { b := make([]byte, n); rand.Read(b); return b }
+	pat := h.response("acme", "", person("pat@acme.com", "Pat", "P"), nil)
+	cases := []struct {
+		name   string
+		doc    []byte
+		status int
+		code   string
+	}{
+		// crewjam v0.5.1's own decrypters panic on these three (notes/saml-sp.md 2.5 P1-P3).
+		{"AES-CBC ciphertext that is not whole blocks", encryptedResponse(t, h.harness, cbc, oaep, 16, junk(16+20), ""), 403, "invalid"},
+		{"AES-GCM ciphertext shorter than its nonce", encryptedResponse(t, h.harness, gcm, oaep, 16, junk(8), ""), 403, "invalid"},
+		{"3DES with an 8-byte key", encryptedResponse(t, h.harness, des, oaep, 8, junk(24), ""), 403, "guard"},
+		{"RSA-1_5 key transport", encryptedResponse(t, h.harness, cbc, rsa1, 16, junk(48), ""), 403, "guard"},
+		{"an encrypted and a plain assertion together", encryptedResponse(t, h.harness, cbc, oaep, 16, junk(48),
+			string(pat[strings.Index(string(pat), "<Assertion"):strings.Index(string(pat), "</samlp:Response>")])), 403, "guard"},
+		// goxmldsig 1.6.1 makes crewjam panic on a signed element with ~1000 descendants (P4).
+		{"a fake ds:Signature with a thousand elements", []byte(strings.Replace(string(pat), "<samlp:Status>",
+			`<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">`+strings.Repeat("<x/>", 1000)+`</ds:Signature><samlp:Status>`, 1)), 403, "guard"},
+		{"an assertion with a thousand attribute values", func() []byte {
+			vals := make([]string, 1000)
+			for i := range vals {
+				vals[i] = fmt.Sprint("group-", i)
+			}
+			doc, _ := h.idp.Make(samltest.Response{ACS: h.acs("acme"), Audience: h.entityID("acme"), NameID: "pat@acme.com",
+				Attrs: []samltest.Attr{{Name: "groups", Values: vals}}})
+			return doc
+		}(), 403, "guard"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { h.refused(t, nil, tc.doc, tc.status, tc.code) })
+	}
+}
+
+func TestAttackHostileXML(t *testing.T) {
+	h := newAttackHarness(t, nil)
+	pat := string(h.response("acme", "", person("pat@acme.com", "Pat", "P"), nil))
+	laughs := `<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>`
+	cases := []struct {
+		name string
+		doc  string
+	}{
+		{"DOCTYPE", "<!DOCTYPE samlp:Response>" + pat},
+		{"external entity", `<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>` + strings.Replace(pat, "pat@acme.com", "&xxe;", 1)},
+		{"billion laughs", laughs + strings.Replace(pat, "pat@acme.com", "&d;", 1)},
+		{"deeply nested elements", strings.Replace(pat, "<samlp:Status>", strings.Repeat("<x>", 100000)+strings.Repeat("</x>", 100000)+"<samlp:Status>", 1)},
+		{"a wide tree", strings.Replace(pat, "<samlp:Status>", strings.Repeat("<x/>", 50000)+"<samlp:Status>", 1)},
+		{"two assertions", strings.Replace(pat, "</samlp:Response>", pat[strings.Index(pat, "<Assertion"):strings.Index(pat, "</samlp:Response>")]+"</samlp:Response>", 1)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Refused by the guard: before any XML library, in one pass over the bytes.
+			status := http.StatusForbidden
+			if len(tc.doc) > 256<<10 {
+				status = http.StatusRequestEntityTooLarge
+			}
+			code := "guard"
+			if status != http.StatusForbidden {
+				code = "http"
+			}
+			h.refused(t, nil, []byte(tc.doc), status, code)
+		})
+	}
+	for name, form := range map[string]url.Values{
+		"over the size limit": {"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(pat + strings.Repeat(" ", 300<<10)))}},
+		"broken base64":       {"SAMLResponse": {"PHNhbWxw$$$"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := h.browser()
+			res, err := b.PostForm(h.acs("acme"), form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusRequestEntityTooLarge && res.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status %d", res.StatusCode)
+			}
+			h.unchanged(t, b)
+		})
+	}
+}
+
+func TestAttackConditions(t *testing.T) {
+	h := newAttackHarness(t, nil)
+	beta := h.addTenant("beta", "acme.org")
+	h.configure(beta, h.idp, nil)
+	pat := person("pat@acme.com", "Pat", "P")
+	cases := []struct {
+		name   string
+		mutate func(*samltest.Response)
+		code   string
+	}{
+		{"audience of another tenant", func(r *samltest.Response) { r.Audience = h.entityID("beta") }, "invalid"},
+		{"audience of another SP", func(r *samltest.Response) { r.Audience = "https://sp.other.example/metadata" }, "invalid"},
+		{"Destination of another tenant", func(r *samltest.Response) { r.ACS = h.acs("beta") }, "invalid"},
+		{"Recipient of another tenant", func(r *samltest.Response) { r.Recipient = h.acs("beta") }, "invalid"},
+		{"Issuer of another IdP", func(r *samltest.Response) { r.Issuer = "https://idp.other.example" }, "invalid"},
+		{"expired", func(r *samltest.Response) { r.Now = time.Now().Add(-20 * time.Minute) }, "invalid"},
+		{"not yet valid", func(r *samltest.Response) { r.Now = time.Now().Add(10 * time.Minute) }, "invalid"},
+		{"valid far into the future", func(r *samltest.Response) { r.ValidFor = 30 * 24 * time.Hour }, "time"},
+		{"status not Success", func(r *samltest.Response) { r.Status = "urn:oasis:names:tc:SAML:2.0:status:Requester" }, "status"},
+		{"unknown InResponseTo", func(r *samltest.Response) { r.InResponseTo = "id-made-up" }, "in-response-to"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h.refused(t, nil, h.response("acme", "", pat, tc.mutate), http.StatusForbidden, tc.code)
+		})
+	}
+	t.Run("InResponseTo of another tenant's request", func(t *testing.T) {
+		b := h.browser()
+		id := h.login(b, "beta", "/")
+		h.refused(t, b, h.response("acme", id, pat, nil), http.StatusForbidden, "in-response-to")
+	})
+	t.Run("a response for acme posted to beta's ACS", func(t *testing.T) {
+		b := h.browser()
+		id := h.login(b, "beta", "/")
+		h.refusal()
+		res := h.post(b, "beta", h.response("acme", id, pat, nil), "")
+		if res.StatusCode != http.StatusForbidden || h.refusal() != "invalid" {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	})
+	// Last, as it signs someone in: the allowance itself.
+	t.Run("clock skew within 3 minutes is accepted", func(t *testing.T) {
+		res := h.post(h.browser(), "acme", h.response("acme", "", pat, func(r *samltest.Response) { r.Now = time.Now().Add(2 * time.Minute) }), "")
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("status %d (%s)", res.StatusCode, h.refusal())
+		}
+	})
+}
+
+func TestAttackReplay(t *testing.T) {
+	h := newAttackHarness(t, nil)
+	b := h.browser()
+	id := h.login(b, "acme", "/")
+	doc := h.response("acme", id, person(victim, "Admin", "A"), nil)
+	if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first use: %d", res.StatusCode)
+	}
+	// The same response again: its request is answered; unsolicited copy of the assertion: replay cache.
+	h.refusal()
+	if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusForbidden || h.refusal() != "in-response-to" {
+		t.Fatalf("reused InResponseTo: %d", res.StatusCode)
+	}
+	unsolicited := h.response("acme", "", person(victim, "Admin", "A"), func(r *samltest.Response) { r.AssertionID = "_once" })
+	if res := h.post(h.browser(), "acme", unsolicited, ""); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first unsolicited use: %d", res.StatusCode)
+	}
+	h.restart()
+	thief := h.browser()
+	h.refusal()
+	if res := h.post(thief, "acme", unsolicited, ""); res.StatusCode != http.StatusForbidden || h.refusal() != "replay" {
+		t.Fatalf("replay after a restart: %d", res.StatusCode)
+	}
+	if status, _ := h.me(thief); status != http.StatusUnauthorized {
+		t.Fatalf("the replay made a session: %d", status)
+	}
+	h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.NoIdPInitiated = true })
+	h.refused(t, nil, h.response("acme", "", person("pat@acme.com", "Pat", "P"), nil), http.StatusForbidden, "unsolicited")
+}
+
+// TestAttackSessionCookie: the session cookie's attributes, a stolen cookie after logout and after
+// deactivation, and no session id (nor its hash) in any log line.
+func TestAttackSessionCookie(t *testing.T) {
+	h := newAttackHarness(t, nil)
+	h.refusal()
+	b := h.browser()
+	res, err := b.PostForm(h.acs("acme"), url.Values{"SAMLResponse": {samltest.Encode(h.response("acme", "", person(victim, "Admin", "A"), nil))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var sess *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "scimsso_session" {
+			sess = c
+		}
+	}
+	if sess == nil || !sess.HttpOnly || !sess.Secure || sess.SameSite != http.SameSiteLaxMode || sess.Path != "/" {
+		t.Fatalf("session cookie %+v: want HttpOnly, Secure (BASE is https), SameSite=Lax, Path=/", sess)
+	}
+	u, _ := url.Parse(h.srv.URL)
+	stolen := b.Jar.Cookies(u)
+	thief := h.browser()
+	thief.Jar.SetCookies(u, stolen)
+	if status, _ := h.me(thief); status != 200 {
+		t.Fatalf("copied cookie before anything: %d", status)
+	}
+	if _, err := h.st.UpdateUser(ctx, h.tenant.ID, h.victim.ID, 0, store.Audit{Operation: "patch"}, func(u *store.User) error { u.Active = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := h.me(thief); status != http.StatusUnauthorized {
+		t.Fatalf("copied cookie after deactivation: %d", status)
+	}
+	sum := hashHex(sess.Value)
+	for _, e := range h.logs.All() {
+		line := fmt.Sprint(e.Message, e.ContextMap())
+		if strings.Contains(line, sess.Value) || strings.Contains(line, sum) {
+			t.Fatalf("a log line carries the session id: %s", line)
+		}
+	}
+}
+
+func hashHex(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
+}
