@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scim2/filter-parser/v2"
 
@@ -14,14 +15,40 @@ import (
 // parseFilter turns a SCIM filter into a store.Filter. The shapes Okta and Entra send before every
 // create (attr eq "value", joined by and) take a hand-written fast path; everything else goes through
 // the full grammar. Both produce the same store.Filter for the shapes they share (see the tests).
+//
+// The length limit (maxFilter, 1024 bytes) is checked first, before any parsing: it bounds the parse
+// time, the depth of nesting and the number of terms (about a hundred `or`s), so a 100 KB or 10k-term
+// filter is a quick 400. A filter must be valid UTF-8, and no value may hold a NUL: SQL engines read
+// LIKE patterns as C strings, so "co \u0000" would match every row instead of none.
 func parseFilter(s string) (*store.Filter, error) {
 	if len(s) > maxFilter {
 		return nil, invalidFilter("the filter is longer than %d bytes", maxFilter)
 	}
-	if f, ok := fastFilter(s); ok {
-		return f, nil
+	if !utf8.ValidString(s) {
+		return nil, invalidFilter("the filter is not valid UTF-8")
 	}
-	return grammarFilter(s)
+	f, ok := fastFilter(s)
+	if !ok {
+		var err error
+		if f, err = grammarFilter(s); err != nil {
+			return nil, err
+		}
+	}
+	if hasNUL(f) {
+		return nil, invalidFilter("a filter value may not contain the NUL character")
+	}
+	return f, nil
+}
+
+// hasNUL reports whether a string value anywhere in f contains U+0000.
+func hasNUL(f *store.Filter) bool {
+	if f == nil {
+		return false
+	}
+	if v, ok := f.Value.(string); ok && strings.IndexByte(v, 0) >= 0 {
+		return true
+	}
+	return hasNUL(f.Left) || hasNUL(f.Right) || hasNUL(f.Sub)
 }
 
 // fastFilter parses `A eq "v"` (A one of the indexed attributes) and conjunctions of those, and Entra's

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
@@ -49,6 +51,7 @@ type Server struct {
 	baseURL string
 	now     func() time.Time
 	lib     scim.Server
+	guard   *throttle // slows token guessing; see throttle.go
 }
 
 // New checks cfg and builds the server. The SCIM schemas are built once here: building them per request
@@ -68,7 +71,8 @@ func New(cfg Config) (*Server, error) {
 	// Entra sends booleans as "True"/"False". This switch is elimity's own and process-wide; scimsso
 	// has one SCIM server, so setting it here is the one place it is set.
 	schema.SetAllowStringValues(true)
-	s := &Server{st: cfg.Store, log: cfg.Logger, baseURL: strings.TrimRight(cfg.BaseURL, "/"), now: cfg.Now}
+	s := &Server{st: cfg.Store, log: cfg.Logger, baseURL: strings.TrimRight(cfg.BaseURL, "/"), now: cfg.Now,
+		guard: newThrottle(authFailLimit, authFailWindow, authFailAddrs)}
 	lib, err := scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{
 			SupportFiltering: true,
@@ -127,9 +131,17 @@ func userIDOf(r *http.Request) string {
 
 // authenticate resolves {tenant} and the bearer token in one indexed lookup of the token's SHA-256 joined
 // to the slug. Every failure gets the same 401 after the same single query, so neither the answer nor
-// its timing says whether a tenant exists.
+// its timing says whether a tenant exists. An address that keeps presenting bad bearer tokens is
+// refused with 429 before the lookup (throttle.go); that answer too is the same for every tenant.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := clientAddr(r)
+		if wait, blocked := s.guard.blocked(addr, s.now()); blocked {
+			secs := int((wait + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			s.writeError(w, r, errorf(http.StatusTooManyRequests, "", "Too many requests with an invalid bearer token from this address; retry after %d seconds.", secs))
+			return
+		}
 		slug := mux.Vars(r)["tenant"]
 		tok := bearerToken(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(tok))
@@ -141,6 +153,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if !ok {
+			if tok != "" && s.guard.fail(addr, s.now()) {
+				s.log.Warn("scim: repeated invalid bearer tokens; refusing the address for a while",
+					zap.String("addr", addr), zap.Int("failures", authFailLimit), zap.Duration("for", authFailWindow))
+			}
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
@@ -288,6 +304,20 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, rest string) {
 		}
 		s.audit(r, e.Status, e.Detail)
 		s.writeError(w, r, e)
+		return
+	}
+	// The body must be one JSON value in UTF-8 (RFC 8259). The library's decoder reads the first value
+	// and ignores what follows it, and turns invalid UTF-8 into U+FFFD, which would then be stored.
+	var bad *Error
+	switch {
+	case !utf8.Valid(body):
+		bad = errorf(http.StatusBadRequest, "invalidSyntax", "The request body is not valid UTF-8.")
+	case !json.Valid(body):
+		bad = errorf(http.StatusBadRequest, "invalidSyntax", "The request body is not one valid JSON document.")
+	}
+	if bad != nil {
+		s.audit(r, bad.Status, bad.Detail)
+		s.writeError(w, r, bad)
 		return
 	}
 	st.body = body

@@ -35,6 +35,17 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessWith(t, harnessOptions{})
+}
+
+// harnessOptions vary the server a harness runs.
+type harnessOptions struct {
+	wrap func(store.Store) store.Store // the store the server uses, around the harness's own
+	now  func() time.Time              // the server's clock
+}
+
+func newHarnessWith(t testing.TB, o harnessOptions) *harness {
+	t.Helper()
 	st, err := sqlstore.Open(context.Background(), sqlstore.Options{Path: filepath.Join(t.TempDir(), "scimsso.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +65,11 @@ func newHarness(t testing.TB) *harness {
 		_ = b
 		logger = zapNop()
 	}
-	s, err := scimserver.New(scimserver.Config{Store: st, Logger: logger, BaseURL: h.srv.URL})
+	var served store.Store = st
+	if o.wrap != nil {
+		served = o.wrap(st)
+	}
+	s, err := scimserver.New(scimserver.Config{Store: served, Logger: logger, BaseURL: h.srv.URL, Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,6 +140,11 @@ func (b *whereBuilder) compare(c column, f *store.Filter) (string, error) {
 		if c.fold {
 			sv = strings.ToLower(sv)
 		}
+		if strings.IndexByte(sv, 0) >= 0 {
+			// SQLite reads a LIKE pattern (and length(), instr()) only up to a NUL, so "%\x00%" would be
+			// "%": every row. No stored value can hold a NUL the edge let through, so refuse it.
+			return "", fmt.Errorf("%w: a NUL in a filter value", ErrFilter)
+		}
 		if c.nullable && (f.Op == store.OpCo || f.Op == store.OpSw || f.Op == store.OpEw) {
 			c.expr = "coalesce(" + c.expr + ", '')"
 		}
