@@ -16,7 +16,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"html"
+
 	"io"
 	"math/big"
 	"net/http"
@@ -40,6 +40,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scimsso/scimsso/samlsp"
+	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
 	"github.com/scimsso/scimsso/store/sqlstore"
 )
@@ -336,15 +337,15 @@ func readFile(t *testing.T, name string) string {
 func (i *idp) configure(t *testing.T, b *http.Client, fields, extra map[string]string) {
 	t.Helper()
 	page, body := get(t, b, i.url+"/settings")
-	f := findForm(t, page, body, func(f form) bool { return f.values.Has("signatureAlgorithm") })
+	f := findForm(t, page, body, func(f samltest.Form) bool { return f.Values.Has("signatureAlgorithm") })
 	for k, v := range fields {
-		if !f.values.Has(k) {
-			t.Fatalf("saml-idp's settings form has no field %q: %v", k, f.values)
+		if !f.Values.Has(k) {
+			t.Fatalf("saml-idp's settings form has no field %q: %v", k, f.Values)
 		}
-		f.values.Set(k, v)
+		f.Values.Set(k, v)
 	}
 	for k, v := range extra {
-		f.values.Set(k, v)
+		f.Values.Set(k, v)
 	}
 	res := submit(t, b, f)
 	res.Body.Close()
@@ -375,25 +376,25 @@ func (s *sp) signIn(t *testing.T, b *http.Client, i *idp, start string, who pers
 		}
 	}
 	page, body := get(t, b, at)
-	f := findForm(t, page, body, func(f form) bool { return f.values.Has("userName") })
-	if strings.HasPrefix(start, s.srv.URL) != f.values.Has("_authnRequest") {
-		t.Fatalf("saml-idp's form has _authnRequest = %v for a sign-in starting at %s", f.values.Has("_authnRequest"), start)
+	f := findForm(t, page, body, func(f samltest.Form) bool { return f.Values.Has("userName") })
+	if strings.HasPrefix(start, s.srv.URL) != f.Values.Has("_authnRequest") {
+		t.Fatalf("saml-idp's form has _authnRequest = %v for a sign-in starting at %s", f.Values.Has("_authnRequest"), start)
 	}
-	f.values.Set("userName", who.email)
-	f.values.Set("email", who.email)
-	f.values.Set("firstName", who.first)
-	f.values.Set("lastName", who.last)
+	f.Values.Set("userName", who.email)
+	f.Values.Set("email", who.email)
+	f.Values.Set("firstName", who.first)
+	f.Values.Set("lastName", who.last)
 	res := submit(t, b, f)
 	post, err := io.ReadAll(res.Body)
 	res.Body.Close()
 	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("saml-idp sign-in: %d %v\n%s", res.StatusCode, err, post)
 	}
-	auto := findForm(t, f.action, string(post), func(f form) bool { return f.values.Has("SAMLResponse") })
-	if auto.action.String() != s.acs() {
-		t.Fatalf("saml-idp posts to %s, want the ACS %s", auto.action, s.acs())
+	auto := findForm(t, f.Action, string(post), func(f samltest.Form) bool { return f.Values.Has("SAMLResponse") })
+	if auto.Action.String() != s.acs() {
+		t.Fatalf("saml-idp posts to %s, want the ACS %s", auto.Action, s.acs())
 	}
-	return submit(t, b, auto), inspect(t, auto.values.Get("SAMLResponse"))
+	return submit(t, b, auto), inspect(t, auto.Values.Get("SAMLResponse"))
 }
 
 // sent is what the IdP's SAMLResponse carried, read from its auto-post form.
@@ -680,24 +681,16 @@ func get(t *testing.T, b *http.Client, u string) (*url.URL, string) {
 	return res.Request.URL, string(body)
 }
 
-// form is an HTML form as a browser would submit it: its resolved action, method, and the values of
-// its successful controls.
-type form struct {
-	action *url.URL
-	method string
-	values url.Values
-}
-
-func submit(t *testing.T, b *http.Client, f form) *http.Response {
+func submit(t *testing.T, b *http.Client, f samltest.Form) *http.Response {
 	t.Helper()
 	var res *http.Response
 	var err error
-	if f.method == http.MethodGet {
-		u := *f.action
-		u.RawQuery = f.values.Encode()
+	if f.Method == http.MethodGet {
+		u := *f.Action
+		u.RawQuery = f.Values.Encode()
 		res, err = b.Get(u.String())
 	} else {
-		res, err = b.PostForm(f.action.String(), f.values)
+		res, err = b.PostForm(f.Action.String(), f.Values)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -705,112 +698,17 @@ func submit(t *testing.T, b *http.Client, f form) *http.Response {
 	return res
 }
 
-func findForm(t *testing.T, page *url.URL, body string, match func(form) bool) form {
+func findForm(t *testing.T, page *url.URL, body string, match func(samltest.Form) bool) samltest.Form {
 	t.Helper()
-	for _, f := range parseForms(page, body) {
+	forms, err := samltest.Forms(page, []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range forms {
 		if match(f) {
 			return f
 		}
 	}
 	t.Fatalf("no matching form at %s:\n%s", page, body)
-	return form{}
-}
-
-var (
-	reForm    = regexp.MustCompile(`(?is)<form\b([^>]*)>(.*?)</form\s*>`)
-	reControl = regexp.MustCompile(`(?is)<(input|textarea|select)\b([^>]*)>`)
-	reOption  = regexp.MustCompile(`(?is)<option\b([^>]*)>([^<]*)`)
-	reAttr    = regexp.MustCompile(`(?s)([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?`)
-	reSpace   = regexp.MustCompile(`\s+`)
-)
-
-// parseForms reads the forms of an HTML page well enough for saml-idp's pages: inputs (text and
-// hidden; checkboxes and radios when checked; buttons never, none is named), selects (the selected
-// option, else the first) and textareas.
-func parseForms(page *url.URL, body string) []form {
-	var out []form
-	for _, fm := range reForm.FindAllStringSubmatch(body, -1) {
-		attrs := parseAttrs(fm[1])
-		action, err := page.Parse(html.UnescapeString(attrs["action"]))
-		if err != nil {
-			continue
-		}
-		f := form{action: action, method: strings.ToUpper(attrs["method"]), values: url.Values{}}
-		if f.method != http.MethodPost {
-			f.method = http.MethodGet
-		}
-		inner := fm[2]
-		for _, loc := range reControl.FindAllStringSubmatchIndex(inner, -1) {
-			tag := strings.ToLower(inner[loc[2]:loc[3]])
-			a := parseAttrs(inner[loc[4]:loc[5]])
-			name, has := a["name"]
-			if !has || name == "" {
-				continue
-			}
-			_, disabled := a["disabled"]
-			if disabled {
-				continue
-			}
-			rest := inner[loc[1]:]
-			switch tag {
-			case "input":
-				switch strings.ToLower(a["type"]) {
-				case "submit", "button", "image", "reset", "file":
-					continue
-				case "checkbox", "radio":
-					if _, on := a["checked"]; !on {
-						continue
-					}
-					if _, ok := a["value"]; !ok {
-						a["value"] = "on"
-					}
-				}
-				f.values.Add(name, a["value"])
-			case "textarea":
-				end := strings.Index(strings.ToLower(rest), "</textarea")
-				if end < 0 {
-					end = len(rest)
-				}
-				f.values.Add(name, html.UnescapeString(strings.TrimPrefix(rest[:end], "\n")))
-			case "select":
-				end := strings.Index(strings.ToLower(rest), "</select")
-				if end < 0 {
-					end = len(rest)
-				}
-				first, chosen := "", ""
-				for n, om := range reOption.FindAllStringSubmatch(rest[:end], -1) {
-					oa := parseAttrs(om[1])
-					v, ok := oa["value"]
-					if !ok {
-						v = strings.TrimSpace(reSpace.ReplaceAllString(html.UnescapeString(om[2]), " "))
-					}
-					if n == 0 {
-						first = v
-					}
-					if _, sel := oa["selected"]; sel && chosen == "" {
-						chosen = v + "\x00"
-					}
-				}
-				if chosen != "" {
-					f.values.Add(name, strings.TrimSuffix(chosen, "\x00"))
-				} else {
-					f.values.Add(name, first)
-				}
-			}
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func parseAttrs(s string) map[string]string {
-	m := map[string]string{}
-	for _, a := range reAttr.FindAllStringSubmatch(s, -1) {
-		k := strings.ToLower(a[1])
-		if _, dup := m[k]; dup {
-			continue
-		}
-		m[k] = html.UnescapeString(a[2] + a[3] + a[4])
-	}
-	return m
+	return samltest.Form{}
 }

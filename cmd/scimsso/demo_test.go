@@ -10,10 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scimsso/scimsso/samlsp/samltest"
 )
 
 // localhostJar is a cookie jar that, like browsers, treats http://localhost as a secure context, so the
@@ -32,32 +33,14 @@ func secureLocal(u *url.URL) *url.URL {
 func (j localhostJar) SetCookies(u *url.URL, cs []*http.Cookie) { j.Jar.SetCookies(secureLocal(u), cs) }
 func (j localhostJar) Cookies(u *url.URL) []*http.Cookie        { return j.Jar.Cookies(secureLocal(u)) }
 
-var (
-	inputRE  = regexp.MustCompile(`<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"`)
-	formRE   = regexp.MustCompile(`<form[^>]*>`)
-	actionRE = regexp.MustCompile(`action="([^"]*)"`)
-)
-
-// formOf returns a page's form action and its named inputs with their values, as a browser submits them.
-func formOf(t *testing.T, page string) (string, url.Values) {
+// formOf returns the page's only form, as a browser submits it.
+func formOf(t *testing.T, page *url.URL, body []byte) samltest.Form {
 	t.Helper()
-	f := formRE.FindString(page)
-	if f == "" {
-		t.Fatalf("no form in page:\n%s", page)
+	forms, err := samltest.Forms(page, body)
+	if err != nil || len(forms) != 1 {
+		t.Fatalf("want one form in the page (%v):\n%s", err, body)
 	}
-	m := actionRE.FindStringSubmatch(f)
-	if m == nil {
-		m = []string{"", ""}
-	}
-	v := url.Values{}
-	for _, in := range inputRE.FindAllStringSubmatch(page, -1) {
-		v.Set(in[1], htmlUnescape(in[2]))
-	}
-	return htmlUnescape(m[1]), v
-}
-
-func htmlUnescape(s string) string {
-	return strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'", "&lt;", "<", "&gt;", ">", "&#x2B;", "+", "&#x3D;", "=", "&#61;", "=").Replace(s)
+	return forms[0]
 }
 
 // TestDemo runs `scimsso demo` as a newcomer would and follows its printed instructions: provision a
@@ -140,11 +123,11 @@ func TestDemo(t *testing.T) {
 		}
 		page, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		action, form := formOf(t, string(page))
-		form.Set("user", tc.user)
-		form.Set("password", tc.password)
 		// The form has no action: it posts back to the page it is on.
-		res, err = b.PostForm(res.Request.URL.ResolveReference(mustURL(t, action)).String(), form)
+		login := formOf(t, res.Request.URL, page)
+		login.Values.Set("user", tc.user)
+		login.Values.Set("password", tc.password)
+		res, err = b.PostForm(login.Action.String(), login.Values)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,11 +137,11 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("%s: the IdP did not answer with a response form: %d\n%s", tc.user, res.StatusCode, page)
 		}
 		// The IdP answers with its auto-post form to scimsso's ACS; the browser submits it and lands on /me.
-		action, form = formOf(t, string(page))
-		if !strings.HasPrefix(action, base+"/saml/demo/acs") {
-			t.Fatalf("IdP posts to %q", action)
+		post := formOf(t, res.Request.URL, page)
+		if !strings.HasPrefix(post.Action.String(), base+"/saml/demo/acs") {
+			t.Fatalf("IdP posts to %q", post.Action)
 		}
-		res, err = b.PostForm(action, form)
+		res, err = b.PostForm(post.Action.String(), post.Values)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,12 +156,4 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("%s: %d at %s, me %+v\n%s", tc.user, res.StatusCode, res.Request.URL, me, logs)
 		}
 	}
-}
-
-func mustURL(t *testing.T, s string) *url.URL {
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
