@@ -156,9 +156,9 @@ func (s *Server) tenantSP(ctx context.Context, slug string) (*tenantSP, error) {
 
 // build makes the tenant's crewjam ServiceProvider from the stored key pair and settings.
 func (s *Server) build(t *store.Tenant, set *store.SSOSettings) (*tenantSP, error) {
-	key, cert, err := parseKeyPair(t)
+	key, cert, err := ParseKeyPair(t.SPKeyPEM, t.SPCertPEM)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("samlsp: tenant %s: SP %w", t.Slug, err)
 	}
 	meta, err := url.Parse(s.MetadataURL(t.Slug))
 	if err != nil {
@@ -216,25 +216,26 @@ func (s *Server) build(t *store.Tenant, set *store.SSOSettings) (*tenantSP, erro
 	return c, nil
 }
 
-func parseKeyPair(t *store.Tenant) (*rsa.PrivateKey, *x509.Certificate, error) {
-	block, _ := pem.Decode(t.SPKeyPEM)
+// ParseKeyPair reads a PEM key pair as GenerateKeyPair makes it and checks that the two belong together.
+func ParseKeyPair(keyPEM, certPEM []byte) (*rsa.PrivateKey, *x509.Certificate, error) {
+	block, _ := pem.Decode(keyPEM)
 	if block == nil {
-		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP key is not PEM", t.Slug)
+		return nil, nil, errors.New("key is not PEM")
 	}
 	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP key: %w", t.Slug, err)
+		return nil, nil, fmt.Errorf("key: %w", err)
 	}
-	block, _ = pem.Decode(t.SPCertPEM)
+	block, _ = pem.Decode(certPEM)
 	if block == nil {
-		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP certificate is not PEM", t.Slug)
+		return nil, nil, errors.New("certificate is not PEM")
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP certificate: %w", t.Slug, err)
+		return nil, nil, fmt.Errorf("certificate: %w", err)
 	}
 	if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
-		return nil, nil, fmt.Errorf("samlsp: tenant %s: SP certificate does not match its key", t.Slug)
+		return nil, nil, errors.New("certificate does not match the key")
 	}
 	return key, cert, nil
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -179,13 +177,7 @@ func (m *Main) demoIdP(idpURL string) (*samlidp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	kb, _ := pem.Decode(keyPEM)
-	key, err := x509.ParsePKCS1PrivateKey(kb.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	cb, _ := pem.Decode(certPEM)
-	cert, err := x509.ParseCertificate(cb.Bytes)
+	key, cert, err := samlsp.ParseKeyPair(keyPEM, certPEM)
 	if err != nil {
 		return nil, err
 	}
