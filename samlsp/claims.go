@@ -116,6 +116,12 @@ func claimsOf(a *saml.Assertion, n attrNames) (*claims, error) {
 		c.NameID = strings.TrimSpace(a.Subject.NameID.Value)
 	}
 	var err error
+	optional := func(name string) []string { // a setting left empty reads no attribute
+		if name == "" {
+			return nil
+		}
+		return []string{name}
+	}
 	fields := []struct {
 		name  string
 		names []string
@@ -126,20 +132,8 @@ func claimsOf(a *saml.Assertion, n attrNames) (*claims, error) {
 		{"last name", n.last, &c.LastName},
 		{"country", n.country, &c.Country},
 		{"department", n.department, &c.Department},
-	}
-	if n.principal != "" {
-		fields = append(fields, struct {
-			name  string
-			names []string
-			dst   *string
-		}{"principal id", []string{n.principal}, &c.PrincipalID})
-	}
-	if n.secondary != "" {
-		fields = append(fields, struct {
-			name  string
-			names []string
-			dst   *string
-		}{"secondary email", []string{n.secondary}, &c.SecondaryEmail})
+		{"principal id", optional(n.principal), &c.PrincipalID},
+		{"secondary email", optional(n.secondary), &c.SecondaryEmail},
 	}
 	for _, f := range fields {
 		if *f.dst, err = one(f.name, f.names); err != nil {
