@@ -352,9 +352,6 @@ type Store interface {
 
 	// CreateAuthnRequest stores an outstanding AuthnRequest.
 	CreateAuthnRequest(ctx context.Context, r *AuthnRequest) error
-	// ConsumeAuthnRequest deletes and returns the tenant's outstanding request id if it was started by the
-	// browser whose binding hash is given and has not expired; otherwise ErrNotFound. It succeeds once.
-	ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*AuthnRequest, error)
 	// AuthnRequest returns the tenant's outstanding request id if it was started by the browser whose
 	// binding hash is given and has not expired, without consuming it; otherwise ErrNotFound.
 	AuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*AuthnRequest, error)
@@ -368,8 +365,6 @@ type Store interface {
 	Lookup(ctx context.Context, tenantID string, fn func(UserFinder) error) error
 	// TouchSession records that the session was used now and moves its expiry to expiresAt.
 	TouchSession(ctx context.Context, idHash []byte, expiresAt time.Time) error
-	// MarkAssertionUsed records an assertion id until expiresAt; ErrAlreadyExists if it was already recorded.
-	MarkAssertionUsed(ctx context.Context, tenantID, assertionID string, expiresAt time.Time) error
 
 	// SSOSettings returns the tenant's stored SSO settings, or ErrNotFound if none were ever stored.
 	SSOSettings(ctx context.Context, tenantID string) (*SSOSettings, error)

@@ -126,29 +126,6 @@ func consumeAuthnRequest(ctx context.Context, tx *wtx, now time.Time, tenantID, 
 	return r, err
 }
 
-// ConsumeAuthnRequest implements store.Store.
-func (s *Store) ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*store.AuthnRequest, error) {
-	var r *store.AuthnRequest
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		var err error
-		r, err = consumeAuthnRequest(ctx, tx, now, tenantID, id, bindingHash)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: consume authn request: %w", err)
-	}
-	return r, nil
-}
-
-// MarkAssertionUsed implements store.Store.
-func (s *Store) MarkAssertionUsed(ctx context.Context, tenantID, assertionID string, expiresAt time.Time) error {
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error { return markAssertionUsed(ctx, tx, tenantID, assertionID, expiresAt) })
-	if err != nil {
-		return fmt.Errorf("sqlstore: mark assertion used: %w", err)
-	}
-	return nil
-}
-
 func markAssertionUsed(ctx context.Context, tx *wtx, tenantID, assertionID string, expiresAt time.Time) error {
 	// An expired entry may still be in the table until the next sweep; it still counts as used.
 	_, err := tx.exec(ctx, `INSERT INTO used_assertions (tenant_id, assertion_id, expires_at) VALUES (?, ?, ?)`,

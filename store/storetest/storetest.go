@@ -563,33 +563,56 @@ func testSessions(t *testing.T, s store.Store, clock *Clock) {
 	wantErr(t, "after DeleteUserSessions", err, store.ErrNotFound)
 }
 
+// quickSignIn writes a sign-in of the tenant's user userName (created if missing) answering reqID
+// ("" for none) from the browser bind, recording assertionID until expires.
+func quickSignIn(s store.Store, tenantID, userName, reqID string, bind []byte, assertionID string, expires time.Time) error {
+	h := sha256.Sum256([]byte(tenantID + assertionID + reqID))
+	in := &store.SignIn{RequestID: reqID, BindingHash: bind, AssertionID: assertionID, AssertionExpires: expires,
+		Session: store.Session{IDHash: h[:], ExpiresAt: expires.Add(24 * time.Hour)}}
+	_, err := s.SignIn(ctx, tenantID, in, func(f store.UserFinder) (*store.User, error) {
+		u, err := f.ByEmail(userName)
+		if errors.Is(err, store.ErrNotFound) {
+			return newUser(userName, ""), nil
+		}
+		return u, err
+	})
+	return err
+}
+
 func testAuthnRequests(t *testing.T, s store.Store, clock *Clock) {
 	a := mustTenant(t, s, "acme", "acme.com")
 	b := mustTenant(t, s, "beta", "beta.com")
 	bind := sha256.Sum256([]byte("browser"))
 	other := sha256.Sum256([]byte("other browser"))
+	later := clock.Now().Add(time.Hour)
 	r := &store.AuthnRequest{ID: "id-1", TenantID: a.ID, BindingHash: bind[:], ReturnTo: "/app", ExpiresAt: clock.Now().Add(5 * time.Minute)}
 	if err := s.CreateAuthnRequest(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.ConsumeAuthnRequest(ctx, b.ID, "id-1", bind[:])
-	wantErr(t, "another tenant", err, store.ErrNotFound)
-	_, err = s.ConsumeAuthnRequest(ctx, a.ID, "id-1", other[:])
-	wantErr(t, "another browser", err, store.ErrNotFound)
-	got, err := s.ConsumeAuthnRequest(ctx, a.ID, "id-1", bind[:])
-	if err != nil || got.ReturnTo != "/app" {
-		t.Fatalf("ConsumeAuthnRequest = %+v, %v", got, err)
+	_, err := s.AuthnRequest(ctx, b.ID, "id-1", bind[:])
+	wantErr(t, "read at another tenant", err, store.ErrNotFound)
+	_, err = s.AuthnRequest(ctx, a.ID, "id-1", other[:])
+	wantErr(t, "read from another browser", err, store.ErrNotFound)
+	if got, err := s.AuthnRequest(ctx, a.ID, "id-1", bind[:]); err != nil || got.ReturnTo != "/app" {
+		t.Fatalf("AuthnRequest = %+v, %v", got, err)
 	}
-	_, err = s.ConsumeAuthnRequest(ctx, a.ID, "id-1", bind[:])
-	wantErr(t, "consumed twice", err, store.ErrNotFound)
+	wantErr(t, "answered at another tenant", quickSignIn(s, b.ID, "x@beta.com", "id-1", bind[:], "as-b", later), store.ErrNotFound)
+	wantErr(t, "answered from another browser", quickSignIn(s, a.ID, "x@acme.com", "id-1", other[:], "as-o", later), store.ErrNotFound)
+	if err := quickSignIn(s, a.ID, "x@acme.com", "id-1", bind[:], "as-1", later); err != nil {
+		t.Fatalf("answered by its browser: %v", err)
+	}
+	wantErr(t, "answered twice", quickSignIn(s, a.ID, "x@acme.com", "id-1", bind[:], "as-2", later), store.ErrNotFound)
+	_, err = s.AuthnRequest(ctx, a.ID, "id-1", bind[:])
+	wantErr(t, "read after it was answered", err, store.ErrNotFound)
 
 	r2 := &store.AuthnRequest{ID: "id-2", TenantID: a.ID, BindingHash: bind[:], ExpiresAt: clock.Now().Add(5 * time.Minute)}
 	if err := s.CreateAuthnRequest(ctx, r2); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(6 * time.Minute)
-	_, err = s.ConsumeAuthnRequest(ctx, a.ID, "id-2", bind[:])
-	wantErr(t, "expired", err, store.ErrNotFound)
+	_, err = s.AuthnRequest(ctx, a.ID, "id-2", bind[:])
+	wantErr(t, "read when expired", err, store.ErrNotFound)
+	wantErr(t, "answered when expired", quickSignIn(s, a.ID, "x@acme.com", "id-2", bind[:], "as-3", later), store.ErrNotFound)
 	if n, err := s.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1", n, err)
 	}
@@ -599,18 +622,18 @@ func testReplayCache(t *testing.T, s store.Store, clock *Clock) {
 	a := mustTenant(t, s, "acme", "acme.com")
 	b := mustTenant(t, s, "beta", "beta.com")
 	exp := clock.Now().Add(10 * time.Minute)
-	if err := s.MarkAssertionUsed(ctx, a.ID, "as-1", exp); err != nil {
+	if err := quickSignIn(s, a.ID, "x@acme.com", "", nil, "as-1", exp); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, "replay", s.MarkAssertionUsed(ctx, a.ID, "as-1", exp), store.ErrAlreadyExists)
-	if err := s.MarkAssertionUsed(ctx, b.ID, "as-1", exp); err != nil {
+	wantErr(t, "replay", quickSignIn(s, a.ID, "x@acme.com", "", nil, "as-1", exp), store.ErrReplayed)
+	if err := quickSignIn(s, b.ID, "x@beta.com", "", nil, "as-1", exp); err != nil {
 		t.Fatalf("same id at another tenant: %v", err)
 	}
 	clock.Add(5 * time.Minute)
 	if n, _ := s.Sweep(ctx); n != 0 {
 		t.Fatalf("swept %d live entries", n)
 	}
-	wantErr(t, "replay before expiry", s.MarkAssertionUsed(ctx, a.ID, "as-1", exp), store.ErrAlreadyExists)
+	wantErr(t, "replay before expiry", quickSignIn(s, a.ID, "x@acme.com", "", nil, "as-1", exp), store.ErrReplayed)
 	clock.Add(10 * time.Minute)
 	if n, _ := s.Sweep(ctx); n != 2 {
 		t.Fatalf("swept %d, want 2", n)
@@ -759,7 +782,7 @@ func testSignIn(t *testing.T, s store.Store, clock *Clock) {
 	if _, err := s.AuthnRequest(ctx, a.ID, "req-2", bind[:]); err != nil {
 		t.Fatalf("refused sign-in consumed the request: %v", err)
 	}
-	if err := s.MarkAssertionUsed(ctx, a.ID, in.AssertionID, clock.Now().Add(time.Minute)); err != nil {
+	if err := quickSignIn(s, a.ID, "alice.new@acme.com", "", bind[:], in.AssertionID, clock.Now().Add(time.Minute)); err != nil {
 		t.Fatalf("refused sign-in recorded its assertion: %v", err)
 	}
 
