@@ -134,11 +134,11 @@ func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 	a := &accepted{c: c, relay: r.PostForm.Get("RelayState")}
 	ids := []string{""}
 	if info.InResponseTo != "" {
-		bc, err := r.Cookie(bindingCookie)
-		if err != nil || bc.Value == "" {
+		bind := secretCookie(r, bindingCookie)
+		if bind == "" {
 			return nil, refuse("in-response-to", "the response answers request %q but the browser has no binding cookie (another browser, or a cookie blocked on the IdP's cross-site POST)", info.InResponseTo)
 		}
-		a.request, err = s.st.AuthnRequest(r.Context(), c.tenant.ID, info.InResponseTo, hashSecret(bc.Value))
+		a.request, err = s.st.AuthnRequest(r.Context(), c.tenant.ID, info.InResponseTo, hashSecret(bind))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, refuse("in-response-to", "request %q is unknown, expired, already answered, of another tenant, or was started in another browser", info.InResponseTo)
 		}

@@ -46,10 +46,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// One binding value per browser: a second tab's sign-in must not orphan the first's request.
-	bind := ""
-	if bc, err := r.Cookie(bindingCookie); err == nil && len(bc.Value) == 43 {
-		bind = bc.Value
-	}
+	bind := secretCookie(r, bindingCookie)
 	if bind == "" {
 		if bind, _, err = newSecret(); err != nil {
 			s.internal(w, r, "binding", err)

@@ -34,6 +34,19 @@ func newSecret() (string, []byte, error) {
 	return v, hashSecret(v), nil
 }
 
+// secretCookie returns the value of the named cookie if it has the shape newSecret gives (43
+// characters of base64url), else "": anything else was never issued here and needs no lookup.
+func secretCookie(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil || len(c.Value) != 43 {
+		return ""
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(c.Value); err != nil {
+		return ""
+	}
+	return c.Value
+}
+
 func hashSecret(v string) []byte {
 	h := sha256.Sum256([]byte(v))
 	return h[:]
@@ -60,11 +73,11 @@ func (s *Server) setBindingCookie(w http.ResponseWriter, v string) {
 
 // sessionOf returns the request's live session, or nil.
 func (s *Server) sessionOf(r *http.Request) (*store.Session, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" || len(c.Value) > 100 {
+	v := secretCookie(r, sessionCookie)
+	if v == "" {
 		return nil, nil
 	}
-	ss, err := s.st.SessionByHash(r.Context(), hashSecret(c.Value))
+	ss, err := s.st.SessionByHash(r.Context(), hashSecret(v))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -150,8 +163,8 @@ func hardTimeout(set *store.SSOSettings) time.Duration {
 
 // logout ends the session server-side (a copied cookie stops working at once) and clears the cookie.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" && len(c.Value) <= 100 {
-		if err := s.st.DeleteSession(r.Context(), hashSecret(c.Value)); err != nil {
+	if v := secretCookie(r, sessionCookie); v != "" {
+		if err := s.st.DeleteSession(r.Context(), hashSecret(v)); err != nil {
 			s.internal(w, r, "logout", err)
 			return
 		}
