@@ -70,6 +70,7 @@ func New(cfg Config) (*Server, error) {
 	case cfg.BaseURL == "":
 		return nil, errors.New("samlsp: BaseURL is required")
 	}
+	captureNoSignature.Do(func() { errNoSignature = captureNoSignatureError() })
 	if errNoSignature == nil {
 		return nil, errors.New("samlsp: this crewjam/saml no longer reports a missing signature as expected; the signed-element policy cannot be enforced")
 	}

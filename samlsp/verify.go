@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -40,8 +41,12 @@ const (
 // Response's signature error with it by identity: any other outcome of a valid Response signature
 // makes it skip the assertion's signature entirely. Returning it from the verifier after checking a
 // Response signature ourselves makes crewjam go on to require a signed assertion, which the default
-// signed-element=assertion needs. The value is unexported, so it is captured once from crewjam.
-var errNoSignature = captureNoSignatureError()
+// signed-element=assertion needs. The value is unexported, so New captures it once from crewjam (not
+// at package init, which every CLI command would pay for).
+var (
+	errNoSignature     error
+	captureNoSignature sync.Once
+)
 
 func captureNoSignatureError() error {
 	now := time.Now().UTC().Format(time.RFC3339)
@@ -134,7 +139,7 @@ func (v *verifier) VerifySignature(_ *dsig.ValidationContext, el *etree.Element)
 	}
 	v.verified = append(v.verified, el.Tag+"#"+el.SelectAttrValue("ID", ""))
 	v.algorithms = append(v.algorithms, alg)
-	if el.Tag == "Response" && v.checkResp && errNoSignature != nil {
+	if el.Tag == "Response" && v.checkResp {
 		return errNoSignature
 	}
 	return nil
