@@ -139,12 +139,25 @@ type Session struct {
 	Pending bool
 }
 
+// Purpose says what an outstanding AuthnRequest is for; the ACS treats the answer accordingly.
+type Purpose string
+
+// The purposes of an AuthnRequest.
+const (
+	PurposeSignIn Purpose = ""       // an interactive sign-in in a browser
+	PurposeMobile Purpose = "mobile" // an interactive sign-in of a mobile app (longer hard timeout)
+	PurposeReauth Purpose = "reauth" // a silent re-authentication (IsPassive) of SessionHash after the soft timeout
+	PurposeTest   Purpose = "test"   // an admin's test sign-in: report what the IdP sent, write nothing
+)
+
 // AuthnRequest is an outstanding SP-initiated sign-in, bound to the browser that started it.
 type AuthnRequest struct {
 	ID          string // the AuthnRequest ID sent to the IdP
 	TenantID    string
 	BindingHash []byte // SHA-256 of the browser-binding cookie
 	ReturnTo    string
+	Purpose     Purpose
+	SessionHash []byte // the session a PurposeReauth request would continue
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 }
@@ -156,7 +169,11 @@ type SignIn struct {
 	AssertionID      string // recorded in the replay cache until AssertionExpires
 	AssertionExpires time.Time
 	Session          Session // IDHash, ExpiresAt, Mobile, Pending; tenant and user are filled in
-	Audit            Audit   // recorded for the user created or changed
+	// Continue means Session.IDHash names an existing session of the signed-in user, which goes on
+	// (its last use and expiry are moved) instead of a new one being made: a silent re-authentication.
+	// ErrNotFound if that session is gone or is another user's.
+	Continue bool
+	Audit    Audit // recorded for the user created or changed
 }
 
 // UserFinder looks a tenant's users up inside a sign-in's transaction. Each method returns ErrNotFound
@@ -168,6 +185,9 @@ type UserFinder interface {
 	ByEmail(email string) (*User, error)
 	// BySecondaryEmail returns the user whose userName, an email or whose secondary email is email.
 	BySecondaryEmail(email string) (*User, error)
+	// DepartmentTeam returns the team the tenant's department map places department in (compared
+	// case-insensitively), or "" when no row matches; hasMap reports whether the tenant has a map at all.
+	DepartmentTeam(department string) (team string, hasMap bool, err error)
 }
 
 // Audit is one entry of the write audit log.
@@ -181,12 +201,20 @@ type Audit struct {
 	Detail    string
 }
 
-// Team is a group a user can be placed in at first sign-in.
+// Team is a group a user can be placed in at first sign-in. Every tenant has one root team, made with
+// the tenant and named after it, which is never offered.
 type Team struct {
 	ID       string
 	TenantID string
 	Name     string
-	Hidden   bool
+	Hidden   bool // not offered at first sign-in; the department map may still place users in it
+	Root     bool
+}
+
+// DepartmentMapping places users of a department (compared case-insensitively) in a team, by name.
+type DepartmentMapping struct {
+	Department string
+	Team       string
 }
 
 // SSOSettings is a tenant's SAML configuration (the spec's "scimsso sso set" table). It is one
@@ -204,6 +232,7 @@ type SSOSettings struct {
 
 	Exclude                   []string // emails (lower case) that bypass SSO
 	HardTimeout, SoftTimeout  time.Duration
+	MobileHardTimeout         time.Duration // hard timeout of mobile sessions; 0: HardTimeout
 	CountryFormat             string // "iso" or "name"
 	SignatureAlgorithm        string // "sha256" or "sha1"
 	SignedElement             string // "assertion", "response" or "both"
@@ -373,7 +402,36 @@ type Store interface {
 	// unknown tenant. On success s.Version and s.UpdatedAt are set.
 	PutSSOSettings(ctx context.Context, tenantID string, s *SSOSettings) error
 
-	// Sweep deletes expired AuthnRequests, replay entries and sessions, and returns how many rows went.
+	// CompleteSession marks the session complete (not Pending): first sign-in has what it needs.
+	// ErrNotFound for an unknown session.
+	CompleteSession(ctx context.Context, idHash []byte) error
+
+	// CreateTeam stores t in the tenant with a new ID. ErrAlreadyExists if the name is taken (exactly);
+	// ErrNotFound for an unknown tenant. CreateTenant makes the root team itself.
+	CreateTeam(ctx context.Context, tenantID string, t *Team) error
+	// ListTeams returns the tenant's teams ordered by name, the root team included.
+	ListTeams(ctx context.Context, tenantID string) ([]Team, error)
+	// ReplaceDepartmentMap makes m the tenant's whole department map in one transaction. A team name
+	// that is not the tenant's: ErrNotFound, nothing written. Two rows for one department
+	// (case-insensitively): ErrAlreadyExists, nothing written.
+	ReplaceDepartmentMap(ctx context.Context, tenantID string, m []DepartmentMapping) error
+	// DepartmentMap returns the tenant's department map ordered by department.
+	DepartmentMap(ctx context.Context, tenantID string) ([]DepartmentMapping, error)
+
+	// SetPassword stores the password hash (an encoded argon2id or bcrypt string) of the tenant's user,
+	// replacing any. ErrNotFound for a user that is not the tenant's.
+	SetPassword(ctx context.Context, tenantID, userID, hash string) error
+	// PasswordHash returns the stored hash of the tenant's user, or ErrNotFound if none is stored.
+	PasswordHash(ctx context.Context, tenantID, userID string) (string, error)
+	// LoginFailures counts the failed password attempts recorded under key at or after since.
+	LoginFailures(ctx context.Context, key string, since time.Time) (int, error)
+	// RecordLoginFailure records a failed password attempt under key at the store's time.
+	RecordLoginFailure(ctx context.Context, key string) error
+	// ClearLoginFailures forgets the failed attempts under key (after a successful sign-in).
+	ClearLoginFailures(ctx context.Context, key string) error
+
+	// Sweep deletes expired AuthnRequests, replay entries and sessions, and failed password attempts
+	// older than a day, and returns how many rows went.
 	Sweep(ctx context.Context) (int64, error)
 }
 

@@ -84,8 +84,9 @@ func (s *Store) DeleteUserSessions(ctx context.Context, tenantID, userID string)
 func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest) error {
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		r.CreatedAt = fromMicros(micros(now))
-		_, err := tx.exec(ctx, `INSERT INTO authn_requests (tenant_id, id, binding_hash, return_to, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			r.TenantID, r.ID, r.BindingHash, r.ReturnTo, micros(now), micros(r.ExpiresAt))
+		_, err := tx.exec(ctx, `INSERT INTO authn_requests (tenant_id, id, binding_hash, return_to, purpose, session_hash, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.TenantID, r.ID, r.BindingHash, r.ReturnTo, string(r.Purpose), r.SessionHash, micros(now), micros(r.ExpiresAt))
 		return err
 	})
 	if err != nil {
@@ -94,15 +95,17 @@ func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest) e
 	return nil
 }
 
-const authnRequestQuery = `SELECT tenant_id, id, binding_hash, return_to, created_at, expires_at FROM authn_requests
+const authnRequestQuery = `SELECT tenant_id, id, binding_hash, return_to, purpose, session_hash, created_at, expires_at FROM authn_requests
 	WHERE tenant_id = ? AND id = ? AND binding_hash = ? AND expires_at > ?`
 
 func scanAuthnRequest(row *sql.Row) (*store.AuthnRequest, error) {
 	var r store.AuthnRequest
 	var c, e int64
-	if err := row.Scan(&r.TenantID, &r.ID, &r.BindingHash, &r.ReturnTo, &c, &e); err != nil {
+	var purpose string
+	if err := row.Scan(&r.TenantID, &r.ID, &r.BindingHash, &r.ReturnTo, &purpose, &r.SessionHash, &c, &e); err != nil {
 		return nil, err
 	}
+	r.Purpose = store.Purpose(purpose)
 	r.CreatedAt, r.ExpiresAt = fromMicros(c), fromMicros(e)
 	return &r, nil
 }
@@ -183,7 +186,14 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 			}
 		}
 		in.Session.TenantID, in.Session.UserID = tenantID, u.ID
-		if err := insertSession(ctx, tx, now, &in.Session); err != nil {
+		if in.Continue {
+			// The session goes on as it was (pending or not); only its last use and end move.
+			err := affected(tx.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ? AND tenant_id = ? AND user_id = ?`,
+				micros(now), micros(in.Session.ExpiresAt), in.Session.IDHash, tenantID, u.ID))
+			if err != nil {
+				return err
+			}
+		} else if err := insertSession(ctx, tx, now, &in.Session); err != nil {
 			return err
 		}
 		out = u
@@ -256,12 +266,25 @@ func (f *finder) BySecondaryEmail(email string) (*store.User, error) {
 	return f.first(store.Key(email), byUserName, byEmail, bySecondaryEmail)
 }
 
+func (f *finder) DepartmentTeam(department string) (string, bool, error) {
+	return departmentTeam(f.ctx, f.row, f.tenantID, department)
+}
+
 // Sweep implements store.Store.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		for _, q := range []string{`DELETE FROM authn_requests WHERE expires_at <= ?`, `DELETE FROM used_assertions WHERE expires_at <= ?`, `DELETE FROM sessions WHERE expires_at <= ?`} {
-			res, err := tx.exec(ctx, q, micros(now))
+		day := micros(now.Add(-24 * time.Hour))
+		for _, q := range []struct {
+			sql    string
+			before int64
+		}{
+			{`DELETE FROM authn_requests WHERE expires_at <= ?`, micros(now)},
+			{`DELETE FROM used_assertions WHERE expires_at <= ?`, micros(now)},
+			{`DELETE FROM sessions WHERE expires_at <= ?`, micros(now)},
+			{`DELETE FROM login_failures WHERE at < ?`, day},
+		} {
+			res, err := tx.exec(ctx, q.sql, q.before)
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 			}
 		}
 		created = now
-		return nil
+		return insertTeam(ctx, tx, id, uuid.NewString(), t.Name, true, true)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create tenant: %w", err)

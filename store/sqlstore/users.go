@@ -121,6 +121,9 @@ func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, 
 // insertUser stores u as a new user of the tenant inside tx and fills in its id, times and version.
 func (s *Store) insertUser(ctx context.Context, tx *wtx, now time.Time, tenantID string, u *store.User) error {
 	id := uuid.NewString()
+	if err := placeInTeam(ctx, tx, tenantID, u); err != nil {
+		return err
+	}
 	res, err := tx.exec(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
 		country, department, team, external_id, secondary_email, secondary_email_key, extra, active, source, created_at, updated_at, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
@@ -245,6 +248,9 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion
 // updateUserRow stores u over old (row seq) inside tx with the version raised, and ends the user's
 // sessions when u deactivates it.
 func (s *Store) updateUserRow(ctx context.Context, tx *wtx, now time.Time, seq int64, old, u *store.User) error {
+	if err := placeInTeam(ctx, tx, old.TenantID, u); err != nil {
+		return err
+	}
 	u.Version = old.Version + 1
 	u.UpdatedAt = fromMicros(micros(now))
 	if _, err := tx.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, emails = ?, given_name = ?, family_name = ?,

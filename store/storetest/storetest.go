@@ -56,6 +56,11 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SessionExpiry", testSessionExpiry},
 		{"TenantSSOVersion", testTenantSSOVersion},
 		{"SSOSettings", testSSOSettings},
+		{"Teams", testTeams},
+		{"DepartmentMap", testDepartmentMap},
+		{"Passwords", testPasswords},
+		{"LoginFailures", testLoginFailures},
+		{"SessionPurposes", testSessionPurposes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
