@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -163,3 +164,25 @@ func (e *CountryError) Error() string {
 	}
 	return fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code; use %q", v, e.Suggestion)
 }
+
+// Country is an assigned ISO 3166-1 country with its English name, for a person to choose from.
+type Country struct {
+	Code string // alpha-2, upper case
+	Name string
+}
+
+// Countries returns every country NormalizeCountry accepts, ordered by name. The slice is shared:
+// callers must not change it.
+func Countries() []Country { return countryList() }
+
+var countryList = sync.OnceValue(func() []Country {
+	var out []Country
+	for _, code := range alpha2Table() {
+		if code == "" {
+			continue
+		}
+		out = append(out, Country{Code: code, Name: countries.ByName(code).String()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+})

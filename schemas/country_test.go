@@ -245,3 +245,18 @@ func BenchmarkNormalizeCountry(b *testing.B) {
 		}
 	}
 }
+
+func TestCountriesAreTheAcceptedCodesByName(t *testing.T) {
+	cs := schemas.Countries()
+	if len(cs) != 249 {
+		t.Fatalf("%d countries, want the 249 assigned codes", len(cs))
+	}
+	for i, c := range cs {
+		if got, err := schemas.NormalizeCountry(c.Code); err != nil || got != c.Code || c.Name == "" {
+			t.Errorf("country %+v: NormalizeCountry = %q, %v", c, got, err)
+		}
+		if i > 0 && cs[i-1].Name > c.Name {
+			t.Errorf("%s before %s: not ordered by name", cs[i-1].Name, c.Name)
+		}
+	}
+}
