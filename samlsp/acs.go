@@ -3,7 +3,6 @@ package samlsp
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -35,17 +34,28 @@ type accepted struct {
 	verifier  *verifier
 	request   *store.AuthnRequest // nil for IdP-initiated
 	relay     string
+	info      guardInfo
 }
 
 // acs is the Assertion Consumer Service (HTTP-POST binding). Every refusal shows a plain page with the
-// reference id and logs the precise reason under it; nothing is written for a refused response.
+// reference id and logs the precise reason under it; nothing is written for a refused response. What
+// an answer to one of scimsso's own requests does depends on the request's purpose: a test sign-in is
+// reported, a silent re-authentication continues (or ends) the session it was made for.
 func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
 	ref := requestRef(r)
 	slug := mux.Vars(r)["tenant"]
 	log := s.log.With(zap.String("request_id", ref), zap.String("tenant", slug))
 	a, err := s.validate(r, slug)
-	if err == nil && a.c.set.State == "testing" {
-		s.testReport(w, r, log, a)
+	var purpose store.Purpose
+	if a != nil && a.request != nil {
+		purpose = a.request.Purpose
+	}
+	switch {
+	case purpose == store.PurposeTest || (err == nil && a.c.set.State == "testing"):
+		s.testReport(w, r, log, a, err)
+		return
+	case purpose == store.PurposeReauth:
+		s.reauthenticated(w, r, log, a, err)
 		return
 	}
 	var sess string
@@ -64,11 +74,50 @@ func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
 	} else if safeReturnTo(a.relay) {
 		returnTo = a.relay
 	}
+	if d.pending {
+		returnTo = withReturn("/welcome", returnTo)
+	}
 	s.setSessionCookie(w, sess)
 	w.Header().Set("Cache-Control", "no-store")
 	log.Info("signed in", zap.String("user_id", u.ID), zap.String("matched", d.matched), zap.Bool("pending", d.pending),
-		zap.String("assertion_id", a.assertion.ID), zap.Bool("idp_initiated", a.request == nil), zap.Strings("verified", a.verifier.verified))
+		zap.String("assertion_id", a.assertion.ID), zap.Bool("idp_initiated", a.request == nil), zap.Bool("mobile", purpose == store.PurposeMobile),
+		zap.Strings("verified", a.verifier.verified))
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+// reauthenticated answers a silent re-authentication: the session goes on (same cookie, its idle
+// clock reset) when the IdP vouches for the same user; otherwise (the IdP answered NoPassive, a
+// refusal, another user, a deactivated user) the session ends and the person signs in interactively.
+func (s *Server) reauthenticated(w http.ResponseWriter, r *http.Request, log *zap.Logger, a *accepted, err error) {
+	req := a.request
+	if err == nil {
+		var ss *store.Session
+		if ss, err = s.st.SessionByHash(r.Context(), req.SessionHash); err == nil {
+			_, _, _, err = s.signInAs(r, a, ss)
+		} else if errors.Is(err, store.ErrNotFound) {
+			err = refuse("reauth", "the session to re-authenticate has ended")
+		}
+	}
+	if err == nil {
+		log.Info("re-authenticated", zap.String("assertion_id", a.assertion.ID))
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, req.ReturnTo, http.StatusSeeOther)
+		return
+	}
+	var rf *refusal
+	var he *httpError
+	if !errors.As(err, &rf) && !errors.As(err, &he) {
+		s.refused(w, log, requestRef(r), err)
+		return
+	}
+	if derr := s.st.DeleteSession(r.Context(), req.SessionHash); derr != nil {
+		s.internal(w, r, "end session", derr)
+		return
+	}
+	s.clearCookie(w, sessionCookie, "/", http.SameSiteLaxMode, s.secure)
+	log.Info("re-authentication failed; session ended", zap.Error(err))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, withReturn("/login", req.ReturnTo), http.StatusSeeOther)
 }
 
 // refused answers a refused request or sign-in and logs why.
@@ -90,6 +139,8 @@ func (s *Server) refused(w http.ResponseWriter, log *zap.Logger, ref string, err
 
 // validate runs every check of the spec on the posted response: form, guard, tenant, request binding,
 // signature policy, crewjam's conditions, and scimsso's post-checks.
+// Once the answered request is known, the returned accepted is not nil even with an error, so the
+// caller can tell what the refused answer was for.
 func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 		return nil, &httpError{http.StatusUnsupportedMediaType, "The sign-in response must be a form post."}
@@ -132,7 +183,6 @@ func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 		return nil, refuse("sso-off", "single sign-on is off for this tenant")
 	}
 	a := &accepted{c: c, relay: r.PostForm.Get("RelayState")}
-	ids := []string{""}
 	if info.InResponseTo != "" {
 		bind := secretCookie(r, bindingCookie)
 		if bind == "" {
@@ -145,11 +195,24 @@ func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 		if err != nil {
 			return nil, err
 		}
-		ids = []string{a.request.ID}
 	} else if set.NoIdPInitiated {
 		return nil, refuse("unsolicited", "an unsolicited (IdP-initiated) response, and the tenant accepts only responses to its own requests")
 	}
 
+	a.info = info
+	if err := s.verify(r, a, doc, info); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// verify runs the signature policy, crewjam's checks and scimsso's post-checks, and reads the claims.
+func (s *Server) verify(r *http.Request, a *accepted, doc []byte, info guardInfo) error {
+	c, set, ids := a.c, a.c.set, []string{""}
+	if a.request != nil {
+		ids = []string{a.request.ID}
+	}
+	var err error
 	now := s.now()
 	v := &verifier{certs: c.idpCert, allowSHA1: set.SignatureAlgorithm == "sha1", checkResp: set.SignedElement != "response", now: now}
 	sp := c.sp
@@ -166,15 +229,13 @@ func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 	}
 	a.verifier = v
 	if a.assertion, err = parseSafely(&sp, doc, ids, current); err != nil {
-		return nil, err
+		return err
 	}
 	if err := postCheck(a.assertion, v, info, set, now); err != nil {
-		return nil, err
+		return err
 	}
-	if a.claims, err = claimsOf(a.assertion, c.attrs); err != nil {
-		return nil, err
-	}
-	return a, nil
+	a.claims, err = claimsOf(a.assertion, c.attrs)
+	return err
 }
 
 // parseSafely calls crewjam's ParseXMLResponse (never ParseResponse, which would resolve artifacts)
@@ -237,27 +298,34 @@ func postCheck(a *saml.Assertion, v *verifier, info guardInfo, set *store.SSOSet
 	return nil
 }
 
-// signIn reconciles the user and writes the whole sign-in in one store transaction.
+// signIn reconciles the user and writes the whole sign-in, with a new session, in one store transaction.
 func (s *Server) signIn(r *http.Request, a *accepted) (string, *store.User, *decision, error) {
+	return s.signInAs(r, a, nil)
+}
+
+// signInAs is signIn, or with cont set the silent re-authentication that continues that session: the
+// store refuses (ErrNotFound) unless the IdP's user is the session's.
+func (s *Server) signInAs(r *http.Request, a *accepted, cont *store.Session) (string, *store.User, *decision, error) {
 	now := s.now()
-	secret, hash, err := newSecret()
-	if err != nil {
-		return "", nil, nil, err
+	mobile := a.request != nil && a.request.Purpose == store.PurposeMobile
+	in := &store.SignIn{
+		AssertionID: a.assertion.ID, AssertionExpires: replayUntil(a.assertion).Add(clockSkew),
+		Audit: store.Audit{Operation: "sso-signin", Outcome: "ok"},
 	}
-	expires := now.Add(hardTimeout(a.c.set))
-	if e := a.claims.SessionEnd; !e.IsZero() && e.Before(expires) {
-		expires = e
-	}
-	replayUntil := a.assertion.Conditions.NotOnOrAfter
-	for _, sc := range a.assertion.Subject.SubjectConfirmations {
-		if d := sc.SubjectConfirmationData; d != nil && d.NotOnOrAfter.After(replayUntil) {
-			replayUntil = d.NotOnOrAfter
+	var secret string
+	if cont != nil {
+		mobile = cont.Mobile
+		in.Continue, in.Session.IDHash = true, cont.IDHash
+	} else {
+		var err error
+		if secret, in.Session.IDHash, err = newSecret(); err != nil {
+			return "", nil, nil, err
 		}
 	}
-	in := &store.SignIn{
-		AssertionID: a.assertion.ID, AssertionExpires: replayUntil.Add(clockSkew),
-		Session: store.Session{IDHash: hash, ExpiresAt: expires},
-		Audit:   store.Audit{Operation: "sso-signin", Outcome: "ok"},
+	in.Session.Mobile = mobile
+	in.Session.ExpiresAt = now.Add(hardTimeout(a.c.set, mobile))
+	if e := a.claims.SessionEnd; !e.IsZero() && e.Before(in.Session.ExpiresAt) {
+		in.Session.ExpiresAt = e
 	}
 	if a.request != nil {
 		in.RequestID, in.BindingHash = a.request.ID, a.request.BindingHash
@@ -280,6 +348,8 @@ func (s *Server) signIn(r *http.Request, a *accepted) (string, *store.User, *dec
 	switch {
 	case errors.Is(err, store.ErrReplayed):
 		return "", nil, nil, refuse("replay", "assertion %s was already used", a.assertion.ID)
+	case errors.Is(err, store.ErrNotFound) && cont != nil:
+		return "", nil, nil, refuse("reauth", "the IdP vouched for another user than the session's, or the session or request ended meanwhile")
 	case errors.Is(err, store.ErrNotFound) && a.request != nil:
 		return "", nil, nil, refuse("in-response-to", "request %s was answered meanwhile", a.request.ID)
 	case errors.Is(err, store.ErrAlreadyExists):
@@ -290,31 +360,13 @@ func (s *Server) signIn(r *http.Request, a *accepted) (string, *store.User, *dec
 	return secret, u, d, nil
 }
 
-// testReport answers a sign-in while the tenant's state is testing: what the IdP sent and what scimsso
-// would do, with nothing written.
-func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Logger, a *accepted) {
-	var d *decision
-	err := s.st.Lookup(r.Context(), a.c.tenant.ID, func(f store.UserFinder) error {
-		var err error
-		d, err = reconcile(f, a.c.tenant, a.c.set, a.c.attrs, a.claims)
-		return err
-	})
-	outcome := ""
-	var rf *refusal
-	switch {
-	case errors.As(err, &rf):
-		outcome = "would be refused: " + rf.reason
-	case err != nil:
-		s.internal(w, r, "test sign-in", err)
-		return
-	case d.matched == "created":
-		outcome = fmt.Sprintf("would create user %s just in time", d.user.UserName)
-	default:
-		outcome = fmt.Sprintf("would sign in user %s (%s), matched by %s", d.user.ID, d.user.UserName, d.matched)
+// replayUntil is the last moment the assertion could be accepted: its replay-cache entry must outlive it.
+func replayUntil(a *saml.Assertion) time.Time {
+	t := a.Conditions.NotOnOrAfter
+	for _, sc := range a.Subject.SubjectConfirmations {
+		if d := sc.SubjectConfirmationData; d != nil && d.NotOnOrAfter.After(t) {
+			t = d.NotOnOrAfter
+		}
 	}
-	cl := a.claims
-	log.Info("test sign-in", zap.String("outcome", outcome))
-	msg := fmt.Sprintf("Test sign-in verified (signed: %s). NameID %q, email %q, first name %q, last name %q, country %q, department %q, principal id %q. scimsso %s. Nothing was stored.",
-		strings.Join(a.verifier.verified, ", "), cl.NameID, cl.Email, cl.FirstName, cl.LastName, cl.Country, cl.Department, cl.PrincipalID, outcome)
-	page(w, http.StatusOK, "Test sign-in", msg, requestRef(r))
+	return t
 }

@@ -157,6 +157,7 @@ type decision struct {
 	user    *store.User
 	matched string // how: "principal-id", "email", "secondary-email" or "created"
 	pending bool
+	ask     []string // what /welcome will ask for, and why
 }
 
 // reconcile picks the user in the spec's order: principal id, email, secondary email, else a new user
@@ -221,8 +222,7 @@ func reconcile(f store.UserFinder, t *store.Tenant, set *store.SSOSettings, n at
 			return nil, refuse("principal-id", "user %s found by email has principal id %q, the assertion says %q", u.ID, u.ExternalID, c.PrincipalID)
 		}
 		fill(u, c, country, countryOK)
-		d.pending = needsCompletion(set, u, false)
-		return d, nil
+		return d, d.complete(f, set, false)
 	}
 	// Nobody: create the user just in time.
 	if !t.OwnsDomain(store.EmailDomain(c.Email)) {
@@ -244,7 +244,8 @@ func reconcile(f store.UserFinder, t *store.Tenant, set *store.SSOSettings, n at
 		u.SecondaryEmail = c.SecondaryEmail
 	}
 	fill(u, c, country, countryOK)
-	return &decision{user: u, matched: "created", pending: needsCompletion(set, u, true)}, nil
+	d = &decision{user: u, matched: "created"}
+	return d, d.complete(f, set, true)
 }
 
 // plainEmail reports whether s is an email address of printable ASCII with one '@' and something on
@@ -326,8 +327,32 @@ func mapCountry(format, v string) (string, bool) {
 	return code, err == nil
 }
 
-// needsCompletion reports whether /welcome must ask before the session is complete: the country is
-// missing, or forced at a user's first sign-in. (The team is asked for once teams exist.)
-func needsCompletion(set *store.SSOSettings, u *store.User, first bool) bool {
-	return u.Country == "" || (set.ForceCountry && first)
+// complete places the user in the team its department maps to, and records what /welcome must ask
+// before the session is complete: the country when it is missing (or unmappable), or forced at the
+// user's first sign-in; the team when the tenant has a department map and the user's department
+// matches no row, or forced at the first sign-in.
+func (d *decision) complete(f store.UserFinder, set *store.SSOSettings, first bool) error {
+	u := d.user
+	switch {
+	case u.Country == "":
+		d.ask = append(d.ask, "country: missing, or not mappable with country-format "+set.CountryFormat)
+	case set.ForceCountry && first:
+		d.ask = append(d.ask, "country: force-country is on")
+	}
+	team, hasMap, err := f.DepartmentTeam(u.Department)
+	if err != nil {
+		return err
+	}
+	if u.Team == "" {
+		u.Team = team
+	}
+	switch {
+	case !hasMap:
+	case u.Team == "":
+		d.ask = append(d.ask, fmt.Sprintf("team: department %q is not in the department map", u.Department))
+	case set.ForceDepartment && first:
+		d.ask = append(d.ask, "team: force-department is on")
+	}
+	d.pending = len(d.ask) > 0
+	return nil
 }

@@ -14,12 +14,13 @@ import (
 // defaultReturnTo is where a sign-in lands when nobody asked for a page.
 const defaultReturnTo = "/me"
 
-// login starts an SP-initiated sign-in: it stores the AuthnRequest, bound to this browser, with the
-// page to return to, and redirects to the IdP (HTTP-Redirect binding). RelayState is not used: the
-// response's InResponseTo finds the stored request, so nothing the IdP echoes back is ever a URL.
+// login starts an SP-initiated sign-in at /saml/{tenant}/login. client=mobile makes it a mobile
+// session; reauth=1 with a live session of the tenant makes it the silent re-authentication of that
+// session (IsPassive) that the soft timeout asks for.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	ref := requestRef(r)
-	returnTo := r.URL.Query().Get("return_to")
+	q := r.URL.Query()
+	returnTo := q.Get("return_to")
 	if returnTo == "" {
 		returnTo = defaultReturnTo
 	}
@@ -27,23 +28,68 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		page(w, http.StatusBadRequest, "Cannot sign in", "The page to return to must be a path on this site.", ref)
 		return
 	}
-	c, err := s.tenantSP(r.Context(), mux.Vars(r)["tenant"])
+	c, ok := s.ssoTenant(w, r, mux.Vars(r)["tenant"], false)
+	if !ok {
+		return
+	}
+	req := &store.AuthnRequest{ReturnTo: returnTo}
+	if q.Get("client") == "mobile" {
+		req.Purpose = store.PurposeMobile
+	}
+	if q.Get("reauth") == "1" {
+		ss, err := s.sessionOf(r)
+		if err != nil {
+			s.internal(w, r, "session lookup", err)
+			return
+		}
+		if ss != nil && ss.TenantID == c.tenant.ID {
+			req.Purpose, req.SessionHash = store.PurposeReauth, ss.IDHash
+		}
+	}
+	s.startSignIn(w, r, c, req)
+}
+
+// test starts an admin's test sign-in at /saml/{tenant}/test: the IdP's answer is reported, not used.
+// It works while the tenant is testing (before going live) and while it is active (checking a change
+// of the IdP's side); nothing is ever written for it.
+func (s *Server) test(w http.ResponseWriter, r *http.Request) {
+	if c, ok := s.ssoTenant(w, r, mux.Vars(r)["tenant"], true); ok {
+		s.startSignIn(w, r, c, &store.AuthnRequest{ReturnTo: defaultReturnTo, Purpose: store.PurposeTest})
+	}
+}
+
+// ssoTenant returns the tenant's sign-in configuration when SSO can start, else answers with a page.
+// A test sign-in may start while the state is testing; others need active.
+func (s *Server) ssoTenant(w http.ResponseWriter, r *http.Request, slug string, test bool) (*tenantSP, bool) {
+	ref := requestRef(r)
+	c, err := s.tenantSP(r.Context(), slug)
 	if errors.Is(err, errNoTenant) {
 		page(w, http.StatusNotFound, "Unknown organisation", "There is no organisation at this address.", ref)
-		return
+		return nil, false
 	}
 	if err != nil {
 		s.internal(w, r, "login", err)
-		return
+		return nil, false
 	}
-	if c.set.State != "active" || c.sp.IDPMetadata == nil {
-		page(w, http.StatusForbidden, "Single sign-on is off", "Single sign-on is not switched on for this organisation.", ref)
-		return
+	if c.sp.IDPMetadata == nil || !(c.set.State == "active" || (test && c.set.State == "testing")) {
+		page(w, http.StatusForbidden, "Single sign-on is off", "Single sign-on is not switched on for this organisation. Contact your administrator.", ref)
+		return nil, false
 	}
+	return c, true
+}
+
+// startSignIn stores the AuthnRequest, bound to this browser, and redirects to the IdP (HTTP-Redirect
+// binding). RelayState is not used: the response's InResponseTo finds the stored request, so nothing
+// the IdP echoes back is ever a URL.
+func (s *Server) startSignIn(w http.ResponseWriter, r *http.Request, c *tenantSP, ar *store.AuthnRequest) {
 	req, err := c.sp.MakeAuthenticationRequest(c.set.IdPSSOURL, saml.HTTPRedirectBinding, saml.HTTPPostBinding)
 	if err != nil {
 		s.internal(w, r, "authn request", err)
 		return
+	}
+	if ar.Purpose == store.PurposeReauth {
+		passive := true
+		req.IsPassive = &passive
 	}
 	// One binding value per browser: a second tab's sign-in must not orphan the first's request.
 	bind := secretCookie(r, bindingCookie)
@@ -53,7 +99,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ar := &store.AuthnRequest{ID: req.ID, TenantID: c.tenant.ID, BindingHash: hashSecret(bind), ReturnTo: returnTo, ExpiresAt: s.now().Add(requestTTL)}
+	ar.ID, ar.TenantID, ar.BindingHash, ar.ExpiresAt = req.ID, c.tenant.ID, hashSecret(bind), s.now().Add(requestTTL)
 	if err := s.st.CreateAuthnRequest(r.Context(), ar); err != nil {
 		s.internal(w, r, "store authn request", err)
 		return
@@ -66,6 +112,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.setBindingCookie(w, bind)
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
-	s.log.Info("sign-in started", zap.String("request_id", ref), zap.String("tenant", c.tenant.Slug), zap.String("authn_request", req.ID))
+	s.log.Info("sign-in started", zap.String("request_id", requestRef(r)), zap.String("tenant", c.tenant.Slug),
+		zap.String("authn_request", req.ID), zap.String("purpose", string(ar.Purpose)))
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }

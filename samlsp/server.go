@@ -53,7 +53,8 @@ type Server struct {
 	st      store.Store
 	log     *zap.Logger
 	baseURL string
-	secure  bool // BASE is https: cookies are Secure
+	secure  bool   // BASE is https: cookies are Secure
+	origin  string // BASE's origin, which a form post's Origin header must equal
 	now     func() time.Time
 
 	mu    sync.Mutex
@@ -83,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, baseURL: base, secure: u.Scheme == "https", now: now, cache: map[string]*tenantSP{}}, nil
+	return &Server{st: cfg.Store, log: cfg.Logger, baseURL: base, secure: u.Scheme == "https", origin: u.Scheme + "://" + u.Host, now: now, cache: map[string]*tenantSP{}}, nil
 }
 
 // Routes mounts the SAML and session endpoints on r.
@@ -91,6 +92,11 @@ func (s *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/saml/{tenant}/metadata", s.metadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/saml/{tenant}/login", s.login).Methods(http.MethodGet)
 	r.HandleFunc("/saml/{tenant}/acs", s.acs).Methods(http.MethodPost)
+	r.HandleFunc("/saml/{tenant}/test", s.test).Methods(http.MethodGet)
+	r.HandleFunc("/login", s.loginPage).Methods(http.MethodGet)
+	r.HandleFunc("/login", s.loginSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/welcome", s.welcome).Methods(http.MethodGet)
+	r.HandleFunc("/welcome", s.welcomeSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/me", s.me).Methods(http.MethodGet)
 	r.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -108,61 +107,156 @@ type meSession struct {
 	LastSeenAt time.Time `json:"lastSeenAt"`
 	ExpiresAt  time.Time `json:"expiresAt"`
 	Pending    bool      `json:"pending"`
+	Mobile     bool      `json:"mobile"`
 }
 
-// me answers with the signed-in user and session as JSON, or 401 JSON without a (live) session. Each
-// use moves the session's idle expiry, written at most once a minute.
-func (s *Server) me(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+// signedIn is a request's live session with its user and tenant configuration.
+type signedIn struct {
+	sess *store.Session
+	user *store.User
+	c    *tenantSP
+	// soft: idle beyond the soft timeout, so the IdP must vouch again (silently) before the session
+	// goes on. Users on the exclusion list sign in with a password and have no IdP to ask.
+	soft bool
+}
+
+// current returns the request's live session, or nil when there is none: no cookie, an unknown or
+// ended session, past its hard timeout, or a user that is gone or deactivated.
+func (s *Server) current(r *http.Request) (*signedIn, error) {
 	ss, err := s.sessionOf(r)
+	if ss == nil || err != nil {
+		return nil, err
+	}
+	u, err := s.st.UserByID(r.Context(), ss.TenantID, ss.UserID)
+	var t *store.Tenant
+	if err == nil {
+		t, err = s.st.TenantByID(r.Context(), ss.TenantID)
+	}
+	var c *tenantSP
+	if err == nil {
+		c, err = s.tenantSP(r.Context(), t.Slug)
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errNoTenant) || (err == nil && !u.Active) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cur := &signedIn{sess: ss, user: u, c: c}
+	cur.soft = s.now().Sub(ss.LastSeenAt) >= softTimeout(c.set) && !excluded(c.set, u.UserName)
+	return cur, nil
+}
+
+// touch records the session's use, moving its idle expiry, at most once a minute.
+func (s *Server) touch(r *http.Request, cur *signedIn) {
+	now := s.now()
+	if now.Sub(cur.sess.LastSeenAt) < touchInterval {
+		return
+	}
+	exp := now.Add(hardTimeout(cur.c.set, cur.sess.Mobile))
+	if err := s.st.TouchSession(r.Context(), cur.sess.IDHash, exp); err == nil {
+		cur.sess.LastSeenAt, cur.sess.ExpiresAt = now, exp
+	}
+}
+
+// gate lets a request through only with a complete session that is within its soft timeout. Otherwise
+// a browser is redirected (to /login, to the IdP for silent re-authentication, or to /welcome) and
+// anything else gets a JSON 401 or 403 naming the URL to go to.
+func (s *Server) gate(w http.ResponseWriter, r *http.Request) (*signedIn, bool) {
+	cur, err := s.current(r)
 	if err != nil {
 		s.internal(w, r, "session lookup", err)
+		return nil, false
+	}
+	here := r.URL.RequestURI()
+	if !safeReturnTo(here) {
+		here = defaultReturnTo
+	}
+	var status int
+	var msg, key, to string
+	switch {
+	case cur == nil:
+		status, msg, key, to = http.StatusUnauthorized, "not signed in", "login", withReturn("/login", here)
+	case cur.soft:
+		status, msg, key, to = http.StatusUnauthorized, "re-authentication required", "login", "/saml/"+cur.c.tenant.Slug+"/login?reauth=1&return_to="+url.QueryEscape(here)
+	case cur.sess.Pending:
+		status, msg, key, to = http.StatusForbidden, "first sign-in incomplete", "welcome", withReturn("/welcome", here)
+	default:
+		s.touch(r, cur)
+		return cur, true
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if wantsHTML(r) {
+		http.Redirect(w, r, to, http.StatusSeeOther)
+	} else {
+		writeJSON(w, status, map[string]string{"error": msg, key: to})
+	}
+	return nil, false
+}
+
+// me answers with the signed-in user and session as JSON.
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	cur, ok := s.gate(w, r)
+	if !ok {
 		return
 	}
-	var u *store.User
-	var t *store.Tenant
-	if ss != nil {
-		if u, err = s.st.UserByID(r.Context(), ss.TenantID, ss.UserID); err == nil {
-			t, err = s.st.TenantByID(r.Context(), ss.TenantID)
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			ss, err = nil, nil
-		}
-		if err != nil {
-			s.internal(w, r, "session user", err)
-			return
-		}
-	}
-	if ss == nil || !u.Active {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not signed in", "login": "/login"})
-		return
-	}
-	now := s.now()
-	if now.Sub(ss.LastSeenAt) >= touchInterval {
-		if c, err := s.tenantSP(r.Context(), t.Slug); err == nil {
-			exp := now.Add(hardTimeout(c.set))
-			if err := s.st.TouchSession(r.Context(), ss.IDHash, exp); err == nil {
-				ss.LastSeenAt, ss.ExpiresAt = now, exp
-			}
-		}
-	}
+	u, ss := cur.user, cur.sess
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{
-		"user": meUser{ID: u.ID, Tenant: t.Slug, UserName: u.UserName, GivenName: u.GivenName, FamilyName: u.FamilyName,
+		"user": meUser{ID: u.ID, Tenant: cur.c.tenant.Slug, UserName: u.UserName, GivenName: u.GivenName, FamilyName: u.FamilyName,
 			Country: u.Country, Department: u.Department, Team: u.Team, ExternalID: u.ExternalID, Source: string(u.Source)},
-		"session": meSession{CreatedAt: ss.CreatedAt, LastSeenAt: ss.LastSeenAt, ExpiresAt: ss.ExpiresAt, Pending: ss.Pending},
+		"session": meSession{CreatedAt: ss.CreatedAt, LastSeenAt: ss.LastSeenAt, ExpiresAt: ss.ExpiresAt, Pending: ss.Pending, Mobile: ss.Mobile},
 	})
 }
 
-// hardTimeout is the tenant's idle limit, the spec's default when none is stored.
-func hardTimeout(set *store.SSOSettings) time.Duration {
+// Session lifetimes by the spec when a tenant stored none.
+const (
+	defaultHardTimeout = 14 * 24 * time.Hour
+	defaultSoftTimeout = 8 * time.Hour
+)
+
+// hardTimeout is the tenant's idle limit for a session, the mobile one for mobile sessions.
+func hardTimeout(set *store.SSOSettings, mobile bool) time.Duration {
+	if mobile && set.MobileHardTimeout > 0 {
+		return set.MobileHardTimeout
+	}
 	if set.HardTimeout > 0 {
 		return set.HardTimeout
 	}
-	return 14 * 24 * time.Hour
+	return defaultHardTimeout
+}
+
+// softTimeout is the idle time after which the IdP is asked again.
+func softTimeout(set *store.SSOSettings) time.Duration {
+	if set.SoftTimeout > 0 {
+		return set.SoftTimeout
+	}
+	return defaultSoftTimeout
+}
+
+// excluded reports whether email is on the tenant's exclusion list (stored lower case).
+func excluded(set *store.SSOSettings, email string) bool {
+	k := store.Key(email)
+	for _, e := range set.Exclude {
+		if e == k {
+			return true
+		}
+	}
+	return false
 }
 
 // logout ends the session server-side (a copied cookie stops working at once) and clears the cookie.
+// A form post must carry the CSRF field; a JSON client (no form) must not be cross-site.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if !parseForm(w, r) || !s.checkForm(r) {
+			page(w, http.StatusForbidden, "Cannot sign out", "This form has expired or did not come from this site.", requestRef(r))
+			return
+		}
+	} else if !s.sameOrigin(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site request"})
+		return
+	}
 	if v := secretCookie(r, sessionCookie); v != "" {
 		if err := s.st.DeleteSession(r.Context(), hashSecret(v)); err != nil {
 			s.internal(w, r, "logout", err)
@@ -175,7 +269,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "signed out"})
 		return
 	}
-	page(w, http.StatusOK, "Signed out", "You are signed out.", "")
+	render(w, http.StatusOK, "message", messageView{view: view{Title: "Signed out"}, Message: "You are signed out.", Link: "/login", LinkText: "Sign in again"})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -189,22 +283,6 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, e
 	ref := requestRef(r)
 	s.log.Error(what+" failed", zap.String("request_id", ref), zap.Error(err))
 	page(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.", ref)
-}
-
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:.1rem .3rem}</style>
-</head><body><main><h1>{{.Title}}</h1><p>{{.Message}}</p>{{if .Ref}}<p>If you contact support, give them this reference: <code>{{.Ref}}</code></p>{{end}}</main></body></html>
-`))
-
-// page writes a plain HTML page. Nothing in it comes from the request except the reference id.
-func page(w http.ResponseWriter, status int, title, message, ref string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	pageTmpl.Execute(w, struct{ Title, Message, Ref string }{title, message, ref})
 }
 
 // safeReturnTo reports whether v is a path on this server that is safe to redirect to: it starts with

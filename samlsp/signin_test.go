@@ -72,7 +72,8 @@ func newHarness(t testing.TB, configure func(*store.SSOSettings)) *harness {
 
 // start opens the store and mounts a new SAML server on h.srv: a restart, when called again.
 func (h *harness) start() {
-	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: h.dbPath})
+	now := func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
+	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: h.dbPath, Now: now})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func (h *harness) start() {
 	if _, fuzzing := h.t.(*testing.F); !fuzzing { // a fuzz target may not log through F
 		log = zap.New(zapcore.NewTee(core, zaptest.NewLogger(h.t).Core()))
 	}
-	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: h.srv.URL, Now: func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }})
+	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: h.srv.URL, Now: now})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -236,8 +237,9 @@ func (h *harness) scimUser(name, ext string, active bool) *store.User {
 	return u
 }
 
+// person is an assertion's attributes for a new user with all first sign-in needs (country DE).
 func person(email, first, last string) map[string]string {
-	return map[string]string{claimEmail: email, claimFirst: first, claimLast: last}
+	return map[string]string{claimEmail: email, claimFirst: first, claimLast: last, claimCtry: "DE"}
 }
 
 func with(m map[string]string, k, v string) map[string]string {
@@ -263,6 +265,7 @@ func TestReconciliation(t *testing.T) {
 		seed      func(h *harness) *store.User // users present before; returns the one expected to sign in
 		attrs     map[string]string
 		refused   bool
+		pending   bool
 		check     func(t *testing.T, h *harness, seeded *store.User, m me)
 	}{
 		{
@@ -315,11 +318,12 @@ func TestReconciliation(t *testing.T) {
 			},
 		},
 		{
-			name:  "JIT without a country: signed in, first sign-in pending",
-			attrs: person("dan@acme.com", "Dan", "D"),
-			check: func(t *testing.T, h *harness, _ *store.User, m me) {
-				if !m.Session.Pending || m.User.Country != "" {
-					t.Fatalf("me %+v", m)
+			name:    "JIT without a country: signed in, first sign-in pending",
+			attrs:   with(person("dan@acme.com", "Dan", "D"), claimCtry, ""),
+			pending: true,
+			check: func(t *testing.T, h *harness, _ *store.User, _ me) {
+				if us := h.users(); len(us) != 1 || us[0].Country != "" || us[0].UserName != "dan@acme.com" {
+					t.Fatalf("users %+v", us)
 				}
 			},
 		},
@@ -371,7 +375,11 @@ func TestReconciliation(t *testing.T) {
 				}
 				return
 			}
-			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/app/home" || status != http.StatusOK {
+			wantTo, wantMe := "/app/home", http.StatusOK
+			if tc.pending { // the session reaches nothing but /welcome (and /logout) until completed
+				wantTo, wantMe = "/welcome?return_to=%2Fapp%2Fhome", http.StatusForbidden
+			}
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != wantTo || status != wantMe {
 				t.Fatalf("ACS %d to %q, /me %d", res.StatusCode, res.Header.Get("Location"), status)
 			}
 			tc.check(t, h, seeded, m)
@@ -566,7 +574,16 @@ func TestLogout(t *testing.T) {
 	if status, _ := h.me(b); status != 200 {
 		t.Fatalf("/me %d", status)
 	}
+	// A form post without the CSRF field signs nobody out; a JSON client's post does.
 	res, err := b.Post(h.srv.URL+"/logout", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if status, _ := h.me(b); res.StatusCode != http.StatusForbidden || status != 200 {
+		t.Fatalf("logout form without CSRF field: %d, then /me %d", res.StatusCode, status)
+	}
+	res, err = b.Post(h.srv.URL+"/logout", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -743,9 +760,9 @@ func TestSettings(t *testing.T) {
 	t.Run("force-country asks at the first sign-in even with a country", func(t *testing.T) {
 		h := newHarness(t, func(s *store.SSOSettings) { s.ForceCountry = true })
 		b := h.browser()
-		h.post(b, "acme", h.response("acme", "", with(person("tia@acme.com", "Tia", "T"), claimCtry, "FR"), nil), "")
-		if status, m := h.me(b); status != 200 || !m.Session.Pending || m.User.Country != "FR" {
-			t.Fatalf("first sign-in: %d %+v", status, m)
+		res := h.post(b, "acme", h.response("acme", "", with(person("tia@acme.com", "Tia", "T"), claimCtry, "FR"), nil), "")
+		if status, _ := h.me(b); status != http.StatusForbidden || res.Header.Get("Location") != "/welcome" || h.users()[0].Country != "FR" {
+			t.Fatalf("first sign-in: to %q, /me %d, users %+v", res.Header.Get("Location"), status, h.users())
 		}
 		b = h.browser()
 		h.post(b, "acme", h.response("acme", "", with(person("tia@acme.com", "Tia", "T"), claimCtry, "FR"), nil), "")
@@ -754,7 +771,7 @@ func TestSettings(t *testing.T) {
 		}
 	})
 	t.Run("hard-timeout ends an idle session; use moves it", func(t *testing.T) {
-		h := newHarness(t, func(s *store.SSOSettings) { s.HardTimeout, s.SoftTimeout = 2*time.Hour, time.Hour })
+		h := newHarness(t, func(s *store.SSOSettings) { s.HardTimeout, s.SoftTimeout = 2*time.Hour, 100*time.Minute })
 		b := h.browser()
 		h.post(b, "acme", h.response("acme", "", person("uma@acme.com", "Uma", "U"), nil), "")
 		h.skew.Store(int64(90 * time.Minute))

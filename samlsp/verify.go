@@ -74,7 +74,7 @@ type verifier struct {
 	checkResp  bool // the Response's signature: verified, then crewjam is told to check the assertion's too
 	now        time.Time
 	verified   []string // "Response#ID" and "Assertion#ID" of every verified element
-	algorithms []string // the signature algorithms seen on verified elements
+	algorithms []string // the signature and digest algorithms of verified elements
 	usedCert   *x509.Certificate
 }
 
@@ -138,7 +138,7 @@ func (v *verifier) VerifySignature(_ *dsig.ValidationContext, el *etree.Element)
 		}
 	}
 	v.verified = append(v.verified, el.Tag+"#"+el.SelectAttrValue("ID", ""))
-	v.algorithms = append(v.algorithms, alg)
+	v.algorithms = append(v.algorithms, alg, dm.SelectAttrValue("Algorithm", ""))
 	if el.Tag == "Response" && v.checkResp {
 		return errNoSignature
 	}

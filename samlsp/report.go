@@ -1,0 +1,126 @@
+package samlsp
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+type reportAttr struct {
+	Name   string
+	Values []string
+}
+
+type nameValue struct{ Name, Value string }
+
+type reportView struct {
+	view
+	Outcome                      string
+	Issuer, NameID, NameIDFormat string
+	Signed, Algorithms           []string
+	Certificate                  string
+	Encrypted, Solicited         bool
+	Attributes                   []reportAttr
+	Read                         []nameValue
+	Missing                      []string
+}
+
+// testReport answers a test sign-in (an answer to /saml/{tenant}/test, or any sign-in while the tenant
+// is testing): what the IdP sent, which certificate and algorithms verified it, and what scimsso would
+// do, with nothing written. The precise reason of a refusal is shown only for an answer to a test
+// request, which was started in this browser; anyone else sees the usual refusal page.
+func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Logger, a *accepted, verr error) {
+	ref := requestRef(r)
+	asked := a != nil && a.request != nil && a.request.Purpose == store.PurposeTest
+	var rf *refusal
+	if verr != nil && (!asked || !errors.As(verr, &rf)) {
+		s.refused(w, log, ref, verr)
+		return
+	}
+	v := reportView{view: view{Title: "Test sign-in", Ref: ref}, Solicited: a.request != nil, Encrypted: a.info.Encrypted}
+	if verr != nil {
+		v.Outcome = fmt.Sprintf("scimsso would refuse this sign-in (%s): %s.", rf.code, rf.reason)
+		log.Info("test sign-in", zap.String("outcome", "refused"), zap.String("code", rf.code), zap.String("reason", rf.reason))
+	}
+	if as := a.assertion; as != nil {
+		if as.Issuer.Value != "" {
+			v.Issuer = as.Issuer.Value
+		}
+		if as.Subject != nil && as.Subject.NameID != nil {
+			v.NameID, v.NameIDFormat = as.Subject.NameID.Value, as.Subject.NameID.Format
+		}
+		for _, st := range as.AttributeStatements {
+			for _, at := range st.Attributes {
+				ra := reportAttr{Name: at.Name}
+				for _, x := range at.Values {
+					ra.Values = append(ra.Values, x.Value)
+				}
+				v.Attributes = append(v.Attributes, ra)
+			}
+		}
+	}
+	if vf := a.verifier; vf != nil {
+		v.Signed, v.Algorithms = vf.verified, dedupe(vf.algorithms)
+		if c := vf.usedCert; c != nil {
+			fp := sha256.Sum256(c.Raw)
+			v.Certificate = fmt.Sprintf("%s, SHA-256 fingerprint %X, valid until %s", c.Subject.String(), fp, c.NotAfter.UTC().Format(time.DateOnly))
+			if s.now().After(c.NotAfter) {
+				v.Certificate += " (expired; accepted because it is pinned in the tenant's IdP metadata)"
+			}
+		}
+	}
+	if cl := a.claims; cl != nil {
+		v.Read = []nameValue{{"Email", cl.Email}, {"First name", cl.FirstName}, {"Last name", cl.LastName}, {"Country", cl.Country},
+			{"Department", cl.Department}, {"Principal id", cl.PrincipalID}, {"Secondary email", cl.SecondaryEmail}}
+	}
+	if verr == nil {
+		var d *decision
+		err := s.st.Lookup(r.Context(), a.c.tenant.ID, func(f store.UserFinder) error {
+			var err error
+			d, err = reconcile(f, a.c.tenant, a.c.set, a.c.attrs, a.claims)
+			return err
+		})
+		switch {
+		case errors.As(err, &rf):
+			v.Outcome = fmt.Sprintf("scimsso would refuse this sign-in (%s): %s.", rf.code, rf.reason)
+		case err != nil:
+			s.internal(w, r, "test sign-in", err)
+			return
+		case d.matched == "created":
+			v.Outcome = fmt.Sprintf("scimsso would create user %s just in time (%s %s, country %q, team %q).", d.user.UserName,
+				d.user.GivenName, d.user.FamilyName, d.user.Country, d.user.Team)
+		default:
+			v.Outcome = fmt.Sprintf("scimsso would sign in user %s (%s), matched by %s.", d.user.ID, d.user.UserName, d.matched)
+		}
+		if d != nil {
+			v.Missing = d.ask
+		}
+		log.Info("test sign-in", zap.String("outcome", v.Outcome))
+	}
+	if v.Read != nil {
+		for i := range v.Read {
+			if v.Read[i].Value == "" {
+				v.Read[i].Value = "—"
+			}
+		}
+	}
+	render(w, http.StatusOK, "report", v)
+}
+
+func dedupe(xs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, x := range xs {
+		if x != "" && !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
