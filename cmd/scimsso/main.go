@@ -71,6 +71,9 @@ usage:
   scimsso token list --tenant SLUG | token revoke --tenant SLUG ID
   scimsso sso set --tenant SLUG [--metadata-file F | --metadata-url U] [--state off|testing|active] [settings…]
   scimsso sso show --tenant SLUG
+  scimsso team add --tenant SLUG NAME [--hidden] | team list --tenant SLUG
+  scimsso department-map import --tenant SLUG FILE.csv   (department,team rows; replaces the map)
+  scimsso user set-password --tenant SLUG EMAIL            (the password is one line on stdin)
   scimsso audit --tenant SLUG [--since 24h]
 
 Every flag can also be set as SCIMSSO_<FLAG> (for example SCIMSSO_DB, SCIMSSO_BASE_URL).
@@ -110,6 +113,18 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "sso":
 		return m.dispatch(ctx, "sso", sub, rest, map[string]func(context.Context, []string) error{
 			"set": m.ssoSet, "show": m.ssoShow,
+		})
+	case "team":
+		return m.dispatch(ctx, "team", sub, rest, map[string]func(context.Context, []string) error{
+			"add": m.teamAdd, "list": m.teamList,
+		})
+	case "department-map":
+		return m.dispatch(ctx, "department-map", sub, rest, map[string]func(context.Context, []string) error{
+			"import": m.departmentMapImport,
+		})
+	case "user":
+		return m.dispatch(ctx, "user", sub, rest, map[string]func(context.Context, []string) error{
+			"set-password": m.userSetPassword,
 		})
 	case "audit":
 		return m.audit(ctx, rest)

@@ -23,6 +23,7 @@ import (
 const (
 	maxHardTimeout = 14 * 24 * time.Hour
 	maxSoftTimeout = 24 * time.Hour
+	maxMobileHard  = 90 * 24 * time.Hour
 )
 
 func defaultSSOSettings() *store.SSOSettings { return samlsp.DefaultSettings() }
@@ -47,6 +48,7 @@ func checkSSOSettings(s *store.SSOSettings) error {
 		{s.HardTimeout > 0 && s.HardTimeout <= maxHardTimeout, "--hard-timeout must be positive and at most 14d"},
 		{s.SoftTimeout > 0 && s.SoftTimeout <= maxSoftTimeout, "--soft-timeout must be positive and at most 24h"},
 		{s.SoftTimeout < s.HardTimeout, "--soft-timeout must be less than --hard-timeout"},
+		{s.MobileHardTimeout == 0 || (s.MobileHardTimeout > s.SoftTimeout && s.MobileHardTimeout <= maxMobileHard), "--mobile-hard-timeout must be more than --soft-timeout and at most 90d (0: the hard timeout)"},
 		{oneOf(s.CountryFormat, "iso", "name"), "--country-format must be iso or name"},
 		{oneOf(s.SignatureAlgorithm, "sha256", "sha1"), "--signature-algorithm must be sha256 or sha1"},
 		{oneOf(s.SignedElement, "assertion", "response", "both"), "--signed-element must be assertion, response or both"},
@@ -68,7 +70,7 @@ func checkSSOSettings(s *store.SSOSettings) error {
 func (m *Main) ssoSet(ctx context.Context, args []string) error {
 	var fs *flag.FlagSet
 	f := struct {
-		state, metaFile, metaURL, exclude, hard, soft, countryFormat, sigAlg, signedElement, idpInit string
+		state, metaFile, metaURL, exclude, hard, soft, mobile, countryFormat, sigAlg, signedElement, idpInit string
 		principal, secondary, first, last, email, country, department                                string
 		forceCountry, forceDepartment, skipDest, signRequests                                        bool
 	}{}
@@ -82,6 +84,7 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 			s.StringVar(&f.exclude, "exclude", "", "comma-separated emails that sign in with a password instead of SSO (replaces the list)")
 			s.StringVar(&f.hard, "hard-timeout", "", "idle time after which a session ends (max 14d)")
 			s.StringVar(&f.soft, "soft-timeout", "", "idle time after which the IdP is asked again silently (max 24h)")
+			s.StringVar(&f.mobile, "mobile-hard-timeout", "", "hard timeout of sessions signed in with client=mobile (max 90d; 0: --hard-timeout)")
 			s.StringVar(&f.countryFormat, "country-format", "", "iso or name")
 			s.StringVar(&f.sigAlg, "signature-algorithm", "", "sha256 (RSA-SHA256/384/512) or sha1 (also RSA-SHA1)")
 			s.StringVar(&f.signedElement, "signed-element", "", "what the IdP signs: assertion, response or both")
@@ -153,6 +156,8 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 					cur.HardTimeout, perr = parseDuration(f.hard)
 				case "soft-timeout":
 					cur.SoftTimeout, perr = parseDuration(f.soft)
+				case "mobile-hard-timeout":
+					cur.MobileHardTimeout, perr = parseDuration(f.mobile)
 				case "country-format":
 					cur.CountryFormat = f.countryFormat
 				case "signature-algorithm":
@@ -248,7 +253,12 @@ func (m *Main) ssoShow(ctx context.Context, args []string) error {
 			for i, c := range s.IdPCertificatesPEM {
 				fmt.Fprintf(out, "IdP certificate %d:           %s\n", i+1, certSummary(c))
 			}
-			fmt.Fprintf(out, "exclude:                     %s\nhard-timeout:                %s\nsoft-timeout:                %s\n", dash(strings.Join(s.Exclude, ", ")), s.HardTimeout, s.SoftTimeout)
+			mobile := "same as hard-timeout"
+			if s.MobileHardTimeout > 0 {
+				mobile = s.MobileHardTimeout.String()
+			}
+			fmt.Fprintf(out, "exclude:                     %s\nhard-timeout:                %s\nsoft-timeout:                %s\nmobile-hard-timeout:         %s\n",
+				dash(strings.Join(s.Exclude, ", ")), s.HardTimeout, s.SoftTimeout, mobile)
 			fmt.Fprintf(out, "country-format:              %s\nsignature-algorithm:         %s\nsigned-element:              %s\n", s.CountryFormat, s.SignatureAlgorithm, s.SignedElement)
 			fmt.Fprintf(out, "force-country:               %t\nforce-department:            %t\nskip-destination-validation: %t\nsign-requests:               %t\n", s.ForceCountry, s.ForceDepartment, s.SkipDestinationValidation, s.SignRequests)
 			fmt.Fprintf(out, "idp-initiated:               %s\n", map[bool]string{false: "on", true: "off"}[s.NoIdPInitiated])
