@@ -233,9 +233,9 @@ type SSOSettings struct {
 	Exclude                   []string // emails (lower case) that bypass SSO
 	HardTimeout, SoftTimeout  time.Duration
 	MobileHardTimeout         time.Duration // hard timeout of mobile sessions; 0: HardTimeout
-	CountryFormat             string // "iso" or "name"
-	SignatureAlgorithm        string // "sha256" or "sha1"
-	SignedElement             string // "assertion", "response" or "both"
+	CountryFormat             string        // "iso" or "name"
+	SignatureAlgorithm        string        // "sha256" or "sha1"
+	SignedElement             string        // "assertion", "response" or "both"
 	ForceCountry              bool
 	ForceDepartment           bool
 	SkipDestinationValidation bool

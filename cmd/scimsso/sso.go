@@ -71,8 +71,8 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 	var fs *flag.FlagSet
 	f := struct {
 		state, metaFile, metaURL, exclude, hard, soft, mobile, countryFormat, sigAlg, signedElement, idpInit string
-		principal, secondary, first, last, email, country, department                                string
-		forceCountry, forceDepartment, skipDest, signRequests                                        bool
+		principal, secondary, first, last, email, country, department                                        string
+		forceCountry, forceDepartment, skipDest, signRequests                                                bool
 	}{}
 	return m.runTenantCommand(ctx, tenantCommand{
 		name: "sso set", args: "no arguments",
