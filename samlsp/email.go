@@ -185,6 +185,21 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 		s.internal(w, r, "completion", err)
 		return
 	}
+	if d.user.Team != u.Team {
+		// The department map placed the user (it was imported after the user was written): store it, as
+		// an SSO sign-in would.
+		_, err := s.st.UpdateUser(ctx, c.tenant.ID, u.ID, 0, store.Audit{Operation: "password-signin", Outcome: "ok", Detail: "placed by the department map"},
+			func(x *store.User) error {
+				if x.Team == "" {
+					x.Team = d.user.Team
+				}
+				return nil
+			})
+		if err != nil {
+			s.internal(w, r, "place in team", err)
+			return
+		}
+	}
 	ss := &store.Session{IDHash: hashed, TenantID: c.tenant.ID, UserID: u.ID, Mobile: v.Mobile, Pending: d.pending,
 		ExpiresAt: s.now().Add(hardTimeout(c.set, v.Mobile))}
 	if err := s.st.CreateSession(ctx, ss); err != nil {

@@ -21,14 +21,17 @@ var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 // redirects to the tenant's IdP, whose origin is known only per tenant.
 const contentPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// htmlHeaders are set on every page: never framed, never sniffed, never cached, no referrer leaves.
+// htmlHeaders are set on every page: never framed, never sniffed, never cached, no referrer leaves
+// the site.
 func htmlHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", contentPolicy)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null" with the page's own
+	// form posts, which the origin check must refuse. Redirects to an IdP set no-referrer themselves.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 }
 
