@@ -152,7 +152,13 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 		s.internal(w, r, "user by email", err)
 		return
 	}
+	select {
+	case s.passwordChecks <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
 	ok, cerr := checkPassword(hash, r.PostForm.Get("password"))
+	<-s.passwordChecks
 	if cerr != nil {
 		log.Error("stored password hash unreadable", zap.Error(cerr))
 	}

@@ -57,6 +57,8 @@ type Server struct {
 	origin  string // BASE's origin, which a form post's Origin header must equal
 	now     func() time.Time
 
+	passwordChecks chan struct{} // a slot per password check running (argon2id takes 19 MiB each)
+
 	mu    sync.Mutex
 	cache map[string]*tenantSP // by tenant ID
 }
@@ -84,7 +86,8 @@ func New(cfg Config) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, baseURL: base, secure: u.Scheme == "https", origin: u.Scheme + "://" + u.Host, now: now, cache: map[string]*tenantSP{}}, nil
+	return &Server{st: cfg.Store, log: cfg.Logger, baseURL: base, secure: u.Scheme == "https", origin: u.Scheme + "://" + u.Host, now: now, cache: map[string]*tenantSP{},
+		passwordChecks: make(chan struct{}, maxPasswordChecks)}, nil
 }
 
 // Routes mounts the SAML and session endpoints on r.
