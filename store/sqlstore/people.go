@@ -122,24 +122,7 @@ func placeInTeam(ctx context.Context, tx *wtx, tenantID string, u *store.User) e
 
 // CompleteSession implements store.Store.
 func (s *Store) CompleteSession(ctx context.Context, idHash []byte) error {
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
-		return affected(tx.exec(ctx, `UPDATE sessions SET pending = 0 WHERE id_hash = ?`, idHash))
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: complete session: %w", err)
-	}
-	return nil
-}
-
-// affected turns an UPDATE or DELETE that touched no row into ErrNotFound.
-func affected(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return s.writeOne(ctx, "complete session", oneRow, `UPDATE sessions SET pending = 0 WHERE id_hash = ?`, idHash)
 }
 
 // SetPassword implements store.Store.
@@ -182,24 +165,10 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 
 // RecordLoginFailure implements store.Store.
 func (s *Store) RecordLoginFailure(ctx context.Context, key string) error {
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		_, err := tx.exec(ctx, `INSERT INTO login_failures (key, at) VALUES (?, ?)`, key, micros(now))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: record login failure: %w", err)
-	}
-	return nil
+	return s.writeOne(ctx, "record login failure", anyRows, `INSERT INTO login_failures (key, at) VALUES (?, ?)`, key, txNow{})
 }
 
 // ClearLoginFailures implements store.Store.
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
-		_, err := tx.exec(ctx, `DELETE FROM login_failures WHERE key = ?`, key)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: clear login failures: %w", err)
-	}
-	return nil
+	return s.writeOne(ctx, "clear login failures", anyRows, `DELETE FROM login_failures WHERE key = ?`, key)
 }

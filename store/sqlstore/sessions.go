@@ -31,14 +31,7 @@ func insertSession(ctx context.Context, tx *wtx, now time.Time, ss *store.Sessio
 
 // TouchSession implements store.Store.
 func (s *Store) TouchSession(ctx context.Context, idHash []byte, expiresAt time.Time) error {
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		_, err := tx.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ?`, micros(now), micros(expiresAt), idHash)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: touch session: %w", err)
-	}
-	return nil
+	return s.writeOne(ctx, "touch session", anyRows, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ?`, txNow{}, micros(expiresAt), idHash)
 }
 
 // SessionByHash implements store.Store.
@@ -58,26 +51,12 @@ func (s *Store) SessionByHash(ctx context.Context, idHash []byte) (*store.Sessio
 
 // DeleteSession implements store.Store.
 func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
-		_, err := tx.exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: delete session: %w", err)
-	}
-	return nil
+	return s.writeOne(ctx, "delete session", anyRows, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
 }
 
 // DeleteUserSessions implements store.Store.
 func (s *Store) DeleteUserSessions(ctx context.Context, tenantID, userID string) error {
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
-		_, err := tx.exec(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: delete user sessions: %w", err)
-	}
-	return nil
+	return s.writeOne(ctx, "delete user sessions", anyRows, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
 }
 
 // CreateAuthnRequest implements store.Store.

@@ -491,6 +491,48 @@ func (s *Store) runBatch(batch []*pendingWrite) {
 	finish(nil)
 }
 
+// txNow in the arguments of writeOne stands for the transaction's time, in Unix microseconds.
+type txNow struct{}
+
+// Whether writeOne's statement must touch a row.
+const (
+	anyRows = false
+	oneRow  = true // no row touched: ErrNotFound
+)
+
+// writeOne runs one statement as its own transaction, the shape of most single-row writes. what names
+// the operation in the error.
+func (s *Store) writeOne(ctx context.Context, what string, must bool, q string, args ...any) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		a := append([]any(nil), args...)
+		for i := range a {
+			if _, ok := a[i].(txNow); ok {
+				a[i] = micros(now)
+			}
+		}
+		res, err := tx.exec(ctx, q, a...)
+		if must {
+			return affected(res, err)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", what, err)
+	}
+	return nil
+}
+
+// affected turns an UPDATE or DELETE that touched no row into ErrNotFound.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
 // mapErr turns driver errors into the store's sentinels; it is the one place that knows SQLite's codes.
 func mapErr(err error) error {
 	if err == nil {

@@ -112,32 +112,12 @@ func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 
 // AddDomain implements store.Store.
 func (s *Store) AddDomain(ctx context.Context, tenantID, domain string) error {
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
-		_, err := tx.exec(ctx, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, strings.ToLower(domain), tenantID)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: add domain: %w", err)
-	}
-	return nil
+	return s.writeOne(ctx, "add domain", anyRows, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, strings.ToLower(domain), tenantID)
 }
 
 // RemoveDomain implements store.Store.
 func (s *Store) RemoveDomain(ctx context.Context, tenantID, domain string) error {
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
-		res, err := tx.exec(ctx, `DELETE FROM domains WHERE domain = ? AND tenant_id = ?`, strings.ToLower(domain), tenantID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: remove domain: %w", err)
-	}
-	return nil
+	return s.writeOne(ctx, "remove domain", oneRow, `DELETE FROM domains WHERE domain = ? AND tenant_id = ?`, strings.ToLower(domain), tenantID)
 }
 
 // CreateToken implements store.Store.
@@ -240,18 +220,5 @@ func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token,
 
 // RevokeToken implements store.Store.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, id string) error {
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		res, err := tx.exec(ctx, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at = 0`, micros(now), id, tenantID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: revoke token: %w", err)
-	}
-	return nil
+	return s.writeOne(ctx, "revoke token", oneRow, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at = 0`, txNow{}, id, tenantID)
 }
