@@ -51,13 +51,7 @@ func (s *Server) loginView(w http.ResponseWriter, r *http.Request, returnTo, cli
 // to the tenant's IdP (SSO active) or a clear message (SSO off). On the list: a password form, and the
 // password is checked only for such a user, so a password stored for anyone else is never usable.
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	ref := requestRef(r)
-	if !parseForm(w, r) {
-		page(w, http.StatusBadRequest, "Cannot sign in", "The sign-in form could not be read. Please start again.", ref)
-		return
-	}
-	if !s.checkForm(r) {
-		page(w, http.StatusForbidden, "Cannot sign in", "This form has expired or did not come from this site. Please start again.", ref)
+	if !s.acceptForm(w, r, "Cannot sign in") {
 		return
 	}
 	v, ok := s.loginView(w, r, r.PostForm.Get("return_to"), r.PostForm.Get("client"))

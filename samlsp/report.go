@@ -103,11 +103,9 @@ func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Log
 		}
 		log.Info("test sign-in", zap.String("outcome", v.Outcome))
 	}
-	if v.Read != nil {
-		for i := range v.Read {
-			if v.Read[i].Value == "" {
-				v.Read[i].Value = "—"
-			}
+	for i := range v.Read {
+		if v.Read[i].Value == "" {
+			v.Read[i].Value = "—"
 		}
 	}
 	render(w, http.StatusOK, "report", v)

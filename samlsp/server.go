@@ -164,6 +164,29 @@ func (s *Server) tenantSP(ctx context.Context, slug string) (*tenantSP, error) {
 	return &n, nil
 }
 
+// tenantOfSession is tenantSP for a tenant known by ID. A session's tenant is almost always cached,
+// and its slug with it, so this is the same one lookup as by slug; only a cold cache reads the tenant.
+func (s *Server) tenantOfSession(ctx context.Context, tenantID string) (*tenantSP, error) {
+	s.mu.Lock()
+	c := s.cache[tenantID]
+	s.mu.Unlock()
+	var slug string
+	if c != nil {
+		slug = c.tenant.Slug
+	} else {
+		t, err := s.st.TenantByID(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		slug = t.Slug
+	}
+	c, err := s.tenantSP(ctx, slug)
+	if err == nil && c.tenant.ID != tenantID {
+		return nil, errNoTenant
+	}
+	return c, err
+}
+
 // build makes the tenant's crewjam ServiceProvider from the stored key pair and settings.
 func (s *Server) build(t *store.Tenant, set *store.SSOSettings) (*tenantSP, error) {
 	key, cert, err := ParseKeyPair(t.SPKeyPEM, t.SPCertPEM)

@@ -128,13 +128,9 @@ func (s *Server) current(r *http.Request) (*signedIn, error) {
 		return nil, err
 	}
 	u, err := s.st.UserByID(r.Context(), ss.TenantID, ss.UserID)
-	var t *store.Tenant
-	if err == nil {
-		t, err = s.st.TenantByID(r.Context(), ss.TenantID)
-	}
 	var c *tenantSP
 	if err == nil {
-		c, err = s.tenantSP(r.Context(), t.Slug)
+		c, err = s.tenantOfSession(r.Context(), ss.TenantID)
 	}
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errNoTenant) || (err == nil && !u.Active) {
 		return nil, nil
@@ -249,8 +245,7 @@ func excluded(set *store.SSOSettings, email string) bool {
 // A form post must carry the CSRF field; a JSON client (no form) must not be cross-site.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		if !parseForm(w, r) || !s.checkForm(r) {
-			page(w, http.StatusForbidden, "Cannot sign out", "This form has expired or did not come from this site.", requestRef(r))
+		if !s.acceptForm(w, r, "Cannot sign out") {
 			return
 		}
 	} else if !s.sameOrigin(r) {

@@ -99,6 +99,21 @@ func (s *Server) checkForm(r *http.Request) bool {
 	return s.sameOrigin(r) && c != "" && subtle.ConstantTimeCompare([]byte(c), []byte(f)) == 1
 }
 
+// acceptForm reads a people's form post and answers a refusal itself: 400 for an unreadable form,
+// 403 for a cross-site post or a missing or wrong CSRF field. title heads the refusal page.
+func (s *Server) acceptForm(w http.ResponseWriter, r *http.Request, title string) bool {
+	ref := requestRef(r)
+	if !parseForm(w, r) {
+		page(w, http.StatusBadRequest, title, "The form could not be read. Please start again.", ref)
+		return false
+	}
+	if !s.checkForm(r) {
+		page(w, http.StatusForbidden, title, "This form has expired or did not come from this site. Please start again.", ref)
+		return false
+	}
+	return true
+}
+
 // parseForm reads a small urlencoded form (at most 16 KiB): the people's forms are a few fields.
 func parseForm(w http.ResponseWriter, r *http.Request) bool {
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {

@@ -83,46 +83,42 @@ func welcomeReturn(v string) string {
 	return v
 }
 
-// welcome is GET /welcome.
-func (s *Server) welcome(w http.ResponseWriter, r *http.Request) {
-	returnTo := welcomeReturn(r.URL.Query().Get("return_to"))
+// welcomeFor is the form for the request's pending session, returning to returnTo; ok is false when
+// it has been answered instead (no session, already complete, a store failure).
+func (s *Server) welcomeFor(w http.ResponseWriter, r *http.Request, returnTo string) (*welcomeView, *signedIn, bool) {
+	returnTo = welcomeReturn(returnTo)
 	cur, ok := s.pendingSession(w, r, returnTo)
 	if !ok {
-		return
+		return nil, nil, false
 	}
 	v, ok := s.welcomeOf(w, r, cur)
 	if !ok {
-		return
+		return nil, nil, false
 	}
 	v.ReturnTo = returnTo
-	render(w, http.StatusOK, "welcome", v)
+	return v, cur, true
+}
+
+// welcome is GET /welcome.
+func (s *Server) welcome(w http.ResponseWriter, r *http.Request) {
+	if v, _, ok := s.welcomeFor(w, r, r.URL.Query().Get("return_to")); ok {
+		render(w, http.StatusOK, "welcome", v)
+	}
 }
 
 // welcomeSubmit is POST /welcome: it stores the country and team chosen and completes the session.
 // A value that was not offered is refused with the form shown again, and nothing is stored.
 func (s *Server) welcomeSubmit(w http.ResponseWriter, r *http.Request) {
-	ref := requestRef(r)
-	if !parseForm(w, r) {
-		page(w, http.StatusBadRequest, "Cannot continue", "The form could not be read. Please start again.", ref)
+	if !s.acceptForm(w, r, "Cannot continue") {
 		return
 	}
-	if !s.checkForm(r) {
-		page(w, http.StatusForbidden, "Cannot continue", "This form has expired or did not come from this site. Please start again.", ref)
-		return
-	}
-	returnTo := welcomeReturn(r.PostForm.Get("return_to"))
-	cur, ok := s.pendingSession(w, r, returnTo)
+	v, cur, ok := s.welcomeFor(w, r, r.PostForm.Get("return_to"))
 	if !ok {
 		return
 	}
-	v, ok := s.welcomeOf(w, r, cur)
-	if !ok {
-		return
-	}
-	v.ReturnTo = returnTo
 	if v.AskCountry {
 		v.Country = r.PostForm.Get("country")
-		if code, err := schemas.NormalizeCountry(v.Country); err != nil || len(v.Country) != 2 {
+		if code, err := schemas.NormalizeCountry(v.Country); err != nil {
 			v.CountryError = "Choose your country from the list."
 		} else {
 			v.Country = code
@@ -159,7 +155,7 @@ func (s *Server) welcomeSubmit(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "welcome", err)
 		return
 	}
-	s.log.Info("first sign-in completed", zap.String("request_id", ref), zap.String("user_id", cur.user.ID),
+	s.log.Info("first sign-in completed", zap.String("request_id", requestRef(r)), zap.String("user_id", cur.user.ID),
 		zap.Bool("country", v.AskCountry), zap.Bool("team", v.AskTeam))
-	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+	http.Redirect(w, r, v.ReturnTo, http.StatusSeeOther)
 }
