@@ -200,15 +200,12 @@ func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 	}
 
 	a.info = info
-	if err := s.verify(r, a, doc, info); err != nil {
-		return a, err
-	}
-	return a, nil
+	return a, s.verify(a, doc)
 }
 
 // verify runs the signature policy, crewjam's checks and scimsso's post-checks, and reads the claims.
-func (s *Server) verify(r *http.Request, a *accepted, doc []byte, info guardInfo) error {
-	c, set, ids := a.c, a.c.set, []string{""}
+func (s *Server) verify(a *accepted, doc []byte) error {
+	c, set, info, ids := a.c, a.c.set, a.info, []string{""}
 	if a.request != nil {
 		ids = []string{a.request.ID}
 	}
