@@ -19,6 +19,11 @@ var (
 	ErrVersionMismatch = errors.New("version mismatch")
 	// ErrReplayed means a sign-in presented an assertion id that was already used.
 	ErrReplayed = errors.New("assertion already used")
+	// ErrUnavailable means the database could not be reached (down, restarting, out of connections).
+	// A write refused this way was not applied, or, when the connection broke during its commit, was
+	// applied whole; never in part. The same request may succeed later: HTTP answers 503 with
+	// Retry-After.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // Source says where a user was created.

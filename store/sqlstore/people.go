@@ -102,7 +102,7 @@ func departmentTeam(ctx context.Context, row func(context.Context, string, ...an
 	var hasMap int
 	err := row(ctx, `SELECT coalesce((SELECT t.name FROM department_map m JOIN teams t ON t.id = m.team_id
 			WHERE m.tenant_id = ?1 AND m.department_key = ?2), ''),
-		EXISTS (SELECT 1 FROM department_map WHERE tenant_id = ?1)`, tenantID, store.Key(department)).Scan(&team, &hasMap)
+		CASE WHEN EXISTS (SELECT 1 FROM department_map WHERE tenant_id = ?1) THEN 1 ELSE 0 END`, tenantID, store.Key(department)).Scan(&team, &hasMap)
 	if err != nil {
 		return "", false, err
 	}

@@ -74,8 +74,7 @@ func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest) e
 	return nil
 }
 
-const authnRequestQuery = `SELECT tenant_id, id, binding_hash, return_to, purpose, session_hash, created_at, expires_at FROM authn_requests
-	WHERE tenant_id = ? AND id = ? AND binding_hash = ? AND expires_at > ?`
+const authnRequestCols = `tenant_id, id, binding_hash, return_to, purpose, session_hash, created_at, expires_at`
 
 func scanAuthnRequest(row *sql.Row) (*store.AuthnRequest, error) {
 	var r store.AuthnRequest
@@ -91,21 +90,20 @@ func scanAuthnRequest(row *sql.Row) (*store.AuthnRequest, error) {
 
 // AuthnRequest implements store.Store.
 func (s *Store) AuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*store.AuthnRequest, error) {
-	r, err := scanAuthnRequest(s.row(ctx, authnRequestQuery, tenantID, id, bindingHash, micros(s.now())))
+	r, err := scanAuthnRequest(s.row(ctx, `SELECT `+authnRequestCols+` FROM authn_requests
+		WHERE tenant_id = ? AND id = ? AND binding_hash = ? AND expires_at > ?`, tenantID, id, bindingHash, micros(s.now())))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: authn request: %w", mapErr(err))
 	}
 	return r, nil
 }
 
-// consumeAuthnRequest deletes the outstanding request inside tx; sql.ErrNoRows unless it was outstanding.
+// consumeAuthnRequest deletes the outstanding request inside tx; sql.ErrNoRows unless it was
+// outstanding. One statement finds and deletes it, so of two replicas consuming one request at once
+// only one gets it back.
 func consumeAuthnRequest(ctx context.Context, tx *wtx, now time.Time, tenantID, id string, bindingHash []byte) (*store.AuthnRequest, error) {
-	r, err := scanAuthnRequest(tx.row(ctx, authnRequestQuery, tenantID, id, bindingHash, micros(now)))
-	if err != nil {
-		return nil, err
-	}
-	_, err = tx.exec(ctx, `DELETE FROM authn_requests WHERE tenant_id = ? AND id = ?`, tenantID, id)
-	return r, err
+	return scanAuthnRequest(tx.row(ctx, `DELETE FROM authn_requests WHERE tenant_id = ? AND id = ? AND binding_hash = ? AND expires_at > ?
+		RETURNING `+authnRequestCols, tenantID, id, bindingHash, micros(now)))
 }
 
 func markAssertionUsed(ctx context.Context, tx *wtx, tenantID, assertionID string, expiresAt time.Time) error {
@@ -130,7 +128,7 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 			}
 			return err
 		}
-		f := &finder{ctx: ctx, row: tx.row, tenantID: tenantID, seen: map[string]seenUser{}}
+		f := &finder{ctx: ctx, row: tx.row, tenantID: tenantID, seen: map[string]seenUser{}, lock: s.forUpdate()}
 		u, err := decide(f)
 		if err != nil {
 			return errUpdater{err}
@@ -146,7 +144,7 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 			old, seq := f.seen[u.ID].user, f.seen[u.ID].seq
 			if old == nil {
 				var err error
-				if old, seq, err = scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, u.ID, tenantID)); err != nil {
+				if old, seq, err = scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`+s.forUpdate(), u.ID, tenantID)); err != nil {
 					return err
 				}
 			}
@@ -199,6 +197,7 @@ type finder struct {
 	row      func(ctx context.Context, q string, args ...any) *sql.Row
 	tenantID string
 	seen     map[string]seenUser // users returned, as read (nil: not kept)
+	lock     string              // row lock clause, inside a write transaction on PostgreSQL
 }
 
 type seenUser struct {
@@ -208,7 +207,7 @@ type seenUser struct {
 
 // one returns the first user matching cond, in which ?1 is the tenant id and ?2 the value.
 func (f *finder) one(cond, value string) (*store.User, error) {
-	u, seq, err := scanUser(f.row(f.ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ?1 AND `+cond+` ORDER BY seq LIMIT 1`, f.tenantID, value))
+	u, seq, err := scanUser(f.row(f.ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ?1 AND `+cond+` ORDER BY seq LIMIT 1`+f.lock, f.tenantID, value))
 	if err != nil {
 		return nil, mapErr(err)
 	}

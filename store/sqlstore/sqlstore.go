@@ -1,4 +1,6 @@
-// Package sqlstore implements store.Store on database/sql; SQLite (mattn/go-sqlite3) is the embedded default.
+// Package sqlstore implements store.Store on database/sql: SQLite (mattn/go-sqlite3) is the embedded
+// default, PostgreSQL (jackc/pgx/v5) serves several replicas. Both run the same SQL and transactions;
+// dialect.go holds what differs.
 package sqlstore
 
 import (
@@ -44,12 +46,14 @@ type Options struct {
 	ReadConns int
 }
 
-// Store is a SQLite-backed store.Store. Writes go through a single connection, so concurrent requests
-// queue in Go instead of failing with SQLITE_BUSY; reads use a separate pool that WAL lets run beside it.
+// Store is a store.Store on SQLite or PostgreSQL. On SQLite, writes go through a single connection, so
+// concurrent requests queue in Go instead of failing with SQLITE_BUSY, and reads use a separate pool
+// that WAL lets run beside it. On PostgreSQL, w and r are one pool and pg is set.
 type Store struct {
 	w, r   *sql.DB
 	now    func() time.Time
 	rStmts stmtCache
+	pg     *rebinder
 
 	// cp is the connection background checkpoints run on.
 	cp     *sql.DB
@@ -108,10 +112,11 @@ func (c *stmtCache) close() error {
 	return errors.Join(errs...)
 }
 
-// wtx is a write transaction on the store's one write connection. Statements are prepared on that
-// connection once and reused by every transaction after.
+// wtx is a write transaction: on SQLite, on the store's one write connection, where statements are
+// prepared once and reused by every transaction after; on PostgreSQL, tx (pgx caches statements).
 type wtx struct {
-	s *Store
+	s  *Store
+	tx *sql.Tx
 }
 
 func (t *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, bool, error) {
@@ -123,6 +128,9 @@ func (t *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, bool, error) {
 // only checked before its transaction starts.
 func (t *wtx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	ctx = context.WithoutCancel(ctx)
+	if t.tx != nil {
+		return t.tx.ExecContext(ctx, t.s.pg.rebind(q), args...)
+	}
 	st, cached, err := t.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -135,6 +143,9 @@ func (t *wtx) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 
 func (t *wtx) row(ctx context.Context, q string, args ...any) *sql.Row {
 	ctx = context.WithoutCancel(ctx)
+	if t.tx != nil {
+		return t.tx.QueryRowContext(ctx, t.s.pg.rebind(q), args...)
+	}
 	st, cached, err := t.stmt(ctx, q)
 	if err != nil {
 		return t.s.wconn.QueryRowContext(ctx, q, args...)
@@ -150,6 +161,9 @@ func (t *wtx) row(ctx context.Context, q string, args ...any) *sql.Row {
 // than the indexed lookup itself.
 func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
 	ctx = context.WithoutCancel(ctx)
+	if s.pg != nil {
+		return s.r.QueryRowContext(ctx, s.pg.rebind(q), args...)
+	}
 	st, cached, err := s.rStmts.get(ctx, s.r.PrepareContext, q)
 	if err != nil || !cached {
 		if st != nil {
@@ -162,6 +176,9 @@ func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
 
 // query runs q on the read pool through its statement cache; the caller closes the rows.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s.pg != nil {
+		return s.r.QueryContext(ctx, s.pg.rebind(q), args...)
+	}
 	st, cached, err := s.rStmts.get(ctx, s.r.PrepareContext, q)
 	if err != nil || !cached {
 		if st != nil {
@@ -247,20 +264,23 @@ type connector struct {
 func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
 func (c connector) Driver() driver.Driver                        { return c.drv }
 
-// Ping reports whether both pools reach the database file.
+// Ping reports whether the store reaches its database and the schema is there.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlstore: ping: %w", err)
+		return fmt.Errorf("sqlstore: ping: %w", mapErr(err))
 	}
 	var n int
 	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
-		return fmt.Errorf("sqlstore: ping: %w", err)
+		return fmt.Errorf("sqlstore: ping: %w", mapErr(err))
 	}
 	return nil
 }
 
-// Close closes both pools.
+// Close closes the store's connections.
 func (s *Store) Close() error {
+	if s.pg != nil {
+		return s.w.Close()
+	}
 	if s.stopCP != nil {
 		s.stopCP()
 		<-s.cpDone
@@ -301,7 +321,7 @@ type Migration struct {
 	SQL     string
 }
 
-// Migrations returns the embedded migrations of a dialect ("sqlite"), in order.
+// Migrations returns the embedded migrations of a dialect ("sqlite" or "postgres"), in order.
 func Migrations(dialect string) ([]Migration, error) {
 	dir := path.Join("migrations", dialect)
 	ents, err := fs.ReadDir(migrations, dir)
@@ -388,6 +408,9 @@ const maxBatch = 64
 // SQLite transaction, each in its own savepoint (group commit): under concurrent load that pays
 // BEGIN/COMMIT and the WAL writes once per batch instead of once per request.
 func (s *Store) write(ctx context.Context, fn func(tx *wtx, now time.Time) error) error {
+	if s.pg != nil {
+		return s.writePG(ctx, fn)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -452,7 +475,7 @@ func (s *Store) runBatch(batch []*pendingWrite) {
 				continue
 			}
 		}
-		err := p.fn(&wtx{s}, now)
+		err := p.fn(&wtx{s: s}, now)
 		switch {
 		case err != nil && single:
 			p.err = mapErr(err)
@@ -533,10 +556,16 @@ func affected(res sql.Result, err error) error {
 	return nil
 }
 
-// mapErr turns driver errors into the store's sentinels; it is the one place that knows SQLite's codes.
+// mapErr turns driver errors into the store's sentinels; it is the one place that knows the drivers' codes.
 func mapErr(err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	if m, ok := mapPG(err); ok {
+		return m
 	}
 	var se sqlite3.Error
 	if errors.As(err, &se) {

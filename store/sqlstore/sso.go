@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,19 +37,20 @@ func (s *Store) PutSSOSettings(ctx context.Context, tenantID string, set *store.
 	}
 	var at time.Time
 	err = s.write(ctx, func(tx *wtx, now time.Time) error {
-		var stored int64
-		if err := tx.row(ctx, `SELECT coalesce((SELECT version FROM sso_settings WHERE tenant_id = ?), 0)`, tenantID).Scan(&stored); err != nil {
-			return err
+		at = now
+		// Each statement checks the version it changes, so two writers of one version cannot both win.
+		var res sql.Result
+		var err error
+		if set.Version == 0 {
+			res, err = tx.exec(ctx, `INSERT INTO sso_settings (tenant_id, version, settings, updated_at) VALUES (?, 1, ?, ?)
+				ON CONFLICT (tenant_id) DO NOTHING`, tenantID, string(doc), micros(now))
+		} else {
+			res, err = tx.exec(ctx, `UPDATE sso_settings SET version = version + 1, settings = ?, updated_at = ? WHERE tenant_id = ? AND version = ?`,
+				string(doc), micros(now), tenantID, set.Version)
 		}
-		if stored != set.Version {
+		if errors.Is(affected(res, err), store.ErrNotFound) {
 			return store.ErrVersionMismatch
 		}
-		at = now
-		if stored == 0 {
-			_, err := tx.exec(ctx, `INSERT INTO sso_settings (tenant_id, version, settings, updated_at) VALUES (?, 1, ?, ?)`, tenantID, doc, micros(now))
-			return err
-		}
-		_, err := tx.exec(ctx, `UPDATE sso_settings SET version = version + 1, settings = ?, updated_at = ? WHERE tenant_id = ?`, doc, micros(now), tenantID)
 		return err
 	})
 	if err != nil {

@@ -164,7 +164,7 @@ func (s *Store) TenantToken(ctx context.Context, slug string, hash []byte) (*sto
 	var created, c, e, r int64
 	var domains string
 	tok := store.Token{Hash: hash}
-	err := s.row(ctx, `SELECT n.id, n.slug, n.name, n.created_at, coalesce((SELECT group_concat(domain, ',') FROM domains WHERE tenant_id = n.id), ''),
+	err := s.row(ctx, `SELECT n.id, n.slug, n.name, n.created_at, coalesce((SELECT string_agg(domain, ',') FROM domains WHERE tenant_id = n.id), ''),
 			k.id, k.name, k.created_at, k.expires_at, k.revoked_at
 		FROM scim_tokens k JOIN tenants n ON n.id = k.tenant_id WHERE k.hash = ? AND n.slug = ?`, hash, slug).
 		Scan(&t.ID, &t.Slug, &t.Name, &created, &domains, &tok.ID, &tok.Name, &c, &e, &r)
@@ -186,7 +186,7 @@ func (s *Store) TenantSSOVersion(ctx context.Context, slug string) (*store.Tenan
 	var t store.Tenant
 	var created, version int64
 	var domains string
-	err := s.row(ctx, `SELECT n.id, n.slug, n.name, n.created_at, coalesce((SELECT group_concat(domain, ',') FROM domains WHERE tenant_id = n.id), ''),
+	err := s.row(ctx, `SELECT n.id, n.slug, n.name, n.created_at, coalesce((SELECT string_agg(domain, ',') FROM domains WHERE tenant_id = n.id), ''),
 			coalesce((SELECT version FROM sso_settings WHERE tenant_id = n.id), 0)
 		FROM tenants n WHERE n.slug = ?`, slug).Scan(&t.ID, &t.Slug, &t.Name, &created, &domains, &version)
 	if err != nil {

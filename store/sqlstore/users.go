@@ -124,16 +124,13 @@ func (s *Store) insertUser(ctx context.Context, tx *wtx, now time.Time, tenantID
 	if err := placeInTeam(ctx, tx, tenantID, u); err != nil {
 		return err
 	}
-	res, err := tx.exec(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
+	var seq int64
+	err := tx.row(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
 		country, department, team, external_id, secondary_email, secondary_email_key, extra, active, source, created_at, updated_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING seq`,
 		id, tenantID, u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName,
 		u.Country, u.Department, u.Team, nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail),
-		nonNil(u.Extra), b2i(u.Active), string(u.Source), micros(now), micros(now))
-	if err != nil {
-		return err
-	}
-	seq, err := res.LastInsertId()
+		nonNil(u.Extra), b2i(u.Active), string(u.Source), micros(now), micros(now)).Scan(&seq)
 	if err != nil {
 		return err
 	}
@@ -211,7 +208,7 @@ func pointLookup(f *store.Filter) bool {
 func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion int64, a store.Audit, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		old, seq, err := scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, id, tenantID))
+		old, seq, err := scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`+s.forUpdate(), id, tenantID))
 		if err != nil {
 			return err
 		}
