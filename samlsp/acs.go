@@ -132,8 +132,7 @@ func (s *Server) refused(w http.ResponseWriter, log *zap.Logger, ref string, err
 		log.Warn("sign-in refused", zap.String("code", rf.code), zap.String("reason", rf.reason))
 		page(w, http.StatusForbidden, "Sign-in failed", "Your sign-in could not be accepted. Please try again from the start, or contact your administrator.", ref)
 	default:
-		log.Error("sign-in failed", zap.Error(err))
-		page(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.", ref)
+		failed(w, log, ref, "sign-in", err)
 	}
 }
 

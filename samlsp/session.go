@@ -273,10 +273,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// internal answers a store or configuration failure: a plain page with the reference, the cause in the log.
+// internal answers a store or configuration failure: a plain page with the reference, the cause in the
+// log. An unreachable database is a 503 (the server's middleware adds Retry-After): nothing is wrong
+// with the request, and the same one will work once the database is back.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	ref := requestRef(r)
-	s.log.Error(what+" failed", zap.String("request_id", ref), zap.Error(err))
+	failed(w, s.log, requestRef(r), what, err)
+}
+
+func failed(w http.ResponseWriter, log *zap.Logger, ref, what string, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		log.Warn(what+": store unavailable", zap.String("request_id", ref), zap.Error(err))
+		page(w, http.StatusServiceUnavailable, "Sign-in is unavailable for a moment", "Please try again in a minute.", ref)
+		return
+	}
+	log.Error(what+" failed", zap.String("request_id", ref), zap.Error(err))
 	page(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.", ref)
 }
 

@@ -64,6 +64,10 @@ func (s *Server) toSCIM(r *http.Request, err error) *Error {
 		return errorf(http.StatusConflict, "uniqueness", "A user with this userName or externalId already exists in this tenant.")
 	case errors.Is(err, store.ErrVersionMismatch):
 		return errorf(http.StatusPreconditionFailed, "", "The user has changed since the version given in If-Match; read it again and retry.")
+	case errors.Is(err, store.ErrUnavailable):
+		// The IdP retries a 503 (Okta and Entra both do); the server's middleware adds Retry-After.
+		s.log.Warn("scim request: store unavailable", zap.String("request_id", r.Header.Get("X-Request-Id")), zap.Error(err))
+		return errorf(http.StatusServiceUnavailable, "", "The service is briefly unavailable; retry the request.")
 	}
 	s.log.Error("scim request failed", zap.String("request_id", r.Header.Get("X-Request-Id")), zap.String("path", r.URL.Path), zap.Error(err))
 	return &Error{Status: http.StatusInternalServerError, Detail: "Internal error; reference " + r.Header.Get("X-Request-Id") + "."}
@@ -73,6 +77,9 @@ func (s *Server) toSCIM(r *http.Request, err error) *Error {
 // a bare scimerrors.ScimError value faithfully, anything else as a 500 carrying the raw error text.
 func (s *Server) forLibrary(r *http.Request, err error) error {
 	e := s.toSCIM(r, err)
+	if st := stateOf(r); st != nil {
+		st.libErr = e
+	}
 	return scimerrors.ScimError{ScimType: scimerrors.ScimType(e.ScimType), Detail: e.Detail, Status: e.Status}
 }
 

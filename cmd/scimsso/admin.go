@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -20,21 +21,43 @@ import (
 
 // dbFlags are the flags every command that opens the store has.
 type dbFlags struct {
-	db   string
-	sync string
+	db       string
+	sync     string
+	maxConns int
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.db, "db", "scimsso.db", "database: a SQLite file path")
+	fs.StringVar(&d.db, "db", "scimsso.db", "database: a SQLite file path, or a postgres:// URL")
 	fs.StringVar(&d.sync, "sqlite-synchronous", sqlstore.SyncNormal, "SQLite synchronous level: normal (survives kill -9) or full (also survives power loss)")
+	fs.IntVar(&d.maxConns, "pg-max-conns", 16, "PostgreSQL: connections per process")
+}
+
+// dbName is the database for logs and errors: a PostgreSQL URL without its user, password and parameters.
+func dbName(dsn string) string {
+	if !sqlstore.IsPostgresURL(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // openStore opens the store named by d and registers it to be closed by Close.
 func (m *Main) openStore(ctx context.Context, d dbFlags) (store.Store, error) {
 	dsn := d.db
 	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, errors.New("--db: PostgreSQL is not supported yet; use a SQLite file path")
+	case sqlstore.IsPostgresURL(dsn):
+		if d.maxConns <= 0 {
+			return nil, errors.New("--pg-max-conns must be positive")
+		}
+		s, err := sqlstore.OpenPostgres(ctx, sqlstore.PostgresOptions{URL: dsn, Now: m.Now, MaxConns: d.maxConns})
+		if err != nil {
+			return nil, fmt.Errorf("--db %s: %w", dbName(dsn), err)
+		}
+		m.onClose(s.Close)
+		return s, nil
 	case dsn == "":
 		return nil, errors.New("--db: empty database path")
 	}

@@ -48,9 +48,16 @@ type statusWriter struct {
 	bytes  int64
 }
 
+// retryAfter is what every 503 tells clients to wait, in seconds: a database restart or a replica
+// failing over takes seconds, and Okta and Entra retry on their own schedule in any case.
+const retryAfter = "2"
+
 func (s *statusWriter) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+	}
+	if code == http.StatusServiceUnavailable && s.Header().Get("Retry-After") == "" {
+		s.Header().Set("Retry-After", retryAfter)
 	}
 	s.ResponseWriter.WriteHeader(code)
 }

@@ -112,7 +112,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("base_url", c.baseURL),
-		zap.String("db", c.db.db), zap.String("sqlite_synchronous", c.db.sync),
+		zap.String("db", dbName(c.db.db)), zap.String("sqlite_synchronous", c.db.sync),
 		zap.Int("gogc", gcPercent), zap.Int64("gomemlimit_bytes", memLimit))
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)

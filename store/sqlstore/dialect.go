@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -112,11 +112,17 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Store, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 16
 	}
-	db, err := sql.Open("pgx", opts.URL)
+	cfg, err := pgx.ParseConfig(opts.URL)
 	if err != nil {
 		// The URL may hold a password: say what is wrong without it.
 		return nil, fmt.Errorf("sqlstore: PostgreSQL URL: %w", redactURLError(err))
 	}
+	if cfg.ConnectTimeout == 0 {
+		// Without one, a connection to a host that drops packets waits for the kernel's TCP timeout
+		// (minutes), holding the request that needed it.
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -248,6 +254,3 @@ func mapPG(err error) (error, bool) {
 	}
 	return nil, false
 }
-
-// The pgx driver is registered with database/sql by importing its stdlib package.
-var _ = stdlib.GetDefaultDriver
