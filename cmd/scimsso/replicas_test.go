@@ -491,7 +491,10 @@ func TestPostgresDownEveryRoute(t *testing.T) {
 			return res
 		}},
 		{"SP-initiated login", func() *http.Response { res, _ := do(t, http.MethodGet, s.url+"/saml/acme/login", nil); return res }},
-		{"ACS", func() *http.Response { res, _ := postResponse(t, s.url, samlResponse(t, idp, "", "alice@acme.com")); return res }},
+		{"ACS", func() *http.Response {
+			res, _ := postResponse(t, s.url, samlResponse(t, idp, "", "alice@acme.com"))
+			return res
+		}},
 		{"email form", func() *http.Response {
 			res, _ := do(t, http.MethodPost, s.url+"/login", url.Values{"csrf": {field}, "email": {"alice@acme.com"}}, csrf)
 			return res
