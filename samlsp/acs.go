@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -79,6 +80,7 @@ func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setSessionCookie(w, sess)
 	w.Header().Set("Cache-Control", "no-store")
+	metrics.SignIn("ok")
 	log.Info("signed in", zap.String("user_id", u.ID), zap.String("matched", d.matched), zap.Bool("pending", d.pending),
 		zap.String("assertion_id", a.assertion.ID), zap.Bool("idp_initiated", a.request == nil), zap.Bool("mobile", purpose == store.PurposeMobile),
 		zap.Strings("verified", a.verifier.verified))
@@ -126,12 +128,18 @@ func (s *Server) refused(w http.ResponseWriter, log *zap.Logger, ref string, err
 	var rf *refusal
 	switch {
 	case errors.As(err, &he):
+		metrics.SignIn("bad-request")
 		log.Warn("sign-in refused", zap.Int("status", he.status), zap.String("reason", he.msg))
 		page(w, he.status, "Sign-in failed", he.msg, ref)
 	case errors.As(err, &rf):
+		metrics.SignIn(rf.code)
 		log.Warn("sign-in refused", zap.String("code", rf.code), zap.String("reason", rf.reason))
 		page(w, http.StatusForbidden, "Sign-in failed", "Your sign-in could not be accepted. Please try again from the start, or contact your administrator.", ref)
+	case errors.Is(err, store.ErrUnavailable):
+		metrics.SignIn("unavailable")
+		failed(w, log, ref, "sign-in", err)
 	default:
+		metrics.SignIn("error")
 		failed(w, log, ref, "sign-in", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -282,10 +283,12 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, e
 
 func failed(w http.ResponseWriter, log *zap.Logger, ref, what string, err error) {
 	if errors.Is(err, store.ErrUnavailable) {
+		metrics.StoreError(metrics.StoreUnavailable)
 		log.Warn(what+": store unavailable", zap.String("request_id", ref), zap.Error(err))
 		page(w, http.StatusServiceUnavailable, "Sign-in is unavailable for a moment", "Please try again in a minute.", ref)
 		return
 	}
+	metrics.StoreError(metrics.StoreInternal)
 	log.Error(what+" failed", zap.String("request_id", ref), zap.Error(err))
 	page(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.", ref)
 }

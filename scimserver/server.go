@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/schemas"
 	"github.com/scimsso/scimsso/store"
 )
@@ -175,9 +176,40 @@ func bearerToken(h string) string {
 	return strings.TrimSpace(cred)
 }
 
-// serve routes a SCIM request. It answers itself what the library gets wrong (DELETE, lists and filters,
-// reads, discovery of what is supported, body limits) and hands writes to the library for validation.
+// serve answers an authenticated SCIM request and counts it by operation and status.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	sw := &statusRecorder{ResponseWriter: w}
+	s.route(sw, r)
+	op := stateOf(r).op
+	if op == "" {
+		op = "other"
+	}
+	metrics.SCIMOperation(op, sw.status)
+}
+
+// statusRecorder remembers the status written through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// route routes a SCIM request. It answers itself what the library gets wrong (DELETE, lists and filters,
+// reads, discovery of what is supported, body limits) and hands writes to the library for validation.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	st := stateOf(r)
 	rest := strings.TrimPrefix(r.URL.Path, "/scim/v2/"+st.tenant.Slug)
 	if len(rest) > 1 {
@@ -200,6 +232,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case rest == "/Users":
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
+			st.op = "list"
 			s.listUsers(w, r)
 		case http.MethodPost:
 			st.op = "create"
@@ -214,6 +247,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		st.userID = seg[1]
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
+			st.op = "get"
 			s.getUser(w, r, seg[1])
 		case http.MethodPut:
 			st.op = "replace"

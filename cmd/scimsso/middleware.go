@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
 	"runtime/debug"
 	"time"
 
+	"github.com/gorilla/mux"
 	"go.uber.org/zap"
+
+	"github.com/scimsso/scimsso/internal/metrics"
 )
 
 // requestIDHeader carries the request id. The middleware rewrites the incoming header to the final id,
@@ -76,14 +80,20 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog logs one line per request: method, path (never the query, which may carry a SAMLRequest),
 // status, size and duration. Headers are never logged, so tokens and cookies cannot leak here.
+// It also counts the request in the metrics, by the route template the router matched.
 func accessLog(log *zap.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
+		route := new(string)
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, route)))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
+		if *route == "" {
+			*route = "unmatched"
+		}
+		metrics.Request(*route, methodLabel(r.Method), sw.status, time.Since(start))
 		log.Info("request",
 			zap.String("request_id", r.Header.Get(requestIDHeader)),
 			zap.String("method", r.Method),
@@ -115,4 +125,28 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+type routeKey struct{}
+
+// nameRoute is router middleware: it tells accessLog which route matched, as its template
+// (/saml/{tenant}/acs), so that metrics have one series per route, not per tenant or user.
+func nameRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cell, ok := r.Context().Value(routeKey{}).(*string); ok {
+			if cr := mux.CurrentRoute(r); cr != nil {
+				*cell, _ = cr.GetPathTemplate()
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// methodLabel keeps the method label to the methods scimsso serves: a client can send any token there.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }

@@ -509,6 +509,9 @@ func TestPostgresDownEveryRoute(t *testing.T) {
 			t.Errorf("%s with PostgreSQL down: %d, Retry-After %q; want 503 with Retry-After", rt.name, res.StatusCode, res.Header.Get("Retry-After"))
 		}
 	}
+	if got := metricValue(t, s.url, `scimsso_store_errors_total{kind="unavailable"}`); got < 1 {
+		t.Errorf("store errors (unavailable) counted %v times, want at least 1", got)
+	}
 	pg.Restart()
 	waitFor(t, "readiness after the restart", 30*time.Second, func() bool {
 		res, _ := do(t, http.MethodGet, s.url+"/readyz", nil)
@@ -518,4 +521,57 @@ func TestPostgresDownEveryRoute(t *testing.T) {
 		t.Errorf("/me after the restart: %d, want 200 (the session is in the database)", got)
 	}
 	createUser(t, s.url, "acme", tok, "carol@acme.com")
+}
+
+// metricValue is the value of the series name{labels} (labels as Prometheus prints them, sorted), or -1.
+func metricValue(t *testing.T, base, series string) float64 {
+	t.Helper()
+	res, body := do(t, http.MethodGet, base+"/metrics", nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d", res.StatusCode)
+	}
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	idp, tok := ssoTenant(t, db)
+	s := startServer(t, db)
+	createUser(t, s.url, "acme", tok, "alice@acme.com")
+	send(t, scimRequest(t, http.MethodGet, s.url+"/scim/v2/acme/Users", "scimsso_wrong", ""))
+	resp := samlResponse(t, idp, "", "alice@acme.com")
+	postResponse(t, s.url, resp)
+	postResponse(t, s.url, resp) // a replay
+
+	for series, want := range map[string]float64{
+		`scimsso_http_requests_total{method="POST",route="/scim/v2/{tenant}",status="201"}`:  1,
+		`scimsso_http_requests_total{method="GET",route="/scim/v2/{tenant}",status="401"}`:   1,
+		`scimsso_http_requests_total{method="POST",route="/saml/{tenant}/acs",status="303"}`: 1,
+		`scimsso_http_requests_total{method="POST",route="/saml/{tenant}/acs",status="403"}`: 1,
+		`scimsso_scim_operations_total{operation="create",status="201"}`:                     1,
+		`scimsso_signins_total{outcome="ok"}`:                                                1,
+		`scimsso_signins_total{outcome="replay"}`:                                            1,
+		`scimsso_http_request_duration_seconds_count{route="/saml/{tenant}/acs"}`:            2,
+	} {
+		if got := metricValue(t, s.url, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	_, body := do(t, http.MethodGet, s.url+"/metrics", nil)
+	for _, secret := range []string{"acme", "alice", tok} {
+		if strings.Contains(body, secret) {
+			t.Errorf("/metrics mentions %q: no tenant, user or token belongs there", secret)
+		}
+	}
+	if !strings.Contains(body, "process_resident_memory_bytes") || !strings.Contains(body, "go_goroutines") {
+		t.Error("/metrics lacks the process and Go runtime metrics")
+	}
 }

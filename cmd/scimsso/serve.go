@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/scimserver"
 	"github.com/scimsso/scimsso/store"
@@ -195,6 +196,11 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		}
 		fmt.Fprintln(w, "ready")
 	}).Methods(http.MethodGet, http.MethodHead)
+
+	// Metrics carry no tenant or user (see internal/metrics); restrict /metrics at the proxy if even
+	// request counts are not for the public.
+	r.Handle("/metrics", metrics.Handler()).Methods(http.MethodGet)
+	r.Use(nameRoute)
 
 	scim, err := scimserver.New(scimserver.Config{Store: s, Logger: log.Named("scim"), BaseURL: baseURL, Now: m.Now})
 	if err != nil {
