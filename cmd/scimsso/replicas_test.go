@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -574,4 +575,130 @@ func TestMetrics(t *testing.T) {
 	if !strings.Contains(body, "process_resident_memory_bytes") || !strings.Contains(body, "go_goroutines") {
 		t.Error("/metrics lacks the process and Go runtime metrics")
 	}
+}
+
+// rssKB is the resident set size of process pid, from /proc.
+func rssKB(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(v), &kb)
+			return kb
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestSustainedMixedLoad runs SCIM writes (creates, PATCHes) and sign-ins against two replicas on one
+// PostgreSQL for SCIMSSO_SOAK (default 30s; CI runs several minutes) and checks that neither server's
+// memory grows: the largest RSS of the last quarter is within 25% (+16 MB) of the largest after the
+// first quarter's warm-up.
+func TestSustainedMixedLoad(t *testing.T) {
+	t.Parallel()
+	soak := 30 * time.Second
+	if v := os.Getenv("SCIMSSO_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("SCIMSSO_SOAK=%q: %v", v, err)
+		}
+		soak = d
+	}
+	db := pgtest.URL(t)
+	idp, tok := ssoTenant(t, db)
+	replicas := []*server{startServer(t, db), startServer(t, db)}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var ops, bad atomic.Int64
+	var next atomic.Int64
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: noRedirects.CheckRedirect}
+	post := func(r *http.Request) int {
+		res, err := client.Do(r)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				base := replicas[(w+i)%2].url
+				name := fmt.Sprintf("soak%d@acme.com", next.Add(1))
+				r, _ := http.NewRequest(http.MethodPost, base+"/scim/v2/acme/Users", strings.NewReader(userBody(name, "Soak")))
+				r.Header.Set("Authorization", "Bearer "+tok)
+				r.Header.Set("Content-Type", "application/scim+json")
+				var u struct{ ID string }
+				res, err := client.Do(r)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				json.NewDecoder(res.Body).Decode(&u)
+				res.Body.Close()
+				if res.StatusCode != http.StatusCreated {
+					bad.Add(1)
+					continue
+				}
+				patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":true}}]}`
+				r, _ = http.NewRequest(http.MethodPatch, replicas[(w+i+1)%2].url+"/scim/v2/acme/Users/"+u.ID, strings.NewReader(patch))
+				r.Header.Set("Authorization", "Bearer "+tok)
+				r.Header.Set("Content-Type", "application/scim+json")
+				if post(r) != http.StatusOK {
+					bad.Add(1)
+				}
+				form := url.Values{"SAMLResponse": {samlResponse(t, idp, "", name)}}
+				r, _ = http.NewRequest(http.MethodPost, base+"/saml/acme/acs", strings.NewReader(form.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				if post(r) != http.StatusSeeOther {
+					bad.Add(1)
+				}
+				ops.Add(3)
+			}
+		}()
+	}
+	var samples [2][]int64
+	start := time.Now()
+	for time.Since(start) < soak {
+		time.Sleep(soak / 40)
+		for x, s := range replicas {
+			samples[x] = append(samples[x], rssKB(t, s.cmd.Process.Pid))
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if bad.Load() > 0 {
+		t.Errorf("%d of %d operations failed", bad.Load(), ops.Load())
+	}
+	peak := func(s []int64) int64 { return slices.Max(s) }
+	for x, s := range samples {
+		q := len(s) / 4
+		warm, last := peak(s[q:len(s)-q]), peak(s[len(s)-q:])
+		t.Logf("replica %d RSS (MB) every %v: %v", x, soak/40, mbs(s))
+		if float64(last) > 1.25*float64(warm)+16*1024 {
+			t.Errorf("replica %d: RSS grew from %d MB to %d MB under a steady load", x, warm/1024, last/1024)
+		}
+	}
+	t.Logf("%d operations in %v (%.0f/s) over two replicas", ops.Load(), soak, float64(ops.Load())/soak.Seconds())
+}
+
+func mbs(kbs []int64) []int64 {
+	out := make([]int64, len(kbs))
+	for i, k := range kbs {
+		out[i] = k / 1024
+	}
+	return out
 }
