@@ -37,6 +37,7 @@ const (
 	opFilter
 	opPatch
 	opResolve // untimed id lookups before a patch phase of an earlier run's users
+	opSignIn
 	numOps
 )
 
@@ -52,6 +53,8 @@ func (o op) String() string {
 		return "patch"
 	case opResolve:
 		return "resolve"
+	case opSignIn:
+		return "signin"
 	}
 	return "op" + strconv.Itoa(int(o))
 }
@@ -88,6 +91,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		{cfg.phases.create, l.create},
 		{cfg.phases.filter, l.filter},
 		{cfg.phases.patch, l.patch},
+		{cfg.phases.signin, l.signin},
 	} {
 		if !phase.on {
 			continue
@@ -103,7 +107,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 			return err
 		}
 	}
-	if cfg.pid != 0 {
+	if len(cfg.pids) > 0 {
 		s, err := l.sample()
 		if err != nil {
 			return err
@@ -135,8 +139,9 @@ func newLoader(cfg config) *loader {
 	tr.MaxIdleConnsPerHost = cfg.c
 	tr.IdleConnTimeout = 90 * time.Second
 	return &loader{
-		cfg:    cfg,
-		client: &http.Client{Transport: tr, Timeout: cfg.timeout},
+		cfg: cfg,
+		// A sign-in is answered with a redirect, which is the measured answer, not to be followed.
+		client: &http.Client{Transport: tr, Timeout: cfg.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		auth:   "Bearer " + cfg.token,
 		ids:    make([]string, cfg.n),
 	}
@@ -152,9 +157,9 @@ func (l *loader) externalID(i int) string {
 
 // filterURL is GET /Users?filter=ATTR eq "VALUE" encoded as Okta encodes it
 // (%20 for spaces, %22 for quotes), followed by extra query parameters.
-func (l *loader) filterURL(attr, value, extra string) string {
+func (l *loader) filterURL(base, attr, value, extra string) string {
 	f := url.QueryEscape(attr + ` eq "` + value + `"`)
-	return l.cfg.base + "/Users?filter=" + strings.ReplaceAll(f, "+", "%20") + extra
+	return base + "/Users?filter=" + strings.ReplaceAll(f, "+", "%20") + extra
 }
 
 // preflight sends Okta's test-connection request.
@@ -184,7 +189,7 @@ func (l *loader) create(ctx context.Context) ([]result, error) {
 	return l.measure(ctx, l.cfg.n, ops, func(ctx context.Context, w *worker, i int) {
 		name := l.userName(i)
 		if !l.cfg.seedOnly {
-			u := l.filterURL("userName", name, "&startIndex=1&count=100")
+			u := l.filterURL(w.base, "userName", name, "&startIndex=1&count=100")
 			start := time.Now()
 			status, err := w.do(ctx, http.MethodGet, u, nil)
 			d := time.Since(start)
@@ -199,7 +204,7 @@ func (l *loader) create(ctx context.Context) ([]result, error) {
 			panic(err) // a fixed struct of strings always marshals
 		}
 		start := time.Now()
-		status, err := w.do(ctx, http.MethodPost, l.cfg.base+"/Users", body)
+		status, err := w.do(ctx, http.MethodPost, w.base+"/Users", body)
 		d := time.Since(start)
 		why := ""
 		if err == nil {
@@ -271,9 +276,9 @@ func (l *loader) filter(ctx context.Context) ([]result, error) {
 	}
 	return l.measure(ctx, len(picks), []op{opFilter}, func(ctx context.Context, w *worker, j int) {
 		i := picks[j]
-		u := l.filterURL("userName", l.userName(i), "")
+		u := l.filterURL(w.base, "userName", l.userName(i), "")
 		if j%2 == 1 {
-			u = l.filterURL("externalId", l.externalID(i), "")
+			u = l.filterURL(w.base, "externalId", l.externalID(i), "")
 		}
 		start := time.Now()
 		status, err := w.do(ctx, http.MethodGet, u, nil)
@@ -325,7 +330,7 @@ func (l *loader) patch(ctx context.Context) ([]result, error) {
 				panic(err) // a fixed struct of strings always marshals
 			}
 		}
-		u := l.cfg.base + "/Users/" + url.PathEscape(l.ids[i])
+		u := w.base + "/Users/" + url.PathEscape(l.ids[i])
 		start := time.Now()
 		status, err := w.do(ctx, http.MethodPatch, u, body)
 		d := time.Since(start)
@@ -372,7 +377,7 @@ func (l *loader) resolve(ctx context.Context, picks []int) error {
 	}
 	t, _ := l.runJobs(ctx, len(need), []op{opResolve}, func(ctx context.Context, w *worker, j int) {
 		i := need[j]
-		status, err := w.do(ctx, http.MethodGet, l.filterURL("userName", l.userName(i), ""), nil)
+		status, err := w.do(ctx, http.MethodGet, l.filterURL(w.base, "userName", l.userName(i), ""), nil)
 		why := ""
 		if err == nil {
 			var id string
@@ -410,7 +415,7 @@ func (l *loader) measure(ctx context.Context, n int, ops []op, job func(context.
 		t := &tallies[o]
 		results[x] = summarize(o.String(), t, elapsed, l.fails.get(o))
 		answered = answered || t.ok+t.notOK > t.transport
-		if x == len(ops)-1 && l.cfg.pid != 0 && serr == nil {
+		if x == len(ops)-1 && len(l.cfg.pids) > 0 && serr == nil {
 			if reqs := t.ok + t.notOK; reqs > 0 {
 				cpu := ms((after.cpu - before.cpu) / time.Duration(reqs))
 				results[x].ServerCPUMsOp = &cpu
@@ -438,7 +443,8 @@ func (l *loader) runJobs(ctx context.Context, n int, ops []op, job func(context.
 	per := n/c + n/(4*c) + 16 // room for an uneven share without growing
 	workers := make([]*worker, c)
 	for x := range workers {
-		w := &worker{l: l}
+		// Workers take the replicas in turn, as a round-robin load balancer would.
+		w := &worker{l: l, base: l.cfg.bases[x%len(l.cfg.bases)]}
 		for _, o := range ops {
 			w.tallies[o].lat = make([]time.Duration, 0, per)
 		}
@@ -487,6 +493,7 @@ type tally struct {
 // worker is one goroutine's client state. Only that goroutine uses it.
 type worker struct {
 	l       *loader
+	base    string // the SCIM base URL this worker sends to
 	tallies [numOps]tally
 	buf     bytes.Buffer // the last response body
 }
@@ -639,8 +646,15 @@ func snippet(b []byte) string {
 
 // sample reads the server's /proc figures; with no -pid it returns zeros.
 func (l *loader) sample() (procSample, error) {
-	if l.cfg.pid == 0 {
-		return procSample{}, nil
+	var sum procSample
+	for _, pid := range l.cfg.pids {
+		s, err := readProc(pid)
+		if err != nil {
+			return procSample{}, err
+		}
+		sum.cpu += s.cpu
+		sum.rssKB += s.rssKB
+		sum.peakKB += s.peakKB
 	}
-	return readProc(l.cfg.pid)
+	return sum, nil
 }

@@ -62,6 +62,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -69,23 +70,28 @@ import (
 
 // config is a parsed and checked command line.
 type config struct {
-	base      string // SCIM base URL, no trailing slash
+	base      string   // SCIM base URL, no trailing slash: the first of bases
+	bases     []string // one per replica; workers take them in turn
 	token     string
 	domain    string
 	prefix    string
 	prefixSet bool // -prefix was given: users of an earlier run may be used
 	c         int
 	n, k, m   int
-	pid       int // 0: do not read the server's /proc
+	pids      []int // servers whose /proc to read (summed over replicas); none: do not
 	phases    phaseSet
 	seedOnly  bool
+	s         int    // sign-ins
+	idpDir    string // the IdP's key and certificate
+	spBase    string // the server's --base-url
+	writeIdP  string // only write a new IdP here
 	json      bool
 	timeout   time.Duration
 }
 
 // phaseSet says which phases run; they always run in the order create,
 // filter, patch.
-type phaseSet struct{ create, filter, patch bool }
+type phaseSet struct{ create, filter, patch, signin bool }
 
 // String lists the phases that run, in order, comma-separated.
 func (p phaseSet) String() string {
@@ -93,7 +99,7 @@ func (p phaseSet) String() string {
 	for _, ph := range []struct {
 		on   bool
 		name string
-	}{{p.create, "create"}, {p.filter, "filter"}, {p.patch, "patch"}} {
+	}{{p.create, "create"}, {p.filter, "filter"}, {p.patch, "patch"}, {p.signin, "signin"}} {
 		if ph.on {
 			names = append(names, ph.name)
 		}
@@ -120,6 +126,13 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, st
 	case err != nil:
 		return 2
 	}
+	if cfg.writeIdP != "" {
+		if err := writeIdP(cfg.writeIdP, stdout); err != nil {
+			fmt.Fprintf(stderr, "scimload: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if err := run(ctx, cfg, stdout); err != nil {
 		fmt.Fprintf(stderr, "scimload: %v\n", err)
 		return 1
@@ -134,16 +147,20 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	var cfg config
 	fs := flag.NewFlagSet("scimload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.base, "base", "", "SCIM base URL of one tenant, e.g. http://127.0.0.1:8080/scim/v2/acme (required)")
+	fs.StringVar(&cfg.base, "base", "", "SCIM base URL of one tenant, e.g. http://127.0.0.1:8080/scim/v2/acme (required); comma-separated for replicas, which workers take in turn")
 	fs.StringVar(&cfg.token, "token", "", "bearer token of that tenant (default $SCIMLOAD_TOKEN)")
 	fs.StringVar(&cfg.domain, "domain", "example.com", "email `domain` the tenant owns")
 	fs.IntVar(&cfg.c, "c", 8, "concurrency: workers, and keep-alive connections")
 	fs.IntVar(&cfg.n, "n", 5000, "users to create (create phase); users of the earlier run when create does not run")
 	fs.IntVar(&cfg.k, "k", 5000, "filtered lookups (filter phase)")
 	fs.IntVar(&cfg.m, "m", 1000, "PATCHes (patch phase)")
-	fs.IntVar(&cfg.pid, "pid", 0, "server `pid`, to read its CPU time and RSS from /proc (optional)")
+	pids := fs.String("pid", "", "server `pid`s, comma-separated, to read CPU time and RSS from /proc, summed (optional)")
 	fs.StringVar(&cfg.prefix, "prefix", "", "userName prefix (default: random 6 characters per run)")
 	phases := fs.String("phases", "create,filter,patch", "comma-separated phases to run: create, filter, patch")
+	fs.IntVar(&cfg.s, "s", 2000, "sign-ins (signin phase)")
+	fs.StringVar(&cfg.idpDir, "idp", "", "`dir`ectory of the IdP key the tenant trusts (signin phase; make one with -write-idp)")
+	writeIdP := fs.String("write-idp", "", "write a new IdP key, certificate and metadata.xml to `dir`, print the scimsso command that trusts it, and exit")
+	fs.StringVar(&cfg.spBase, "sp-base", "", "the server's --base-url, for the Audience and Destination of sign-ins (default: scheme and host of -base)")
 	fs.BoolVar(&cfg.seedOnly, "seed-only", false, "create without existence checks; only the create phase unless -phases is given")
 	fs.BoolVar(&cfg.json, "json", false, "print JSON lines instead of a table")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "per-request timeout (Okta's is 60s)")
@@ -152,6 +169,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 			return cfg, err
 		}
 		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *writeIdP != "" {
+		cfg.writeIdP = *writeIdP
+		return cfg, nil
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -178,8 +199,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 			cfg.phases.filter = true
 		case "patch":
 			cfg.phases.patch = true
+		case "signin":
+			cfg.phases.signin = true
 		default:
-			return bad("-phases: unknown phase %q (want create, filter, patch)", p)
+			return bad("-phases: unknown phase %q (want create, filter, patch, signin)", p)
 		}
 	}
 	cfg.prefixSet = cfg.prefix != ""
@@ -187,14 +210,30 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		cfg.prefix = randomPrefix()
 	}
 
-	u, err := url.Parse(cfg.base)
-	switch {
-	case cfg.base == "":
+	if cfg.base == "" {
 		return bad("-base is required")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return bad("-base %q: want an http or https URL", cfg.base)
-	case u.RawQuery != "" || u.Fragment != "":
-		return bad("-base %q: want no query or fragment", cfg.base)
+	}
+	for _, b := range strings.Split(cfg.base, ",") {
+		u, err := url.Parse(b)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			return bad("-base %q: want an http or https URL", b)
+		case u.RawQuery != "" || u.Fragment != "":
+			return bad("-base %q: want no query or fragment", b)
+		}
+		cfg.bases = append(cfg.bases, strings.TrimRight(b, "/"))
+	}
+	cfg.base = cfg.bases[0]
+	if *pids != "" {
+		for _, p := range strings.Split(*pids, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || pid <= 0 {
+				return bad("-pid %q: want process ids", p)
+			}
+			cfg.pids = append(cfg.pids, pid)
+		}
+	}
+	switch {
 	case cfg.token == "":
 		return bad("no token: pass -token or set SCIMLOAD_TOKEN")
 	case !validDomain(cfg.domain):
@@ -205,16 +244,20 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return bad("-c %d: want at least 1", cfg.c)
 	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0:
 		return bad("-n, -k and -m must not be negative")
-	case cfg.pid < 0:
-		return bad("-pid %d: want a process id", cfg.pid)
 	case cfg.timeout <= 0:
 		return bad("-timeout %v: want a positive duration", cfg.timeout)
 	case (cfg.phases.filter && cfg.k > 0 || cfg.phases.patch && cfg.m > 0) && cfg.n == 0:
 		return bad("filter and patch need users: -n must be at least 1")
-	case (cfg.phases.filter || cfg.phases.patch) && !cfg.phases.create && !cfg.prefixSet:
+	case cfg.phases.signin && cfg.idpDir == "":
+		return bad("the signin phase needs -idp DIR (make one with -write-idp DIR and trust it with scimsso sso set)")
+	case (cfg.phases.filter || cfg.phases.patch || cfg.phases.signin) && !cfg.phases.create && !cfg.prefixSet:
 		return bad("filter and patch without create use an earlier run's users: pass its -prefix and -n")
 	}
-	cfg.base = strings.TrimRight(cfg.base, "/")
+	if cfg.spBase == "" {
+		u, _ := url.Parse(cfg.base)
+		cfg.spBase = u.Scheme + "://" + u.Host
+	}
+	cfg.spBase = strings.TrimRight(cfg.spBase, "/")
 	return cfg, nil
 }
 

@@ -103,19 +103,19 @@ func (r *reporter) start() error {
 			K        int    `json:"k"`
 			M        int    `json:"m"`
 			SeedOnly bool   `json:"seed_only"`
-			PID      int    `json:"pid,omitempty"`
-		}{"run", c.base, c.prefix, c.domain, c.phases.String(), c.c, c.n, c.k, c.m, c.seedOnly, c.pid})
+			PIDs     []int  `json:"pids,omitempty"`
+		}{"run", strings.Join(c.bases, ","), c.prefix, c.domain, c.phases.String(), c.c, c.n, c.k, c.m, c.seedOnly, c.pids})
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "scimload base=%s prefix=%s domain=%s phases=%s c=%d n=%d k=%d m=%d", c.base, c.prefix, c.domain, c.phases, c.c, c.n, c.k, c.m)
+	fmt.Fprintf(&b, "scimload base=%s prefix=%s domain=%s phases=%s c=%d n=%d k=%d m=%d", strings.Join(c.bases, ","), c.prefix, c.domain, c.phases, c.c, c.n, c.k, c.m)
 	if c.seedOnly {
 		b.WriteString(" seed-only")
 	}
-	if c.pid != 0 {
-		fmt.Fprintf(&b, " pid=%d", c.pid)
+	for _, pid := range c.pids {
+		fmt.Fprintf(&b, " pid=%d", pid)
 	}
 	fmt.Fprintf(&b, "\n%-7s %8s %8s %7s %9s %8s %8s %8s %8s", "phase", "requests", "ok", "not_ok", "ok/s", "p50_ms", "p90_ms", "p99_ms", "max_ms")
-	if c.pid != 0 {
+	if len(c.pids) > 0 {
 		fmt.Fprintf(&b, " %9s %7s", "cpu_ms/op", "rss_MB")
 	}
 	b.WriteString("\n")
@@ -130,7 +130,7 @@ func (r *reporter) phase(res result) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-7s %8d %8d %7d %9.1f %8.3f %8.3f %8.3f %8.3f", res.Phase, res.Requests, res.OK, res.NotOK, res.OKPerS, res.P50, res.P90, res.P99, res.Max)
-	if r.cfg.pid != 0 {
+	if len(r.cfg.pids) > 0 {
 		fmt.Fprintf(&b, " %9s %7s", optional(res.ServerCPUMsOp, 3), optional(res.ServerRSSMB, 1))
 	}
 	b.WriteString("\n")

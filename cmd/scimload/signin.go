@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scimsso/scimsso/samlsp/samltest"
+)
+
+// The signin phase signs in users the create phase made, the way an IdP's unsolicited (IdP-initiated)
+// HTTP-POST does: one POST of a signed SAMLResponse to the ACS, answered with 303 and a session. The
+// responses are signed before the phase starts, so the measured time is the server's, not the signing.
+
+const idpEntityID = "https://scimload.invalid/idp"
+
+// writeIdP makes a new IdP key and certificate in dir, with the metadata scimsso needs to trust it.
+func writeIdP(dir string, stdout io.Writer) error {
+	idp, err := samltest.New(idpEntityID, idpEntityID+"/sso", time.Time{}, time.Time{})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	key := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(idp.Key)})
+	for name, b := range map[string][]byte{"key.pem": key, "cert.pem": []byte(idp.CertPEM()), "metadata.xml": idp.Metadata()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprintf(stdout, "wrote %s/{key.pem,cert.pem,metadata.xml}; trust it with:\n  scimsso sso set --tenant TENANT --metadata-file %s --state active\n",
+		dir, filepath.Join(dir, "metadata.xml"))
+	return err
+}
+
+// loadIdP reads the IdP writeIdP made.
+func loadIdP(dir string) (*samltest.IdP, error) {
+	kb, err := os.ReadFile(filepath.Join(dir, "key.pem"))
+	if err != nil {
+		return nil, err
+	}
+	cb, err := os.ReadFile(filepath.Join(dir, "cert.pem"))
+	if err != nil {
+		return nil, err
+	}
+	kp, _ := pem.Decode(kb)
+	cp, _ := pem.Decode(cb)
+	if kp == nil || cp == nil {
+		return nil, errors.New("-idp: key.pem or cert.pem is not PEM")
+	}
+	key, err := x509.ParsePKCS1PrivateKey(kp.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("-idp: key.pem: %w", err)
+	}
+	cert, err := x509.ParseCertificate(cp.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("-idp: cert.pem: %w", err)
+	}
+	if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		return nil, errors.New("-idp: cert.pem does not match key.pem")
+	}
+	return &samltest.IdP{EntityID: idpEntityID, SSOURL: idpEntityID + "/sso", Key: key, Cert: cert}, nil
+}
+
+// signin runs the signin phase: -s sign-ins of random users of this run.
+func (l *loader) signin(ctx context.Context) ([]result, error) {
+	idp, err := loadIdP(l.cfg.idpDir)
+	if err != nil {
+		return nil, err
+	}
+	picks, err := l.pick(l.cfg.s)
+	if err != nil {
+		return nil, err
+	}
+	tenant := l.cfg.base[strings.LastIndexByte(l.cfg.base, '/')+1:]
+	acs := l.cfg.spBase + "/saml/" + tenant + "/acs"
+	forms := make([][]byte, len(picks))
+	errs := make([]error, len(picks))
+	var wg sync.WaitGroup
+	for g := range runtime.NumCPU() {
+		wg.Go(func() {
+			for j := g; j < len(picks); j += runtime.NumCPU() {
+				email := l.userName(picks[j])
+				doc, err := idp.Make(samltest.Response{ACS: acs, Audience: l.cfg.spBase + "/saml/" + tenant + "/metadata", NameID: email,
+					ValidFor: 30 * time.Minute,
+					Attrs: []samltest.Attr{
+						{Name: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", Values: []string{email}},
+						{Name: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/country", Values: []string{"US"}},
+					}})
+				forms[j], errs[j] = []byte(url.Values{"SAMLResponse": {samltest.Encode(doc)}}.Encode()), err
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("signing responses: %w", err)
+	}
+	return l.measure(ctx, len(picks), []op{opSignIn}, func(ctx context.Context, w *worker, j int) {
+		// The ACS of the replica this worker sends to; the response names the service's ACS (-sp-base).
+		u, _ := url.Parse(w.base)
+		start := time.Now()
+		status, err := w.post(ctx, u.Scheme+"://"+u.Host+"/saml/"+tenant+"/acs", forms[j])
+		d := time.Since(start)
+		why := ""
+		if err == nil && status != http.StatusSeeOther {
+			why = fmt.Sprintf("status %d, want 303", status)
+		}
+		w.finish(ctx, opSignIn, d, status, err, why)
+	})
+}
+
+// post sends a form as a browser posts the IdP's auto-submitting form, and reads the whole answer.
+func (w *worker) post(ctx context.Context, u string, form []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(form)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := w.l.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	w.buf.Reset()
+	if _, err := w.buf.ReadFrom(resp.Body); err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
