@@ -10,8 +10,8 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 	"go.uber.org/zap"
 
-	"github.com/scimsso/scimsso/schemas"
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/schemas"
 	"github.com/scimsso/scimsso/store"
 )
 
