@@ -698,6 +698,7 @@ func TestAttackHostileBodies(t *testing.T) {
 		{"invalid UTF-8 in userName", []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"h\xffx@example.com","name":{"givenName":"H","familyName":"X"},"addresses":[{"type":"work","country":"US"}]}`), false, "", 400, ""},
 		{"invalid UTF-8 in displayName", valid("\"displayName\":\"\xc3\x28\","), false, "", 400, ""},
 		{"overlong UTF-8 slash", valid("\"displayName\":\"\xc0\xaf\","), false, "", 400, ""},
+		{"NUL in givenName", []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"nul@example.com","name":{"givenName":"A\u0000B","familyName":"X"},"addresses":[{"type":"work","country":"US"}]}`), false, "", 400, "invalidValue"},
 		{"UTF-16 surrogate bytes", valid("\"displayName\":\"\xed\xa0\x80\","), false, "", 400, ""},
 		{"invalid UTF-8 in a key", valid("\"x\xfe\":1,"), false, "", 400, ""},
 		{"malformed", []byte(`{"userName": "a@example.com",`), false, "", 400, "invalidSyntax"},

@@ -349,6 +349,9 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, rest string) {
 		bad = errorf(http.StatusBadRequest, "invalidSyntax", "The request body is not valid UTF-8.")
 	case !json.Valid(body):
 		bad = errorf(http.StatusBadRequest, "invalidSyntax", "The request body is not one valid JSON document.")
+	case hasNULEscape(body):
+		// PostgreSQL cannot store U+0000 in text, and no attribute needs it: refused on every backend alike.
+		bad = invalidValue("A value may not contain the NUL character (\\u0000).")
 	}
 	if bad != nil {
 		s.audit(r, bad.Status, bad.Detail)
@@ -432,4 +435,24 @@ func (c *capture) Write(b []byte) (int, error) {
 		c.status = http.StatusOK
 	}
 	return c.body.Write(b)
+}
+
+// hasNULEscape reports whether a valid JSON document holds a \u0000 escape in a string: the only way
+// it can carry U+0000. An escaped backslash before "u0000" is text, not the escape.
+func hasNULEscape(body []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(body[i:], []byte(`u0000`))
+		if j < 0 {
+			return false
+		}
+		k := i + j
+		n := 0
+		for p := k - 1; p >= 0 && body[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = k + 5
+	}
 }
