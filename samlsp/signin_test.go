@@ -30,11 +30,11 @@ import (
 )
 
 const (
-	claimEmail = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+	claimEmail = samltest.ClaimEmail
 	claimFirst = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
 	claimLast  = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"
 	claimOID   = "http://schemas.microsoft.com/identity/claims/objectidentifier"
-	claimCtry  = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/country"
+	claimCtry  = samltest.ClaimCountry
 	claimAlt   = "secondaryEmail"
 )
 

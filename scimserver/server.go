@@ -116,7 +116,7 @@ type reqState struct {
 	body    []byte
 	audited bool // the store already recorded the audit entry in the write's transaction
 	op      string
-	libErr  *Error // what a handler the library called answered, as we mean it to be seen
+	libErr  *Error // the error our handler, called by the library, failed with
 }
 
 func stateOf(r *http.Request) *reqState {
@@ -365,9 +365,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, rest string) {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	if e := st.libErr; e != nil && e.Status != rec.status {
-		// The library renders only the statuses RFC 7644 lists for the method, and any other (a 503
-		// when the database is unreachable) as a 500: answer it ourselves.
+	if e := st.libErr; e != nil {
+		// Our handler failed: answer its error ourselves. The library renders only the statuses
+		// RFC 7644 lists for the method, and any other (a 503 when the database is unreachable) as
+		// a 500 (TestUnavailableStoreIs503).
 		s.audit(r, e.Status, e.Detail)
 		s.writeError(w, r, e)
 		return

@@ -498,9 +498,7 @@ type worker struct {
 	buf     bytes.Buffer // the last response body
 }
 
-// do sends one request and reads the whole response body into w.buf (so the
-// connection is reused). It returns the status code, or an error when no
-// complete response arrived.
+// do sends one SCIM request, as Okta does, through send.
 func (w *worker) do(ctx context.Context, method, u string, body []byte) (int, error) {
 	var rd io.Reader
 	if body != nil {
@@ -516,6 +514,13 @@ func (w *worker) do(ctx context.Context, method, u string, body []byte) (int, er
 	if body != nil {
 		req.Header.Set("Content-Type", scimJSON)
 	}
+	return w.send(req)
+}
+
+// send sends req and reads the whole response body into w.buf (so the
+// connection is reused). It returns the status code, or an error when no
+// complete response arrived.
+func (w *worker) send(req *http.Request) (int, error) {
 	resp, err := w.l.client.Do(req)
 	if err != nil {
 		return 0, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -97,8 +98,8 @@ func (l *loader) signin(ctx context.Context) ([]result, error) {
 				doc, err := idp.Make(samltest.Response{ACS: acs, Audience: l.cfg.spBase + "/saml/" + tenant + "/metadata", NameID: email,
 					ValidFor: 30 * time.Minute,
 					Attrs: []samltest.Attr{
-						{Name: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", Values: []string{email}},
-						{Name: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/country", Values: []string{"US"}},
+						{Name: samltest.ClaimEmail, Values: []string{email}},
+						{Name: samltest.ClaimCountry, Values: []string{"US"}},
 					}})
 				forms[j], errs[j] = []byte(url.Values{"SAMLResponse": {samltest.Encode(doc)}}.Encode()), err
 			}
@@ -124,19 +125,10 @@ func (l *loader) signin(ctx context.Context) ([]result, error) {
 
 // post sends a form as a browser posts the IdP's auto-submitting form, and reads the whole answer.
 func (w *worker) post(ctx context.Context, u string, form []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(form)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(form))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := w.l.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	w.buf.Reset()
-	if _, err := w.buf.ReadFrom(resp.Body); err != nil {
-		return 0, err
-	}
-	return resp.StatusCode, nil
+	return w.send(req)
 }

@@ -27,12 +27,8 @@ import (
 	"github.com/scimsso/scimsso/samlsp/samltest"
 )
 
-const (
-	claimEmail   = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
-	claimCountry = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/country"
-	// spBase is every replica's --base-url: behind a load balancer they are one service.
-	spBase = "http://127.0.0.1"
-)
+// spBase is every replica's --base-url: behind a load balancer they are one service.
+const spBase = "http://127.0.0.1"
 
 // ssoTenant creates tenant acme (domain acme.com) on db with SSO active for a test IdP, and a SCIM token.
 func ssoTenant(t *testing.T, db string) (idp *samltest.IdP, token string) {
@@ -54,13 +50,19 @@ func ssoTenant(t *testing.T, db string) (idp *samltest.IdP, token string) {
 // samlResponse is the IdP's signed answer for email, to request id (IdP-initiated when "").
 func samlResponse(t testing.TB, idp *samltest.IdP, inResponseTo, email string) string {
 	t.Helper()
-	doc, err := idp.Make(samltest.Response{ACS: spBase + "/saml/acme/acs", Audience: spBase + "/saml/acme/metadata",
-		InResponseTo: inResponseTo, NameID: email,
-		Attrs: []samltest.Attr{{Name: claimEmail, Values: []string{email}}, {Name: claimCountry, Values: []string{"DE"}}}})
+	resp, err := signedResponse(idp, inResponseTo, email)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return samltest.Encode(doc)
+	return resp
+}
+
+// signedResponse is samlResponse for goroutines, which must not end the test themselves.
+func signedResponse(idp *samltest.IdP, inResponseTo, email string) (string, error) {
+	doc, err := idp.Make(samltest.Response{ACS: spBase + "/saml/acme/acs", Audience: spBase + "/saml/acme/metadata",
+		InResponseTo: inResponseTo, NameID: email,
+		Attrs: []samltest.Attr{{Name: samltest.ClaimEmail, Values: []string{email}}, {Name: samltest.ClaimCountry, Values: []string{"DE"}}}})
+	return samltest.Encode(doc), err
 }
 
 var noRedirects = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -229,8 +231,8 @@ func TestReplicasShareEverything(t *testing.T) {
 		}
 		mustRun(t, db, "sso", "set", "--tenant", "acme", "--state", "off")
 		for name, s := range map[string]*server{"A": a, "B": b} {
-			if res, _ := do(t, http.MethodGet, s.url+"/saml/acme/login", nil); res.StatusCode == http.StatusFound {
-				t.Errorf("%s still starts sign-ins after SSO was turned off", name)
+			if res, body := do(t, http.MethodGet, s.url+"/saml/acme/login", nil); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Single sign-on is off") {
+				t.Errorf("%s after SSO was turned off: %d, want 403 \"Single sign-on is off\"", name, res.StatusCode)
 			}
 		}
 	})
@@ -660,7 +662,12 @@ func TestSustainedMixedLoad(t *testing.T) {
 				if post(r) != http.StatusOK {
 					bad.Add(1)
 				}
-				form := url.Values{"SAMLResponse": {samlResponse(t, idp, "", name)}}
+				resp, err := signedResponse(idp, "", name)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				form := url.Values{"SAMLResponse": {resp}}
 				r, _ = http.NewRequest(http.MethodPost, base+"/saml/acme/acs", strings.NewReader(form.Encode()))
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				if post(r) != http.StatusSeeOther {

@@ -25,6 +25,12 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
+// The claim names Entra sends for the email and the country, which scimsso reads by default.
+const (
+	ClaimEmail   = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+	ClaimCountry = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/country"
+)
+
 // IdP is a test identity provider with its own signing key.
 type IdP struct {
 	EntityID string
