@@ -15,7 +15,8 @@ var ErrFilter = errors.New("unsupported filter")
 
 // whereBuilder turns a store.Filter into SQL with every value bound as an argument, never spliced.
 type whereBuilder struct {
-	args []any
+	tenantID string // the tenant whose users are filtered
+	args     []any
 }
 
 func (b *whereBuilder) arg(v any) string {
@@ -57,18 +58,25 @@ func (b *whereBuilder) user(f *store.Filter) (string, error) {
 		s, err := b.user(f.Sub)
 		return "NOT (" + s + ")", err
 	case store.OpHas:
-		s, err := b.email(f.Sub)
-		return "EXISTS (SELECT 1 FROM user_emails e WHERE e.user_seq = users.seq AND (" + s + "))", err
+		return b.withEmail(f.Sub)
 	}
 	if _, ok := emailColumns[f.Attr]; ok {
-		s, err := b.email(f)
-		return "EXISTS (SELECT 1 FROM user_emails e WHERE e.user_seq = users.seq AND (" + s + "))", err
+		return b.withEmail(f)
 	}
 	c, ok := userColumns[f.Attr]
 	if !ok {
 		return "", fmt.Errorf("%w: attribute %q", ErrFilter, f.Attr)
 	}
 	return b.compare(c, f)
+}
+
+// withEmail is the condition "the user has an email matching f". It is an IN over the tenant's emails,
+// not a correlated EXISTS, so that an eq on the value is one lookup in user_emails_value: EXISTS made
+// every emails filter visit each of the tenant's users.
+func (b *whereBuilder) withEmail(f *store.Filter) (string, error) {
+	tenant := b.arg(b.tenantID)
+	s, err := b.email(f)
+	return "seq IN (SELECT e.user_seq FROM user_emails e WHERE e.tenant_id = " + tenant + " AND (" + s + "))", err
 }
 
 func (b *whereBuilder) email(f *store.Filter) (string, error) {

@@ -44,6 +44,9 @@ type Options struct {
 	Now func() time.Time
 	// ReadConns is the size of the read pool (default 4). Writes always go through one connection.
 	ReadConns int
+
+	// onConnect, for tests, runs on every new connection after the store's own set-up.
+	onConnect func(*sqlite3.SQLiteConn) error
 }
 
 // Store is a store.Store on SQLite or PostgreSQL. On SQLite, writes go through a single connection, so
@@ -217,7 +220,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()
-	drv := &sqlite3.SQLiteDriver{}
+	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		if err := enableQPSG(c); err != nil {
+			return err
+		}
+		if opts.onConnect != nil {
+			return opts.onConnect(c)
+		}
+		return nil
+	}}
 	w := sql.OpenDB(connector{drv, dsn})
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -456,7 +467,7 @@ func (s *Store) runBatch(batch []*pendingWrite) {
 	// Once begun, the transaction commits or rolls back as a whole: a request cancelled half-way
 	// must not cut its statements off.
 	bg := context.Background()
-	exec := func(q string) error { _, err := s.wconn.ExecContext(bg, q); return err }
+	exec := func(q string) error { _, err := (&wtx{s: s}).exec(bg, q); return err }
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		finish(mapErr(err))
 		return

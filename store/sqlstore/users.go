@@ -153,9 +153,8 @@ func (s *Store) UserByID(ctx context.Context, tenantID, id string) (*store.User,
 
 // ListUsers implements store.Store.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.UserQuery) ([]store.User, int, error) {
-	var b whereBuilder
-	b.args = append(b.args, tenantID)
-	where := "tenant_id = ?"
+	b := whereBuilder{tenantID: tenantID}
+	where := "tenant_id = " + b.arg(tenantID)
 	if q.Filter != nil {
 		cond, err := b.user(q.Filter)
 		if err != nil {

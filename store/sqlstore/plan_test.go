@@ -1,0 +1,264 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// hotPaths runs what SCIM requests and sign-ins ask of the store, with values made from round, and
+// returns the tenant it works in.
+func hotPaths(t *testing.T, s *Store, round int) {
+	t.Helper()
+	ctx := context.Background()
+	tn, err := s.TenantBySlug(ctx, "acme")
+	if errors.Is(err, store.ErrNotFound) {
+		tn = &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"example.com"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+		err = s.CreateTenant(ctx, tn)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := sha256.Sum256(fmt.Appendf(nil, "token %d", round))
+	if err := s.CreateToken(ctx, &store.Token{TenantID: tn.ID, Name: "t", Hash: secret[:]}); err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("user.%d@example.com", round)
+	ext := fmt.Sprintf("00u%d", round)
+	second := fmt.Sprintf("second.%d@example.org", round)
+	u := &store.User{UserName: name, Emails: []store.Email{{Value: name, Type: "work", Primary: true}},
+		GivenName: "G", FamilyName: "F", Country: "DE", ExternalID: ext, SecondaryEmail: second,
+		Active: true, Source: store.SourceSCIM}
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("round %d: %s: %v", round, what, err)
+		}
+	}
+	audit := store.Audit{Operation: "create", Outcome: "201"}
+	must("create", s.CreateUser(ctx, tn.ID, u, audit))
+	_, _, err = s.TenantToken(ctx, "acme", secret[:])
+	must("token", err)
+	for _, f := range lookupFilters(name, ext, u.ID) {
+		users, _, err := s.ListUsers(ctx, tn.ID, store.UserQuery{Filter: f.filter, Limit: 100})
+		must(f.name, err)
+		if len(users) != 1 || users[0].ID != u.ID {
+			t.Fatalf("round %d: %s found %d users", round, f.name, len(users))
+		}
+	}
+	_, err = s.UserByID(ctx, tn.ID, u.ID)
+	must("get", err)
+	_, err = s.UpdateUser(ctx, tn.ID, u.ID, 0, store.Audit{Operation: "patch", Outcome: "200"}, func(u *store.User) error {
+		u.Active = !u.Active
+		return nil
+	})
+	must("patch", err)
+	must("lookups", s.Lookup(ctx, tn.ID, func(f store.UserFinder) error {
+		for _, find := range []func() (*store.User, error){
+			func() (*store.User, error) { return f.ByExternalID(ext) },
+			func() (*store.User, error) { return f.ByEmail(name) },
+			func() (*store.User, error) { return f.BySecondaryEmail(second) },
+		} {
+			if got, err := find(); err != nil || got.ID != u.ID {
+				return fmt.Errorf("finder: %v, %v", got, err)
+			}
+		}
+		return nil
+	}))
+	_, _, err = s.TenantSSOVersion(ctx, "acme")
+	must("sso version", err)
+	sid := sha256.Sum256(fmt.Appendf(nil, "session %d", round))
+	in := &store.SignIn{AssertionID: fmt.Sprintf("a-%d", round), AssertionExpires: s.now().Add(time.Hour),
+		Session: store.Session{IDHash: sid[:], ExpiresAt: s.now().Add(time.Hour)}, Audit: store.Audit{Operation: "signin", Outcome: "ok"}}
+	_, err = s.SignIn(ctx, tn.ID, in, func(f store.UserFinder) (*store.User, error) { return f.ByExternalID(ext) })
+	must("sign-in", err)
+	_, err = s.SessionByHash(ctx, sid[:])
+	must("session", err)
+}
+
+type lookupFilter struct {
+	name   string
+	filter *store.Filter
+}
+
+// lookupFilters are the filters IdPs send to find one user.
+func lookupFilters(userName, externalID, id string) []lookupFilter {
+	eq := func(attr, v string) *store.Filter { return &store.Filter{Op: store.OpEq, Attr: attr, Value: v} }
+	return []lookupFilter{
+		{"userName eq", eq(store.AttrUserName, userName)},
+		{"externalId eq", eq(store.AttrExternalID, externalID)},
+		{"id eq", eq(store.AttrID, id)},
+		{"emails eq", eq(store.AttrEmailValue, userName)},
+		{`emails[type eq "work"].value eq`, &store.Filter{Op: store.OpHas, Sub: &store.Filter{Op: store.OpAnd,
+			Left: eq(store.AttrEmailType, "work"), Right: eq(store.AttrEmailValue, userName)}}},
+	}
+}
+
+// TestWarmStoreCompilesNothing shows the go-sqlite3 case qpsg.go works around: once every statement
+// of the hot paths has run, running them again with other values compiles no SQL. SQLite calls the
+// authorizer only while it compiles a statement; without the planner stability guarantee the token
+// check (a join), the externalId lookup (a partial index) and any LIMIT ? compiled at every run.
+func TestWarmStoreCompilesNothing(t *testing.T) {
+	var compiles atomic.Int64
+	var mu sync.Mutex
+	var seen []string // what the compiles after warm-up read or wrote
+	s, err := Open(context.Background(), Options{Path: filepath.Join(t.TempDir(), "x.db"), ReadConns: 1,
+		onConnect: func(c *sqlite3.SQLiteConn) error {
+			c.RegisterAuthorizer(func(op int, a, b, _ string) int {
+				if compiles.Add(1) < 0 {
+					mu.Lock()
+					if s := fmt.Sprint(op, " ", a, " ", b); !slices.Contains(seen, s) {
+						seen = append(seen, s)
+					}
+					mu.Unlock()
+				}
+				return sqlite3.SQLITE_OK
+			})
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hotPaths(t, s, 1) // creates the tenant
+	hotPaths(t, s, 2) // finds it
+	if compiles.Load() == 0 {
+		t.Fatal("the authorizer saw no compile at all: it does not observe what this test needs")
+	}
+	compiles.Store(-1 << 40)
+	for round := 3; round <= 5; round++ {
+		hotPaths(t, s, round)
+	}
+	if n := compiles.Load() + 1<<40; n != 0 {
+		t.Fatalf("a warm store compiled SQL again (%d authorizer calls: %s): a statement's plan depends on its bound values", n, strings.Join(seen, ", "))
+	}
+}
+
+// TestLookupPlans requires every statement the hot paths run to use an index, never a scan of a whole
+// table, and each lookup an IdP sends to go straight to its index rather than through the tenant's
+// users. Plans do not depend on bound values (qpsg.go), so EXPLAIN with none shows the real plan.
+func TestLookupPlans(t *testing.T) {
+	s := openTest(t)
+	hotPaths(t, s, 1)
+	ctx := context.Background()
+	tn, err := s.TenantBySlug(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// statements runs fn and returns the SQL it prepared for the first time.
+	statements := func(fn func()) []string {
+		before := s.cachedStatements()
+		fn()
+		var added []string
+		for _, q := range s.cachedStatements() {
+			if !slices.Contains(before, q) {
+				added = append(added, q)
+			}
+		}
+		return added
+	}
+	for _, q := range s.cachedStatements() {
+		if !strings.HasPrefix(q, "SELECT") {
+			continue // writes: their plans list foreign-key checks SQLite skips while no constraint is deferred
+		}
+		if plan := s.explain(t, q); strings.Contains(plan, "SCAN ") {
+			t.Errorf("a hot statement scans a whole table:\n%s\n%s", q, plan)
+		}
+	}
+	cases := []struct {
+		name  string
+		run   func()
+		index string
+	}{
+		{"token check", func() { s.TenantToken(ctx, "acme", []byte("x")) }, "sqlite_autoindex_scim_tokens_2 (hash=?)"},
+		{"secondary email", func() {
+			s.Lookup(ctx, tn.ID, func(f store.UserFinder) error { f.BySecondaryEmail("x@example.org"); return nil })
+		}, "users_secondary_email (tenant_id=? AND secondary_email_key=?)"},
+	}
+	indexes := map[string]string{
+		"userName eq":                     "users_user_name (tenant_id=? AND user_name_key=?)",
+		"externalId eq":                   "users_external_id (tenant_id=? AND external_id=?)",
+		"id eq":                           "sqlite_autoindex_users_1 (id=?)",
+		"emails eq":                       "user_emails_value (tenant_id=? AND value_key=?)",
+		`emails[type eq "work"].value eq`: "user_emails_value (tenant_id=? AND value_key=?)",
+	}
+	for _, f := range lookupFilters("x", "y", "z") {
+		cases = append(cases, struct {
+			name  string
+			run   func()
+			index string
+		}{f.name, func() { s.ListUsers(ctx, tn.ID, store.UserQuery{Filter: f.filter, Limit: 37}) }, indexes[f.name]})
+	}
+	s.rStmts.close() // every case prepares its statements anew, so that they can be told apart
+	for _, c := range cases {
+		qs := statements(c.run)
+		if len(qs) == 0 {
+			t.Fatalf("%s: no statement prepared", c.name)
+		}
+		var plans []string
+		for _, q := range qs {
+			plans = append(plans, s.explain(t, q))
+		}
+		if all := strings.Join(plans, "\n"); !strings.Contains(all, c.index) {
+			t.Errorf("%s: the plan does not use %s:\n%s\n%s", c.name, c.index, strings.Join(qs, "\n"), all)
+		}
+	}
+}
+
+// cachedStatements returns the SQL of the read and write statement caches.
+func (s *Store) cachedStatements() []string {
+	var qs []string
+	for _, c := range []*stmtCache{&s.rStmts, &s.wStmts} {
+		c.mu.Lock()
+		for q := range c.m {
+			qs = append(qs, q)
+		}
+		c.mu.Unlock()
+	}
+	return qs
+}
+
+// explain returns SQLite's query plan of q, its details one per line.
+func (s *Store) explain(t *testing.T, q string) string {
+	t.Helper()
+	conn, err := s.r.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var plan []string
+	err = conn.Raw(func(dc any) error {
+		st, err := dc.(*sqlite3.SQLiteConn).Prepare("EXPLAIN QUERY PLAN " + q)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		rows, err := st.Query(make([]driver.Value, st.NumInput())) //nolint:staticcheck // the driver's own API
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		row := make([]driver.Value, len(rows.Columns()))
+		for rows.Next(row) == nil {
+			plan = append(plan, fmt.Sprint(row[len(row)-1]))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("explain %s: %v", q, err)
+	}
+	return strings.Join(plan, "\n")
+}
