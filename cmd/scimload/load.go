@@ -72,7 +72,6 @@ func (e *errFailed) Error() string {
 // is unreachable, refuses the token, its /proc cannot be read, or ctx ends.
 func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	l := newLoader(cfg)
-	defer l.client.CloseIdleConnections()
 	rep := newReporter(cfg, stdout)
 	if _, err := l.sample(); err != nil {
 		return err
@@ -125,7 +124,6 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 // loader holds what the phases of one run share.
 type loader struct {
 	cfg     config
-	client  *http.Client
 	auth    string   // Authorization header value
 	ids     []string // server ids of users 0..n-1, "" while unknown
 	created bool     // the create phase ran: only users with an id exist
@@ -133,18 +131,7 @@ type loader struct {
 }
 
 func newLoader(cfg config) *loader {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil // a proxy would be measured too
-	tr.MaxIdleConns = 2 * cfg.c
-	tr.MaxIdleConnsPerHost = cfg.c
-	tr.IdleConnTimeout = 90 * time.Second
-	return &loader{
-		cfg: cfg,
-		// A sign-in is answered with a redirect, which is the measured answer, not to be followed.
-		client: &http.Client{Transport: tr, Timeout: cfg.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		auth:   "Bearer " + cfg.token,
-		ids:    make([]string, cfg.n),
-	}
+	return &loader{cfg: cfg, auth: "Bearer " + cfg.token, ids: make([]string, cfg.n)}
 }
 
 func (l *loader) userName(i int) string {
@@ -165,6 +152,7 @@ func (l *loader) filterURL(base, attr, value, extra string) string {
 // preflight sends Okta's test-connection request.
 func (l *loader) preflight(ctx context.Context) error {
 	w := &worker{l: l}
+	defer w.closeConn()
 	const path = "/Users?startIndex=1&count=2"
 	status, err := w.do(ctx, http.MethodGet, l.cfg.base+path, nil)
 	switch {
@@ -466,6 +454,9 @@ func (l *loader) runJobs(ctx context.Context, n int, ops []op, job func(context.
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	for _, w := range workers {
+		w.closeConn()
+	}
 
 	var all [numOps]tally
 	for _, o := range ops {
@@ -496,6 +487,7 @@ type worker struct {
 	base    string // the SCIM base URL this worker sends to
 	tallies [numOps]tally
 	buf     bytes.Buffer // the last response body
+	conn    *conn        // its keep-alive connection, nil until the first request
 }
 
 // do sends one SCIM request, as Okta does, through send.
@@ -515,22 +507,6 @@ func (w *worker) do(ctx context.Context, method, u string, body []byte) (int, er
 		req.Header.Set("Content-Type", scimJSON)
 	}
 	return w.send(req)
-}
-
-// send sends req and reads the whole response body into w.buf (so the
-// connection is reused). It returns the status code, or an error when no
-// complete response arrived.
-func (w *worker) send(req *http.Request) (int, error) {
-	resp, err := w.l.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	w.buf.Reset()
-	if _, err := w.buf.ReadFrom(resp.Body); err != nil {
-		return 0, err
-	}
-	return resp.StatusCode, nil
 }
 
 // finish counts one request of kind o that took d: ok when err is nil and

@@ -13,7 +13,7 @@
 // First one GET /Users?startIndex=1&count=2 (Okta's "test connection")
 // checks that the server answers and takes the token. Then the phases named
 // by -phases run in this order, each with -c workers over one shared queue
-// and one keep-alive HTTP client:
+// and a keep-alive HTTP/1.1 connection per worker:
 //
 //	create  for each of -n users, Okta's existence check
 //	        GET /Users?filter=userName%20eq%20%22NAME%22&startIndex=1&count=100

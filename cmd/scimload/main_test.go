@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -486,5 +487,95 @@ func TestParseProc(t *testing.T) {
 	}
 	if s, err := readProc(os.Getpid()); err != nil || s.rssKB == 0 || s.peakKB < s.rssKB {
 		t.Errorf("readProc(self) = %+v, %v", s, err)
+	}
+}
+
+// TestConnections drives the workers' own HTTP/1.1 connections against a server that answers some
+// requests with "Connection: close" and streams others (chunked): every request is answered, each
+// worker keeps its connection otherwise, and a closed one is dialled again, not a failure.
+func TestConnections(t *testing.T) {
+	fake, _ := newFake(t)
+	var mu sync.Mutex
+	dials, served := 0, 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		served++
+		n := served
+		mu.Unlock()
+		switch n % 7 {
+		case 3:
+			w.Header().Set("Connection", "close")
+		case 5:
+			w = chunked{w} // no Content-Length: the body arrives in chunks
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			dials++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	cfg := mustParse(t, "-base", srv.URL+"/scim/v2/acme", "-token", testToken, "-c", "2", "-n", "35", "-k", "35", "-m", "35", "-prefix", "k1")
+	var out bytes.Buffer
+	if err := run(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	closes := served / 7
+	// preflight, then 2 workers in each of create, filter, patch (whose untimed lookups are a phase
+	// of their own), plus one dial after every "Connection: close".
+	t.Logf("%d connections, %d requests", dials, served)
+	if max := 1 + 2*4 + closes; dials > max || dials < 1+closes {
+		t.Errorf("%d connections for %d requests (%d closed by the server): want %d to %d", dials, served, closes, 1+closes, max)
+	}
+}
+
+// chunked hides the ResponseWriter's other interfaces and flushes the headers before the body, so
+// net/http streams the body in chunks.
+type chunked struct{ http.ResponseWriter }
+
+func (c chunked) Write(b []byte) (int, error) {
+	c.ResponseWriter.(http.Flusher).Flush()
+	return c.ResponseWriter.Write(b)
+}
+
+// TestStuckServer: a request the server never answers ends at -timeout as a failure, and an
+// interrupted run returns promptly.
+func TestStuckServer(t *testing.T) {
+	fake, _ := newFake(t)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			<-release
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	base := srv.URL + "/scim/v2/acme"
+
+	cfg := mustParse(t, "-base", base, "-token", testToken, "-c", "1", "-n", "1", "-seed-only", "-timeout", "200ms", "-prefix", "s1")
+	var out bytes.Buffer
+	err := run(context.Background(), cfg, &out)
+	if err == nil || !strings.Contains(out.String(), "not ok no response: ") || !strings.Contains(out.String(), "timeout") {
+		t.Fatalf("run with a stuck POST: %v, want the request not ok for a timeout\n%s", err, out.String())
+	}
+
+	cfg = mustParse(t, "-base", base, "-token", testToken, "-c", "1", "-n", "1", "-seed-only", "-prefix", "s2")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, io.Discard) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("an interrupted run reported success")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an interrupted run did not return")
 	}
 }
