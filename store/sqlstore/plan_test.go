@@ -19,8 +19,8 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// hotPaths runs what SCIM requests and sign-ins ask of the store, with values made from round, and
-// returns the tenant it works in.
+// hotPaths runs what SCIM requests and sign-ins ask of the store, in tenant acme (created by the first
+// round), with values made from round.
 func hotPaths(t *testing.T, s *Store, round int) {
 	t.Helper()
 	ctx := context.Background()
@@ -178,11 +178,12 @@ func TestLookupPlans(t *testing.T) {
 			t.Errorf("a hot statement scans a whole table:\n%s\n%s", q, plan)
 		}
 	}
-	cases := []struct {
+	type planCase struct {
 		name  string
 		run   func()
-		index string
-	}{
+		index string // a line of the plan must contain this
+	}
+	cases := []planCase{
 		{"token check", func() { s.TenantToken(ctx, "acme", []byte("x")) }, "sqlite_autoindex_scim_tokens_2 (hash=?)"},
 		{"secondary email", func() {
 			s.Lookup(ctx, tn.ID, func(f store.UserFinder) error { f.BySecondaryEmail("x@example.org"); return nil })
@@ -196,11 +197,7 @@ func TestLookupPlans(t *testing.T) {
 		`emails[type eq "work"].value eq`: "user_emails_value (tenant_id=? AND value_key=?)",
 	}
 	for _, f := range lookupFilters("x", "y", "z") {
-		cases = append(cases, struct {
-			name  string
-			run   func()
-			index string
-		}{f.name, func() { s.ListUsers(ctx, tn.ID, store.UserQuery{Filter: f.filter, Limit: 37}) }, indexes[f.name]})
+		cases = append(cases, planCase{f.name, func() { s.ListUsers(ctx, tn.ID, store.UserQuery{Filter: f.filter, Limit: 37}) }, indexes[f.name]})
 	}
 	s.rStmts.close() // every case prepares its statements anew, so that they can be told apart
 	for _, c := range cases {
@@ -246,7 +243,7 @@ func (s *Store) explain(t *testing.T, q string) string {
 			return err
 		}
 		defer st.Close()
-		rows, err := st.Query(make([]driver.Value, st.NumInput())) //nolint:staticcheck // the driver's own API
+		rows, err := st.Query(make([]driver.Value, st.NumInput()))
 		if err != nil {
 			return err
 		}
