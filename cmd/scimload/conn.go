@@ -47,9 +47,10 @@ func (w *worker) send(req *http.Request) (int, error) {
 	c := w.conn
 	c.nc.SetDeadline(time.Now().Add(w.l.cfg.timeout))
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(longAgo) })
-	defer stop()
 	status, keep, err := c.roundTrip(req, &w.buf)
-	if err != nil || !keep {
+	// A cancellation that came too late to stop this request has still spoiled the connection's
+	// deadline, perhaps after the next request set its own: drop the connection then too.
+	if !stop() || err != nil || !keep {
 		w.closeConn()
 	}
 	if err != nil && ctx.Err() != nil {
