@@ -66,7 +66,7 @@ func TestWriteBehindAFullBatchIsNotStranded(t *testing.T) {
 func TestCancelledRequestDoesNotFailItsBatch(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
-	s.wmu.Lock()
+	s.lockW()
 	aErr := make(chan error, 1)
 	go func() { aErr <- s.RecordAudit(ctx, store.Audit{TenantID: "A", Operation: "A"}) }()
 	waitQueue(s, 1)
@@ -81,7 +81,7 @@ func TestCancelledRequestDoesNotFailItsBatch(t *testing.T) {
 		})
 	}()
 	waitQueue(s, 2)
-	s.wmu.Unlock()
+	s.unlockW()
 	if err := <-aErr; err != nil {
 		t.Fatalf("A failed because B's client went away: %v", err)
 	}

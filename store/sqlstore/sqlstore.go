@@ -66,8 +66,12 @@ type Store struct {
 	// qmu guards queue, the transactions waiting for the write connection.
 	qmu   sync.Mutex
 	queue []*pendingWrite
-	// wmu serialises writes on wconn, the one write connection; wStmts is only used under wmu.
-	wmu    sync.Mutex
+	// wtok serialises writes on wconn, the one write connection: holding its one slot is holding
+	// wconn, and wStmts is only used then. A channel rather than a sync.Mutex so that a writer waiting
+	// for the connection also waits for its own transaction to be committed in the holder's batch:
+	// every waiter of a batch wakes when the batch commits, not one after the other through a mutex
+	// each must take and release only to find its work done.
+	wtok   chan struct{}
 	wconn  *sql.Conn
 	wStmts stmtCache
 }
@@ -238,7 +242,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r := sql.OpenDB(connector{drv, "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()})
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	s := &Store{w: w, r: r, now: opts.Now}
+	s := &Store{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1)}
 	wconn, err := w.Conn(ctx)
 	if err != nil {
 		s.Close()
@@ -298,8 +302,8 @@ func (s *Store) Close() error {
 		s.stopCP = nil
 		s.cp.Close()
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.lockW()
+	defer s.unlockW()
 	errs := []error{s.rStmts.close(), s.wStmts.close()}
 	if s.wconn != nil {
 		errs = append(errs, s.wconn.Close())
@@ -431,10 +435,14 @@ func (s *Store) write(ctx context.Context, fn func(tx *wtx, now time.Time) error
 	s.qmu.Unlock()
 
 	for {
-		s.wmu.Lock()
 		select {
-		case <-p.done: // an earlier holder committed it in its batch
-			s.wmu.Unlock()
+		case <-p.done: // the holder committed it in its batch
+			return p.err
+		case s.wtok <- struct{}{}:
+		}
+		select {
+		case <-p.done: // committed by the holder before
+			s.unlockW()
 			return p.err
 		default:
 		}
@@ -446,11 +454,15 @@ func (s *Store) write(ctx context.Context, fn func(tx *wtx, now time.Time) error
 		s.queue = append([]*pendingWrite(nil), s.queue[n:]...)
 		s.qmu.Unlock()
 		s.runBatch(batch)
-		s.wmu.Unlock()
+		s.unlockW()
 	}
 }
 
-// runBatch commits the batch in one transaction; it is called with wmu held.
+// lockW takes the write connection; unlockW gives it back.
+func (s *Store) lockW()   { s.wtok <- struct{}{} }
+func (s *Store) unlockW() { <-s.wtok }
+
+// runBatch commits the batch in one transaction; it is called holding the write connection (wtok).
 func (s *Store) runBatch(batch []*pendingWrite) {
 	finish := func(err error) {
 		for _, p := range batch {
