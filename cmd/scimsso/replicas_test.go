@@ -179,6 +179,9 @@ func TestReplicasShareEverything(t *testing.T) {
 		if res, _ := postResponse(t, a.url, samlResponse(t, idp, id, "alice@acme.com"), binding); res.StatusCode != http.StatusForbidden {
 			t.Errorf("second answer to one request on A: %d, want 403", res.StatusCode)
 		}
+		if codes := refusalCodes(t, a); len(codes) == 0 || codes[len(codes)-1] != "in-response-to" {
+			t.Errorf("A's refusal codes %v, want the last to be in-response-to", codes)
+		}
 
 		// Logout on B ends the session on A.
 		csrf, field := csrfPair()
@@ -220,6 +223,9 @@ func TestReplicasShareEverything(t *testing.T) {
 		}
 		if res, _ := postResponse(t, a.url, samlResponse(t, idp, "", "alice@acme.com")); res.StatusCode != http.StatusForbidden {
 			t.Errorf("sign-in of the deactivated user on A: %d, want 403", res.StatusCode)
+		}
+		if codes := refusalCodes(t, a); len(codes) == 0 || codes[len(codes)-1] != "inactive" {
+			t.Errorf("A's refusal codes %v, want the last to be inactive", codes)
 		}
 	})
 
@@ -280,9 +286,8 @@ func TestReplicasConcurrentCreatesOfOneUserName(t *testing.T) {
 }
 
 // provisioner creates users user<k>@acme.com through base from workers goroutines until stopped,
-// and remembers every create that was acknowledged (201) and every status seen.
+// and remembers every create that was acknowledged (201) and every status seen (0: no answer).
 type provisioner struct {
-	t          *testing.T
 	tok        string
 	next       atomic.Int64
 	stop       chan struct{}
@@ -293,8 +298,8 @@ type provisioner struct {
 	no503Retry int // 503 answers without Retry-After
 }
 
-func provision(t *testing.T, base func() string, tok string, workers int) *provisioner {
-	p := &provisioner{t: t, tok: tok, stop: make(chan struct{}), acked: map[string]string{}, status: map[int]int{}}
+func provision(base, tok string, workers int) *provisioner {
+	p := &provisioner{tok: tok, stop: make(chan struct{}), acked: map[string]string{}, status: map[int]int{}}
 	client := &http.Client{Timeout: 5 * time.Second}
 	for range workers {
 		p.wg.Add(1)
@@ -307,11 +312,14 @@ func provision(t *testing.T, base func() string, tok string, workers int) *provi
 				default:
 				}
 				name := fmt.Sprintf("user%d@acme.com", p.next.Add(1))
-				r, _ := http.NewRequest(http.MethodPost, base()+"/scim/v2/acme/Users", strings.NewReader(userBody(name, "Load")))
+				r, _ := http.NewRequest(http.MethodPost, base+"/scim/v2/acme/Users", strings.NewReader(userBody(name, "Load")))
 				r.Header.Set("Authorization", "Bearer "+tok)
 				r.Header.Set("Content-Type", "application/scim+json")
 				res, err := client.Do(r)
-				if err != nil { // the server is down or being killed: nothing was acknowledged
+				if err != nil { // no answer: nothing was acknowledged
+					p.mu.Lock()
+					p.status[0]++
+					p.mu.Unlock()
 					time.Sleep(20 * time.Millisecond)
 					continue
 				}
@@ -395,12 +403,10 @@ func TestKillDuringProvisioning(t *testing.T) {
 			}
 			createTenant(t, db, "acme", "acme.com")
 			tok, _ := issueToken(t, db, "acme")
-			var cur atomic.Pointer[server]
-			cur.Store(startServer(t, db))
+			s := startServer(t, db)
 			const workers = 4
-			p := provision(t, func() string { return cur.Load().url }, tok, workers)
+			p := provision(s.url, tok, workers) // requests to the killed server go unanswered (status 0)
 			waitFor(t, "50 acknowledged creates", 30*time.Second, func() bool { return p.acknowledged() >= 50 })
-			s := cur.Load()
 			s.signal(t, syscall.SIGKILL)
 			s.wait(t, 5*time.Second)
 			p.halt()
@@ -420,7 +426,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	createTenant(t, db, "acme", "acme.com")
 	tok, _ := issueToken(t, db, "acme")
 	s := startServer(t, db)
-	p := provision(t, func() string { return s.url }, tok, 4)
+	p := provision(s.url, tok, 4)
 	waitFor(t, "creates before the restart", 30*time.Second, func() bool { return p.acknowledged() >= 30 })
 
 	pg.Stop()
@@ -443,7 +449,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	}
 	for code, n := range p.status {
 		if code != http.StatusCreated && code != http.StatusServiceUnavailable {
-			t.Errorf("%d answers with status %d; want only 201 and 503", n, code)
+			t.Errorf("%d answers with status %d (0: none); want only 201 and 503", n, code)
 			for _, l := range s.logLines(t) {
 				if l["level"] == "error" || l["status"] == float64(500) {
 					t.Logf("server error: %v", l)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,29 +58,49 @@ func TestPostgresMigrationLock(t *testing.T) {
 	}
 	defer db.Close()
 	ms, _ := sqlstore.Migrations("postgres")
-	var n, distinct int
-	if err := db.QueryRow("SELECT count(*), count(DISTINCT version) FROM schema_migrations").Scan(&n, &distinct); err != nil {
+	var n int // version is the primary key: a second application would have failed, not doubled a row
+	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != len(ms) || distinct != len(ms) {
-		t.Errorf("schema_migrations has %d rows (%d versions), want each of the %d migrations once", n, distinct, len(ms))
+	if n != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want each of the %d migrations once", n, len(ms))
 	}
 }
 
-func TestPostgresRefusesNewerSchema(t *testing.T) {
-	url := pgtest.URL(t)
-	s, err := sqlstore.OpenPostgres(context.Background(), sqlstore.PostgresOptions{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	db, _ := sql.Open("pgx", url)
-	defer db.Close()
-	if _, err := db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqlstore.OpenPostgres(context.Background(), sqlstore.PostgresOptions{URL: url}); err == nil {
-		t.Fatal("opened a database at a newer schema version")
+// TestRefusesNewerSchema: a binary opening a database migrated by a newer one refuses it, on both
+// backends, rather than run against a schema it does not know.
+func TestRefusesNewerSchema(t *testing.T) {
+	for _, c := range []struct {
+		name, driver string
+		dsn          func(t testing.TB) string
+		open         func(dsn string) (*sqlstore.Store, error)
+	}{
+		{"sqlite", "sqlite3", func(t testing.TB) string { return filepath.Join(t.TempDir(), "x.db") }, func(dsn string) (*sqlstore.Store, error) {
+			return sqlstore.Open(context.Background(), sqlstore.Options{Path: dsn})
+		}},
+		{"postgres", "pgx", pgtest.URL, func(dsn string) (*sqlstore.Store, error) {
+			return sqlstore.OpenPostgres(context.Background(), sqlstore.PostgresOptions{URL: dsn})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dsn := c.dsn(t)
+			s, err := c.open(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			db, err := sql.Open(c.driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.open(dsn); err == nil || !strings.Contains(err.Error(), "newer than this binary") {
+				t.Fatalf("open at schema version 999: %v, want a refusal naming the newer schema", err)
+			}
+		})
 	}
 }
 
