@@ -242,16 +242,16 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return bad("-prefix %q: want 1-40 of A-Z a-z 0-9 . _ - starting with a letter or digit", cfg.prefix)
 	case cfg.c < 1:
 		return bad("-c %d: want at least 1", cfg.c)
-	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0:
-		return bad("-n, -k and -m must not be negative")
+	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0 || cfg.s < 0:
+		return bad("-n, -k, -m and -s must not be negative")
 	case cfg.timeout <= 0:
 		return bad("-timeout %v: want a positive duration", cfg.timeout)
-	case (cfg.phases.filter && cfg.k > 0 || cfg.phases.patch && cfg.m > 0) && cfg.n == 0:
-		return bad("filter and patch need users: -n must be at least 1")
+	case (cfg.phases.filter && cfg.k > 0 || cfg.phases.patch && cfg.m > 0 || cfg.phases.signin && cfg.s > 0) && cfg.n == 0:
+		return bad("filter, patch and signin need users: -n must be at least 1")
 	case cfg.phases.signin && cfg.idpDir == "":
 		return bad("the signin phase needs -idp DIR (make one with -write-idp DIR and trust it with scimsso sso set)")
 	case (cfg.phases.filter || cfg.phases.patch || cfg.phases.signin) && !cfg.phases.create && !cfg.prefixSet:
-		return bad("filter and patch without create use an earlier run's users: pass its -prefix and -n")
+		return bad("filter, patch and signin without create use an earlier run's users: pass its -prefix and -n")
 	}
 	if cfg.spBase == "" {
 		u, _ := url.Parse(cfg.base)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/samlsp/samltest"
 )
 
@@ -57,21 +57,9 @@ func loadIdP(dir string) (*samltest.IdP, error) {
 	if err != nil {
 		return nil, err
 	}
-	kp, _ := pem.Decode(kb)
-	cp, _ := pem.Decode(cb)
-	if kp == nil || cp == nil {
-		return nil, errors.New("-idp: key.pem or cert.pem is not PEM")
-	}
-	key, err := x509.ParsePKCS1PrivateKey(kp.Bytes)
+	key, cert, err := samlsp.ParseKeyPair(kb, cb)
 	if err != nil {
-		return nil, fmt.Errorf("-idp: key.pem: %w", err)
-	}
-	cert, err := x509.ParseCertificate(cp.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("-idp: cert.pem: %w", err)
-	}
-	if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
-		return nil, errors.New("-idp: cert.pem does not match key.pem")
+		return nil, fmt.Errorf("-idp %s: %w", dir, err)
 	}
 	return &samltest.IdP{EntityID: idpEntityID, SSOURL: idpEntityID + "/sso", Key: key, Cert: cert}, nil
 }
@@ -109,11 +97,15 @@ func (l *loader) signin(ctx context.Context) ([]result, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("signing responses: %w", err)
 	}
+	// The ACS of each replica workers send to; the responses name the service's ACS (-sp-base).
+	replicaACS := map[string]string{}
+	for _, b := range l.cfg.bases {
+		u, _ := url.Parse(b)
+		replicaACS[b] = u.Scheme + "://" + u.Host + "/saml/" + tenant + "/acs"
+	}
 	return l.measure(ctx, len(picks), []op{opSignIn}, func(ctx context.Context, w *worker, j int) {
-		// The ACS of the replica this worker sends to; the response names the service's ACS (-sp-base).
-		u, _ := url.Parse(w.base)
 		start := time.Now()
-		status, err := w.post(ctx, u.Scheme+"://"+u.Host+"/saml/"+tenant+"/acs", forms[j])
+		status, err := w.post(ctx, replicaACS[w.base], forms[j])
 		d := time.Since(start)
 		why := ""
 		if err == nil && status != http.StatusSeeOther {

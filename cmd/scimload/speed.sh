@@ -9,7 +9,9 @@ runs=${1:-4}
 mode=${2:-both}
 cd "$(dirname "$0")/../.."
 bin=$(mktemp -d)
-trap 'rm -rf "$bin"' EXIT
+pid=""
+# A failed step ends the script (set -e): its server must not stay on the port for the next run.
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$bin"' EXIT
 go build -o "$bin/scimsso" ./cmd/scimsso
 go build -o "$bin/scimload" ./cmd/scimload
 S=$bin/scimsso
@@ -25,7 +27,7 @@ start() {
 	echo "server did not start" >&2
 	exit 1
 }
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 # load TAG [CPU] ARGS…: scimload against the server; its phase rows prefixed with TAG.
 load() {
 	local tag=$1 pin=()

@@ -255,7 +255,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", opts.Path, err)
 	}
-	cp := sql.OpenDB(connector{drv, dsn})
+	// Checkpoints run no query: their connection needs neither the planner setting nor a test's hook.
+	cp := sql.OpenDB(connector{&sqlite3.SQLiteDriver{}, dsn})
 	cp.SetMaxOpenConns(1)
 	s.cp = cp
 	cpCtx, stop := context.WithCancel(context.Background())
@@ -479,7 +480,8 @@ func (s *Store) runBatch(batch []*pendingWrite) {
 	// Once begun, the transaction commits or rolls back as a whole: a request cancelled half-way
 	// must not cut its statements off.
 	bg := context.Background()
-	exec := func(q string) error { _, err := (&wtx{s: s}).exec(bg, q); return err }
+	tx := &wtx{s: s}
+	exec := func(q string) error { _, err := tx.exec(bg, q); return err }
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		finish(mapErr(err))
 		return
@@ -498,7 +500,7 @@ func (s *Store) runBatch(batch []*pendingWrite) {
 				continue
 			}
 		}
-		err := p.fn(&wtx{s: s}, now)
+		err := p.fn(tx, now)
 		switch {
 		case err != nil && single:
 			p.err = mapErr(err)
