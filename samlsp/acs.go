@@ -135,11 +135,12 @@ func (s *Server) refused(w http.ResponseWriter, log *zap.Logger, ref string, err
 		metrics.SignIn(rf.code)
 		log.Warn("sign-in refused", zap.String("code", rf.code), zap.String("reason", rf.reason))
 		page(w, http.StatusForbidden, "Sign-in failed", "Your sign-in could not be accepted. Please try again from the start, or contact your administrator.", ref)
-	case errors.Is(err, store.ErrUnavailable):
-		metrics.SignIn("unavailable")
-		failed(w, log, ref, "sign-in", err)
 	default:
-		metrics.SignIn("error")
+		outcome := "error"
+		if errors.Is(err, store.ErrUnavailable) {
+			outcome = "unavailable"
+		}
+		metrics.SignIn(outcome)
 		failed(w, log, ref, "sign-in", err)
 	}
 }

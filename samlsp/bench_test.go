@@ -11,7 +11,6 @@ import (
 
 	"github.com/crewjam/saml"
 
-	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
 )
@@ -79,19 +78,4 @@ func bareSP(b *testing.B, h *harness) *saml.ServiceProvider {
 	idp.KeyDescriptors = []saml.KeyDescriptor{kd}
 	return &saml.ServiceProvider{EntityID: md.String(), MetadataURL: *md, AcsURL: *acs,
 		IDPMetadata: &saml.EntityDescriptor{EntityID: h.idp.EntityID, IDPSSODescriptors: []saml.IDPSSODescriptor{idp}}}
-}
-
-// BenchmarkPassword is the cost of one password check (argon2id, 19 MiB, t=2): what each attempt at
-// /login costs the server, and why attempts are limited per account and address.
-func BenchmarkPassword(b *testing.B) {
-	h, err := samlsp.HashPassword("a long admin password")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := samlsp.CheckPasswordForBench(h, "a long admin password"); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

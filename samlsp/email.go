@@ -151,8 +151,10 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 	case <-ctx.Done():
 		return
 	}
-	ok, cerr := checkPassword(hash, r.PostForm.Get("password"))
-	<-s.passwordChecks
+	ok, cerr := func() (bool, error) {
+		defer func() { <-s.passwordChecks }() // released even if the check panics
+		return checkPassword(hash, r.PostForm.Get("password"))
+	}()
 	if cerr != nil {
 		log.Error("stored password hash unreadable", zap.Error(cerr))
 	}
