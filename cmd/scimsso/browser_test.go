@@ -145,25 +145,54 @@ func (e *browserEnv) run(actions ...chromedp.Action) {
 	}
 }
 
-// at waits until the browser is on path (query ignored) of base; the IdP's page posts itself to the
-// ACS, so landing takes a few hops.
+// at waits until the browser has left the page it was on when the last navigation began (see leave)
+// and is on path (query ignored) of base; the IdP's page posts itself to the ACS, so landing takes a
+// few hops. It waits for the navigation, not for a URL: a form that posts to its own URL (/login) is
+// at that URL before the submit as after it.
 func (e *browserEnv) at(base, path string) *url.URL {
 	e.t.Helper()
-	var loc string
+	var state struct {
+		Href  string `json:"href"`
+		Left  bool   `json:"left"`
+		Ready string `json:"ready"`
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		e.run(chromedp.Location(&loc))
-		if u, err := url.Parse(loc); err == nil && strings.HasPrefix(loc, base) && u.Path == path {
-			e.run(chromedp.WaitReady(`body`))
-			return u
+		// An evaluation while a navigation is under way may fail (its context is destroyed): try again.
+		err := chromedp.Run(e.ctx, chromedp.Evaluate(`({href: location.href, left: window.__scimssoLeft === true, ready: document.readyState})`, &state))
+		if err == nil && !state.Left && state.Ready == "complete" {
+			if u, err := url.Parse(state.Href); err == nil && strings.HasPrefix(state.Href, base) && u.Path == path {
+				return u
+			}
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || e.ctx.Err() != nil {
 			var body string
 			chromedp.Run(e.ctx, chromedp.Text(`body`, &body))
-			e.t.Fatalf("still at %s, want %s%s\n%s", loc, base, path, body)
+			e.t.Fatalf("still at %s (left: %v, %v), want %s%s\n%s", state.Href, state.Left, err, base, path, body)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// leave marks the page the browser is on, so that at waits for a new one: call it before anything
+// that navigates. The mark lives in the page's window, so every new document is unmarked.
+func (e *browserEnv) leave() {
+	e.t.Helper()
+	e.run(chromedp.Evaluate(`window.__scimssoLeft = true`, nil))
+}
+
+// navigate opens url as a new page.
+func (e *browserEnv) navigate(url string) {
+	e.t.Helper()
+	e.leave()
+	e.run(chromedp.Navigate(url))
+}
+
+// submit submits the form of the field sel, after marking the page it leaves.
+func (e *browserEnv) submit(sel string) {
+	e.t.Helper()
+	e.leave()
+	e.run(chromedp.Submit(sel))
 }
 
 // page checks what every scimsso page must be on a phone: no sideways scrolling, and every field has a
@@ -203,16 +232,18 @@ func (e *browserEnv) idpSignIn(user string) {
 			pw = u.password
 		}
 	}
-	e.run(chromedp.WaitVisible(`#user`), chromedp.SendKeys(`#user`, user), chromedp.SendKeys(`#password`, pw), chromedp.Submit(`#user`))
+	e.run(chromedp.WaitVisible(`#user`), chromedp.SendKeys(`#user`, user), chromedp.SendKeys(`#password`, pw))
+	e.submit(`#user`)
 }
 
 // emailFirst signs in at /login with email: it types the email and continues.
 func (e *browserEnv) emailFirst(email string) {
 	e.t.Helper()
-	e.run(chromedp.Navigate(e.base + "/login"))
+	e.navigate(e.base + "/login")
 	e.at(e.base, "/login")
 	e.page("login")
-	e.run(chromedp.SendKeys(`#email`, email), chromedp.Submit(`#email`))
+	e.run(chromedp.SendKeys(`#email`, email))
+	e.submit(`#email`)
 }
 
 // me returns the text of /me as the browser sees it after landing there.
@@ -266,7 +297,7 @@ func (e *browserEnv) cookie(name string) *network.Cookie {
 // POST, which it does only because it is SameSite=None; Secure (it fails with Lax).
 func TestBrowserCrossSiteSignIn(t *testing.T) {
 	e := newBrowserEnv(t)
-	e.run(chromedp.Navigate(e.base + "/saml/demo/login?return_to=/me"))
+	e.navigate(e.base + "/saml/demo/login?return_to=/me")
 	e.at(e.idpURL, "/sso")
 	binding := e.cookie("__Host-scimsso_binding")
 	if binding == nil || binding.SameSite != network.CookieSameSiteNone || !binding.Secure || !binding.HTTPOnly {
@@ -310,12 +341,15 @@ func TestBrowserPasswordSignIn(t *testing.T) {
 	e.emailFirst("admin@example.com")
 	e.run(chromedp.WaitVisible(`#password`))
 	e.page("password")
-	e.run(chromedp.SendKeys(`#password`, "wrong password"), chromedp.Submit(`#password`))
+	e.run(chromedp.SendKeys(`#password`, "wrong password"))
+	e.submit(`#password`)
+	e.at(e.base, "/login")
 	e.run(chromedp.WaitVisible(`#email-error`))
 	if body := e.page("password-wrong"); !strings.Contains(body, "The email or password is not right.") {
 		t.Fatalf("wrong password: %s", body)
 	}
-	e.run(chromedp.SendKeys(`#password`, "a long admin password"), chromedp.Submit(`#password`))
+	e.run(chromedp.SendKeys(`#password`, "a long admin password"))
+	e.submit(`#password`)
 	if body := e.me(); !strings.Contains(body, `"id":"`+admin.ID+`"`) {
 		t.Fatalf("/me: %s", body)
 	}
@@ -345,9 +379,10 @@ func TestBrowserFirstSignIn(t *testing.T) {
 	}
 	e.page("welcome")
 	// Until completed, the session reaches nothing but /welcome.
-	e.run(chromedp.Navigate(e.base + "/me"))
+	e.navigate(e.base + "/me")
 	e.at(e.base, "/welcome")
-	e.run(chromedp.SetValue(`#country`, "FR"), chromedp.SetValue(`#team`, "Sales"), chromedp.Submit(`#country`))
+	e.run(chromedp.SetValue(`#country`, "FR"), chromedp.SetValue(`#team`, "Sales"))
+	e.submit(`#country`)
 	body := e.me()
 	for _, want := range []string{`"userName":"carol@example.com"`, `"country":"FR"`, `"team":"Sales"`, `"pending":false`, `"source":"sso"`} {
 		if !strings.Contains(body, want) {
@@ -367,12 +402,12 @@ func TestBrowserSessionTimeouts(t *testing.T) {
 	e.me()
 	before := e.cookie("scimsso_session")
 	signedIn := e.idpSSO.Load()
-	e.run(chromedp.Navigate(e.base + "/me"))
+	e.navigate(e.base + "/me")
 	if n := e.idpSSO.Load(); n != signedIn {
 		t.Fatalf("a visit within the soft timeout went to the IdP (%d requests, %d at sign-in)", n, signedIn)
 	}
 	e.skew.Store(int64(9 * time.Hour)) // the default soft timeout is 8h
-	e.run(chromedp.Navigate(e.base + "/me"))
+	e.navigate(e.base + "/me")
 	body := e.me()
 	after := e.cookie("scimsso_session")
 	if before == nil || after == nil || before.Value != after.Value || !strings.Contains(body, `"userName":"alice@example.com"`) {
@@ -382,7 +417,7 @@ func TestBrowserSessionTimeouts(t *testing.T) {
 		t.Fatal("the visit after the soft timeout did not go through the IdP")
 	}
 	e.skew.Store(int64(9*time.Hour + 15*24*time.Hour)) // beyond the 14-day hard timeout
-	e.run(chromedp.Navigate(e.base + "/me"))
+	e.navigate(e.base + "/me")
 	e.at(e.base, "/login")
 	e.page("login-after-hard-timeout")
 }
@@ -392,7 +427,7 @@ func TestBrowserSessionTimeouts(t *testing.T) {
 func TestBrowserTestMode(t *testing.T) {
 	e := newBrowserEnv(t)
 	e.settings(func(s *store.SSOSettings) { s.State = "testing" })
-	e.run(chromedp.Navigate(e.base + "/saml/demo/test"))
+	e.navigate(e.base + "/saml/demo/test")
 	e.idpSignIn("carol")
 	e.at(e.base, "/saml/demo/acs")
 	body := e.page("test-report")
