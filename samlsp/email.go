@@ -2,7 +2,6 @@ package samlsp
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -108,7 +108,7 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 	ctx := r.Context()
 	log := s.log.With(zap.String("request_id", requestRef(r)), zap.String("tenant", c.tenant.Slug))
 	acct := "acct:" + c.tenant.ID + ":" + store.Key(v.Email)
-	addr := "addr:" + clientAddr(r)
+	addr := "addr:" + clientaddr.Key(r)
 	since := s.now().Add(-passwordWindow)
 	for _, k := range []struct {
 		key string
@@ -216,14 +216,4 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, to, http.StatusSeeOther)
-}
-
-// clientAddr is the host of r.RemoteAddr. Forwarded-for headers are the client's to set, so they are
-// not believed; behind a reverse proxy every client shares the proxy's limit.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/schemas"
 	"github.com/scimsso/scimsso/store"
@@ -137,7 +138,7 @@ func userIDOf(r *http.Request) string {
 // refused with 429 before the lookup (throttle.go); that answer too is the same for every tenant.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := clientAddr(r)
+		addr := clientaddr.Key(r)
 		if wait, blocked := s.guard.blocked(addr, s.now()); blocked {
 			secs := int((wait + time.Second - 1) / time.Second)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))

@@ -2,8 +2,6 @@ package scimserver
 
 import (
 	"container/list"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -53,22 +51,6 @@ type failures struct {
 
 func newThrottle(limit int, window time.Duration, max int) *throttle {
 	return &throttle{limit: limit, window: window, max: max, addrs: map[string]*list.Element{}, order: list.New()}
-}
-
-// clientAddr is the throttle's key for r: the remote host, IPv6 masked to its /64.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	switch {
-	case ip == nil:
-		return host
-	case ip.To4() != nil:
-		return ip.To4().String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // blocked reports whether addr is refused at now, and for how long still.

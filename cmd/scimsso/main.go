@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/scimsso/scimsso/internal/clientaddr"
 )
 
 func main() {
@@ -36,6 +38,8 @@ type Main struct {
 	Getenv         func(string) string
 	Now            func() time.Time
 
+	// proxies resolves client addresses (serve --trusted-proxies); nil trusts no proxy.
+	proxies *clientaddr.Resolver
 	closers []func() error
 }
 

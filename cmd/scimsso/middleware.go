@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/internal/metrics"
 )
 
@@ -102,6 +103,7 @@ func accessLog(log *zap.Logger, next http.Handler) http.Handler {
 			zap.Int64("bytes", sw.bytes),
 			zap.Duration("duration", time.Since(start)),
 			zap.String("remote", r.RemoteAddr),
+			zap.Stringer("client", clientaddr.From(r)),
 		)
 	})
 }

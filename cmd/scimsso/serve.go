@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/scimserver"
@@ -212,7 +213,11 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	sp.Routes(r)
-	return withRequestID(accessLog(log.Named("access"), recoverPanics(log.Named("panic"), r))), nil
+	proxies := m.proxies
+	if proxies == nil {
+		proxies = &clientaddr.Resolver{}
+	}
+	return withRequestID(proxies.Middleware(accessLog(log.Named("access"), recoverPanics(log.Named("panic"), r)))), nil
 }
 
 func sweep(ctx context.Context, s store.Store, every time.Duration, log *zap.Logger) {
