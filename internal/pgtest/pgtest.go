@@ -25,9 +25,10 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver for database/sql
 )
 
-// DefaultURL is the server tried when SCIMSSO_TEST_POSTGRES is unset: a local PostgreSQL as Debian
-// installs it, with trust authentication on loopback.
-const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+// Env names the PostgreSQL server the tests may use. Tests use that server or one they start
+// themselves (Start), never one they happen to find: a PostgreSQL on this machine's usual port may
+// hold somebody's data. ./test.sh starts a private server and sets it.
+const Env = "SCIMSSO_TEST_POSTGRES"
 
 // skip skips the test for why, or fails it where PostgreSQL is required.
 func skip(t testing.TB, why string) {
@@ -35,22 +36,24 @@ func skip(t testing.TB, why string) {
 	if os.Getenv("SCIMSSO_REQUIRE_POSTGRES") == "1" {
 		t.Fatalf("PostgreSQL is required (SCIMSSO_REQUIRE_POSTGRES=1): %s", why)
 	}
-	t.Skipf("no PostgreSQL, skipped: %s (set SCIMSSO_TEST_POSTGRES=postgres://… to run these tests)", why)
+	t.Skipf("no PostgreSQL, skipped: %s (./test.sh starts a private server; or set %s=postgres://…)", why, Env)
 }
 
-// ServerURL is the URL of the server the tests use: SCIMSSO_TEST_POSTGRES or DefaultURL.
+// ServerURL is the URL of the server the tests use, from the environment (Env); empty when none is
+// named.
 func ServerURL() string {
-	if u := os.Getenv("SCIMSSO_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return DefaultURL
+	return os.Getenv(Env)
 }
 
 // URL creates an empty database on the test server and returns its URL; the database is dropped when
 // the test ends.
 func URL(t testing.TB) string {
 	t.Helper()
-	return createDB(t, ServerURL())
+	server := ServerURL()
+	if server == "" {
+		skip(t, Env+" names no server")
+	}
+	return createDB(t, server)
 }
 
 func createDB(t testing.TB, server string) string {
