@@ -106,7 +106,7 @@ func accessClients(t *testing.T, s *server) []string {
 }
 
 // /metrics is served on its own listener (--metrics-addr), never on the public one, and that listener
-// serves nothing else; an empty --metrics-addr serves no metrics at all.
+// serves nothing else; --metrics-addr off (or empty) serves no metrics at all.
 func TestMetricsListener(t *testing.T) {
 	t.Parallel()
 	db := newDB(t)
@@ -135,12 +135,14 @@ func TestMetricsListener(t *testing.T) {
 		t.Errorf("public 404s counted %v times, want 2", got)
 	}
 
-	off := startServer(t, db, "--metrics-addr", "")
-	if off.metricsURL != "" || listening(t, off)["metrics_addr"] != "" {
-		t.Errorf("--metrics-addr \"\": metrics at %q, want none", off.metricsURL)
-	}
-	if res, _ := do(t, http.MethodGet, off.url+"/metrics", nil); res.StatusCode != http.StatusNotFound {
-		t.Errorf("--metrics-addr \"\": public /metrics %d, want 404", res.StatusCode)
+	for _, v := range []string{"", "off"} {
+		off := startServer(t, db, "--metrics-addr", v)
+		if off.metricsURL != "" || listening(t, off)["metrics_addr"] != "" {
+			t.Errorf("--metrics-addr %q: metrics at %q, want none", v, off.metricsURL)
+		}
+		if res, _ := do(t, http.MethodGet, off.url+"/metrics", nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("--metrics-addr %q: public /metrics %d, want 404", v, res.StatusCode)
+		}
 	}
 }
 

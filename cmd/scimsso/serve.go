@@ -34,7 +34,7 @@ type serveConfig struct {
 	sweepEvery      time.Duration
 	db              dbFlags
 	trustedProxies  string // comma-separated CIDRs or addresses, as clientaddr.Parse reads them
-	metricsAddr     string // "" serves no metrics
+	metricsAddr     string // "" or "off" serves no metrics
 }
 
 func (c *serveConfig) validate() error {
@@ -51,8 +51,8 @@ func (c *serveConfig) validate() error {
 		{c.sweepEvery > 0, "--sweep-every must be positive"},
 		{c.db.sync == sqlstore.SyncNormal || c.db.sync == sqlstore.SyncFull, "--sqlite-synchronous must be normal or full"},
 		{proxiesErr == nil, fmt.Sprintf("--trusted-proxies: %v", proxiesErr)},
-		{c.metricsAddr == "" || validHostPort(c.metricsAddr), fmt.Sprintf("--metrics-addr %q must be host:port, or empty to serve no metrics", c.metricsAddr)},
-		{c.metricsAddr == "" || c.metricsAddr != c.addr || strings.HasSuffix(c.addr, ":0"), "--metrics-addr must differ from --addr: metrics are not for the public listener"},
+		{metricsOff(c.metricsAddr) || validHostPort(c.metricsAddr), fmt.Sprintf("--metrics-addr %q must be host:port, or off (or empty) to serve no metrics", c.metricsAddr)},
+		{metricsOff(c.metricsAddr) || c.metricsAddr != c.addr || strings.HasSuffix(c.addr, ":0"), "--metrics-addr must differ from --addr: metrics are not for the public listener"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -66,6 +66,10 @@ func validBaseURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == ""
 }
+
+// metricsOff reports whether --metrics-addr asks for no metrics: empty, or "off", which the environment
+// can say too (an empty SCIMSSO_METRICS_ADDR counts as unset).
+func metricsOff(addr string) bool { return addr == "" || addr == "off" }
 
 func validHostPort(s string) bool {
 	_, port, err := net.SplitHostPort(s)
@@ -88,7 +92,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.DurationVar(&c.sweepEvery, "sweep-every", time.Minute, "how often expired sign-in state is deleted")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed (default: none)")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "listen address of /metrics, apart from --addr (empty: no metrics)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "listen address of /metrics, apart from --addr (off or empty: no metrics)")
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -254,10 +258,10 @@ const defaultMetricsAddr = "127.0.0.1:9090"
 
 // listenMetrics opens the listener of --metrics-addr and the server of GET /metrics on it, apart from
 // the public router so that no proxy rule is needed to keep it private. Metrics carry no tenant or
-// user (see internal/metrics). An empty addr serves no metrics: nil, nil, nil. A listener beyond
+// user (see internal/metrics). With metricsOff(addr) it serves none: nil, nil, nil. A listener beyond
 // loopback is the operator's explicit choice, and logged as a warning.
 func listenMetrics(addr string, log *zap.Logger) (*http.Server, net.Listener, error) {
-	if addr == "" {
+	if metricsOff(addr) {
 		return nil, nil, nil
 	}
 	ln, err := net.Listen("tcp", addr)
