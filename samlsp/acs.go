@@ -116,7 +116,7 @@ func (s *Server) reauthenticated(w http.ResponseWriter, r *http.Request, log *za
 		s.internal(w, r, "end session", derr)
 		return
 	}
-	s.clearCookie(w, sessionCookie, "/", http.SameSiteLaxMode, s.secure)
+	s.clearCookie(w, s.sessionCookie(), "/", http.SameSiteLaxMode, s.secure)
 	log.Info("re-authentication failed; session ended", zap.Error(err))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, withReturn("/login", req.ReturnTo), http.StatusSeeOther)

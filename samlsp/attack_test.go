@@ -505,7 +505,7 @@ func TestAttackSessionCookie(t *testing.T) {
 	res.Body.Close()
 	var sess *http.Cookie
 	for _, c := range res.Cookies() {
-		if c.Name == "scimsso_session" {
+		if c.Name == "__Host-scimsso_session" { // BASE is https
 			sess = c
 		}
 	}

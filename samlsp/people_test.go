@@ -30,7 +30,7 @@ import (
 const (
 	claimDept     = "http://schemas.microsoft.com/ws/2008/06/identity/claims/department"
 	csrfCookie    = "__Host-scimsso_csrf"
-	sessionCookie = "scimsso_session"
+	sessionCookie = "__Host-scimsso_session" // BASE is https in these tests
 	bindingCookie = "__Host-scimsso_binding"
 	formExpired   = "This form has expired or did not come from this site."
 )

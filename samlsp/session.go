@@ -19,10 +19,25 @@ import (
 
 // Cookie names. The session cookie is the signed-in browser; the binding cookie ties outstanding
 // AuthnRequests to the browser that started them and must reach the ACS on the IdP's cross-site POST.
+//
+// The session cookie is named with the __Host- prefix when BASE is https: browsers then accept it only
+// when Secure, for Path=/ and without Domain, so a sibling subdomain (or a page on plain http) cannot
+// plant a session of its choosing in a victim's browser, and the server reads no cookie of that name
+// set any other way. Over plain http (local use) a __Host- cookie would need Secure, which browsers
+// grant only to localhost, so the plain name is kept there.
 const (
-	sessionCookie = "scimsso_session"
-	bindingCookie = "__Host-scimsso_binding"
+	sessionCookieHost  = "__Host-scimsso_session"
+	sessionCookiePlain = "scimsso_session"
+	bindingCookie      = "__Host-scimsso_binding"
 )
+
+// sessionCookie is the session cookie's name for this server's BASE.
+func (s *Server) sessionCookie() string {
+	if s.secure {
+		return sessionCookieHost
+	}
+	return sessionCookiePlain
+}
 
 // newSecret returns 256 random bits, URL-safe, and their SHA-256 (the only form stored).
 func newSecret() (string, []byte, error) {
@@ -55,7 +70,7 @@ func hashSecret(v string) []byte {
 // setSessionCookie: HttpOnly, SameSite=Lax (sent on top-level navigation, never on a cross-site
 // POST), Secure when BASE is https. No Max-Age: the server decides when a session is over.
 func (s *Server) setSessionCookie(w http.ResponseWriter, v string) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: s.sessionCookie(), Value: v, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
 func (s *Server) clearCookie(w http.ResponseWriter, name, path string, sameSite http.SameSite, secure bool) {
@@ -73,7 +88,7 @@ func (s *Server) setBindingCookie(w http.ResponseWriter, v string) {
 
 // sessionOf returns the request's live session, or nil.
 func (s *Server) sessionOf(r *http.Request) (*store.Session, error) {
-	v := secretCookie(r, sessionCookie)
+	v := secretCookie(r, s.sessionCookie())
 	if v == "" {
 		return nil, nil
 	}
@@ -253,13 +268,13 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site request"})
 		return
 	}
-	if v := secretCookie(r, sessionCookie); v != "" {
+	if v := secretCookie(r, s.sessionCookie()); v != "" {
 		if err := s.st.DeleteSession(r.Context(), hashSecret(v)); err != nil {
 			s.internal(w, r, "logout", err)
 			return
 		}
 	}
-	s.clearCookie(w, sessionCookie, "/", http.SameSiteLaxMode, s.secure)
+	s.clearCookie(w, s.sessionCookie(), "/", http.SameSiteLaxMode, s.secure)
 	w.Header().Set("Cache-Control", "no-store")
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "signed out"})

@@ -56,8 +56,14 @@ type harness struct {
 
 func newHarness(t testing.TB, configure func(*store.SSOSettings)) *harness {
 	t.Helper()
+	return newHarnessOn(t, httptest.NewTLSServer(nil), configure)
+}
+
+// newHarnessOn is newHarness on srv, an unstarted handler's server: BASE is its URL, http or https.
+func newHarnessOn(t testing.TB, srv *httptest.Server, configure func(*store.SSOSettings)) *harness {
+	t.Helper()
 	h := &harness{t: t, dbPath: filepath.Join(t.TempDir(), "s.db")}
-	h.srv = httptest.NewTLSServer(nil)
+	h.srv = srv
 	t.Cleanup(h.srv.Close)
 	h.start()
 	t.Cleanup(func() { h.st.Close() })

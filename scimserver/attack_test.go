@@ -948,9 +948,32 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// Repeated bad tokens from one address are slowed: ten failed bearer checks in a minute, then 429
-// with Retry-After before any store lookup, for every tenant and even with a good token, until the
-// minute has passed. Other addresses are not affected; X-Forwarded-For is not believed; requests
+// A guesser cannot lock anyone out: Okta's and Entra's provisioning comes from shared egress addresses,
+// and behind a proxy that is not trusted every client has the proxy's address. From one address, 50 bad
+// tokens for acme are answered 401 and then 429, yet a valid token for acme and one for other, from
+// that same address and in the middle of the refusal, are looked up and served.
+func TestAttackGuessingLocksOutNoValidToken(t *testing.T) {
+	h := newHarnessWith(t, harnessOptions{})
+	const shared = "127.0.4.1"
+	for i := range 50 {
+		res := h.send(t, attack{from: shared, token: fmt.Sprintf("scimsso_guess-%d", i)})
+		want := http.StatusUnauthorized
+		if i >= 10 {
+			want = http.StatusTooManyRequests
+		}
+		wantRefusal(t, fmt.Sprintf("bad token %d", i+1), res, want, "")
+	}
+	wantStatus(t, "acme's valid token from the guessing address", h.send(t, attack{from: shared}), http.StatusOK)
+	wantStatus(t, "other's valid token from the guessing address", h.send(t, attack{from: shared, slug: "other", token: h.otherTok}), http.StatusOK)
+	// Other's own failures from that address are other's: its first bad token is an honest 401.
+	wantRefusal(t, "a bad token for other from the guessing address", h.send(t, attack{from: shared, slug: "other", token: "scimsso_typo"}), http.StatusUnauthorized, "")
+	wantRefusal(t, "acme's guesses go on being refused", h.send(t, attack{from: shared, token: "scimsso_more"}), http.StatusTooManyRequests, "")
+}
+
+// Repeated bad tokens from one address for one tenant are answered 429: ten failed bearer checks in a
+// minute, then 429 with Retry-After for that address and tenant, until a minute after the tenth. Every
+// request is still looked up once, and a valid token is served throughout; other tenants and other
+// addresses keep their own count; X-Forwarded-For is not believed (no proxy is trusted here); requests
 // without credentials and successes do not count.
 func TestAttackTokenGuessingThrottled(t *testing.T) {
 	cs := &countingStore{}
@@ -958,42 +981,53 @@ func TestAttackTokenGuessingThrottled(t *testing.T) {
 	h := newHarnessWith(t, harnessOptions{wrap: func(s store.Store) store.Store { cs.Store = s; return cs }, now: clock.Now})
 	const guesser = "127.0.3.1"
 	bad := []attack{
-		{token: "guess-1"}, {slug: "other"}, {slug: "nosuch"}, {token: "guess-2", slug: "other"}, {token: h.otherTok},
-		{token: "guess-3", path: "/Users/x"}, {token: "guess-4", method: "POST", path: "/Users", body: mustJSON(oktaUser("g@example.com", ""))},
-		{token: "guess-5"}, {token: "guess-6"}, {token: "guess-7", headers: []string{"X-Forwarded-For", "203.0.113.7"}},
+		{token: "guess-1"}, {token: h.otherTok}, {token: "guess-2", path: "/Users/x"},
+		{token: "guess-3", method: "POST", path: "/Users", body: mustJSON(oktaUser("g@example.com", ""))},
+		{token: "guess-4"}, {token: "guess-5"}, {token: "guess-6"}, {token: "guess-7"}, {token: "guess-8"},
+		{token: "guess-9", headers: []string{"X-Forwarded-For", "203.0.113.7"}},
 	}
 	before := h.state()
 	for i, a := range bad {
 		a.from = guesser
 		wantRefusal(t, fmt.Sprintf("guess %d", i+1), h.send(t, a), http.StatusUnauthorized, "")
 	}
+	// looked asserts that the request sent by do was looked up in the store exactly once.
+	looked := func(what string, do func() response) response {
+		t.Helper()
+		cs.take()
+		res := do()
+		if calls := cs.take(); len(calls) == 0 || calls[0] != "TenantToken" || slices.Index(calls[1:], "TenantToken") >= 0 {
+			t.Fatalf("%s: store calls %v, want one TenantToken first", what, calls)
+		}
+		return res
+	}
 	throttled := func(what, from string, a attack, retry int) {
 		t.Helper()
 		a.from = from
-		cs.take()
-		res := h.send(t, a)
+		res := looked(what, func() response { return h.send(t, a) })
 		wantRefusal(t, what, res, http.StatusTooManyRequests, "")
 		if got := res.header.Get("Retry-After"); got != strconv.Itoa(retry) {
 			t.Fatalf("%s: Retry-After %q, want %d", what, got, retry)
 		}
-		if calls := cs.take(); len(calls) != 0 {
-			t.Fatalf("%s: a throttled request reached the store: %v", what, calls)
-		}
 	}
-	throttled("the 11th guess", guesser, attack{token: "guess-8"}, 60)
-	throttled("a good token from the guessing address", guesser, attack{}, 60)
-	throttled("another tenant from the guessing address", guesser, attack{slug: "other", token: h.otherTok}, 60)
-	throttled("no credentials from the guessing address", guesser, attack{token: "-"}, 60)
-	throttled("a forged X-Forwarded-For", guesser, attack{headers: []string{"X-Forwarded-For", "127.0.0.1"}}, 60)
+	served := func(what string, a attack) {
+		t.Helper()
+		wantStatus(t, what, looked(what, func() response { return h.send(t, a) }), http.StatusOK)
+	}
+	throttled("the 11th guess", guesser, attack{token: "guess-10"}, 60)
+	throttled("a forged X-Forwarded-For", guesser, attack{token: "guess-11", headers: []string{"X-Forwarded-For", "127.0.0.1"}}, 60)
+	served("a good token from the guessing address", attack{from: guesser})
+	served("another tenant's good token from the guessing address", attack{from: guesser, slug: "other", token: h.otherTok})
+	wantRefusal(t, "another tenant's bad token from the guessing address", h.send(t, attack{from: guesser, slug: "other", token: "typo"}), http.StatusUnauthorized, "")
+	wantRefusal(t, "no credentials from the guessing address", h.send(t, attack{from: guesser, token: "-"}), http.StatusUnauthorized, "")
 	wantUnchanged(t, h, "guessing", before, 0)
-	// Another address is served, even when it claims to be the guesser.
-	wantStatus(t, "another address", h.send(t, attack{from: "127.0.3.2"}), http.StatusOK)
-	wantStatus(t, "another address claiming the guesser's", h.send(t, attack{from: "127.0.3.3", headers: []string{"X-Forwarded-For", guesser}}), http.StatusOK)
-	// Until the window has passed.
+	// Another address is answered 401, even when it claims to be the guesser.
+	wantRefusal(t, "another address", h.send(t, attack{from: "127.0.3.2", token: "guess"}), http.StatusUnauthorized, "")
+	wantRefusal(t, "another address claiming the guesser's", h.send(t, attack{from: "127.0.3.3", token: "guess", headers: []string{"X-Forwarded-For", guesser}}), http.StatusUnauthorized, "")
+	// Until the window has passed; the refused failures did not extend it.
 	clock.Advance(59*time.Second + 500*time.Millisecond)
-	throttled("half a second before the end", guesser, attack{}, 1)
+	throttled("half a second before the end", guesser, attack{token: "late"}, 1)
 	clock.Advance(500 * time.Millisecond)
-	wantStatus(t, "after the window", h.send(t, attack{from: guesser}), http.StatusOK)
 	for i := range 9 {
 		wantRefusal(t, fmt.Sprintf("new window, guess %d", i+1), h.send(t, attack{from: guesser, token: "again"}), http.StatusUnauthorized, "")
 	}
@@ -1003,6 +1037,7 @@ func TestAttackTokenGuessingThrottled(t *testing.T) {
 		res := h.send(t, attack{from: "127.0.3.4", token: "-"})
 		wantRefusal(t, fmt.Sprintf("no credentials %d", i+1), res, http.StatusUnauthorized, "")
 	}
+	wantRefusal(t, "a guess after requests without credentials", h.send(t, attack{from: "127.0.3.4", token: "nope"}), http.StatusUnauthorized, "")
 	// Successes neither count nor wipe the count: 9 guesses, 20 successes, 1 guess, then refused.
 	const mixed = "127.0.3.5"
 	for i := range 9 {
@@ -1012,7 +1047,8 @@ func TestAttackTokenGuessingThrottled(t *testing.T) {
 		wantStatus(t, "mixed success", h.send(t, attack{from: mixed}), http.StatusOK)
 	}
 	wantRefusal(t, "mixed guess 10", h.send(t, attack{from: mixed, token: "nope"}), http.StatusUnauthorized, "")
-	throttled("mixed, after 10 guesses", mixed, attack{}, 60)
+	throttled("mixed, after 10 guesses", mixed, attack{token: "nope"}, 60)
+	served("mixed, a success while refused", attack{from: mixed})
 	// Failures spread over more than a window do not add up.
 	const slow = "127.0.3.6"
 	for i := range 30 {

@@ -53,7 +53,7 @@ type Server struct {
 	baseURL string
 	now     func() time.Time
 	lib     scim.Server
-	guard   *throttle // slows token guessing; see throttle.go
+	guard   *throttle // answers repeated bad tokens; see throttle.go
 }
 
 // New checks cfg and builds the server. The SCIM schemas are built once here: building them per request
@@ -74,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 	// has one SCIM server, so setting it here is the one place it is set.
 	schema.SetAllowStringValues(true)
 	s := &Server{st: cfg.Store, log: cfg.Logger, baseURL: strings.TrimRight(cfg.BaseURL, "/"), now: cfg.Now,
-		guard: newThrottle(authFailLimit, authFailWindow, authFailAddrs)}
+		guard: newThrottle(authFailLimit, authFailWindow, authFailKeys)}
 	lib, err := scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{
 			SupportFiltering: true,
@@ -133,18 +133,12 @@ func userIDOf(r *http.Request) string {
 }
 
 // authenticate resolves {tenant} and the bearer token in one indexed lookup of the token's SHA-256 joined
-// to the slug. Every failure gets the same 401 after the same single query, so neither the answer nor
-// its timing says whether a tenant exists. An address that keeps presenting bad bearer tokens is
-// refused with 429 before the lookup (throttle.go); that answer too is the same for every tenant.
+// to the slug. Every request is looked up, so a valid token is served whatever others sent from the same
+// address. Every failure gets the same 401 after the same single query, so neither the answer nor its
+// timing says whether a tenant exists; a client that keeps failing for one tenant gets 429 instead
+// (throttle.go), which too is the same for every slug.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := clientaddr.Key(r)
-		if wait, blocked := s.guard.blocked(addr, s.now()); blocked {
-			secs := int((wait + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			s.writeError(w, r, errorf(http.StatusTooManyRequests, "", "Too many requests with an invalid bearer token from this address; retry after %d seconds.", secs))
-			return
-		}
 		slug := mux.Vars(r)["tenant"]
 		tok := bearerToken(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(tok))
@@ -155,16 +149,28 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, err) // the store failed: a logged 500, not a misleading 401
 			return
 		}
-		if !ok {
-			if tok != "" && s.guard.fail(addr, s.now()) {
-				s.log.Warn("scim: repeated invalid bearer tokens; refusing the address for a while",
-					zap.String("addr", addr), zap.Int("failures", authFailLimit), zap.Duration("for", authFailWindow))
-			}
+		if ok {
+			st := &reqState{tenant: tenant, tokenID: token.ID}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqKey, st)))
+			return
+		}
+		if tok == "" {
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
-		st := &reqState{tenant: tenant, tokenID: token.ID}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqKey, st)))
+		addr := clientaddr.Key(r)
+		v := s.guard.fail(throttleKey(addr, slug), s.now())
+		if v.reached {
+			s.log.Warn("scim: repeated invalid bearer tokens; answering 429 to this address for this tenant for a while",
+				zap.String("addr", addr), zap.String("tenant", cutSlug(slug)), zap.Int("failures", authFailLimit), zap.Duration("for", authFailWindow))
+		}
+		if v.refuse {
+			secs := int((v.wait + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			s.writeError(w, r, errorf(http.StatusTooManyRequests, "", "Too many requests with an invalid bearer token for this tenant from this address; retry after %d seconds.", secs))
+			return
+		}
+		s.writeError(w, r, errUnauthorized)
 	})
 }
 

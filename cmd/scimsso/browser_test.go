@@ -400,7 +400,7 @@ func TestBrowserSessionTimeouts(t *testing.T) {
 	e.emailFirst("alice@example.com")
 	e.idpSignIn("alice")
 	e.me()
-	before := e.cookie("scimsso_session")
+	before := e.cookie("__Host-scimsso_session")
 	signedIn := e.idpSSO.Load()
 	e.navigate(e.base + "/me")
 	if n := e.idpSSO.Load(); n != signedIn {
@@ -409,7 +409,7 @@ func TestBrowserSessionTimeouts(t *testing.T) {
 	e.skew.Store(int64(9 * time.Hour)) // the default soft timeout is 8h
 	e.navigate(e.base + "/me")
 	body := e.me()
-	after := e.cookie("scimsso_session")
+	after := e.cookie("__Host-scimsso_session")
 	if before == nil || after == nil || before.Value != after.Value || !strings.Contains(body, `"userName":"alice@example.com"`) {
 		t.Fatalf("after the soft timeout: session %v -> %v, /me %s", before, after, body)
 	}
@@ -440,7 +440,7 @@ func TestBrowserTestMode(t *testing.T) {
 	if us, n, err := e.st.ListUsers(context.Background(), e.tenant.ID, store.UserQuery{Limit: 10}); err != nil || n != 0 {
 		t.Fatalf("a test sign-in stored users: %v %v", us, err)
 	}
-	if e.cookie("scimsso_session") != nil {
+	if e.cookie("__Host-scimsso_session") != nil {
 		t.Fatal("a test sign-in set a session cookie")
 	}
 }

@@ -599,16 +599,18 @@ func checkNoSecrets(t *testing.T, dir string, tokens []string) {
 
 // server is a running scimsso serve process.
 type server struct {
-	url     string // http://127.0.0.1:PORT
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // set before done is closed
+	url        string // http://127.0.0.1:PORT
+	metricsURL string // http://127.0.0.1:PORT of --metrics-addr, "" when it serves none
+	cmd        *exec.Cmd
+	logPath    string
+	done       chan struct{} // closed when the process has exited
+	waitErr    error         // set before done is closed
 }
 
-// startServer runs scimsso serve on db on a free loopback port and waits until it logs that it is
-// listening. The process is killed when the test ends. Its stderr goes to a file, as with 2>>scimsso.log.
-func startServer(t *testing.T, db string) *server {
+// startServer runs scimsso serve on db on a free loopback port, its metrics on another, and waits until
+// it logs that it is listening; args are added to the command line. The process is killed when the
+// test ends. Its stderr goes to a file, as with 2>>scimsso.log.
+func startServer(t *testing.T, db string, args ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &server{logPath: filepath.Join(dir, "stderr.log"), done: make(chan struct{})}
@@ -622,7 +624,8 @@ func startServer(t *testing.T, db string) *server {
 		t.Fatal(err)
 	}
 	defer outf.Close()
-	s.cmd = exec.Command(binPath, "serve", "--addr", "127.0.0.1:0", "--base-url", "http://127.0.0.1", "--db", db)
+	s.cmd = exec.Command(binPath, append([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+		"--base-url", "http://127.0.0.1", "--db", db}, args...)...)
 	s.cmd.Dir = dir
 	s.cmd.Env = []string{}
 	s.cmd.Stdout, s.cmd.Stderr = outf, logf
@@ -652,6 +655,9 @@ func startServer(t *testing.T, db string) *server {
 					t.Fatalf(`"listening" log line has addr %q, want 127.0.0.1:PORT`, addr)
 				}
 				s.url = "http://" + addr
+				if m, _ := l["metrics_addr"].(string); m != "" {
+					s.metricsURL = "http://" + m
+				}
 				return s
 			}
 		}
@@ -1138,9 +1144,14 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, "--log-level"},
 		{"bad synchronous level", []string{"--sqlite-synchronous", "off"}, "synchronous"},
 		{"positional argument", []string{"extra"}, "serve"},
+		{"trusted proxy not a CIDR", []string{"--trusted-proxies", "10.0.0.0/8,nginx"}, "--trusted-proxies"},
+		{"trusted proxy prefix too long", []string{"--trusted-proxies", "10.0.0.0/33"}, "--trusted-proxies"},
+		{"metrics address without port", []string{"--metrics-addr", "127.0.0.1"}, "--metrics-addr"},
+		{"metrics address is the main one", []string{"--addr", "127.0.0.1:8080", "--metrics-addr", "127.0.0.1:8080"}, "--metrics-addr"},
+		{"metrics address in use", []string{"--metrics-addr", busy.Addr().String()}, busy.Addr().String()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", newDB(t)}, tt.args...)
+			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "", "--db", newDB(t)}, tt.args...)
 			stdout, stderr, code := run(t, nil, args...)
 			if line := checkFailure(t, args, stdout, stderr, code); !strings.Contains(line, tt.want) {
 				t.Errorf("error %q does not mention %q", line, tt.want)
@@ -1148,7 +1159,7 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		})
 	}
 	t.Run("SCIMSSO_BASE_URL", func(t *testing.T) {
-		args := []string{"serve", "--addr", "127.0.0.1:0", "--db", newDB(t)}
+		args := []string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "", "--db", newDB(t)}
 		stdout, stderr, code := run(t, []string{"SCIMSSO_BASE_URL=notaurl"}, args...)
 		checkFailure(t, args, stdout, stderr, code)
 	})
@@ -1158,7 +1169,7 @@ func TestServeRefusesBadConfig(t *testing.T) {
 // a clean SIGTERM must still exit 0.
 func TestShutdownWithStderrPipe(t *testing.T) {
 	db := newDB(t)
-	cmd := exec.Command(binPath, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	cmd := exec.Command(binPath, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--db", db)
 	cmd.Env = []string{}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -46,6 +46,16 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
+// noSniff sets X-Content-Type-Options: nosniff on every response, whoever writes it (SCIM JSON, SAML
+// XML, pages, health, errors, a recovered panic): no browser may read a response as another type than
+// the one it is sent as, for example a JSON error echoing a client's value as HTML or script.
+func noSniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // statusWriter records what was written, for the access log.
 type statusWriter struct {
 	http.ResponseWriter

@@ -518,7 +518,7 @@ func TestPostgresDownEveryRoute(t *testing.T) {
 			t.Errorf("%s with PostgreSQL down: %d, Retry-After %q; want 503 with Retry-After", rt.name, res.StatusCode, res.Header.Get("Retry-After"))
 		}
 	}
-	if got := metricValue(t, s.url, `scimsso_store_errors_total{kind="unavailable"}`); got < 1 {
+	if got := metricValue(t, s.metricsURL, `scimsso_store_errors_total{kind="unavailable"}`); got < 1 {
 		t.Errorf("store errors (unavailable) counted %v times, want at least 1", got)
 	}
 	pg.Restart()
@@ -532,7 +532,8 @@ func TestPostgresDownEveryRoute(t *testing.T) {
 	createUser(t, s.url, "acme", tok, "carol@acme.com")
 }
 
-// metricValue is the value of the series name{labels} (labels as Prometheus prints them, sorted), or -1.
+// metricValue is the value of the series name{labels} (labels as Prometheus prints them, sorted), or -1,
+// read from the metrics listener at base.
 func metricValue(t *testing.T, base, series string) float64 {
 	t.Helper()
 	res, body := do(t, http.MethodGet, base+"/metrics", nil)
@@ -570,11 +571,11 @@ func TestMetrics(t *testing.T) {
 		`scimsso_signins_total{outcome="replay"}`:                                            1,
 		`scimsso_http_request_duration_seconds_count{route="/saml/{tenant}/acs"}`:            2,
 	} {
-		if got := metricValue(t, s.url, series); got != want {
+		if got := metricValue(t, s.metricsURL, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
-	_, body := do(t, http.MethodGet, s.url+"/metrics", nil)
+	_, body := do(t, http.MethodGet, s.metricsURL+"/metrics", nil)
 	for _, secret := range []string{"acme", "alice", tok} {
 		if strings.Contains(body, secret) {
 			t.Errorf("/metrics mentions %q: no tenant, user or token belongs there", secret)

@@ -33,9 +33,12 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	sweepEvery      time.Duration
 	db              dbFlags
+	trustedProxies  string // comma-separated CIDRs or addresses, as clientaddr.Parse reads them
+	metricsAddr     string // "" or "off" serves no metrics
 }
 
 func (c *serveConfig) validate() error {
+	_, proxiesErr := clientaddr.Parse(c.trustedProxies)
 	checks := []struct {
 		ok  bool
 		msg string
@@ -47,6 +50,9 @@ func (c *serveConfig) validate() error {
 		{c.shutdownTimeout > 0, "--shutdown-timeout must be positive"},
 		{c.sweepEvery > 0, "--sweep-every must be positive"},
 		{c.db.sync == sqlstore.SyncNormal || c.db.sync == sqlstore.SyncFull, "--sqlite-synchronous must be normal or full"},
+		{proxiesErr == nil, fmt.Sprintf("--trusted-proxies: %v", proxiesErr)},
+		{metricsOff(c.metricsAddr) || validHostPort(c.metricsAddr), fmt.Sprintf("--metrics-addr %q must be host:port, or off (or empty) to serve no metrics", c.metricsAddr)},
+		{metricsOff(c.metricsAddr) || c.metricsAddr != c.addr || strings.HasSuffix(c.addr, ":0"), "--metrics-addr must differ from --addr: metrics are not for the public listener"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -59,6 +65,15 @@ func (c *serveConfig) validate() error {
 func validBaseURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == ""
+}
+
+// metricsOff reports whether --metrics-addr asks for no metrics: empty, or "off", which the environment
+// can say too (an empty SCIMSSO_METRICS_ADDR counts as unset).
+func metricsOff(addr string) bool { return addr == "" || addr == "off" }
+
+func validHostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	return err == nil && port != ""
 }
 
 func validLevel(s string) bool {
@@ -76,6 +91,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.DurationVar(&c.sweepEvery, "sweep-every", time.Minute, "how often expired sign-in state is deleted")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed (default: none)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "listen address of /metrics, apart from --addr (off or empty: no metrics)")
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -96,6 +113,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	gcPercent, memLimit := tuneGC(m.Getenv)
+	if m.proxies, err = clientaddr.Parse(c.trustedProxies); err != nil {
+		return err
+	}
 	h, err := m.buildHandler(s, log, c.baseURL)
 	if err != nil {
 		return err
@@ -113,7 +133,17 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
+	msrv, mln, err := listenMetrics(c.metricsAddr, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	metricsAt := ""
+	if mln != nil {
+		metricsAt = mln.Addr().String()
+	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("base_url", c.baseURL),
+		zap.String("metrics_addr", metricsAt), zap.Stringers("trusted_proxies", m.proxies.Trusted()),
 		zap.String("db", dbName(c.db.db)), zap.String("sqlite_synchronous", c.db.sync),
 		zap.Int("gogc", gcPercent), zap.Int64("gomemlimit_bytes", memLimit))
 
@@ -121,8 +151,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	defer stopSweep()
 	go sweep(sweepCtx, s, c.sweepEvery, log.Named("sweep"))
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if msrv != nil {
+		defer msrv.Close()
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -198,9 +232,7 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		fmt.Fprintln(w, "ready")
 	}).Methods(http.MethodGet, http.MethodHead)
 
-	// Metrics carry no tenant or user (see internal/metrics); restrict /metrics at the proxy if even
-	// request counts are not for the public.
-	r.Handle("/metrics", metrics.Handler()).Methods(http.MethodGet)
+	// /metrics is not on this router: it has a listener of its own (listenMetrics).
 	r.Use(nameRoute)
 
 	scim, err := scimserver.New(scimserver.Config{Store: s, Logger: log.Named("scim"), BaseURL: baseURL, Now: m.Now})
@@ -217,7 +249,36 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	if proxies == nil {
 		proxies = &clientaddr.Resolver{}
 	}
-	return withRequestID(proxies.Middleware(accessLog(log.Named("access"), recoverPanics(log.Named("panic"), r)))), nil
+	return noSniff(withRequestID(proxies.Middleware(accessLog(log.Named("access"), recoverPanics(log.Named("panic"), r))))), nil
+}
+
+// defaultMetricsAddr keeps the metrics on loopback unless the operator says otherwise: request counts,
+// latencies and the process's memory are for the operator's monitoring, not for every client.
+const defaultMetricsAddr = "127.0.0.1:9090"
+
+// listenMetrics opens the listener of --metrics-addr and the server of GET /metrics on it, apart from
+// the public router so that no proxy rule is needed to keep it private. Metrics carry no tenant or
+// user (see internal/metrics). With metricsOff(addr) it serves none: nil, nil, nil. A listener beyond
+// loopback is the operator's explicit choice, and logged as a warning.
+func listenMetrics(addr string, log *zap.Logger) (*http.Server, net.Listener, error) {
+	if metricsOff(addr) {
+		return nil, nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s (--metrics-addr): %w", addr, err)
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		log.Warn("metrics are served beyond loopback: keep --metrics-addr off the public network", zap.Stringer("metrics_addr", ln.Addr()))
+	}
+	mx := http.NewServeMux()
+	mx.Handle("GET /metrics", metrics.Handler())
+	return &http.Server{
+		Handler:           noSniff(mx),
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		ErrorLog:          zap.NewStdLog(log.Named("metrics")),
+	}, ln, nil
 }
 
 func sweep(ctx context.Context, s store.Store, every time.Duration, log *zap.Logger) {

@@ -48,6 +48,14 @@ func Parse(cidrs string) (*Resolver, error) {
 	return r, nil
 }
 
+// Trusted returns the prefixes of the trusted proxies, single addresses as /32 or /128 (for the log).
+func (rv *Resolver) Trusted() []netip.Prefix {
+	if rv == nil {
+		return nil
+	}
+	return append([]netip.Prefix(nil), rv.trusted...)
+}
+
 func (rv *Resolver) isTrusted(a netip.Addr) bool {
 	for _, p := range rv.trusted {
 		if p.Contains(a) {
