@@ -36,6 +36,7 @@ type serveConfig struct {
 }
 
 func (c *serveConfig) validate() error {
+	_, keyErr := c.db.keyring()
 	checks := []struct {
 		ok  bool
 		msg string
@@ -47,6 +48,7 @@ func (c *serveConfig) validate() error {
 		{c.shutdownTimeout > 0, "--shutdown-timeout must be positive"},
 		{c.sweepEvery > 0, "--sweep-every must be positive"},
 		{c.db.sync == sqlstore.SyncNormal || c.db.sync == sqlstore.SyncFull, "--sqlite-synchronous must be normal or full"},
+		{keyErr == nil, fmt.Sprint(keyErr)},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -103,6 +105,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	// After listen, so a serve that fails to start prints its one error line and nothing else.
+	if err := logAtRest(ctx, s, c.db, log); err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           h,
