@@ -37,7 +37,7 @@ const (
 
 // Options configure a Store.
 type Options struct {
-	// Path is the SQLite database file; it is created if missing.
+	// Path is the SQLite database file; it is created, mode 0600, if missing (see createPrivate).
 	Path string
 	// Synchronous is SyncNormal (default) or SyncFull.
 	Synchronous string
