@@ -216,13 +216,9 @@ func TestSPKeysEncryptedAtRest(t *testing.T) {
 	s.wait(t, 10*time.Second)
 
 	// Rotation: k2 first in the file; the k1 value still opens; rotate moves it under k2.
-	k2 := writeFile0600(t, "")
 	b := make([]byte, 32)
 	rand.Read(b)
-	k2Line := "k2:" + base64.StdEncoding.EncodeToString(b) + "\n"
-	if err := os.WriteFile(k2, []byte(k2Line+lines["k1"]), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	k2 := writeFile0600(t, "k2:"+base64.StdEncoding.EncodeToString(b)+"\n"+lines["k1"])
 	rotEnv := []string{"SCIMSSO_DB=" + db, "SCIMSSO_SECRET_KEY_FILE=" + k2}
 	s = startServerEnv(t, db, rotEnv[1:])
 	if l := logged(t, s, msgStale); len(l) != 1 || l[0]["older_key"] != 1.0 {
