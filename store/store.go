@@ -43,6 +43,8 @@ type Tenant struct {
 	Domains   []string // lower case, sorted
 	CreatedAt time.Time
 	// SPKeyPEM and SPCertPEM are the tenant's SAML service provider key pair, made once at creation.
+	// SPKeyPEM is always the PEM here; a backend may keep it encrypted at rest, and a read of a tenant
+	// whose key it cannot decrypt fails rather than return the tenant without it.
 	SPKeyPEM  []byte
 	SPCertPEM []byte
 }

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/scimsso/scimsso/internal/sealing"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
 	"github.com/scimsso/scimsso/store/sqlstore"
@@ -24,12 +25,28 @@ type dbFlags struct {
 	db       string
 	sync     string
 	maxConns int
+	// secretKeyFile encrypts tenants' SP private keys at rest. Every command that opens the store takes
+	// it: those that create tenants must seal their keys, and those that read tenants must open them.
+	secretKeyFile string
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.db, "db", "scimsso.db", "database: a SQLite file path, or a postgres:// URL")
 	fs.StringVar(&d.sync, "sqlite-synchronous", sqlstore.SyncNormal, "SQLite synchronous level: normal (survives kill -9) or full (also survives power loss)")
 	fs.IntVar(&d.maxConns, "pg-max-conns", 16, "PostgreSQL: connections per process")
+	fs.StringVar(&d.secretKeyFile, "secret-key-file", "", "file of KEYID:BASE64 keys (mode 0600) that encrypt tenants' SP private keys at rest; the first encrypts")
+}
+
+// keyring loads the --secret-key-file; nil when none is configured.
+func (d *dbFlags) keyring() (*sealing.Keyring, error) {
+	if d.secretKeyFile == "" {
+		return nil, nil
+	}
+	k, err := sealing.LoadKeyFile(d.secretKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--secret-key-file: %w", err)
+	}
+	return k, nil
 }
 
 // dbName is the database for logs and errors: a PostgreSQL URL without its user, password and parameters.
@@ -45,14 +62,18 @@ func dbName(dsn string) string {
 }
 
 // openStore opens the store named by d and registers it to be closed by Close.
-func (m *Main) openStore(ctx context.Context, d dbFlags) (store.Store, error) {
+func (m *Main) openStore(ctx context.Context, d dbFlags) (*sqlstore.Store, error) {
+	keys, err := d.keyring()
+	if err != nil {
+		return nil, err
+	}
 	dsn := d.db
 	switch {
 	case sqlstore.IsPostgresURL(dsn):
 		if d.maxConns <= 0 {
 			return nil, errors.New("--pg-max-conns must be positive")
 		}
-		s, err := sqlstore.OpenPostgres(ctx, sqlstore.PostgresOptions{URL: dsn, Now: m.Now, MaxConns: d.maxConns})
+		s, err := sqlstore.OpenPostgres(ctx, sqlstore.PostgresOptions{URL: dsn, Now: m.Now, MaxConns: d.maxConns, Keyring: keys})
 		if err != nil {
 			return nil, fmt.Errorf("--db %s: %w", dbName(dsn), err)
 		}
@@ -61,14 +82,17 @@ func (m *Main) openStore(ctx context.Context, d dbFlags) (store.Store, error) {
 	case dsn == "":
 		return nil, errors.New("--db: empty database path")
 	}
-	dsn = strings.TrimPrefix(dsn, "sqlite://")
-	dsn = strings.TrimPrefix(dsn, "file:")
-	s, err := sqlstore.Open(ctx, sqlstore.Options{Path: dsn, Synchronous: d.sync, Now: m.Now})
+	s, err := sqlstore.Open(ctx, sqlstore.Options{Path: sqlitePath(dsn), Synchronous: d.sync, Now: m.Now, Keyring: keys})
 	if err != nil {
 		return nil, err
 	}
 	m.onClose(s.Close)
 	return s, nil
+}
+
+// sqlitePath is the file a --db that is not a PostgreSQL URL names.
+func sqlitePath(dsn string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
 }
 
 var (

@@ -66,7 +66,7 @@ var errUsageShown = errors.New("usage shown")
 const usage = `scimsso: SCIM 2.0 provisioning and SAML 2.0 sign-in for a multi-tenant platform
 
 usage:
-  scimsso serve [--addr :8080] [--base-url URL] [--db scimsso.db]
+  scimsso serve [--addr :8080] [--base-url URL] [--db scimsso.db] [--secret-key-file F]
   scimsso demo [--addr 127.0.0.1:8080] [--idp-addr 127.0.0.1:8081]
   scimsso tenant create SLUG --name NAME --domain D [--domain D2]
   scimsso tenant list | tenant show SLUG
@@ -79,7 +79,10 @@ usage:
   scimsso department-map import --tenant SLUG FILE.csv   (department,team rows; replaces the map)
   scimsso user set-password --tenant SLUG EMAIL            (the password is one line on stdin)
   scimsso audit --tenant SLUG [--since 24h]
+  scimsso secrets rotate --secret-key-file F              (re-encrypt SP keys under F's first key)
 
+Every command that opens the store takes --db and --secret-key-file (KEYID:BASE64 lines, mode 0600;
+the first key encrypts tenants' SP private keys, every key decrypts).
 Every flag can also be set as SCIMSSO_<FLAG> (for example SCIMSSO_DB, SCIMSSO_BASE_URL).
 `
 
@@ -132,6 +135,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		})
 	case "audit":
 		return m.audit(ctx, rest)
+	case "secrets":
+		return m.dispatch(ctx, "secrets", sub, rest, map[string]func(context.Context, []string) error{
+			"rotate": m.secretsRotate,
+		})
 	}
 	return fmt.Errorf("unknown command %q (run 'scimsso help')", cmd)
 }

@@ -612,6 +612,12 @@ type server struct {
 // test ends. Its stderr goes to a file, as with 2>>scimsso.log.
 func startServer(t *testing.T, db string, args ...string) *server {
 	t.Helper()
+	return startServerEnv(t, db, nil, args...)
+}
+
+// startServerEnv is startServer with env as the process's whole environment.
+func startServerEnv(t *testing.T, db string, env []string, args ...string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	s := &server{logPath: filepath.Join(dir, "stderr.log"), done: make(chan struct{})}
 	logf, err := os.Create(s.logPath)
@@ -627,7 +633,7 @@ func startServer(t *testing.T, db string, args ...string) *server {
 	s.cmd = exec.Command(binPath, append([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
 		"--base-url", "http://127.0.0.1", "--db", db}, args...)...)
 	s.cmd.Dir = dir
-	s.cmd.Env = []string{}
+	s.cmd.Env = append([]string{}, env...)
 	s.cmd.Stdout, s.cmd.Stderr = outf, logf
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

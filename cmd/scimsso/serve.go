@@ -39,6 +39,7 @@ type serveConfig struct {
 
 func (c *serveConfig) validate() error {
 	_, proxiesErr := clientaddr.Parse(c.trustedProxies)
+	_, keyErr := c.db.keyring()
 	checks := []struct {
 		ok  bool
 		msg string
@@ -53,6 +54,7 @@ func (c *serveConfig) validate() error {
 		{proxiesErr == nil, fmt.Sprintf("--trusted-proxies: %v", proxiesErr)},
 		{metricsOff(c.metricsAddr) || validHostPort(c.metricsAddr), fmt.Sprintf("--metrics-addr %q must be host:port, or off (or empty) to serve no metrics", c.metricsAddr)},
 		{metricsOff(c.metricsAddr) || c.metricsAddr != c.addr || strings.HasSuffix(c.addr, ":0"), "--metrics-addr must differ from --addr: metrics are not for the public listener"},
+		{keyErr == nil, fmt.Sprint(keyErr)},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -123,6 +125,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	// After listen, so a serve that fails to start prints its one error line and nothing else.
+	if err := logAtRest(ctx, s, c.db, log); err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           h,

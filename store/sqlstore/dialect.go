@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/scimsso/scimsso/internal/sealing"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -93,6 +94,8 @@ type PostgresOptions struct {
 	Now func() time.Time
 	// MaxConns bounds the connection pool (default 16).
 	MaxConns int
+	// Keyring, as in Options, encrypts tenants' SP private keys at rest.
+	Keyring *sealing.Keyring
 }
 
 // IsPostgresURL reports whether dsn names a PostgreSQL database rather than a SQLite file.
@@ -126,7 +129,7 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Store, error) {
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{w: db, r: db, now: opts.Now, pg: &rebinder{}}
+	s := &Store{w: db, r: db, now: opts.Now, pg: &rebinder{}, keys: opts.Keyring}
 	if err := s.migratePostgres(ctx); err != nil {
 		db.Close()
 		return nil, err

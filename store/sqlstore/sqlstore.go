@@ -21,6 +21,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/scimsso/scimsso/internal/sealing"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -36,7 +37,7 @@ const (
 
 // Options configure a Store.
 type Options struct {
-	// Path is the SQLite database file; it is created if missing.
+	// Path is the SQLite database file; it is created, mode 0600, if missing (see createPrivate).
 	Path string
 	// Synchronous is SyncNormal (default) or SyncFull.
 	Synchronous string
@@ -44,6 +45,9 @@ type Options struct {
 	Now func() time.Time
 	// ReadConns is the size of the read pool (default 4). Writes always go through one connection.
 	ReadConns int
+	// Keyring, when set, encrypts tenants' SP private keys at rest (see spkeys.go); without it they are
+	// stored as PEM, and a key stored encrypted cannot be read.
+	Keyring *sealing.Keyring
 
 	// onConnect, for tests, runs on every new connection after the store's own set-up.
 	onConnect func(*sqlite3.SQLiteConn) error
@@ -57,6 +61,7 @@ type Store struct {
 	now    func() time.Time
 	rStmts stmtCache
 	pg     *rebinder
+	keys   *sealing.Keyring
 
 	// cp is the connection background checkpoints run on.
 	cp     *sql.DB
@@ -217,6 +222,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4
 	}
+	if err := createPrivate(opts.Path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", strings.ToUpper(sync))
@@ -242,7 +250,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r := sql.OpenDB(connector{drv, "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()})
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	s := &Store{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1)}
+	s := &Store{w: w, r: r, now: opts.Now, keys: opts.Keyring, wtok: make(chan struct{}, 1)}
 	wconn, err := w.Conn(ctx)
 	if err != nil {
 		s.Close()

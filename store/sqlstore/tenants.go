@@ -15,10 +15,14 @@ import (
 // CreateTenant implements store.Store.
 func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 	id := uuid.NewString()
+	key, err := s.sealSPKey(id, t.SPKeyPEM)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create tenant: %w", err)
+	}
 	var created time.Time
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+	err = s.write(ctx, func(tx *wtx, now time.Time) error {
 		if _, err := tx.exec(ctx, `INSERT INTO tenants (id, slug, name, sp_key_pem, sp_cert_pem, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			id, t.Slug, t.Name, t.SPKeyPEM, t.SPCertPEM, micros(now)); err != nil {
+			id, t.Slug, t.Name, key, t.SPCertPEM, micros(now)); err != nil {
 			return err
 		}
 		for _, d := range t.Domains {
@@ -39,10 +43,14 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 func (s *Store) tenantWhere(ctx context.Context, where string, arg any) (*store.Tenant, error) {
 	var t store.Tenant
 	var created int64
+	var key []byte
 	err := s.row(ctx, `SELECT id, slug, name, sp_key_pem, sp_cert_pem, created_at FROM tenants WHERE `+where, arg).
-		Scan(&t.ID, &t.Slug, &t.Name, &t.SPKeyPEM, &t.SPCertPEM, &created)
+		Scan(&t.ID, &t.Slug, &t.Name, &key, &t.SPCertPEM, &created)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: tenant: %w", mapErr(err))
+	}
+	if t.SPKeyPEM, err = s.openSPKey(t.ID, key); err != nil {
+		return nil, fmt.Errorf("sqlstore: tenant %s: SP private key: %w", t.Slug, err)
 	}
 	t.CreatedAt = fromMicros(created)
 	if t.Domains, err = s.domains(ctx, t.ID); err != nil {

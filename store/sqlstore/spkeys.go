@@ -1,0 +1,162 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/scimsso/scimsso/internal/sealing"
+)
+
+// Tenants' SP private keys are the one secret the store must give back in clear (samlsp signs and
+// decrypts with them), so they cannot be hashed; with a keyring they are sealed here, where every
+// write and read of the column passes, so no caller can forget to. A key stored before a keyring was
+// configured is PEM and still reads; ResealSPKeys encrypts it.
+
+// spKeyContext names the record a sealed SP key belongs to: the value copied into another tenant's
+// row does not open there.
+func spKeyContext(tenantID string) string { return "tenant:" + tenantID + ":sp-key" }
+
+// sealSPKey is what the store writes for tenantID's SP key: sealed when there is a keyring.
+func (s *Store) sealSPKey(tenantID string, keyPEM []byte) ([]byte, error) {
+	if s.keys == nil {
+		return keyPEM, nil
+	}
+	return s.keys.Seal(keyPEM, spKeyContext(tenantID))
+}
+
+// openSPKey returns tenantID's SP key PEM from what the store holds.
+func (s *Store) openSPKey(tenantID string, stored []byte) ([]byte, error) {
+	return s.keys.Open(stored, spKeyContext(tenantID))
+}
+
+// SPKeyReport says how the tenants' SP private keys are held.
+type SPKeyReport struct {
+	// Current counts the keys encrypted under the keyring's first key.
+	Current int
+	// Older counts the keys encrypted under another key of the keyring.
+	Older int
+	// Plain counts the keys stored unencrypted.
+	Plain int
+	// Unreadable maps the slug of each tenant whose key does not open to the reason: its key id is not
+	// in the keyring (or there is none), or it fails to authenticate. Sign-in fails for these tenants.
+	Unreadable map[string]error
+	// Resealed counts the keys ResealSPKeys encrypted under the first key (included in Current).
+	Resealed int
+}
+
+// Stale is how many readable keys are not under the keyring's first key.
+func (r SPKeyReport) Stale() int { return r.Older + r.Plain }
+
+type spKeyRow struct {
+	id, slug string
+	stored   []byte
+}
+
+func (s *Store) spKeyRows(ctx context.Context) ([]spKeyRow, error) {
+	rows, err := s.query(ctx, `SELECT id, slug, sp_key_pem FROM tenants ORDER BY slug`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: sp keys: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []spKeyRow
+	for rows.Next() {
+		var r spKeyRow
+		if err := rows.Scan(&r.id, &r.slug, &r.stored); err != nil {
+			return nil, fmt.Errorf("sqlstore: sp keys: %w", mapErr(err))
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: sp keys: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// classify opens every row's key and counts it in rep; it returns the rows that are readable but not
+// under the first key, with their plaintext.
+func (s *Store) classify(rows []spKeyRow, rep *SPKeyReport) (stale []spKeyRow, plain [][]byte) {
+	rep.Unreadable = map[string]error{}
+	for _, r := range rows {
+		pt, err := s.openSPKey(r.id, r.stored)
+		if err != nil {
+			rep.Unreadable[r.slug] = err
+			continue
+		}
+		id, sealed := sealing.KeyID(r.stored)
+		switch {
+		case !sealed:
+			rep.Plain++
+		case s.keys != nil && id == s.keys.Current():
+			rep.Current++
+			continue
+		default:
+			rep.Older++
+		}
+		stale = append(stale, r)
+		plain = append(plain, pt)
+	}
+	return stale, plain
+}
+
+// SPKeys reports how the tenants' SP private keys are held: serve logs it at start, so an operator
+// learns of keys still in clear, or of a key file that lacks a key id in use, before a sign-in fails.
+func (s *Store) SPKeys(ctx context.Context) (SPKeyReport, error) {
+	rows, err := s.spKeyRows(ctx)
+	if err != nil {
+		return SPKeyReport{}, err
+	}
+	var rep SPKeyReport
+	s.classify(rows, &rep)
+	return rep, nil
+}
+
+// ResealSPKeys encrypts under the keyring's first key every SP key stored in clear or under another
+// key, so the older key can then leave the key file. Each key is replaced only if it is still the
+// value read (a concurrent change wins), all in one transaction. Keys that do not open are left as
+// they are and reported. Without a keyring it refuses.
+func (s *Store) ResealSPKeys(ctx context.Context) (SPKeyReport, error) {
+	if s.keys == nil {
+		return SPKeyReport{}, errors.New("sqlstore: reseal SP keys: no secret key file is configured")
+	}
+	rows, err := s.spKeyRows(ctx)
+	if err != nil {
+		return SPKeyReport{}, err
+	}
+	var rep SPKeyReport
+	stale, plain := s.classify(rows, &rep)
+	if len(stale) == 0 {
+		return rep, nil
+	}
+	sealed := make([][]byte, len(stale))
+	for i, r := range stale {
+		if sealed[i], err = s.sealSPKey(r.id, plain[i]); err != nil {
+			return SPKeyReport{}, fmt.Errorf("sqlstore: reseal SP keys: %w", err)
+		}
+	}
+	var n int
+	err = s.write(ctx, func(tx *wtx, _ time.Time) error {
+		n = 0
+		for i, r := range stale {
+			res, err := tx.exec(ctx, `UPDATE tenants SET sp_key_pem = ? WHERE id = ? AND sp_key_pem = ?`, sealed[i], r.id, r.stored)
+			if err != nil {
+				return err
+			}
+			if k, err := res.RowsAffected(); err == nil && k == 1 {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return SPKeyReport{}, fmt.Errorf("sqlstore: reseal SP keys: %w", mapErr(err))
+	}
+	// Report the state now: what was resealed is current; a key changed meanwhile is counted again.
+	after, err := s.SPKeys(ctx)
+	if err != nil {
+		return SPKeyReport{}, err
+	}
+	after.Resealed = n
+	return after, nil
+}
