@@ -524,3 +524,17 @@ func TestAuditRecordsEveryWrite(t *testing.T) {
 		}
 	}
 }
+
+// POST .search (RFC 7644 §3.4.3) is not supported, at the root and under /Users alike: a 501 SCIM error
+// pointing at GET with a filter, not a 405 for a user whose id is ".search".
+func TestSearchIsNotImplemented(t *testing.T) {
+	h := newHarness(t)
+	body := map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": `userName eq "a@example.com"`}
+	for _, path := range []string{"/.search", "/Users/.search", "/Users/.search/"} {
+		before := h.snapshot()
+		wantSCIMError(t, "POST "+path, h.do("POST", path, body), http.StatusNotImplemented, "", "GET /Users?filter=")
+		if h.snapshot() != before {
+			t.Fatalf("POST %s changed the store", path)
+		}
+	}
+}
