@@ -104,6 +104,11 @@ func applyPath(d doc, kind string, p filter.Path, v any) error {
 		}
 		return nil
 	}
+	if kind == scim.PatchOperationRemove && removesActive(p) {
+		// Removing active would leave the user's state to a default nobody chose; RFC 7644 §3.5.2
+		// lets a server refuse an operation its attribute's rules forbid.
+		return mutability("active cannot be removed; set it to false to de-provision the user (active=false), or to true")
+	}
 	c, err := container(d, ap, kind != scim.PatchOperationRemove)
 	if err != nil {
 		return err
@@ -158,6 +163,14 @@ func applyPath(d doc, kind string, p filter.Path, v any) error {
 		c[name] = v
 	}
 	return nil
+}
+
+// removesActive reports whether p names the core active attribute as a whole.
+func removesActive(p filter.Path) bool {
+	ap := p.AttributePath
+	uri := ap.URI()
+	return strings.EqualFold(ap.AttributeName, "active") && ap.SubAttribute == nil && p.SubAttribute == nil &&
+		p.ValueExpression == nil && (uri == "" || strings.EqualFold(uri, schemas.CoreUserURN))
 }
 
 func strPtr(s string) *string { return &s }

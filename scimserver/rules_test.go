@@ -400,6 +400,11 @@ func TestPatchShapes(t *testing.T) {
 		{"id", patch(map[string]any{"op": "Replace", "path": "id", "value": "x"}), 400, "", ""},
 		{"foreign email", patch(map[string]any{"op": "Replace", "path": `emails[type eq "work"].value`, "value": "x@other.example"}), 400, "invalidValue", "example.com"},
 		{"remove without path", patch(map[string]any{"op": "remove"}), 400, "", ""},
+		{"remove active", patch(map[string]any{"op": "remove", "path": "active"}), 400, "mutability", "active=false"},
+		{"Remove active by URN", patch(map[string]any{"op": "Remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User:active"}), 400, "mutability", "active=false"},
+		{"remove active after a change", patch(
+			map[string]any{"op": "replace", "path": "active", "value": false},
+			map[string]any{"op": "remove", "path": "ACTIVE"}), 400, "mutability", "active=false"},
 		{"no operations", map[string]any{"schemas": []string{patchOp}, "Operations": []any{}}, 400, "", ""},
 		{"no schemas", map[string]any{"Operations": []any{map[string]any{"op": "replace", "path": "active", "value": true}}}, 400, "", ""},
 		{"op move", patch(map[string]any{"op": "move", "path": "active", "value": true}), 400, "", ""},
