@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/mail"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -222,6 +223,21 @@ func readEmails(t *store.Tenant, d doc) ([]store.Email, error) {
 	return out, nil
 }
 
+// onePrimary refuses a list of emails with more than one primary (RFC 7643 §2.4: the primary
+// attribute "MAY be true for only one value"); sign-in and the applications read the primary one.
+func onePrimary(es []store.Email) error {
+	n := 0
+	for _, e := range es {
+		if e.Primary {
+			n++
+		}
+	}
+	if n > 1 {
+		return invalidValue("emails: %d emails are marked primary; at most one may be", n)
+	}
+	return nil
+}
+
 // readFields reads and validates the modelled attributes of a document. It normalises the country in d.
 func readFields(t *store.Tenant, d doc) (fields, error) {
 	var f fields
@@ -246,6 +262,9 @@ func readFields(t *store.Tenant, d doc) (fields, error) {
 		return f, err
 	}
 	if f.emails, err = readEmails(t, d); err != nil {
+		return f, err
+	}
+	if err := onePrimary(f.emails); err != nil {
 		return f, err
 	}
 	if len(f.emails) == 0 {
@@ -495,6 +514,13 @@ func applyDesired(t *store.Tenant, u *store.User, d doc) error {
 	}
 	if len(emails) == 0 {
 		emails = []store.Email{{Value: u.UserName, Type: "work", Primary: true}}
+	}
+	// Emails stored before the rule held may have two primaries: a request that leaves them as they
+	// are (a deactivation) still applies.
+	if !slices.Equal(emails, u.Emails) {
+		if err := onePrimary(emails); err != nil {
+			return err
+		}
 	}
 	u.Emails = emails
 	if v := lookup(d, "active"); v != nil {

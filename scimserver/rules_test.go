@@ -543,3 +543,67 @@ func TestSearchIsNotImplemented(t *testing.T) {
 		}
 	}
 }
+
+// At most one email is primary (RFC 7643 §2.4): a create or replace naming two is refused, and a PATCH
+// that makes an email primary makes the others non-primary (RFC 7644 §3.5.2).
+func TestOnePrimaryEmail(t *testing.T) {
+	h := newHarness(t)
+	id := h.create("prim@example.com", "")
+	two := []any{
+		map[string]any{"value": "prim@example.com", "type": "work", "primary": true},
+		map[string]any{"value": "prim.home@example.com", "type": "home", "primary": "True"},
+	}
+	create := oktaUser("prim2@example.com", "")
+	create["emails"] = two
+	replace := oktaUser("prim@example.com", "")
+	replace["emails"] = two
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+	}{
+		{"create with two primaries", "POST", "/Users", create},
+		{"replace with two primaries", "PUT", "/Users/" + id, replace},
+		{"patch adding two primaries", "PATCH", "/Users/" + id, patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+			map[string]any{"value": "p1@example.com", "primary": true}, map[string]any{"value": "p2@example.com", "primary": true}}})},
+	} {
+		before := h.snapshot()
+		wantSCIMError(t, c.name, h.do(c.method, c.path, c.body), http.StatusBadRequest, "invalidValue", "primary")
+		if h.snapshot() != before {
+			t.Fatalf("%s: a refused write changed the store", c.name)
+		}
+	}
+
+	primaries := func() []string {
+		t.Helper()
+		u, err := h.st.UserByID(context.Background(), h.acme.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p []string
+		for _, e := range u.Emails {
+			if e.Primary {
+				p = append(p, e.Value)
+			}
+		}
+		return p
+	}
+	steps := []struct {
+		name string
+		body any
+		want string
+	}{
+		{"add a new primary", patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+			map[string]any{"value": "prim.home@example.com", "type": "home", "primary": true}}}), "[prim.home@example.com]"},
+		{"make the work email primary by filter", patch(map[string]any{"op": "replace", "path": `emails[type eq "work"].primary`, "value": "True"}), "[prim@example.com]"},
+		{"no-path add of a primary", patch(map[string]any{"op": "add", "value": map[string]any{"emails": []any{
+			map[string]any{"value": "prim.other@example.com", "type": "other", "primary": true}}}}), "[prim.other@example.com]"},
+		{"a non-primary add keeps the primary", patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+			map[string]any{"value": "prim.x@example.com", "type": "x"}}}), "[prim.other@example.com]"},
+	}
+	for _, s := range steps {
+		wantStatus(t, s.name, h.do("PATCH", "/Users/"+id, s.body), http.StatusOK)
+		if got := fmt.Sprint(primaries()); got != s.want {
+			t.Fatalf("%s: primary emails %s, want %s", s.name, got, s.want)
+		}
+	}
+}
