@@ -58,6 +58,9 @@ func render(u *store.User) doc {
 		if e.Primary {
 			m["primary"] = true
 		}
+		if e.Display != "" {
+			m["display"] = e.Display
+		}
 		emails = append(emails, m)
 	}
 	d["emails"] = emails
@@ -218,7 +221,7 @@ func readEmails(t *store.Tenant, d doc) ([]store.Email, error) {
 			return nil, err
 		}
 		p, _ := boolOf(lookup(m, "primary"))
-		out = append(out, store.Email{Value: v, Type: str(lookup(m, "type")), Primary: p})
+		out = append(out, store.Email{Value: v, Type: str(lookup(m, "type")), Primary: p, Display: str(lookup(m, "display"))})
 	}
 	return out, nil
 }

@@ -607,3 +607,48 @@ func TestOnePrimaryEmail(t *testing.T) {
 		}
 	}
 }
+
+// emails[].display is kept as sent at create and replace, and returned (RFC 7643 §4.1.2), like every
+// other attribute the client sends.
+func TestEmailDisplayKept(t *testing.T) {
+	h := newHarness(t)
+	body := oktaUser("disp@example.com", "")
+	body["emails"] = []any{
+		map[string]any{"value": "disp@example.com", "type": "work", "primary": true, "display": "Disp (work)"},
+		map[string]any{"value": "disp.home@example.com", "type": "home"},
+	}
+	res := h.do("POST", "/Users", body)
+	wantStatus(t, "create", res, http.StatusCreated)
+	id := res.json(t)["id"].(string)
+	displays := func(what string, res response) string {
+		t.Helper()
+		wantStatus(t, what, res, http.StatusOK)
+		var out []string
+		for _, e := range res.json(t)["emails"].([]any) {
+			out = append(out, fmt.Sprint(e.(map[string]any)["display"]))
+		}
+		return fmt.Sprint(out)
+	}
+	if got := displays("created", h.do("GET", "/Users/"+id, nil)); got != "[Disp (work) <nil>]" {
+		t.Fatalf("after create: displays %s", got)
+	}
+	body["emails"] = []any{
+		map[string]any{"value": "disp@example.com", "type": "work", "primary": true, "display": "Disp at work"},
+		map[string]any{"value": "disp.home@example.com", "type": "home", "display": "Disp at home"},
+	}
+	if got := displays("PUT", h.do("PUT", "/Users/"+id, body)); got != "[Disp at work Disp at home]" {
+		t.Fatalf("PUT answered displays %s", got)
+	}
+	if got := displays("after PUT", h.do("GET", "/Users/"+id, nil)); got != "[Disp at work Disp at home]" {
+		t.Fatalf("after PUT: displays %s", got)
+	}
+	p := patch(map[string]any{"op": "replace", "path": `emails[type eq "home"].display`, "value": "Home"})
+	if got := displays("PATCH", h.do("PATCH", "/Users/"+id, p)); got != "[Disp at work Home]" {
+		t.Fatalf("PATCH answered displays %s", got)
+	}
+	// The same document again is no change: the version stays.
+	res = h.do("PATCH", "/Users/"+id, p)
+	if got := res.header.Get("ETag"); got != `W/"3"` {
+		t.Fatalf("a repeated PATCH moved the version to %s", got)
+	}
+}

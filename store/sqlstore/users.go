@@ -13,11 +13,13 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// email is the persisted form of store.Email inside users.emails.
+// email is the persisted form of store.Email inside users.emails. Display is only stored and
+// returned, never searched, so it needs no column of user_emails.
 type email struct {
 	V string `json:"v"`
 	T string `json:"t,omitempty"`
 	P bool   `json:"p,omitempty"`
+	D string `json:"d,omitempty"`
 }
 
 func encodeEmails(es []store.Email) string {
@@ -26,7 +28,7 @@ func encodeEmails(es []store.Email) string {
 	}
 	pe := make([]email, len(es))
 	for i, e := range es {
-		pe[i] = email{e.Value, e.Type, e.Primary}
+		pe[i] = email{e.Value, e.Type, e.Primary, e.Display}
 	}
 	b, _ := json.Marshal(pe)
 	return string(b)
@@ -42,7 +44,7 @@ func decodeEmails(s string) ([]store.Email, error) {
 	}
 	es := make([]store.Email, len(pe))
 	for i, e := range pe {
-		es[i] = store.Email{Value: e.V, Type: e.T, Primary: e.P}
+		es[i] = store.Email{Value: e.V, Type: e.T, Primary: e.P, Display: e.D}
 	}
 	return es, nil
 }
