@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/mail"
 	"reflect"
 	"slices"
 	"sort"
@@ -179,16 +178,26 @@ func readCountry(d doc) (string, error) {
 	return code, nil
 }
 
-// checkEmail requires an address in one of the tenant's domains.
+// checkEmail requires an address sign-in accepts too (store.ParseEmail: the one rule), in one of the
+// tenant's domains.
 func checkEmail(t *store.Tenant, field, v string) error {
-	a, err := mail.ParseAddress(v)
-	if err != nil || a.Address != v || a.Name != "" {
-		return invalidValue("%s: %q is not an email address", field, v)
+	if _, err := store.ParseEmail(v); err != nil {
+		return invalidValue("%s: %s is %v", field, shortQuote(v), err)
 	}
 	if !t.OwnsDomain(store.EmailDomain(v)) {
 		return invalidValue("%s: %q is not in one of this tenant's domains (%s)", field, v, strings.Join(t.Domains, ", "))
 	}
 	return nil
+}
+
+// shortQuote quotes v for an error detail, cut short when long: the detail names the value, it need
+// not repeat 5,000 characters of it.
+func shortQuote(v string) string {
+	const keep = 64
+	if len(v) <= keep+16 {
+		return strconv.Quote(v)
+	}
+	return fmt.Sprintf("%q… (%d characters)", v[:keep], len(v))
 }
 
 func readEmails(t *store.Tenant, d doc) ([]store.Email, error) {

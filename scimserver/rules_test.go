@@ -184,6 +184,21 @@ func TestCreateRefusals(t *testing.T) {
 		{"empty country", with(addr(map[string]any{"type": "work", "country": ""})), 400, "invalidValue", "country"},
 		{"userName not an email", with(func(b map[string]any) { b["userName"] = "jdoe" }), 400, "invalidValue", "userName"},
 		{"foreign domain", with(func(b map[string]any) { b["userName"] = "x@other.example" }), 400, "invalidValue", "example.com"},
+		// Emails are what sign-in accepts (store.ParseEmail), at most 254 characters with a local part of
+		// at most 64 (RFC 5321): longer ones could never be named by a filter (1,024 bytes at most).
+		{"look-alike userName", with(func(b map[string]any) { b["userName"], b["emails"] = "jösé@example.com", nil }), 400, "invalidValue", "userName"},
+		{"Cyrillic look-alike userName", with(func(b map[string]any) { b["userName"], b["emails"] = "аlice@example.com", nil }), 400, "invalidValue", "look-alike"},
+		{"5,000-character local part", with(func(b map[string]any) { b["userName"], b["emails"] = strings.Repeat("x", 5000)+"@example.com", nil }), 400, "invalidValue", "userName"},
+		{"65-character local part", with(func(b map[string]any) { b["userName"], b["emails"] = strings.Repeat("x", 65)+"@example.com", nil }), 400, "invalidValue", "64"},
+		{"255-character userName", with(func(b map[string]any) {
+			b["userName"], b["emails"] = "x@"+strings.Repeat("a.", 122)+"example.com", nil
+		}), 400, "invalidValue", "254"},
+		{"long email value", with(func(b map[string]any) {
+			b["emails"] = []any{map[string]any{"value": strings.Repeat("y", 300) + "@example.com", "type": "work"}}
+		}), 400, "invalidValue", "emails.value"},
+		{"look-alike email value", with(func(b map[string]any) {
+			b["emails"] = []any{map[string]any{"value": "jösé@example.com", "type": "work"}}
+		}), 400, "invalidValue", "emails.value"},
 		{"foreign email", with(func(b map[string]any) {
 			b["emails"] = []any{map[string]any{"value": "x@other.example", "type": "work"}}
 		}), 400, "invalidValue", "emails"},
@@ -399,6 +414,9 @@ func TestPatchShapes(t *testing.T) {
 		{"externalId", patch(map[string]any{"op": "Replace", "path": "externalId", "value": "other"}), 400, "mutability", "externalId"},
 		{"id", patch(map[string]any{"op": "Replace", "path": "id", "value": "x"}), 400, "", ""},
 		{"foreign email", patch(map[string]any{"op": "Replace", "path": `emails[type eq "work"].value`, "value": "x@other.example"}), 400, "invalidValue", "example.com"},
+		{"look-alike userName", patch(map[string]any{"op": "Replace", "path": "userName", "value": "jösé@example.com"}), 400, "invalidValue", "userName"},
+		{"5,000-character userName", patch(map[string]any{"op": "Replace", "path": "userName", "value": strings.Repeat("x", 5000) + "@example.com"}), 400, "invalidValue", "userName"},
+		{"look-alike work email", patch(map[string]any{"op": "Replace", "path": `emails[type eq "work"].value`, "value": "jösé@example.com"}), 400, "invalidValue", "emails.value"},
 		{"remove without path", patch(map[string]any{"op": "remove"}), 400, "", ""},
 		{"remove active", patch(map[string]any{"op": "remove", "path": "active"}), 400, "mutability", "active=false"},
 		{"Remove active by URN", patch(map[string]any{"op": "Remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User:active"}), 400, "mutability", "active=false"},

@@ -71,10 +71,7 @@ func (m *Main) openStore(ctx context.Context, d dbFlags) (store.Store, error) {
 	return s, nil
 }
 
-var (
-	slugRE   = regexp.MustCompile(`^[a-z0-9-]{2,63}$`)
-	domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
-)
+var slugRE = regexp.MustCompile(`^[a-z0-9-]{2,63}$`)
 
 func checkSlug(slug string) error {
 	if !slugRE.MatchString(slug) {
@@ -83,9 +80,10 @@ func checkSlug(slug string) error {
 	return nil
 }
 
+// normDomain applies the domain rule every email's domain obeys too (store.ParseDomain).
 func normDomain(d string) (string, error) {
-	n := strings.ToLower(strings.TrimSpace(d))
-	if len(n) > 253 || !domainRE.MatchString(n) {
+	n, err := store.ParseDomain(d)
+	if err != nil {
 		return "", fmt.Errorf("invalid domain %q: want a DNS name such as acme.com", d)
 	}
 	return n, nil
