@@ -200,7 +200,10 @@ func shortQuote(v string) string {
 	return fmt.Sprintf("%q… (%d characters)", v[:keep], len(v))
 }
 
-func readEmails(t *store.Tenant, d doc) ([]store.Email, error) {
+// readEmails reads d's emails. An address among stored (the user's emails as stored) is not checked
+// again: a user stored before a rule held, or whose domain the tenant has since given up, can still be
+// de-provisioned.
+func readEmails(t *store.Tenant, d doc, stored []store.Email) ([]store.Email, error) {
 	raw := lookup(d, "emails")
 	if raw == nil {
 		return nil, nil
@@ -226,13 +229,26 @@ func readEmails(t *store.Tenant, d doc) ([]store.Email, error) {
 		if v == "" {
 			continue
 		}
-		if err := checkEmail(t, "emails.value", v); err != nil {
-			return nil, err
+		if !slices.ContainsFunc(stored, func(e store.Email) bool { return e.Value == v }) {
+			if err := checkEmail(t, "emails.value", v); err != nil {
+				return nil, err
+			}
 		}
 		p, _ := boolOf(lookup(m, "primary"))
 		out = append(out, store.Email{Value: v, Type: str(lookup(m, "type")), Primary: p, Display: str(lookup(m, "display"))})
 	}
 	return out, nil
+}
+
+// primaries returns the values of the primary emails.
+func primaries(es []store.Email) []string {
+	var out []string
+	for _, e := range es {
+		if e.Primary {
+			out = append(out, e.Value)
+		}
+	}
+	return out
 }
 
 // onePrimary refuses a list of emails with more than one primary (RFC 7643 §2.4: the primary
@@ -273,7 +289,7 @@ func readFields(t *store.Tenant, d doc) (fields, error) {
 	if f.country, err = readCountry(d); err != nil {
 		return f, err
 	}
-	if f.emails, err = readEmails(t, d); err != nil {
+	if f.emails, err = readEmails(t, d, nil); err != nil {
 		return f, err
 	}
 	if err := onePrimary(f.emails); err != nil {
@@ -517,7 +533,7 @@ func applyDesired(t *store.Tenant, u *store.User, d doc) error {
 		}
 		u.UserName = userName
 	}
-	emails, err := readEmails(t, d)
+	emails, err := readEmails(t, d, u.Emails)
 	if err != nil {
 		return err
 	}
@@ -527,9 +543,9 @@ func applyDesired(t *store.Tenant, u *store.User, d doc) error {
 	if len(emails) == 0 {
 		emails = []store.Email{{Value: u.UserName, Type: "work", Primary: true}}
 	}
-	// Emails stored before the rule held may have two primaries: a request that leaves them as they
-	// are (a deactivation) still applies.
-	if !slices.Equal(emails, u.Emails) {
+	// Emails stored before the rule held may have two primaries: a request that leaves the primaries
+	// as they are (a deactivation, another email added) still applies.
+	if !slices.Equal(primaries(emails), primaries(u.Emails)) {
 		if err := onePrimary(emails); err != nil {
 			return err
 		}

@@ -670,3 +670,24 @@ func TestEmailDisplayKept(t *testing.T) {
 		t.Fatalf("a repeated PATCH moved the version to %s", got)
 	}
 }
+
+// A user stored before the email rules held (a look-alike email, two primaries) can still be
+// de-provisioned and edited: only what a request changes is checked against the rules.
+func TestLegacyEmailsStillWritable(t *testing.T) {
+	h := newHarness(t)
+	u := &store.User{UserName: "legacy@example.com", GivenName: "L", FamilyName: "E", Country: "US", Active: true, Source: store.SourceSCIM,
+		Emails: []store.Email{{Value: "legacy@example.com", Type: "work", Primary: true}, {Value: "jösé@example.com", Type: "home", Primary: true}}}
+	if err := h.st.CreateUser(context.Background(), h.acme.ID, u, store.Audit{}); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "deactivate", h.do("PATCH", "/Users/"+u.ID, patch(map[string]any{"op": "replace", "path": "active", "value": false})), http.StatusOK)
+	got, _ := h.st.UserByID(context.Background(), h.acme.ID, u.ID)
+	if got.Active {
+		t.Fatal("still active")
+	}
+	// Adding a new email is checked: the new one must follow the rule, the stored ones may stay.
+	wantStatus(t, "add an email", h.do("PATCH", "/Users/"+u.ID, patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+		map[string]any{"value": "legacy.other@example.com", "type": "other"}}})), http.StatusOK)
+	wantSCIMError(t, "add a look-alike", h.do("PATCH", "/Users/"+u.ID, patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+		map[string]any{"value": "jösé2@example.com", "type": "other"}}})), http.StatusBadRequest, "invalidValue", "emails.value")
+}
