@@ -277,6 +277,7 @@ func TestAttackInjection(t *testing.T) {
 		{"embedded space", "admin @acme.com", nil, "attributes"},
 		{"tab", "admin\t@acme.com", nil, "attributes"},
 		{"two at signs", "admin@acme.com@evil.com", nil, "attributes"},
+		{"5,000-character local part", strings.Repeat("a", 5000) + "@acme.com", nil, "attributes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -170,11 +170,18 @@ func reconcile(f store.UserFinder, t *store.Tenant, set *store.SSOSettings, n at
 	if c.Email == "" {
 		return nil, refuse("attributes", "the assertion carries no email (attributes %s, and the NameID is not an email)", strings.Join(n.email, ", "))
 	}
-	if !plainEmail(c.Email) {
-		return nil, refuse("attributes", "the assertion's email %q is not a plain email address", c.Email)
+	// One rule for every email (store.ParseEmail), so whom SCIM provisions can sign in and the reverse.
+	email, err := store.ParseEmail(c.Email)
+	if err != nil {
+		return nil, refuse("attributes", "the assertion's email %q is %v", c.Email, err)
 	}
-	if c.SecondaryEmail != "" && !plainEmail(c.SecondaryEmail) {
-		return nil, refuse("attributes", "the assertion's secondary email %q is not a plain email address", c.SecondaryEmail)
+	c.Email = email
+	if c.SecondaryEmail != "" {
+		secondary, err := store.ParseEmail(c.SecondaryEmail)
+		if err != nil {
+			return nil, refuse("attributes", "the assertion's secondary email %q is %v", c.SecondaryEmail, err)
+		}
+		c.SecondaryEmail = secondary
 	}
 	country, countryOK := mapCountry(set.CountryFormat, c.Country)
 	find := func(how string, lookup func() (*store.User, error)) (*decision, error) {
@@ -191,7 +198,6 @@ func reconcile(f store.UserFinder, t *store.Tenant, set *store.SSOSettings, n at
 		return &decision{user: u, matched: how}, nil
 	}
 	var d *decision
-	var err error
 	if n.principal != "" {
 		if d, err = find("principal-id", func() (*store.User, error) { return f.ByExternalID(c.PrincipalID) }); err != nil {
 			return nil, err
@@ -246,22 +252,6 @@ func reconcile(f store.UserFinder, t *store.Tenant, set *store.SSOSettings, n at
 	fill(u, c, country, countryOK)
 	d = &decision{user: u, matched: "created"}
 	return d, d.complete(f, set, true)
-}
-
-// plainEmail reports whether s is an email address of printable ASCII with one '@' and something on
-// both sides. Sign-in matches and creates users by email, so look-alikes (Cyrillic 'а' for 'a'),
-// invisible characters and embedded spaces are refused rather than becoming a second account.
-func plainEmail(s string) bool {
-	at := strings.IndexByte(s, '@')
-	if at <= 0 || at != strings.LastIndexByte(s, '@') || at == len(s)-1 || len(s) > 254 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
 }
 
 // followEmail makes the IdP's new email the user's userName and primary email, unless another user

@@ -58,12 +58,13 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v.Email = strings.TrimSpace(r.PostForm.Get("email"))
-	if !plainEmail(v.Email) {
-		v.Email, v.Error = "", "Enter your work email address, like name@company.com."
+	email, err := store.ParseEmail(r.PostForm.Get("email"))
+	if err != nil {
+		v.Error = "Enter your work email address, like name@company.com."
 		render(w, http.StatusBadRequest, "login", v)
 		return
 	}
+	v.Email = email
 	domain := store.EmailDomain(v.Email)
 	t, err := s.st.TenantByDomain(r.Context(), domain)
 	if errors.Is(err, store.ErrNotFound) {

@@ -305,6 +305,7 @@ func TestEmailFirstLogin(t *testing.T) {
 		{name: "not an email", email: "gus", status: http.StatusBadRequest, message: "Enter your work email address"},
 		{name: "two @", email: "gus@x@acme.com", status: http.StatusBadRequest, message: "Enter your work email address"},
 		{name: "look-alike letter", email: "gus@аcme.com", status: http.StatusBadRequest, message: "Enter your work email address"},
+		{name: "local part over 64 characters (RFC 5321)", email: strings.Repeat("g", 65) + "@acme.com", status: http.StatusBadRequest, message: "Enter your work email address"},
 		{name: "no CSRF field", email: "gus@acme.com", edit: func(v url.Values) { v.Del("csrf") }, status: http.StatusForbidden, message: formExpired},
 		{name: "wrong CSRF field", email: "gus@acme.com", edit: func(v url.Values) { v.Set("csrf", otherToken) }, status: http.StatusForbidden, message: formExpired},
 		{name: "no CSRF cookie", email: "gus@acme.com", noCookie: true, status: http.StatusForbidden, message: formExpired},

@@ -3,6 +3,7 @@ package scimserver
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/elimity-com/scim"
@@ -17,27 +18,69 @@ import (
 // the caller's copy.
 func applyPatch(d doc, ops []scim.PatchOperation) error {
 	for _, op := range ops {
-		kind := strings.ToLower(op.Op)
-		if op.Path == nil {
-			if kind == scim.PatchOperationRemove {
-				return errorf(400, "noTarget", "remove needs a path")
-			}
-			m, ok := op.Value.(map[string]any)
-			if !ok {
-				return invalidValue("an operation without a path needs an object value")
-			}
-			for k, v := range m {
-				if err := applyKey(d, kind, k, v); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if err := applyPath(d, kind, *op.Path, op.Value); err != nil {
+		if err := applyOp(d, op); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// applyOp applies one operation. An email it makes primary makes the others non-primary (RFC 7644
+// §3.5.2); if it makes two primary, readEmails refuses the result.
+func applyOp(d doc, op scim.PatchOperation) error {
+	was := primaryEmails(d)
+	if err := applyOpValue(d, op); err != nil {
+		return err
+	}
+	now := primaryEmails(d)
+	for k := range now {
+		if _, ok := was[k]; !ok {
+			// Still primary and primary before: the operation did not touch these.
+			for k, m := range now {
+				if _, ok := was[k]; ok {
+					m[keyOf(m, "primary")] = false
+				}
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// primaryEmails returns the elements of d's emails marked primary, keyed by identity: an operation
+// changes an element in place or puts a new one in. The values keep the elements alive, so no key is
+// reused while the caller compares two sets.
+func primaryEmails(d doc) map[uintptr]map[string]any {
+	out := map[uintptr]map[string]any{}
+	list, _ := lookup(d, "emails").([]any)
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			if p, _ := boolOf(lookup(m, "primary")); p {
+				out[reflect.ValueOf(m).Pointer()] = m
+			}
+		}
+	}
+	return out
+}
+
+func applyOpValue(d doc, op scim.PatchOperation) error {
+	kind := strings.ToLower(op.Op)
+	if op.Path == nil {
+		if kind == scim.PatchOperationRemove {
+			return errorf(400, "noTarget", "remove needs a path")
+		}
+		m, ok := op.Value.(map[string]any)
+		if !ok {
+			return invalidValue("an operation without a path needs an object value")
+		}
+		for k, v := range m {
+			if err := applyKey(d, kind, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return applyPath(d, kind, *op.Path, op.Value)
 }
 
 // applyKey applies one key of a no-path value map; a key may itself be a path ("name.givenName").
@@ -104,6 +147,11 @@ func applyPath(d doc, kind string, p filter.Path, v any) error {
 		}
 		return nil
 	}
+	if kind == scim.PatchOperationRemove && removesActive(p) {
+		// Removing active would leave the user's state to a default nobody chose; RFC 7644 §3.5.2
+		// lets a server refuse an operation its attribute's rules forbid.
+		return mutability("active cannot be removed; set it to false to de-provision the user (active=false), or to true")
+	}
 	c, err := container(d, ap, kind != scim.PatchOperationRemove)
 	if err != nil {
 		return err
@@ -158,6 +206,14 @@ func applyPath(d doc, kind string, p filter.Path, v any) error {
 		c[name] = v
 	}
 	return nil
+}
+
+// removesActive reports whether p names the core active attribute as a whole.
+func removesActive(p filter.Path) bool {
+	ap := p.AttributePath
+	uri := ap.URI()
+	return strings.EqualFold(ap.AttributeName, "active") && ap.SubAttribute == nil && p.SubAttribute == nil &&
+		p.ValueExpression == nil && (uri == "" || strings.EqualFold(uri, schemas.CoreUserURN))
 }
 
 func strPtr(s string) *string { return &s }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/mail"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +56,9 @@ func render(u *store.User) doc {
 		}
 		if e.Primary {
 			m["primary"] = true
+		}
+		if e.Display != "" {
+			m["display"] = e.Display
 		}
 		emails = append(emails, m)
 	}
@@ -175,11 +178,11 @@ func readCountry(d doc) (string, error) {
 	return code, nil
 }
 
-// checkEmail requires an address in one of the tenant's domains.
+// checkEmail requires an address sign-in accepts too (store.ParseEmail: the one rule), in one of the
+// tenant's domains.
 func checkEmail(t *store.Tenant, field, v string) error {
-	a, err := mail.ParseAddress(v)
-	if err != nil || a.Address != v || a.Name != "" {
-		return invalidValue("%s: %q is not an email address", field, v)
+	if _, err := store.ParseEmail(v); err != nil {
+		return invalidValue("%s: %s is %v", field, shortQuote(v), err)
 	}
 	if !t.OwnsDomain(store.EmailDomain(v)) {
 		return invalidValue("%s: %q is not in one of this tenant's domains (%s)", field, v, strings.Join(t.Domains, ", "))
@@ -187,7 +190,20 @@ func checkEmail(t *store.Tenant, field, v string) error {
 	return nil
 }
 
-func readEmails(t *store.Tenant, d doc) ([]store.Email, error) {
+// shortQuote quotes v for an error detail, cut short when long: the detail names the value, it need
+// not repeat 5,000 characters of it.
+func shortQuote(v string) string {
+	const keep = 64
+	if len(v) <= keep+16 {
+		return strconv.Quote(v)
+	}
+	return fmt.Sprintf("%q… (%d characters)", v[:keep], len(v))
+}
+
+// readEmails reads d's emails. An address among stored (the user's emails as stored) is not checked
+// again: a user stored before a rule held, or whose domain the tenant has since given up, can still be
+// de-provisioned.
+func readEmails(t *store.Tenant, d doc, stored []store.Email) ([]store.Email, error) {
 	raw := lookup(d, "emails")
 	if raw == nil {
 		return nil, nil
@@ -213,13 +229,41 @@ func readEmails(t *store.Tenant, d doc) ([]store.Email, error) {
 		if v == "" {
 			continue
 		}
-		if err := checkEmail(t, "emails.value", v); err != nil {
-			return nil, err
+		if !slices.ContainsFunc(stored, func(e store.Email) bool { return e.Value == v }) {
+			if err := checkEmail(t, "emails.value", v); err != nil {
+				return nil, err
+			}
 		}
 		p, _ := boolOf(lookup(m, "primary"))
-		out = append(out, store.Email{Value: v, Type: str(lookup(m, "type")), Primary: p})
+		out = append(out, store.Email{Value: v, Type: str(lookup(m, "type")), Primary: p, Display: str(lookup(m, "display"))})
 	}
 	return out, nil
+}
+
+// primaries returns the values of the primary emails.
+func primaries(es []store.Email) []string {
+	var out []string
+	for _, e := range es {
+		if e.Primary {
+			out = append(out, e.Value)
+		}
+	}
+	return out
+}
+
+// onePrimary refuses a list of emails with more than one primary (RFC 7643 §2.4: the primary
+// attribute "MAY be true for only one value"); sign-in and the applications read the primary one.
+func onePrimary(es []store.Email) error {
+	n := 0
+	for _, e := range es {
+		if e.Primary {
+			n++
+		}
+	}
+	if n > 1 {
+		return invalidValue("emails: %d emails are marked primary; at most one may be", n)
+	}
+	return nil
 }
 
 // readFields reads and validates the modelled attributes of a document. It normalises the country in d.
@@ -245,7 +289,10 @@ func readFields(t *store.Tenant, d doc) (fields, error) {
 	if f.country, err = readCountry(d); err != nil {
 		return f, err
 	}
-	if f.emails, err = readEmails(t, d); err != nil {
+	if f.emails, err = readEmails(t, d, nil); err != nil {
+		return f, err
+	}
+	if err := onePrimary(f.emails); err != nil {
 		return f, err
 	}
 	if len(f.emails) == 0 {
@@ -486,7 +533,7 @@ func applyDesired(t *store.Tenant, u *store.User, d doc) error {
 		}
 		u.UserName = userName
 	}
-	emails, err := readEmails(t, d)
+	emails, err := readEmails(t, d, u.Emails)
 	if err != nil {
 		return err
 	}
@@ -495,6 +542,13 @@ func applyDesired(t *store.Tenant, u *store.User, d doc) error {
 	}
 	if len(emails) == 0 {
 		emails = []store.Email{{Value: u.UserName, Type: "work", Primary: true}}
+	}
+	// Emails stored before the rule held may have two primaries: a request that leaves the primaries
+	// as they are (a deactivation, another email added) still applies.
+	if !slices.Equal(primaries(emails), primaries(u.Emails)) {
+		if err := onePrimary(emails); err != nil {
+			return err
+		}
 	}
 	u.Emails = emails
 	if v := lookup(d, "active"); v != nil {

@@ -184,6 +184,21 @@ func TestCreateRefusals(t *testing.T) {
 		{"empty country", with(addr(map[string]any{"type": "work", "country": ""})), 400, "invalidValue", "country"},
 		{"userName not an email", with(func(b map[string]any) { b["userName"] = "jdoe" }), 400, "invalidValue", "userName"},
 		{"foreign domain", with(func(b map[string]any) { b["userName"] = "x@other.example" }), 400, "invalidValue", "example.com"},
+		// Emails are what sign-in accepts (store.ParseEmail), at most 254 characters with a local part of
+		// at most 64 (RFC 5321): longer ones could never be named by a filter (1,024 bytes at most).
+		{"look-alike userName", with(func(b map[string]any) { b["userName"], b["emails"] = "jösé@example.com", nil }), 400, "invalidValue", "userName"},
+		{"Cyrillic look-alike userName", with(func(b map[string]any) { b["userName"], b["emails"] = "аlice@example.com", nil }), 400, "invalidValue", "look-alike"},
+		{"5,000-character local part", with(func(b map[string]any) { b["userName"], b["emails"] = strings.Repeat("x", 5000)+"@example.com", nil }), 400, "invalidValue", "userName"},
+		{"65-character local part", with(func(b map[string]any) { b["userName"], b["emails"] = strings.Repeat("x", 65)+"@example.com", nil }), 400, "invalidValue", "64"},
+		{"255-character userName", with(func(b map[string]any) {
+			b["userName"], b["emails"] = "x@"+strings.Repeat("a.", 122)+"example.com", nil
+		}), 400, "invalidValue", "254"},
+		{"long email value", with(func(b map[string]any) {
+			b["emails"] = []any{map[string]any{"value": strings.Repeat("y", 300) + "@example.com", "type": "work"}}
+		}), 400, "invalidValue", "emails.value"},
+		{"look-alike email value", with(func(b map[string]any) {
+			b["emails"] = []any{map[string]any{"value": "jösé@example.com", "type": "work"}}
+		}), 400, "invalidValue", "emails.value"},
 		{"foreign email", with(func(b map[string]any) {
 			b["emails"] = []any{map[string]any{"value": "x@other.example", "type": "work"}}
 		}), 400, "invalidValue", "emails"},
@@ -399,7 +414,15 @@ func TestPatchShapes(t *testing.T) {
 		{"externalId", patch(map[string]any{"op": "Replace", "path": "externalId", "value": "other"}), 400, "mutability", "externalId"},
 		{"id", patch(map[string]any{"op": "Replace", "path": "id", "value": "x"}), 400, "", ""},
 		{"foreign email", patch(map[string]any{"op": "Replace", "path": `emails[type eq "work"].value`, "value": "x@other.example"}), 400, "invalidValue", "example.com"},
+		{"look-alike userName", patch(map[string]any{"op": "Replace", "path": "userName", "value": "jösé@example.com"}), 400, "invalidValue", "userName"},
+		{"5,000-character userName", patch(map[string]any{"op": "Replace", "path": "userName", "value": strings.Repeat("x", 5000) + "@example.com"}), 400, "invalidValue", "userName"},
+		{"look-alike work email", patch(map[string]any{"op": "Replace", "path": `emails[type eq "work"].value`, "value": "jösé@example.com"}), 400, "invalidValue", "emails.value"},
 		{"remove without path", patch(map[string]any{"op": "remove"}), 400, "", ""},
+		{"remove active", patch(map[string]any{"op": "remove", "path": "active"}), 400, "mutability", "active=false"},
+		{"Remove active by URN", patch(map[string]any{"op": "Remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User:active"}), 400, "mutability", "active=false"},
+		{"remove active after a change", patch(
+			map[string]any{"op": "replace", "path": "active", "value": false},
+			map[string]any{"op": "remove", "path": "ACTIVE"}), 400, "mutability", "active=false"},
 		{"no operations", map[string]any{"schemas": []string{patchOp}, "Operations": []any{}}, 400, "", ""},
 		{"no schemas", map[string]any{"Operations": []any{map[string]any{"op": "replace", "path": "active", "value": true}}}, 400, "", ""},
 		{"op move", patch(map[string]any{"op": "move", "path": "active", "value": true}), 400, "", ""},
@@ -523,4 +546,148 @@ func TestAuditRecordsEveryWrite(t *testing.T) {
 			}
 		}
 	}
+}
+
+// POST .search (RFC 7644 §3.4.3) is not supported, at the root and under /Users alike: a 501 SCIM error
+// pointing at GET with a filter, not a 405 for a user whose id is ".search".
+func TestSearchIsNotImplemented(t *testing.T) {
+	h := newHarness(t)
+	body := map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": `userName eq "a@example.com"`}
+	for _, path := range []string{"/.search", "/Users/.search", "/Users/.search/"} {
+		before := h.snapshot()
+		wantSCIMError(t, "POST "+path, h.do("POST", path, body), http.StatusNotImplemented, "", "GET /Users?filter=")
+		if h.snapshot() != before {
+			t.Fatalf("POST %s changed the store", path)
+		}
+	}
+}
+
+// At most one email is primary (RFC 7643 §2.4): a create or replace naming two is refused, and a PATCH
+// that makes an email primary makes the others non-primary (RFC 7644 §3.5.2).
+func TestOnePrimaryEmail(t *testing.T) {
+	h := newHarness(t)
+	id := h.create("prim@example.com", "")
+	two := []any{
+		map[string]any{"value": "prim@example.com", "type": "work", "primary": true},
+		map[string]any{"value": "prim.home@example.com", "type": "home", "primary": "True"},
+	}
+	create := oktaUser("prim2@example.com", "")
+	create["emails"] = two
+	replace := oktaUser("prim@example.com", "")
+	replace["emails"] = two
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+	}{
+		{"create with two primaries", "POST", "/Users", create},
+		{"replace with two primaries", "PUT", "/Users/" + id, replace},
+		{"patch adding two primaries", "PATCH", "/Users/" + id, patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+			map[string]any{"value": "p1@example.com", "primary": true}, map[string]any{"value": "p2@example.com", "primary": true}}})},
+	} {
+		before := h.snapshot()
+		wantSCIMError(t, c.name, h.do(c.method, c.path, c.body), http.StatusBadRequest, "invalidValue", "primary")
+		if h.snapshot() != before {
+			t.Fatalf("%s: a refused write changed the store", c.name)
+		}
+	}
+
+	primaries := func() []string {
+		t.Helper()
+		u, err := h.st.UserByID(context.Background(), h.acme.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p []string
+		for _, e := range u.Emails {
+			if e.Primary {
+				p = append(p, e.Value)
+			}
+		}
+		return p
+	}
+	steps := []struct {
+		name string
+		body any
+		want string
+	}{
+		{"add a new primary", patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+			map[string]any{"value": "prim.home@example.com", "type": "home", "primary": true}}}), "[prim.home@example.com]"},
+		{"make the work email primary by filter", patch(map[string]any{"op": "replace", "path": `emails[type eq "work"].primary`, "value": "True"}), "[prim@example.com]"},
+		{"no-path add of a primary", patch(map[string]any{"op": "add", "value": map[string]any{"emails": []any{
+			map[string]any{"value": "prim.other@example.com", "type": "other", "primary": true}}}}), "[prim.other@example.com]"},
+		{"a non-primary add keeps the primary", patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+			map[string]any{"value": "prim.x@example.com", "type": "x"}}}), "[prim.other@example.com]"},
+	}
+	for _, s := range steps {
+		wantStatus(t, s.name, h.do("PATCH", "/Users/"+id, s.body), http.StatusOK)
+		if got := fmt.Sprint(primaries()); got != s.want {
+			t.Fatalf("%s: primary emails %s, want %s", s.name, got, s.want)
+		}
+	}
+}
+
+// emails[].display is kept as sent at create and replace, and returned (RFC 7643 §4.1.2), like every
+// other attribute the client sends.
+func TestEmailDisplayKept(t *testing.T) {
+	h := newHarness(t)
+	body := oktaUser("disp@example.com", "")
+	body["emails"] = []any{
+		map[string]any{"value": "disp@example.com", "type": "work", "primary": true, "display": "Disp (work)"},
+		map[string]any{"value": "disp.home@example.com", "type": "home"},
+	}
+	res := h.do("POST", "/Users", body)
+	wantStatus(t, "create", res, http.StatusCreated)
+	id := res.json(t)["id"].(string)
+	displays := func(what string, res response) string {
+		t.Helper()
+		wantStatus(t, what, res, http.StatusOK)
+		var out []string
+		for _, e := range res.json(t)["emails"].([]any) {
+			out = append(out, fmt.Sprint(e.(map[string]any)["display"]))
+		}
+		return fmt.Sprint(out)
+	}
+	if got := displays("created", h.do("GET", "/Users/"+id, nil)); got != "[Disp (work) <nil>]" {
+		t.Fatalf("after create: displays %s", got)
+	}
+	body["emails"] = []any{
+		map[string]any{"value": "disp@example.com", "type": "work", "primary": true, "display": "Disp at work"},
+		map[string]any{"value": "disp.home@example.com", "type": "home", "display": "Disp at home"},
+	}
+	if got := displays("PUT", h.do("PUT", "/Users/"+id, body)); got != "[Disp at work Disp at home]" {
+		t.Fatalf("PUT answered displays %s", got)
+	}
+	if got := displays("after PUT", h.do("GET", "/Users/"+id, nil)); got != "[Disp at work Disp at home]" {
+		t.Fatalf("after PUT: displays %s", got)
+	}
+	p := patch(map[string]any{"op": "replace", "path": `emails[type eq "home"].display`, "value": "Home"})
+	if got := displays("PATCH", h.do("PATCH", "/Users/"+id, p)); got != "[Disp at work Home]" {
+		t.Fatalf("PATCH answered displays %s", got)
+	}
+	// The same document again is no change: the version stays.
+	res = h.do("PATCH", "/Users/"+id, p)
+	if got := res.header.Get("ETag"); got != `W/"3"` {
+		t.Fatalf("a repeated PATCH moved the version to %s", got)
+	}
+}
+
+// A user stored before the email rules held (a look-alike email, two primaries) can still be
+// de-provisioned and edited: only what a request changes is checked against the rules.
+func TestLegacyEmailsStillWritable(t *testing.T) {
+	h := newHarness(t)
+	u := &store.User{UserName: "legacy@example.com", GivenName: "L", FamilyName: "E", Country: "US", Active: true, Source: store.SourceSCIM,
+		Emails: []store.Email{{Value: "legacy@example.com", Type: "work", Primary: true}, {Value: "jösé@example.com", Type: "home", Primary: true}}}
+	if err := h.st.CreateUser(context.Background(), h.acme.ID, u, store.Audit{}); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "deactivate", h.do("PATCH", "/Users/"+u.ID, patch(map[string]any{"op": "replace", "path": "active", "value": false})), http.StatusOK)
+	got, _ := h.st.UserByID(context.Background(), h.acme.ID, u.ID)
+	if got.Active {
+		t.Fatal("still active")
+	}
+	// Adding a new email is checked: the new one must follow the rule, the stored ones may stay.
+	wantStatus(t, "add an email", h.do("PATCH", "/Users/"+u.ID, patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+		map[string]any{"value": "legacy.other@example.com", "type": "other"}}})), http.StatusOK)
+	wantSCIMError(t, "add a look-alike", h.do("PATCH", "/Users/"+u.ID, patch(map[string]any{"op": "add", "path": "emails", "value": []any{
+		map[string]any{"value": "jösé2@example.com", "type": "other"}}})), http.StatusBadRequest, "invalidValue", "emails.value")
 }

@@ -250,6 +250,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		default:
 			s.methodNotAllowed(w, r, "GET, POST")
 		}
+	case strings.HasSuffix(rest, "/.search"):
+		// Before /Users/{id}: ".search" is never a user id (RFC 7644 §3.4.3).
+		s.writeError(w, r, errorf(http.StatusNotImplemented, "", "POST .search is not supported; use GET /Users?filter=."))
 	case len(seg) == 2 && seg[0] == "Users" && seg[1] != "":
 		st.userID = seg[1]
 		switch r.Method {
@@ -272,8 +275,6 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotImplemented, "", "Bulk operations are not supported; see /ServiceProviderConfig."))
 	case rest == "/Me":
 		s.writeError(w, r, errorf(http.StatusNotImplemented, "", "/Me is not supported."))
-	case strings.HasSuffix(rest, "/.search"):
-		s.writeError(w, r, errorf(http.StatusNotImplemented, "", "POST .search is not supported; use GET /Users?filter=."))
 	default:
 		s.writeError(w, r, errorf(http.StatusNotFound, "", "No SCIM endpoint %s; scimsso serves /Users, /ServiceProviderConfig, /ResourceTypes and /Schemas.", rest))
 	}

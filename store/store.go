@@ -81,6 +81,7 @@ type Email struct {
 	Value   string
 	Type    string
 	Primary bool
+	Display string // the provisioning client's human-readable name for the address, kept as sent
 }
 
 // User is a person of one tenant, provisioned by SCIM or created at sign-in.

@@ -95,10 +95,7 @@ func sqlitePath(dsn string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
 }
 
-var (
-	slugRE   = regexp.MustCompile(`^[a-z0-9-]{2,63}$`)
-	domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
-)
+var slugRE = regexp.MustCompile(`^[a-z0-9-]{2,63}$`)
 
 func checkSlug(slug string) error {
 	if !slugRE.MatchString(slug) {
@@ -107,9 +104,10 @@ func checkSlug(slug string) error {
 	return nil
 }
 
+// normDomain applies the domain rule every email's domain obeys too (store.ParseDomain).
 func normDomain(d string) (string, error) {
-	n := strings.ToLower(strings.TrimSpace(d))
-	if len(n) > 253 || !domainRE.MatchString(n) {
+	n, err := store.ParseDomain(d)
+	if err != nil {
 		return "", fmt.Errorf("invalid domain %q: want a DNS name such as acme.com", d)
 	}
 	return n, nil

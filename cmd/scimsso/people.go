@@ -175,7 +175,10 @@ func (m *Main) userSetPassword(ctx context.Context, args []string) error {
 	return m.runTenantCommand(ctx, tenantCommand{
 		name: "user set-password", args: "the user's EMAIL", nargs: 1,
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
-			email := pos[0]
+			email, err := store.ParseEmail(pos[0])
+			if err != nil {
+				return fmt.Errorf("%q is %v", pos[0], err)
+			}
 			set, err := s.SSOSettings(ctx, t.ID)
 			if errors.Is(err, store.ErrNotFound) {
 				set, err = samlsp.DefaultSettings(), nil

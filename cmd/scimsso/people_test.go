@@ -131,6 +131,10 @@ func TestSetPassword(t *testing.T) {
 	if _, msg, code := set("ghost@acme.com", pw+"\n"); code != 1 || !strings.Contains(msg, "has no user ghost@acme.com") {
 		t.Fatalf("unknown user: %d %s", code, msg)
 	}
+	// The one email rule (store.ParseEmail), named before any lookup.
+	if _, msg, code := set("jösé@acme.com", pw+"\n"); code != 1 || !strings.Contains(msg, "not a valid email address") {
+		t.Fatalf("look-alike email: %d %s", code, msg)
+	}
 	if _, msg, code := set("admin@acme.com", "short\n"); code != 1 || !strings.Contains(msg, "at least 12") {
 		t.Fatalf("short password: %d %s", code, msg)
 	}

@@ -126,11 +126,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
-	// After listen, so a serve that fails to start prints its one error line and nothing else.
-	if err := logAtRest(ctx, s, c.db, log); err != nil {
-		ln.Close()
-		return err
-	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -143,6 +138,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	msrv, mln, err := listenMetrics(c.metricsAddr, log)
 	if err != nil {
 		ln.Close()
+		return err
+	}
+	// After both listens, so a serve that fails to start prints its one error line and nothing else.
+	if err := logAtRest(ctx, s, c.db, log); err != nil {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
 		return err
 	}
 	metricsAt := ""

@@ -60,8 +60,8 @@ func checkSSOSettings(s *store.SSOSettings) error {
 		}
 	}
 	for _, e := range s.Exclude {
-		if store.EmailDomain(e) == "" {
-			return fmt.Errorf("--exclude: %q is not an email address", e)
+		if _, err := store.ParseEmail(e); err != nil {
+			return fmt.Errorf("--exclude: %q is %v", e, err)
 		}
 	}
 	return nil

@@ -78,6 +78,8 @@ func TestSSOSettings(t *testing.T) {
 		{"--country-format", "alpha3"},
 		{"--signature-algorithm", "md5"},
 		{"--exclude", "not-an-email"},
+		{"--exclude", "jösé@acme.com"}, // sign-in refuses it: it could never use its password
+		{"--exclude", strings.Repeat("x", 65) + "@acme.com"},
 		{"--attr-email", ""},
 		{"--metadata-file", bad},
 		{"--metadata-file", filepath.Join(t.TempDir(), "missing.xml")},

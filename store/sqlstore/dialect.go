@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -86,6 +87,35 @@ func rebind(q string) string {
 	return b.String()
 }
 
+// Every read and write of the store goes through row, each and wtx.exec, which hand back driver errors
+// mapped by mapErr: so a connection lost during a list, found only when its rows are read
+// (rows.Err), is store.ErrUnavailable like any other, and no method can forget to map it.
+
+// scanner is a row to read: a row, or the current row of each.
+type scanner interface{ Scan(dest ...any) error }
+
+// row is the result of a one-row query.
+type row struct{ r *sql.Row }
+
+// Scan copies the row's columns into dest: store.ErrNotFound when there is no row, other errors mapped.
+func (r row) Scan(dest ...any) error { return mapErr(r.r.Scan(dest...)) }
+
+// each runs q on the read pool and calls scan with every row until scan fails. The errors of the
+// query, of scan and of the iteration come back mapped.
+func (s *Store) each(ctx context.Context, q string, args []any, scan func(scanner) error) error {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return mapErr(err)
+		}
+	}
+	return mapErr(rows.Err())
+}
+
 // PostgresOptions configure a Store on PostgreSQL.
 type PostgresOptions struct {
 	// URL is a postgres:// or postgresql:// connection string.
@@ -96,6 +126,9 @@ type PostgresOptions struct {
 	MaxConns int
 	// Keyring, as in Options, encrypts tenants' SP private keys at rest.
 	Keyring *sealing.Keyring
+
+	// dial, for tests, opens the store's connections to the server (a connection cut mid-answer).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // IsPostgresURL reports whether dsn names a PostgreSQL database rather than a SQLite file.
@@ -124,6 +157,9 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Store, error) {
 		// Without one, a connection to a host that drops packets waits for the kernel's TCP timeout
 		// (minutes), holding the request that needed it.
 		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if opts.dial != nil {
+		cfg.DialFunc = opts.dial
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(opts.MaxConns)

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -29,22 +28,18 @@ func insertTeam(ctx context.Context, tx *wtx, tenantID, id, name string, hidden,
 
 // ListTeams implements store.Store.
 func (s *Store) ListTeams(ctx context.Context, tenantID string) ([]store.Team, error) {
-	rows, err := s.query(ctx, `SELECT id, name, hidden, root FROM teams WHERE tenant_id = ? ORDER BY name`, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list teams: %w", err)
-	}
-	defer rows.Close()
 	var out []store.Team
-	for rows.Next() {
+	err := s.each(ctx, `SELECT id, name, hidden, root FROM teams WHERE tenant_id = ? ORDER BY name`, []any{tenantID}, func(sc scanner) error {
 		t := store.Team{TenantID: tenantID}
 		var hidden, root int
-		if err := rows.Scan(&t.ID, &t.Name, &hidden, &root); err != nil {
-			return nil, fmt.Errorf("sqlstore: list teams: %w", err)
+		if err := sc.Scan(&t.ID, &t.Name, &hidden, &root); err != nil {
+			return err
 		}
 		t.Hidden, t.Root = hidden != 0, root != 0
 		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list teams: %w", err)
 	}
 	return out, nil
@@ -76,31 +71,27 @@ func (s *Store) ReplaceDepartmentMap(ctx context.Context, tenantID string, m []s
 
 // DepartmentMap implements store.Store.
 func (s *Store) DepartmentMap(ctx context.Context, tenantID string) ([]store.DepartmentMapping, error) {
-	rows, err := s.query(ctx, `SELECT m.department, t.name FROM department_map m JOIN teams t ON t.id = m.team_id
-		WHERE m.tenant_id = ? ORDER BY m.department_key`, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: department map: %w", err)
-	}
-	defer rows.Close()
 	var out []store.DepartmentMapping
-	for rows.Next() {
+	err := s.each(ctx, `SELECT m.department, t.name FROM department_map m JOIN teams t ON t.id = m.team_id
+		WHERE m.tenant_id = ? ORDER BY m.department_key`, []any{tenantID}, func(sc scanner) error {
 		var r store.DepartmentMapping
-		if err := rows.Scan(&r.Department, &r.Team); err != nil {
-			return nil, fmt.Errorf("sqlstore: department map: %w", err)
+		if err := sc.Scan(&r.Department, &r.Team); err != nil {
+			return err
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlstore: department map: %w", err)
 	}
 	return out, nil
 }
 
 // departmentTeam is the map's team for department ("" without a match) and whether the tenant has a map.
-func departmentTeam(ctx context.Context, row func(context.Context, string, ...any) *sql.Row, tenantID, department string) (string, bool, error) {
+func departmentTeam(ctx context.Context, queryRow func(context.Context, string, ...any) row, tenantID, department string) (string, bool, error) {
 	var team string
 	var hasMap int
-	err := row(ctx, `SELECT coalesce((SELECT t.name FROM department_map m JOIN teams t ON t.id = m.team_id
+	err := queryRow(ctx, `SELECT coalesce((SELECT t.name FROM department_map m JOIN teams t ON t.id = m.team_id
 			WHERE m.tenant_id = ?1 AND m.department_key = ?2), ''),
 		CASE WHEN EXISTS (SELECT 1 FROM department_map WHERE tenant_id = ?1) THEN 1 ELSE 0 END`, tenantID, store.Key(department)).Scan(&team, &hasMap)
 	if err != nil {

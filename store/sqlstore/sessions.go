@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -76,7 +75,7 @@ func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest) e
 
 const authnRequestCols = `tenant_id, id, binding_hash, return_to, purpose, session_hash, created_at, expires_at`
 
-func scanAuthnRequest(row *sql.Row) (*store.AuthnRequest, error) {
+func scanAuthnRequest(row scanner) (*store.AuthnRequest, error) {
 	var r store.AuthnRequest
 	var c, e int64
 	var purpose string
@@ -98,7 +97,7 @@ func (s *Store) AuthnRequest(ctx context.Context, tenantID, id string, bindingHa
 	return r, nil
 }
 
-// consumeAuthnRequest deletes the outstanding request inside tx; sql.ErrNoRows unless it was
+// consumeAuthnRequest deletes the outstanding request inside tx; store.ErrNotFound unless it was
 // outstanding. One statement finds and deletes it, so of two replicas consuming one request at once
 // only one gets it back.
 func consumeAuthnRequest(ctx context.Context, tx *wtx, now time.Time, tenantID, id string, bindingHash []byte) (*store.AuthnRequest, error) {
@@ -194,7 +193,7 @@ func (s *Store) Lookup(ctx context.Context, tenantID string, fn func(store.UserF
 // finder implements store.UserFinder, inside a write transaction or on the read pool.
 type finder struct {
 	ctx      context.Context
-	row      func(ctx context.Context, q string, args ...any) *sql.Row
+	row      func(ctx context.Context, q string, args ...any) row
 	tenantID string
 	seen     map[string]seenUser // users returned, as read (nil: not kept)
 	lock     string              // row lock clause, inside a write transaction on PostgreSQL

@@ -141,52 +141,55 @@ func (t *wtx) stmt(ctx context.Context, q string) (*sql.Stmt, bool, error) {
 func (t *wtx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	ctx = context.WithoutCancel(ctx)
 	if t.tx != nil {
-		return t.tx.ExecContext(ctx, t.s.pg.rebind(q), args...)
+		res, err := t.tx.ExecContext(ctx, t.s.pg.rebind(q), args...)
+		return res, mapErr(err)
 	}
 	st, cached, err := t.stmt(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
 	if !cached {
 		defer st.Close()
 	}
-	return st.ExecContext(ctx, args...)
+	res, err := st.ExecContext(ctx, args...)
+	return res, mapErr(err)
 }
 
-func (t *wtx) row(ctx context.Context, q string, args ...any) *sql.Row {
+func (t *wtx) row(ctx context.Context, q string, args ...any) row {
 	ctx = context.WithoutCancel(ctx)
 	if t.tx != nil {
-		return t.tx.QueryRowContext(ctx, t.s.pg.rebind(q), args...)
+		return row{t.tx.QueryRowContext(ctx, t.s.pg.rebind(q), args...)}
 	}
 	st, cached, err := t.stmt(ctx, q)
 	if err != nil {
-		return t.s.wconn.QueryRowContext(ctx, q, args...)
+		return row{t.s.wconn.QueryRowContext(ctx, q, args...)}
 	}
 	if !cached {
 		defer st.Close()
 	}
-	return st.QueryRowContext(ctx, args...)
+	return row{st.QueryRowContext(ctx, args...)}
 }
 
 // row runs a one-row query on the read pool through its statement cache. Point reads are not
 // cancellable: the driver starts a goroutine per query to watch a cancellable context, which cost more
 // than the indexed lookup itself.
-func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
+func (s *Store) row(ctx context.Context, q string, args ...any) row {
 	ctx = context.WithoutCancel(ctx)
 	if s.pg != nil {
-		return s.r.QueryRowContext(ctx, s.pg.rebind(q), args...)
+		return row{s.r.QueryRowContext(ctx, s.pg.rebind(q), args...)}
 	}
 	st, cached, err := s.rStmts.get(ctx, s.r.PrepareContext, q)
 	if err != nil || !cached {
 		if st != nil {
 			st.Close()
 		}
-		return s.r.QueryRowContext(ctx, q, args...)
+		return row{s.r.QueryRowContext(ctx, q, args...)}
 	}
-	return st.QueryRowContext(ctx, args...)
+	return row{st.QueryRowContext(ctx, args...)}
 }
 
-// query runs q on the read pool through its statement cache; the caller closes the rows.
+// query runs q on the read pool through its statement cache; the caller closes the rows. Only each
+// calls it: each maps the errors.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if s.pg != nil {
 		return s.r.QueryContext(ctx, s.pg.rebind(q), args...)

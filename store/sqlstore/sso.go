@@ -48,10 +48,13 @@ func (s *Store) PutSSOSettings(ctx context.Context, tenantID string, set *store.
 			res, err = tx.exec(ctx, `UPDATE sso_settings SET version = version + 1, settings = ?, updated_at = ? WHERE tenant_id = ? AND version = ?`,
 				string(doc), micros(now), tenantID, set.Version)
 		}
-		if errors.Is(affected(res, err), store.ErrNotFound) {
+		if err != nil {
+			return err // an unknown tenant is store.ErrNotFound
+		}
+		if errors.Is(affected(res, nil), store.ErrNotFound) {
 			return store.ErrVersionMismatch
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: put sso settings: %w", err)

@@ -60,20 +60,19 @@ func (s *Store) tenantWhere(ctx context.Context, where string, arg any) (*store.
 }
 
 func (s *Store) domains(ctx context.Context, tenantID string) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT domain FROM domains WHERE tenant_id = ? ORDER BY domain`, tenantID)
+	var ds []string
+	err := s.each(ctx, `SELECT domain FROM domains WHERE tenant_id = ? ORDER BY domain`, []any{tenantID}, func(sc scanner) error {
+		var d string
+		if err := sc.Scan(&d); err != nil {
+			return err
+		}
+		ds = append(ds, d)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: domains: %w", err)
 	}
-	defer rows.Close()
-	var ds []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, fmt.Errorf("sqlstore: domains: %w", err)
-		}
-		ds = append(ds, d)
-	}
-	return ds, rows.Err()
+	return ds, nil
 }
 
 // TenantBySlug implements store.Store.
@@ -93,20 +92,18 @@ func (s *Store) TenantByDomain(ctx context.Context, domain string) (*store.Tenan
 
 // ListTenants implements store.Store.
 func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
-	rows, err := s.query(ctx, `SELECT slug FROM tenants ORDER BY slug`)
+	var slugs []string
+	err := s.each(ctx, `SELECT slug FROM tenants ORDER BY slug`, nil, func(sc scanner) error {
+		var slug string
+		if err := sc.Scan(&slug); err != nil {
+			return err
+		}
+		slugs = append(slugs, slug)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list tenants: %w", err)
 	}
-	var slugs []string
-	for rows.Next() {
-		var slug string
-		if err := rows.Scan(&slug); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sqlstore: list tenants: %w", err)
-		}
-		slugs = append(slugs, slug)
-	}
-	rows.Close()
 	ts := make([]store.Tenant, 0, len(slugs))
 	for _, slug := range slugs {
 		t, err := s.TenantBySlug(ctx, slug)
@@ -210,20 +207,19 @@ func (s *Store) TenantSSOVersion(ctx context.Context, slug string) (*store.Tenan
 
 // ListTokens implements store.Store.
 func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token, error) {
-	rows, err := s.query(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE tenant_id = ? ORDER BY created_at DESC, id`, tenantID)
+	var ts []store.Token
+	err := s.each(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE tenant_id = ? ORDER BY created_at DESC, id`, []any{tenantID}, func(sc scanner) error {
+		t, err := scanToken(sc)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, *t)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list tokens: %w", err)
 	}
-	defer rows.Close()
-	var ts []store.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list tokens: %w", err)
-		}
-		ts = append(ts, *t)
-	}
-	return ts, rows.Err()
+	return ts, nil
 }
 
 // RevokeToken implements store.Store.

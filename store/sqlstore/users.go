@@ -13,11 +13,13 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// email is the persisted form of store.Email inside users.emails.
+// email is the persisted form of store.Email inside users.emails. Display is only stored and
+// returned, never searched, so it needs no column of user_emails.
 type email struct {
 	V string `json:"v"`
 	T string `json:"t,omitempty"`
 	P bool   `json:"p,omitempty"`
+	D string `json:"d,omitempty"`
 }
 
 func encodeEmails(es []store.Email) string {
@@ -26,7 +28,7 @@ func encodeEmails(es []store.Email) string {
 	}
 	pe := make([]email, len(es))
 	for i, e := range es {
-		pe[i] = email{e.Value, e.Type, e.Primary}
+		pe[i] = email{e.Value, e.Type, e.Primary, e.Display}
 	}
 	b, _ := json.Marshal(pe)
 	return string(b)
@@ -42,7 +44,7 @@ func decodeEmails(s string) ([]store.Email, error) {
 	}
 	es := make([]store.Email, len(pe))
 	for i, e := range pe {
-		es[i] = store.Email{Value: e.V, Type: e.T, Primary: e.P}
+		es[i] = store.Email{Value: e.V, Type: e.T, Primary: e.P, Display: e.D}
 	}
 	return es, nil
 }
@@ -170,20 +172,15 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.UserQuer
 			// An indexed point lookup is quicker than the driver's cancel watcher it would start.
 			qctx = context.WithoutCancel(ctx)
 		}
-		rows, err := s.query(qctx, `SELECT `+userCols+` FROM users WHERE `+where+` ORDER BY seq LIMIT ? OFFSET ?`, args...)
-		if err != nil {
-			return nil, 0, fmt.Errorf("sqlstore: list users: %w", err)
-		}
-		for rows.Next() {
-			u, _, err := scanUser(rows)
+		err := s.each(qctx, `SELECT `+userCols+` FROM users WHERE `+where+` ORDER BY seq LIMIT ? OFFSET ?`, args, func(sc scanner) error {
+			u, _, err := scanUser(sc)
 			if err != nil {
-				rows.Close()
-				return nil, 0, fmt.Errorf("sqlstore: list users: %w", err)
+				return err
 			}
 			users = append(users, *u)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, 0, fmt.Errorf("sqlstore: list users: %w", err)
 		}
 		// A short first page is the whole result: the common existence check costs one query.
@@ -288,21 +285,20 @@ func (s *Store) RecordAudit(ctx context.Context, a store.Audit) error {
 
 // ListAudit implements store.Store.
 func (s *Store) ListAudit(ctx context.Context, tenantID string, since time.Time) ([]store.Audit, error) {
-	rows, err := s.query(ctx, `SELECT time, tenant_id, token_id, operation, user_id, outcome, detail FROM audit_log
-		WHERE tenant_id = ? AND time >= ? ORDER BY seq`, tenantID, micros(since))
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list audit: %w", err)
-	}
-	defer rows.Close()
 	var as []store.Audit
-	for rows.Next() {
+	err := s.each(ctx, `SELECT time, tenant_id, token_id, operation, user_id, outcome, detail FROM audit_log
+		WHERE tenant_id = ? AND time >= ? ORDER BY seq`, []any{tenantID, micros(since)}, func(sc scanner) error {
 		var a store.Audit
 		var t int64
-		if err := rows.Scan(&t, &a.TenantID, &a.TokenID, &a.Operation, &a.UserID, &a.Outcome, &a.Detail); err != nil {
-			return nil, fmt.Errorf("sqlstore: list audit: %w", err)
+		if err := sc.Scan(&t, &a.TenantID, &a.TokenID, &a.Operation, &a.UserID, &a.Outcome, &a.Detail); err != nil {
+			return err
 		}
 		a.Time = fromMicros(t)
 		as = append(as, a)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list audit: %w", err)
 	}
-	return as, rows.Err()
+	return as, nil
 }

@@ -236,6 +236,21 @@ func testCreateUser(t *testing.T, s store.Store, clock *Clock) {
 	if !got.Equal(u) || got.Version != 1 || !got.CreatedAt.Equal(u.CreatedAt) {
 		t.Fatalf("UserByID = %+v, want %+v", got, u)
 	}
+	// An email's display name is kept as given, through a create and an update.
+	d := newUser("dora@acme.com", "")
+	d.Emails = []store.Email{{Value: "dora@acme.com", Type: "work", Primary: true, Display: "Dora (work)"}, {Value: "dora@home.net", Display: "Dora ✓"}}
+	if err := s.CreateUser(ctx, a.ID, d, store.Audit{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.UserByID(ctx, a.ID, d.ID); err != nil || fmt.Sprint(got.Emails) != fmt.Sprint(d.Emails) {
+		t.Fatalf("emails read back as %+v (%v), want %+v", got.Emails, err, d.Emails)
+	}
+	if got, err := s.UpdateUser(ctx, a.ID, d.ID, 0, store.Audit{}, func(x *store.User) error { x.Emails[1].Display = "Dora at home"; return nil }); err != nil || got.Version != 2 {
+		t.Fatalf("display change = %+v, %v; want version 2", got, err)
+	}
+	if got, err := s.UserByID(ctx, a.ID, d.ID); err != nil || got.Emails[1].Display != "Dora at home" {
+		t.Fatalf("after the display change: %+v, %v", got, err)
+	}
 	wantErr(t, "userName in another case", s.CreateUser(ctx, a.ID, newUser("alice@ACME.com", ""), store.Audit{}), store.ErrAlreadyExists)
 	wantErr(t, "same externalId", s.CreateUser(ctx, a.ID, newUser("bob@acme.com", "ext-1"), store.Audit{}), store.ErrAlreadyExists)
 	wantErr(t, "unknown tenant", s.CreateUser(ctx, "nope", newUser("carol@acme.com", ""), store.Audit{}), store.ErrNotFound)
@@ -243,8 +258,8 @@ func testCreateUser(t *testing.T, s store.Store, clock *Clock) {
 	mustUser(t, s, a.ID, "bob@acme.com", "")
 	mustUser(t, s, a.ID, "carol@acme.com", "")
 	_, total, err := s.ListUsers(ctx, a.ID, store.UserQuery{Limit: 10})
-	if err != nil || total != 3 {
-		t.Fatalf("after refused creates: total %d, %v; want 3", total, err)
+	if err != nil || total != 4 {
+		t.Fatalf("after refused creates: total %d, %v; want 4", total, err)
 	}
 	_, err = s.UserByID(ctx, a.ID, "no-such-id")
 	wantErr(t, "unknown id", err, store.ErrNotFound)
