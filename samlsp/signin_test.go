@@ -52,11 +52,20 @@ type harness struct {
 	dbPath  string
 	idp     *samltest.IdP
 	tenant  *store.Tenant
+	// spConfig and storeOptions, when set, adjust the server's and the store's configuration at start.
+	spConfig     func(*samlsp.Config)
+	storeOptions func(*sqlstore.Options)
 }
 
 func newHarness(t testing.TB, configure func(*store.SSOSettings)) *harness {
 	t.Helper()
-	h := &harness{t: t, dbPath: filepath.Join(t.TempDir(), "s.db")}
+	return newHarnessWith(t, configure, nil, nil)
+}
+
+// newHarnessWith is newHarness with the server's and the store's configuration adjusted.
+func newHarnessWith(t testing.TB, configure func(*store.SSOSettings), spConfig func(*samlsp.Config), storeOptions func(*sqlstore.Options)) *harness {
+	t.Helper()
+	h := &harness{t: t, dbPath: filepath.Join(t.TempDir(), "s.db"), spConfig: spConfig, storeOptions: storeOptions}
 	h.srv = httptest.NewTLSServer(nil)
 	t.Cleanup(h.srv.Close)
 	h.start()
@@ -73,7 +82,11 @@ func newHarness(t testing.TB, configure func(*store.SSOSettings)) *harness {
 // start opens the store and mounts a new SAML server on h.srv: a restart, when called again.
 func (h *harness) start() {
 	now := func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
-	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: h.dbPath, Now: now})
+	opts := sqlstore.Options{Path: h.dbPath, Now: now}
+	if h.storeOptions != nil {
+		h.storeOptions(&opts)
+	}
+	st, err := sqlstore.Open(ctx, opts)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -82,7 +95,11 @@ func (h *harness) start() {
 	if _, fuzzing := h.t.(*testing.F); !fuzzing { // a fuzz target may not log through F
 		log = zap.New(zapcore.NewTee(core, zaptest.NewLogger(h.t).Core()))
 	}
-	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: h.srv.URL, Now: now})
+	cfg := samlsp.Config{Store: st, Logger: log, BaseURL: h.srv.URL, Now: now}
+	if h.spConfig != nil {
+		h.spConfig(&cfg)
+	}
+	sp, err := samlsp.New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
