@@ -18,14 +18,19 @@ import (
 // transaction-scoped advisory lock per key counted; the next holder's count then sees the rows the
 // previous one committed.
 
-// limitLocks is the first key of the two-key advisory locks limits take ("lim"); the single-key
-// migration lock lives in a separate key space.
-const limitLocks = 0x6c696d
+// The classes of the two-key advisory locks limits take (the first key; the second is the hash of what
+// is counted). The single-key migration lock lives in a separate key space.
+const (
+	lockLogin     = 0x6c6f67 // login attempts under a key ("log")
+	lockReqClient = 0x726363 // outstanding AuthnRequests of a client address ("rcc")
+	lockReqTenant = 0x726374 // outstanding AuthnRequests of a tenant ("rct")
+)
 
-// lockKeys takes, on PostgreSQL, the advisory lock of every key until tx ends, in one global order (by
-// lock id) so that two transactions locking overlapping keys cannot deadlock. Keys that hash alike share
-// a lock, which only serialises them more.
-func (s *Store) lockKeys(ctx context.Context, tx *wtx, keys ...string) error {
+// lockKeys takes, on PostgreSQL, the advisory lock of every key of a class until tx ends. Within a
+// call the locks are taken in one global order (by lock id), and callers that lock two classes always
+// take them in the same order, so two transactions cannot wait for each other. Keys that hash alike
+// share a lock, which only serialises them more.
+func (s *Store) lockKeys(ctx context.Context, tx *wtx, class int32, keys ...string) error {
 	if s.pg == nil {
 		return nil
 	}
@@ -37,7 +42,7 @@ func (s *Store) lockKeys(ctx context.Context, tx *wtx, keys ...string) error {
 	}
 	slices.Sort(ids)
 	for _, id := range slices.Compact(ids) {
-		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(?, ?)`, limitLocks, id); err != nil {
+		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(?, ?)`, class, id); err != nil {
 			return err
 		}
 	}
@@ -52,7 +57,7 @@ func (s *Store) ReserveLoginAttempt(ctx context.Context, window time.Duration, l
 		for i, l := range limits {
 			keys[i] = l.Key
 		}
-		if err := s.lockKeys(ctx, tx, keys...); err != nil {
+		if err := s.lockKeys(ctx, tx, lockLogin, keys...); err != nil {
 			return err
 		}
 		for _, l := range limits {
@@ -94,20 +99,23 @@ func outstanding(ctx context.Context, tx *wtx, now time.Time, cond, value string
 // CreateAuthnRequest implements store.Store.
 func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest, lim store.RequestLimits) error {
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		if lim.PerClient > 0 || lim.PerTenant > 0 {
-			if err := s.lockKeys(ctx, tx, "authn-client:"+r.ClientKey, "authn-tenant:"+r.TenantID); err != nil {
-				return err
-			}
-		}
+		// The client's cap first, under its lock only: a flood from one address that is refused there
+		// never queues for the tenant's lock, which every other start of the tenant needs.
 		for _, c := range []struct {
-			name, cond, value string
-			max               int
+			name  string
+			class int32
+			cond  string
+			value string
+			max   int
 		}{
-			{"client", "client_key = ?", r.ClientKey, lim.PerClient},
-			{"tenant", "tenant_id = ?", r.TenantID, lim.PerTenant},
+			{"client", lockReqClient, "client_key = ?", r.ClientKey, lim.PerClient},
+			{"tenant", lockReqTenant, "tenant_id = ?", r.TenantID, lim.PerTenant},
 		} {
 			if c.max <= 0 {
 				continue
+			}
+			if err := s.lockKeys(ctx, tx, c.class, c.value); err != nil {
+				return err
 			}
 			n, err := outstanding(ctx, tx, now, c.cond, c.value)
 			if err != nil {
