@@ -24,7 +24,7 @@ func TestSessionCookieName(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := tt.srv()
 			t.Cleanup(srv.Close)
-			h := newHarnessOn(t, srv, nil)
+			h := newHarnessOn(t, srv, nil, nil, nil)
 			h.scimUser("pat@acme.com", "oid-pat", true)
 			b := h.browser()
 			res := h.post(b, "acme", h.response("acme", "", person("pat@acme.com", "Pat", "P"), nil), "")

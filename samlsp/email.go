@@ -13,8 +13,10 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// Failed password attempts allowed per account and per client address within passwordWindow. They are
-// counted in the store, so the limits hold across replicas and restarts.
+// Password attempts allowed per account and per client address within passwordWindow. Each is reserved
+// in the store before the password is checked and forgotten again if it succeeds, so these are the
+// failures (and the checks still running) allowed; the store counts them, so the limits hold across
+// replicas and restarts.
 const (
 	passwordWindow     = 15 * time.Minute
 	maxAccountFailures = 5
@@ -110,26 +112,25 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 	log := s.log.With(zap.String("request_id", requestRef(r)), zap.String("tenant", c.tenant.Slug))
 	acct := "acct:" + c.tenant.ID + ":" + store.Key(v.Email)
 	addr := "addr:" + clientaddr.Key(r)
-	since := s.now().Add(-passwordWindow)
-	for _, k := range []struct {
-		key string
-		max int
-	}{{acct, maxAccountFailures}, {addr, maxAddressFailures}} {
-		n, err := s.st.LoginFailures(ctx, k.key, since)
-		if err != nil {
-			s.internal(w, r, "login failures", err)
-			return
-		}
-		if n >= k.max {
-			log.Warn("password sign-in throttled", zap.String("limit", strings.SplitN(k.key, ":", 2)[0]))
-			w.Header().Set("Retry-After", strconv.Itoa(int(passwordWindow/time.Second)))
-			v.Error = "Too many failed attempts. Wait 15 minutes and try again."
-			render(w, http.StatusTooManyRequests, "login", v)
-			return
-		}
+	// The attempt is reserved before anything is checked: the count and the record are one store
+	// transaction, so guesses sent at once, to any replica, are never more than the limits allow.
+	attempt, err := s.st.ReserveLoginAttempt(ctx, passwordWindow,
+		store.Limit{Key: acct, Max: maxAccountFailures}, store.Limit{Key: addr, Max: maxAddressFailures})
+	var le *store.LimitError
+	if errors.As(err, &le) {
+		kind, _, _ := strings.Cut(le.Key, ":") // the key holds the email or the address: log only its kind
+		log.Warn("password sign-in throttled", zap.String("limit", kind))
+		w.Header().Set("Retry-After", strconv.Itoa(int(passwordWindow/time.Second)))
+		v.Error = "Too many failed attempts. Wait 15 minutes and try again."
+		render(w, http.StatusTooManyRequests, "login", v)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, "reserve login attempt", err)
+		return
 	}
 	var u *store.User
-	err := s.st.Lookup(ctx, c.tenant.ID, func(f store.UserFinder) error {
+	err = s.st.Lookup(ctx, c.tenant.ID, func(f store.UserFinder) error {
 		var err error
 		u, err = f.ByEmail(v.Email)
 		return err
@@ -160,15 +161,15 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 		log.Error("stored password hash unreadable", zap.Error(cerr))
 	}
 	if !ok || hash == dummyHash || u == nil || !u.Active {
-		for _, k := range []string{acct, addr} {
-			if err := s.st.RecordLoginFailure(ctx, k); err != nil {
-				s.internal(w, r, "record login failure", err)
-				return
-			}
-		}
+		// The reserved attempt stays: it is the failure the limits count.
 		log.Info("password sign-in refused")
 		v.Error = "The email or password is not right."
 		render(w, http.StatusUnauthorized, "login", v)
+		return
+	}
+	// A success counts against neither the shared address nor, after it, the account.
+	if err := s.st.ForgetLoginAttempt(ctx, attempt); err != nil {
+		s.internal(w, r, "forget login attempt", err)
 		return
 	}
 	if err := s.st.ClearLoginFailures(ctx, acct); err != nil {

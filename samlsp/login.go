@@ -3,16 +3,37 @@ package samlsp
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/crewjam/saml"
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/store"
 )
 
 // defaultReturnTo is where a sign-in lands when nobody asked for a page.
 const defaultReturnTo = "/me"
+
+// Caps on outstanding AuthnRequests (started, not yet answered, at most requestTTL old), which anyone
+// can make the store hold by starting sign-ins. A row takes ~1 KB with its index entries when its
+// return_to has the longest length kept, maxReturnTo (0.94 KB measured by TestSignInFlood), so a
+// tenant's cap is ~10 MB and an address's ~300 KB.
+//
+// Per client address: an office of 2,000 people behind one NAT address, all arriving within the same
+// 15 minutes and each a minute at the IdP (MFA), has ~135 sign-ins in flight, plus the starts given up
+// (a tab closed at the IdP) that wait out their 15 minutes: 300 leaves twice that room. Per tenant:
+// 50,000 people arriving within 15 minutes have ~3,300 in flight; 10,000 leaves room for as many again
+// given up. Requests answered or expired free their place at once (they are not counted, swept or not).
+const (
+	DefaultMaxPendingPerClient = 300
+	DefaultMaxPendingPerTenant = 10000
+	// pendingRetryAfter is the Retry-After of a refused start: a place frees as soon as any outstanding
+	// request is answered, so a person is told to try again soon, not in 15 minutes.
+	pendingRetryAfter = time.Minute
+)
 
 // login starts an SP-initiated sign-in at /saml/{tenant}/login. client=mobile makes it a mobile
 // session; reauth=1 with a live session of the tenant makes it the silent re-authentication of that
@@ -100,7 +121,19 @@ func (s *Server) startSignIn(w http.ResponseWriter, r *http.Request, c *tenantSP
 		}
 	}
 	ar.ID, ar.TenantID, ar.BindingHash, ar.ExpiresAt = req.ID, c.tenant.ID, hashSecret(bind), s.now().Add(requestTTL)
-	if err := s.st.CreateAuthnRequest(r.Context(), ar); err != nil {
+	ar.ClientKey = clientaddr.Key(r)
+	err = s.st.CreateAuthnRequest(r.Context(), ar, s.pending)
+	var le *store.LimitError
+	if errors.As(err, &le) {
+		// Anyone may start a sign-in, and each start is stored until it is answered or expires: the
+		// caps bound what a flood can make the store hold. Nothing was stored.
+		s.log.Warn("sign-in start refused: too many outstanding", zap.String("request_id", requestRef(r)),
+			zap.String("tenant", c.tenant.Slug), zap.String("limit", le.Key))
+		w.Header().Set("Retry-After", strconv.Itoa(int(pendingRetryAfter/time.Second)))
+		page(w, http.StatusTooManyRequests, "Too many sign-ins", "Too many sign-ins were started from your network or for your organisation. Wait a minute and try again.", requestRef(r))
+		return
+	}
+	if err != nil {
 		s.internal(w, r, "store authn request", err)
 		return
 	}

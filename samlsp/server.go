@@ -45,6 +45,10 @@ type Config struct {
 	Logger  *zap.Logger
 	BaseURL string           // public base URL without trailing slash; entity IDs and the ACS URL are built from it
 	Now     func() time.Time // nil: time.Now
+	// MaxPendingPerClient and MaxPendingPerTenant cap the outstanding AuthnRequests of one client
+	// address (across tenants) and of one tenant; 0: DefaultMaxPendingPerClient and
+	// DefaultMaxPendingPerTenant. Beyond a cap a sign-in start is answered 429 and nothing is stored.
+	MaxPendingPerClient, MaxPendingPerTenant int
 }
 
 // Server is the per-tenant SAML service provider: metadata, SP- and IdP-initiated sign-in, sessions.
@@ -58,6 +62,7 @@ type Server struct {
 	now     func() time.Time
 
 	passwordChecks chan struct{} // a slot per password check running (argon2id takes 19 MiB each)
+	pending        store.RequestLimits
 
 	mu    sync.Mutex
 	cache map[string]*tenantSP // by tenant ID
@@ -86,8 +91,15 @@ func New(cfg Config) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
+	pending := store.RequestLimits{PerClient: cfg.MaxPendingPerClient, PerTenant: cfg.MaxPendingPerTenant}
+	if pending.PerClient <= 0 {
+		pending.PerClient = DefaultMaxPendingPerClient
+	}
+	if pending.PerTenant <= 0 {
+		pending.PerTenant = DefaultMaxPendingPerTenant
+	}
 	return &Server{st: cfg.Store, log: cfg.Logger, baseURL: base, secure: u.Scheme == "https", origin: u.Scheme + "://" + u.Host, now: now, cache: map[string]*tenantSP{},
-		passwordChecks: make(chan struct{}, maxPasswordChecks)}, nil
+		passwordChecks: make(chan struct{}, maxPasswordChecks), pending: pending}, nil
 }
 
 // Routes mounts the SAML and session endpoints on r.

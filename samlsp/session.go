@@ -308,11 +308,17 @@ func failed(w http.ResponseWriter, log *zap.Logger, ref, what string, err error)
 	page(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.", ref)
 }
 
+// maxReturnTo bounds a return path. It is stored with every outstanding AuthnRequest, which anyone can
+// start, so it bounds what each of them makes the store hold; a longer path is not kept (the sign-in
+// lands on defaultReturnTo, or a direct /saml/{tenant}/login is refused).
+const maxReturnTo = 512
+
 // safeReturnTo reports whether v is a path on this server that is safe to redirect to: it starts with
-// one '/', has no backslash, control character or space, and parses with no scheme, host or user.
+// one '/', has no backslash, control character or space, is at most maxReturnTo bytes, and parses with
+// no scheme, host or user.
 // Browsers strip tabs and newlines and read '\' as '/', so "/\evil.com" or "/%09/evil.com" would leave.
 func safeReturnTo(v string) bool {
-	if v == "" || len(v) > 2048 || v[0] != '/' || strings.HasPrefix(v, "//") {
+	if v == "" || len(v) > maxReturnTo || v[0] != '/' || strings.HasPrefix(v, "//") {
 		return false
 	}
 	for i := 0; i < len(v); i++ {

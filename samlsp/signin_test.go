@@ -52,17 +52,26 @@ type harness struct {
 	dbPath  string
 	idp     *samltest.IdP
 	tenant  *store.Tenant
+	// spConfig and storeOptions, when set, adjust the server's and the store's configuration at start.
+	spConfig     func(*samlsp.Config)
+	storeOptions func(*sqlstore.Options)
 }
 
 func newHarness(t testing.TB, configure func(*store.SSOSettings)) *harness {
 	t.Helper()
-	return newHarnessOn(t, httptest.NewTLSServer(nil), configure)
+	return newHarnessWith(t, configure, nil, nil)
 }
 
-// newHarnessOn is newHarness on srv, an unstarted handler's server: BASE is its URL, http or https.
-func newHarnessOn(t testing.TB, srv *httptest.Server, configure func(*store.SSOSettings)) *harness {
+// newHarnessWith is newHarness with the server's and the store's configuration adjusted.
+func newHarnessWith(t testing.TB, configure func(*store.SSOSettings), spConfig func(*samlsp.Config), storeOptions func(*sqlstore.Options)) *harness {
 	t.Helper()
-	h := &harness{t: t, dbPath: filepath.Join(t.TempDir(), "s.db")}
+	return newHarnessOn(t, httptest.NewTLSServer(nil), configure, spConfig, storeOptions)
+}
+
+// newHarnessOn is newHarnessWith on srv, an unstarted handler's server: BASE is its URL, http or https.
+func newHarnessOn(t testing.TB, srv *httptest.Server, configure func(*store.SSOSettings), spConfig func(*samlsp.Config), storeOptions func(*sqlstore.Options)) *harness {
+	t.Helper()
+	h := &harness{t: t, dbPath: filepath.Join(t.TempDir(), "s.db"), spConfig: spConfig, storeOptions: storeOptions}
 	h.srv = srv
 	t.Cleanup(h.srv.Close)
 	h.start()
@@ -79,7 +88,11 @@ func newHarnessOn(t testing.TB, srv *httptest.Server, configure func(*store.SSOS
 // start opens the store and mounts a new SAML server on h.srv: a restart, when called again.
 func (h *harness) start() {
 	now := func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
-	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: h.dbPath, Now: now})
+	opts := sqlstore.Options{Path: h.dbPath, Now: now}
+	if h.storeOptions != nil {
+		h.storeOptions(&opts)
+	}
+	st, err := sqlstore.Open(ctx, opts)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -88,7 +101,11 @@ func (h *harness) start() {
 	if _, fuzzing := h.t.(*testing.F); !fuzzing { // a fuzz target may not log through F
 		log = zap.New(zapcore.NewTee(core, zaptest.NewLogger(h.t).Core()))
 	}
-	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: h.srv.URL, Now: now})
+	cfg := samlsp.Config{Store: st, Logger: log, BaseURL: h.srv.URL, Now: now}
+	if h.spConfig != nil {
+		h.spConfig(&cfg)
+	}
+	sp, err := samlsp.New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -24,7 +24,35 @@ var (
 	// applied whole; never in part. The same request may succeed later: HTTP answers 503 with
 	// Retry-After.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrLimited means a limit on what clients may make the store hold or do was reached: nothing was
+	// written. HTTP answers 429 with Retry-After. The error is a *LimitError naming the limit.
+	ErrLimited = errors.New("limit reached")
 )
+
+// LimitError is the error of a write refused by a limit; errors.Is(err, ErrLimited) holds for it.
+type LimitError struct {
+	// Key is the key of the limit reached (a Limit's Key, or "client" or "tenant" for AuthnRequests).
+	// It may hold an email address or a client address: log its kind, not the whole of it.
+	Key string
+}
+
+func (e *LimitError) Error() string { return "limit reached: " + e.Key }
+
+// Is makes errors.Is(err, ErrLimited) hold.
+func (e *LimitError) Is(target error) bool { return target == ErrLimited }
+
+// Limit caps the attempts recorded under Key (an account, a client address) within a window.
+type Limit struct {
+	Key string
+	Max int
+}
+
+// RequestLimits cap how many outstanding (unanswered, unexpired) AuthnRequests CreateAuthnRequest keeps,
+// so that anonymous clients cannot make the store hold without bound. 0 leaves a cap off.
+type RequestLimits struct {
+	PerClient int // requests with the new request's ClientKey, of every tenant
+	PerTenant int // requests of the new request's tenant
+}
 
 // Source says where a user was created.
 type Source string
@@ -166,8 +194,10 @@ type AuthnRequest struct {
 	ReturnTo    string
 	Purpose     Purpose
 	SessionHash []byte // the session a PurposeReauth request would continue
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	// ClientKey is the client address (as limits count it) that started the request; RequestLimits count by it.
+	ClientKey string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // SignIn is an accepted SAML sign-in: everything it writes, written in one transaction.
@@ -387,8 +417,11 @@ type Store interface {
 	// DeleteUserSessions ends every session of the tenant's user.
 	DeleteUserSessions(ctx context.Context, tenantID, userID string) error
 
-	// CreateAuthnRequest stores an outstanding AuthnRequest.
-	CreateAuthnRequest(ctx context.Context, r *AuthnRequest) error
+	// CreateAuthnRequest stores an outstanding AuthnRequest, unless lim's caps are reached: then it stores
+	// nothing and returns a *LimitError (ErrLimited) whose Key is "client" or "tenant". The count and the
+	// write are one transaction, serialised with the others on the same keys, so concurrent requests
+	// from any replica never take the store past a cap.
+	CreateAuthnRequest(ctx context.Context, r *AuthnRequest, lim RequestLimits) error
 	// AuthnRequest returns the tenant's outstanding request id if it was started by the browser whose
 	// binding hash is given and has not expired, without consuming it; otherwise ErrNotFound.
 	AuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*AuthnRequest, error)
@@ -437,6 +470,17 @@ type Store interface {
 	RecordLoginFailure(ctx context.Context, key string) error
 	// ClearLoginFailures forgets the failed attempts under key (after a successful sign-in).
 	ClearLoginFailures(ctx context.Context, key string) error
+	// ReserveLoginAttempt records one attempt under every limit's key, at the store's time, before the
+	// attempt is made (a password checked): unless a limit already has Max attempts recorded within the
+	// window before now, when it records nothing and returns a *LimitError (ErrLimited) naming the first
+	// such limit. The counts and the records are one transaction, serialised with every other
+	// reservation on the same keys, from any replica: concurrent reservations never record more than
+	// Max attempts under a key within a window. It returns the attempt's id for ForgetLoginAttempt.
+	// The attempts are the failures LoginFailures counts and ClearLoginFailures forgets.
+	ReserveLoginAttempt(ctx context.Context, window time.Duration, limits ...Limit) (id string, err error)
+	// ForgetLoginAttempt forgets the reserved attempt id under every key (a successful attempt, which
+	// must not count against a shared client address); forgetting an unknown id is not an error.
+	ForgetLoginAttempt(ctx context.Context, id string) error
 
 	// Sweep deletes expired AuthnRequests, replay entries and sessions, and failed password attempts
 	// older than a day, and returns how many rows went.

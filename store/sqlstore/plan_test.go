@@ -87,6 +87,12 @@ func hotPaths(t *testing.T, s *Store, round int) {
 	must("sign-in", err)
 	_, err = s.SessionByHash(ctx, sid[:])
 	must("session", err)
+	// What anonymous clients can make the store do is counted on indexes too.
+	must("authn request", s.CreateAuthnRequest(ctx, &store.AuthnRequest{ID: fmt.Sprintf("r-%d", round), TenantID: tn.ID, BindingHash: sid[:],
+		ReturnTo: "/", ClientKey: "198.51.100.1", ExpiresAt: s.now().Add(time.Hour)}, store.RequestLimits{PerClient: 100, PerTenant: 1000}))
+	attempt, err := s.ReserveLoginAttempt(ctx, 15*time.Minute, store.Limit{Key: "acct:" + name, Max: 5}, store.Limit{Key: "addr:198.51.100.1", Max: 20})
+	must("reserve login attempt", err)
+	must("forget login attempt", s.ForgetLoginAttempt(ctx, attempt))
 }
 
 type lookupFilter struct {
@@ -190,6 +196,16 @@ func TestLookupPlans(t *testing.T) {
 		{"secondary email", func() {
 			s.Lookup(ctx, tn.ID, func(f store.UserFinder) error { f.BySecondaryEmail("x@example.org"); return nil })
 		}, "users_secondary_email (tenant_id=? AND secondary_email_key=?)"},
+		{"outstanding requests of a client", func() {
+			s.CreateAuthnRequest(ctx, &store.AuthnRequest{ID: "p", TenantID: tn.ID, BindingHash: []byte("b"), ExpiresAt: s.now().Add(time.Hour)},
+				store.RequestLimits{PerClient: 1})
+		}, "COVERING INDEX authn_requests_client (client_key=? AND expires_at>?)"},
+		{"outstanding requests of a tenant", func() {
+			s.CreateAuthnRequest(ctx, &store.AuthnRequest{ID: "q", TenantID: tn.ID, BindingHash: []byte("b"), ExpiresAt: s.now().Add(time.Hour)},
+				store.RequestLimits{PerTenant: 1000})
+		}, "COVERING INDEX authn_requests_tenant (tenant_id=? AND expires_at>?)"},
+		{"login attempts of a key", func() { s.ReserveLoginAttempt(ctx, time.Minute, store.Limit{Key: "k", Max: 1}) }, "login_failures_key (key=? AND at>?)"},
+		{"forget a login attempt", func() { s.ForgetLoginAttempt(ctx, "x") }, "login_failures_attempt (attempt=?)"},
 	}
 	indexes := map[string]string{
 		"userName eq":                     "users_user_name (tenant_id=? AND user_name_key=?)",
@@ -206,6 +222,9 @@ func TestLookupPlans(t *testing.T) {
 		cases = append(cases, planCase{f.name, func() { s.ListUsers(ctx, tn.ID, store.UserQuery{Filter: f.filter, Limit: 37}) }, index})
 	}
 	s.rStmts.close() // every case prepares its statements anew, so that they can be told apart
+	s.lockW()
+	s.wStmts.close()
+	s.unlockW()
 	for _, c := range cases {
 		qs := statements(c.run)
 		if len(qs) == 0 {

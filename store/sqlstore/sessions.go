@@ -58,28 +58,13 @@ func (s *Store) DeleteUserSessions(ctx context.Context, tenantID, userID string)
 	return s.writeOne(ctx, "delete user sessions", anyRows, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
 }
 
-// CreateAuthnRequest implements store.Store.
-func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest) error {
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		r.CreatedAt = fromMicros(micros(now))
-		_, err := tx.exec(ctx, `INSERT INTO authn_requests (tenant_id, id, binding_hash, return_to, purpose, session_hash, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.TenantID, r.ID, r.BindingHash, r.ReturnTo, string(r.Purpose), r.SessionHash, micros(now), micros(r.ExpiresAt))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: create authn request: %w", err)
-	}
-	return nil
-}
-
-const authnRequestCols = `tenant_id, id, binding_hash, return_to, purpose, session_hash, created_at, expires_at`
+const authnRequestCols = `tenant_id, id, binding_hash, return_to, purpose, session_hash, client_key, created_at, expires_at`
 
 func scanAuthnRequest(row scanner) (*store.AuthnRequest, error) {
 	var r store.AuthnRequest
 	var c, e int64
 	var purpose string
-	if err := row.Scan(&r.TenantID, &r.ID, &r.BindingHash, &r.ReturnTo, &purpose, &r.SessionHash, &c, &e); err != nil {
+	if err := row.Scan(&r.TenantID, &r.ID, &r.BindingHash, &r.ReturnTo, &purpose, &r.SessionHash, &r.ClientKey, &c, &e); err != nil {
 		return nil, err
 	}
 	r.Purpose = store.Purpose(purpose)

@@ -48,6 +48,9 @@ type Options struct {
 	// Keyring, when set, encrypts tenants' SP private keys at rest (see spkeys.go); without it they are
 	// stored as PEM, and a key stored encrypted cannot be read.
 	Keyring *sealing.Keyring
+	// WALLimit bounds the write-ahead log (default DefaultWALLimit): past it a checkpoint truncates the
+	// log, and a log that has been reset is cut back to it (journal_size_limit).
+	WALLimit int64
 
 	// onConnect, for tests, runs on every new connection after the store's own set-up.
 	onConnect func(*sqlite3.SQLiteConn) error
@@ -63,10 +66,11 @@ type Store struct {
 	pg     *rebinder
 	keys   *sealing.Keyring
 
-	// cp is the connection background checkpoints run on.
-	cp     *sql.DB
-	stopCP func()
-	cpDone chan struct{}
+	// cp is the connection background checkpoints run on; walLimit is when they truncate the WAL.
+	cp       *sql.DB
+	walLimit int64
+	stopCP   func()
+	cpDone   chan struct{}
 
 	// qmu guards queue, the transactions waiting for the write connection.
 	qmu   sync.Mutex
@@ -225,6 +229,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4
 	}
+	if opts.WALLimit <= 0 {
+		opts.WALLimit = DefaultWALLimit
+	}
 	if err := createPrivate(opts.Path); err != nil {
 		return nil, err
 	}
@@ -253,7 +260,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r := sql.OpenDB(connector{drv, "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()})
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	s := &Store{w: w, r: r, now: opts.Now, keys: opts.Keyring, wtok: make(chan struct{}, 1)}
+	s := &Store{w: w, r: r, now: opts.Now, keys: opts.Keyring, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit}
 	wconn, err := w.Conn(ctx)
 	if err != nil {
 		s.Close()
@@ -263,6 +270,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// Checkpoints run beside the writer instead of inside a commit, where their fsyncs would stall
 	// every queued write (they set the p99 of SCIM writes).
 	if _, err := wconn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", opts.Path, err)
+	}
+	// Without a limit the WAL file keeps the size of its busiest moment for good: the writer starts
+	// again at its beginning once it is checkpointed, but never shortens it.
+	if _, err := wconn.ExecContext(ctx, "PRAGMA journal_size_limit = "+strconv.FormatInt(opts.WALLimit, 10)); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", opts.Path, err)
 	}
@@ -326,19 +339,66 @@ func (s *Store) Close() error {
 // checkpointEvery is how often the WAL is copied back into the database file.
 const checkpointEvery = 200 * time.Millisecond
 
-// checkpoints runs PASSIVE checkpoints until ctx ends: they never block the writer or readers.
+// DefaultWALLimit is the WAL size past which a checkpoint truncates it: a hundred times what a busy
+// second of SCIM writes adds, so it is reached only under a flood or a reader that holds on.
+const DefaultWALLimit = 64 << 20
+
+// Truncating checkpoints wait for readers at most truncateWait, holding new writers back meanwhile, and
+// after one that could not finish the next is tried truncateBackoff later: a reader that holds on (a
+// backup) delays writes by at most a tenth of the time, and the WAL grows meanwhile as it must.
+const (
+	truncateWait    = 200 * time.Millisecond
+	truncateBackoff = 2 * time.Second
+)
+
+// checkpoints runs PASSIVE checkpoints until ctx ends: they never block the writer or readers. But
+// while readers keep overlapping, the WAL can never start again at its beginning and grows with every
+// write (a flood of sign-in starts grew it to 923 MB). Past s.walLimit a TRUNCATE checkpoint waits for
+// the readers of older snapshots to finish, copies the whole WAL and empties the file.
 func (s *Store) checkpoints(ctx context.Context) {
 	defer close(s.cpDone)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
+	var pageSize int64
+	var notBefore time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.cp.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+			if pageSize == 0 {
+				if err := s.cp.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+					continue
+				}
+			}
+			var busy, frames, done int64
+			if err := s.cp.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
+				continue
+			}
+			// Each frame is a page and a 24-byte header; frames counts those written since the WAL last
+			// started again at its beginning.
+			if frames*(pageSize+24) > s.walLimit && time.Now().After(notBefore) {
+				if !s.truncateWAL(ctx) {
+					notBefore = time.Now().Add(truncateBackoff)
+				}
+			}
 		}
 	}
+}
+
+// truncateWAL runs a TRUNCATE checkpoint, waiting at most truncateWait; false if it could not finish.
+func (s *Store) truncateWAL(ctx context.Context) bool {
+	conn, err := s.cp.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.Itoa(int(truncateWait/time.Millisecond))); err != nil {
+		return false
+	}
+	var busy, frames, done int64
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done)
+	return err == nil && busy == 0
 }
 
 // Migration is one numbered schema change.

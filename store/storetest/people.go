@@ -185,7 +185,7 @@ func testSessionPurposes(t *testing.T, s store.Store, clock *Clock) {
 	}
 	r := &store.AuthnRequest{ID: "re-1", TenantID: a.ID, BindingHash: bind[:], ReturnTo: "/app", Purpose: store.PurposeReauth, SessionHash: sess[:],
 		ExpiresAt: clock.Now().Add(5 * time.Minute)}
-	if err := s.CreateAuthnRequest(ctx, r); err != nil {
+	if err := s.CreateAuthnRequest(ctx, r, store.RequestLimits{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.AuthnRequest(ctx, a.ID, "re-1", bind[:])

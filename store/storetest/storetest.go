@@ -61,6 +61,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Passwords", testPasswords},
 		{"LoginFailures", testLoginFailures},
 		{"SessionPurposes", testSessionPurposes},
+		{"LoginReservations", testLoginReservations},
+		{"ConcurrentLoginReservations", testConcurrentLoginReservations},
+		{"AuthnRequestLimits", testAuthnRequestLimits},
+		{"ConcurrentAuthnRequestLimits", testConcurrentAuthnRequestLimits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -606,7 +610,7 @@ func testAuthnRequests(t *testing.T, s store.Store, clock *Clock) {
 	other := sha256.Sum256([]byte("other browser"))
 	later := clock.Now().Add(time.Hour)
 	r := &store.AuthnRequest{ID: "id-1", TenantID: a.ID, BindingHash: bind[:], ReturnTo: "/app", ExpiresAt: clock.Now().Add(5 * time.Minute)}
-	if err := s.CreateAuthnRequest(ctx, r); err != nil {
+	if err := s.CreateAuthnRequest(ctx, r, store.RequestLimits{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.AuthnRequest(ctx, b.ID, "id-1", bind[:])
@@ -626,7 +630,7 @@ func testAuthnRequests(t *testing.T, s store.Store, clock *Clock) {
 	wantErr(t, "read after it was answered", err, store.ErrNotFound)
 
 	r2 := &store.AuthnRequest{ID: "id-2", TenantID: a.ID, BindingHash: bind[:], ExpiresAt: clock.Now().Add(5 * time.Minute)}
-	if err := s.CreateAuthnRequest(ctx, r2); err != nil {
+	if err := s.CreateAuthnRequest(ctx, r2, store.RequestLimits{}); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(6 * time.Minute)
@@ -753,7 +757,7 @@ func testSignIn(t *testing.T, s store.Store, clock *Clock) {
 	// A just-in-time user and its session, in one go.
 	newcomer := &store.User{UserName: "dave@acme.com", Emails: []store.Email{{Value: "dave@acme.com", Primary: true}}, GivenName: "Dave", FamilyName: "D", Active: true, Source: store.SourceSSO}
 	r := &store.AuthnRequest{ID: "req-1", TenantID: a.ID, BindingHash: bind[:], ReturnTo: "/app", ExpiresAt: clock.Now().Add(5 * time.Minute)}
-	if err := s.CreateAuthnRequest(ctx, r); err != nil {
+	if err := s.CreateAuthnRequest(ctx, r, store.RequestLimits{}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.AuthnRequest(ctx, a.ID, "req-1", bind[:]); err != nil || got.ReturnTo != "/app" {
@@ -788,7 +792,7 @@ func testSignIn(t *testing.T, s store.Store, clock *Clock) {
 
 	// Refusals write nothing: not the replay entry, not the request's consumption, not the session.
 	r2 := &store.AuthnRequest{ID: "req-2", TenantID: a.ID, BindingHash: bind[:], ExpiresAt: clock.Now().Add(5 * time.Minute)}
-	if err := s.CreateAuthnRequest(ctx, r2); err != nil {
+	if err := s.CreateAuthnRequest(ctx, r2, store.RequestLimits{}); err != nil {
 		t.Fatal(err)
 	}
 	refused := errors.New("refused by policy")
