@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -44,7 +46,30 @@ func dbName(dsn string) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
-// openStore opens the store named by d and registers it to be closed by Close.
+// openExistingStore is openStore for the commands that must not create a database: a SQLite file
+// that does not exist is an error naming the path looked for, where opening would have made an
+// empty database (a command run in the wrong directory would otherwise answer "unknown tenant"
+// from a new, empty file and leave it behind).
+func (m *Main) openExistingStore(ctx context.Context, d dbFlags) (store.Store, error) {
+	if !sqlstore.IsPostgresURL(d.db) && d.db != "" {
+		p := sqliteDBPath(d.db)
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			if abs, err := filepath.Abs(p); err == nil {
+				p = abs
+			}
+			return nil, fmt.Errorf("no database at %s: give --db (or SCIMSSO_DB); 'scimsso tenant create' and 'scimsso serve' create one", p)
+		}
+	}
+	return m.openStore(ctx, d)
+}
+
+// sqliteDBPath is the file of a SQLite --db value, which may be written as a file: or sqlite:// URL.
+func sqliteDBPath(db string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(db, "sqlite://"), "file:")
+}
+
+// openStore opens the store named by d, creating a SQLite database that does not exist yet, and
+// registers it to be closed by Close.
 func (m *Main) openStore(ctx context.Context, d dbFlags) (store.Store, error) {
 	dsn := d.db
 	switch {
@@ -61,8 +86,7 @@ func (m *Main) openStore(ctx context.Context, d dbFlags) (store.Store, error) {
 	case dsn == "":
 		return nil, errors.New("--db: empty database path")
 	}
-	dsn = strings.TrimPrefix(dsn, "sqlite://")
-	dsn = strings.TrimPrefix(dsn, "file:")
+	dsn = sqliteDBPath(dsn)
 	s, err := sqlstore.Open(ctx, sqlstore.Options{Path: dsn, Synchronous: d.sync, Now: m.Now})
 	if err != nil {
 		return nil, err
@@ -300,7 +324,7 @@ func (m *Main) tenantList(ctx context.Context, args []string) error {
 	if err := wantArgs("tenant list", pos, 0, "no arguments"); err != nil {
 		return err
 	}
-	s, err := m.openStore(ctx, d)
+	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -328,7 +352,7 @@ func (m *Main) tenantShow(ctx context.Context, args []string) error {
 	if err := wantArgs("tenant show", pos, 1, "SLUG"); err != nil {
 		return err
 	}
-	s, err := m.openStore(ctx, d)
+	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -384,7 +408,7 @@ func (m *Main) runTenantCommand(ctx context.Context, c tenantCommand, args []str
 			return err
 		}
 	}
-	s, err := m.openStore(ctx, d)
+	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
 		return err
 	}
