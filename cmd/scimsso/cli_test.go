@@ -122,6 +122,8 @@ func TestFlagPositions(t *testing.T) {
 		{"tenant", "--db", db, "--name", "tenant", "create", "gamma", "--domain", "gamma.com"},
 		{"--db", db, "--tenant", "acme", "team", "add", "--hidden", "Sales"},
 		{"--hidden", "--db", db, "team", "--tenant", "acme", "add", "Ops"},
+		{"--hidden", "team", "add", "--tenant", "acme", "--db", db, "demo"},
+		{"--db", db, "--hidden", "team", "add", "--tenant", "acme", "audit"},
 	} {
 		if _, stderr, code := run(t, nil, args...); code != 0 {
 			t.Fatalf("scimsso %s: exit %d: %s", strings.Join(args, " "), code, stderr)
@@ -140,7 +142,8 @@ func TestFlagPositions(t *testing.T) {
 		}
 	}
 	out, _ := mustRun(t, db, "team", "list", "--tenant", "acme")
-	if !regexp.MustCompile(`(?m)^Sales +no \(hidden\)`).MatchString(out) || !regexp.MustCompile(`(?m)^Ops +no \(hidden\)`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^Sales +no \(hidden\)`).MatchString(out) || !regexp.MustCompile(`(?m)^Ops +no \(hidden\)`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^demo +no \(hidden\)`).MatchString(out) || !regexp.MustCompile(`(?m)^audit +no \(hidden\)`).MatchString(out) {
 		t.Errorf("teams added with flags before the command:\n%s", out)
 	}
 	// Something before the command that is no flag is an argument of the command, checked as such.
@@ -237,5 +240,31 @@ func TestOnlySomeCommandsCreateADatabase(t *testing.T) {
 	}
 	if out, stderr, code := runIn(t, dir, nil, "tenant", "list"); code != 0 || !strings.Contains(out, "acme") {
 		t.Errorf("tenant list after tenant create in the same directory: exit %d, %q, %q", code, out, stderr)
+	}
+}
+
+// TestCommandWord: where the command word is found when flags come first.
+func TestCommandWord(t *testing.T) {
+	t.Parallel()
+	words := map[string]bool{"tenant": true, "team": true, "demo": true, "audit": true}
+	for _, tt := range []struct {
+		args string
+		want int
+	}{
+		{"", -1},
+		{"tenant list", 0},
+		{"--db x tenant list", 2},
+		{"--db=x tenant list", 1},
+		{"--name demo tenant create demo", 2},        // demo is --name's value
+		{"--name demo --db x tenant create demo", 4}, // still, with another flag between
+		{"--hidden team add --tenant acme demo", 1},  // demo is an argument after the command
+		{"--hidden team", 1},
+		{"stray tenant list", 1},
+		{"--db x -- tenant", -1},
+		{"bogus --db x", -1},
+	} {
+		if got := commandWord(strings.Fields(tt.args), words); got != tt.want {
+			t.Errorf("commandWord(%q) = %d, want %d", tt.args, got, tt.want)
+		}
 	}
 }

@@ -237,23 +237,24 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown command %q (run 'scimsso help')", name)
 }
 
-// commandWord returns the index in args of the command word (one of words), or -1. A word is not a
-// command word after "--"; and where a word could also be the value of the flag before it
-// ("--name demo tenant create"), a later word that follows no bare flag is taken instead.
+// commandWord returns the index in args of the command word (one of words), or -1. Flags' values
+// are not known here (the command's flag set is), so a word right after a flag without "=value" may
+// be that flag's value ("--name demo tenant create"): then a later word is taken if it follows no
+// such flag and only flags and their values come between; an argument that is neither ends the
+// search, since arguments follow the command ("--hidden team add --tenant acme demo").
 func commandWord(args []string, words map[string]bool) int {
 	first := -1
 	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		if !words[a] {
-			continue
-		}
-		if first < 0 {
-			first = i
-		}
-		if i == 0 || !bareFlag(args[i-1]) {
+		afterFlag := i > 0 && bareFlag(args[i-1])
+		switch {
+		case a == "--":
+			return first
+		case words[a] && !afterFlag:
 			return i
+		case words[a] && first < 0:
+			first = i
+		case !words[a] && !strings.HasPrefix(a, "-") && !afterFlag && first >= 0:
+			return first
 		}
 	}
 	return first
