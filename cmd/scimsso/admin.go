@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -61,7 +63,25 @@ func dbName(dsn string) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
-// openStore opens the store named by d and registers it to be closed by Close.
+// openExistingStore is openStore for the commands that must not create a database: a SQLite file
+// that does not exist is an error naming the path looked for, where opening would have made an
+// empty database (a command run in the wrong directory would otherwise answer "unknown tenant"
+// from a new, empty file and leave it behind).
+func (m *Main) openExistingStore(ctx context.Context, d dbFlags) (*sqlstore.Store, error) {
+	if !sqlstore.IsPostgresURL(d.db) && d.db != "" {
+		p := sqlitePath(d.db)
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			if abs, err := filepath.Abs(p); err == nil {
+				p = abs
+			}
+			return nil, fmt.Errorf("no database at %s: give --db (or SCIMSSO_DB); 'scimsso tenant create' and 'scimsso serve' create one", p)
+		}
+	}
+	return m.openStore(ctx, d)
+}
+
+// openStore opens the store named by d, creating a SQLite database that does not exist yet, and
+// registers it to be closed by Close.
 func (m *Main) openStore(ctx context.Context, d dbFlags) (*sqlstore.Store, error) {
 	keys, err := d.keyring()
 	if err != nil {
@@ -322,7 +342,7 @@ func (m *Main) tenantList(ctx context.Context, args []string) error {
 	if err := wantArgs("tenant list", pos, 0, "no arguments"); err != nil {
 		return err
 	}
-	s, err := m.openStore(ctx, d)
+	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -350,7 +370,7 @@ func (m *Main) tenantShow(ctx context.Context, args []string) error {
 	if err := wantArgs("tenant show", pos, 1, "SLUG"); err != nil {
 		return err
 	}
-	s, err := m.openStore(ctx, d)
+	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -406,7 +426,7 @@ func (m *Main) runTenantCommand(ctx context.Context, c tenantCommand, args []str
 			return err
 		}
 	}
-	s, err := m.openStore(ctx, d)
+	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
 		return err
 	}

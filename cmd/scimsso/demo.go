@@ -103,11 +103,12 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	log.Info("demo listening", zap.String("base_url", base), zap.String("idp", idpURL), zap.String("store", dir),
 		zap.Int("gogc", gcPercent), zap.Int64("gomemlimit_bytes", memLimit))
 
+	// Every line below is followed by TestDemo: a line added here needs a step there.
 	out := m.Stdout
-	fmt.Fprintf(out, "scimsso demo is running (Ctrl-C stops it and deletes its store)\n\n")
+	fmt.Fprintf(out, "scimsso demo is running: tenant demo (example.com) with its own IdP, on a throw-away store\n\n")
 	fmt.Fprintf(out, "SCIM base URL:  %s/scim/v2/demo\n", base)
 	fmt.Fprintf(out, "SCIM token:     %s\n\n", token)
-	fmt.Fprintf(out, "Provision a user:\n  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/scim+json' \\\n", token)
+	fmt.Fprintf(out, "Provision a user:\n  curl -sS --fail-with-body -H 'Authorization: Bearer %s' -H 'Content-Type: application/scim+json' \\\n", token)
 	fmt.Fprintf(out, "    -d '{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"alice@example.com\",\"name\":{\"givenName\":\"Alice\",\"familyName\":\"Anders\"},\"emails\":[{\"value\":\"alice@example.com\",\"primary\":true}],\"addresses\":[{\"type\":\"work\",\"country\":\"DE\"}],\"active\":true}' \\\n")
 	fmt.Fprintf(out, "    %s/scim/v2/demo/Users\n\n", base)
 	fmt.Fprintf(out, "Sign in (SP-initiated):  %s/saml/demo/login\n", base)
@@ -117,6 +118,7 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	for _, u := range demoUsers {
 		fmt.Fprintf(out, "  %-8s %-20s password %s\n", u.id, u.email, u.password)
 	}
+	fmt.Fprintf(out, "\nCtrl-C stops the demo and deletes its store.\n")
 
 	spSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	idpSrv := &http.Server{Handler: publicIdP(idp), ReadHeaderTimeout: 10 * time.Second}
@@ -244,6 +246,16 @@ func publicIdP(idp http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		if p == "/metadata" || p == "/sso" || p == "/login" || strings.HasPrefix(p, "/login/") {
+			if r.Method == http.MethodPost {
+				// samlidp reads the login form's user and password from r.PostForm, which its /sso and
+				// /login handlers parse first and its IdP-initiated /login/{shortcut} never does: there
+				// the right password showed the empty form again. Parse it for every sign-in endpoint.
+				r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+				if err := r.ParseForm(); err != nil {
+					http.Error(w, "bad form", http.StatusBadRequest)
+					return
+				}
+			}
 			idp.ServeHTTP(w, r)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,10 +44,89 @@ func formOf(t *testing.T, page *url.URL, body []byte) samltest.Form {
 	return forms[0]
 }
 
-// TestDemo runs `scimsso demo` as a newcomer would and follows its printed instructions: provision a
-// user with the printed token, sign in as that user through the built-in IdP's login form, and sign
-// in as a user nobody provisioned (created just in time).
+// demoOutput is what `scimsso demo` printed, read line by line: every line is either used by TestDemo
+// or fails it, so the demo cannot print an instruction nobody follows.
+type demoOutput struct {
+	scim, token, spLogin, idpLogin, me string
+	curl                               string // the printed provisioning command, lines joined as a shell reads them
+	users                              []demoUser
+}
+
+type demoUser struct{ id, email, password string }
+
+var demoUserLine = regexp.MustCompile(`^  (\S+)\s+(\S+@\S+)\s+password (\S+)$`)
+
+// readDemoOutput reads the demo's stdout up to its last line ("Ctrl-C stops …") and fails the test on
+// any line it does not know.
+func readDemoOutput(t *testing.T, lines <-chan string, logPath string) demoOutput {
+	t.Helper()
+	var out demoOutput
+	fields := map[string]*string{
+		"SCIM base URL": &out.scim, "SCIM token": &out.token, "Sign in (SP-initiated)": &out.spLogin,
+		"Sign in (IdP-initiated)": &out.idpLogin, "Signed-in user": &out.me,
+	}
+	deadline := time.After(20 * time.Second)
+	section := ""
+	for {
+		var l string
+		select {
+		case x, ok := <-lines:
+			if !ok {
+				b, _ := os.ReadFile(logPath)
+				t.Fatalf("demo exited early, having printed %+v:\n%s", out, b)
+			}
+			l = x
+		case <-deadline:
+			t.Fatalf("demo printed %+v and no last line within 20s", out)
+		}
+		switch {
+		case strings.HasPrefix(l, "Ctrl-C stops the demo"):
+			for k, v := range fields {
+				if *v == "" {
+					t.Fatalf("demo printed no %q line", k)
+				}
+			}
+			if out.curl == "" || len(out.users) == 0 {
+				t.Fatalf("demo printed no provisioning command or no users: %+v", out)
+			}
+			return out
+		case l == "":
+			section = ""
+		case strings.HasPrefix(l, "scimsso demo is running"):
+		case l == "Provision a user:":
+			section = "curl"
+		case l == "Demo IdP users:":
+			section = "users"
+		case section == "curl" && strings.HasPrefix(l, "  "):
+			// A shell joins a line ending in a backslash with the next one.
+			out.curl += strings.TrimSuffix(strings.TrimSpace(l), "\\") + " "
+		case section == "users":
+			m := demoUserLine.FindStringSubmatch(l)
+			if m == nil {
+				t.Fatalf("demo user line %q is not \"  ID  EMAIL  password PASSWORD\"", l)
+			}
+			out.users = append(out.users, demoUser{m[1], m[2], m[3]})
+		default:
+			k, v, ok := strings.Cut(l, ":")
+			if p := fields[k]; ok && p != nil {
+				*p = strings.TrimSpace(v)
+				continue
+			}
+			t.Fatalf("demo printed a line TestDemo does not follow: %q", l)
+		}
+	}
+}
+
+// TestDemo runs `scimsso demo` as a newcomer would and follows every line it prints: the printed curl
+// provisions a user with the printed token; each printed sign-in link (SP- and IdP-initiated) signs in
+// each printed IdP user with their printed password through the IdP's login form, in a browser-like
+// client of its own, and the printed /me link then shows that user — the provisioned one as SCIM made
+// them, the others created just in time (their first sign-in asks /welcome for the country).
 func TestDemo(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl is not installed: the demo's printed provisioning command cannot be run")
+	}
 	dir := t.TempDir()
 	cmd := exec.Command(binPath, "demo", "--addr", "127.0.0.1:0", "--idp-addr", "127.0.0.1:0")
 	cmd.Dir = dir
@@ -55,14 +135,14 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logf, _ := os.Create(filepath.Join(dir, "stderr.log"))
+	logPath := filepath.Join(dir, "stderr.log")
+	logf, _ := os.Create(logPath)
 	defer logf.Close()
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	printed := map[string]string{}
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -71,102 +151,107 @@ func TestDemo(t *testing.T) {
 		}
 		close(lines)
 	}()
-	deadline := time.After(20 * time.Second)
-	for printed["Signed-in user"] == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				b, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
-				t.Fatalf("demo exited early:\n%s", b)
-			}
-			if k, v, ok := strings.Cut(l, ":"); ok && !strings.HasPrefix(l, " ") {
-				printed[strings.TrimSpace(k)] = strings.TrimSpace(v)
-			}
-		case <-deadline:
-			t.Fatalf("demo printed %v within 20s", printed)
-		}
-	}
+	printed := readDemoOutput(t, lines, logPath)
 	go func() {
 		for range lines {
 		}
 	}()
-	scim, token, login := printed["SCIM base URL"], printed["SCIM token"], printed["Sign in (SP-initiated)"]
-	if !strings.HasPrefix(scim, "http://localhost:") || !strings.HasPrefix(token, "scimsso_") || !strings.HasSuffix(login, "/saml/demo/login") {
-		t.Fatalf("printed %v", printed)
+	fail := func(t *testing.T, format string, args ...any) {
+		t.Helper()
+		logs, _ := os.ReadFile(logPath)
+		t.Fatalf(format+"\ndemo log:\n%s", append(args, logs)...)
 	}
-	base := strings.TrimSuffix(scim, "/scim/v2/demo")
-	req, _ := http.NewRequest(http.MethodPost, scim+"/Users", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@example.com",
-		"name":{"givenName":"Alice","familyName":"Anders"},"emails":[{"value":"alice@example.com","primary":true}],"addresses":[{"type":"work","country":"DE"}],"active":true}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/scim+json")
-	res, err := http.DefaultClient.Do(req)
+	if !strings.HasPrefix(printed.scim, "http://localhost:") || !strings.HasPrefix(printed.token, "scimsso_") ||
+		!strings.HasSuffix(printed.spLogin, "/saml/demo/login") || !strings.HasSuffix(printed.me, "/me") {
+		t.Fatalf("printed %+v", printed)
+	}
+	base := strings.TrimSuffix(printed.scim, "/scim/v2/demo")
+
+	// The printed command, run by a shell as pasted.
+	sh := exec.Command("bash", "-c", printed.curl)
+	sh.Env = []string{"PATH=" + filepath.Dir(curl)}
+	body, err := sh.Output()
 	if err != nil {
-		t.Fatal(err)
+		fail(t, "the printed provisioning command %s: %v\n%s", printed.curl, err, body)
 	}
-	var created struct{ ID string }
-	json.NewDecoder(res.Body).Decode(&created)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("provisioning alice: %d", res.StatusCode)
+	var created struct{ ID, UserName string }
+	if err := json.Unmarshal(body, &created); err != nil || created.ID == "" {
+		fail(t, "the printed provisioning command answered %s (%v)", body, err)
 	}
 
-	for _, tc := range []struct{ user, password, wantID, wantSource string }{
-		{"alice", "alice-demo-password", created.ID, "scim"},
-		{"carol", "carol-demo-password", "", "sso"},
-	} {
-		jar, _ := cookiejar.New(nil)
-		b := &http.Client{Jar: localhostJar{jar}, Timeout: 10 * time.Second}
-		// The login URL redirects to the IdP, which shows its login form.
-		res, err := b.Get(login + "?return_to=/me")
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		// The form has no action: it posts back to the page it is on.
-		login := formOf(t, res.Request.URL, page)
-		login.Values.Set("user", tc.user)
-		login.Values.Set("password", tc.password)
-		res, err = b.PostForm(login.Action.String(), login.Values)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ = io.ReadAll(res.Body)
-		res.Body.Close()
-		if !strings.Contains(string(page), "SAMLResponse") {
-			t.Fatalf("%s: the IdP did not answer with a response form: %d\n%s", tc.user, res.StatusCode, page)
-		}
-		// The IdP answers with its auto-post form to scimsso's ACS; the browser submits it and lands on /me.
-		post := formOf(t, res.Request.URL, page)
-		if !strings.HasPrefix(post.Action.String(), base+"/saml/demo/acs") {
-			t.Fatalf("IdP posts to %q", post.Action)
-		}
-		res, err = b.PostForm(post.Action.String(), post.Values)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Request.URL.Path == "/welcome" {
-			// carol's IdP sends no country: her first sign-in asks for it before anything else.
-			page, _ = io.ReadAll(res.Body)
-			res.Body.Close()
-			forms, err := samltest.Forms(res.Request.URL, page)
-			if err != nil || len(forms) != 2 || forms[0].Action.Path != "/welcome" {
-				t.Fatalf("%s: /welcome forms %+v, %v\n%s", tc.user, forms, err, page)
-			}
-			forms[0].Values.Set("country", "DE")
-			if res, err = b.PostForm(forms[0].Action.String(), forms[0].Values); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var me struct {
-			User struct{ ID, UserName, Source string }
-		}
-		json.NewDecoder(res.Body).Decode(&me)
-		res.Body.Close()
-		if res.StatusCode != 200 || res.Request.URL.Path != "/me" || me.User.UserName != tc.user+"@example.com" || me.User.Source != tc.wantSource ||
-			(tc.wantID != "" && me.User.ID != tc.wantID) {
-			logs, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
-			t.Fatalf("%s: %d at %s, me %+v\n%s", tc.user, res.StatusCode, res.Request.URL, me, logs)
+	signedIn := map[string]bool{}
+	for _, link := range []struct{ name, url string }{{"SP-initiated", printed.spLogin}, {"IdP-initiated", printed.idpLogin}} {
+		for _, u := range printed.users {
+			t.Run(link.name+"/"+u.id, func(t *testing.T) {
+				provisioned := u.email == created.UserName
+				jar, _ := cookiejar.New(nil)
+				b := &http.Client{Jar: localhostJar{jar}, Timeout: 10 * time.Second}
+				// The link (via a redirect for SP-initiated) shows the IdP's login form.
+				res, err := b.Get(link.url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				page, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				// The form has no action: it posts back to the page it is on.
+				login := formOf(t, res.Request.URL, page)
+				login.Values.Set("user", u.id)
+				login.Values.Set("password", u.password)
+				res, err = b.PostForm(login.Action.String(), login.Values)
+				if err != nil {
+					t.Fatal(err)
+				}
+				page, _ = io.ReadAll(res.Body)
+				res.Body.Close()
+				if !strings.Contains(string(page), "SAMLResponse") {
+					fail(t, "%s as %s: the IdP did not answer the right password with a response form: %d\n%s", link.name, u.id, res.StatusCode, page)
+				}
+				// The IdP answers with its auto-post form to scimsso's ACS; the browser submits it.
+				post := formOf(t, res.Request.URL, page)
+				if !strings.HasPrefix(post.Action.String(), base+"/saml/demo/acs") {
+					t.Fatalf("IdP posts to %q", post.Action)
+				}
+				res, err = b.PostForm(post.Action.String(), post.Values)
+				if err != nil {
+					t.Fatal(err)
+				}
+				page, _ = io.ReadAll(res.Body)
+				res.Body.Close()
+				// A user nobody provisioned has no country: their first sign-in asks for it, once.
+				wantWelcome := !provisioned && !signedIn[u.id]
+				if got := res.Request.URL.Path == "/welcome"; got != wantWelcome {
+					fail(t, "%s as %s: landed on %s (%d), want /welcome: %t\n%s", link.name, u.id, res.Request.URL, res.StatusCode, wantWelcome, page)
+				}
+				if wantWelcome {
+					forms, err := samltest.Forms(res.Request.URL, page)
+					if err != nil || len(forms) != 2 || forms[0].Action.Path != "/welcome" {
+						t.Fatalf("%s: /welcome forms %+v, %v\n%s", u.id, forms, err, page)
+					}
+					forms[0].Values.Set("country", "DE")
+					if res, err = b.PostForm(forms[0].Action.String(), forms[0].Values); err != nil {
+						t.Fatal(err)
+					}
+					res.Body.Close()
+				}
+				if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/me" {
+					fail(t, "%s as %s: %d at %s, want /me", link.name, u.id, res.StatusCode, res.Request.URL)
+				}
+				signedIn[u.id] = true
+				// The printed /me link shows who is signed in.
+				res, err = b.Get(printed.me)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var me struct {
+					User struct{ ID, UserName, Source string }
+				}
+				json.NewDecoder(res.Body).Decode(&me)
+				res.Body.Close()
+				wantSource := map[bool]string{true: "scim", false: "sso"}[provisioned]
+				if res.StatusCode != http.StatusOK || me.User.UserName != u.email || me.User.Source != wantSource || (provisioned && me.User.ID != created.ID) {
+					fail(t, "%s as %s: %s answered %d %+v, want %s from %s", link.name, u.id, printed.me, res.StatusCode, me, u.email, wantSource)
+				}
+			})
 		}
 	}
 }

@@ -32,7 +32,7 @@ func (m *Main) secretsRotate(ctx context.Context, args []string) error {
 	if d.secretKeyFile == "" {
 		return errors.New("secrets rotate: --secret-key-file is required")
 	}
-	s, err := m.openStore(ctx, d)
+	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
 		return err
 	}
