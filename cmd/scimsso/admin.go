@@ -68,6 +68,10 @@ func dbName(dsn string) string {
 // empty database (a command run in the wrong directory would otherwise answer "unknown tenant"
 // from a new, empty file and leave it behind).
 func (m *Main) openExistingStore(ctx context.Context, d dbFlags) (*sqlstore.Store, error) {
+	// A bad key file is the first thing to say: it is wrong wherever the database is.
+	if _, err := d.keyring(); err != nil {
+		return nil, err
+	}
 	if !sqlstore.IsPostgresURL(d.db) && d.db != "" {
 		p := sqlitePath(d.db)
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
