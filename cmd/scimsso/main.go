@@ -75,6 +75,7 @@ usage:
   scimsso token list --tenant SLUG | token revoke --tenant SLUG ID
   scimsso sso set --tenant SLUG [--metadata-file F | --metadata-url U] [--state off|testing|active] [settings…]
   scimsso sso show --tenant SLUG
+  scimsso sso test-link --tenant SLUG [--base-url URL] [--expires 1h]   (a one-time test sign-in link)
   scimsso team add --tenant SLUG NAME [--hidden] | team list --tenant SLUG
   scimsso department-map import --tenant SLUG FILE.csv   (department,team rows; replaces the map)
   scimsso user set-password --tenant SLUG EMAIL            (the password is one line on stdin)
@@ -116,7 +117,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		})
 	case "sso":
 		return m.dispatch(ctx, "sso", sub, rest, map[string]func(context.Context, []string) error{
-			"set": m.ssoSet, "show": m.ssoShow,
+			"set": m.ssoSet, "show": m.ssoShow, "test-link": m.ssoTestLink,
 		})
 	case "team":
 		return m.dispatch(ctx, "team", sub, rest, map[string]func(context.Context, []string) error{
