@@ -135,8 +135,14 @@ func (s *Store) CreateTestLink(ctx context.Context, l *store.TestLink) error {
 }
 
 // UseTestLink implements store.Store. One DELETE finds and removes the live link, so of two replicas
-// opening it at once only one deletes a row.
+// opening it at once only one deletes a row. A read comes first so that guessed links, which anyone
+// can send, cost no write transaction.
 func (s *Store) UseTestLink(ctx context.Context, tenantID string, hash []byte) error {
+	var one int
+	err := s.row(ctx, `SELECT 1 FROM test_links WHERE hash = ? AND tenant_id = ? AND expires_at > ?`, hash, tenantID, micros(s.now())).Scan(&one)
+	if err != nil {
+		return fmt.Errorf("sqlstore: use test link: %w", mapErr(err))
+	}
 	return s.writeOne(ctx, "use test link", oneRow, `DELETE FROM test_links WHERE hash = ? AND tenant_id = ? AND expires_at > ?`, hash, tenantID, txNow{})
 }
 
