@@ -203,6 +203,18 @@ func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 		if err != nil {
 			return nil, err
 		}
+		if a.request.Purpose == store.PurposeTest {
+			// A test request is used up by its first answer, whatever that answer is, before anything
+			// is decrypted: the report tells why an answer is refused, so each test sign-in an admin
+			// starts may buy one such answer, never a stream of them.
+			err := s.st.ConsumeAuthnRequest(r.Context(), c.tenant.ID, a.request.ID, a.request.BindingHash)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, refuse("in-response-to", "test request %q was answered meanwhile", a.request.ID)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
 	} else if set.NoIdPInitiated {
 		return nil, refuse("unsolicited", "an unsolicited (IdP-initiated) response, and the tenant accepts only responses to its own requests")
 	}
@@ -233,7 +245,7 @@ func (s *Server) verify(a *accepted, doc []byte) error {
 		}
 	}
 	a.verifier = v
-	if a.assertion, err = parseSafely(&sp, doc, ids, current); err != nil {
+	if a.assertion, err = parseSafely(&sp, doc, ids, current, info.Encrypted); err != nil {
 		return err
 	}
 	if err := postCheck(a.assertion, v, info, set, now); err != nil {
@@ -243,12 +255,28 @@ func (s *Server) verify(a *accepted, doc []byte) error {
 	return err
 }
 
+// errUnreadable is the one reason given for an EncryptedAssertion that could not be decrypted, passed
+// the guard or parsed. Anyone can encrypt to a tenant's published certificate and reuse a captured
+// wrapped key; telling apart bad AES-CBC padding, a bad byte, invalid UTF-8 or a parse failure (in the
+// test report or in a log line) made the ACS a decryption oracle that read a whole assertion in
+// ~20,000 requests. Nothing of what went wrong inside is said, anywhere.
+var errUnreadable = refuse("decrypt", "the assertion could not be decrypted or read")
+
+// decryptFailed is the prefix crewjam v0.5.1 puts on every failure of an EncryptedAssertion before its
+// plaintext is an element: the key transport, the decrypter (and the plaintext guard in it), the
+// round-trip validator and the parser.
+const decryptFailed = "failed to decrypt EncryptedAssertion"
+
 // parseSafely calls crewjam's ParseXMLResponse (never ParseResponse, which would resolve artifacts)
-// and turns a panic inside it, which crafted input can cause in v0.5.1, into a refusal.
-func parseSafely(sp *saml.ServiceProvider, doc []byte, ids []string, current url.URL) (a *saml.Assertion, err error) {
+// and turns a panic inside it, which crafted input can cause in v0.5.1, into a refusal. For an
+// encrypted response, a failure to decrypt or read the assertion, and any panic, is errUnreadable.
+func parseSafely(sp *saml.ServiceProvider, doc []byte, ids []string, current url.URL, encrypted bool) (a *saml.Assertion, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			a, err = nil, refuse("malformed", "the SAML library panicked on this response: %v", p)
+			if encrypted {
+				err = errUnreadable
+			}
 		}
 	}()
 	a, err = sp.ParseXMLResponse(doc, ids, current)
@@ -256,6 +284,8 @@ func parseSafely(sp *saml.ServiceProvider, doc []byte, ids []string, current url
 		var ire *saml.InvalidResponseError
 		var bs saml.ErrBadStatus
 		switch {
+		case encrypted && errors.As(err, &ire) && ire.PrivateErr != nil && strings.HasPrefix(ire.PrivateErr.Error(), decryptFailed):
+			return nil, errUnreadable
 		case errors.As(err, &ire) && errors.As(ire.PrivateErr, &bs):
 			return nil, refuse("status", "the IdP answered with status %s", bs.Status)
 		case errors.As(err, &ire):

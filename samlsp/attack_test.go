@@ -293,10 +293,11 @@ func TestAttackInjection(t *testing.T) {
 	}
 }
 
-// encryptedResponse is an unsigned Response with an EncryptedAssertion made with the tenant's public SP
-// certificate, as anyone who reads the metadata can: alg encrypts ciphertext under a key of keyLen
-// bytes, itself RSA-OAEP-encrypted (or RSA-1_5 when transport says so) to the SP.
-func encryptedResponse(t *testing.T, h *harness, alg, transport string, keyLen int, ciphertext []byte, extra string) []byte {
+// encryptedResponse is an unsigned Response answering inResponseTo ("" for none) with an
+// EncryptedAssertion made with the tenant's public SP certificate, as anyone who reads the metadata can:
+// seal makes the ciphertext of alg under a fresh key of keyLen bytes, which is RSA-OAEP-encrypted (or
+// RSA-1_5 when transport says so) to the SP.
+func encryptedResponse(t *testing.T, h *harness, inResponseTo, alg, transport string, keyLen int, seal func(key []byte) []byte, extra string) []byte {
 	t.Helper()
 	block, _ := pem.Decode(h.tenant.SPCertPEM)
 	cert, err := x509.ParseCertificate(block.Bytes)
@@ -314,14 +315,15 @@ func encryptedResponse(t *testing.T, h *harness, alg, transport string, keyLen i
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []byte(fmt.Sprintf(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r1" Version="2.0" IssueInstant="%s" Destination="%s">`+
-		`<Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">%s</Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>%s`+
-		`<EncryptedAssertion xmlns="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element">`+
-		`<xenc:EncryptionMethod Algorithm="%s"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="%s"/>`+
-		`<xenc:CipherData><xenc:CipherValue>%s</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>`+
-		`<xenc:CipherData><xenc:CipherValue>%s</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></EncryptedAssertion></samlp:Response>`,
-		time.Now().UTC().Format(time.RFC3339), h.acs("acme"), h.idp.EntityID, extra, alg, transport,
-		base64.StdEncoding.EncodeToString(ek), base64.StdEncoding.EncodeToString(ciphertext)))
+	ea := samltest.EncryptedAssertionXML(alg, ek, seal(key))
+	ea = strings.Replace(ea, "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p", transport, 1)
+	irt := ""
+	if inResponseTo != "" {
+		irt = fmt.Sprintf(` InResponseTo="%s"`, inResponseTo)
+	}
+	return []byte(fmt.Sprintf(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r1" Version="2.0" IssueInstant="%s" Destination="%s"%s>`+
+		`<Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">%s</Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>%s%s</samlp:Response>`,
+		time.Now().UTC().Format(time.RFC3339), h.acs("acme"), irt, h.idp.EntityID, extra, ea))
 }
 
 func TestAttackCrashers(t *testing.T) {
@@ -333,7 +335,9 @@ func TestAttackCrashers(t *testing.T) {
 		des  = "http://www.w3.org/2001/04/xmlenc#tripledes-cbc"
 		rsa1 = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
 	)
-	junk := func(n int) []byte { b := make([]byte, n); rand.Read(b); return b }
+	junk := func(n int) func([]byte) []byte {
+		return func([]byte) []byte { b := make([]byte, n); rand.Read(b); return b }
+	}
 	pat := h.response("acme", "", person("pat@acme.com", "Pat", "P"), nil)
 	cases := []struct {
 		name   string
@@ -341,12 +345,13 @@ func TestAttackCrashers(t *testing.T) {
 		status int
 		code   string
 	}{
-		// crewjam v0.5.1's own decrypters panic on these three (notes/saml-sp.md 2.5 P1-P3).
-		{"AES-CBC ciphertext that is not whole blocks", encryptedResponse(t, h.harness, cbc, oaep, 16, junk(16+20), ""), 403, "invalid"},
-		{"AES-GCM ciphertext shorter than its nonce", encryptedResponse(t, h.harness, gcm, oaep, 16, junk(8), ""), 403, "invalid"},
-		{"3DES with an 8-byte key", encryptedResponse(t, h.harness, des, oaep, 8, junk(24), ""), 403, "guard"},
-		{"RSA-1_5 key transport", encryptedResponse(t, h.harness, cbc, rsa1, 16, junk(48), ""), 403, "guard"},
-		{"an encrypted and a plain assertion together", encryptedResponse(t, h.harness, cbc, oaep, 16, junk(48),
+		// crewjam v0.5.1's own decrypters panic on these three (notes/saml-sp.md 2.5 P1-P3). A failure to
+		// decrypt has one code and reason whatever went wrong (TestAttackDecryptionOracle).
+		{"AES-CBC ciphertext that is not whole blocks", encryptedResponse(t, h.harness, "", cbc, oaep, 16, junk(16+20), ""), 403, "decrypt"},
+		{"AES-GCM ciphertext shorter than its nonce", encryptedResponse(t, h.harness, "", gcm, oaep, 16, junk(8), ""), 403, "decrypt"},
+		{"3DES with an 8-byte key", encryptedResponse(t, h.harness, "", des, oaep, 8, junk(24), ""), 403, "guard"},
+		{"RSA-1_5 key transport", encryptedResponse(t, h.harness, "", cbc, rsa1, 16, junk(48), ""), 403, "guard"},
+		{"an encrypted and a plain assertion together", encryptedResponse(t, h.harness, "", cbc, oaep, 16, junk(48),
 			string(pat[strings.Index(string(pat), "<Assertion"):strings.Index(string(pat), "</samlp:Response>")])), 403, "guard"},
 		// goxmldsig 1.6.1 makes crewjam panic on a signed element with ~1000 descendants (P4).
 		{"a fake ds:Signature with a thousand elements", []byte(strings.Replace(string(pat), "<samlp:Status>",
@@ -363,6 +368,118 @@ func TestAttackCrashers(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { h.refused(t, nil, tc.doc, tc.status, tc.code) })
+	}
+}
+
+// TestAttackDecryptionOracle (issue 14 items 1, 7 and 8): with a captured EncryptedAssertion's wrapped
+// key, or a key of their own wrapped to the published SP certificate, an attacker chooses ciphertexts
+// and watches how each fails. Every failure to decrypt, pass the guard on the plaintext, or read it has
+// one code and one reason, on the page of a test sign-in, in the refusal of a plain one, and in the
+// log; nothing says padding, byte, UTF-8 or syntax. Each case is posted to a plain sign-in and as the
+// answer to a test sign-in opened from a test link.
+func TestAttackDecryptionOracle(t *testing.T) {
+	const (
+		oaep   = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
+		cbc    = samltest.AES128CBC
+		gcm    = samltest.AES128GCM
+		reason = "the assertion could not be decrypted or read"
+	)
+	assertion := `<Assertion xmlns="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><Issuer>i</Issuer><Subject><NameID>` + victim + `</NameID></Subject>%s</Assertion>`
+	with := func(inner string) []byte { return []byte(fmt.Sprintf(assertion, inner)) }
+	padded := func(pt []byte, last byte) []byte { // pt padded to whole blocks, the last byte forced
+		n := 16 - len(pt)%16
+		b := append(append([]byte(nil), pt...), make([]byte, n)...)
+		b[len(b)-1] = last
+		return b
+	}
+	cbcBlocks := func(blocks []byte) func([]byte) []byte {
+		return func(key []byte) []byte {
+			ct, err := samltest.SealBlocks(key, blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ct
+		}
+	}
+	sealed := func(alg string, pt []byte, tamper bool) func([]byte) []byte {
+		return func(key []byte) []byte {
+			ct, err := samltest.Seal(key, alg, pt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tamper {
+				ct[len(ct)-1] ^= 1
+			}
+			return ct
+		}
+	}
+	cases := []struct {
+		name string
+		alg  string
+		seal func([]byte) []byte
+	}{
+		{"CBC: pad byte 0", cbc, cbcBlocks(padded(with(""), 0))},
+		{"CBC: pad byte 17", cbc, cbcBlocks(padded(with(""), 17))},
+		{"CBC: pad byte 255", cbc, cbcBlocks(padded(with(""), 255))},
+		{"CBC: invalid UTF-8", cbc, sealed(cbc, with("\xff\xfe"), false)},
+		{"CBC: a control byte", cbc, sealed(cbc, with("\x01"), false)},
+		{"CBC: a bad byte in a name", cbc, sealed(cbc, []byte(strings.Replace(string(with("")), "<Issuer>", "<Iss\x80uer>", 1)), false)},
+		{"CBC: not well-formed", cbc, sealed(cbc, []byte(strings.Replace(string(with("")), "</Assertion>", "</Assertio>", 1)), false)},
+		{"CBC: empty plaintext (crewjam panicked)", cbc, sealed(cbc, nil, false)},
+		{"CBC: text only (crewjam panicked)", cbc, sealed(cbc, []byte("admin@acme.com"), false)},
+		{"CBC: whitespace only", cbc, sealed(cbc, []byte("   \n"), false)},
+		{"CBC: a DOCTYPE in the plaintext", cbc, sealed(cbc, append([]byte(`<!DOCTYPE a [<!ENTITY x "y">]>`), with("")...), false)},
+		{"CBC: 45,000 elements in the plaintext", cbc, sealed(cbc, with(strings.Repeat("<x/>", 45000)), false)},
+		{"CBC: the Assertion's ID twice in the plaintext", cbc, sealed(cbc, []byte(strings.Replace(string(with("")), `ID="_x"`, `ID="_x" ID="_y"`, 1)), false)},
+		{"CBC: a Response as the plaintext", cbc, sealed(cbc, []byte(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>`), false)},
+		{"GCM: a changed tag", gcm, sealed(gcm, with(""), true)},
+		{"GCM: empty plaintext (crewjam panicked)", gcm, sealed(gcm, nil, false)},
+		{"GCM: text only (crewjam panicked)", gcm, sealed(gcm, []byte("hello"), false)},
+		{"GCM: invalid UTF-8", gcm, sealed(gcm, with("\xff"), false)},
+		{"GCM: 45,000 elements in the plaintext", gcm, sealed(gcm, with(strings.Repeat("<x/>", 45000)), false)},
+	}
+	leaks := []string{"padding", "UTF-8", "utf-8", "byte", "syntax", "character", "panic", "plaintext", "XML", "cipher", "authentication failed", "guard", "elements"}
+	for _, state := range []string{"testing", "active"} {
+		t.Run("state "+state, func(t *testing.T) {
+			h := newAttackHarness(t, func(s *store.SSOSettings) { s.State = state })
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					// A plain sign-in (unsolicited), refused with the one reason.
+					h.refusal()
+					res := h.post(h.browser(), "acme", encryptedResponse(t, h.harness, "", tc.alg, oaep, 16, tc.seal, ""), "")
+					logs := h.logs.All()
+					if code := h.refusal(); res.StatusCode != http.StatusForbidden || code != "decrypt" {
+						t.Fatalf("plain sign-in: status %d code %q, want 403 decrypt", res.StatusCode, code)
+					}
+					// The answer to a test sign-in: the report says the same, and no more.
+					b := h.browser()
+					id := h.startTest(b, h.testLink("acme", time.Hour))
+					res2, body := h.postACS(b, "acme", encryptedResponse(t, h.harness, id, tc.alg, oaep, 16, tc.seal, ""))
+					if want := "scimsso would refuse this sign-in (decrypt): " + reason + "."; res2.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+						t.Fatalf("test sign-in: %d, want a report with %q\n%s", res2.StatusCode, want, body)
+					}
+					report := body[strings.Index(body, "<main>"):]
+					for _, w := range leaks {
+						if strings.Contains(report, w) {
+							t.Errorf("%q in the report:\n%s", w, report)
+						}
+					}
+					logs = append(logs, h.logs.All()...)
+					for _, e := range logs {
+						if r, ok := e.ContextMap()["reason"].(string); ok && r != reason {
+							t.Errorf("a log line gives another reason: %q", r)
+						}
+						line := fmt.Sprint(e.Message, e.ContextMap())
+						for _, w := range leaks {
+							if strings.Contains(line, w) {
+								t.Errorf("%q in the log: %s", w, line)
+							}
+						}
+					}
+					h.unchanged(t, b)
+				})
+			}
+		})
 	}
 }
 
@@ -426,6 +543,16 @@ func TestAttackConditions(t *testing.T) {
 	}{
 		{"audience of another tenant", func(r *samltest.Response) { r.Audience = h.entityID("beta") }, "invalid"},
 		{"audience of another SP", func(r *samltest.Response) { r.Audience = "https://sp.other.example/metadata" }, "invalid"},
+		// Conditions are ANDed (SAML core 2.5.1.4): every AudienceRestriction must name this SP.
+		{"a second AudienceRestriction naming another SP", func(r *samltest.Response) {
+			r.MoreAudienceRestrictions = []string{"https://sp.other.example/metadata"}
+		}, "invalid"},
+		{"another SP's AudienceRestriction before ours", func(r *samltest.Response) {
+			r.Audience, r.MoreAudienceRestrictions = "https://sp.other.example/metadata", []string{h.entityID("acme")}
+		}, "invalid"},
+		{"a second AudienceRestriction naming another tenant", func(r *samltest.Response) {
+			r.MoreAudienceRestrictions = []string{h.entityID("beta")}
+		}, "invalid"},
 		{"Destination of another tenant", func(r *samltest.Response) { r.ACS = h.acs("beta") }, "invalid"},
 		{"Recipient of another tenant", func(r *samltest.Response) { r.Recipient = h.acs("beta") }, "invalid"},
 		{"Issuer of another IdP", func(r *samltest.Response) { r.Issuer = "https://idp.other.example" }, "invalid"},
@@ -454,7 +581,25 @@ func TestAttackConditions(t *testing.T) {
 			t.Fatalf("status %d", res.StatusCode)
 		}
 	})
-	// Last, as it signs someone in: the allowance itself.
+	t.Run("an assertion's ID twice, after signing", func(t *testing.T) {
+		doc := string(h.response("acme", "", pat, func(r *samltest.Response) { r.AssertionID = "_real" }))
+		doc = strings.Replace(doc, `ID="_real"`, `ID="_real" ID="_other"`, 1)
+		h.refused(t, nil, []byte(doc), http.StatusForbidden, "guard")
+	})
+	t.Run("the Response's ID twice, after signing", func(t *testing.T) {
+		doc := string(h.response("acme", "", pat, func(r *samltest.Response) { r.Sign = "both" }))
+		doc = strings.Replace(doc, `<samlp:Response `, `<samlp:Response ID="_other" `, 1)
+		h.refused(t, nil, []byte(doc), http.StatusForbidden, "guard")
+	})
+	// Last, as they sign someone in: what is allowed.
+	t.Run("two AudienceRestrictions, both naming this SP, are accepted", func(t *testing.T) {
+		res := h.post(h.browser(), "acme", h.response("acme", "", pat, func(r *samltest.Response) {
+			r.MoreAudienceRestrictions = []string{h.entityID("acme")}
+		}), "")
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("status %d (%s)", res.StatusCode, h.refusal())
+		}
+	})
 	t.Run("clock skew within 3 minutes is accepted", func(t *testing.T) {
 		res := h.post(h.browser(), "acme", h.response("acme", "", pat, func(r *samltest.Response) { r.Now = time.Now().Add(2 * time.Minute) }), "")
 		if res.StatusCode != http.StatusSeeOther {

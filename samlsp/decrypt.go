@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/xmlenc"
 )
 
@@ -32,6 +33,23 @@ func init() {
 	xmlenc.RegisterDecrypter(refused("http://www.w3.org/2001/04/xmlenc#tripledes-cbc"))
 }
 
+// offeredEncryption is what the SP metadata asks IdPs to encrypt with, most preferred first (IdPs that
+// read it, such as Shibboleth and SimpleSAMLphp, take the first they support). AES-GCM is
+// authenticated: a changed ciphertext fails as a whole, so nothing about its plaintext can be learnt
+// from how it fails. AES-CBC comes after because Entra and ADFS encrypt with AES-256-CBC whatever the
+// metadata says (their admins set it by hand), so it keeps being decrypted; only one reason is ever
+// given for a failure (errUnreadable), which is what a padding oracle needs to tell apart.
+// The 192-bit sizes are decrypted but not offered.
+func offeredEncryption() []saml.EncryptionMethod {
+	return []saml.EncryptionMethod{
+		{Algorithm: "http://www.w3.org/2009/xmlenc11#aes256-gcm"},
+		{Algorithm: "http://www.w3.org/2009/xmlenc11#aes128-gcm"},
+		{Algorithm: "http://www.w3.org/2001/04/xmlenc#aes256-cbc"},
+		{Algorithm: "http://www.w3.org/2001/04/xmlenc#aes128-cbc"},
+		{Algorithm: "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"},
+	}
+}
+
 // refused is a registry entry that declines an algorithm.
 type refused string
 
@@ -41,7 +59,9 @@ func (r refused) Decrypt(any, *etree.Element) ([]byte, error) {
 	return nil, fmt.Errorf("encryption algorithm %s is refused", string(r))
 }
 
-// aesDecrypter decrypts AES-CBC or AES-GCM EncryptedData with every length checked first.
+// aesDecrypter decrypts AES-CBC or AES-GCM EncryptedData with every length checked first, and runs the
+// guard on the plaintext before crewjam parses it (an EncryptedAssertion's is the only EncryptedData
+// crewjam decrypts with these).
 type aesDecrypter struct {
 	alg     string
 	keySize int
@@ -51,6 +71,17 @@ type aesDecrypter struct {
 func (d aesDecrypter) Algorithm() string { return d.alg }
 
 func (d aesDecrypter) Decrypt(key any, el *etree.Element) ([]byte, error) {
+	pt, err := d.decrypt(key, el)
+	if err != nil {
+		return nil, err
+	}
+	if err := guardPlaintext(pt); err != nil {
+		return nil, err
+	}
+	return pt, nil
+}
+
+func (d aesDecrypter) decrypt(key any, el *etree.Element) ([]byte, error) {
 	if ek := el.FindElement("./KeyInfo/EncryptedKey"); ek != nil {
 		var err error
 		if key, err = xmlenc.Decrypt(key, ek); err != nil {

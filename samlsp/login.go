@@ -70,13 +70,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.startSignIn(w, r, c, req)
 }
 
-// test starts an admin's test sign-in at /saml/{tenant}/test: the IdP's answer is reported, not used.
-// It works while the tenant is testing (before going live) and while it is active (checking a change
-// of the IdP's side); nothing is ever written for it.
+// test starts an admin's test sign-in at /saml/{tenant}/test?token=…: the IdP's answer is reported,
+// not used. Only a one-time test link starts one (NewTestLink; `scimsso sso test-link` until the admin
+// console exists): a report tells why an answer is refused, which nobody else may ask. Without a
+// valid link the answer is a plain 404 and nothing is stored. A link works while the tenant is testing
+// (before going live) and while it is active (checking a change on the IdP's side), and is used up
+// when it is opened, even if the sign-in goes no further.
 func (s *Server) test(w http.ResponseWriter, r *http.Request) {
-	if c, ok := s.ssoTenant(w, r, mux.Vars(r)["tenant"], true); ok {
-		s.startSignIn(w, r, c, &store.AuthnRequest{ReturnTo: defaultReturnTo, Purpose: store.PurposeTest})
+	ref := requestRef(r)
+	c, ok := s.ssoTenant(w, r, mux.Vars(r)["tenant"], true)
+	if !ok {
+		return
 	}
+	err := store.ErrNotFound
+	if tok := r.URL.Query().Get("token"); isSecret(tok) {
+		err = s.st.UseTestLink(r.Context(), c.tenant.ID, hashSecret(tok))
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		s.log.Info("test sign-in refused: no valid test link", zap.String("request_id", ref), zap.String("tenant", c.tenant.Slug))
+		page(w, http.StatusNotFound, "Test link not valid", "This test sign-in link is unknown, has expired or was already used. Ask for a new one.", ref)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, "test link", err)
+		return
+	}
+	s.startSignIn(w, r, c, &store.AuthnRequest{ReturnTo: defaultReturnTo, Purpose: store.PurposeTest})
 }
 
 // ssoTenant returns the tenant's sign-in configuration when SSO can start, else answers with a page.

@@ -980,22 +980,14 @@ func TestSoftTimeout(t *testing.T) {
 	})
 }
 
-// TestTestMode: /saml/{tenant}/test reports what the IdP sent and what scimsso would do, and stores
-// nothing, while the tenant is testing or active.
+// TestTestMode: a test sign-in (opened from a one-time link, see TestTestLink) reports what the IdP
+// sent and what scimsso would do, and stores nothing, while the tenant is testing or active.
 func TestTestMode(t *testing.T) {
 	sam := person("sam@acme.com", "Sam", "S")
-	// start begins a test sign-in in b and returns the request ID.
+	// start begins a test sign-in in b from a one-time test link and returns the request ID.
 	start := func(h *harness, b *http.Client) string {
 		h.t.Helper()
-		res, body := h.send(b, http.MethodGet, "/saml/acme/test", nil, nil)
-		if res.StatusCode != http.StatusFound {
-			h.t.Fatalf("GET /saml/acme/test: %d\n%s", res.StatusCode, body)
-		}
-		id, passive := h.idpRequest(res)
-		if passive {
-			h.t.Fatal("a test sign-in asked for IsPassive")
-		}
-		return id
+		return h.startTest(b, h.testLink("acme", time.Hour))
 	}
 	// report posts a test answer and checks it got a report page that stored nothing.
 	report := func(t *testing.T, h *harness, b *http.Client, doc []byte) string {

@@ -1,16 +1,37 @@
 package samlsp
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/store"
 )
+
+// MaxTestLinkLifetime bounds how long a test link may wait to be opened.
+const MaxTestLinkLifetime = 7 * 24 * time.Hour
+
+// NewTestLink makes a one-time link that starts a test sign-in of tenant t at the server whose public
+// base URL is baseURL, valid until expires, and returns it. The link carries 256 random bits; only
+// their SHA-256 is stored, and opening the link uses it up. It is what an admin of the tenant would be
+// given (the operator, until the admin console exists): anyone holding it can start one test sign-in.
+func NewTestLink(ctx context.Context, st store.Store, baseURL string, t *store.Tenant, expires time.Time) (string, error) {
+	secret, hash, err := newSecret()
+	if err != nil {
+		return "", err
+	}
+	if err := st.CreateTestLink(ctx, &store.TestLink{TenantID: t.ID, Hash: hash, ExpiresAt: expires}); err != nil {
+		return "", fmt.Errorf("samlsp: test link: %w", err)
+	}
+	return strings.TrimRight(baseURL, "/") + "/saml/" + url.PathEscape(t.Slug) + "/test?token=" + secret, nil
+}
 
 type reportAttr struct {
 	Name   string

@@ -225,15 +225,7 @@ func (s *Server) build(t *store.Tenant, set *store.SSOSettings) (*tenantSP, erro
 		// RequestedAuthnContext is sent (Entra answers a mismatch with AADSTS75011).
 		AuthnNameIDFormat: saml.UnspecifiedNameIDFormat,
 	}
-	entityID := meta.String()
-	c.sp.ValidateAudienceRestriction = func(a *saml.Assertion) error {
-		for _, ar := range a.Conditions.AudienceRestrictions {
-			if ar.Audience.Value == entityID {
-				return nil
-			}
-		}
-		return fmt.Errorf("no Audience is this tenant's entity ID %s", entityID)
-	}
+	c.sp.ValidateAudienceRestriction = audienceCheck(meta.String())
 	if set.SignRequests {
 		c.sp.SignatureMethod = dsig.RSASHA256SignatureMethod
 	}
@@ -304,6 +296,11 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			md.SPSSODescriptors[i].AssertionConsumerServices = acs
+			for k := range md.SPSSODescriptors[i].KeyDescriptors {
+				if kd := &md.SPSSODescriptors[i].KeyDescriptors[k]; kd.Use == "encryption" {
+					kd.EncryptionMethods = offeredEncryption()
+				}
+			}
 		}
 		body, err = xml.MarshalIndent(md, "", "  ")
 	}

@@ -53,13 +53,19 @@ func newSecret() (string, []byte, error) {
 // characters of base64url), else "": anything else was never issued here and needs no lookup.
 func secretCookie(r *http.Request, name string) string {
 	c, err := r.Cookie(name)
-	if err != nil || len(c.Value) != 43 {
-		return ""
-	}
-	if _, err := base64.RawURLEncoding.DecodeString(c.Value); err != nil {
+	if err != nil || !isSecret(c.Value) {
 		return ""
 	}
 	return c.Value
+}
+
+// isSecret reports whether v has the shape newSecret gives.
+func isSecret(v string) bool {
+	if len(v) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(v)
+	return err == nil
 }
 
 func hashSecret(v string) []byte {

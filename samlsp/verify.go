@@ -180,6 +180,26 @@ func checkNameIDs(assertion *etree.Element) error {
 	return nil
 }
 
+// audienceCheck is crewjam's ValidateAudienceRestriction for the SP entityID: at least one
+// AudienceRestriction, and every one of them naming this SP. Conditions are ANDed (SAML core 2.5.1.4):
+// an assertion restricted to this SP and to another one is not for this SP alone, and crewjam's own
+// check (and scimsso's before) took any one match.
+// crewjam keeps one Audience per AudienceRestriction (the last); a restriction listing this SP before
+// another audience is refused, never wrongly accepted.
+func audienceCheck(entityID string) func(*saml.Assertion) error {
+	return func(a *saml.Assertion) error {
+		if a.Conditions == nil || len(a.Conditions.AudienceRestrictions) == 0 {
+			return errors.New("the assertion has no AudienceRestriction")
+		}
+		for _, ar := range a.Conditions.AudienceRestrictions {
+			if ar.Audience.Value != entityID {
+				return fmt.Errorf("an AudienceRestriction names %q, not this tenant's entity ID %s (conditions are ANDed)", ar.Audience.Value, entityID)
+			}
+		}
+		return nil
+	}
+}
+
 // has reports whether the verifier verified the element with that tag and ID.
 func (v *verifier) has(tag, id string) bool {
 	for _, x := range v.verified {

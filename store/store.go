@@ -200,6 +200,15 @@ type AuthnRequest struct {
 	ExpiresAt time.Time
 }
 
+// TestLink is a one-time link that starts an admin's test sign-in of a tenant's SSO: until the admin
+// console exists, the operator's CLI makes it. Only the SHA-256 of its secret is stored.
+type TestLink struct {
+	TenantID  string
+	Hash      []byte // SHA-256 of the link's secret
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // SignIn is an accepted SAML sign-in: everything it writes, written in one transaction.
 type SignIn struct {
 	RequestID        string // the outstanding AuthnRequest answered; "" for IdP-initiated
@@ -425,6 +434,10 @@ type Store interface {
 	// AuthnRequest returns the tenant's outstanding request id if it was started by the browser whose
 	// binding hash is given and has not expired, without consuming it; otherwise ErrNotFound.
 	AuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) (*AuthnRequest, error)
+	// ConsumeAuthnRequest uses up the tenant's outstanding request id started by the browser whose binding
+	// hash is given, without a sign-in (the answer to a test sign-in). ErrNotFound unless it was
+	// outstanding; of concurrent calls for one request exactly one succeeds.
+	ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) error
 	// SignIn writes one sign-in in one transaction: it consumes the request in.RequestID (ErrNotFound if it
 	// is not outstanding for this tenant and browser), records the assertion id (ErrReplayed if it was
 	// used before), calls decide with a finder over the tenant's users, creates the user decide returns
@@ -482,8 +495,16 @@ type Store interface {
 	// must not count against a shared client address); forgetting an unknown id is not an error.
 	ForgetLoginAttempt(ctx context.Context, id string) error
 
-	// Sweep deletes expired AuthnRequests, replay entries and sessions, and failed password attempts
-	// older than a day, and returns how many rows went.
+	// CreateTestLink stores l with the store's time as its creation time. ErrNotFound for an unknown
+	// tenant; ErrAlreadyExists if a link with that hash exists.
+	CreateTestLink(ctx context.Context, l *TestLink) error
+	// UseTestLink uses up the tenant's test link whose secret hashes to hash. ErrNotFound if there is
+	// none, it has expired, was used, or is another tenant's; of concurrent calls for one link exactly
+	// one succeeds.
+	UseTestLink(ctx context.Context, tenantID string, hash []byte) error
+
+	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions, and failed password
+	// attempts older than a day, and returns how many rows went.
 	Sweep(ctx context.Context) (int64, error)
 }
 

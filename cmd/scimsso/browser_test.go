@@ -422,12 +422,17 @@ func TestBrowserSessionTimeouts(t *testing.T) {
 	e.page("login-after-hard-timeout")
 }
 
-// TestBrowserTestMode: while the tenant is testing, an admin's test sign-in at /saml/demo/test shows
-// what the IdP sent and what scimsso would do, and creates nothing.
+// TestBrowserTestMode: while the tenant is testing, an admin's test sign-in, opened from a one-time
+// test link as `scimsso sso test-link` prints it, shows what the IdP sent and what scimsso would do, and
+// creates nothing.
 func TestBrowserTestMode(t *testing.T) {
 	e := newBrowserEnv(t)
 	e.settings(func(s *store.SSOSettings) { s.State = "testing" })
-	e.navigate(e.base + "/saml/demo/test")
+	link, err := samlsp.NewTestLink(context.Background(), e.st, e.base, e.tenant, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.navigate(link)
 	e.idpSignIn("carol")
 	e.at(e.base, "/saml/demo/acs")
 	body := e.page("test-report")

@@ -34,6 +34,7 @@ var cliCommands = []struct {
 		"secondary-email-attr", "attr-first-name", "attr-last-name", "attr-email", "attr-country", "attr-department",
 		"force-country", "force-department", "skip-destination-validation", "sign-requests", "idp-initiated"}, nil, true},
 	{"sso show", []string{"tenant"}, nil, true},
+	{"sso test-link", []string{"tenant", "base-url", "expires"}, map[string]string{"base-url": "http://localhost:8080", "expires": "1h"}, true},
 	{"team add", []string{"tenant", "hidden"}, nil, true},
 	{"team list", []string{"tenant"}, nil, true},
 	{"department-map import", []string{"tenant"}, nil, true},

@@ -270,6 +270,55 @@ func (m *Main) ssoShow(ctx context.Context, args []string) error {
 	}, args)
 }
 
+// ssoTestLink prints a one-time link that starts a test sign-in of the tenant: an admin opens it, signs
+// in at the IdP and sees what the IdP sent and what scimsso would do, with nothing stored. Until the
+// admin console exists this is how an admin gets one; the test page refuses everyone without a link.
+func (m *Main) ssoTestLink(ctx context.Context, args []string) error {
+	var base, expires *string
+	var exp time.Time
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "sso test-link", args: "no arguments",
+		flags: func(fs *flag.FlagSet) {
+			base = fs.String("base-url", "http://localhost:8080", "public base URL of the server, as given to serve")
+			expires = fs.String("expires", "1h", "how long the link may wait to be opened (at most 7d)")
+		},
+		check: func([]string) error {
+			if !validBaseURL(*base) {
+				return fmt.Errorf("--base-url %q must be an absolute http(s) URL without query or fragment", *base)
+			}
+			dur, err := parseDuration(*expires)
+			if err != nil {
+				return fmt.Errorf("--expires: %v", err)
+			}
+			if dur <= 0 || dur > samlsp.MaxTestLinkLifetime {
+				return fmt.Errorf("--expires must be positive and at most 7d, got %q", *expires)
+			}
+			exp = m.Now().Add(dur)
+			return nil
+		},
+		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
+			set, err := st.SSOSettings(ctx, t.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				set, err = defaultSSOSettings(), nil
+			}
+			if err != nil {
+				return err
+			}
+			if set.State != "testing" && set.State != "active" {
+				return fmt.Errorf("tenant %q: SSO state is %s; a test sign-in needs testing or active (sso set --state testing)", t.Slug, set.State)
+			}
+			link, err := samlsp.NewTestLink(ctx, st, *base, t, exp)
+			if err != nil {
+				return err
+			}
+			// The link alone on stdout, so LINK=$(scimsso sso test-link ...) works; everything else on stderr.
+			fmt.Fprintln(m.Stdout, link)
+			fmt.Fprintf(m.Stderr, "test link for tenant %s: starts one test sign-in, expires %s; it is shown only once\n", t.Slug, exp.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}, args)
+}
+
 // certSummary describes a certificate by subject, expiry and SHA-256 fingerprint.
 func certSummary(p string) string {
 	block, _ := pem.Decode([]byte(p))

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,65 @@ func TestSSOSettings(t *testing.T) {
 	mustRun(t, db, "sso", "set", "--tenant", "acme", "--metadata-url", idp.URL+"/federationmetadata.xml", "--state", "active")
 	if s := show(); !strings.Contains(s, idp.URL+"/federationmetadata.xml") || !strings.Contains(s, "state:                       active") {
 		t.Fatalf("show after --metadata-url: %s", s)
+	}
+}
+
+// TestSSOTestLink: sso test-link prints a one-time link alone on stdout, which a running server accepts
+// once to start a test sign-in; without SSO on, or with bad flags, it fails and prints nothing.
+func TestSSOTestLink(t *testing.T) {
+	db := newDB(t)
+	createTenant(t, db, "acme", "acme.com")
+	mustFail(t, db, "sso", "test-link", "--tenant", "acme") // SSO is off
+	mustFail(t, db, "sso", "test-link", "--tenant", "nosuch")
+	meta, _ := writeIdPMetadata(t)
+	mustRun(t, db, "sso", "set", "--tenant", "acme", "--metadata-file", meta, "--state", "testing")
+	for _, args := range [][]string{
+		{"--expires", "8d"},
+		{"--expires", "0"},
+		{"--expires", "soon"},
+		{"--base-url", "ftp://sso.example.com"},
+		{"extra"},
+	} {
+		mustFail(t, db, append([]string{"sso", "test-link", "--tenant", "acme"}, args...)...)
+	}
+
+	link := regexp.MustCompile(`^http://127\.0\.0\.1/saml/acme/test\?token=[A-Za-z0-9_-]{43}\n$`)
+	var links []string
+	for _, state := range []string{"testing", "active"} {
+		mustRun(t, db, "sso", "set", "--tenant", "acme", "--state", state)
+		out, stderr := mustRun(t, db, "sso", "test-link", "--tenant", "acme", "--base-url", "http://127.0.0.1", "--expires", "2h")
+		if !link.MatchString(out) || !strings.Contains(stderr, "expires") {
+			t.Fatalf("state %s: stdout %q, stderr %q", state, out, stderr)
+		}
+		links = append(links, strings.TrimSpace(out))
+	}
+	if links[0] == links[1] {
+		t.Fatal("two test links are the same")
+	}
+
+	srv := startServer(t, db)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	open := func(l string) *http.Response {
+		t.Helper()
+		res, err := noRedirect.Get(strings.Replace(l, "http://127.0.0.1", srv.url, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for _, l := range links {
+		if res := open(l); res.StatusCode != http.StatusFound || !strings.HasPrefix(res.Header.Get("Location"), "https://login.microsoftonline.com/0ac53016/saml2?SAMLRequest=") {
+			t.Fatalf("first opening of %s: %d to %q", l, res.StatusCode, res.Header.Get("Location"))
+		}
+		if res := open(l); res.StatusCode != http.StatusNotFound {
+			t.Fatalf("second opening of %s: %d", l, res.StatusCode)
+		}
+	}
+	if res := open("http://127.0.0.1/saml/acme/test"); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("no link: %d", res.StatusCode)
+	}
+	if logs := srv.logs(t); strings.Contains(logs, strings.SplitN(links[0], "token=", 2)[1]) {
+		t.Fatal("the server logged a test link's token")
 	}
 }

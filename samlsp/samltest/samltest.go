@@ -6,14 +6,18 @@ package samltest
 import (
 	"bytes"
 	"compress/flate"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -115,7 +119,21 @@ type Response struct {
 	NoKeyInfo bool
 	// Recipient overrides the SubjectConfirmationData Recipient (default ACS); Issuer the IdP's entity ID.
 	Recipient, Issuer string
+	// MoreAudienceRestrictions adds one AudienceRestriction per entry after the one naming Audience.
+	MoreAudienceRestrictions []string
+	// EncryptTo encrypts the (signed) assertion to this SP certificate as an EncryptedAssertion, with
+	// Encryption (default AES256GCM); a signed Response then covers the EncryptedAssertion.
+	EncryptTo  *x509.Certificate
+	Encryption string
 }
+
+// Content-encryption algorithms of EncryptedAssertion.
+const (
+	AES128GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+	AES256GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+	AES128CBC = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+	AES256CBC = "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
+)
 
 const (
 	nsSAML  = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -150,6 +168,10 @@ func (p *IdP) Make(r Response) ([]byte, error) {
 	if r.InResponseTo != "" {
 		irt = fmt.Sprintf(` InResponseTo="%s"`, xmlEscape(r.InResponseTo))
 	}
+	audiences := fmt.Sprintf(`<AudienceRestriction><Audience>%s</Audience></AudienceRestriction>`, xmlEscape(r.Audience))
+	for _, a := range r.MoreAudienceRestrictions {
+		audiences += fmt.Sprintf(`<AudienceRestriction><Audience>%s</Audience></AudienceRestriction>`, xmlEscape(a))
+	}
 	var attrs strings.Builder
 	for _, a := range r.Attrs {
 		fmt.Fprintf(&attrs, `<Attribute Name="%s">`, xmlEscape(a.Name))
@@ -161,11 +183,11 @@ func (p *IdP) Make(r Response) ([]byte, error) {
 	assertion := fmt.Sprintf(`<Assertion xmlns="%s" ID="%s" IssueInstant="%s" Version="2.0"><Issuer>%s</Issuer>`+
 		`<Subject><NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">%s</NameID>`+
 		`<SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><SubjectConfirmationData%s NotOnOrAfter="%s" Recipient="%s"/></SubjectConfirmation></Subject>`+
-		`<Conditions NotBefore="%s" NotOnOrAfter="%s"><AudienceRestriction><Audience>%s</Audience></AudienceRestriction></Conditions>`+
+		`<Conditions NotBefore="%s" NotOnOrAfter="%s">%s</Conditions>`+
 		`<AttributeStatement>%s</AttributeStatement>`+
 		`<AuthnStatement AuthnInstant="%s" SessionIndex="%s"><AuthnContext><AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</AuthnContextClassRef></AuthnContext></AuthnStatement></Assertion>`,
 		nsSAML, r.AssertionID, ts(r.Now), xmlEscape(r.Issuer), xmlEscape(r.NameID), irt, ts(r.Now.Add(r.ValidFor)), xmlEscape(r.Recipient),
-		ts(r.Now.Add(-time.Minute)), ts(r.Now.Add(r.ValidFor)), xmlEscape(r.Audience), attrs.String(), ts(r.Now), r.AssertionID)
+		ts(r.Now.Add(-time.Minute)), ts(r.Now.Add(r.ValidFor)), audiences, attrs.String(), ts(r.Now), r.AssertionID)
 	signer := p
 	if r.Signer != nil {
 		signer = r.Signer
@@ -173,6 +195,15 @@ func (p *IdP) Make(r Response) ([]byte, error) {
 	var err error
 	if r.Sign == "assertion" || r.Sign == "both" {
 		if assertion, err = signer.sign(assertion, r.SHA1, r.NoKeyInfo); err != nil {
+			return nil, err
+		}
+	}
+	if r.EncryptTo != nil {
+		alg := r.Encryption
+		if alg == "" {
+			alg = AES256GCM
+		}
+		if assertion, err = EncryptAssertion([]byte(assertion), r.EncryptTo, alg); err != nil {
 			return nil, err
 		}
 	}
@@ -185,6 +216,78 @@ func (p *IdP) Make(r Response) ([]byte, error) {
 		}
 	}
 	return []byte(resp), nil
+}
+
+// EncryptAssertion returns an EncryptedAssertion holding plaintext encrypted with alg (AES-GCM or
+// AES-CBC) under a fresh key, itself RSA-OAEP (SHA-1, MGF1-SHA1) encrypted to cert in the
+// EncryptedData's KeyInfo, as Okta and Entra send it.
+func EncryptAssertion(plaintext []byte, cert *x509.Certificate, alg string) (string, error) {
+	size := map[string]int{AES128GCM: 16, AES256GCM: 32, AES128CBC: 16, AES256CBC: 32}[alg]
+	if size == 0 {
+		return "", fmt.Errorf("samltest: unknown encryption %s", alg)
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return "", errors.New("samltest: the SP certificate has no RSA key")
+	}
+	key := make([]byte, size)
+	rand.Read(key)
+	ct, err := Seal(key, alg, plaintext)
+	if err != nil {
+		return "", err
+	}
+	ek, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, key, nil)
+	if err != nil {
+		return "", err
+	}
+	return EncryptedAssertionXML(alg, ek, ct), nil
+}
+
+// Seal encrypts plaintext with alg under key as XML Encryption lays it out: for GCM the 12-byte nonce,
+// ciphertext and tag; for CBC the IV and the ciphertext of the plaintext padded to whole blocks (the
+// last byte the pad length).
+func Seal(key []byte, alg string, plaintext []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(alg, "-gcm") {
+		g, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		nonce := make([]byte, g.NonceSize())
+		rand.Read(nonce)
+		return g.Seal(nonce, nonce, plaintext, nil), nil
+	}
+	pad := aes.BlockSize - len(plaintext)%aes.BlockSize
+	return SealBlocks(key, append(append([]byte(nil), plaintext...), bytes.Repeat([]byte{byte(pad)}, pad)...))
+}
+
+// SealBlocks AES-CBC encrypts whole blocks under key with a random IV and no padding of its own: what
+// an attacker who reuses a wrapped key can send, down to the padding byte.
+func SealBlocks(key, blocks []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(blocks)%aes.BlockSize != 0 {
+		return nil, errors.New("samltest: not whole blocks")
+	}
+	out := make([]byte, aes.BlockSize+len(blocks))
+	rand.Read(out[:aes.BlockSize])
+	cipher.NewCBCEncrypter(block, out[:aes.BlockSize]).CryptBlocks(out[aes.BlockSize:], blocks)
+	return out, nil
+}
+
+// EncryptedAssertionXML lays out an EncryptedAssertion with content encryption alg, the RSA-OAEP
+// encrypted key ek in the EncryptedData's KeyInfo, and the ciphertext ct.
+func EncryptedAssertionXML(alg string, ek, ct []byte) string {
+	return fmt.Sprintf(`<EncryptedAssertion xmlns="%s"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element">`+
+		`<xenc:EncryptionMethod Algorithm="%s"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/>`+
+		`<xenc:CipherData><xenc:CipherValue>%s</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>`+
+		`<xenc:CipherData><xenc:CipherValue>%s</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></EncryptedAssertion>`,
+		nsSAML, alg, base64.StdEncoding.EncodeToString(ek), base64.StdEncoding.EncodeToString(ct))
 }
 
 // sign signs the root element of doc (enveloped, exclusive C14N) and places the Signature after the

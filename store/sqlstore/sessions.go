@@ -90,6 +90,46 @@ func consumeAuthnRequest(ctx context.Context, tx *wtx, now time.Time, tenantID, 
 		RETURNING `+authnRequestCols, tenantID, id, bindingHash, micros(now)))
 }
 
+// ConsumeAuthnRequest implements store.Store.
+func (s *Store) ConsumeAuthnRequest(ctx context.Context, tenantID, id string, bindingHash []byte) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		_, err := consumeAuthnRequest(ctx, tx, now, tenantID, id, bindingHash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: consume authn request: %w", err)
+	}
+	return nil
+}
+
+// CreateTestLink implements store.Store.
+func (s *Store) CreateTestLink(ctx context.Context, l *store.TestLink) error {
+	var created time.Time
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		created = now
+		_, err := tx.exec(ctx, `INSERT INTO test_links (hash, tenant_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			l.Hash, l.TenantID, micros(now), micros(l.ExpiresAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: create test link: %w", err)
+	}
+	l.CreatedAt = fromMicros(micros(created))
+	return nil
+}
+
+// UseTestLink implements store.Store. One DELETE finds and removes the live link, so of two replicas
+// opening it at once only one deletes a row. A read comes first so that guessed links, which anyone
+// can send, cost no write transaction.
+func (s *Store) UseTestLink(ctx context.Context, tenantID string, hash []byte) error {
+	var one int
+	err := s.row(ctx, `SELECT 1 FROM test_links WHERE hash = ? AND tenant_id = ? AND expires_at > ?`, hash, tenantID, micros(s.now())).Scan(&one)
+	if err != nil {
+		return fmt.Errorf("sqlstore: use test link: %w", mapErr(err))
+	}
+	return s.writeOne(ctx, "use test link", oneRow, `DELETE FROM test_links WHERE hash = ? AND tenant_id = ? AND expires_at > ?`, hash, tenantID, txNow{})
+}
+
 func markAssertionUsed(ctx context.Context, tx *wtx, tenantID, assertionID string, expiresAt time.Time) error {
 	// An expired entry may still be in the table until the next sweep; it still counts as used.
 	_, err := tx.exec(ctx, `INSERT INTO used_assertions (tenant_id, assertion_id, expires_at) VALUES (?, ?, ?)`,
@@ -243,6 +283,7 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 			before int64
 		}{
 			{`DELETE FROM authn_requests WHERE expires_at <= ?`, micros(now)},
+			{`DELETE FROM test_links WHERE expires_at <= ?`, micros(now)},
 			{`DELETE FROM used_assertions WHERE expires_at <= ?`, micros(now)},
 			{`DELETE FROM sessions WHERE expires_at <= ?`, micros(now)},
 			{`DELETE FROM login_failures WHERE at < ?`, day},

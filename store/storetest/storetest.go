@@ -51,6 +51,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Audit", testAudit},
 		{"Sessions", testSessions},
 		{"AuthnRequests", testAuthnRequests},
+		{"ConsumeAuthnRequest", testConsumeAuthnRequest},
+		{"TestLinks", testTestLinks},
 		{"ReplayCache", testReplayCache},
 		{"SignIn", testSignIn},
 		{"SessionExpiry", testSessionExpiry},
@@ -639,6 +641,106 @@ func testAuthnRequests(t *testing.T, s store.Store, clock *Clock) {
 	wantErr(t, "answered when expired", quickSignIn(s, a.ID, "x@acme.com", "id-2", bind[:], "as-3", later), store.ErrNotFound)
 	if n, err := s.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+}
+
+func testConsumeAuthnRequest(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	bind := sha256.Sum256([]byte("browser"))
+	other := sha256.Sum256([]byte("other browser"))
+	for _, id := range []string{"t-1", "t-2", "t-race"} {
+		r := &store.AuthnRequest{ID: id, TenantID: a.ID, BindingHash: bind[:], ReturnTo: "/me", Purpose: store.PurposeTest, ExpiresAt: clock.Now().Add(5 * time.Minute)}
+		if err := s.CreateAuthnRequest(ctx, r, store.RequestLimits{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, "consumed at another tenant", s.ConsumeAuthnRequest(ctx, b.ID, "t-1", bind[:]), store.ErrNotFound)
+	wantErr(t, "consumed from another browser", s.ConsumeAuthnRequest(ctx, a.ID, "t-1", other[:]), store.ErrNotFound)
+	wantErr(t, "unknown", s.ConsumeAuthnRequest(ctx, a.ID, "nosuch", bind[:]), store.ErrNotFound)
+	if err := s.ConsumeAuthnRequest(ctx, a.ID, "t-1", bind[:]); err != nil {
+		t.Fatalf("consumed by its browser: %v", err)
+	}
+	wantErr(t, "consumed twice", s.ConsumeAuthnRequest(ctx, a.ID, "t-1", bind[:]), store.ErrNotFound)
+	_, err := s.AuthnRequest(ctx, a.ID, "t-1", bind[:])
+	wantErr(t, "read after it was consumed", err, store.ErrNotFound)
+	wantErr(t, "signed in after it was consumed", quickSignIn(s, a.ID, "x@acme.com", "t-1", bind[:], "as-1", clock.Now().Add(time.Hour)), store.ErrNotFound)
+
+	// Concurrent answers to one request: exactly one uses it up.
+	var won, lost atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch err := s.ConsumeAuthnRequest(ctx, a.ID, "t-race", bind[:]); {
+			case err == nil:
+				won.Add(1)
+			case errors.Is(err, store.ErrNotFound):
+				lost.Add(1)
+			default:
+				t.Errorf("ConsumeAuthnRequest: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won.Load() != 1 || lost.Load() != 7 {
+		t.Fatalf("%d consumed, %d refused; want 1 and 7", won.Load(), lost.Load())
+	}
+
+	clock.Add(6 * time.Minute)
+	wantErr(t, "consumed when expired", s.ConsumeAuthnRequest(ctx, a.ID, "t-2", bind[:]), store.ErrNotFound)
+}
+
+func testTestLinks(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.com")
+	b := mustTenant(t, s, "beta", "beta.com")
+	hash := func(v string) []byte { h := sha256.Sum256([]byte(v)); return h[:] }
+	for _, v := range []string{"link-1", "link-2", "link-race"} {
+		l := &store.TestLink{TenantID: a.ID, Hash: hash(v), ExpiresAt: clock.Now().Add(time.Hour)}
+		if err := s.CreateTestLink(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if !l.CreatedAt.Equal(clock.Now()) {
+			t.Fatalf("CreatedAt %v, want %v", l.CreatedAt, clock.Now())
+		}
+	}
+	wantErr(t, "a second link with one hash", s.CreateTestLink(ctx, &store.TestLink{TenantID: a.ID, Hash: hash("link-1"), ExpiresAt: clock.Now().Add(time.Hour)}), store.ErrAlreadyExists)
+	wantErr(t, "a link of an unknown tenant", s.CreateTestLink(ctx, &store.TestLink{TenantID: "nosuch", Hash: hash("x"), ExpiresAt: clock.Now().Add(time.Hour)}), store.ErrNotFound)
+
+	wantErr(t, "used at another tenant", s.UseTestLink(ctx, b.ID, hash("link-1")), store.ErrNotFound)
+	wantErr(t, "unknown", s.UseTestLink(ctx, a.ID, hash("nosuch")), store.ErrNotFound)
+	if err := s.UseTestLink(ctx, a.ID, hash("link-1")); err != nil {
+		t.Fatalf("UseTestLink: %v", err)
+	}
+	wantErr(t, "used twice", s.UseTestLink(ctx, a.ID, hash("link-1")), store.ErrNotFound)
+
+	// Two browsers open one link at once: exactly one starts a test sign-in.
+	var won, lost atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch err := s.UseTestLink(ctx, a.ID, hash("link-race")); {
+			case err == nil:
+				won.Add(1)
+			case errors.Is(err, store.ErrNotFound):
+				lost.Add(1)
+			default:
+				t.Errorf("UseTestLink: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won.Load() != 1 || lost.Load() != 7 {
+		t.Fatalf("%d opened, %d refused; want 1 and 7", won.Load(), lost.Load())
+	}
+
+	clock.Add(time.Hour)
+	wantErr(t, "used when expired", s.UseTestLink(ctx, a.ID, hash("link-2")), store.ErrNotFound)
+	if n, err := s.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1 (the expired link)", n, err)
 	}
 }
 

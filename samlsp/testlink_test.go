@@ -1,0 +1,180 @@
+package samlsp_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scimsso/scimsso/samlsp"
+	"github.com/scimsso/scimsso/samlsp/samltest"
+	"github.com/scimsso/scimsso/store"
+)
+
+// testLink makes a one-time test link of tenant slug valid for ttl, as `scimsso sso test-link` does.
+func (h *harness) testLink(slug string, ttl time.Duration) string {
+	h.t.Helper()
+	tn, err := h.st.TenantBySlug(ctx, slug)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	link, err := samlsp.NewTestLink(ctx, h.st, h.srv.URL, tn, time.Now().Add(ttl))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if !strings.HasPrefix(link, h.srv.URL+"/saml/"+slug+"/test?token=") {
+		h.t.Fatalf("test link %q", link)
+	}
+	return link
+}
+
+// startTest opens a test link in b and returns the test AuthnRequest's ID.
+func (h *harness) startTest(b *http.Client, link string) string {
+	h.t.Helper()
+	res, body := h.send(b, http.MethodGet, link, nil, nil)
+	if res.StatusCode != http.StatusFound {
+		h.t.Fatalf("GET %s: %d\n%s", link, res.StatusCode, body)
+	}
+	id, passive := h.idpRequest(res)
+	if passive {
+		h.t.Fatal("a test sign-in asked for IsPassive")
+	}
+	return id
+}
+
+// TestTestLink (issue 14 item 1): a test sign-in starts only from a one-time link, which works once,
+// at its own tenant, before it expires, while the tenant is testing or active; without one the answer
+// is a plain 404 and nothing is stored. The answer to a test request is used once, whatever it was.
+func TestTestLink(t *testing.T) {
+	never := func() string {
+		b := make([]byte, 32)
+		rand.Read(b)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}()
+	for _, state := range []string{"testing", "active"} {
+		t.Run("state "+state, func(t *testing.T) {
+			h := newHarness(t, func(s *store.SSOSettings) { s.State = state })
+			t.Run("no valid link: 404, nothing stored", func(t *testing.T) {
+				for _, q := range []string{"", "?token=", "?token=garbage", "?token=" + never, "?token=" + never + "&token=x"} {
+					b := h.browser()
+					res, body := h.send(b, http.MethodGet, "/saml/acme/test"+q, nil, nil)
+					if res.StatusCode != http.StatusNotFound || res.Header.Get("Location") != "" || setCookie(res, bindingCookie) != nil ||
+						!strings.Contains(body, "Test link not valid") {
+						t.Fatalf("/saml/acme/test%s: %d %q\n%s", q, res.StatusCode, res.Header.Get("Location"), body)
+					}
+				}
+				// Nothing to sweep once every AuthnRequest that could have been made has expired.
+				h.skew.Store(int64(20 * time.Minute))
+				defer h.skew.Store(0)
+				if n, err := h.st.Sweep(ctx); err != nil || n != 0 {
+					t.Fatalf("Sweep = %d, %v: the refused test sign-ins stored something", n, err)
+				}
+			})
+			t.Run("a link is used once", func(t *testing.T) {
+				link := h.testLink("acme", time.Hour)
+				h.startTest(h.browser(), link)
+				for _, b := range []*http.Client{h.browser(), h.browser()} {
+					if res, body := h.send(b, http.MethodGet, link, nil, nil); res.StatusCode != http.StatusNotFound {
+						t.Fatalf("the link opened again: %d\n%s", res.StatusCode, body)
+					}
+				}
+			})
+			t.Run("two browsers open one link at once: one starts", func(t *testing.T) {
+				link := h.testLink("acme", time.Hour)
+				const n = 8
+				codes := make(chan int, n)
+				var wg sync.WaitGroup
+				for range n {
+					b := h.browser()
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						res, err := b.Get(link)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						res.Body.Close()
+						codes <- res.StatusCode
+					}()
+				}
+				wg.Wait()
+				close(codes)
+				started, refused := 0, 0
+				for c := range codes {
+					switch c {
+					case http.StatusFound:
+						started++
+					case http.StatusNotFound:
+						refused++
+					default:
+						t.Errorf("status %d", c)
+					}
+				}
+				if started != 1 || refused != n-1 {
+					t.Fatalf("%d started, %d refused; want 1 and %d", started, refused, n-1)
+				}
+			})
+			t.Run("a link expires", func(t *testing.T) {
+				link := h.testLink("acme", time.Hour)
+				h.skew.Store(int64(61 * time.Minute))
+				defer h.skew.Store(0)
+				if res, _ := h.send(h.browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusNotFound {
+					t.Fatalf("an expired link: %d", res.StatusCode)
+				}
+			})
+			t.Run("a link works at its own tenant only", func(t *testing.T) {
+				beta := h.addTenant("beta", "beta.example")
+				h.configure(beta, h.idp, func(s *store.SSOSettings) { s.State = state })
+				link := h.testLink("beta", time.Hour)
+				stolen := strings.Replace(link, "/saml/beta/", "/saml/acme/", 1)
+				if res, _ := h.send(h.browser(), http.MethodGet, stolen, nil, nil); res.StatusCode != http.StatusNotFound {
+					t.Fatalf("beta's link at acme: %d", res.StatusCode)
+				}
+				if res, _ := h.send(h.browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusFound {
+					t.Fatalf("beta's link at beta, after it was tried at acme: %d", res.StatusCode)
+				}
+			})
+			t.Run("the answer to a test request is used once", func(t *testing.T) {
+				sam := person("sam@acme.com", "Sam", "S")
+				b := h.browser()
+				id := h.startTest(b, h.testLink("acme", time.Hour))
+				doc := h.response("acme", id, sam, nil)
+				if res, body := h.postACS(b, "acme", doc); res.StatusCode != http.StatusOK || !strings.Contains(body, "would create user sam@acme.com") {
+					t.Fatalf("first answer: %d\n%s", res.StatusCode, body)
+				}
+				h.refusal()
+				for name, again := range map[string][]byte{"the same answer": doc, "another answer": h.response("acme", id, sam, nil)} {
+					res, body := h.postACS(b, "acme", again)
+					if res.StatusCode != http.StatusForbidden || strings.Contains(body, "would") || h.refusal() != "in-response-to" {
+						t.Fatalf("%s to an answered test request: %d\n%s", name, res.StatusCode, body)
+					}
+				}
+				// A refused answer uses the request up too: the report of one refusal per test sign-in.
+				id = h.startTest(b, h.testLink("acme", time.Hour))
+				bad := h.response("acme", id, sam, func(r *samltest.Response) { r.Audience = "https://other.example/sp" })
+				if res, body := h.postACS(b, "acme", bad); res.StatusCode != http.StatusOK || !strings.Contains(body, "would refuse this sign-in (invalid)") {
+					t.Fatalf("a refused test answer: %d\n%s", res.StatusCode, body)
+				}
+				if res, body := h.postACS(b, "acme", h.response("acme", id, sam, nil)); res.StatusCode != http.StatusForbidden || strings.Contains(body, "would") {
+					t.Fatalf("a good answer after a refused one: %d\n%s", res.StatusCode, body)
+				}
+				if len(h.users()) != 0 {
+					t.Fatalf("a test sign-in stored users: %+v", h.users())
+				}
+			})
+		})
+	}
+	t.Run("state off: refused, the link kept", func(t *testing.T) {
+		h := newHarness(t, func(s *store.SSOSettings) { s.State = "off" })
+		link := h.testLink("acme", time.Hour)
+		if res, body := h.send(h.browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Single sign-on is off") {
+			t.Fatalf("a link while SSO is off: %d\n%s", res.StatusCode, body)
+		}
+		h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.State = "testing" })
+		h.startTest(h.browser(), link)
+	})
+}
