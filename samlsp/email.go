@@ -1,6 +1,7 @@
 package samlsp
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -129,6 +130,16 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 		s.internal(w, r, "reserve login attempt", err)
 		return
 	}
+	// An attempt whose password was never checked (a store failure, a client gone while queued for a
+	// check) gives its reservation back: only guesses that were evaluated count against the account.
+	checked := false
+	defer func() {
+		if !checked {
+			if err := s.st.ForgetLoginAttempt(context.WithoutCancel(ctx), attempt); err != nil {
+				log.Warn("could not give back an unchecked password attempt", zap.Error(err))
+			}
+		}
+	}()
 	var u *store.User
 	err = s.st.Lookup(ctx, c.tenant.ID, func(f store.UserFinder) error {
 		var err error
@@ -153,6 +164,7 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 	case <-ctx.Done():
 		return
 	}
+	checked = true
 	ok, cerr := func() (bool, error) {
 		defer func() { <-s.passwordChecks }() // released even if the check panics
 		return checkPassword(hash, r.PostForm.Get("password"))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -117,6 +118,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	gcPercent, memLimit := tuneGC(m.Getenv)
 	if m.proxies, err = clientaddr.Parse(c.trustedProxies); err != nil {
 		return err
+	}
+	m.proxies.Untrusted = func(peer netip.Addr) {
+		log.Warn("a request came with X-Forwarded-For from a peer that is not a trusted proxy: if scimsso is behind a proxy, "+
+			"set --trusted-proxies, or every client shares the proxy's address in every limit", zap.Stringer("peer", peer))
 	}
 	h, err := m.buildHandler(s, log, c.baseURL)
 	if err != nil {

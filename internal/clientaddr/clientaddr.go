@@ -11,12 +11,18 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 )
 
 // Resolver resolves client addresses. Its zero value trusts no proxy: X-Forwarded-For is the client's
 // to set, so it is believed only from a trusted peer.
 type Resolver struct {
 	trusted []netip.Prefix
+
+	// Untrusted, when set, is called once, the first time a request carries X-Forwarded-For from a peer
+	// that is not a trusted proxy (serve logs it: --trusted-proxies is probably missing).
+	Untrusted func(peer netip.Addr)
+	warned    atomic.Bool
 }
 
 // Parse returns a Resolver trusting the proxies in cidrs, a comma-separated list of CIDR prefixes or
@@ -97,7 +103,14 @@ type ctxKey struct{}
 // From finds it.
 func (rv *Resolver) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rv.Resolve(r))))
+		a := rv.Resolve(r)
+		if rv.Untrusted != nil && r.Header.Get("X-Forwarded-For") != "" && !rv.isTrusted(peerAddr(r)) &&
+			rv.warned.CompareAndSwap(false, true) {
+			// A proxy nobody said to trust: every client behind it shares its address in every limit,
+			// so one of them can use up the others' share. Said once per process.
+			rv.Untrusted(peerAddr(r))
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, a)))
 	})
 }
 

@@ -3,6 +3,7 @@ package clientaddr
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 )
 
@@ -68,4 +69,32 @@ func FuzzResolve(f *testing.F) {
 		}
 		_ = Key(r)
 	})
+}
+
+// TestUntrustedProxyNoticed: X-Forwarded-For from a peer nobody trusts is reported once, so an operator
+// behind a proxy learns that every client shares its address; from a trusted proxy it is not.
+func TestUntrustedProxyNoticed(t *testing.T) {
+	rv, err := Parse("10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var noticed []string
+	rv.Untrusted = func(peer netip.Addr) { noticed = append(noticed, peer.String()) }
+	h := rv.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, c := range []struct{ peer, xff string }{
+		{"10.0.0.1:1", "198.51.100.1"}, // trusted: nothing to say
+		{"192.0.2.9:1", ""},            // no header: a direct client
+		{"192.0.2.9:1", "198.51.100.2"},
+		{"192.0.2.8:1", "198.51.100.3"}, // said once only
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.peer
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if len(noticed) != 1 || noticed[0] != "192.0.2.9" {
+		t.Fatalf("noticed %v, want the first untrusted proxy once", noticed)
+	}
 }

@@ -88,29 +88,57 @@ func (s *Store) ForgetLoginAttempt(ctx context.Context, id string) error {
 	return s.writeOne(ctx, "forget login attempt", anyRows, `DELETE FROM login_failures WHERE attempt = ? AND attempt <> ''`, id)
 }
 
+// rower is what outstanding counts on: the read pool (*Store) or a write transaction (*wtx).
+type rower interface {
+	row(ctx context.Context, q string, args ...any) row
+}
+
 // outstanding counts the unexpired AuthnRequests matching cond, on the index that covers it. Requests
 // are stored only below the caps, so what it counts is bounded by the cap it is compared with.
-func outstanding(ctx context.Context, tx *wtx, now time.Time, cond, value string) (int, error) {
+func outstanding(ctx context.Context, db rower, now time.Time, cond, value string) (int, error) {
 	var n int
-	err := tx.row(ctx, `SELECT count(*) FROM authn_requests WHERE `+cond+` AND expires_at > ?`, value, micros(now)).Scan(&n)
+	err := db.row(ctx, `SELECT count(*) FROM authn_requests WHERE `+cond+` AND expires_at > ?`, value, micros(now)).Scan(&n)
 	return n, err
+}
+
+// requestCap is one cap on outstanding AuthnRequests: its name in a LimitError, its lock class, the
+// condition that counts it, and its maximum (0: none).
+type requestCap struct {
+	name  string
+	class int32
+	cond  string
+	value string
+	max   int
+}
+
+// requestCaps are r's caps, the client's first: a flood from one address that is refused there never
+// queues for the tenant's lock, which every other start of the tenant needs.
+func requestCaps(r *store.AuthnRequest, lim store.RequestLimits) []requestCap {
+	return []requestCap{
+		{"client", lockReqClient, "client_key = ?", r.ClientKey, lim.PerClient},
+		{"tenant", lockReqTenant, "tenant_id = ?", r.TenantID, lim.PerTenant},
+	}
 }
 
 // CreateAuthnRequest implements store.Store.
 func (s *Store) CreateAuthnRequest(ctx context.Context, r *store.AuthnRequest, lim store.RequestLimits) error {
+	// A start already beyond a cap is refused on the read pool, before it queues for the write
+	// connection (SQLite) or a lock (PostgreSQL): a flood at its cap slows no other writer. The counts
+	// under the locks below stay the ones that decide.
+	for _, c := range requestCaps(r, lim) {
+		if c.max <= 0 {
+			continue
+		}
+		n, err := outstanding(ctx, s, s.now(), c.cond, c.value)
+		if err != nil {
+			return fmt.Errorf("sqlstore: create authn request: %w", err)
+		}
+		if n >= c.max {
+			return fmt.Errorf("sqlstore: create authn request: %w", &store.LimitError{Key: c.name})
+		}
+	}
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		// The client's cap first, under its lock only: a flood from one address that is refused there
-		// never queues for the tenant's lock, which every other start of the tenant needs.
-		for _, c := range []struct {
-			name  string
-			class int32
-			cond  string
-			value string
-			max   int
-		}{
-			{"client", lockReqClient, "client_key = ?", r.ClientKey, lim.PerClient},
-			{"tenant", lockReqTenant, "tenant_id = ?", r.TenantID, lim.PerTenant},
-		} {
+		for _, c := range requestCaps(r, lim) {
 			if c.max <= 0 {
 				continue
 			}
