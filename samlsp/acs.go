@@ -245,7 +245,7 @@ func (s *Server) verify(a *accepted, doc []byte) error {
 		}
 	}
 	a.verifier = v
-	if a.assertion, err = parseSafely(&sp, doc, ids, current, info.Encrypted); err != nil {
+	if a.assertion, err = parseSafely(&sp, doc, ids, current, info.Encrypted, v); err != nil {
 		return err
 	}
 	if err := postCheck(a.assertion, v, info, set, now); err != nil {
@@ -270,11 +270,14 @@ const decryptFailed = "failed to decrypt EncryptedAssertion"
 // parseSafely calls crewjam's ParseXMLResponse (never ParseResponse, which would resolve artifacts)
 // and turns a panic inside it, which crafted input can cause in v0.5.1, into a refusal. For an
 // encrypted response, a failure to decrypt or read the assertion, and any panic, is errUnreadable.
-func parseSafely(sp *saml.ServiceProvider, doc []byte, ids []string, current url.URL, encrypted bool) (a *saml.Assertion, err error) {
+func parseSafely(sp *saml.ServiceProvider, doc []byte, ids []string, current url.URL, encrypted bool, v *verifier) (a *saml.Assertion, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			a, err = nil, refuse("malformed", "the SAML library panicked on this response: %v", p)
-			if encrypted {
+			// Until a signature of the IdP's was verified, an encrypted response may be anyone's probe of
+			// the decryption: one reason. Once one was, the content is the IdP's own, and the real reason
+			// (a missing Conditions, say) is what the admin reading a test report needs.
+			if encrypted && len(v.verified) == 0 {
 				err = errUnreadable
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/crewjam/saml"
@@ -73,6 +74,38 @@ func TestMetadataOffersGCMFirst(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("EncryptionMethods %v, want %v", got, want)
+		}
+	}
+}
+
+// TestSignedEncryptedAssertionGetsItsReason: once a signature of the IdP's verified, what the
+// assertion lacks is the IdP's own doing and is reported as such, encrypted or not (crewjam panics on
+// a signed assertion without Conditions); only before that is every failure the one "decrypt" reason,
+// which tells a prober nothing (found in review: it hid the admin's real problem behind "decrypt").
+func TestSignedEncryptedAssertionGetsItsReason(t *testing.T) {
+	h := newHarness(t, nil)
+	block, _ := pem.Decode(h.tenant.SPCertPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, encrypt := range []bool{false, true} {
+		b := h.browser()
+		id := h.login(b, "acme", "/me")
+		doc := h.response("acme", id, person("eve@acme.com", "Eve", "E"), func(r *samltest.Response) {
+			r.EditAssertion = func(a string) string {
+				i, j := strings.Index(a, "<Conditions"), strings.Index(a, "</Conditions>")
+				return a[:i] + a[j+len("</Conditions>"):]
+			}
+			if encrypt {
+				r.EncryptTo, r.Encryption = cert, samltest.AES256GCM
+			}
+		})
+		if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusForbidden {
+			t.Fatalf("encrypted %v: status %d, want 403", encrypt, res.StatusCode)
+		}
+		if got := h.refusal(); got != "malformed" {
+			t.Errorf("encrypted %v: refused %q, want the library's own reason (malformed), not decrypt", encrypt, got)
 		}
 	}
 }

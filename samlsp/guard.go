@@ -16,15 +16,21 @@ const (
 	maxDepth         = 64
 )
 
-// Key-transport and content-encryption algorithms accepted in an EncryptedAssertion. RSA-1_5 and
-// 3DES are refused outright; the AES decrypters are scimsso's own (decrypt.go).
-var allowedEncryption = map[string]bool{
-	"http://www.w3.org/2001/04/xmlenc#aes128-cbc":     true,
-	"http://www.w3.org/2001/04/xmlenc#aes192-cbc":     true,
-	"http://www.w3.org/2001/04/xmlenc#aes256-cbc":     true,
-	"http://www.w3.org/2009/xmlenc11#aes128-gcm":      true,
-	"http://www.w3.org/2009/xmlenc11#aes192-gcm":      true,
-	"http://www.w3.org/2009/xmlenc11#aes256-gcm":      true,
+// Content-encryption algorithms accepted for an EncryptedAssertion's EncryptedData: AES only, through
+// scimsso's own decrypters (decrypt.go), which guard the plaintext before any parser sees it. 3DES is
+// refused outright, and so is RSA on the data itself: crewjam would decrypt that straight with the SP
+// key and parse it, past the plaintext guard.
+var contentEncryption = map[string]bool{
+	"http://www.w3.org/2001/04/xmlenc#aes128-cbc": true,
+	"http://www.w3.org/2001/04/xmlenc#aes192-cbc": true,
+	"http://www.w3.org/2001/04/xmlenc#aes256-cbc": true,
+	"http://www.w3.org/2009/xmlenc11#aes128-gcm":  true,
+	"http://www.w3.org/2009/xmlenc11#aes192-gcm":  true,
+	"http://www.w3.org/2009/xmlenc11#aes256-gcm":  true,
+}
+
+// Key-transport algorithms accepted for an EncryptedKey: RSA-OAEP; RSA-1_5 is refused (Bleichenbacher).
+var keyTransport = map[string]bool{
 	"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p": true,
 	"http://www.w3.org/2009/xmlenc11#rsa-oaep":        true,
 }
@@ -48,7 +54,7 @@ var errGuard = errors.New("refused before parsing")
 // every entity trick), more than maxElements elements or maxDepth levels, an element with a repeated
 // attribute, a root that is not a Response, anything but exactly one Assertion or EncryptedAssertion
 // as a direct child of the Response and none anywhere else (the signature-wrapping shapes), and
-// encryption algorithms outside allowedEncryption. It does not check well-formedness; the parser after
+// encryption algorithms other than contentEncryption's for data and keyTransport's for keys. It does not check well-formedness; the parser after
 // it does.
 func guard(b []byte) (guardInfo, error) { return scan(b, "Response") }
 
@@ -73,6 +79,7 @@ func scan(b []byte, root string) (guardInfo, error) {
 	depth, elements, assertions := 0, 0, 0
 	rootDone := false
 	names := make([][]byte, 0, 16) // the attribute names of one start tag, reused
+	var open [maxDepth + 1][]byte  // the local names of the elements open at each depth
 	for i := 0; i < len(b); {
 		j := bytes.IndexByte(b[i:], '<')
 		if j < 0 {
@@ -165,13 +172,18 @@ func scan(b []byte, root string) (guardInfo, error) {
 		case depth == 1 && root == "Response" && string(local) == "Signature":
 			info.ResponseSigned = true
 		case string(local) == "EncryptionMethod":
-			if alg := attr(tag, "Algorithm"); !allowedEncryption[alg] {
-				return fail("encryption algorithm %q is not accepted", alg)
+			allowed, what := contentEncryption, "data"
+			if depth > 0 && string(open[depth-1]) == "EncryptedKey" {
+				allowed, what = keyTransport, "key"
+			}
+			if alg := attr(tag, "Algorithm"); !allowed[alg] {
+				return fail("encryption algorithm %q is not accepted for encrypted %s", alg, what)
 			}
 		case string(local) == "SubjectConfirmationData" && info.Recipient == "":
 			info.Recipient = attr(tag, "Recipient")
 		}
 		if !selfClosing {
+			open[depth] = local
 			depth++
 			if depth > maxDepth {
 				return fail("elements nested more than %d deep", maxDepth)

@@ -123,16 +123,22 @@ func (h *harness) restart() {
 
 // refusal returns the code of the last logged refusal ("" if none) and forgets the logs.
 func (h *harness) refusal() string {
-	code := ""
+	code, _ := h.refusalReason()
+	return code
+}
+
+// refusalReason is refusal with the logged reason.
+func (h *harness) refusalReason() (code, reason string) {
 	for _, e := range h.logs.TakeAll() {
 		if e.Message == "sign-in refused" {
 			code = "http"
 			if c, ok := e.ContextMap()["code"].(string); ok {
 				code = c
 			}
+			reason, _ = e.ContextMap()["reason"].(string)
 		}
 	}
-	return code
+	return code, reason
 }
 
 func (h *harness) addTenant(slug string, domains ...string) *store.Tenant {

@@ -111,7 +111,7 @@ func TestREADME(t *testing.T) {
 		}},
 		{"## Setting up a tenant end to end", []string{"IDP_METADATA=" + idpSrv.URL + "/metadata"}, []string{
 			"SCIM base:    http://localhost:", "state testing", `"userName":"admin@acme.com"`, "imported 2 departments",
-			"state active", "set the password of admin@acme.com",
+			"state active", "set the password of admin@acme.com", "/saml/acme/test?token=",
 		}},
 	} {
 		t.Run(strings.TrimLeft(tt.heading, "# "), func(t *testing.T) {
@@ -139,12 +139,21 @@ func TestREADME(t *testing.T) {
 			cmd.Env = append([]string{
 				"PATH=" + filepath.Dir(goBin) + ":/usr/local/bin:/usr/bin:/bin",
 				"HOME=" + home, "TMPDIR=" + tmp, "GOPATH=" + filepath.Join(dir, "gopath"),
-				"GOMODCACHE=" + cacheDirs[0], "GOCACHE=" + cacheDirs[1], "GOPROXY=off", "GOTOOLCHAIN=local", "GOFLAGS=",
+				"GOMODCACHE=" + cacheDirs[0], "GOCACHE=" + cacheDirs[1], "GOPROXY=off", "GOTOOLCHAIN=local",
+				// No VCS stamping: HOME is the test's, so a safe.directory of the real one is not there,
+				// and go install would fail where the checkout belongs to another user (CI containers).
+				"GOFLAGS=-buildvcs=false",
 				"PORT=" + freePort(t),
 				// The default metrics port (127.0.0.1:9090) would be shared with other tests running
 				// at once; a reader's machine has one server.
 				"SCIMSSO_METRICS_ADDR=127.0.0.1:0",
 			}, tt.env...)
+			// The compiler settings TestMain built with, so the build is the cached one.
+			for _, kv := range os.Environ() {
+				if strings.HasPrefix(kv, "CC=") || strings.HasPrefix(kv, "CXX=") || strings.HasPrefix(kv, "CGO_") {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
 			// Its own process group, so a server a failed block left running is stopped with it.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

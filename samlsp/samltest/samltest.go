@@ -121,6 +121,9 @@ type Response struct {
 	Recipient, Issuer string
 	// MoreAudienceRestrictions adds one AudienceRestriction per entry after the one naming Audience.
 	MoreAudienceRestrictions []string
+	// EditAssertion, when set, rewrites the assertion's XML before it is signed: what a misconfigured
+	// IdP would sign (no Conditions, say).
+	EditAssertion func(string) string
 	// EncryptTo encrypts the (signed) assertion to this SP certificate as an EncryptedAssertion, with
 	// Encryption (default AES256GCM); a signed Response then covers the EncryptedAssertion.
 	EncryptTo  *x509.Certificate
@@ -188,6 +191,9 @@ func (p *IdP) Make(r Response) ([]byte, error) {
 		`<AuthnStatement AuthnInstant="%s" SessionIndex="%s"><AuthnContext><AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</AuthnContextClassRef></AuthnContext></AuthnStatement></Assertion>`,
 		nsSAML, r.AssertionID, ts(r.Now), xmlEscape(r.Issuer), xmlEscape(r.NameID), irt, ts(r.Now.Add(r.ValidFor)), xmlEscape(r.Recipient),
 		ts(r.Now.Add(-time.Minute)), ts(r.Now.Add(r.ValidFor)), audiences, attrs.String(), ts(r.Now), r.AssertionID)
+	if r.EditAssertion != nil {
+		assertion = r.EditAssertion(assertion)
+	}
 	signer := p
 	if r.Signer != nil {
 		signer = r.Signer
