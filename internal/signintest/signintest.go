@@ -156,6 +156,7 @@ func (h *Harness) Refusal() string {
 	return code
 }
 
+// AddTenant creates a tenant with its own SP key pair and the given domains.
 func (h *Harness) AddTenant(slug string, domains ...string) *store.Tenant {
 	key, cert, err := samlsp.GenerateKeyPair("scimsso "+slug, time.Now())
 	if err != nil {
@@ -168,6 +169,8 @@ func (h *Harness) AddTenant(slug string, domains ...string) *store.Tenant {
 	return tn
 }
 
+// Configure stores tn's SSO settings: its stored ones (or the defaults), active with idp, then adjusted
+// by configure.
 func (h *Harness) Configure(tn *store.Tenant, idp *samltest.IdP, configure func(*store.SSOSettings)) {
 	set, err := h.St.SSOSettings(ctx, tn.ID)
 	if err != nil {
@@ -189,7 +192,10 @@ func (h *Harness) Browser() *http.Client {
 	return &http.Client{Transport: c.Transport, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-func (h *Harness) Acs(slug string) string      { return h.Srv.URL + "/saml/" + slug + "/acs" }
+// Acs is the tenant's ACS URL.
+func (h *Harness) Acs(slug string) string { return h.Srv.URL + "/saml/" + slug + "/acs" }
+
+// EntityID is the tenant's SP entity ID (its metadata URL).
 func (h *Harness) EntityID(slug string) string { return h.Srv.URL + "/saml/" + slug + "/metadata" }
 
 // Login starts an SP-initiated sign-in in b and returns the AuthnRequest ID the IdP would answer.
@@ -245,6 +251,7 @@ func (h *Harness) Post(b *http.Client, slug string, doc []byte, relay string) *h
 	return res
 }
 
+// Me is what Me reads of /me's answer.
 type Me struct {
 	User struct {
 		ID, Tenant, UserName, GivenName, FamilyName, Country, ExternalID, Source string
@@ -252,6 +259,7 @@ type Me struct {
 	Session struct{ Pending bool }
 }
 
+// Me asks /me in b and returns the status and the answer.
 func (h *Harness) Me(b *http.Client) (int, Me) {
 	h.T.Helper()
 	res, err := b.Get(h.Srv.URL + "/me")
@@ -264,6 +272,7 @@ func (h *Harness) Me(b *http.Client) (int, Me) {
 	return res.StatusCode, m
 }
 
+// Users returns the tenant's users (up to 100).
 func (h *Harness) Users() []store.User {
 	us, _, err := h.St.ListUsers(ctx, h.Tenant.ID, store.UserQuery{Limit: 100})
 	if err != nil {
@@ -272,6 +281,7 @@ func (h *Harness) Users() []store.User {
 	return us
 }
 
+// ScimUser provisions a user as SCIM would.
 func (h *Harness) ScimUser(name, ext string, active bool) *store.User {
 	u := &store.User{UserName: name, Emails: []store.Email{{Value: name, Type: "work", Primary: true}}, GivenName: "Pushed", FamilyName: "ByScim",
 		Country: "DE", ExternalID: ext, Active: active, Source: store.SourceSCIM}
@@ -286,6 +296,7 @@ func Person(email, first, last string) map[string]string {
 	return map[string]string{ClaimEmail: email, ClaimFirst: first, ClaimLast: last, ClaimCtry: "DE"}
 }
 
+// With returns a copy of m with k set to v, or removed when v is "".
 func With(m map[string]string, k, v string) map[string]string {
 	c := map[string]string{}
 	for a, b := range m {
@@ -404,6 +415,7 @@ func (h *Harness) User(name string) *store.User {
 	return nil
 }
 
+// SetPassword stores pw's hash as u's password.
 func (h *Harness) SetPassword(u *store.User, pw string) {
 	h.T.Helper()
 	hash, err := people.HashPassword(pw)
@@ -441,6 +453,7 @@ func (h *Harness) IdpRequest(res *http.Response) (id string, passive bool) {
 	return id, req.IsPassive == "true"
 }
 
+// SetCookie returns the cookie named name that res sets, or nil.
 func SetCookie(res *http.Response, name string) *http.Cookie {
 	for _, c := range res.Cookies() {
 		if c.Name == name {
@@ -450,6 +463,7 @@ func SetCookie(res *http.Response, name string) *http.Cookie {
 	return nil
 }
 
+// JarCookie returns the value of b's cookie named name for the server, or "".
 func (h *Harness) JarCookie(b *http.Client, name string) string {
 	u, _ := url.Parse(h.Srv.URL)
 	for _, c := range b.Jar.Cookies(u) {
