@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/internal/page"
+	"github.com/scimsso/scimsso/internal/secret"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -43,7 +45,7 @@ type accepted struct {
 // an answer to one of scimsso's own requests does depends on the request's purpose: a test sign-in is
 // reported, a silent re-authentication continues (or ends) the session it was made for.
 func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
-	ref := requestRef(r)
+	ref := page.Ref(r)
 	slug := mux.Vars(r)["tenant"]
 	log := s.log.With(zap.String("request_id", ref), zap.String("tenant", slug))
 	a, err := s.validate(r, slug)
@@ -59,32 +61,29 @@ func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
 		s.reauthenticated(w, r, log, a, err)
 		return
 	}
-	var sess string
 	var u *store.User
 	var d *decision
 	if err == nil {
-		sess, u, d, err = s.signIn(r, a)
+		// A response to one of scimsso's requests returns where that request asked; an unsolicited one
+		// may name a page in RelayState, which the session starter takes only when it is a safe path.
+		returnTo := a.relay
+		if a.request != nil {
+			returnTo = a.request.ReturnTo
+		}
+		err = s.sessions.Start(w, r, returnTo, func(idHash []byte) (bool, error) {
+			var err error
+			u, d, err = s.signIn(r, a, idHash)
+			return err == nil && d.pending, err
+		})
 	}
 	if err != nil {
 		s.refused(w, log, ref, err)
 		return
 	}
-	returnTo := defaultReturnTo
-	if a.request != nil {
-		returnTo = a.request.ReturnTo
-	} else if safeReturnTo(a.relay) {
-		returnTo = a.relay
-	}
-	if d.pending {
-		returnTo = withReturn("/welcome", returnTo)
-	}
-	s.setSessionCookie(w, sess)
-	w.Header().Set("Cache-Control", "no-store")
 	metrics.SignIn("ok")
 	log.Info("signed in", zap.String("user_id", u.ID), zap.String("matched", d.matched), zap.Bool("pending", d.pending),
 		zap.String("assertion_id", a.assertion.ID), zap.Bool("idp_initiated", a.request == nil), zap.Bool("mobile", purpose == store.PurposeMobile),
 		zap.Strings("verified", a.verifier.verified))
-	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 }
 
 // reauthenticated answers a silent re-authentication: the session goes on (same cookie, its idle
@@ -95,7 +94,7 @@ func (s *Server) reauthenticated(w http.ResponseWriter, r *http.Request, log *za
 	if err == nil {
 		var ss *store.Session
 		if ss, err = s.st.SessionByHash(r.Context(), req.SessionHash); err == nil {
-			_, _, _, err = s.signInAs(r, a, ss)
+			_, _, err = s.signInAs(r, a, ss.IDHash, ss)
 		} else if errors.Is(err, store.ErrNotFound) {
 			err = refuse("reauth", "the session to re-authenticate has ended")
 		}
@@ -109,17 +108,14 @@ func (s *Server) reauthenticated(w http.ResponseWriter, r *http.Request, log *za
 	var rf *refusal
 	var he *httpError
 	if !errors.As(err, &rf) && !errors.As(err, &he) {
-		s.refused(w, log, requestRef(r), err)
+		s.refused(w, log, page.Ref(r), err)
 		return
 	}
-	if derr := s.st.DeleteSession(r.Context(), req.SessionHash); derr != nil {
+	if derr := s.sessions.End(w, r, req.SessionHash, req.ReturnTo); derr != nil {
 		s.internal(w, r, "end session", derr)
 		return
 	}
-	s.clearCookie(w, s.sessionCookie(), "/", http.SameSiteLaxMode, s.secure)
 	log.Info("re-authentication failed; session ended", zap.Error(err))
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, withReturn("/login", req.ReturnTo), http.StatusSeeOther)
 }
 
 // refused answers a refused request or sign-in and logs why.
@@ -130,19 +126,25 @@ func (s *Server) refused(w http.ResponseWriter, log *zap.Logger, ref string, err
 	case errors.As(err, &he):
 		metrics.SignIn("bad-request")
 		log.Warn("sign-in refused", zap.Int("status", he.status), zap.String("reason", he.msg))
-		page(w, he.status, "Sign-in failed", he.msg, ref)
+		page.Message(w, he.status, "Sign-in failed", he.msg, ref)
 	case errors.As(err, &rf):
 		metrics.SignIn(rf.code)
 		log.Warn("sign-in refused", zap.String("code", rf.code), zap.String("reason", rf.reason))
-		page(w, http.StatusForbidden, "Sign-in failed", "Your sign-in could not be accepted. Please try again from the start, or contact your administrator.", ref)
+		page.Message(w, http.StatusForbidden, "Sign-in failed", "Your sign-in could not be accepted. Please try again from the start, or contact your administrator.", ref)
 	default:
 		outcome := "error"
 		if errors.Is(err, store.ErrUnavailable) {
 			outcome = "unavailable"
 		}
 		metrics.SignIn(outcome)
-		failed(w, log, ref, "sign-in", err)
+		page.Failed(w, log, ref, "sign-in", err)
 	}
+}
+
+// internal answers a store or configuration failure outside a sign-in's refusal: a plain page with the
+// reference, the cause in the log.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	page.Failed(w, s.log, page.Ref(r), what, err)
 }
 
 // validate runs every check of the spec on the posted response: form, guard, tenant, request binding,
@@ -192,11 +194,11 @@ func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 	}
 	a := &accepted{c: c, relay: r.PostForm.Get("RelayState")}
 	if info.InResponseTo != "" {
-		bind := secretCookie(r, bindingCookie)
+		bind := secret.FromCookie(r, bindingCookie)
 		if bind == "" {
 			return nil, refuse("in-response-to", "the response answers request %q but the browser has no binding cookie (another browser, or a cookie blocked on the IdP's cross-site POST)", info.InResponseTo)
 		}
-		a.request, err = s.st.AuthnRequest(r.Context(), c.tenant.ID, info.InResponseTo, hashSecret(bind))
+		a.request, err = s.st.AuthnRequest(r.Context(), c.tenant.ID, info.InResponseTo, secret.Hash(bind))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, refuse("in-response-to", "request %q is unknown, expired, already answered, of another tenant, or was started in another browser", info.InResponseTo)
 		}
@@ -336,32 +338,28 @@ func postCheck(a *saml.Assertion, v *verifier, info guardInfo, set *store.SSOSet
 	return nil
 }
 
-// signIn reconciles the user and writes the whole sign-in, with a new session, in one store transaction.
-func (s *Server) signIn(r *http.Request, a *accepted) (string, *store.User, *decision, error) {
-	return s.signInAs(r, a, nil)
+// signIn reconciles the user and writes the whole sign-in, with the new session idHash, in one store
+// transaction.
+func (s *Server) signIn(r *http.Request, a *accepted, idHash []byte) (*store.User, *decision, error) {
+	return s.signInAs(r, a, idHash, nil)
 }
 
-// signInAs is signIn, or with cont set the silent re-authentication that continues that session: the
-// store refuses (ErrNotFound) unless the IdP's user is the session's.
-func (s *Server) signInAs(r *http.Request, a *accepted, cont *store.Session) (string, *store.User, *decision, error) {
+// signInAs is signIn, or with cont set the silent re-authentication that continues that session
+// (idHash is its hash): the store refuses (ErrNotFound) unless the IdP's user is the session's.
+func (s *Server) signInAs(r *http.Request, a *accepted, idHash []byte, cont *store.Session) (*store.User, *decision, error) {
 	now := s.now()
 	mobile := a.request != nil && a.request.Purpose == store.PurposeMobile
 	in := &store.SignIn{
 		AssertionID: a.assertion.ID, AssertionExpires: replayUntil(a.assertion).Add(clockSkew),
 		Audit: store.Audit{Operation: "sso-signin", Outcome: "ok"},
 	}
-	var secret string
 	if cont != nil {
 		mobile = cont.Mobile
-		in.Continue, in.Session.IDHash = true, cont.IDHash
-	} else {
-		var err error
-		if secret, in.Session.IDHash, err = newSecret(); err != nil {
-			return "", nil, nil, err
-		}
+		in.Continue = true
 	}
+	in.Session.IDHash = idHash
 	in.Session.Mobile = mobile
-	in.Session.ExpiresAt = now.Add(hardTimeout(a.c.set, mobile))
+	in.Session.ExpiresAt = now.Add(a.c.set.SessionTimeout(mobile))
 	if e := a.claims.SessionEnd; !e.IsZero() && e.Before(in.Session.ExpiresAt) {
 		in.Session.ExpiresAt = e
 	}
@@ -385,17 +383,17 @@ func (s *Server) signInAs(r *http.Request, a *accepted, cont *store.Session) (st
 	})
 	switch {
 	case errors.Is(err, store.ErrReplayed):
-		return "", nil, nil, refuse("replay", "assertion %s was already used", a.assertion.ID)
+		return nil, nil, refuse("replay", "assertion %s was already used", a.assertion.ID)
 	case errors.Is(err, store.ErrNotFound) && cont != nil:
-		return "", nil, nil, refuse("reauth", "the IdP vouched for another user than the session's, or the session or request ended meanwhile")
+		return nil, nil, refuse("reauth", "the IdP vouched for another user than the session's, or the session or request ended meanwhile")
 	case errors.Is(err, store.ErrNotFound) && a.request != nil:
-		return "", nil, nil, refuse("in-response-to", "request %s was answered meanwhile", a.request.ID)
+		return nil, nil, refuse("in-response-to", "request %s was answered meanwhile", a.request.ID)
 	case errors.Is(err, store.ErrAlreadyExists):
-		return "", nil, nil, refuse("conflict", "the user the assertion describes conflicts with another user (userName or externalId taken)")
+		return nil, nil, refuse("conflict", "the user the assertion describes conflicts with another user (userName or externalId taken)")
 	case err != nil:
-		return "", nil, nil, err
+		return nil, nil, err
 	}
-	return secret, u, d, nil
+	return u, d, nil
 }
 
 // replayUntil is the last moment the assertion could be accepted: its replay-cache entry must outlive it.

@@ -153,7 +153,7 @@ type attackHarness struct {
 
 func newAttackHarness(t *testing.T, configure func(*store.SSOSettings)) *attackHarness {
 	h := newHarness(t, configure)
-	return &attackHarness{harness: h, victim: h.scimUser(victim, "oid-admin", true)}
+	return &attackHarness{harness: h, victim: h.ScimUser(victim, "oid-admin", true)}
 }
 
 // refused posts doc (with the browser b, or a fresh one) and asserts the refusal.
@@ -163,11 +163,11 @@ func newAttackHarness(t *testing.T, configure func(*store.SSOSettings)) *attackH
 func (h *attackHarness) refused(t *testing.T, b *http.Client, doc []byte, wantStatus int, wantCode string) {
 	t.Helper()
 	if b == nil {
-		b = h.browser()
+		b = h.Browser()
 	}
-	h.refusal()
-	res := h.post(b, "acme", doc, "")
-	code, reason := h.refusalReason()
+	h.Refusal()
+	res := h.Post(b, "acme", doc, "")
+	code, reason := h.RefusalReason()
 	wantCode, wantReason, _ := strings.Cut(wantCode, ": ")
 	if res.StatusCode != wantStatus || (wantCode != "" && code != wantCode) || !strings.Contains(reason, wantReason) {
 		t.Fatalf("status %d code %q (%s), want %d %q (%s)", res.StatusCode, code, reason, wantStatus, wantCode, wantReason)
@@ -178,11 +178,11 @@ func (h *attackHarness) refused(t *testing.T, b *http.Client, doc []byte, wantSt
 // unchanged asserts that only the victim exists, as provisioned, and b has no session.
 func (h *attackHarness) unchanged(t *testing.T, b *http.Client) {
 	t.Helper()
-	us := h.users()
+	us := h.Users()
 	if len(us) != 1 || us[0].ID != h.victim.ID || us[0].Version != h.victim.Version {
 		t.Fatalf("the store changed: %+v", us)
 	}
-	if status, _ := h.me(b); status != http.StatusUnauthorized {
+	if status, _ := h.Me(b); status != http.StatusUnauthorized {
 		t.Fatalf("a session was issued: /me %d", status)
 	}
 }
@@ -192,7 +192,7 @@ func TestAttackSignatureWrapping(t *testing.T) {
 		for _, setting := range []string{"assertion", "response", "both"} {
 			t.Run(x.name+"/signed-element="+setting, func(t *testing.T) {
 				h := newAttackHarness(t, func(s *store.SSOSettings) { s.SignedElement = setting })
-				legit := h.response("acme", "", person("pat@acme.com", "Pat", "P"), func(r *samltest.Response) { r.Sign = x.sign })
+				legit := h.Response("acme", "", person("pat@acme.com", "Pat", "P"), func(r *samltest.Response) { r.Sign = x.sign })
 				d := parseDoc(t, legit)
 				x.wrap(d.Root())
 				h.refused(t, nil, bytesOf(t, d), http.StatusForbidden, "")
@@ -204,48 +204,48 @@ func TestAttackSignatureWrapping(t *testing.T) {
 func TestAttackSignatures(t *testing.T) {
 	h := newAttackHarness(t, nil)
 	pat := person("pat@acme.com", "Pat", "P")
-	evilIdP, err := samltest.New(h.idp.EntityID, h.idp.SSOURL, time.Time{}, time.Time{})
+	evilIdP, err := samltest.New(h.IdP.EntityID, h.IdP.SSOURL, time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Another tenant's IdP, trusted by beta only.
 	betaIdP, _ := samltest.New("https://idp.beta.example", "https://idp.beta.example/sso", time.Time{}, time.Time{})
-	beta := h.addTenant("beta", "beta.com")
-	h.configure(beta, betaIdP, nil)
+	beta := h.AddTenant("beta", "beta.com")
+	h.Configure(beta, betaIdP, nil)
 	cases := []struct {
 		name string
 		doc  func() []byte
 		code string
 	}{
 		{"signature removed", func() []byte {
-			d := parseDoc(t, h.response("acme", "", with(pat, claimEmail, victim), nil))
+			d := parseDoc(t, h.Response("acme", "", with(pat, claimEmail, victim), nil))
 			a := child(d.Root(), "Assertion")
 			a.RemoveChild(child(a, "Signature"))
 			return bytesOf(t, d)
 		}, "invalid"},
 		{"signed by an attacker's key with its own certificate in KeyInfo", func() []byte {
-			return h.response("acme", "", with(pat, claimEmail, victim), func(r *samltest.Response) { r.Signer = evilIdP })
+			return h.Response("acme", "", with(pat, claimEmail, victim), func(r *samltest.Response) { r.Signer = evilIdP })
 		}, "invalid"},
 		{"signed by an attacker's key without KeyInfo", func() []byte {
-			return h.response("acme", "", with(pat, claimEmail, victim), func(r *samltest.Response) { r.Signer, r.NoKeyInfo = evilIdP, true })
+			return h.Response("acme", "", with(pat, claimEmail, victim), func(r *samltest.Response) { r.Signer, r.NoKeyInfo = evilIdP, true })
 		}, "invalid"},
 		{"signed by the IdP of another tenant", func() []byte {
-			doc, _ := betaIdP.Make(samltest.Response{ACS: h.acs("acme"), Audience: h.entityID("acme"), NameID: victim, Issuer: h.idp.EntityID})
+			doc, _ := betaIdP.Make(samltest.Response{ACS: h.Acs("acme"), Audience: h.EntityID("acme"), NameID: victim, Issuer: h.IdP.EntityID})
 			return doc
 		}, "invalid"},
 		{"unsigned assertion inside a signed Response (signed-element assertion)", func() []byte {
-			return h.response("acme", "", with(pat, claimEmail, victim), func(r *samltest.Response) { r.Sign = "response" })
+			return h.Response("acme", "", with(pat, claimEmail, victim), func(r *samltest.Response) { r.Sign = "response" })
 		}, "invalid"},
 		{"SHA-1 signature under signature-algorithm sha256", func() []byte {
-			return h.response("acme", "", pat, func(r *samltest.Response) { r.SHA1 = true })
+			return h.Response("acme", "", pat, func(r *samltest.Response) { r.SHA1 = true })
 		}, "invalid"},
 		{"NameID changed after signing", func() []byte {
-			d := parseDoc(t, h.response("acme", "", pat, nil))
+			d := parseDoc(t, h.Response("acme", "", pat, nil))
 			become(child(d.Root(), "Assertion"), victim, "")
 			return bytesOf(t, d)
 		}, "invalid"},
 		{"a foreign-namespace NameID after the signed one (GO-2026-6909)", func() []byte {
-			d := parseDoc(t, h.response("acme", "", pat, nil))
+			d := parseDoc(t, h.Response("acme", "", pat, nil))
 			subj := child(d.Root(), "Assertion").FindElement("./Subject")
 			n := subj.CreateElement("x:NameID")
 			n.CreateAttr("xmlns:x", "urn:example")
@@ -260,7 +260,7 @@ func TestAttackSignatures(t *testing.T) {
 	for _, setting := range []string{"response", "both"} {
 		t.Run("signed assertion in an unsigned Response, signed-element "+setting, func(t *testing.T) {
 			h := newAttackHarness(t, func(s *store.SSOSettings) { s.SignedElement = setting })
-			h.refused(t, nil, h.response("acme", "", pat, nil), http.StatusForbidden, "signature")
+			h.refused(t, nil, h.Response("acme", "", pat, nil), http.StatusForbidden, "signature")
 		})
 	}
 }
@@ -285,7 +285,7 @@ func TestAttackInjection(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			doc := string(h.response("acme", "", person(tc.signedEmail, "Eve", "E"), nil))
+			doc := string(h.Response("acme", "", person(tc.signedEmail, "Eve", "E"), nil))
 			if tc.edit != nil {
 				doc = tc.edit(doc)
 				if !strings.Contains(doc, "<!---->") {
@@ -303,7 +303,7 @@ func TestAttackInjection(t *testing.T) {
 // RSA-1_5 when transport says so) to the SP.
 func encryptedResponse(t *testing.T, h *harness, inResponseTo, alg, transport string, keyLen int, seal func(key []byte) []byte, extra string) []byte {
 	t.Helper()
-	block, _ := pem.Decode(h.tenant.SPCertPEM)
+	block, _ := pem.Decode(h.Tenant.SPCertPEM)
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +327,7 @@ func encryptedResponse(t *testing.T, h *harness, inResponseTo, alg, transport st
 	}
 	return []byte(fmt.Sprintf(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r1" Version="2.0" IssueInstant="%s" Destination="%s"%s>`+
 		`<Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">%s</Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>%s%s</samlp:Response>`,
-		time.Now().UTC().Format(time.RFC3339), h.acs("acme"), irt, h.idp.EntityID, extra, ea))
+		time.Now().UTC().Format(time.RFC3339), h.Acs("acme"), irt, h.IdP.EntityID, extra, ea))
 }
 
 func TestAttackCrashers(t *testing.T) {
@@ -342,7 +342,7 @@ func TestAttackCrashers(t *testing.T) {
 	junk := func(n int) func([]byte) []byte {
 		return func([]byte) []byte { b := make([]byte, n); rand.Read(b); return b }
 	}
-	pat := h.response("acme", "", person("pat@acme.com", "Pat", "P"), nil)
+	pat := h.Response("acme", "", person("pat@acme.com", "Pat", "P"), nil)
 	cases := []struct {
 		name   string
 		doc    []byte
@@ -368,7 +368,7 @@ func TestAttackCrashers(t *testing.T) {
 			for i := range vals {
 				vals[i] = fmt.Sprint("group-", i)
 			}
-			doc, _ := h.idp.Make(samltest.Response{ACS: h.acs("acme"), Audience: h.entityID("acme"), NameID: "pat@acme.com",
+			doc, _ := h.IdP.Make(samltest.Response{ACS: h.Acs("acme"), Audience: h.EntityID("acme"), NameID: "pat@acme.com",
 				Attrs: []samltest.Attr{{Name: "groups", Values: vals}}})
 			return doc
 		}(), 403, "guard"},
@@ -452,16 +452,16 @@ func TestAttackDecryptionOracle(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					// A plain sign-in (unsolicited), refused with the one reason.
-					h.refusal()
-					res := h.post(h.browser(), "acme", encryptedResponse(t, h.harness, "", tc.alg, oaep, 16, tc.seal, ""), "")
-					logs := h.logs.All()
-					if code := h.refusal(); res.StatusCode != http.StatusForbidden || code != "decrypt" {
+					h.Refusal()
+					res := h.Post(h.Browser(), "acme", encryptedResponse(t, h.harness, "", tc.alg, oaep, 16, tc.seal, ""), "")
+					logs := h.Logs.All()
+					if code := h.Refusal(); res.StatusCode != http.StatusForbidden || code != "decrypt" {
 						t.Fatalf("plain sign-in: status %d code %q, want 403 decrypt", res.StatusCode, code)
 					}
 					// The answer to a test sign-in: the report says the same, and no more.
-					b := h.browser()
-					id := h.startTest(b, h.testLink("acme", time.Hour))
-					res2, body := h.postACS(b, "acme", encryptedResponse(t, h.harness, id, tc.alg, oaep, 16, tc.seal, ""))
+					b := h.Browser()
+					id := h.StartTest(b, h.TestLink("acme", time.Hour))
+					res2, body := h.PostACS(b, "acme", encryptedResponse(t, h.harness, id, tc.alg, oaep, 16, tc.seal, ""))
 					if want := "scimsso would refuse this sign-in (decrypt): " + reason + "."; res2.StatusCode != http.StatusOK || !strings.Contains(body, want) {
 						t.Fatalf("test sign-in: %d, want a report with %q\n%s", res2.StatusCode, want, body)
 					}
@@ -471,7 +471,7 @@ func TestAttackDecryptionOracle(t *testing.T) {
 							t.Errorf("%q in the report:\n%s", w, report)
 						}
 					}
-					logs = append(logs, h.logs.All()...)
+					logs = append(logs, h.Logs.All()...)
 					for _, e := range logs {
 						if r, ok := e.ContextMap()["reason"].(string); ok && r != reason {
 							t.Errorf("a log line gives another reason: %q", r)
@@ -492,7 +492,7 @@ func TestAttackDecryptionOracle(t *testing.T) {
 
 func TestAttackHostileXML(t *testing.T) {
 	h := newAttackHarness(t, nil)
-	pat := string(h.response("acme", "", person("pat@acme.com", "Pat", "P"), nil))
+	pat := string(h.Response("acme", "", person("pat@acme.com", "Pat", "P"), nil))
 	laughs := `<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>`
 	cases := []struct {
 		name string
@@ -524,8 +524,8 @@ func TestAttackHostileXML(t *testing.T) {
 		"broken base64":       {"SAMLResponse": {"PHNhbWxw$$$"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			b := h.browser()
-			res, err := b.PostForm(h.acs("acme"), form)
+			b := h.Browser()
+			res, err := b.PostForm(h.Acs("acme"), form)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -540,28 +540,28 @@ func TestAttackHostileXML(t *testing.T) {
 
 func TestAttackConditions(t *testing.T) {
 	h := newAttackHarness(t, nil)
-	beta := h.addTenant("beta", "acme.org")
-	h.configure(beta, h.idp, nil)
+	beta := h.AddTenant("beta", "acme.org")
+	h.Configure(beta, h.IdP, nil)
 	pat := person("pat@acme.com", "Pat", "P")
 	cases := []struct {
 		name   string
 		mutate func(*samltest.Response)
 		code   string
 	}{
-		{"audience of another tenant", func(r *samltest.Response) { r.Audience = h.entityID("beta") }, "invalid"},
+		{"audience of another tenant", func(r *samltest.Response) { r.Audience = h.EntityID("beta") }, "invalid"},
 		{"audience of another SP", func(r *samltest.Response) { r.Audience = "https://sp.other.example/metadata" }, "invalid"},
 		// Conditions are ANDed (SAML core 2.5.1.4): every AudienceRestriction must name this SP.
 		{"a second AudienceRestriction naming another SP", func(r *samltest.Response) {
 			r.MoreAudienceRestrictions = []string{"https://sp.other.example/metadata"}
 		}, "invalid: an AudienceRestriction names"},
 		{"another SP's AudienceRestriction before ours", func(r *samltest.Response) {
-			r.Audience, r.MoreAudienceRestrictions = "https://sp.other.example/metadata", []string{h.entityID("acme")}
+			r.Audience, r.MoreAudienceRestrictions = "https://sp.other.example/metadata", []string{h.EntityID("acme")}
 		}, "invalid: an AudienceRestriction names"},
 		{"a second AudienceRestriction naming another tenant", func(r *samltest.Response) {
-			r.MoreAudienceRestrictions = []string{h.entityID("beta")}
+			r.MoreAudienceRestrictions = []string{h.EntityID("beta")}
 		}, "invalid: an AudienceRestriction names"},
-		{"Destination of another tenant", func(r *samltest.Response) { r.ACS = h.acs("beta") }, "invalid"},
-		{"Recipient of another tenant", func(r *samltest.Response) { r.Recipient = h.acs("beta") }, "invalid"},
+		{"Destination of another tenant", func(r *samltest.Response) { r.ACS = h.Acs("beta") }, "invalid"},
+		{"Recipient of another tenant", func(r *samltest.Response) { r.Recipient = h.Acs("beta") }, "invalid"},
 		{"Issuer of another IdP", func(r *samltest.Response) { r.Issuer = "https://idp.other.example" }, "invalid"},
 		{"expired", func(r *samltest.Response) { r.Now = time.Now().Add(-20 * time.Minute) }, "invalid"},
 		{"not yet valid", func(r *samltest.Response) { r.Now = time.Now().Add(10 * time.Minute) }, "invalid"},
@@ -571,87 +571,87 @@ func TestAttackConditions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h.refused(t, nil, h.response("acme", "", pat, tc.mutate), http.StatusForbidden, tc.code)
+			h.refused(t, nil, h.Response("acme", "", pat, tc.mutate), http.StatusForbidden, tc.code)
 		})
 	}
 	t.Run("InResponseTo of another tenant's request", func(t *testing.T) {
-		b := h.browser()
-		id := h.login(b, "beta", "/")
-		h.refused(t, b, h.response("acme", id, pat, nil), http.StatusForbidden, "in-response-to")
+		b := h.Browser()
+		id := h.Login(b, "beta", "/")
+		h.refused(t, b, h.Response("acme", id, pat, nil), http.StatusForbidden, "in-response-to")
 	})
 	t.Run("a response for acme posted to beta's ACS", func(t *testing.T) {
-		b := h.browser()
-		id := h.login(b, "beta", "/")
-		h.refusal()
-		res := h.post(b, "beta", h.response("acme", id, pat, nil), "")
-		if res.StatusCode != http.StatusForbidden || h.refusal() != "invalid" {
+		b := h.Browser()
+		id := h.Login(b, "beta", "/")
+		h.Refusal()
+		res := h.Post(b, "beta", h.Response("acme", id, pat, nil), "")
+		if res.StatusCode != http.StatusForbidden || h.Refusal() != "invalid" {
 			t.Fatalf("status %d", res.StatusCode)
 		}
 	})
 	t.Run("an assertion's ID twice, after signing", func(t *testing.T) {
-		doc := string(h.response("acme", "", pat, func(r *samltest.Response) { r.AssertionID = "_real" }))
+		doc := string(h.Response("acme", "", pat, func(r *samltest.Response) { r.AssertionID = "_real" }))
 		doc = strings.Replace(doc, `ID="_real"`, `ID="_real" ID="_other"`, 1)
 		h.refused(t, nil, []byte(doc), http.StatusForbidden, "guard")
 	})
 	t.Run("the Response's ID twice, after signing", func(t *testing.T) {
-		doc := string(h.response("acme", "", pat, func(r *samltest.Response) { r.Sign = "both" }))
+		doc := string(h.Response("acme", "", pat, func(r *samltest.Response) { r.Sign = "both" }))
 		doc = strings.Replace(doc, `<samlp:Response `, `<samlp:Response ID="_other" `, 1)
 		h.refused(t, nil, []byte(doc), http.StatusForbidden, "guard")
 	})
 	// Last, as they sign someone in: what is allowed.
 	t.Run("two AudienceRestrictions, both naming this SP, are accepted", func(t *testing.T) {
-		res := h.post(h.browser(), "acme", h.response("acme", "", pat, func(r *samltest.Response) {
-			r.MoreAudienceRestrictions = []string{h.entityID("acme")}
+		res := h.Post(h.Browser(), "acme", h.Response("acme", "", pat, func(r *samltest.Response) {
+			r.MoreAudienceRestrictions = []string{h.EntityID("acme")}
 		}), "")
 		if res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("status %d (%s)", res.StatusCode, h.refusal())
+			t.Fatalf("status %d (%s)", res.StatusCode, h.Refusal())
 		}
 	})
 	t.Run("clock skew within 3 minutes is accepted", func(t *testing.T) {
-		res := h.post(h.browser(), "acme", h.response("acme", "", pat, func(r *samltest.Response) { r.Now = time.Now().Add(2 * time.Minute) }), "")
+		res := h.Post(h.Browser(), "acme", h.Response("acme", "", pat, func(r *samltest.Response) { r.Now = time.Now().Add(2 * time.Minute) }), "")
 		if res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("status %d (%s)", res.StatusCode, h.refusal())
+			t.Fatalf("status %d (%s)", res.StatusCode, h.Refusal())
 		}
 	})
 }
 
 func TestAttackReplay(t *testing.T) {
 	h := newAttackHarness(t, nil)
-	b := h.browser()
-	id := h.login(b, "acme", "/")
-	doc := h.response("acme", id, person(victim, "Admin", "A"), nil)
-	if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusSeeOther {
+	b := h.Browser()
+	id := h.Login(b, "acme", "/")
+	doc := h.Response("acme", id, person(victim, "Admin", "A"), nil)
+	if res := h.Post(b, "acme", doc, ""); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first use: %d", res.StatusCode)
 	}
 	// The same response again: its request is answered; unsolicited copy of the assertion: replay cache.
-	h.refusal()
-	if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusForbidden || h.refusal() != "in-response-to" {
+	h.Refusal()
+	if res := h.Post(b, "acme", doc, ""); res.StatusCode != http.StatusForbidden || h.Refusal() != "in-response-to" {
 		t.Fatalf("reused InResponseTo: %d", res.StatusCode)
 	}
-	unsolicited := h.response("acme", "", person(victim, "Admin", "A"), func(r *samltest.Response) { r.AssertionID = "_once" })
-	if res := h.post(h.browser(), "acme", unsolicited, ""); res.StatusCode != http.StatusSeeOther {
+	unsolicited := h.Response("acme", "", person(victim, "Admin", "A"), func(r *samltest.Response) { r.AssertionID = "_once" })
+	if res := h.Post(h.Browser(), "acme", unsolicited, ""); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first unsolicited use: %d", res.StatusCode)
 	}
-	h.restart()
-	thief := h.browser()
-	h.refusal()
-	if res := h.post(thief, "acme", unsolicited, ""); res.StatusCode != http.StatusForbidden || h.refusal() != "replay" {
+	h.Restart()
+	thief := h.Browser()
+	h.Refusal()
+	if res := h.Post(thief, "acme", unsolicited, ""); res.StatusCode != http.StatusForbidden || h.Refusal() != "replay" {
 		t.Fatalf("replay after a restart: %d", res.StatusCode)
 	}
-	if status, _ := h.me(thief); status != http.StatusUnauthorized {
+	if status, _ := h.Me(thief); status != http.StatusUnauthorized {
 		t.Fatalf("the replay made a session: %d", status)
 	}
-	h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.NoIdPInitiated = true })
-	h.refused(t, nil, h.response("acme", "", person("pat@acme.com", "Pat", "P"), nil), http.StatusForbidden, "unsolicited")
+	h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.NoIdPInitiated = true })
+	h.refused(t, nil, h.Response("acme", "", person("pat@acme.com", "Pat", "P"), nil), http.StatusForbidden, "unsolicited")
 }
 
 // TestAttackSessionCookie: the session cookie's attributes, a stolen cookie after logout and after
 // deactivation, and no session id (nor its hash) in any log line.
 func TestAttackSessionCookie(t *testing.T) {
 	h := newAttackHarness(t, nil)
-	h.refusal()
-	b := h.browser()
-	res, err := b.PostForm(h.acs("acme"), url.Values{"SAMLResponse": {samltest.Encode(h.response("acme", "", person(victim, "Admin", "A"), nil))}})
+	h.Refusal()
+	b := h.Browser()
+	res, err := b.PostForm(h.Acs("acme"), url.Values{"SAMLResponse": {samltest.Encode(h.Response("acme", "", person(victim, "Admin", "A"), nil))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -665,21 +665,21 @@ func TestAttackSessionCookie(t *testing.T) {
 	if sess == nil || !sess.HttpOnly || !sess.Secure || sess.SameSite != http.SameSiteLaxMode || sess.Path != "/" {
 		t.Fatalf("session cookie %+v: want HttpOnly, Secure (BASE is https), SameSite=Lax, Path=/", sess)
 	}
-	u, _ := url.Parse(h.srv.URL)
+	u, _ := url.Parse(h.Srv.URL)
 	stolen := b.Jar.Cookies(u)
-	thief := h.browser()
+	thief := h.Browser()
 	thief.Jar.SetCookies(u, stolen)
-	if status, _ := h.me(thief); status != 200 {
+	if status, _ := h.Me(thief); status != 200 {
 		t.Fatalf("copied cookie before anything: %d", status)
 	}
-	if _, err := h.st.UpdateUser(ctx, h.tenant.ID, h.victim.ID, 0, store.Audit{Operation: "patch"}, func(u *store.User) error { u.Active = false; return nil }); err != nil {
+	if _, err := h.St.UpdateUser(ctx, h.Tenant.ID, h.victim.ID, 0, store.Audit{Operation: "patch"}, func(u *store.User) error { u.Active = false; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if status, _ := h.me(thief); status != http.StatusUnauthorized {
+	if status, _ := h.Me(thief); status != http.StatusUnauthorized {
 		t.Fatalf("copied cookie after deactivation: %d", status)
 	}
 	sum := hashHex(sess.Value)
-	for _, e := range h.logs.All() {
+	for _, e := range h.Logs.All() {
 		line := fmt.Sprint(e.Message, e.ContextMap())
 		if strings.Contains(line, sess.Value) || strings.Contains(line, sum) {
 			t.Fatalf("a log line carries the session id: %s", line)

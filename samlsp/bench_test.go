@@ -26,9 +26,9 @@ func BenchmarkACS(b *testing.B) {
 	for _, sign := range []string{"assertion", "both"} {
 		h := newHarness(b, func(s *store.SSOSettings) { s.SignedElement = sign })
 		// The steady state: the user exists (pushed by SCIM, or created by an earlier sign-in).
-		h.scimUser("bench@acme.com", "", true)
+		h.ScimUser("bench@acme.com", "", true)
 		make1 := func() []byte {
-			return h.response("acme", "", person("bench@acme.com", "Bench", "Mark"), func(r *samltest.Response) { r.Sign = sign })
+			return h.Response("acme", "", person("bench@acme.com", "Bench", "Mark"), func(r *samltest.Response) { r.Sign = sign })
 		}
 		b.Run("signed="+sign+"/bare-parse", func(b *testing.B) {
 			sp := bareSP(b, h)
@@ -58,7 +58,7 @@ func BenchmarkACS(b *testing.B) {
 					req := httptest.NewRequest(http.MethodPost, "/saml/acme/acs", strings.NewReader(forms[n.Add(1)-1]))
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 					rec := httptest.NewRecorder()
-					h.handler.ServeHTTP(rec, req)
+					h.Handler.ServeHTTP(rec, req)
 					if rec.Code != http.StatusSeeOther {
 						b.Fatalf("ACS answered %d", rec.Code)
 					}
@@ -70,12 +70,12 @@ func BenchmarkACS(b *testing.B) {
 
 // bareSP is the tenant's ServiceProvider as crewjam alone would check it: same IdP and URLs.
 func bareSP(b *testing.B, h *harness) *saml.ServiceProvider {
-	md, _ := url.Parse(h.entityID("acme"))
-	acs, _ := url.Parse(h.acs("acme"))
+	md, _ := url.Parse(h.EntityID("acme"))
+	acs, _ := url.Parse(h.Acs("acme"))
 	kd := saml.KeyDescriptor{Use: "signing", KeyInfo: saml.KeyInfo{X509Data: saml.X509Data{
-		X509Certificates: []saml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(h.idp.Cert.Raw)}}}}}
+		X509Certificates: []saml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(h.IdP.Cert.Raw)}}}}}
 	idp := saml.IDPSSODescriptor{}
 	idp.KeyDescriptors = []saml.KeyDescriptor{kd}
 	return &saml.ServiceProvider{EntityID: md.String(), MetadataURL: *md, AcsURL: *acs,
-		IDPMetadata: &saml.EntityDescriptor{EntityID: h.idp.EntityID, IDPSSODescriptors: []saml.IDPSSODescriptor{idp}}}
+		IDPMetadata: &saml.EntityDescriptor{EntityID: h.IdP.EntityID, IDPSSODescriptors: []saml.IDPSSODescriptor{idp}}}
 }

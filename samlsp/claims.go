@@ -26,7 +26,7 @@ const (
 // DefaultSettings are the spec's defaults for a tenant's SSO settings (state off).
 func DefaultSettings() *store.SSOSettings {
 	return &store.SSOSettings{
-		State: "off", HardTimeout: 14 * 24 * time.Hour, SoftTimeout: 8 * time.Hour,
+		State: "off", HardTimeout: store.DefaultHardTimeout, SoftTimeout: store.DefaultSoftTimeout,
 		CountryFormat: "iso", SignatureAlgorithm: "sha256", SignedElement: "assertion",
 		AttrFirstName: defaultAttrFirstName, AttrLastName: defaultAttrLastName, AttrEmail: defaultAttrEmail,
 		AttrCountry: defaultAttrCountry, AttrDepartment: defaultAttrDepartment,
@@ -317,32 +317,9 @@ func mapCountry(format, v string) (string, bool) {
 	return code, err == nil
 }
 
-// complete places the user in the team its department maps to, and records what /welcome must ask
-// before the session is complete: the country when it is missing (or unmappable), or forced at the
-// user's first sign-in; the team when the tenant has a department map and the user's department
-// matches no row, or forced at the first sign-in.
+// complete applies the tenant's first sign-in rules (store.Onboard) to the decided user.
 func (d *decision) complete(f store.UserFinder, set *store.SSOSettings, first bool) error {
-	u := d.user
-	switch {
-	case u.Country == "":
-		d.ask = append(d.ask, "country: missing, or not mappable with country-format "+set.CountryFormat)
-	case set.ForceCountry && first:
-		d.ask = append(d.ask, "country: force-country is on")
-	}
-	team, hasMap, err := f.DepartmentTeam(u.Department)
-	if err != nil {
-		return err
-	}
-	if u.Team == "" {
-		u.Team = team
-	}
-	switch {
-	case !hasMap:
-	case u.Team == "":
-		d.ask = append(d.ask, fmt.Sprintf("team: department %q is not in the department map", u.Department))
-	case set.ForceDepartment && first:
-		d.ask = append(d.ask, "team: force-department is on")
-	}
-	d.pending = len(d.ask) > 0
-	return nil
+	ask, err := store.Onboard(f, set, d.user, first)
+	d.ask, d.pending = ask, len(ask) > 0
+	return err
 }

@@ -20,7 +20,7 @@ import (
 // whatever the metadata says), whether the IdP signs the assertion inside or the Response around it.
 func TestEncryptedAssertions(t *testing.T) {
 	h := newHarness(t, nil)
-	block, _ := pem.Decode(h.tenant.SPCertPEM)
+	block, _ := pem.Decode(h.Tenant.SPCertPEM)
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -28,16 +28,16 @@ func TestEncryptedAssertions(t *testing.T) {
 	for _, alg := range []string{samltest.AES256GCM, samltest.AES128GCM, samltest.AES256CBC, samltest.AES128CBC} {
 		for _, sign := range []string{"assertion", "both"} {
 			t.Run(alg+"/signed "+sign, func(t *testing.T) {
-				h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.SignedElement = sign })
-				b := h.browser()
-				id := h.login(b, "acme", "/me")
-				doc := h.response("acme", id, person("eve@acme.com", "Eve", "E"), func(r *samltest.Response) {
+				h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.SignedElement = sign })
+				b := h.Browser()
+				id := h.Login(b, "acme", "/me")
+				doc := h.Response("acme", id, person("eve@acme.com", "Eve", "E"), func(r *samltest.Response) {
 					r.EncryptTo, r.Encryption, r.Sign = cert, alg, sign
 				})
-				if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusSeeOther {
-					t.Fatalf("status %d (%s)", res.StatusCode, h.refusal())
+				if res := h.Post(b, "acme", doc, ""); res.StatusCode != http.StatusSeeOther {
+					t.Fatalf("status %d (%s)", res.StatusCode, h.Refusal())
 				}
-				if status, m := h.me(b); status != http.StatusOK || m.User.UserName != "eve@acme.com" {
+				if status, m := h.Me(b); status != http.StatusOK || m.User.UserName != "eve@acme.com" {
 					t.Fatalf("/me %d %+v", status, m)
 				}
 			})
@@ -49,7 +49,7 @@ func TestEncryptedAssertions(t *testing.T) {
 // IdP that reads it encrypts with an authenticated cipher; CBC stays listed for IdPs that need it.
 func TestMetadataOffersGCMFirst(t *testing.T) {
 	h := newHarness(t, nil)
-	res, err := h.browser().Get(h.entityID("acme"))
+	res, err := h.Browser().Get(h.EntityID("acme"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,15 +84,15 @@ func TestMetadataOffersGCMFirst(t *testing.T) {
 // which tells a prober nothing (found in review: it hid the admin's real problem behind "decrypt").
 func TestSignedEncryptedAssertionGetsItsReason(t *testing.T) {
 	h := newHarness(t, nil)
-	block, _ := pem.Decode(h.tenant.SPCertPEM)
+	block, _ := pem.Decode(h.Tenant.SPCertPEM)
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, encrypt := range []bool{false, true} {
-		b := h.browser()
-		id := h.login(b, "acme", "/me")
-		doc := h.response("acme", id, person("eve@acme.com", "Eve", "E"), func(r *samltest.Response) {
+		b := h.Browser()
+		id := h.Login(b, "acme", "/me")
+		doc := h.Response("acme", id, person("eve@acme.com", "Eve", "E"), func(r *samltest.Response) {
 			r.EditAssertion = func(a string) string {
 				i, j := strings.Index(a, "<Conditions"), strings.Index(a, "</Conditions>")
 				return a[:i] + a[j+len("</Conditions>"):]
@@ -101,10 +101,10 @@ func TestSignedEncryptedAssertionGetsItsReason(t *testing.T) {
 				r.EncryptTo, r.Encryption = cert, samltest.AES256GCM
 			}
 		})
-		if res := h.post(b, "acme", doc, ""); res.StatusCode != http.StatusForbidden {
+		if res := h.Post(b, "acme", doc, ""); res.StatusCode != http.StatusForbidden {
 			t.Fatalf("encrypted %v: status %d, want 403", encrypt, res.StatusCode)
 		}
-		if got := h.refusal(); got != "malformed" {
+		if got := h.Refusal(); got != "malformed" {
 			t.Errorf("encrypted %v: refused %q, want the library's own reason (malformed), not decrypt", encrypt, got)
 		}
 	}

@@ -17,17 +17,17 @@ import (
 // The seeds are a valid signed response and an encrypted-looking one, so mutations stay near real shapes.
 func FuzzACS(f *testing.F) {
 	h := newHarness(f, nil)
-	valid := h.response("acme", "", person("fuzz@acme.com", "Fuzz", "Er"), nil)
+	valid := h.Response("acme", "", person("fuzz@acme.com", "Fuzz", "Er"), nil)
 	f.Add(valid)
 	f.Add([]byte(strings.Replace(string(valid), "<Assertion", `<EncryptedAssertion><EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/></EncryptedAssertion><Assertion`, 1)))
-	both, _ := h.idp.Make(samltest.Response{ACS: h.acs("acme"), Audience: h.entityID("acme"), NameID: "fuzz@acme.com", Sign: "both"})
+	both, _ := h.IdP.Make(samltest.Response{ACS: h.Acs("acme"), Audience: h.EntityID("acme"), NameID: "fuzz@acme.com", Sign: "both"})
 	f.Add(both)
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		form := url.Values{"SAMLResponse": {samltest.Encode(doc)}}.Encode()
 		req := httptest.NewRequest(http.MethodPost, "/saml/acme/acs", strings.NewReader(form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		rec := httptest.NewRecorder()
-		h.handler.ServeHTTP(rec, req)
+		h.Handler.ServeHTTP(rec, req)
 		if rec.Code != http.StatusSeeOther && (rec.Code < 400 || rec.Code >= 500) {
 			t.Fatalf("ACS answered %d", rec.Code)
 		}
@@ -40,12 +40,12 @@ func FuzzACS(f *testing.F) {
 // signed assertion, and the empty and text-only plaintexts that made crewjam panic.
 func FuzzACSPlaintext(f *testing.F) {
 	h := newHarness(f, nil)
-	block, _ := pem.Decode(h.tenant.SPCertPEM)
+	block, _ := pem.Decode(h.Tenant.SPCertPEM)
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		f.Fatal(err)
 	}
-	valid := string(h.response("acme", "", person("fuzz@acme.com", "Fuzz", "Er"), nil))
+	valid := string(h.Response("acme", "", person("fuzz@acme.com", "Fuzz", "Er"), nil))
 	f.Add([]byte(valid[strings.Index(valid, "<Assertion"):strings.Index(valid, "</samlp:Response>")]))
 	f.Add([]byte(""))
 	f.Add([]byte("fuzz@acme.com"))
@@ -59,7 +59,7 @@ func FuzzACSPlaintext(f *testing.F) {
 		req := httptest.NewRequest(http.MethodPost, "/saml/acme/acs", strings.NewReader(form))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		rec := httptest.NewRecorder()
-		h.handler.ServeHTTP(rec, req)
+		h.Handler.ServeHTTP(rec, req)
 		if rec.Code != http.StatusSeeOther && (rec.Code < 400 || rec.Code >= 500) {
 			t.Fatalf("ACS answered %d", rec.Code)
 		}

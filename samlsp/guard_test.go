@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -118,19 +117,6 @@ func TestAttrIgnoresNamesInsideValues(t *testing.T) {
 	}
 }
 
-func TestSafeReturnTo(t *testing.T) {
-	for v, want := range map[string]bool{
-		"/": true, "/app?x=1#y": true, "/a/b%20c": true,
-		"": false, "https://evil.com": false, "//evil.com": false, `/\evil.com`: false, "/%09/evil.com": false,
-		"/%2F%2Fevil.com": false, "javascript:alert(1)": false, " /x": false, "/x\r\nSet-Cookie:a=b": false, "/a b": false,
-		"/" + strings.Repeat("a", 3000): false,
-	} {
-		if got := safeReturnTo(v); got != want {
-			t.Errorf("safeReturnTo(%q) = %v, want %v", v, got, want)
-		}
-	}
-}
-
 func FuzzGuard(f *testing.F) {
 	f.Add([]byte(`<samlp:Response ID="r"><saml:Assertion ID="a"/></samlp:Response>`))
 	f.Add([]byte(`<!-- x --><samlp:Response a='>' ><![CDATA[<]]><?pi?><saml:EncryptedAssertion/></samlp:Response>`))
@@ -190,23 +176,6 @@ func FuzzGuardPlaintext(f *testing.F) {
 	})
 }
 
-func FuzzSafeReturnTo(f *testing.F) {
-	for _, s := range []string{"/", "//evil.com", `/\x`, "/%2F%2Fx", "/a?b=//c"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if !safeReturnTo(s) {
-			return
-		}
-		// Whatever passes must resolve to this server's origin, as a browser would read it.
-		base, _ := url.Parse("https://sp.example/base")
-		u, err := base.Parse(s)
-		if err != nil || u.Host != "sp.example" || u.Scheme != "https" {
-			t.Fatalf("%q leaves the site: %v %v", s, u, err)
-		}
-	})
-}
-
 // BenchmarkGuard is the pre-parse guard on a signed, Entra-shaped response; compare its ns/op with
 // BenchmarkACS's bare-parse (target: at most 2%).
 func BenchmarkGuard(b *testing.B) {
@@ -224,21 +193,6 @@ func BenchmarkGuard(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := guard(doc); err != nil {
 			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkPassword is the cost of one password check (argon2id, 19 MiB, t=2): what each attempt at
-// /login costs the server, and why attempts are limited per account and address.
-func BenchmarkPassword(b *testing.B) {
-	h, err := HashPassword("a long admin password")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if ok, err := checkPassword(h, "a long admin password"); !ok || err != nil {
-			b.Fatalf("checkPassword: %v, %v", ok, err)
 		}
 	}
 }

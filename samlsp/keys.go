@@ -1,4 +1,6 @@
-// Package samlsp is scimsso's SAML 2.0 service provider: per-tenant metadata, sign-in and sessions.
+// Package samlsp is scimsso's SAML 2.0 service provider: per-tenant metadata, SP- and IdP-initiated
+// sign-in, the ACS (guard, verification, decryption) and test sign-ins. A verified sign-in is handed to
+// the people's web (Config.Sessions), which owns sessions and every page after it.
 package samlsp
 
 import (

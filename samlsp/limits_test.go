@@ -11,122 +11,13 @@ import (
 	"time"
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
+	"github.com/scimsso/scimsso/internal/signintest"
 	"github.com/scimsso/scimsso/samlsp"
-	"github.com/scimsso/scimsso/samlsp/samltest"
-	"github.com/scimsso/scimsso/store"
 	"github.com/scimsso/scimsso/store/sqlstore"
 )
 
 // What anonymous clients can make the server do is bounded in the store, so that the bounds hold
 // across replicas: password checks (reserved before the check) and outstanding sign-in starts.
-
-// result is what one of many parallel requests got.
-type result struct {
-	status     int
-	retryAfter string
-	err        error
-}
-
-// parallel sends the requests all at once (each made by mk from its index, in its own client) and
-// returns what each got.
-func parallel(n int, clients []*http.Client, mk func(i int) *http.Request) []result {
-	out := make([]result, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := mk(i)
-			<-start
-			res, err := clients[i%len(clients)].Do(req)
-			if err != nil {
-				out[i].err = err
-				return
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			out[i] = result{status: res.StatusCode, retryAfter: res.Header.Get("Retry-After")}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return out
-}
-
-// tally counts the results by status and fails on a transport error or a 429 without Retry-After.
-func tally(t *testing.T, rs []result) map[int]int {
-	t.Helper()
-	m := map[int]int{}
-	for _, r := range rs {
-		if r.err != nil {
-			t.Fatal(r.err)
-		}
-		if r.status == http.StatusTooManyRequests && r.retryAfter == "" {
-			t.Fatal("a 429 without Retry-After")
-		}
-		m[r.status]++
-	}
-	return m
-}
-
-// TestParallelPasswordGuesses: guesses sent all at once are each reserved in the store before the
-// password is checked, so no more are ever checked than the limits allow (a 401 is a checked guess; a
-// 429 was refused before the check), and then the right password is refused too. Before the fix the
-// count was read before the check and written after it: all 30 guesses were checked.
-func TestParallelPasswordGuesses(t *testing.T) {
-	const pw, guesses = "correct horse battery staple", 30
-	for _, tc := range []struct {
-		name    string
-		emails  []string // the guesses go round these accounts, from one address
-		checked int      // the limit that binds
-		locked  string   // then refused with the right password
-	}{
-		{"one account: 5 checked", []string{"admin@acme.com"}, 5, "admin@acme.com"},
-		{"six accounts from one address: 20 checked", []string{"admin@acme.com", "ops@acme.com", "ghost@acme.com", "a@acme.com", "b@acme.com", "c@acme.com"}, 20, "svc@acme.com"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(s *store.SSOSettings) { s.Exclude = append(append([]string(nil), tc.emails...), "svc@acme.com") })
-			for _, email := range []string{"admin@acme.com", "ops@acme.com", "svc@acme.com"} {
-				h.setPassword(h.scimUser(email, "", true), pw)
-			}
-			// passwordForm walks the email-first form in a new browser to the password form of email.
-			passwordForm := func(email string) (*http.Client, samltest.Form) {
-				b := h.browser()
-				f := h.form(b, "/login", "/login")
-				f.Values.Set("email", email)
-				res, body := h.submit(b, f, nil)
-				if res.StatusCode != http.StatusOK || !strings.Contains(body, `type="password"`) {
-					t.Fatalf("email %s: %d\n%s", email, res.StatusCode, body)
-				}
-				return b, h.formIn("/login", body, "/login")
-			}
-			browsers := make([]*http.Client, guesses)
-			forms := make([]samltest.Form, guesses)
-			for i := range guesses {
-				browsers[i], forms[i] = passwordForm(tc.emails[i%len(tc.emails)])
-				forms[i].Values.Set("password", fmt.Sprintf("guess %d", i))
-			}
-			got := tally(t, parallel(guesses, browsers, func(i int) *http.Request {
-				req, _ := http.NewRequest(http.MethodPost, forms[i].Action.String(), strings.NewReader(forms[i].Values.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				return req
-			}))
-			if got[http.StatusUnauthorized] != tc.checked || got[http.StatusTooManyRequests] != guesses-tc.checked {
-				t.Fatalf("%d guesses at once: %v; want %d checked (401) and the rest refused before the check (429)", guesses, got, tc.checked)
-			}
-			b, f := passwordForm(tc.locked)
-			f.Values.Set("password", pw)
-			res, _ := h.submit(b, f, nil)
-			if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") != "900" {
-				t.Fatalf("the right password while locked: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
-			}
-			if status, _ := h.me(b); status != http.StatusUnauthorized {
-				t.Fatalf("signed in while locked: /me %d", status)
-			}
-		})
-	}
-}
 
 // TestSignInFlood: anonymous sign-in starts flooded from one address and from many leave the store
 // (database and WAL, a real SQLite file) under a stated size, because outstanding AuthnRequests are
@@ -140,15 +31,15 @@ func TestSignInFlood(t *testing.T) {
 	const perClient, perTenant, walLimit = 40, 400, 512 << 10
 	h := newHarnessWith(t, nil, func(c *samlsp.Config) { c.MaxPendingPerClient, c.MaxPendingPerTenant = perClient, perTenant },
 		func(o *sqlstore.Options) { o.WALLimit = walLimit })
-	beta := h.addTenant("beta", "beta.com")
-	h.configure(beta, h.idp, nil)
+	beta := h.AddTenant("beta", "beta.com")
+	h.Configure(beta, h.IdP, nil)
 	// The server believes X-Forwarded-For from loopback, as behind a proxy: each flood request says
 	// which address it comes from.
 	proxies, err := clientaddr.Parse("127.0.0.1,::1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv.Config.Handler = proxies.Middleware(h.handler)
+	h.Srv.Config.Handler = proxies.Middleware(h.Handler)
 
 	longest := "/" + strings.Repeat("a", 511) // the longest return_to kept: 512 bytes
 	// flood sends n starts from 16 clients that keep their connections (as a flooding tool does).
@@ -161,8 +52,8 @@ func TestSignInFlood(t *testing.T) {
 			}
 			close(next)
 		}()
-		rs := make([]result, n)
-		tr := h.srv.Client().Transport.(*http.Transport).Clone()
+		rs := make([]signintest.Result, n)
+		tr := h.Srv.Client().Transport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 16
 		var wg sync.WaitGroup
 		for range 16 {
@@ -172,35 +63,35 @@ func TestSignInFlood(t *testing.T) {
 				// No cookie jar: a flood need not keep the binding cookie.
 				c := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 				for i := range next {
-					req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/saml/acme/login?return_to="+longest, nil)
+					req, _ := http.NewRequest(http.MethodGet, h.Srv.URL+"/saml/acme/login?return_to="+longest, nil)
 					req.Header.Set("X-Forwarded-For", addr(i))
 					res, err := c.Do(req)
 					if err != nil {
-						rs[i].err = err
+						rs[i].Err = err
 						continue
 					}
 					io.Copy(io.Discard, res.Body)
 					res.Body.Close()
-					rs[i] = result{status: res.StatusCode, retryAfter: res.Header.Get("Retry-After")}
+					rs[i] = signintest.Result{Status: res.StatusCode, RetryAfter: res.Header.Get("Retry-After")}
 				}
 			}()
 		}
 		wg.Wait()
-		return tally(t, rs)
+		return signintest.Tally(t, rs)
 	}
 	signIn := func(t *testing.T, slug, from, email string) {
 		t.Helper()
-		b := h.browser()
+		b := h.Browser()
 		b.Transport = forwardedFor{b.Transport, from}
-		id := h.login(b, slug, "/app")
-		res := h.post(b, slug, h.response(slug, id, person(email, "Real", "Person"), nil), "")
-		if status, m := h.me(b); res.StatusCode != http.StatusSeeOther || status != http.StatusOK || m.User.UserName != email {
+		id := h.Login(b, slug, "/app")
+		res := h.Post(b, slug, h.Response(slug, id, person(email, "Real", "Person"), nil), "")
+		if status, m := h.Me(b); res.StatusCode != http.StatusSeeOther || status != http.StatusOK || m.User.UserName != email {
 			t.Fatalf("sign-in at %s from %s: ACS %d, /me %d %+v", slug, from, res.StatusCode, status, m)
 		}
 	}
 
 	t.Run("a longer return_to is refused", func(t *testing.T) {
-		res, body := h.send(h.browser(), http.MethodGet, "/saml/acme/login?return_to="+longest+"a", nil, nil)
+		res, body := h.Send(h.Browser(), http.MethodGet, "/saml/acme/login?return_to="+longest+"a", nil, nil)
 		if res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("513-byte return_to: %d\n%s", res.StatusCode, body)
 		}
@@ -218,7 +109,7 @@ func TestSignInFlood(t *testing.T) {
 		if want := perTenant - perClient; got[http.StatusFound] != want || got[http.StatusTooManyRequests] != 2000-want {
 			t.Fatalf("2,000 starts from 50 addresses: %v; want %d stored (302) until the tenant's cap, the rest 429", got, want)
 		}
-		res, body := h.send(h.browser(), http.MethodGet, "/saml/acme/login", nil, nil)
+		res, body := h.Send(h.Browser(), http.MethodGet, "/saml/acme/login", nil, nil)
 		if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many sign-ins") {
 			t.Fatalf("a start at the full tenant: %d, Retry-After %q\n%s", res.StatusCode, res.Header.Get("Retry-After"), body)
 		}
@@ -238,16 +129,16 @@ func TestSignInFlood(t *testing.T) {
 			return fi.Size()
 		}
 		deadline := time.Now().Add(5 * time.Second)
-		for size(h.dbPath+"-wal") > walLimit && time.Now().Before(deadline) {
+		for size(h.DBPath+"-wal") > walLimit && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		db, wal := size(h.dbPath), size(h.dbPath+"-wal")
+		db, wal := size(h.DBPath), size(h.DBPath+"-wal")
 		if db > dbBound || wal > walLimit {
 			t.Fatalf("after the floods the database holds %d bytes (at most %d) and the WAL %d (at most %d)", db, dbBound, wal, walLimit)
 		}
 	})
 	t.Run("once the flood's requests expire, sign-ins work again", func(t *testing.T) {
-		h.skew.Add(int64(16 * time.Minute))
+		h.Skew.Add(int64(16 * time.Minute))
 		signIn(t, "acme", "198.51.100.7", "third@acme.com")
 		signIn(t, "acme", "203.0.113.1", "fourth@acme.com")
 	})

@@ -3,6 +3,7 @@ package samlsp
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -11,15 +12,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
+	"github.com/scimsso/scimsso/internal/page"
+	"github.com/scimsso/scimsso/internal/secret"
 	"github.com/scimsso/scimsso/store"
 )
 
-// defaultReturnTo is where a sign-in lands when nobody asked for a page.
-const defaultReturnTo = "/me"
-
 // Caps on outstanding AuthnRequests (started, not yet answered, at most requestTTL old), which anyone
 // can make the store hold by starting sign-ins. A row takes ~1 KB with its index entries when its
-// return_to has the longest length kept, maxReturnTo (0.94 KB measured by TestSignInFlood), so a
+// return_to has the longest length kept, page.MaxReturnTo (0.94 KB measured by TestSignInFlood), so a
 // tenant's cap is ~10 MB and an address's ~300 KB.
 //
 // Per client address: an office of 2,000 people behind one NAT address, all arriving within the same
@@ -39,14 +39,14 @@ const (
 // session; reauth=1 with a live session of the tenant makes it the silent re-authentication of that
 // session (IsPassive) that the soft timeout asks for.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	ref := requestRef(r)
+	ref := page.Ref(r)
 	q := r.URL.Query()
 	returnTo := q.Get("return_to")
 	if returnTo == "" {
-		returnTo = defaultReturnTo
+		returnTo = page.DefaultReturnTo
 	}
-	if !safeReturnTo(returnTo) {
-		page(w, http.StatusBadRequest, "Cannot sign in", "The page to return to must be a path on this site.", ref)
+	if !page.SafeReturnTo(returnTo) {
+		page.Message(w, http.StatusBadRequest, "Cannot sign in", "The page to return to must be a path on this site.", ref)
 		return
 	}
 	c, ok := s.ssoTenant(w, r, mux.Vars(r)["tenant"], false)
@@ -58,7 +58,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		req.Purpose = store.PurposeMobile
 	}
 	if q.Get("reauth") == "1" {
-		ss, err := s.sessionOf(r)
+		ss, err := s.sessions.Current(r)
 		if err != nil {
 			s.internal(w, r, "session lookup", err)
 			return
@@ -77,34 +77,59 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 // (before going live) and while it is active (checking a change on the IdP's side), and is used up
 // when it is opened, even if the sign-in goes no further.
 func (s *Server) test(w http.ResponseWriter, r *http.Request) {
-	ref := requestRef(r)
+	ref := page.Ref(r)
 	c, ok := s.ssoTenant(w, r, mux.Vars(r)["tenant"], true)
 	if !ok {
 		return
 	}
 	err := store.ErrNotFound
-	if tok := r.URL.Query().Get("token"); isSecret(tok) {
-		err = s.st.UseTestLink(r.Context(), c.tenant.ID, hashSecret(tok))
+	if tok := r.URL.Query().Get("token"); secret.Valid(tok) {
+		err = s.st.UseTestLink(r.Context(), c.tenant.ID, secret.Hash(tok))
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		s.log.Info("test sign-in refused: no valid test link", zap.String("request_id", ref), zap.String("tenant", c.tenant.Slug))
-		page(w, http.StatusNotFound, "Test link not valid", "This test sign-in link is unknown, has expired or was already used. Ask for a new one.", ref)
+		page.Message(w, http.StatusNotFound, "Test link not valid", "This test sign-in link is unknown, has expired or was already used. Ask for a new one.", ref)
 		return
 	}
 	if err != nil {
 		s.internal(w, r, "test link", err)
 		return
 	}
-	s.startSignIn(w, r, c, &store.AuthnRequest{ReturnTo: defaultReturnTo, Purpose: store.PurposeTest})
+	s.startSignIn(w, r, c, &store.AuthnRequest{ReturnTo: page.DefaultReturnTo, Purpose: store.PurposeTest})
+}
+
+// StartSignIn answers r by starting an interactive sign-in at the IdP of the tenant with that slug,
+// landing on returnTo (a path; anything else lands on the default page); purpose is
+// store.PurposeSignIn or store.PurposeMobile. The people's web hands its email-first sign-in over to
+// it. When the tenant's SSO cannot start it answers with a page saying why.
+func (s *Server) StartSignIn(w http.ResponseWriter, r *http.Request, slug, returnTo string, purpose store.Purpose) {
+	if purpose != store.PurposeMobile {
+		purpose = store.PurposeSignIn
+	}
+	if !page.SafeReturnTo(returnTo) {
+		returnTo = page.DefaultReturnTo
+	}
+	c, ok := s.ssoTenant(w, r, slug, false)
+	if !ok {
+		return
+	}
+	s.startSignIn(w, r, c, &store.AuthnRequest{ReturnTo: returnTo, Purpose: purpose})
+}
+
+// ReauthURL is the local URL that starts the silent re-authentication (IsPassive) of the browser's
+// session at the tenant's IdP, landing on returnTo: where the people's web sends a session idle
+// beyond its soft timeout.
+func (s *Server) ReauthURL(slug, returnTo string) string {
+	return "/saml/" + slug + "/login?reauth=1&return_to=" + url.QueryEscape(returnTo)
 }
 
 // ssoTenant returns the tenant's sign-in configuration when SSO can start, else answers with a page.
 // A test sign-in may start while the state is testing; others need active.
 func (s *Server) ssoTenant(w http.ResponseWriter, r *http.Request, slug string, test bool) (*tenantSP, bool) {
-	ref := requestRef(r)
+	ref := page.Ref(r)
 	c, err := s.tenantSP(r.Context(), slug)
 	if errors.Is(err, errNoTenant) {
-		page(w, http.StatusNotFound, "Unknown organisation", "There is no organisation at this address.", ref)
+		page.Message(w, http.StatusNotFound, "Unknown organisation", "There is no organisation at this address.", ref)
 		return nil, false
 	}
 	if err != nil {
@@ -112,7 +137,7 @@ func (s *Server) ssoTenant(w http.ResponseWriter, r *http.Request, slug string, 
 		return nil, false
 	}
 	if c.sp.IDPMetadata == nil || !(c.set.State == "active" || (test && c.set.State == "testing")) {
-		page(w, http.StatusForbidden, "Single sign-on is off", "Single sign-on is not switched on for this organisation. Contact your administrator.", ref)
+		page.Message(w, http.StatusForbidden, "Single sign-on is off", "Single sign-on is not switched on for this organisation. Contact your administrator.", ref)
 		return nil, false
 	}
 	return c, true
@@ -132,24 +157,24 @@ func (s *Server) startSignIn(w http.ResponseWriter, r *http.Request, c *tenantSP
 		req.IsPassive = &passive
 	}
 	// One binding value per browser: a second tab's sign-in must not orphan the first's request.
-	bind := secretCookie(r, bindingCookie)
+	bind := secret.FromCookie(r, bindingCookie)
 	if bind == "" {
-		if bind, _, err = newSecret(); err != nil {
+		if bind, _, err = secret.New(); err != nil {
 			s.internal(w, r, "binding", err)
 			return
 		}
 	}
-	ar.ID, ar.TenantID, ar.BindingHash, ar.ExpiresAt = req.ID, c.tenant.ID, hashSecret(bind), s.now().Add(requestTTL)
+	ar.ID, ar.TenantID, ar.BindingHash, ar.ExpiresAt = req.ID, c.tenant.ID, secret.Hash(bind), s.now().Add(requestTTL)
 	ar.ClientKey = clientaddr.Key(r)
 	err = s.st.CreateAuthnRequest(r.Context(), ar, s.pending)
 	var le *store.LimitError
 	if errors.As(err, &le) {
 		// Anyone may start a sign-in, and each start is stored until it is answered or expires: the
 		// caps bound what a flood can make the store hold. Nothing was stored.
-		s.log.Warn("sign-in start refused: too many outstanding", zap.String("request_id", requestRef(r)),
+		s.log.Warn("sign-in start refused: too many outstanding", zap.String("request_id", page.Ref(r)),
 			zap.String("tenant", c.tenant.Slug), zap.String("limit", le.Key))
 		w.Header().Set("Retry-After", strconv.Itoa(int(pendingRetryAfter/time.Second)))
-		page(w, http.StatusTooManyRequests, "Too many sign-ins", "Too many sign-ins were started from your network or for your organisation. Wait a minute and try again.", requestRef(r))
+		page.Message(w, http.StatusTooManyRequests, "Too many sign-ins", "Too many sign-ins were started from your network or for your organisation. Wait a minute and try again.", page.Ref(r))
 		return
 	}
 	if err != nil {
@@ -161,10 +186,10 @@ func (s *Server) startSignIn(w http.ResponseWriter, r *http.Request, c *tenantSP
 		s.internal(w, r, "redirect", err)
 		return
 	}
-	s.setBindingCookie(w, bind)
+	setBindingCookie(w, bind)
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
-	s.log.Info("sign-in started", zap.String("request_id", requestRef(r)), zap.String("tenant", c.tenant.Slug),
+	s.log.Info("sign-in started", zap.String("request_id", page.Ref(r)), zap.String("tenant", c.tenant.Slug),
 		zap.String("authn_request", req.ID), zap.String("purpose", string(ar.Purpose)))
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }

@@ -3,6 +3,7 @@ package samlsp
 import (
 	"context"
 	"crypto/sha256"
+	"embed"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/page"
+	"github.com/scimsso/scimsso/internal/secret"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -23,15 +26,22 @@ const MaxTestLinkLifetime = 7 * 24 * time.Hour
 // their SHA-256 is stored, and opening the link uses it up. It is what an admin of the tenant would be
 // given (the operator, until the admin console exists): anyone holding it can start one test sign-in.
 func NewTestLink(ctx context.Context, st store.Store, baseURL string, t *store.Tenant, expires time.Time) (string, error) {
-	secret, hash, err := newSecret()
+	token, hash, err := secret.New()
 	if err != nil {
 		return "", err
 	}
 	if err := st.CreateTestLink(ctx, &store.TestLink{TenantID: t.ID, Hash: hash, ExpiresAt: expires}); err != nil {
 		return "", fmt.Errorf("samlsp: test link: %w", err)
 	}
-	return strings.TrimRight(baseURL, "/") + "/saml/" + url.PathEscape(t.Slug) + "/test?token=" + secret, nil
+	return strings.TrimRight(baseURL, "/") + "/saml/" + url.PathEscape(t.Slug) + "/test?token=" + token, nil
 }
+
+//go:embed templates/report.html
+var templateFS embed.FS
+
+// reportPage is the test sign-in's report, inside the common frame. It is SAML's: it shows what the IdP
+// sent and how the assertion was verified, which only this package knows.
+var reportPage = page.Parse(templateFS, "templates/report.html")
 
 type reportAttr struct {
 	Name   string
@@ -41,7 +51,7 @@ type reportAttr struct {
 type nameValue struct{ Name, Value string }
 
 type reportView struct {
-	view
+	page.View
 	Outcome                      string
 	Issuer, NameID, NameIDFormat string
 	Signed, Algorithms           []string
@@ -57,14 +67,14 @@ type reportView struct {
 // do, with nothing written. The precise reason of a refusal is shown only for an answer to a test
 // request, which was started in this browser; anyone else sees the usual refusal page.
 func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Logger, a *accepted, verr error) {
-	ref := requestRef(r)
+	ref := page.Ref(r)
 	asked := a != nil && a.request != nil && a.request.Purpose == store.PurposeTest
 	var rf *refusal
 	if verr != nil && (!asked || !errors.As(verr, &rf)) {
 		s.refused(w, log, ref, verr)
 		return
 	}
-	v := reportView{view: view{Title: "Test sign-in", Ref: ref}, Solicited: a.request != nil, Encrypted: a.info.Encrypted}
+	v := reportView{View: page.View{Title: "Test sign-in", Ref: ref}, Solicited: a.request != nil, Encrypted: a.info.Encrypted}
 	if verr != nil {
 		v.Outcome = fmt.Sprintf("scimsso would refuse this sign-in (%s): %s.", rf.code, rf.reason)
 		log.Info("test sign-in", zap.String("outcome", "refused"), zap.String("code", rf.code), zap.String("reason", rf.reason))
@@ -129,7 +139,7 @@ func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Log
 			v.Read[i].Value = "—"
 		}
 	}
-	render(w, http.StatusOK, "report", v)
+	page.Render(w, reportPage, http.StatusOK, "report", v)
 }
 
 func dedupe(xs []string) []string {

@@ -20,6 +20,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -27,11 +28,10 @@ import (
 // an IssueInstant may be: crewjam's 90 s refuses an IdP whose clock is two minutes slow although the
 // skew allowance is three, so it is the skew plus a minute of latency.
 const (
-	clockSkew     = 3 * time.Minute
-	issueDelay    = clockSkew + time.Minute
-	maxValidity   = 24 * time.Hour   // an assertion valid for longer than this is refused
-	requestTTL    = 15 * time.Minute // how long an SP-initiated sign-in may take at the IdP (MFA included)
-	touchInterval = time.Minute      // a session's last use is written at most this often
+	clockSkew   = 3 * time.Minute
+	issueDelay  = clockSkew + time.Minute
+	maxValidity = 24 * time.Hour   // an assertion valid for longer than this is refused
+	requestTTL  = 15 * time.Minute // how long an SP-initiated sign-in may take at the IdP (MFA included)
 )
 
 func init() {
@@ -49,20 +49,21 @@ type Config struct {
 	// address (across tenants) and of one tenant; 0: DefaultMaxPendingPerClient and
 	// DefaultMaxPendingPerTenant. Beyond a cap a sign-in start is answered 429 and nothing is stored.
 	MaxPendingPerClient, MaxPendingPerTenant int
+	// Sessions starts, finds and ends people's sessions; cmd passes the people's web
+	// (people.Sessions). Required.
+	Sessions Sessions
 }
 
-// Server is the per-tenant SAML service provider: metadata, SP- and IdP-initiated sign-in, sessions.
+// Server is the per-tenant SAML service provider: metadata, SP- and IdP-initiated sign-in, the ACS and
+// test sign-ins. A verified sign-in is handed to Sessions.
 // Everything a request needs lives in the store, so replicas share it. It is safe for concurrent use.
 type Server struct {
-	st      store.Store
-	log     *zap.Logger
-	baseURL string
-	secure  bool   // BASE is https: cookies are Secure
-	origin  string // BASE's origin, which a form post's Origin header must equal
-	now     func() time.Time
-
-	passwordChecks chan struct{} // a slot per password check running (argon2id takes 19 MiB each)
-	pending        store.RequestLimits
+	st       store.Store
+	log      *zap.Logger
+	sessions Sessions
+	baseURL  string
+	now      func() time.Time
+	pending  store.RequestLimits
 
 	mu    sync.Mutex
 	cache map[string]*tenantSP // by tenant ID
@@ -77,6 +78,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("samlsp: Logger is required")
 	case cfg.BaseURL == "":
 		return nil, errors.New("samlsp: BaseURL is required")
+	case cfg.Sessions == nil:
+		return nil, errors.New("samlsp: Sessions is required")
 	}
 	captureNoSignature.Do(func() { errNoSignature = captureNoSignatureError() })
 	if errNoSignature == nil {
@@ -98,22 +101,15 @@ func New(cfg Config) (*Server, error) {
 	if pending.PerTenant <= 0 {
 		pending.PerTenant = DefaultMaxPendingPerTenant
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, baseURL: base, secure: u.Scheme == "https", origin: u.Scheme + "://" + u.Host, now: now, cache: map[string]*tenantSP{},
-		passwordChecks: make(chan struct{}, maxPasswordChecks), pending: pending}, nil
+	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, baseURL: base, now: now, cache: map[string]*tenantSP{}, pending: pending}, nil
 }
 
-// Routes mounts the SAML and session endpoints on r.
+// Routes mounts the SAML endpoints on r.
 func (s *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/saml/{tenant}/metadata", s.metadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/saml/{tenant}/login", s.login).Methods(http.MethodGet)
 	r.HandleFunc("/saml/{tenant}/acs", s.acs).Methods(http.MethodPost)
 	r.HandleFunc("/saml/{tenant}/test", s.test).Methods(http.MethodGet)
-	r.HandleFunc("/login", s.loginPage).Methods(http.MethodGet)
-	r.HandleFunc("/login", s.loginSubmit).Methods(http.MethodPost)
-	r.HandleFunc("/welcome", s.welcome).Methods(http.MethodGet)
-	r.HandleFunc("/welcome", s.welcomeSubmit).Methods(http.MethodPost)
-	r.HandleFunc("/me", s.me).Methods(http.MethodGet)
-	r.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
 }
 
 // MetadataURL is the tenant's SP metadata URL, which is also its SP entity ID.
@@ -305,7 +301,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		body, err = xml.MarshalIndent(md, "", "  ")
 	}
 	if err != nil {
-		ref := requestRef(r)
+		ref := page.Ref(r)
 		s.log.Error("metadata failed", zap.String("request_id", ref), zap.Error(err))
 		http.Error(w, "internal error; reference "+ref, http.StatusInternalServerError)
 		return
@@ -314,12 +310,4 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Write([]byte(xml.Header))
 	w.Write(body)
-}
-
-// requestRef is the request's id, set by cmd's middleware, shown to people as a reference.
-func requestRef(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" {
-		return id
-	}
-	return "-"
 }

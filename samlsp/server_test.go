@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
 	"github.com/scimsso/scimsso/store/sqlstore"
@@ -43,7 +44,11 @@ func TestMetadataPublishesTheTenantsOwnKey(t *testing.T) {
 	r := mux.NewRouter()
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: zaptest.NewLogger(t), BaseURL: srv.URL})
+	sessions, err := people.NewSessions(people.SessionsConfig{Store: st, BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := samlsp.New(samlsp.Config{Store: st, Logger: zaptest.NewLogger(t), BaseURL: srv.URL, Sessions: sessions})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,41 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
 )
-
-// testLink makes a one-time test link of tenant slug valid for ttl, as `scimsso sso test-link` does.
-func (h *harness) testLink(slug string, ttl time.Duration) string {
-	h.t.Helper()
-	tn, err := h.st.TenantBySlug(ctx, slug)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	link, err := samlsp.NewTestLink(ctx, h.st, h.srv.URL, tn, time.Now().Add(ttl))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if !strings.HasPrefix(link, h.srv.URL+"/saml/"+slug+"/test?token=") {
-		h.t.Fatalf("test link %q", link)
-	}
-	return link
-}
-
-// startTest opens a test link in b and returns the test AuthnRequest's ID.
-func (h *harness) startTest(b *http.Client, link string) string {
-	h.t.Helper()
-	res, body := h.send(b, http.MethodGet, link, nil, nil)
-	if res.StatusCode != http.StatusFound {
-		h.t.Fatalf("GET %s: %d\n%s", link, res.StatusCode, body)
-	}
-	id, passive := h.idpRequest(res)
-	if passive {
-		h.t.Fatal("a test sign-in asked for IsPassive")
-	}
-	return id
-}
 
 // TestTestLink (issue 14 item 1): a test sign-in starts only from a one-time link, which works once,
 // at its own tenant, before it expires, while the tenant is testing or active; without one the answer
@@ -59,36 +27,36 @@ func TestTestLink(t *testing.T) {
 			h := newHarness(t, func(s *store.SSOSettings) { s.State = state })
 			t.Run("no valid link: 404, nothing stored", func(t *testing.T) {
 				for _, q := range []string{"", "?token=", "?token=garbage", "?token=" + never, "?token=" + never + "&token=x"} {
-					b := h.browser()
-					res, body := h.send(b, http.MethodGet, "/saml/acme/test"+q, nil, nil)
+					b := h.Browser()
+					res, body := h.Send(b, http.MethodGet, "/saml/acme/test"+q, nil, nil)
 					if res.StatusCode != http.StatusNotFound || res.Header.Get("Location") != "" || setCookie(res, bindingCookie) != nil ||
 						!strings.Contains(body, "Test link not valid") {
 						t.Fatalf("/saml/acme/test%s: %d %q\n%s", q, res.StatusCode, res.Header.Get("Location"), body)
 					}
 				}
 				// Nothing to sweep once every AuthnRequest that could have been made has expired.
-				h.skew.Store(int64(20 * time.Minute))
-				defer h.skew.Store(0)
-				if n, err := h.st.Sweep(ctx); err != nil || n != 0 {
+				h.Skew.Store(int64(20 * time.Minute))
+				defer h.Skew.Store(0)
+				if n, err := h.St.Sweep(ctx); err != nil || n != 0 {
 					t.Fatalf("Sweep = %d, %v: the refused test sign-ins stored something", n, err)
 				}
 			})
 			t.Run("a link is used once", func(t *testing.T) {
-				link := h.testLink("acme", time.Hour)
-				h.startTest(h.browser(), link)
-				for _, b := range []*http.Client{h.browser(), h.browser()} {
-					if res, body := h.send(b, http.MethodGet, link, nil, nil); res.StatusCode != http.StatusNotFound {
+				link := h.TestLink("acme", time.Hour)
+				h.StartTest(h.Browser(), link)
+				for _, b := range []*http.Client{h.Browser(), h.Browser()} {
+					if res, body := h.Send(b, http.MethodGet, link, nil, nil); res.StatusCode != http.StatusNotFound {
 						t.Fatalf("the link opened again: %d\n%s", res.StatusCode, body)
 					}
 				}
 			})
 			t.Run("two browsers open one link at once: one starts", func(t *testing.T) {
-				link := h.testLink("acme", time.Hour)
+				link := h.TestLink("acme", time.Hour)
 				const n = 8
 				codes := make(chan int, n)
 				var wg sync.WaitGroup
 				for range n {
-					b := h.browser()
+					b := h.Browser()
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
@@ -119,62 +87,62 @@ func TestTestLink(t *testing.T) {
 				}
 			})
 			t.Run("a link expires", func(t *testing.T) {
-				link := h.testLink("acme", time.Hour)
-				h.skew.Store(int64(61 * time.Minute))
-				defer h.skew.Store(0)
-				if res, _ := h.send(h.browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusNotFound {
+				link := h.TestLink("acme", time.Hour)
+				h.Skew.Store(int64(61 * time.Minute))
+				defer h.Skew.Store(0)
+				if res, _ := h.Send(h.Browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusNotFound {
 					t.Fatalf("an expired link: %d", res.StatusCode)
 				}
 			})
 			t.Run("a link works at its own tenant only", func(t *testing.T) {
-				beta := h.addTenant("beta", "beta.example")
-				h.configure(beta, h.idp, func(s *store.SSOSettings) { s.State = state })
-				link := h.testLink("beta", time.Hour)
+				beta := h.AddTenant("beta", "beta.example")
+				h.Configure(beta, h.IdP, func(s *store.SSOSettings) { s.State = state })
+				link := h.TestLink("beta", time.Hour)
 				stolen := strings.Replace(link, "/saml/beta/", "/saml/acme/", 1)
-				if res, _ := h.send(h.browser(), http.MethodGet, stolen, nil, nil); res.StatusCode != http.StatusNotFound {
+				if res, _ := h.Send(h.Browser(), http.MethodGet, stolen, nil, nil); res.StatusCode != http.StatusNotFound {
 					t.Fatalf("beta's link at acme: %d", res.StatusCode)
 				}
-				if res, _ := h.send(h.browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusFound {
+				if res, _ := h.Send(h.Browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusFound {
 					t.Fatalf("beta's link at beta, after it was tried at acme: %d", res.StatusCode)
 				}
 			})
 			t.Run("the answer to a test request is used once", func(t *testing.T) {
 				sam := person("sam@acme.com", "Sam", "S")
-				b := h.browser()
-				id := h.startTest(b, h.testLink("acme", time.Hour))
-				doc := h.response("acme", id, sam, nil)
-				if res, body := h.postACS(b, "acme", doc); res.StatusCode != http.StatusOK || !strings.Contains(body, "would create user sam@acme.com") {
+				b := h.Browser()
+				id := h.StartTest(b, h.TestLink("acme", time.Hour))
+				doc := h.Response("acme", id, sam, nil)
+				if res, body := h.PostACS(b, "acme", doc); res.StatusCode != http.StatusOK || !strings.Contains(body, "would create user sam@acme.com") {
 					t.Fatalf("first answer: %d\n%s", res.StatusCode, body)
 				}
-				h.refusal()
-				for name, again := range map[string][]byte{"the same answer": doc, "another answer": h.response("acme", id, sam, nil)} {
-					res, body := h.postACS(b, "acme", again)
-					if res.StatusCode != http.StatusForbidden || strings.Contains(body, "would") || h.refusal() != "in-response-to" {
+				h.Refusal()
+				for name, again := range map[string][]byte{"the same answer": doc, "another answer": h.Response("acme", id, sam, nil)} {
+					res, body := h.PostACS(b, "acme", again)
+					if res.StatusCode != http.StatusForbidden || strings.Contains(body, "would") || h.Refusal() != "in-response-to" {
 						t.Fatalf("%s to an answered test request: %d\n%s", name, res.StatusCode, body)
 					}
 				}
 				// A refused answer uses the request up too: the report of one refusal per test sign-in.
-				id = h.startTest(b, h.testLink("acme", time.Hour))
-				bad := h.response("acme", id, sam, func(r *samltest.Response) { r.Audience = "https://other.example/sp" })
-				if res, body := h.postACS(b, "acme", bad); res.StatusCode != http.StatusOK || !strings.Contains(body, "would refuse this sign-in (invalid)") {
+				id = h.StartTest(b, h.TestLink("acme", time.Hour))
+				bad := h.Response("acme", id, sam, func(r *samltest.Response) { r.Audience = "https://other.example/sp" })
+				if res, body := h.PostACS(b, "acme", bad); res.StatusCode != http.StatusOK || !strings.Contains(body, "would refuse this sign-in (invalid)") {
 					t.Fatalf("a refused test answer: %d\n%s", res.StatusCode, body)
 				}
-				if res, body := h.postACS(b, "acme", h.response("acme", id, sam, nil)); res.StatusCode != http.StatusForbidden || strings.Contains(body, "would") {
+				if res, body := h.PostACS(b, "acme", h.Response("acme", id, sam, nil)); res.StatusCode != http.StatusForbidden || strings.Contains(body, "would") {
 					t.Fatalf("a good answer after a refused one: %d\n%s", res.StatusCode, body)
 				}
-				if len(h.users()) != 0 {
-					t.Fatalf("a test sign-in stored users: %+v", h.users())
+				if len(h.Users()) != 0 {
+					t.Fatalf("a test sign-in stored users: %+v", h.Users())
 				}
 			})
 		})
 	}
 	t.Run("state off: refused, the link kept", func(t *testing.T) {
 		h := newHarness(t, func(s *store.SSOSettings) { s.State = "off" })
-		link := h.testLink("acme", time.Hour)
-		if res, body := h.send(h.browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Single sign-on is off") {
+		link := h.TestLink("acme", time.Hour)
+		if res, body := h.Send(h.Browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Single sign-on is off") {
 			t.Fatalf("a link while SSO is off: %d\n%s", res.StatusCode, body)
 		}
-		h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.State = "testing" })
-		h.startTest(h.browser(), link)
+		h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.State = "testing" })
+		h.StartTest(h.Browser(), link)
 	})
 }

@@ -444,6 +444,13 @@ type Store interface {
 	// when its ID is empty or stores its changes otherwise, and creates the session. An error from decide
 	// is returned unchanged. On any error nothing is written.
 	SignIn(ctx context.Context, tenantID string, in *SignIn, decide func(UserFinder) (*User, error)) (*User, error)
+	// PasswordSignIn writes one password sign-in in one transaction: it reads the tenant's user
+	// in.UserID, which must be active and still have in.PasswordHash stored (else ErrNotFound), calls
+	// complete with a finder over the tenant's users and a copy of the user, stores the copy's changes
+	// (version raised, in.Audit recorded) when complete made any, forgets in.Attempt and the failures
+	// under in.AccountKey, and creates the session, Pending as complete reports. An error from complete
+	// is returned unchanged. On any error nothing is written (the reserved attempt stays a failure).
+	PasswordSignIn(ctx context.Context, tenantID string, in *PasswordSignIn, complete func(f UserFinder, u *User) (pending bool, err error)) (*User, error)
 	// Lookup calls fn with a finder over the tenant's users that writes nothing (a test sign-in's preview).
 	Lookup(ctx context.Context, tenantID string, fn func(UserFinder) error) error
 	// TouchSession records that the session was used now and moves its expiry to expiresAt.

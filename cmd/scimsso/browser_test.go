@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
 	"github.com/scimsso/scimsso/store/sqlstore"
@@ -331,7 +332,7 @@ func TestBrowserPasswordSignIn(t *testing.T) {
 	e := newBrowserEnv(t)
 	admin := e.provision("admin@example.com", "Ada", "Admin", "GB", "")
 	e.settings(func(s *store.SSOSettings) { s.Exclude = []string{"admin@example.com"} })
-	hash, err := samlsp.HashPassword("a long admin password")
+	hash, err := people.HashPassword("a long admin password")
 	if err != nil {
 		t.Fatal(err)
 	}

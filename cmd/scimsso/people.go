@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
+	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
 )
@@ -209,7 +210,7 @@ func (m *Main) userSetPassword(ctx context.Context, args []string) error {
 			if len(pw) < 12 {
 				return errors.New("the password (one line on stdin) must be at least 12 characters")
 			}
-			hash, err := samlsp.HashPassword(pw)
+			hash, err := people.HashPassword(pw)
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/scimserver"
 	"github.com/scimsso/scimsso/store"
@@ -255,11 +256,22 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	scim.Routes(r)
-	sp, err := samlsp.New(samlsp.Config{Store: s, Logger: log.Named("saml"), BaseURL: baseURL, Now: m.Now})
+	// The SAML service provider and the people's web never import each other: the ACS hands a verified
+	// sign-in to the session starter, and the email-first page hands a person to the SP's sign-in.
+	sessions, err := people.NewSessions(people.SessionsConfig{Store: s, BaseURL: baseURL, Now: m.Now})
+	if err != nil {
+		return nil, err
+	}
+	sp, err := samlsp.New(samlsp.Config{Store: s, Logger: log.Named("saml"), BaseURL: baseURL, Now: m.Now, Sessions: sessions})
 	if err != nil {
 		return nil, err
 	}
 	sp.Routes(r)
+	web, err := people.New(people.Config{Store: s, Logger: log.Named("people"), BaseURL: baseURL, Now: m.Now, Sessions: sessions, SSO: sp})
+	if err != nil {
+		return nil, err
+	}
+	web.Routes(r)
 	proxies := m.proxies
 	if proxies == nil {
 		proxies = &clientaddr.Resolver{}

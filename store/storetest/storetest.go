@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TestLinks", testTestLinks},
 		{"ReplayCache", testReplayCache},
 		{"SignIn", testSignIn},
+		{"PasswordSignIn", testPasswordSignIn},
 		{"SessionExpiry", testSessionExpiry},
 		{"TenantSSOVersion", testTenantSSOVersion},
 		{"SSOSettings", testSSOSettings},

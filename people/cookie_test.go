@@ -1,4 +1,4 @@
-package samlsp_test
+package people_test
 
 import (
 	"net/http"
@@ -25,9 +25,9 @@ func TestSessionCookieName(t *testing.T) {
 			srv := tt.srv()
 			t.Cleanup(srv.Close)
 			h := newHarnessOn(t, srv, nil, nil, nil)
-			h.scimUser("pat@acme.com", "oid-pat", true)
-			b := h.browser()
-			res := h.post(b, "acme", h.response("acme", "", person("pat@acme.com", "Pat", "P"), nil), "")
+			h.ScimUser("pat@acme.com", "oid-pat", true)
+			b := h.Browser()
+			res := h.Post(b, "acme", h.Response("acme", "", person("pat@acme.com", "Pat", "P"), nil), "")
 			if res.StatusCode != http.StatusSeeOther {
 				t.Fatalf("sign-in: %d", res.StatusCode)
 			}
@@ -43,14 +43,14 @@ func TestSessionCookieName(t *testing.T) {
 			if sess == nil || sess.Secure != tt.secure || sess.Path != "/" || sess.Domain != "" || !sess.HttpOnly || sess.SameSite != http.SameSiteLaxMode {
 				t.Fatalf("session cookie %+v: want %s, Secure %v, Path=/, no Domain, HttpOnly, SameSite=Lax", sess, tt.cookie, tt.secure)
 			}
-			if status, _ := h.me(b); status != http.StatusOK {
+			if status, _ := h.Me(b); status != http.StatusOK {
 				t.Fatalf("/me with the session: %d", status)
 			}
 			// The same session under the other name is no session.
-			planted := h.browser()
-			u, _ := url.Parse(h.srv.URL)
+			planted := h.Browser()
+			u, _ := url.Parse(h.Srv.URL)
 			planted.Jar.SetCookies(u, []*http.Cookie{{Name: tt.other, Value: sess.Value, Path: "/", Secure: tt.secure}})
-			if status, _ := h.me(planted); status != http.StatusUnauthorized {
+			if status, _ := h.Me(planted); status != http.StatusUnauthorized {
 				t.Fatalf("/me with the session under %s: %d, want 401", tt.other, status)
 			}
 		})

@@ -1,4 +1,4 @@
-package samlsp
+package people
 
 import (
 	"net/http"
@@ -6,12 +6,13 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/schemas"
 	"github.com/scimsso/scimsso/store"
 )
 
 type welcomeView struct {
-	view
+	page.View
 	CSRF, ReturnTo, Name    string
 	AskCountry, AskTeam     bool
 	Countries               []schemas.Country
@@ -31,18 +32,18 @@ func (s *Server) welcomeOf(w http.ResponseWriter, r *http.Request, cur *signedIn
 		s.internal(w, r, "csrf", err)
 		return nil, false
 	}
-	u, set := cur.user, cur.c.set
+	u, set := cur.user, cur.t.set
 	sso := u.Source == store.SourceSSO
-	v := &welcomeView{view: view{Title: "Welcome", Ref: requestRef(r)}, CSRF: csrf, Name: u.GivenName,
+	v := &welcomeView{View: page.View{Title: "Welcome", Ref: page.Ref(r)}, CSRF: csrf, Name: u.GivenName,
 		Country: u.Country, Team: u.Team, Countries: schemas.Countries()}
 	v.AskCountry = u.Country == "" || (set.ForceCountry && sso)
-	m, err := s.st.DepartmentMap(r.Context(), cur.c.tenant.ID)
+	m, err := s.st.DepartmentMap(r.Context(), cur.t.ID)
 	if err != nil {
 		s.internal(w, r, "department map", err)
 		return nil, false
 	}
 	if len(m) > 0 && (u.Team == "" || (set.ForceDepartment && sso)) {
-		teams, err := s.st.ListTeams(r.Context(), cur.c.tenant.ID)
+		teams, err := s.st.ListTeams(r.Context(), cur.t.ID)
 		if err != nil {
 			s.internal(w, r, "teams", err)
 			return nil, false
@@ -66,7 +67,7 @@ func (s *Server) pendingSession(w http.ResponseWriter, r *http.Request, returnTo
 		return nil, false
 	}
 	if cur == nil {
-		http.Redirect(w, r, withReturn("/login", returnTo), http.StatusSeeOther)
+		http.Redirect(w, r, page.WithReturn("/login", returnTo), http.StatusSeeOther)
 		return nil, false
 	}
 	if !cur.sess.Pending {
@@ -77,8 +78,8 @@ func (s *Server) pendingSession(w http.ResponseWriter, r *http.Request, returnTo
 }
 
 func welcomeReturn(v string) string {
-	if !safeReturnTo(v) || strings.HasPrefix(v, "/welcome") {
-		return defaultReturnTo
+	if !page.SafeReturnTo(v) || strings.HasPrefix(v, "/welcome") {
+		return page.DefaultReturnTo
 	}
 	return v
 }
@@ -102,7 +103,7 @@ func (s *Server) welcomeFor(w http.ResponseWriter, r *http.Request, returnTo str
 // welcome is GET /welcome.
 func (s *Server) welcome(w http.ResponseWriter, r *http.Request) {
 	if v, _, ok := s.welcomeFor(w, r, r.URL.Query().Get("return_to")); ok {
-		render(w, http.StatusOK, "welcome", v)
+		page.Render(w, pages, http.StatusOK, "welcome", v)
 	}
 }
 
@@ -135,11 +136,11 @@ func (s *Server) welcomeSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if v.CountryError != "" || v.TeamError != "" {
-		render(w, http.StatusBadRequest, "welcome", v)
+		page.Render(w, pages, http.StatusBadRequest, "welcome", v)
 		return
 	}
 	a := store.Audit{Operation: "welcome", Outcome: "ok"}
-	_, err := s.st.UpdateUser(r.Context(), cur.c.tenant.ID, cur.user.ID, 0, a, func(u *store.User) error {
+	_, err := s.st.UpdateUser(r.Context(), cur.t.ID, cur.user.ID, 0, a, func(u *store.User) error {
 		if v.AskCountry {
 			u.Country = v.Country
 		}
@@ -155,7 +156,7 @@ func (s *Server) welcomeSubmit(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "welcome", err)
 		return
 	}
-	s.log.Info("first sign-in completed", zap.String("request_id", requestRef(r)), zap.String("user_id", cur.user.ID),
+	s.log.Info("first sign-in completed", zap.String("request_id", page.Ref(r)), zap.String("user_id", cur.user.ID),
 		zap.Bool("country", v.AskCountry), zap.Bool("team", v.AskTeam))
 	http.Redirect(w, r, v.ReturnTo, http.StatusSeeOther)
 }

@@ -1,4 +1,4 @@
-package samlsp
+package people
 
 import (
 	"crypto/rand"

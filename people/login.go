@@ -1,4 +1,4 @@
-package samlsp
+package people
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
+	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -25,7 +26,7 @@ const (
 )
 
 type loginView struct {
-	view
+	page.View
 	CSRF, ReturnTo, Email, Error string
 	Mobile, Password             bool
 }
@@ -34,7 +35,7 @@ type loginView struct {
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.loginView(w, r, r.URL.Query().Get("return_to"), r.URL.Query().Get("client"))
 	if ok {
-		render(w, http.StatusOK, "login", v)
+		page.Render(w, pages, http.StatusOK, "login", v)
 	}
 }
 
@@ -44,10 +45,10 @@ func (s *Server) loginView(w http.ResponseWriter, r *http.Request, returnTo, cli
 		s.internal(w, r, "csrf", err)
 		return nil, false
 	}
-	if !safeReturnTo(returnTo) {
-		returnTo = defaultReturnTo
+	if !page.SafeReturnTo(returnTo) {
+		returnTo = page.DefaultReturnTo
 	}
-	return &loginView{view: view{Title: "Sign in", Ref: requestRef(r)}, CSRF: csrf, ReturnTo: returnTo, Mobile: client == "mobile"}, true
+	return &loginView{View: page.View{Title: "Sign in", Ref: page.Ref(r)}, CSRF: csrf, ReturnTo: returnTo, Mobile: client == "mobile"}, true
 }
 
 // loginSubmit is POST /login. The email's domain names the tenant. Not on the tenant's exclusion list:
@@ -64,7 +65,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	email, err := store.ParseEmail(r.PostForm.Get("email"))
 	if err != nil {
 		v.Error = "Enter your work email address, like name@company.com."
-		render(w, http.StatusBadRequest, "login", v)
+		page.Render(w, pages, http.StatusBadRequest, "login", v)
 		return
 	}
 	v.Email = email
@@ -72,46 +73,47 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	t, err := s.st.TenantByDomain(r.Context(), domain)
 	if errors.Is(err, store.ErrNotFound) {
 		v.Error = "No organisation signs in here with @" + domain + " addresses. Check the address, or ask your administrator."
-		render(w, http.StatusNotFound, "login", v)
+		page.Render(w, pages, http.StatusNotFound, "login", v)
 		return
 	}
 	if err != nil {
 		s.internal(w, r, "tenant by domain", err)
 		return
 	}
-	c, err := s.tenantSP(r.Context(), t.Slug)
+	tn, err := s.tenantBySlug(r.Context(), t.Slug)
 	if err != nil {
 		s.internal(w, r, "tenant settings", err)
 		return
 	}
-	if excluded(c.set, v.Email) {
+	if tn.set.Excludes(v.Email) {
 		v.Password = true
 		if _, sent := r.PostForm["password"]; !sent {
-			render(w, http.StatusOK, "login", v)
+			page.Render(w, pages, http.StatusOK, "login", v)
 			return
 		}
-		s.passwordSignIn(w, r, c, v)
+		s.passwordSignIn(w, r, tn, v)
 		return
 	}
-	if c.set.State != "active" || c.sp.IDPMetadata == nil {
+	if tn.set.State != "active" || tn.set.IdPEntityID == "" {
 		v.Error = "Single sign-on is not switched on for " + t.Name + " yet. Contact your administrator."
-		render(w, http.StatusForbidden, "login", v)
+		page.Render(w, pages, http.StatusForbidden, "login", v)
 		return
 	}
 	purpose := store.PurposeSignIn
 	if v.Mobile {
 		purpose = store.PurposeMobile
 	}
-	s.startSignIn(w, r, c, &store.AuthnRequest{ReturnTo: v.ReturnTo, Purpose: purpose})
+	s.sso.StartSignIn(w, r, tn.Slug, v.ReturnTo, purpose)
 }
 
-// passwordSignIn checks an excluded user's password, within the failed-attempt limits, and makes the
-// session. Every failure looks the same to the person (no user, no password, wrong password,
-// deactivated) and takes as long.
-func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenantSP, v *loginView) {
+// passwordSignIn checks an excluded user's password, within the failed-attempt limits, and starts the
+// session: the sign-in (attempt forgotten, failures cleared, the user placed by the department map,
+// the session) is one store transaction. Every failure looks the same to the person (no user, no
+// password, wrong password, deactivated) and takes as long.
+func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, t *tenant, v *loginView) {
 	ctx := r.Context()
-	log := s.log.With(zap.String("request_id", requestRef(r)), zap.String("tenant", c.tenant.Slug))
-	acct := "acct:" + c.tenant.ID + ":" + store.Key(v.Email)
+	log := s.log.With(zap.String("request_id", page.Ref(r)), zap.String("tenant", t.Slug))
+	acct := "acct:" + t.ID + ":" + store.Key(v.Email)
 	addr := "addr:" + clientaddr.Key(r)
 	// The attempt is reserved before anything is checked: the count and the record are one store
 	// transaction, so guesses sent at once, to any replica, are never more than the limits allow.
@@ -123,7 +125,7 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 		log.Warn("password sign-in throttled", zap.String("limit", kind))
 		w.Header().Set("Retry-After", strconv.Itoa(int(passwordWindow/time.Second)))
 		v.Error = "Too many failed attempts. Wait 15 minutes and try again."
-		render(w, http.StatusTooManyRequests, "login", v)
+		page.Render(w, pages, http.StatusTooManyRequests, "login", v)
 		return
 	}
 	if err != nil {
@@ -141,7 +143,7 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 		}
 	}()
 	var u *store.User
-	err = s.st.Lookup(ctx, c.tenant.ID, func(f store.UserFinder) error {
+	err = s.st.Lookup(ctx, t.ID, func(f store.UserFinder) error {
 		var err error
 		u, err = f.ByEmail(v.Email)
 		return err
@@ -149,7 +151,7 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 	hash := dummyHash
 	if err == nil {
 		var herr error
-		if hash, herr = s.st.PasswordHash(ctx, c.tenant.ID, u.ID); errors.Is(herr, store.ErrNotFound) {
+		if hash, herr = s.st.PasswordHash(ctx, t.ID, u.ID); errors.Is(herr, store.ErrNotFound) {
 			hash = dummyHash
 		} else if herr != nil {
 			s.internal(w, r, "password", herr)
@@ -172,62 +174,37 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, c *tenan
 	if cerr != nil {
 		log.Error("stored password hash unreadable", zap.Error(cerr))
 	}
-	if !ok || hash == dummyHash || u == nil || !u.Active {
+	refuse := func() {
 		// The reserved attempt stays: it is the failure the limits count.
 		log.Info("password sign-in refused")
 		v.Error = "The email or password is not right."
-		render(w, http.StatusUnauthorized, "login", v)
+		page.Render(w, pages, http.StatusUnauthorized, "login", v)
+	}
+	if !ok || hash == dummyHash || u == nil || !u.Active {
+		refuse()
 		return
 	}
-	// A success counts against neither the shared address nor, after it, the account.
-	if err := s.st.ForgetLoginAttempt(ctx, attempt); err != nil {
-		s.internal(w, r, "forget login attempt", err)
+	in := &store.PasswordSignIn{UserID: u.ID, PasswordHash: hash, Attempt: attempt, AccountKey: acct,
+		Session: store.Session{Mobile: v.Mobile, ExpiresAt: s.now().Add(t.set.SessionTimeout(v.Mobile))},
+		// Recorded only when the department map places the user (it was imported after the user was
+		// written), as an SSO sign-in would.
+		Audit: store.Audit{Operation: "password-signin", Outcome: "ok", Detail: "placed by the department map"}}
+	err = s.sessions.Start(w, r, v.ReturnTo, func(idHash []byte) (bool, error) {
+		in.Session.IDHash = idHash
+		_, err := s.st.PasswordSignIn(ctx, t.ID, in, func(f store.UserFinder, u *store.User) (bool, error) {
+			ask, err := store.Onboard(f, t.set, u, false)
+			return len(ask) > 0, err
+		})
+		return in.Session.Pending, err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Deactivated, deleted or given a new password while the check ran.
+		refuse()
+		return
+	case err != nil:
+		s.internal(w, r, "password sign-in", err)
 		return
 	}
-	if err := s.st.ClearLoginFailures(ctx, acct); err != nil {
-		s.internal(w, r, "clear login failures", err)
-		return
-	}
-	secret, hashed, err := newSecret()
-	if err != nil {
-		s.internal(w, r, "session", err)
-		return
-	}
-	var d *decision
-	if err := s.st.Lookup(ctx, c.tenant.ID, func(f store.UserFinder) error {
-		d = &decision{user: u.Clone()}
-		return d.complete(f, c.set, false)
-	}); err != nil {
-		s.internal(w, r, "completion", err)
-		return
-	}
-	if d.user.Team != u.Team {
-		// The department map placed the user (it was imported after the user was written): store it, as
-		// an SSO sign-in would.
-		_, err := s.st.UpdateUser(ctx, c.tenant.ID, u.ID, 0, store.Audit{Operation: "password-signin", Outcome: "ok", Detail: "placed by the department map"},
-			func(x *store.User) error {
-				if x.Team == "" {
-					x.Team = d.user.Team
-				}
-				return nil
-			})
-		if err != nil {
-			s.internal(w, r, "place in team", err)
-			return
-		}
-	}
-	ss := &store.Session{IDHash: hashed, TenantID: c.tenant.ID, UserID: u.ID, Mobile: v.Mobile, Pending: d.pending,
-		ExpiresAt: s.now().Add(hardTimeout(c.set, v.Mobile))}
-	if err := s.st.CreateSession(ctx, ss); err != nil {
-		s.internal(w, r, "create session", err)
-		return
-	}
-	s.setSessionCookie(w, secret)
 	log.Info("signed in with a password", zap.String("user_id", u.ID), zap.Bool("mobile", v.Mobile))
-	to := v.ReturnTo
-	if d.pending {
-		to = withReturn("/welcome", to)
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, to, http.StatusSeeOther)
 }
