@@ -183,7 +183,7 @@ func reconcile(f store.UserFinder, t *store.Tenant, set *store.SSOSettings, n at
 		}
 		c.SecondaryEmail = secondary
 	}
-	country, countryOK := mapCountry(set.CountryFormat, c.Country)
+	country, countryOK := mapCountry(string(set.CountryFormat), c.Country)
 	find := func(how string, lookup func() (*store.User, error)) (*decision, error) {
 		u, err := lookup()
 		if errors.Is(err, store.ErrNotFound) {
@@ -325,7 +325,7 @@ func (d *decision) complete(f store.UserFinder, set *store.SSOSettings, first bo
 	u := d.user
 	switch {
 	case u.Country == "":
-		d.ask = append(d.ask, "country: missing, or not mappable with country-format "+set.CountryFormat)
+		d.ask = append(d.ask, "country: missing, or not mappable with country-format "+string(set.CountryFormat))
 	case set.ForceCountry && first:
 		d.ask = append(d.ask, "country: force-country is on")
 	}

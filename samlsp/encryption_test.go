@@ -27,7 +27,7 @@ func TestEncryptedAssertions(t *testing.T) {
 	for _, alg := range []string{samltest.AES256GCM, samltest.AES128GCM, samltest.AES256CBC, samltest.AES128CBC} {
 		for _, sign := range []string{"assertion", "both"} {
 			t.Run(alg+"/signed "+sign, func(t *testing.T) {
-				h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.SignedElement = sign })
+				h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.SignedElement = store.SignedElement(sign) })
 				b := h.browser()
 				id := h.login(b, "acme", "/me")
 				doc := h.response("acme", id, person("eve@acme.com", "Eve", "E"), func(r *samltest.Response) {

@@ -412,7 +412,7 @@ func TestEmailFirstLogin(t *testing.T) {
 
 	t.Run("SSO not active", func(t *testing.T) {
 		for _, state := range []string{"off", "testing"} {
-			h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.State = state })
+			h.configure(h.tenant, h.idp, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 			b := h.browser()
 			f := h.form(b, "/login", "/login")
 			f.Values.Set("email", "nils@acme.com")
@@ -1022,7 +1022,7 @@ func TestTestMode(t *testing.T) {
 
 	for _, state := range []string{"testing", "active"} {
 		t.Run("state "+state, func(t *testing.T) {
-			h := newHarness(t, func(s *store.SSOSettings) { s.State = state })
+			h := newHarness(t, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 			b := h.browser()
 			body := report(t, h, b, h.response("acme", start(h, b), sam, nil))
 			fp := sha256.Sum256(h.idp.Cert.Raw)

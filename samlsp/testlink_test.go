@@ -56,7 +56,7 @@ func TestTestLink(t *testing.T) {
 	}()
 	for _, state := range []string{"testing", "active"} {
 		t.Run("state "+state, func(t *testing.T) {
-			h := newHarness(t, func(s *store.SSOSettings) { s.State = state })
+			h := newHarness(t, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 			t.Run("no valid link: 404, nothing stored", func(t *testing.T) {
 				for _, q := range []string{"", "?token=", "?token=garbage", "?token=" + never, "?token=" + never + "&token=x"} {
 					b := h.browser()
@@ -128,7 +128,7 @@ func TestTestLink(t *testing.T) {
 			})
 			t.Run("a link works at its own tenant only", func(t *testing.T) {
 				beta := h.addTenant("beta", "beta.example")
-				h.configure(beta, h.idp, func(s *store.SSOSettings) { s.State = state })
+				h.configure(beta, h.idp, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 				link := h.testLink("beta", time.Hour)
 				stolen := strings.Replace(link, "/saml/beta/", "/saml/acme/", 1)
 				if res, _ := h.send(h.browser(), http.MethodGet, stolen, nil, nil); res.StatusCode != http.StatusNotFound {

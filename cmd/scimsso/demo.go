@@ -231,8 +231,8 @@ func demoConnect(ctx context.Context, st store.Store, t *store.Tenant, sp http.H
 	if err != nil {
 		return fmt.Errorf("demo IdP metadata: %w", err)
 	}
-	set := samlsp.DefaultSettings()
-	set.State, set.IdPEntityID, set.IdPSSOURL, set.IdPCertificatesPEM = "active", meta.EntityID, meta.SSOURL, meta.CertificatesPEM
+	set := store.DefaultSSOSettings()
+	set.State, set.IdPEntityID, set.IdPSSOURL, set.IdPCertificatesPEM = store.SSOActive, meta.EntityID, meta.SSOURL, meta.CertificatesPEM
 	// samlidp sends LDAP-style attributes; the email comes from the NameID.
 	set.AttrFirstName = "urn:oid:2.5.4.42," + set.AttrFirstName
 	set.AttrLastName = "urn:oid:2.5.4.4," + set.AttrLastName

@@ -6,12 +6,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scimsso/scimsso/samlsp"
+	"github.com/scimsso/scimsso/store"
 )
 
 // writeIdPMetadata writes IdP metadata with a fresh signing certificate, as Entra publishes it.
@@ -169,5 +171,13 @@ func TestSSOTestLink(t *testing.T) {
 	}
 	if logs := srv.logs(t); strings.Contains(logs, strings.SplitN(links[0], "token=", 2)[1]) {
 		t.Fatal("the server logged a test link's token")
+	}
+}
+
+// TestOneSetOfSSODefaults: samlsp still has its own copy of the defaults until it calls
+// store.DefaultSSOSettings; until then the two must not drift apart.
+func TestOneSetOfSSODefaults(t *testing.T) {
+	if got, want := samlsp.DefaultSettings(), store.DefaultSSOSettings(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("samlsp.DefaultSettings() = %+v\nstore.DefaultSSOSettings() = %+v", got, want)
 	}
 }
