@@ -463,7 +463,9 @@ func TestSignedElementAndAlgorithms(t *testing.T) {
 			name += " with SHA-1"
 		}
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, func(s *store.SSOSettings) { s.SignedElement, s.SignatureAlgorithm = store.SignedElement(tc.setting), store.SignatureAlgorithm(tc.alg) })
+			h := newHarness(t, func(s *store.SSOSettings) {
+				s.SignedElement, s.SignatureAlgorithm = store.SignedElement(tc.setting), store.SignatureAlgorithm(tc.alg)
+			})
 			b := h.browser()
 			doc := h.response("acme", h.login(b, "acme", "/"), person("jo@acme.com", "Jo", "J"), func(r *samltest.Response) {
 				r.Sign, r.SHA1 = tc.idpSigns, tc.sha1

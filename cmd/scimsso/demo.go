@@ -148,7 +148,7 @@ func (m *Main) demoTenant(ctx context.Context, st store.Store) (*store.Tenant, s
 	if err := st.CreateTenant(ctx, t); err != nil {
 		return nil, "", err
 	}
-	tok, hash, err := newToken()
+	tok, hash, err := store.NewSecret(store.TokenPrefix)
 	if err != nil {
 		return nil, "", err
 	}
