@@ -143,7 +143,9 @@ func (u *User) Clone() *User {
 	return &c
 }
 
-// Equal reports whether u and v hold the same stored values (times and version ignored).
+// Equal reports whether u and v hold the same stored values (times and version ignored). UpdateUser
+// relies on it to tell a change from none: TestUserEqualComparesEveryField fails for a field added to
+// User or Email that it does not compare (or that Clone does not copy deeply).
 func (u *User) Equal(v *User) bool {
 	if len(u.Emails) != len(v.Emails) {
 		return false
