@@ -129,7 +129,7 @@ func (s *sp) trust(i *idp, mutate func(*store.SSOSettings)) {
 	s.t.Helper()
 	set, err := s.st.SSOSettings(ctx, s.tenant.ID)
 	if err != nil {
-		set = samlsp.DefaultSettings()
+		set = store.DefaultSSOSettings()
 	}
 	set.State = "active"
 	set.IdPEntityID, set.IdPSSOURL, set.IdPCertificatesPEM = i.meta.EntityID, i.meta.SSOURL, i.meta.CertificatesPEM
@@ -565,7 +565,7 @@ func TestDefaultAttributeNames(t *testing.T) {
 	s := newSP(t)
 	i := startIdP(t, node, s)
 	s.trust(i, func(set *store.SSOSettings) {
-		d := samlsp.DefaultSettings()
+		d := store.DefaultSSOSettings()
 		set.AttrFirstName, set.AttrLastName, set.AttrEmail = d.AttrFirstName, d.AttrLastName, d.AttrEmail
 	})
 	b := s.browser()
@@ -648,7 +648,7 @@ func TestSignedElement(t *testing.T) {
 			i := startIdP(t, node, s)
 			v := idpSigns[tc.idpSigns]
 			i.configure(t, s.browser(), v.fields, v.extra)
-			s.trust(i, func(set *store.SSOSettings) { set.SignedElement = tc.setting })
+			s.trust(i, func(set *store.SSOSettings) { set.SignedElement = store.SignedElement(tc.setting) })
 			b := s.browser()
 			res, got := s.signIn(t, b, i, s.login("/x"), alice)
 			if got.signs != tc.idpSigns {
@@ -687,7 +687,7 @@ func TestSignatureAlgorithm(t *testing.T) {
 			if tc.idp != nil {
 				i.configure(t, s.browser(), tc.idp, nil)
 			}
-			s.trust(i, func(set *store.SSOSettings) { set.SignatureAlgorithm = tc.setting })
+			s.trust(i, func(set *store.SSOSettings) { set.SignatureAlgorithm = store.SignatureAlgorithm(tc.setting) })
 			b := s.browser()
 			res, got := s.signIn(t, b, i, s.login("/x"), alice)
 			if want := tc.alg; got.signs != "both" || !allAre(got.algs, want) {

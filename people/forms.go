@@ -8,6 +8,7 @@ import (
 
 	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/internal/secret"
+	"github.com/scimsso/scimsso/store"
 )
 
 //go:embed templates/*.html
@@ -26,7 +27,7 @@ func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) (string, erro
 	if v := secret.FromCookie(r, csrfCookie); v != "" {
 		return v, nil
 	}
-	v, _, err := secret.New()
+	v, _, err := store.NewSecret("")
 	if err != nil {
 		return "", err
 	}

@@ -94,7 +94,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.passwordSignIn(w, r, tn, v)
 		return
 	}
-	if tn.set.State != "active" || tn.set.IdPEntityID == "" {
+	if tn.set.State != store.SSOActive || tn.set.IdPEntityID == "" {
 		v.Error = "Single sign-on is not switched on for " + t.Name + " yet. Contact your administrator."
 		page.Render(w, pages, http.StatusForbidden, "login", v)
 		return

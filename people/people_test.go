@@ -179,7 +179,7 @@ func TestEmailFirstLogin(t *testing.T) {
 
 	t.Run("SSO not active", func(t *testing.T) {
 		for _, state := range []string{"off", "testing"} {
-			h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.State = state })
+			h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 			b := h.Browser()
 			f := h.Form(b, "/login", "/login")
 			f.Values.Set("email", "nils@acme.com")

@@ -124,7 +124,7 @@ func (s *Server) tenantBySlug(ctx context.Context, slug string) (*tenant, error)
 	if c == nil || c.set.Version != version {
 		set, err := s.st.SSOSettings(ctx, t.ID)
 		if errors.Is(err, store.ErrNotFound) {
-			set, err = &store.SSOSettings{TenantID: t.ID, State: "off"}, nil
+			set, err = &store.SSOSettings{TenantID: t.ID, State: store.SSOOff}, nil
 		}
 		if err != nil {
 			return nil, err

@@ -70,7 +70,7 @@ func (s *Sessions) cookie() string {
 // and is sent to returnTo (anything that is not page.SafeReturnTo lands on page.DefaultReturnTo),
 // through /welcome first while first sign-in is pending.
 func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, returnTo string, write func(idHash []byte) (pending bool, err error)) error {
-	v, hash, err := secret.New()
+	v, hash, err := store.NewSecret("")
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (s *Sessions) Current(r *http.Request) (*store.Session, error) {
 	if v == "" {
 		return nil, nil
 	}
-	ss, err := s.st.SessionByHash(r.Context(), secret.Hash(v))
+	ss, err := s.st.SessionByHash(r.Context(), store.HashSecret(v))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -128,7 +128,7 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request, idHash []byte, re
 // hashOf returns the hash of the request's session cookie, nil without one.
 func (s *Sessions) hashOf(r *http.Request) []byte {
 	if v := secret.FromCookie(r, s.cookie()); v != "" {
-		return secret.Hash(v)
+		return store.HashSecret(v)
 	}
 	return nil
 }

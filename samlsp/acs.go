@@ -54,7 +54,7 @@ func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
 		purpose = a.request.Purpose
 	}
 	switch {
-	case purpose == store.PurposeTest || (err == nil && a.c.set.State == "testing"):
+	case purpose == store.PurposeTest || (err == nil && a.c.set.State == store.SSOTesting):
 		s.testReport(w, r, log, a, err)
 		return
 	case purpose == store.PurposeReauth:
@@ -189,7 +189,7 @@ func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 		return nil, err
 	}
 	set := c.set
-	if set.State == "off" || c.sp.IDPMetadata == nil {
+	if set.State == store.SSOOff || c.sp.IDPMetadata == nil {
 		return nil, refuse("sso-off", "single sign-on is off for this tenant")
 	}
 	a := &accepted{c: c, relay: r.PostForm.Get("RelayState")}
@@ -198,7 +198,7 @@ func (s *Server) validate(r *http.Request, slug string) (*accepted, error) {
 		if bind == "" {
 			return nil, refuse("in-response-to", "the response answers request %q but the browser has no binding cookie (another browser, or a cookie blocked on the IdP's cross-site POST)", info.InResponseTo)
 		}
-		a.request, err = s.st.AuthnRequest(r.Context(), c.tenant.ID, info.InResponseTo, secret.Hash(bind))
+		a.request, err = s.st.AuthnRequest(r.Context(), c.tenant.ID, info.InResponseTo, store.HashSecret(bind))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, refuse("in-response-to", "request %q is unknown, expired, already answered, of another tenant, or was started in another browser", info.InResponseTo)
 		}
@@ -233,7 +233,7 @@ func (s *Server) verify(a *accepted, doc []byte) error {
 	}
 	var err error
 	now := s.now()
-	v := &verifier{certs: c.idpCert, allowSHA1: set.SignatureAlgorithm == "sha1", checkResp: set.SignedElement != "response", now: now}
+	v := &verifier{certs: c.idpCert, allowSHA1: set.SignatureAlgorithm.AllowsSHA1(), checkResp: set.SignedElement.AssertionSigned(), now: now}
 	sp := c.sp
 	sp.SignatureVerifier = v
 	current := sp.AcsURL
@@ -305,10 +305,10 @@ func parseSafely(sp *saml.ServiceProvider, doc []byte, ids []string, current url
 // IssueInstant, an overlong validity, no AuthnStatement, no bearer confirmation, a signed Response
 // without Destination.
 func postCheck(a *saml.Assertion, v *verifier, info guardInfo, set *store.SSOSettings, now time.Time) error {
-	if set.SignedElement != "response" && !v.has("Assertion", a.ID) {
+	if set.SignedElement.AssertionSigned() && !v.has("Assertion", a.ID) {
 		return refuse("signature", "signed-element is %s but the assertion is not signed (the IdP signed %v)", set.SignedElement, v.verified)
 	}
-	if set.SignedElement != "assertion" && !v.has("Response", info.ResponseID) {
+	if set.SignedElement.ResponseSigned() && !v.has("Response", info.ResponseID) {
 		return refuse("signature", "signed-element is %s but the Response is not signed (the IdP signed %v)", set.SignedElement, v.verified)
 	}
 	if info.ResponseSigned && info.Destination == "" {

@@ -191,7 +191,7 @@ func TestAttackSignatureWrapping(t *testing.T) {
 	for _, x := range xsw {
 		for _, setting := range []string{"assertion", "response", "both"} {
 			t.Run(x.name+"/signed-element="+setting, func(t *testing.T) {
-				h := newAttackHarness(t, func(s *store.SSOSettings) { s.SignedElement = setting })
+				h := newAttackHarness(t, func(s *store.SSOSettings) { s.SignedElement = store.SignedElement(setting) })
 				legit := h.Response("acme", "", person("pat@acme.com", "Pat", "P"), func(r *samltest.Response) { r.Sign = x.sign })
 				d := parseDoc(t, legit)
 				x.wrap(d.Root())
@@ -259,7 +259,7 @@ func TestAttackSignatures(t *testing.T) {
 	// A signed assertion inside an unsigned Response when the Response must be signed.
 	for _, setting := range []string{"response", "both"} {
 		t.Run("signed assertion in an unsigned Response, signed-element "+setting, func(t *testing.T) {
-			h := newAttackHarness(t, func(s *store.SSOSettings) { s.SignedElement = setting })
+			h := newAttackHarness(t, func(s *store.SSOSettings) { s.SignedElement = store.SignedElement(setting) })
 			h.refused(t, nil, h.Response("acme", "", pat, nil), http.StatusForbidden, "signature")
 		})
 	}
@@ -448,7 +448,7 @@ func TestAttackDecryptionOracle(t *testing.T) {
 	leaks := []string{"padding", "UTF-8", "utf-8", "byte", "syntax", "character", "panic", "plaintext", "XML", "cipher", "authentication failed", "guard", "elements"}
 	for _, state := range []string{"testing", "active"} {
 		t.Run("state "+state, func(t *testing.T) {
-			h := newAttackHarness(t, func(s *store.SSOSettings) { s.State = state })
+			h := newAttackHarness(t, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					// A plain sign-in (unsolicited), refused with the one reason.

@@ -24,7 +24,7 @@ import (
 // The ratio acs-handler/bare-parse of ns/op is the cost of everything scimsso adds.
 func BenchmarkACS(b *testing.B) {
 	for _, sign := range []string{"assertion", "both"} {
-		h := newHarness(b, func(s *store.SSOSettings) { s.SignedElement = sign })
+		h := newHarness(b, func(s *store.SSOSettings) { s.SignedElement = store.SignedElement(sign) })
 		// The steady state: the user exists (pushed by SCIM, or created by an earlier sign-in).
 		h.ScimUser("bench@acme.com", "", true)
 		make1 := func() []byte {

@@ -12,27 +12,6 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// Default attribute names: each setting is a comma-separated list of names accepted for it, Entra's
-// claim URIs first, then the plain names other IdPs use.
-const (
-	claimsNS              = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
-	defaultAttrFirstName  = claimsNS + "givenname,FirstName"
-	defaultAttrLastName   = claimsNS + "surname,LastName"
-	defaultAttrEmail      = claimsNS + "emailaddress,Email"
-	defaultAttrCountry    = claimsNS + "country,Country"
-	defaultAttrDepartment = "http://schemas.microsoft.com/ws/2008/06/identity/claims/department,Department"
-)
-
-// DefaultSettings are the spec's defaults for a tenant's SSO settings (state off).
-func DefaultSettings() *store.SSOSettings {
-	return &store.SSOSettings{
-		State: "off", HardTimeout: store.DefaultHardTimeout, SoftTimeout: store.DefaultSoftTimeout,
-		CountryFormat: "iso", SignatureAlgorithm: "sha256", SignedElement: "assertion",
-		AttrFirstName: defaultAttrFirstName, AttrLastName: defaultAttrLastName, AttrEmail: defaultAttrEmail,
-		AttrCountry: defaultAttrCountry, AttrDepartment: defaultAttrDepartment,
-	}
-}
-
 // attrNames are the attribute names accepted for each field, from the tenant's settings (each a
 // comma-separated list, Entra's claim URIs first).
 type attrNames struct {
@@ -304,11 +283,11 @@ func fill(u *store.User, c *claims, country string, countryOK bool) {
 }
 
 // mapCountry turns the assertion's country into alpha-2 by the tenant's country-format.
-func mapCountry(format, v string) (string, bool) {
+func mapCountry(format store.CountryFormat, v string) (string, bool) {
 	if v == "" {
 		return "", false
 	}
-	if format == "name" {
+	if format == store.CountryName {
 		if code, ok := schemas.CountryFromName(v); ok {
 			return code, true
 		}

@@ -28,7 +28,7 @@ func TestEncryptedAssertions(t *testing.T) {
 	for _, alg := range []string{samltest.AES256GCM, samltest.AES128GCM, samltest.AES256CBC, samltest.AES128CBC} {
 		for _, sign := range []string{"assertion", "both"} {
 			t.Run(alg+"/signed "+sign, func(t *testing.T) {
-				h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.SignedElement = sign })
+				h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.SignedElement = store.SignedElement(sign) })
 				b := h.Browser()
 				id := h.Login(b, "acme", "/me")
 				doc := h.Response("acme", id, person("eve@acme.com", "Eve", "E"), func(r *samltest.Response) {

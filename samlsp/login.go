@@ -83,8 +83,8 @@ func (s *Server) test(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := store.ErrNotFound
-	if tok := r.URL.Query().Get("token"); secret.Valid(tok) {
-		err = s.st.UseTestLink(r.Context(), c.tenant.ID, secret.Hash(tok))
+	if tok := r.URL.Query().Get("token"); store.IsSecret("", tok) {
+		err = s.st.UseTestLink(r.Context(), c.tenant.ID, store.HashSecret(tok))
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		s.log.Info("test sign-in refused: no valid test link", zap.String("request_id", ref), zap.String("tenant", c.tenant.Slug))
@@ -136,7 +136,7 @@ func (s *Server) ssoTenant(w http.ResponseWriter, r *http.Request, slug string, 
 		s.internal(w, r, "login", err)
 		return nil, false
 	}
-	if c.sp.IDPMetadata == nil || !(c.set.State == "active" || (test && c.set.State == "testing")) {
+	if c.sp.IDPMetadata == nil || !(c.set.State == store.SSOActive || (test && c.set.State == store.SSOTesting)) {
 		page.Message(w, http.StatusForbidden, "Single sign-on is off", "Single sign-on is not switched on for this organisation. Contact your administrator.", ref)
 		return nil, false
 	}
@@ -159,12 +159,12 @@ func (s *Server) startSignIn(w http.ResponseWriter, r *http.Request, c *tenantSP
 	// One binding value per browser: a second tab's sign-in must not orphan the first's request.
 	bind := secret.FromCookie(r, bindingCookie)
 	if bind == "" {
-		if bind, _, err = secret.New(); err != nil {
+		if bind, _, err = store.NewSecret(""); err != nil {
 			s.internal(w, r, "binding", err)
 			return
 		}
 	}
-	ar.ID, ar.TenantID, ar.BindingHash, ar.ExpiresAt = req.ID, c.tenant.ID, secret.Hash(bind), s.now().Add(requestTTL)
+	ar.ID, ar.TenantID, ar.BindingHash, ar.ExpiresAt = req.ID, c.tenant.ID, store.HashSecret(bind), s.now().Add(requestTTL)
 	ar.ClientKey = clientaddr.Key(r)
 	err = s.st.CreateAuthnRequest(r.Context(), ar, s.pending)
 	var le *store.LimitError

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/page"
-	"github.com/scimsso/scimsso/internal/secret"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -26,7 +25,7 @@ const MaxTestLinkLifetime = 7 * 24 * time.Hour
 // their SHA-256 is stored, and opening the link uses it up. It is what an admin of the tenant would be
 // given (the operator, until the admin console exists): anyone holding it can start one test sign-in.
 func NewTestLink(ctx context.Context, st store.Store, baseURL string, t *store.Tenant, expires time.Time) (string, error) {
-	token, hash, err := secret.New()
+	token, hash, err := store.NewSecret("")
 	if err != nil {
 		return "", err
 	}

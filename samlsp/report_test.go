@@ -54,7 +54,7 @@ func TestTestMode(t *testing.T) {
 
 	for _, state := range []string{"testing", "active"} {
 		t.Run("state "+state, func(t *testing.T) {
-			h := newHarness(t, func(s *store.SSOSettings) { s.State = state })
+			h := newHarness(t, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 			b := h.Browser()
 			body := report(t, h, b, h.Response("acme", start(h, b), sam, nil))
 			fp := sha256.Sum256(h.IdP.Cert.Raw)

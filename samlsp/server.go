@@ -154,7 +154,7 @@ func (s *Server) tenantSP(ctx context.Context, slug string) (*tenantSP, error) {
 		}
 		set, err := s.st.SSOSettings(ctx, t.ID)
 		if errors.Is(err, store.ErrNotFound) {
-			set, err = &store.SSOSettings{TenantID: t.ID, State: "off"}, nil
+			set, err = &store.SSOSettings{TenantID: t.ID, State: store.SSOOff}, nil
 		}
 		if err != nil {
 			return nil, err

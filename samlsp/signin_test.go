@@ -200,7 +200,9 @@ func TestSignedElementAndAlgorithms(t *testing.T) {
 			name += " with SHA-1"
 		}
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, func(s *store.SSOSettings) { s.SignedElement, s.SignatureAlgorithm = tc.setting, tc.alg })
+			h := newHarness(t, func(s *store.SSOSettings) {
+				s.SignedElement, s.SignatureAlgorithm = store.SignedElement(tc.setting), store.SignatureAlgorithm(tc.alg)
+			})
 			b := h.Browser()
 			doc := h.Response("acme", h.Login(b, "acme", "/"), person("jo@acme.com", "Jo", "J"), func(r *samltest.Response) {
 				r.Sign, r.SHA1 = tc.idpSigns, tc.sha1

@@ -24,7 +24,7 @@ func TestTestLink(t *testing.T) {
 	}()
 	for _, state := range []string{"testing", "active"} {
 		t.Run("state "+state, func(t *testing.T) {
-			h := newHarness(t, func(s *store.SSOSettings) { s.State = state })
+			h := newHarness(t, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 			t.Run("no valid link: 404, nothing stored", func(t *testing.T) {
 				for _, q := range []string{"", "?token=", "?token=garbage", "?token=" + never, "?token=" + never + "&token=x"} {
 					b := h.Browser()
@@ -96,7 +96,7 @@ func TestTestLink(t *testing.T) {
 			})
 			t.Run("a link works at its own tenant only", func(t *testing.T) {
 				beta := h.AddTenant("beta", "beta.example")
-				h.Configure(beta, h.IdP, func(s *store.SSOSettings) { s.State = state })
+				h.Configure(beta, h.IdP, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 				link := h.TestLink("beta", time.Hour)
 				stolen := strings.Replace(link, "/saml/beta/", "/saml/acme/", 1)
 				if res, _ := h.Send(h.Browser(), http.MethodGet, stolen, nil, nil); res.StatusCode != http.StatusNotFound {

@@ -4,7 +4,6 @@ package scimserver
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -141,10 +140,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := mux.Vars(r)["tenant"]
 		tok := bearerToken(r.Header.Get("Authorization"))
-		sum := sha256.Sum256([]byte(tok))
-		tenant, token, err := s.st.TenantToken(r.Context(), slug, sum[:])
+		sum := store.HashSecret(tok)
+		tenant, token, err := s.st.TenantToken(r.Context(), slug, sum)
 		ok := tok != "" && err == nil &&
-			subtle.ConstantTimeCompare(token.Hash, sum[:]) == 1 && token.Live(s.now())
+			subtle.ConstantTimeCompare(token.Hash, sum) == 1 && token.Live(s.now())
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.writeError(w, r, err) // the store failed: a logged 500, not a misleading 401
 			return

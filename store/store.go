@@ -143,7 +143,9 @@ func (u *User) Clone() *User {
 	return &c
 }
 
-// Equal reports whether u and v hold the same stored values (times and version ignored).
+// Equal reports whether u and v hold the same stored values (times and version ignored). UpdateUser
+// relies on it to tell a change from none: TestUserEqualComparesEveryField fails for a field added to
+// User or Email that it does not compare (or that Clone does not copy deeply).
 func (u *User) Equal(v *User) bool {
 	if len(u.Emails) != len(v.Emails) {
 		return false
@@ -266,12 +268,13 @@ type DepartmentMapping struct {
 
 // SSOSettings is a tenant's SAML configuration (the spec's "scimsso sso set" table). It is one
 // versioned document, so every replica can cache what it builds from it and rebuild on a new version.
+// DefaultSSOSettings holds its defaults and Validate its rules (sso.go).
 type SSOSettings struct {
 	TenantID  string
 	Version   int64 // 0 until first stored
 	UpdatedAt time.Time
 
-	State              string // "off", "testing" or "active"
+	State              SSOState
 	IdPEntityID        string
 	IdPSSOURL          string   // HTTP-Redirect SingleSignOnService
 	IdPCertificatesPEM []string // every signing certificate accepted (rollover)
@@ -280,9 +283,9 @@ type SSOSettings struct {
 	Exclude                   []string // emails (lower case) that bypass SSO
 	HardTimeout, SoftTimeout  time.Duration
 	MobileHardTimeout         time.Duration // hard timeout of mobile sessions; 0: HardTimeout
-	CountryFormat             string        // "iso" or "name"
-	SignatureAlgorithm        string        // "sha256" or "sha1"
-	SignedElement             string        // "assertion", "response" or "both"
+	CountryFormat             CountryFormat
+	SignatureAlgorithm        SignatureAlgorithm
+	SignedElement             SignedElement
 	ForceCountry              bool
 	ForceDepartment           bool
 	SkipDestinationValidation bool

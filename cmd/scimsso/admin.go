@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -119,10 +115,8 @@ func sqlitePath(dsn string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
 }
 
-var slugRE = regexp.MustCompile(`^[a-z0-9-]{2,63}$`)
-
 func checkSlug(slug string) error {
-	if !slugRE.MatchString(slug) {
+	if _, err := store.ParseSlug(slug); err != nil {
 		return fmt.Errorf("invalid tenant slug %q: use 2-63 characters of a-z, 0-9 and -", slug)
 	}
 	return nil
@@ -170,19 +164,45 @@ func (m *Main) tenantCreate(ctx context.Context, args []string) error {
 	if err := wantArgs("tenant create", pos, 1, "SLUG"); err != nil {
 		return err
 	}
-	slug := pos[0]
-	if err := checkSlug(slug); err != nil {
+	spec := tenantSpec{slug: pos[0], name: *name, domains: domains}
+	// Checked before the store is opened: a refused command creates no database.
+	if err := spec.check(); err != nil {
 		return err
 	}
-	if strings.TrimSpace(*name) == "" {
+	s, err := m.openStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	t, err := m.createTenant(ctx, s, spec)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "created tenant %s (%s) with domains %s\n", t.Slug, t.Name, strings.Join(t.Domains, ", "))
+	return nil
+}
+
+// tenantSpec is what a tenant is made from: its slug, display name and domains, as given.
+type tenantSpec struct {
+	slug, name string
+	domains    []string
+}
+
+// check applies the rules of a new tenant (store.ParseSlug, a name, at least one store.ParseDomain
+// domain) and normalises spec: the name trimmed, the domains in lower case without repeats.
+func (ts *tenantSpec) check() error {
+	if err := checkSlug(ts.slug); err != nil {
+		return err
+	}
+	ts.name = strings.TrimSpace(ts.name)
+	if ts.name == "" {
 		return errors.New("tenant create: --name is required")
 	}
-	if len(domains) == 0 {
+	if len(ts.domains) == 0 {
 		return errors.New("tenant create: at least one --domain is required")
 	}
 	seen := map[string]bool{}
 	var norm []string
-	for _, x := range domains {
+	for _, x := range ts.domains {
 		n, err := normDomain(x)
 		if err != nil {
 			return err
@@ -192,31 +212,50 @@ func (m *Main) tenantCreate(ctx context.Context, args []string) error {
 			norm = append(norm, n)
 		}
 	}
-	s, err := m.openStore(ctx, d)
-	if err != nil {
-		return err
+	ts.domains = norm
+	return nil
+}
+
+// createTenant is the one way a tenant is made (tenant create, demo): spec checked, its slug and
+// domains free (each conflict named), its SP key pair made, the tenant stored.
+func (m *Main) createTenant(ctx context.Context, s store.Store, spec tenantSpec) (*store.Tenant, error) {
+	if err := spec.check(); err != nil {
+		return nil, err
 	}
-	if _, err := s.TenantBySlug(ctx, slug); err == nil {
-		return fmt.Errorf("tenant %q already exists", slug)
+	if _, err := s.TenantBySlug(ctx, spec.slug); err == nil {
+		return nil, fmt.Errorf("tenant %q already exists", spec.slug)
 	}
-	for _, dom := range norm {
+	for _, dom := range spec.domains {
 		if t, err := s.TenantByDomain(ctx, dom); err == nil {
-			return fmt.Errorf("domain %s already belongs to tenant %q", dom, t.Slug)
+			return nil, fmt.Errorf("domain %s already belongs to tenant %q", dom, t.Slug)
 		}
 	}
-	key, cert, err := samlsp.GenerateKeyPair("scimsso "+slug, m.Now())
+	key, cert, err := samlsp.GenerateKeyPair("scimsso "+spec.slug, m.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	t := &store.Tenant{Slug: slug, Name: strings.TrimSpace(*name), Domains: norm, SPKeyPEM: key, SPCertPEM: cert}
+	t := &store.Tenant{Slug: spec.slug, Name: spec.name, Domains: spec.domains, SPKeyPEM: key, SPCertPEM: cert}
 	if err := s.CreateTenant(ctx, t); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
-			return fmt.Errorf("tenant %q or one of its domains already exists", slug)
+			return nil, fmt.Errorf("tenant %q or one of its domains already exists", spec.slug)
 		}
-		return err
+		return nil, err
 	}
-	fmt.Fprintf(m.Stdout, "created tenant %s (%s) with domains %s\n", t.Slug, t.Name, strings.Join(t.Domains, ", "))
-	return nil
+	return t, nil
+}
+
+// newSCIMToken makes a SCIM bearer token for the tenant (token issue, demo) and stores its hash; the
+// token itself is returned once, to be shown once.
+func newSCIMToken(ctx context.Context, s store.Store, tenantID, name string, expires time.Time) (string, *store.Token, error) {
+	tok, hash, err := store.NewSecret(store.TokenPrefix)
+	if err != nil {
+		return "", nil, err
+	}
+	rec := &store.Token{TenantID: tenantID, Name: name, Hash: hash, ExpiresAt: expires}
+	if err := s.CreateToken(ctx, rec); err != nil {
+		return "", nil, err
+	}
+	return tok, rec, nil
 }
 
 func (m *Main) tokenIssue(ctx context.Context, args []string) error {
@@ -243,12 +282,8 @@ func (m *Main) tokenIssue(ctx context.Context, args []string) error {
 			return nil
 		},
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
-			tok, hash, err := newToken()
+			tok, rec, err := newSCIMToken(ctx, s, t.ID, *name, exp)
 			if err != nil {
-				return err
-			}
-			rec := &store.Token{TenantID: t.ID, Name: *name, Hash: hash, ExpiresAt: exp}
-			if err := s.CreateToken(ctx, rec); err != nil {
 				return err
 			}
 			// The token alone on stdout, so TOKEN=$(scimsso token issue ...) works; everything else on stderr.
@@ -485,21 +520,6 @@ func (m *Main) domainRemove(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "removed domain %s from tenant %s\n", dom, t.Slug)
 		return nil
 	})
-}
-
-// tokenPrefix marks scimsso tokens so secret scanners and people recognise a leaked one.
-const tokenPrefix = "scimsso_"
-
-// newToken returns a token carrying 256 bits from crypto/rand and the SHA-256 that is stored instead.
-// A fast hash is right here: the secret has full entropy, so there is nothing for stretching to protect.
-func newToken() (string, []byte, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", nil, err
-	}
-	tok := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-	h := sha256.Sum256([]byte(tok))
-	return tok, h[:], nil
 }
 
 func dash(s string) string {

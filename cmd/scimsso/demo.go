@@ -138,21 +138,15 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	return nil
 }
 
-// demoTenant creates tenant demo with domain example.com and issues a SCIM token.
+// demoTenant creates tenant demo with domain example.com, as tenant create would, and issues a SCIM
+// token.
 func (m *Main) demoTenant(ctx context.Context, st store.Store) (*store.Tenant, string, error) {
-	key, cert, err := samlsp.GenerateKeyPair("scimsso demo", m.Now())
+	t, err := m.createTenant(ctx, st, tenantSpec{slug: "demo", name: "Demo Inc.", domains: []string{"example.com"}})
 	if err != nil {
 		return nil, "", err
 	}
-	t := &store.Tenant{Slug: "demo", Name: "Demo Inc.", Domains: []string{"example.com"}, SPKeyPEM: key, SPCertPEM: cert}
-	if err := st.CreateTenant(ctx, t); err != nil {
-		return nil, "", err
-	}
-	tok, hash, err := newToken()
+	tok, _, err := newSCIMToken(ctx, st, t.ID, "demo", time.Time{})
 	if err != nil {
-		return nil, "", err
-	}
-	if err := st.CreateToken(ctx, &store.Token{TenantID: t.ID, Name: "demo", Hash: hash}); err != nil {
 		return nil, "", err
 	}
 	return t, tok, nil
@@ -231,8 +225,8 @@ func demoConnect(ctx context.Context, st store.Store, t *store.Tenant, sp http.H
 	if err != nil {
 		return fmt.Errorf("demo IdP metadata: %w", err)
 	}
-	set := samlsp.DefaultSettings()
-	set.State, set.IdPEntityID, set.IdPSSOURL, set.IdPCertificatesPEM = "active", meta.EntityID, meta.SSOURL, meta.CertificatesPEM
+	set := store.DefaultSSOSettings()
+	set.State, set.IdPEntityID, set.IdPSSOURL, set.IdPCertificatesPEM = store.SSOActive, meta.EntityID, meta.SSOURL, meta.CertificatesPEM
 	// samlidp sends LDAP-style attributes; the email comes from the NameID.
 	set.AttrFirstName = "urn:oid:2.5.4.42," + set.AttrFirstName
 	set.AttrLastName = "urn:oid:2.5.4.4," + set.AttrLastName

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
+	"github.com/scimsso/scimsso/store"
 )
 
 func main() {
@@ -118,14 +119,14 @@ func (m *Main) commands() []command {
 
 // ssoDefaults lists the settings a tenant has before any `sso set` changed them.
 func ssoDefaults() string {
-	d := defaultSSOSettings()
+	d := store.DefaultSSOSettings()
 	var b strings.Builder
 	b.WriteString("A tenant's settings before any change:\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	for _, kv := range [][2]string{
-		{"state", d.State}, {"hard-timeout", shortDuration(d.HardTimeout.String())}, {"soft-timeout", shortDuration(d.SoftTimeout.String())},
-		{"mobile-hard-timeout", "0 (the hard timeout)"}, {"country-format", d.CountryFormat},
-		{"signature-algorithm", d.SignatureAlgorithm}, {"signed-element", d.SignedElement}, {"idp-initiated", "on"},
+		{"state", string(d.State)}, {"hard-timeout", shortDuration(d.HardTimeout.String())}, {"soft-timeout", shortDuration(d.SoftTimeout.String())},
+		{"mobile-hard-timeout", "0 (the hard timeout)"}, {"country-format", string(d.CountryFormat)},
+		{"signature-algorithm", string(d.SignatureAlgorithm)}, {"signed-element", string(d.SignedElement)}, {"idp-initiated", "on"},
 		{"exclude", "empty"}, {"principal-id-attr", "empty (off)"}, {"secondary-email-attr", "empty (off)"},
 		{"attr-first-name", d.AttrFirstName}, {"attr-last-name", d.AttrLastName}, {"attr-email", d.AttrEmail},
 		{"attr-country", d.AttrCountry}, {"attr-department", d.AttrDepartment},

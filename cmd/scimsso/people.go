@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/scimsso/scimsso/people"
-	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -180,10 +179,7 @@ func (m *Main) userSetPassword(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("%q is %v", pos[0], err)
 			}
-			set, err := s.SSOSettings(ctx, t.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				set, err = samlsp.DefaultSettings(), nil
-			}
+			set, err := ssoSettingsOf(ctx, s, t.ID)
 			if err != nil {
 				return err
 			}

@@ -19,52 +19,28 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// Limits of the SSO settings table in the spec.
-const (
-	maxHardTimeout = 14 * 24 * time.Hour
-	maxSoftTimeout = 24 * time.Hour
-	maxMobileHard  = 90 * 24 * time.Hour
-)
+// ssoSettingsOf returns the tenant's stored SSO settings, or the defaults when none were stored.
+func ssoSettingsOf(ctx context.Context, st store.Store, tenantID string) (*store.SSOSettings, error) {
+	set, err := st.SSOSettings(ctx, tenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.DefaultSSOSettings(), nil
+	}
+	return set, err
+}
 
-func defaultSSOSettings() *store.SSOSettings { return samlsp.DefaultSettings() }
-
-// checkSSOSettings is the table of rules a stored SSO configuration obeys.
+// checkSSOSettings applies store's rules (SSOSettings.Validate) and names the offending setting as
+// its flag.
 func checkSSOSettings(s *store.SSOSettings) error {
-	oneOf := func(v string, allowed ...string) bool {
-		for _, a := range allowed {
-			if v == a {
-				return true
-			}
-		}
-		return false
+	err := s.Validate()
+	var se *store.SettingError
+	if !errors.As(err, &se) {
+		return err
 	}
-	hasIdP := s.IdPEntityID != "" && s.IdPSSOURL != "" && len(s.IdPCertificatesPEM) > 0
-	checks := []struct {
-		ok  bool
-		msg string
-	}{
-		{oneOf(s.State, "off", "testing", "active"), "--state must be off, testing or active"},
-		{s.State == "off" || hasIdP, "--state " + s.State + " needs the IdP's metadata: give --metadata-file or --metadata-url"},
-		{s.HardTimeout > 0 && s.HardTimeout <= maxHardTimeout, "--hard-timeout must be positive and at most 14d"},
-		{s.SoftTimeout > 0 && s.SoftTimeout <= maxSoftTimeout, "--soft-timeout must be positive and at most 24h"},
-		{s.SoftTimeout < s.HardTimeout, "--soft-timeout must be less than --hard-timeout"},
-		{s.MobileHardTimeout == 0 || (s.MobileHardTimeout > s.SoftTimeout && s.MobileHardTimeout <= maxMobileHard), "--mobile-hard-timeout must be more than --soft-timeout and at most 90d (0: the hard timeout)"},
-		{oneOf(s.CountryFormat, "iso", "name"), "--country-format must be iso or name"},
-		{oneOf(s.SignatureAlgorithm, "sha256", "sha1"), "--signature-algorithm must be sha256 or sha1"},
-		{oneOf(s.SignedElement, "assertion", "response", "both"), "--signed-element must be assertion, response or both"},
-		{s.AttrFirstName != "" && s.AttrLastName != "" && s.AttrEmail != "", "the first-name, last-name and email attribute names may not be empty"},
+	msg := "--" + se.Setting + " " + se.Reason
+	if errors.Is(err, store.ErrNoIdP) {
+		msg += ": give --metadata-file or --metadata-url"
 	}
-	for _, c := range checks {
-		if !c.ok {
-			return errors.New(c.msg)
-		}
-	}
-	for _, e := range s.Exclude {
-		if _, err := store.ParseEmail(e); err != nil {
-			return fmt.Errorf("--exclude: %q is %v", e, err)
-		}
-	}
-	return nil
+	return errors.New(msg)
 }
 
 func (m *Main) ssoSet(ctx context.Context, args []string) error {
@@ -108,10 +84,7 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 			return nil
 		},
 		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
-			cur, err := st.SSOSettings(ctx, t.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				cur, err = defaultSSOSettings(), nil
-			}
+			cur, err := ssoSettingsOf(ctx, st, t.ID)
 			if err != nil {
 				return err
 			}
@@ -144,7 +117,7 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 				}
 				switch fl.Name {
 				case "state":
-					cur.State = f.state
+					cur.State = store.SSOState(f.state)
 				case "exclude":
 					cur.Exclude = nil
 					for _, e := range strings.Split(f.exclude, ",") {
@@ -159,11 +132,11 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 				case "mobile-hard-timeout":
 					cur.MobileHardTimeout, perr = parseDuration(f.mobile)
 				case "country-format":
-					cur.CountryFormat = f.countryFormat
+					cur.CountryFormat = store.CountryFormat(f.countryFormat)
 				case "signature-algorithm":
-					cur.SignatureAlgorithm = f.sigAlg
+					cur.SignatureAlgorithm = store.SignatureAlgorithm(f.sigAlg)
 				case "signed-element":
-					cur.SignedElement = f.signedElement
+					cur.SignedElement = store.SignedElement(f.signedElement)
 				case "principal-id-attr":
 					cur.PrincipalIDAttr = strings.TrimSpace(f.principal)
 				case "secondary-email-attr":
@@ -212,7 +185,7 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 				}
 				return err
 			}
-			for _, w := range ssoWarnings(cur) {
+			for _, w := range cur.Warnings() {
 				fmt.Fprintln(m.Stderr, "warning: "+w)
 			}
 			fmt.Fprintf(m.Stdout, "stored SSO settings of tenant %s (version %d, state %s)\n", t.Slug, cur.Version, cur.State)
@@ -221,31 +194,16 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 	}, args)
 }
 
-// ssoWarnings names the settings that trade safety for convenience.
-func ssoWarnings(s *store.SSOSettings) []string {
-	var w []string
-	if s.SkipDestinationValidation {
-		w = append(w, "skip-destination-validation is on: Destination and Recipient are not checked (testing only)")
-	}
-	if s.SignatureAlgorithm == "sha1" {
-		w = append(w, "signature-algorithm sha1 accepts RSA-SHA1 signatures, which are forgeable in practice")
-	}
-	return w
-}
-
 func (m *Main) ssoShow(ctx context.Context, args []string) error {
 	return m.runTenantCommand(ctx, tenantCommand{
 		name: "sso show", args: "no arguments",
 		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
-			s, err := st.SSOSettings(ctx, t.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				s, err = defaultSSOSettings(), nil
-			}
+			s, err := ssoSettingsOf(ctx, st, t.ID)
 			if err != nil {
 				return err
 			}
 			out := m.Stdout
-			for _, w := range ssoWarnings(s) {
+			for _, w := range s.Warnings() {
 				fmt.Fprintln(out, "WARNING: "+w)
 			}
 			fmt.Fprintf(out, "tenant:                      %s\nversion:                     %d\nstate:                       %s\n", t.Slug, s.Version, s.State)
@@ -290,21 +248,18 @@ func (m *Main) ssoTestLink(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("--expires: %v", err)
 			}
-			if dur <= 0 || dur > samlsp.MaxTestLinkLifetime {
+			if dur <= 0 || dur > store.MaxTestLinkLifetime {
 				return fmt.Errorf("--expires must be positive and at most 7d, got %q", *expires)
 			}
 			exp = m.Now().Add(dur)
 			return nil
 		},
 		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
-			set, err := st.SSOSettings(ctx, t.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				set, err = defaultSSOSettings(), nil
-			}
+			set, err := ssoSettingsOf(ctx, st, t.ID)
 			if err != nil {
 				return err
 			}
-			if set.State != "testing" && set.State != "active" {
+			if set.State != store.SSOTesting && set.State != store.SSOActive {
 				return fmt.Errorf("tenant %q: SSO state is %s; a test sign-in needs testing or active (sso set --state testing)", t.Slug, set.State)
 			}
 			link, err := samlsp.NewTestLink(ctx, st, *base, t, exp)

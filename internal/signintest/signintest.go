@@ -180,7 +180,7 @@ func (h *Harness) AddTenant(slug string, domains ...string) *store.Tenant {
 func (h *Harness) Configure(tn *store.Tenant, idp *samltest.IdP, configure func(*store.SSOSettings)) {
 	set, err := h.St.SSOSettings(ctx, tn.ID)
 	if err != nil {
-		set = samlsp.DefaultSettings()
+		set = store.DefaultSSOSettings()
 	}
 	set.State, set.IdPEntityID, set.IdPSSOURL, set.IdPCertificatesPEM = "active", idp.EntityID, idp.SSOURL, []string{idp.CertPEM()}
 	if configure != nil {

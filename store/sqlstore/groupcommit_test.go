@@ -19,11 +19,14 @@ func openTest(t *testing.T) *Store {
 	return s
 }
 
+// lite is the SQLite dialect of a store Open made, for the tests of its internals.
+func (s *Store) lite() *sqlite { return s.db.(*sqlite) }
+
 func waitQueue(s *Store, n int) {
 	for {
-		s.qmu.Lock()
-		l := len(s.queue)
-		s.qmu.Unlock()
+		s.lite().qmu.Lock()
+		l := len(s.lite().queue)
+		s.lite().qmu.Unlock()
 		if l >= n {
 			return
 		}
@@ -43,9 +46,10 @@ func TestWriteBehindAFullBatchIsNotStranded(t *testing.T) {
 				return s.insertAudit(context.Background(), tx, now, store.Audit{TenantID: "t"})
 			}})
 	}
-	s.qmu.Lock()
-	s.queue = append(s.queue, early...)
-	s.qmu.Unlock()
+	l := s.lite()
+	l.qmu.Lock()
+	l.queue = append(l.queue, early...)
+	l.qmu.Unlock()
 	done := make(chan error, 1)
 	go func() { done <- s.RecordAudit(context.Background(), store.Audit{TenantID: "t", Operation: "W"}) }()
 	for _, p := range early {
@@ -66,7 +70,7 @@ func TestWriteBehindAFullBatchIsNotStranded(t *testing.T) {
 func TestCancelledRequestDoesNotFailItsBatch(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
-	s.lockW()
+	s.lite().lockW()
 	aErr := make(chan error, 1)
 	go func() { aErr <- s.RecordAudit(ctx, store.Audit{TenantID: "A", Operation: "A"}) }()
 	waitQueue(s, 1)
@@ -81,13 +85,13 @@ func TestCancelledRequestDoesNotFailItsBatch(t *testing.T) {
 		})
 	}()
 	waitQueue(s, 2)
-	s.unlockW()
+	s.lite().unlockW()
 	if err := <-aErr; err != nil {
 		t.Fatalf("A failed because B's client went away: %v", err)
 	}
 	<-bErr
 	var n int
-	s.r.QueryRow(`SELECT count(*) FROM audit_log WHERE tenant_id = 'A'`).Scan(&n)
+	s.lite().r.QueryRow(`SELECT count(*) FROM audit_log WHERE tenant_id = 'A'`).Scan(&n)
 	if n != 1 {
 		t.Fatalf("A's row count %d, want 1", n)
 	}

@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,27 +24,10 @@ const (
 	lockReqTenant = 0x726374 // outstanding AuthnRequests of a tenant ("rct")
 )
 
-// lockKeys takes, on PostgreSQL, the advisory lock of every key of a class until tx ends. Within a
-// call the locks are taken in one global order (by lock id), and callers that lock two classes always
-// take them in the same order, so two transactions cannot wait for each other. Keys that hash alike
-// share a lock, which only serialises them more.
+// lockKeys takes, on PostgreSQL, the advisory lock of every key of a class until tx ends (see
+// postgres.go); SQLite's one writer needs none.
 func (s *Store) lockKeys(ctx context.Context, tx *wtx, class int32, keys ...string) error {
-	if s.pg == nil {
-		return nil
-	}
-	ids := make([]int32, 0, len(keys))
-	for _, k := range keys {
-		h := fnv.New32a()
-		h.Write([]byte(k))
-		ids = append(ids, int32(h.Sum32()))
-	}
-	slices.Sort(ids)
-	for _, id := range slices.Compact(ids) {
-		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(?, ?)`, class, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.db.lockKeys(ctx, tx, class, keys)
 }
 
 // ReserveLoginAttempt implements store.Store.

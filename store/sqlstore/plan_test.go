@@ -221,10 +221,11 @@ func TestLookupPlans(t *testing.T) {
 		}
 		cases = append(cases, planCase{f.name, func() { s.ListUsers(ctx, tn.ID, store.UserQuery{Filter: f.filter, Limit: 37}) }, index})
 	}
-	s.rStmts.close() // every case prepares its statements anew, so that they can be told apart
-	s.lockW()
-	s.wStmts.close()
-	s.unlockW()
+	l := s.lite()
+	l.rStmts.close() // every case prepares its statements anew, so that they can be told apart
+	l.lockW()
+	l.wStmts.close()
+	l.unlockW()
 	for _, c := range cases {
 		qs := statements(c.run)
 		if len(qs) == 0 {
@@ -243,7 +244,7 @@ func TestLookupPlans(t *testing.T) {
 // cachedStatements returns the SQL of the read and write statement caches.
 func (s *Store) cachedStatements() []string {
 	var qs []string
-	for _, c := range []*stmtCache{&s.rStmts, &s.wStmts} {
+	for _, c := range []*stmtCache{&s.lite().rStmts, &s.lite().wStmts} {
 		c.mu.Lock()
 		for q := range c.m {
 			qs = append(qs, q)
@@ -256,7 +257,7 @@ func (s *Store) cachedStatements() []string {
 // explain returns SQLite's query plan of q, its details one per line.
 func (s *Store) explain(t *testing.T, q string) string {
 	t.Helper()
-	conn, err := s.r.Conn(context.Background())
+	conn, err := s.lite().r.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

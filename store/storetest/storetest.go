@@ -772,8 +772,8 @@ func testSSOSettings(t *testing.T, s store.Store, clock *Clock) {
 	b := mustTenant(t, s, "beta", "beta.com")
 	_, err := s.SSOSettings(ctx, a.ID)
 	wantErr(t, "none stored", err, store.ErrNotFound)
-	set := &store.SSOSettings{State: "testing", IdPEntityID: "https://idp", IdPCertificatesPEM: []string{"c1", "c2"},
-		Exclude: []string{"admin@acme.com"}, HardTimeout: 14 * 24 * time.Hour, SoftTimeout: 8 * time.Hour, SignedElement: "both"}
+	set := &store.SSOSettings{State: store.SSOTesting, IdPEntityID: "https://idp", IdPCertificatesPEM: []string{"c1", "c2"},
+		Exclude: []string{"admin@acme.com"}, HardTimeout: 14 * 24 * time.Hour, SoftTimeout: 8 * time.Hour, SignedElement: store.SignedBoth}
 	if err := s.PutSSOSettings(ctx, a.ID, set); err != nil {
 		t.Fatal(err)
 	}
@@ -781,17 +781,17 @@ func testSSOSettings(t *testing.T, s store.Store, clock *Clock) {
 		t.Fatalf("after first put: %+v", set)
 	}
 	got, err := s.SSOSettings(ctx, a.ID)
-	if err != nil || got.Version != 1 || got.TenantID != a.ID || fmt.Sprint(got.IdPCertificatesPEM) != "[c1 c2]" || got.SoftTimeout != 8*time.Hour || got.SignedElement != "both" {
+	if err != nil || got.Version != 1 || got.TenantID != a.ID || fmt.Sprint(got.IdPCertificatesPEM) != "[c1 c2]" || got.SoftTimeout != 8*time.Hour || got.SignedElement != store.SignedBoth {
 		t.Fatalf("SSOSettings = %+v, %v", got, err)
 	}
 	stale := *got
-	got.State = "active"
+	got.State = store.SSOActive
 	if err := s.PutSSOSettings(ctx, a.ID, got); err != nil || got.Version != 2 {
 		t.Fatalf("second put: %v, version %d", err, got.Version)
 	}
-	stale.State = "off"
+	stale.State = store.SSOOff
 	wantErr(t, "stale version", s.PutSSOSettings(ctx, a.ID, &stale), store.ErrVersionMismatch)
-	if now, _ := s.SSOSettings(ctx, a.ID); now.State != "active" || now.Version != 2 {
+	if now, _ := s.SSOSettings(ctx, a.ID); now.State != store.SSOActive || now.Version != 2 {
 		t.Fatalf("stale put changed the settings: %+v", now)
 	}
 	_, err = s.SSOSettings(ctx, b.ID)
@@ -972,7 +972,7 @@ func testTenantSSOVersion(t *testing.T, s store.Store, _ *Clock) {
 	if err != nil || got.ID != a.ID || v != 0 || fmt.Sprint(got.Domains) != "[acme.com acme.de]" {
 		t.Fatalf("before settings: %+v %d %v", got, v, err)
 	}
-	set := &store.SSOSettings{State: "off"}
+	set := &store.SSOSettings{State: store.SSOOff}
 	for i := 0; i < 2; i++ {
 		if err := s.PutSSOSettings(ctx, a.ID, set); err != nil {
 			t.Fatal(err)
