@@ -39,6 +39,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
@@ -104,11 +105,21 @@ func newSP(t *testing.T) *sp {
 	r := mux.NewRouter()
 	srv := httptest.NewTLSServer(r)
 	t.Cleanup(srv.Close)
-	s, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: srv.URL})
+	// Wired as cmd wires them: the ACS hands a verified sign-in to the people's sessions (and /me).
+	sessions, err := people.NewSessions(people.SessionsConfig{Store: st, BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := samlsp.New(samlsp.Config{Store: st, Logger: log, BaseURL: srv.URL, Sessions: sessions})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Routes(r)
+	web, err := people.New(people.Config{Store: st, Logger: log, BaseURL: srv.URL, Sessions: sessions, SSO: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.Routes(r)
 	key, cert, err := samlsp.GenerateKeyPair("scimsso acme", time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -159,7 +159,11 @@ func (s *Server) tenantSP(ctx context.Context, slug string) (*tenantSP, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c, err = s.build(full, set); err != nil {
+		keyPEM, err := s.st.SPKey(ctx, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		if c, err = s.build(full, keyPEM, set); err != nil {
 			return nil, err
 		}
 		s.mu.Lock()
@@ -196,8 +200,8 @@ func (s *Server) tenantOfSession(ctx context.Context, tenantID string) (*tenantS
 }
 
 // build makes the tenant's crewjam ServiceProvider from the stored key pair and settings.
-func (s *Server) build(t *store.Tenant, set *store.SSOSettings) (*tenantSP, error) {
-	key, cert, err := ParseKeyPair(t.SPKeyPEM, t.SPCertPEM)
+func (s *Server) build(t *store.Tenant, keyPEM []byte, set *store.SSOSettings) (*tenantSP, error) {
+	key, cert, err := ParseKeyPair(keyPEM, t.SPCertPEM)
 	if err != nil {
 		return nil, fmt.Errorf("samlsp: tenant %s: SP %w", t.Slug, err)
 	}

@@ -71,8 +71,8 @@ type Tenant struct {
 	Domains   []string // lower case, sorted
 	CreatedAt time.Time
 	// SPKeyPEM and SPCertPEM are the tenant's SAML service provider key pair, made once at creation.
-	// SPKeyPEM is always the PEM here; a backend may keep it encrypted at rest, and a read of a tenant
-	// whose key it cannot decrypt fails rather than return the tenant without it.
+	// SPKeyPEM is given to CreateTenant; tenant reads leave it empty, so the private key travels only
+	// where it is used (SPKey), and a key that cannot be decrypted breaks only what needs it.
 	SPKeyPEM  []byte
 	SPCertPEM []byte
 }
@@ -373,6 +373,10 @@ type Store interface {
 	TenantBySlug(ctx context.Context, slug string) (*Tenant, error)
 	// TenantByID returns the tenant, or ErrNotFound.
 	TenantByID(ctx context.Context, id string) (*Tenant, error)
+	// SPKey returns the PEM of the tenant's SP private key, decrypted when the backend keeps it
+	// encrypted; ErrNotFound for an unknown tenant, and an error naming the key id when the key
+	// cannot be decrypted.
+	SPKey(ctx context.Context, tenantID string) ([]byte, error)
 	// TenantByDomain returns the tenant owning the domain (any case), or ErrNotFound.
 	TenantByDomain(ctx context.Context, domain string) (*Tenant, error)
 	// ListTenants returns every tenant ordered by slug.

@@ -190,10 +190,10 @@ func TestSPKeysEncryptedAtRest(t *testing.T) {
 	meta := writeFile0600(t, string(idp.Metadata()))
 	mustRunEnv(env, "sso", "set", "--tenant", "acme", "--metadata-file", meta, "--state", "active", "--sign-requests")
 
-	// Without the key file, reading the tenant fails by name rather than hand out ciphertext as a key.
-	line := mustFail(t, db, "tenant", "show", "acme")
-	if !strings.Contains(line, `encrypted under key id "k1" but no secret key file is configured`) {
-		t.Errorf("tenant show without the key file: %q", line)
+	// Without the key file, what does not use the private key works (tenant reads never carry it); what
+	// does fails by name rather than hand out ciphertext as a key (below, at sign-in).
+	if out := mustRunEnv([]string{"SCIMSSO_DB=" + db}, "tenant", "show", "acme"); !strings.Contains(out, "acme") {
+		t.Errorf("tenant show without the key file: %q", out)
 	}
 
 	s := startServerEnv(t, db, []string{"SCIMSSO_SECRET_KEY_FILE=" + keyFile})
@@ -253,5 +253,13 @@ func TestSPKeysEncryptedAtRest(t *testing.T) {
 	if out, stderr, code := run(t, rotEnv[:1], "secrets", "rotate", "--secret-key-file", keyFile); code != 1 || out != "" ||
 		!strings.Contains(stderr, "1 could not be read and were left as they are: acme (") {
 		t.Errorf("rotate with a key file lacking k2: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	// Only what uses the key needs it: the operator commands that read tenants work without the key
+	// file at all, as with one that lacks the key id (found in review: one unreadable key broke
+	// tenant list for every tenant).
+	for _, env := range [][]string{rotEnv[:1], {rotEnv[0], "SCIMSSO_SECRET_KEY_FILE=" + keyFile}} {
+		if out := mustRunEnv(env, "tenant", "list"); !strings.Contains(out, "acme") {
+			t.Errorf("tenant list with %v: %q, want acme listed", env[1:], out)
+		}
 	}
 }

@@ -55,21 +55,17 @@ type spKeyRow struct {
 }
 
 func (s *Store) spKeyRows(ctx context.Context) ([]spKeyRow, error) {
-	rows, err := s.query(ctx, `SELECT id, slug, sp_key_pem FROM tenants ORDER BY slug`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: sp keys: %w", mapErr(err))
-	}
-	defer rows.Close()
 	var out []spKeyRow
-	for rows.Next() {
+	err := s.each(ctx, `SELECT id, slug, sp_key_pem FROM tenants ORDER BY slug`, nil, func(sc scanner) error {
 		var r spKeyRow
-		if err := rows.Scan(&r.id, &r.slug, &r.stored); err != nil {
-			return nil, fmt.Errorf("sqlstore: sp keys: %w", mapErr(err))
+		if err := sc.Scan(&r.id, &r.slug, &r.stored); err != nil {
+			return err
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: sp keys: %w", mapErr(err))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: sp keys: %w", err)
 	}
 	return out, nil
 }

@@ -182,7 +182,7 @@ func TestSPKeysSealed(t *testing.T) {
 				if err != nil {
 					return nil, err
 				}
-				return tn.SPKeyPEM, nil
+				return s.SPKey(ctx, tn.ID)
 			}
 
 			// A store without a key file keeps its first tenant's key in clear, as before.

@@ -43,14 +43,10 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 func (s *Store) tenantWhere(ctx context.Context, where string, arg any) (*store.Tenant, error) {
 	var t store.Tenant
 	var created int64
-	var key []byte
-	err := s.row(ctx, `SELECT id, slug, name, sp_key_pem, sp_cert_pem, created_at FROM tenants WHERE `+where, arg).
-		Scan(&t.ID, &t.Slug, &t.Name, &key, &t.SPCertPEM, &created)
+	err := s.row(ctx, `SELECT id, slug, name, sp_cert_pem, created_at FROM tenants WHERE `+where, arg).
+		Scan(&t.ID, &t.Slug, &t.Name, &t.SPCertPEM, &created)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: tenant: %w", mapErr(err))
-	}
-	if t.SPKeyPEM, err = s.openSPKey(t.ID, key); err != nil {
-		return nil, fmt.Errorf("sqlstore: tenant %s: SP private key: %w", t.Slug, err)
 	}
 	t.CreatedAt = fromMicros(created)
 	if t.Domains, err = s.domains(ctx, t.ID); err != nil {
@@ -73,6 +69,20 @@ func (s *Store) domains(ctx context.Context, tenantID string) ([]string, error) 
 		return nil, fmt.Errorf("sqlstore: domains: %w", err)
 	}
 	return ds, nil
+}
+
+// SPKey implements store.Store.
+func (s *Store) SPKey(ctx context.Context, tenantID string) ([]byte, error) {
+	var slug string
+	var key []byte
+	if err := s.row(ctx, `SELECT slug, sp_key_pem FROM tenants WHERE id = ?`, tenantID).Scan(&slug, &key); err != nil {
+		return nil, fmt.Errorf("sqlstore: SP key: %w", mapErr(err))
+	}
+	pem, err := s.openSPKey(tenantID, key)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: tenant %s: SP private key: %w", slug, err)
+	}
+	return pem, nil
 }
 
 // TenantBySlug implements store.Store.

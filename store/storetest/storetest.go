@@ -128,8 +128,14 @@ func testTenants(t *testing.T, s store.Store, _ *Clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != a.ID || got.Name != "Tenant acme" || fmt.Sprint(got.Domains) != "[acme.com acme.org]" || string(got.SPKeyPEM) != "key" {
-		t.Fatalf("TenantBySlug = %+v", got)
+	if got.ID != a.ID || got.Name != "Tenant acme" || fmt.Sprint(got.Domains) != "[acme.com acme.org]" || got.SPKeyPEM != nil || string(got.SPCertPEM) != "cert" {
+		t.Fatalf("TenantBySlug = %+v (the private key is read by SPKey only)", got)
+	}
+	if key, err := s.SPKey(ctx, a.ID); err != nil || string(key) != "key" {
+		t.Fatalf("SPKey = %q, %v", key, err)
+	}
+	if _, err := s.SPKey(ctx, "no-such-tenant"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SPKey of an unknown tenant: %v, want ErrNotFound", err)
 	}
 	if byID, err := s.TenantByID(ctx, a.ID); err != nil || byID.Slug != "acme" {
 		t.Fatalf("TenantByID = %v, %v", byID, err)
