@@ -70,6 +70,39 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.startSignIn(w, r, c, req)
 }
 
+// testStartView is the page a test link opens: a button that posts the link back.
+type testStartView struct {
+	page.View
+	Tenant, Action, Token string
+}
+
+// testStart answers GET of a test link with a page whose button starts the test sign-in. Opening a
+// link uses nothing up: mail and chat scanners open links before the person does, and a link used up
+// by one would be dead on arrival. The link is used by the POST (test).
+func (s *Server) testStart(w http.ResponseWriter, r *http.Request) {
+	ref := page.Ref(r)
+	c, ok := s.ssoTenant(w, r, mux.Vars(r)["tenant"], true)
+	if !ok {
+		return
+	}
+	tok := r.URL.Query().Get("token")
+	err := store.ErrNotFound
+	if store.IsSecret("", tok) {
+		err = s.st.TestLinkValid(r.Context(), c.tenant.ID, store.HashSecret(tok))
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.internal(w, r, "test link", err)
+		return
+	}
+	if err != nil {
+		page.Message(w, http.StatusNotFound, "Test link not valid", "This test sign-in link is unknown, has expired or was already used. Ask for a new one.", ref)
+		return
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer") // the token is in this page's URL
+	page.Render(w, reportPage, http.StatusOK, "teststart", testStartView{View: page.View{Title: "Test sign-in", Ref: ref},
+		Tenant: c.tenant.Name, Action: "/saml/" + c.tenant.Slug + "/test", Token: tok})
+}
+
 // test starts an admin's test sign-in at /saml/{tenant}/test?token=…: the IdP's answer is reported,
 // not used. Only a one-time test link starts one (NewTestLink; `scimsso sso test-link` until the admin
 // console exists): a report tells why an answer is refused, which nobody else may ask. Without a
@@ -78,12 +111,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 // when it is opened, even if the sign-in goes no further.
 func (s *Server) test(w http.ResponseWriter, r *http.Request) {
 	ref := page.Ref(r)
+	// A test link is posted from its own page (testStart), never from another site.
+	if site := r.Header.Get("Sec-Fetch-Site"); (site != "" && site != "same-origin") || (r.Header.Get("Origin") != "" && r.Header.Get("Origin") != s.origin) {
+		page.Message(w, http.StatusForbidden, "Not allowed", "This form must be sent from scimsso's own page.", ref)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		page.Message(w, http.StatusBadRequest, "Bad request", "The form could not be read.", ref)
+		return
+	}
 	c, ok := s.ssoTenant(w, r, mux.Vars(r)["tenant"], true)
 	if !ok {
 		return
 	}
 	err := store.ErrNotFound
-	if tok := r.URL.Query().Get("token"); store.IsSecret("", tok) {
+	if tok := r.PostForm.Get("token"); store.IsSecret("", tok) {
 		err = s.st.UseTestLink(r.Context(), c.tenant.ID, store.HashSecret(tok))
 	}
 	if errors.Is(err, store.ErrNotFound) {

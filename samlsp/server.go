@@ -62,6 +62,7 @@ type Server struct {
 	log      *zap.Logger
 	sessions Sessions
 	baseURL  string
+	origin   string // scheme://host of baseURL, what a browser sends as Origin from our own pages
 	now      func() time.Time
 	pending  store.RequestLimits
 
@@ -101,7 +102,12 @@ func New(cfg Config) (*Server, error) {
 	if pending.PerTenant <= 0 {
 		pending.PerTenant = DefaultMaxPendingPerTenant
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, baseURL: base, now: now, cache: map[string]*tenantSP{}, pending: pending}, nil
+	u, perr := url.Parse(base)
+	if perr != nil || u.Host == "" {
+		return nil, fmt.Errorf("samlsp: BaseURL %q is not an absolute URL", cfg.BaseURL)
+	}
+	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, baseURL: base, origin: u.Scheme + "://" + u.Host,
+		now: now, cache: map[string]*tenantSP{}, pending: pending}, nil
 }
 
 // Routes mounts the SAML endpoints on r.
@@ -109,7 +115,8 @@ func (s *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/saml/{tenant}/metadata", s.metadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/saml/{tenant}/login", s.login).Methods(http.MethodGet)
 	r.HandleFunc("/saml/{tenant}/acs", s.acs).Methods(http.MethodPost)
-	r.HandleFunc("/saml/{tenant}/test", s.test).Methods(http.MethodGet)
+	r.HandleFunc("/saml/{tenant}/test", s.testStart).Methods(http.MethodGet)
+	r.HandleFunc("/saml/{tenant}/test", s.test).Methods(http.MethodPost)
 }
 
 // MetadataURL is the tenant's SP metadata URL, which is also its SP entity ID.

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -28,7 +29,7 @@ func TestTestLink(t *testing.T) {
 			t.Run("no valid link: 404, nothing stored", func(t *testing.T) {
 				for _, q := range []string{"", "?token=", "?token=garbage", "?token=" + never, "?token=" + never + "&token=x"} {
 					b := h.Browser()
-					res, body := h.Send(b, http.MethodGet, "/saml/acme/test"+q, nil, nil)
+					res, body := h.OpenTestLink(b, "/saml/acme/test"+q)
 					if res.StatusCode != http.StatusNotFound || res.Header.Get("Location") != "" || setCookie(res, bindingCookie) != nil ||
 						!strings.Contains(body, "Test link not valid") {
 						t.Fatalf("/saml/acme/test%s: %d %q\n%s", q, res.StatusCode, res.Header.Get("Location"), body)
@@ -45,10 +46,31 @@ func TestTestLink(t *testing.T) {
 				link := h.TestLink("acme", time.Hour)
 				h.StartTest(h.Browser(), link)
 				for _, b := range []*http.Client{h.Browser(), h.Browser()} {
-					if res, body := h.Send(b, http.MethodGet, link, nil, nil); res.StatusCode != http.StatusNotFound {
+					if res, body := h.OpenTestLink(b, link); res.StatusCode != http.StatusNotFound {
 						t.Fatalf("the link opened again: %d\n%s", res.StatusCode, body)
 					}
 				}
+			})
+			t.Run("opening the page uses nothing up (mail and chat scanners open links)", func(t *testing.T) {
+				link := h.TestLink("acme", time.Hour)
+				for range 3 {
+					res, body := h.Send(h.Browser(), http.MethodGet, link, nil, nil)
+					if res.StatusCode != http.StatusOK || res.Header.Get("Location") != "" || setCookie(res, bindingCookie) != nil ||
+						!strings.Contains(body, "Start the test sign-in") {
+						t.Fatalf("opening the link: %d\n%s", res.StatusCode, body)
+					}
+				}
+				h.StartTest(h.Browser(), link)
+			})
+			t.Run("the button is posted from scimsso's page only", func(t *testing.T) {
+				link := h.TestLink("acme", time.Hour)
+				tok := link[strings.Index(link, "token=")+len("token="):]
+				for _, hdr := range []map[string]string{{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}} {
+					if res, _ := h.Send(h.Browser(), http.MethodPost, "/saml/acme/test", url.Values{"token": {tok}}, hdr); res.StatusCode != http.StatusForbidden {
+						t.Fatalf("a cross-site post with %v: %d", hdr, res.StatusCode)
+					}
+				}
+				h.StartTest(h.Browser(), link) // the refused posts used nothing up
 			})
 			t.Run("two browsers open one link at once: one starts", func(t *testing.T) {
 				link := h.TestLink("acme", time.Hour)
@@ -60,12 +82,7 @@ func TestTestLink(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						res, err := b.Get(link)
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						res.Body.Close()
+						res, _ := h.OpenTestLink(b, link)
 						codes <- res.StatusCode
 					}()
 				}
@@ -90,7 +107,7 @@ func TestTestLink(t *testing.T) {
 				link := h.TestLink("acme", time.Hour)
 				h.Skew.Store(int64(61 * time.Minute))
 				defer h.Skew.Store(0)
-				if res, _ := h.Send(h.Browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusNotFound {
+				if res, _ := h.OpenTestLink(h.Browser(), link); res.StatusCode != http.StatusNotFound {
 					t.Fatalf("an expired link: %d", res.StatusCode)
 				}
 			})
@@ -99,10 +116,14 @@ func TestTestLink(t *testing.T) {
 				h.Configure(beta, h.IdP, func(s *store.SSOSettings) { s.State = store.SSOState(state) })
 				link := h.TestLink("beta", time.Hour)
 				stolen := strings.Replace(link, "/saml/beta/", "/saml/acme/", 1)
-				if res, _ := h.Send(h.Browser(), http.MethodGet, stolen, nil, nil); res.StatusCode != http.StatusNotFound {
+				if res, _ := h.OpenTestLink(h.Browser(), stolen); res.StatusCode != http.StatusNotFound {
 					t.Fatalf("beta's link at acme: %d", res.StatusCode)
 				}
-				if res, _ := h.Send(h.Browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusFound {
+				tok := link[strings.Index(link, "token=")+len("token="):]
+				if res, _ := h.Send(h.Browser(), http.MethodPost, "/saml/acme/test", url.Values{"token": {tok}}, nil); res.StatusCode != http.StatusNotFound {
+					t.Fatalf("beta's link posted at acme: %d", res.StatusCode)
+				}
+				if res, _ := h.OpenTestLink(h.Browser(), link); res.StatusCode != http.StatusFound {
 					t.Fatalf("beta's link at beta, after it was tried at acme: %d", res.StatusCode)
 				}
 			})
@@ -139,7 +160,7 @@ func TestTestLink(t *testing.T) {
 	t.Run("state off: refused, the link kept", func(t *testing.T) {
 		h := newHarness(t, func(s *store.SSOSettings) { s.State = "off" })
 		link := h.TestLink("acme", time.Hour)
-		if res, body := h.Send(h.Browser(), http.MethodGet, link, nil, nil); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Single sign-on is off") {
+		if res, body := h.OpenTestLink(h.Browser(), link); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Single sign-on is off") {
 			t.Fatalf("a link while SSO is off: %d\n%s", res.StatusCode, body)
 		}
 		h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.State = "testing" })

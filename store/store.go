@@ -516,6 +516,9 @@ type Store interface {
 	// none, it has expired, was used, or is another tenant's; of concurrent calls for one link exactly
 	// one succeeds.
 	UseTestLink(ctx context.Context, tenantID string, hash []byte) error
+	// TestLinkValid reports, without using it up, whether the tenant has an unexpired test link whose
+	// secret hashes to hash: nil if so, else ErrNotFound.
+	TestLinkValid(ctx context.Context, tenantID string, hash []byte) error
 
 	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions, and failed password
 	// attempts older than a day, and returns how many rows went.

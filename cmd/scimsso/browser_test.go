@@ -434,6 +434,11 @@ func TestBrowserTestMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.navigate(link)
+	e.at(e.base, "/saml/demo/test")
+	if body := e.page("test-start"); !strings.Contains(body, "Start the test sign-in") {
+		t.Fatalf("the test link's page: %s", body)
+	}
+	e.submit(`button[type=submit]`)
 	e.idpSignIn("carol")
 	e.at(e.base, "/saml/demo/acs")
 	body := e.page("test-report")

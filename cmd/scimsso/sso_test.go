@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/pem"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -147,10 +149,24 @@ func TestSSOTestLink(t *testing.T) {
 
 	srv := startServer(t, db)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// open does what the admin does: opens the link's page and presses its button, which posts the
+	// token back from the page. It returns the post's answer, or the opening's when there is no button.
 	open := func(l string) *http.Response {
 		t.Helper()
 		res, err := noRedirect.Get(strings.Replace(l, "http://127.0.0.1", srv.url, 1))
 		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		tok := regexp.MustCompile(`name="token" value="([^"]+)"`).FindSubmatch(body)
+		if res.StatusCode != http.StatusOK || tok == nil {
+			return res
+		}
+		req, _ := http.NewRequest(http.MethodPost, srv.url+"/saml/acme/test", strings.NewReader(url.Values{"token": {string(tok[1])}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "http://127.0.0.1")
+		if res, err = noRedirect.Do(req); err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()

@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -553,7 +554,7 @@ func (h *Harness) TestLink(slug string, ttl time.Duration) string {
 // StartTest opens a test link in b and returns the test AuthnRequest's ID.
 func (h *Harness) StartTest(b *http.Client, link string) string {
 	h.T.Helper()
-	res, body := h.Send(b, http.MethodGet, link, nil, nil)
+	res, body := h.OpenTestLink(b, link)
 	if res.StatusCode != http.StatusFound {
 		h.T.Fatalf("GET %s: %d\n%s", link, res.StatusCode, body)
 	}
@@ -562,6 +563,21 @@ func (h *Harness) StartTest(b *http.Client, link string) string {
 		h.T.Fatal("a test sign-in asked for IsPassive")
 	}
 	return id
+}
+
+// OpenTestLink does what a person does with a test link: opens its page and presses its button, which
+// posts the link's token from the page. It returns the answer to the post, or to the opening when
+// that is no page with the button.
+func (h *Harness) OpenTestLink(b *http.Client, link string) (*http.Response, string) {
+	h.T.Helper()
+	res, body := h.Send(b, http.MethodGet, link, nil, nil)
+	action := regexp.MustCompile(`<form method="post" action="([^"]+)">`).FindStringSubmatch(body)
+	token := regexp.MustCompile(`<input type="hidden" name="token" value="([^"]+)">`).FindStringSubmatch(body)
+	if res.StatusCode != http.StatusOK || action == nil || token == nil {
+		return res, body
+	}
+	return h.Send(b, http.MethodPost, html.UnescapeString(action[1]), url.Values{"token": {html.UnescapeString(token[1])}},
+		map[string]string{"Origin": h.Srv.URL, "Sec-Fetch-Site": "same-origin"})
 }
 
 // Result is what one of many parallel requests got.

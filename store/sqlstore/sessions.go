@@ -122,12 +122,21 @@ func (s *Store) CreateTestLink(ctx context.Context, l *store.TestLink) error {
 // opening it at once only one deletes a row. A read comes first so that guessed links, which anyone
 // can send, cost no write transaction.
 func (s *Store) UseTestLink(ctx context.Context, tenantID string, hash []byte) error {
+	// A guessed link costs a read, never a write transaction.
+	if err := s.TestLinkValid(ctx, tenantID, hash); err != nil {
+		return err
+	}
+	return s.writeOne(ctx, "use test link", oneRow, `DELETE FROM test_links WHERE hash = ? AND tenant_id = ? AND expires_at > ?`, hash, tenantID, txNow{})
+}
+
+// TestLinkValid implements store.Store.
+func (s *Store) TestLinkValid(ctx context.Context, tenantID string, hash []byte) error {
 	var one int
 	err := s.row(ctx, `SELECT 1 FROM test_links WHERE hash = ? AND tenant_id = ? AND expires_at > ?`, hash, tenantID, micros(s.now())).Scan(&one)
 	if err != nil {
-		return fmt.Errorf("sqlstore: use test link: %w", mapErr(err))
+		return fmt.Errorf("sqlstore: test link: %w", mapErr(err))
 	}
-	return s.writeOne(ctx, "use test link", oneRow, `DELETE FROM test_links WHERE hash = ? AND tenant_id = ? AND expires_at > ?`, hash, tenantID, txNow{})
+	return nil
 }
 
 func markAssertionUsed(ctx context.Context, tx *wtx, tenantID, assertionID string, expiresAt time.Time) error {

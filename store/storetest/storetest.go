@@ -715,12 +715,20 @@ func testTestLinks(t *testing.T, s store.Store, clock *Clock) {
 	wantErr(t, "a second link with one hash", s.CreateTestLink(ctx, &store.TestLink{TenantID: a.ID, Hash: hash("link-1"), ExpiresAt: clock.Now().Add(time.Hour)}), store.ErrAlreadyExists)
 	wantErr(t, "a link of an unknown tenant", s.CreateTestLink(ctx, &store.TestLink{TenantID: "nosuch", Hash: hash("x"), ExpiresAt: clock.Now().Add(time.Hour)}), store.ErrNotFound)
 
+	wantErr(t, "valid at another tenant", s.TestLinkValid(ctx, b.ID, hash("link-1")), store.ErrNotFound)
+	wantErr(t, "unknown is valid", s.TestLinkValid(ctx, a.ID, hash("nosuch")), store.ErrNotFound)
+	for range 2 { // looking does not use it up
+		if err := s.TestLinkValid(ctx, a.ID, hash("link-1")); err != nil {
+			t.Fatalf("TestLinkValid: %v", err)
+		}
+	}
 	wantErr(t, "used at another tenant", s.UseTestLink(ctx, b.ID, hash("link-1")), store.ErrNotFound)
 	wantErr(t, "unknown", s.UseTestLink(ctx, a.ID, hash("nosuch")), store.ErrNotFound)
 	if err := s.UseTestLink(ctx, a.ID, hash("link-1")); err != nil {
 		t.Fatalf("UseTestLink: %v", err)
 	}
 	wantErr(t, "used twice", s.UseTestLink(ctx, a.ID, hash("link-1")), store.ErrNotFound)
+	wantErr(t, "valid once used", s.TestLinkValid(ctx, a.ID, hash("link-1")), store.ErrNotFound)
 
 	// Two browsers open one link at once: exactly one starts a test sign-in.
 	var won, lost atomic.Int32
@@ -745,6 +753,7 @@ func testTestLinks(t *testing.T, s store.Store, clock *Clock) {
 	}
 
 	clock.Add(time.Hour)
+	wantErr(t, "valid when expired", s.TestLinkValid(ctx, a.ID, hash("link-2")), store.ErrNotFound)
 	wantErr(t, "used when expired", s.UseTestLink(ctx, a.ID, hash("link-2")), store.ErrNotFound)
 	if n, err := s.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1 (the expired link)", n, err)
