@@ -311,7 +311,7 @@ func (us schemaSet) readOp(raw []byte) (op, error) {
 	}
 	out := op{kind: strings.ToLower(o.Op), value: o.Value}
 	if o.Path != "" {
-		p, err := filter.ParsePath([]byte(o.Path))
+		p, err := parsePath(o.Path)
 		if err != nil {
 			return op{}, invalidPath("%q is not a valid attribute path", shortText(o.Path))
 		}
@@ -455,7 +455,7 @@ func (us schemaSet) readValue(path *filter.Path, v any) (any, error) {
 		}
 		out := make(map[string]any, len(m))
 		for k, x := range m {
-			p, err := filter.ParsePath([]byte(k))
+			p, err := parsePath(k)
 			if err != nil {
 				return nil, invalidValue("%q is not a valid attribute path", shortText(k))
 			}

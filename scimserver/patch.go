@@ -94,7 +94,7 @@ func applyKey(d doc, kind, key string, v any) error {
 	if !strings.ContainsAny(key, ".:[") {
 		return applyPath(d, kind, filter.Path{AttributePath: filter.AttributePath{AttributeName: key}}, v)
 	}
-	p, err := filter.ParsePath([]byte(key))
+	p, err := parsePath(key)
 	if err != nil {
 		return errorf(400, "invalidPath", "%q is not a valid attribute path", key)
 	}
