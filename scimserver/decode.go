@@ -93,9 +93,11 @@ var (
 
 // decodeUser reads a POST or PUT body: the attributes of the core schema and, under its URN as the key,
 // of the enterprise extension.
+// body is one valid JSON value (readBody).
 func (us schemaSet) decodeUser(body []byte) (doc, error) {
-	var m map[string]any
-	if err := jsonUnmarshal(body, &m); err != nil {
+	v := decodeValid(body)
+	m, ok := v.(map[string]any)
+	if !ok && v != nil {
 		return nil, errSyntax
 	}
 	d, err := us.core.object(m)

@@ -352,7 +352,7 @@ func extraOf(d doc) ([]byte, error) {
 	if len(e) == 0 {
 		return nil, nil
 	}
-	return json.Marshal(e)
+	return appendValue(nil, e), nil
 }
 
 // extraMap is the part of d kept in store.User.Extra: what is not modelled, and not empty.
