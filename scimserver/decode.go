@@ -25,12 +25,13 @@ type attr struct {
 	multi    bool
 	readOnly bool
 	required bool
+	index    int              // in its schema's or its parent's attributes
 	subs     []*attr          // sub-attributes in schema order
-	byName   map[string]*attr // sub-attributes by lower-cased name
+	byName   map[string]*attr // sub-attributes by lower-cased name and by their own spelling
 	def      schema.CoreAttribute
 }
 
-// resourceSchema is a compiled schema: its attributes in order and by lower-cased name.
+// resourceSchema is a compiled schema: its attributes in order and by name, lower-cased and as spelt.
 type resourceSchema struct {
 	id     string
 	attrs  []*attr
@@ -44,8 +45,10 @@ func compileSchema(s schema.Schema) *resourceSchema {
 		if _, dup := rs.byName[strings.ToLower(ca.name)]; dup {
 			continue // the first definition of a name wins
 		}
+		ca.index = len(rs.attrs)
 		rs.attrs = append(rs.attrs, ca)
 		rs.byName[strings.ToLower(ca.name)] = ca
+		rs.byName[ca.name] = ca
 	}
 	return rs
 }
@@ -60,8 +63,13 @@ func compileAttr(a schema.CoreAttribute, parent string) *attr {
 		ca.byName = map[string]*attr{}
 		for _, s := range a.SubAttributes() {
 			sub := compileAttr(s, ca.path)
+			if _, dup := ca.byName[strings.ToLower(sub.name)]; dup {
+				continue
+			}
+			sub.index = len(ca.subs)
 			ca.subs = append(ca.subs, sub)
 			ca.byName[strings.ToLower(sub.name)] = sub
+			ca.byName[sub.name] = sub
 		}
 	}
 	return ca
@@ -127,29 +135,33 @@ func (rs *resourceSchema) object(m map[string]any) (doc, error) {
 // per attribute.
 func readObject(attrs []*attr, byName map[string]*attr, m map[string]any) (doc, error) {
 	out := make(doc, len(m))
-	var found map[*attr]any
-	var twice map[*attr]bool
-	if len(m) > 0 {
-		found = make(map[*attr]any, len(m))
+	// Values by attribute index; on the stack for every schema scimsso has (at most 32 attributes).
+	var buf [32]any
+	var given [32]uint8 // how many keys named the attribute
+	found, count := buf[:0], given[:0]
+	if len(attrs) <= len(buf) {
+		found, count = buf[:len(attrs)], given[:len(attrs)]
+	} else {
+		found, count = make([]any, len(attrs)), make([]uint8, len(attrs))
 	}
 	for k, v := range m {
-		a := byName[strings.ToLower(k)]
+		a := byName[k] // the schema's own spelling, the usual case, needs no lower-casing
+		if a == nil {
+			a = byName[strings.ToLower(k)]
+		}
 		if a == nil {
 			continue // not an attribute of the schema: dropped
 		}
-		if _, dup := found[a]; dup {
-			if twice == nil {
-				twice = map[*attr]bool{}
-			}
-			twice[a] = true
+		found[a.index] = v
+		if count[a.index] < 2 {
+			count[a.index]++
 		}
-		found[a] = v
 	}
-	for _, a := range attrs {
-		if twice[a] {
+	for i, a := range attrs {
+		if count[i] > 1 {
 			return nil, errorf(400, "invalidSyntax", "%s is given twice, in different case", a.path)
 		}
-		v, err := a.read(found[a])
+		v, err := a.read(found[i])
 		if err != nil {
 			return nil, err
 		}
