@@ -259,7 +259,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// serviceProviderConfig says truthfully what is supported; the library's own hard-codes etag false.
+// serviceProviderConfig says truthfully what is supported, ETags included.
 func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"schemas":          []string{schemas.ServiceProviderConfigURN},

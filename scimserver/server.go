@@ -23,7 +23,7 @@ const (
 	contentType = "application/scim+json"
 	// maxBody is the largest request body accepted; larger ones get 413.
 	maxBody = 1 << 20
-	// maxFilter bounds the filter expression: the library's parser costs about 1 µs per byte.
+	// maxFilter bounds the filter expression: filter-parser's grammar costs about 1 µs per byte.
 	maxFilter = 1024
 	// maxResults is the largest page served, advertised in /ServiceProviderConfig.
 	maxResults = 200
