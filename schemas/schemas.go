@@ -1,4 +1,5 @@
-// Package schemas holds scimsso's SCIM schemas for elimity-com/scim and its ISO 3166-1 country rules.
+// Package schemas holds scimsso's SCIM schemas, as elimity-com/scim schema definitions, and its ISO 3166-1
+// country rules.
 package schemas
 
 import (
@@ -27,10 +28,10 @@ const (
 	SchemaURN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 )
 
-// User returns the core User schema (CoreUserURN) as scimsso hands it to
-// elimity-com/scim: every RFC 7643 User attribute, so that Okta and Entra
-// bodies validate and unknown attributes are dropped, plus two common
-// attributes the library's schema lacks:
+// User returns the core User schema (CoreUserURN): every RFC 7643 User
+// attribute, which scimserver reads POST, PUT and PATCH bodies against (so
+// that Okta and Entra bodies validate and unknown attributes are dropped) and
+// serves at /Schemas, plus two common attributes the library's schema lacks:
 //
 //   - id: readOnly, not required, caseExact, returned always. With it
 //     `filter=id eq "…"` validates; a client-supplied id in a POST or PUT
@@ -43,7 +44,8 @@ const (
 // password is writeOnly and returned never, as in RFC 7643; the library does
 // not enforce "returned", so the handler must never put it in a response.
 //
-// The Attributes slice has no spare capacity: elimity appends to it on every
+// The Attributes slice has no spare capacity: elimity's server (which
+// scimserver no longer uses, the tests here still do) appends to it on every
 // POST, PUT and PATCH, and spare capacity would make concurrent requests
 // write the same backing array. Building the schema costs ~100 µs and
 // ~1,000 allocations, so call User once at start-up and share the result;

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 
-	scimerrors "github.com/elimity-com/scim/errors"
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/metrics"
@@ -76,16 +75,6 @@ func (s *Server) toSCIM(r *http.Request, err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Detail: "Internal error; reference " + r.Header.Get("X-Request-Id") + "."}
 }
 
-// forLibrary converts err for return from an elimity ResourceHandler method: the library renders only
-// a bare scimerrors.ScimError value faithfully, anything else as a 500 carrying the raw error text.
-func (s *Server) forLibrary(r *http.Request, err error) error {
-	e := s.toSCIM(r, err)
-	if st := stateOf(r); st != nil {
-		st.libErr = e
-	}
-	return scimerrors.ScimError{ScimType: scimerrors.ScimType(e.ScimType), Detail: e.Detail, Status: e.Status}
-}
-
 type errorBody struct {
 	Schemas  []string `json:"schemas"`
 	ScimType string   `json:"scimType,omitempty"`
@@ -102,10 +91,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, e.Status, errorBody{Schemas: []string{schemas.ErrorURN}, ScimType: e.ScimType, Detail: e.Detail, Status: strconv.Itoa(e.Status)})
 }
 
+// writeJSON writes v as the JSON body of a response with status. A json.RawMessage is written as it is:
+// encodeDocument builds it from json.Marshal output only.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"schemas":["`+schemas.ErrorURN+`"],"detail":"internal error","status":"500"}`)
+	b, ok := v.(json.RawMessage)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			status, b = http.StatusInternalServerError, []byte(`{"schemas":["`+schemas.ErrorURN+`"],"detail":"internal error","status":"500"}`)
+		}
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)

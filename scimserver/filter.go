@@ -147,7 +147,7 @@ func fastLeaf(attr, val string) (*store.Filter, bool) {
 	return nil, false
 }
 
-// grammarFilter parses any RFC 7644 filter with the library's grammar and translates it; an attribute
+// grammarFilter parses any RFC 7644 filter with filter-parser's grammar and translates it; an attribute
 // scimsso cannot filter on is a 400 invalidFilter, never an unfiltered list.
 func grammarFilter(s string) (*store.Filter, error) {
 	// Entra's documented `emails[type eq "work"].value eq "x"` is outside the grammar; rewrite the

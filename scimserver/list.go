@@ -42,36 +42,31 @@ func (s *Server) encodeDocument(slug string, u *store.User, p projection) json.R
 		b = append(b, `","`+schemas.EnterpriseUserURN...)
 	}
 	b = append(b, `"],"id":`...)
-	b = appendJSON(b, u.ID)
+	b = appendString(b, u.ID)
 	if u.ExternalID != "" {
 		b = append(b, `,"externalId":`...)
-		b = appendJSON(b, u.ExternalID)
+		b = appendString(b, u.ExternalID)
 	}
 	b = append(b, `,"userName":`...)
-	b = appendJSON(b, u.UserName)
+	b = appendString(b, u.UserName)
 	b = append(b, `,"active":`...)
 	b = strconv.AppendBool(b, u.Active)
 	b = append(b, `,"emails":`...)
-	b = appendJSON(b, render(&store.User{Emails: u.Emails})["emails"])
+	b = appendEmails(b, u.Emails)
 	b = append(b, `,"meta":{"resourceType":"User","created":"`...)
 	b = u.CreatedAt.AppendFormat(b, time.RFC3339)
 	b = append(b, `","lastModified":"`...)
 	b = u.UpdatedAt.AppendFormat(b, time.RFC3339)
 	b = append(b, `","location":`...)
-	b = appendJSON(b, s.userURL(slug, u.ID))
+	b = appendString(b, s.userURL(slug, u.ID))
 	b = append(b, `,"version":`...)
-	b = appendJSON(b, etag(u.Version))
+	b = appendString(b, etag(u.Version))
 	b = append(b, '}')
 	if inner := bytes.TrimSpace(u.Extra[1 : len(u.Extra)-1]); len(inner) > 0 {
 		b = append(b, ',')
 		b = append(b, inner...)
 	}
 	return append(b, '}')
-}
-
-func appendJSON(b []byte, v any) []byte {
-	out, _ := json.Marshal(v)
-	return append(b, out...)
 }
 
 func userSchemas(d doc) []string {
@@ -264,7 +259,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// serviceProviderConfig says truthfully what is supported; the library's own hard-codes etag false.
+// serviceProviderConfig says truthfully what is supported, ETags included.
 func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"schemas":          []string{schemas.ServiceProviderConfigURN},

@@ -6,17 +6,23 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/elimity-com/scim"
 	"github.com/scim2/filter-parser/v2"
 
 	"github.com/scimsso/scimsso/schemas"
+)
+
+// The operations of a PATCH, as decodePatch spells op.kind.
+const (
+	opAdd     = "add"
+	opReplace = "replace"
+	opRemove  = "remove"
 )
 
 // applyPatch applies the operations to d in order, the way Okta and Entra mean them: ops in any case,
 // no-path maps with dotted and URN keys, value paths with create-on-absent (several operations on one
 // addresses[type eq "work"] element merge into one element). All of a request applies, or none: d is
 // the caller's copy.
-func applyPatch(d doc, ops []scim.PatchOperation) error {
+func applyPatch(d doc, ops []op) error {
 	for _, op := range ops {
 		if err := applyOp(d, op); err != nil {
 			return err
@@ -27,9 +33,9 @@ func applyPatch(d doc, ops []scim.PatchOperation) error {
 
 // applyOp applies one operation. An email it makes primary makes the others non-primary (RFC 7644
 // §3.5.2); if it makes two primary, readEmails refuses the result.
-func applyOp(d doc, op scim.PatchOperation) error {
+func applyOp(d doc, o op) error {
 	was := primaryEmails(d)
-	if err := applyOpValue(d, op); err != nil {
+	if err := applyOpValue(d, o); err != nil {
 		return err
 	}
 	now := primaryEmails(d)
@@ -63,13 +69,13 @@ func primaryEmails(d doc) map[uintptr]map[string]any {
 	return out
 }
 
-func applyOpValue(d doc, op scim.PatchOperation) error {
-	kind := strings.ToLower(op.Op)
-	if op.Path == nil {
-		if kind == scim.PatchOperationRemove {
+func applyOpValue(d doc, o op) error {
+	kind := o.kind
+	if o.path == nil {
+		if kind == opRemove {
 			return errorf(400, "noTarget", "remove needs a path")
 		}
-		m, ok := op.Value.(map[string]any)
+		m, ok := o.value.(map[string]any)
 		if !ok {
 			return invalidValue("an operation without a path needs an object value")
 		}
@@ -80,7 +86,7 @@ func applyOpValue(d doc, op scim.PatchOperation) error {
 		}
 		return nil
 	}
-	return applyPath(d, kind, *op.Path, op.Value)
+	return applyPath(d, kind, *o.path, o.value)
 }
 
 // applyKey applies one key of a no-path value map; a key may itself be a path ("name.givenName").
@@ -88,7 +94,7 @@ func applyKey(d doc, kind, key string, v any) error {
 	if !strings.ContainsAny(key, ".:[") {
 		return applyPath(d, kind, filter.Path{AttributePath: filter.AttributePath{AttributeName: key}}, v)
 	}
-	p, err := filter.ParsePath([]byte(key))
+	p, err := parsePath(key)
 	if err != nil {
 		return errorf(400, "invalidPath", "%q is not a valid attribute path", key)
 	}
@@ -147,12 +153,12 @@ func applyPath(d doc, kind string, p filter.Path, v any) error {
 		}
 		return nil
 	}
-	if kind == scim.PatchOperationRemove && removesActive(p) {
+	if kind == opRemove && removesActive(p) {
 		// Removing active would leave the user's state to a default nobody chose; RFC 7644 §3.5.2
 		// lets a server refuse an operation its attribute's rules forbid.
 		return mutability("active cannot be removed; set it to false to de-provision the user (active=false), or to true")
 	}
-	c, err := container(d, ap, kind != scim.PatchOperationRemove)
+	c, err := container(d, ap, kind != opRemove)
 	if err != nil {
 		return err
 	}
@@ -170,14 +176,14 @@ func applyPath(d doc, kind string, p filter.Path, v any) error {
 	if sub != "" {
 		m, _ := c[name].(map[string]any)
 		if m == nil {
-			if kind == scim.PatchOperationRemove {
+			if kind == opRemove {
 				return nil
 			}
 			m = map[string]any{}
 			c[name] = m
 		}
 		sk := keyOf(m, sub)
-		if kind == scim.PatchOperationRemove {
+		if kind == opRemove {
 			delete(m, sk)
 		} else {
 			m[sk] = v
@@ -185,9 +191,9 @@ func applyPath(d doc, kind string, p filter.Path, v any) error {
 		return nil
 	}
 	switch kind {
-	case scim.PatchOperationRemove:
+	case opRemove:
 		delete(c, name)
-	case scim.PatchOperationAdd:
+	case opAdd:
 		switch old := c[name].(type) {
 		case []any:
 			c[name] = append(old, asList(v)...)
@@ -242,7 +248,7 @@ func applyFiltered(c map[string]any, name, kind string, f filter.Expression, sub
 			hits = append(hits, i)
 		}
 	}
-	if kind == scim.PatchOperationRemove {
+	if kind == opRemove {
 		if sub != "" {
 			for _, i := range hits {
 				m := list[i].(map[string]any)
@@ -287,7 +293,7 @@ func applyFiltered(c map[string]any, name, kind string, f filter.Expression, sub
 		if !ok {
 			return invalidValue("%s[…] needs an object value", name)
 		}
-		if kind == scim.PatchOperationReplace {
+		if kind == opReplace {
 			for k := range m {
 				delete(m, k)
 			}
@@ -302,7 +308,7 @@ func applyFiltered(c map[string]any, name, kind string, f filter.Expression, sub
 	return nil
 }
 
-// unwrapOne undoes elimity's wrapping of a value-path replace value in a one-element list.
+// unwrapOne undoes decodePatch's wrapping of a value-path replace value in a one-element list.
 func unwrapOne(v any) any {
 	if l, ok := v.([]any); ok && len(l) == 1 {
 		return l[0]

@@ -37,32 +37,28 @@ func jsonUnmarshal(b []byte, v any) error {
 // render returns the SCIM document of u without meta, id and schemas: Extra as sent, overlaid with the
 // modelled attributes, so a user created at sign-in renders from its modelled fields alone.
 func render(u *store.User) doc {
+	return renderOnto(parseExtra(u.Extra), u)
+}
+
+// parseExtra decodes store.User.Extra; what does not decode counts as empty.
+func parseExtra(b []byte) doc {
 	d := doc{}
-	if len(u.Extra) > 0 {
-		if err := jsonUnmarshal(u.Extra, &d); err != nil {
+	if len(b) > 0 {
+		if err := jsonUnmarshal(b, &d); err != nil || d == nil {
 			d = doc{}
 		}
 	}
+	return d
+}
+
+// renderOnto overlays u's modelled attributes on d, u's Extra decoded, and returns d.
+func renderOnto(d doc, u *store.User) doc {
 	d["userName"] = u.UserName
 	if u.ExternalID != "" {
 		d["externalId"] = u.ExternalID
 	}
 	d["active"] = u.Active
-	emails := make([]any, 0, len(u.Emails))
-	for _, e := range u.Emails {
-		m := map[string]any{"value": e.Value}
-		if e.Type != "" {
-			m["type"] = e.Type
-		}
-		if e.Primary {
-			m["primary"] = true
-		}
-		if e.Display != "" {
-			m["display"] = e.Display
-		}
-		emails = append(emails, m)
-	}
-	d["emails"] = emails
+	d["emails"] = renderEmails(u.Emails)
 	if _, ok := lookup(d, "name").(map[string]any); !ok && (u.GivenName != "" || u.FamilyName != "") {
 		d["name"] = map[string]any{"givenName": u.GivenName, "familyName": u.FamilyName}
 	}
@@ -80,6 +76,44 @@ func render(u *store.User) doc {
 		}
 	}
 	return d
+}
+
+func renderEmails(es []store.Email) []any {
+	emails := make([]any, 0, len(es))
+	for _, e := range es {
+		m := map[string]any{"value": e.Value}
+		if e.Type != "" {
+			m["type"] = e.Type
+		}
+		if e.Primary {
+			m["primary"] = true
+		}
+		if e.Display != "" {
+			m["display"] = e.Display
+		}
+		emails = append(emails, m)
+	}
+	return emails
+}
+
+// copyDoc returns a deep copy of a decoded JSON value, so that one decoding of a stored user serves as
+// both the stored and the desired document of an update.
+func copyDoc(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = copyDoc(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = copyDoc(e)
+		}
+		return l
+	}
+	return v
 }
 
 // lookup returns m's value for key compared case-insensitively, as SCIM attribute names are.
@@ -314,16 +348,22 @@ func readFields(t *store.Tenant, d doc) (fields, error) {
 
 // extraOf is the part of d kept verbatim in store.User.Extra.
 func extraOf(d doc) ([]byte, error) {
+	e := extraMap(d)
+	if len(e) == 0 {
+		return nil, nil
+	}
+	return appendValue(nil, e), nil
+}
+
+// extraMap is the part of d kept in store.User.Extra: what is not modelled, and not empty.
+func extraMap(d doc) doc {
 	e := doc{}
 	for k, v := range d {
 		if !notExtra[strings.ToLower(k)] && !empty(v) {
 			e[k] = v
 		}
 	}
-	if len(e) == 0 {
-		return nil, nil
-	}
-	return json.Marshal(e)
+	return e
 }
 
 // empty reports whether v carries no value: absent, null, "", [] or {} (recursively), which SCIM treats alike.
@@ -505,10 +545,23 @@ func newUser(t *store.Tenant, d doc) (*store.User, error) {
 	}, nil
 }
 
+// update changes u as change says: it decodes u's stored document once, hands change a copy to turn into
+// the desired document, and applies that with applyDesired. It is the read-modify-write of PUT and PATCH,
+// run inside the store's transaction.
+func update(t *store.Tenant, u *store.User, change func(d doc) error) error {
+	extra := parseExtra(u.Extra)
+	stored := renderOnto(copyDoc(extra).(doc), u)
+	d := copyDoc(stored).(doc)
+	if err := change(d); err != nil {
+		return err
+	}
+	return applyDesired(t, u, stored, extra, d)
+}
+
 // applyDesired changes u to the desired document d, enforcing that only userName, emails and active
-// change. It is the rule shared by PUT and PATCH.
-func applyDesired(t *store.Tenant, u *store.User, d doc) error {
-	stored := render(u)
+// change. It is the rule shared by PUT and PATCH. stored is u's document (render(u)), extra its Extra
+// decoded; neither is changed.
+func applyDesired(t *store.Tenant, u *store.User, stored, extra, d doc) error {
 	fillIn := u.Source == store.SourceSSO
 	// Normalise the country before comparing, so "de" against a stored "DE" is no change. An invalid
 	// country is reported as the change it is, if it is one.
@@ -579,21 +632,13 @@ func applyDesired(t *store.Tenant, u *store.User, d doc) error {
 			u.Department = strings.TrimSpace(str(lookup(ext, "department")))
 		}
 	}
-	extra, err := extraOf(d)
-	if err != nil {
-		return fmt.Errorf("encode extra attributes: %w", err)
-	}
 	// Keep the stored bytes when nothing in them changed, so a no-op stays a no-op.
-	if !reflect.DeepEqual(normal(extraDoc(u.Extra)), normal(extraDoc(extra))) {
-		u.Extra = extra
+	if want := extraMap(d); !reflect.DeepEqual(normal(extra), normal(want)) {
+		b, err := extraOf(want)
+		if err != nil {
+			return fmt.Errorf("encode extra attributes: %w", err)
+		}
+		u.Extra = b
 	}
 	return nil
-}
-
-func extraDoc(b []byte) doc {
-	d := doc{}
-	if len(b) > 0 {
-		jsonUnmarshal(b, &d)
-	}
-	return d
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scimsso/scimsso/store"
 )
@@ -32,8 +34,9 @@ func (d *downStore) UpdateUser(ctx context.Context, tenantID, id string, v int64
 	return d.Store.UpdateUser(ctx, tenantID, id, v, a, fn)
 }
 
-// An unreachable database is a 503 for every write, never the 500 the SCIM library makes of a 503
-// returned by a resource handler (its per-method status table has no 503).
+// An unreachable database is a 503 for every write, which Okta and Entra retry: the server's own error
+// renderer answers it (elimity's resource handlers turned it into a 500, as their per-method status
+// table has no 503), and the refusal is audited like every other.
 func TestUnavailableStoreIs503(t *testing.T) {
 	ds := &downStore{}
 	h := newHarnessWith(t, harnessOptions{wrap: func(s store.Store) store.Store { ds.Store = s; return ds }})
@@ -53,11 +56,18 @@ func TestUnavailableStoreIs503(t *testing.T) {
 			if res.status != http.StatusServiceUnavailable {
 				t.Fatalf("%s with the store down: %d, want 503\n%s", tt.name, res.status, res.body)
 			}
-			if m := res.json(t); m["status"] != "503" || m["detail"] == "" {
-				t.Errorf("body %s: want a SCIM error document with status \"503\"", res.body)
+			if m := res.json(t); m["status"] != "503" || !strings.Contains(fmt.Sprint(m["detail"]), "briefly unavailable") {
+				t.Errorf("body %s: want scimsso's SCIM error document with status \"503\"", res.body)
 			}
 			if h.snapshot() != before {
 				t.Error("a refused write changed the store")
+			}
+			audit, err := h.st.ListAudit(context.Background(), h.acme.ID, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := audit[len(audit)-1]; last.Operation != map[string]string{"POST": "create", "PATCH": "patch", "PUT": "replace"}[tt.method] || last.Outcome != "503" {
+				t.Errorf("last audit entry %+v, want the refused %s with outcome 503", last, tt.name)
 			}
 		})
 	}
