@@ -19,6 +19,7 @@ import (
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/scimserver"
 	"github.com/scimsso/scimsso/store"
@@ -260,6 +261,11 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	sp.Routes(r)
+	op, err := openid.New(openid.Config{Store: s, Logger: log.Named("oidc"), BaseURL: baseURL, Now: m.Now, Session: sp.SessionOf})
+	if err != nil {
+		return nil, err
+	}
+	op.Routes(r)
 	proxies := m.proxies
 	if proxies == nil {
 		proxies = &clientaddr.Resolver{}
