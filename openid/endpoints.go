@@ -97,7 +97,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	fail := func(e *oidc.Error) { op.RequestError(w, r, e, nil) }
+	ww := challenge{w}
+	fail := func(e *oidc.Error) { op.RequestError(ww, r, e, nil) }
 	if r.URL.RawQuery != "" {
 		fail(oidc.ErrInvalidRequest().WithDescription("token request parameters go in the form body, not the URL"))
 		return
@@ -114,7 +115,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	ww := challenge{w}
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case string(oidc.GrantTypeCode):
 		op.CodeExchange(ww, r, s.op)

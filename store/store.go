@@ -631,7 +631,8 @@ type OIDCStore interface {
 	// ErrNotFound for an unknown client.
 	DeleteOIDCClient(ctx context.Context, id string) error
 
-	// OIDCKeys returns the signing keys that are not retired at the store's time, newest first.
+	// OIDCKeys returns the signing keys that are not retired at the store's time: the current keys
+	// first, then the retiring ones, the most recently replaced first.
 	OIDCKeys(ctx context.Context) ([]OIDCKey, error)
 	// AddOIDCKeys stores keys (with the store's time as their creation time) as the current keys, and
 	// gives every older current key a RetiresAt keep after now, in one transaction. With onlyIfNone it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -112,6 +113,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The OpenID provider's library logs through slog's default logger only: send it to zap.
+	slog.SetDefault(slog.New(&zapSlog{log: log.Named("oidc")}))
 	s, err := m.openStore(ctx, c.db)
 	if err != nil {
 		return err

@@ -103,7 +103,8 @@ func oidcKeyContext(id string) string { return "oidc-key:" + id }
 func (s *Store) OIDCKeys(ctx context.Context) ([]store.OIDCKey, error) {
 	var out []store.OIDCKey
 	err := s.each(ctx, `SELECT id, alg, private_key, public_key, created_at, retires_at FROM oidc_keys
-		WHERE retires_at = 0 OR retires_at > ? ORDER BY created_at DESC, id`, []any{micros(s.now())}, func(sc scanner) error {
+		WHERE retires_at = 0 OR retires_at > ?
+		ORDER BY CASE WHEN retires_at = 0 THEN 0 ELSE 1 END, retires_at DESC, created_at DESC, id`, []any{micros(s.now())}, func(sc scanner) error {
 		var k store.OIDCKey
 		var c, r int64
 		if err := sc.Scan(&k.ID, &k.Algorithm, &k.PrivateKeyPEM, &k.PublicKeyPEM, &c, &r); err != nil {

@@ -119,7 +119,7 @@ func testOIDCKeys(t *testing.T, s store.Store, clock *Clock) {
 		24*time.Hour, true); err != nil || added {
 		t.Fatalf("AddOIDCKeys(onlyIfNone) with keys present = %v, %v; want nothing added", added, err)
 	}
-	clock.Add(time.Hour)
+	// A rotation in the same instant as the first keys (a clock's resolution): the new key is first.
 	if _, err := s.AddOIDCKeys(ctx, []store.OIDCKey{{ID: "k2", Algorithm: store.AlgRS256, PrivateKeyPEM: []byte("private 2"), PublicKeyPEM: []byte("public 2")}},
 		24*time.Hour, false); err != nil {
 		t.Fatal(err)
