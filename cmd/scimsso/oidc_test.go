@@ -821,3 +821,49 @@ func TestOIDCDeactivation(t *testing.T) {
 		t.Errorf("userinfo after SCIM active=false: %d, want 401", status)
 	}
 }
+
+// TestOIDCBrowserBinding: an authorization request completes only in the browser that sent it: a
+// signed-in person who opens the resume link of someone else's pending request gets a page, and no
+// code goes anywhere.
+func TestOIDCBrowserBinding(t *testing.T) {
+	e := newOIDCEnv(t)
+	victim, _ := e.login(&e.conf, "ada@acme.com", "st", random(t))
+	res, _ := e.browser().visit(http.MethodGet, e.conf.AuthCodeURL("attacker", oauth2.SetAuthURLParam("login_hint", "ada@acme.com")), nil)
+	if !strings.HasPrefix(res.Header.Get("Location"), "https://idp.test/") {
+		t.Fatalf("attacker's authorize: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	// The resume link of the attacker's request, as the sign-in would return to it.
+	u, _ := url.Parse(res.Request.URL.String())
+	resume := e.base + u.Query().Get("return_to")
+	if !strings.Contains(resume, "/oidc/authorize/resume?id=") {
+		t.Fatalf("no resume link in %s", res.Request.URL)
+	}
+	res, body := victim.visit(http.MethodGet, resume, nil)
+	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+		t.Errorf("another browser's resume link: %d %q, want a 400 page\n%s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+}
+
+// TestOIDCLogsAreJSON: the protocol library's log lines (it logs every refused request) come out of a
+// running scimsso as JSON like every other line.
+func TestOIDCLogsAreJSON(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, newDB(t), "--log-level", "debug")
+	res, err := http.Post(s.url+"/oidc/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=implicit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("token request: %d", res.StatusCode)
+	}
+	found := false
+	for _, l := range s.logLines(t) { // fails the test on a line that is not JSON
+		if l["logger"] == "oidc" && l["msg"] == "request error" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no oidc log line for the refused request:\n%s", s.logs(t))
+	}
+}
