@@ -65,6 +65,22 @@ func (s *Server) current(r *http.Request) (*signedIn, error) {
 	return cur, nil
 }
 
+// SessionOf returns the request's live session and its user, for the packages that let a signed-in
+// person through without owning the cookie (the OpenID provider): nil when there is none, it ended or
+// passed its hard timeout, or its user is gone or deactivated. stale reports that it is past the
+// tenant's soft timeout: the IdP must vouch again (the SSO's ReauthURL) before it is used. A Pending
+// session must complete /welcome first. A session used while not stale counts as used.
+func (s *Server) SessionOf(r *http.Request) (sess *store.Session, u *store.User, stale bool, err error) {
+	cur, err := s.current(r)
+	if cur == nil || err != nil {
+		return nil, nil, false, err
+	}
+	if !cur.soft {
+		s.touch(r, cur)
+	}
+	return cur.sess, cur.user, cur.soft, nil
+}
+
 // touch records the session's use, moving its idle expiry, at most once a minute.
 func (s *Server) touch(r *http.Request, cur *signedIn) {
 	now := s.now()

@@ -520,9 +520,12 @@ type Store interface {
 	// secret hashes to hash: nil if so, else ErrNotFound.
 	TestLinkValid(ctx context.Context, tenantID string, hash []byte) error
 
-	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions, and failed password
-	// attempts older than a day, and returns how many rows went.
+	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions, failed password
+	// attempts older than a day, and the OpenID provider's expired requests, tokens and retired keys,
+	// and returns how many rows went.
 	Sweep(ctx context.Context) (int64, error)
+
+	OIDCStore
 }
 
 // Key is the form in which case-insensitive values (userName, emails, domains) are compared and indexed.
@@ -535,4 +538,148 @@ func EmailDomain(email string) string {
 		return ""
 	}
 	return strings.ToLower(email[i+1:])
+}
+
+// ---------------------------------------------------------------------------------------------------
+// OpenID Connect provider: the platform's applications (clients), the keys that sign ID tokens, the
+// authorization requests waiting for a sign-in, and the tokens issued. Tokens are tied to the scimsso
+// session they came from, so they end with it.
+
+// OIDCClient is an application registered to sign people in through scimsso.
+type OIDCClient struct {
+	ID   string // the client_id, made by the store
+	Name string
+	// RedirectURIs are compared exactly with an authorization request's redirect_uri.
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the browser, compared exactly.
+	PostLogoutRedirectURIs []string
+	// Public clients (single-page and native apps) have no secret and must use PKCE S256.
+	Public bool
+	// SecretHash is the SHA-256 of a confidential client's 256-bit secret; empty for public clients.
+	SecretHash []byte
+	CreatedAt  time.Time
+}
+
+// Signing algorithms of OIDCKey.
+const (
+	AlgRS256 = "RS256"
+	AlgES256 = "ES256"
+)
+
+// OIDCKey is a key that signs ID tokens. Every replica reads the same keys from the store.
+type OIDCKey struct {
+	ID        string // the JWK kid
+	Algorithm string // AlgRS256 or AlgES256
+	// PrivateKeyPEM is the PKCS #8 private key. A backend may keep it encrypted at rest; a key it
+	// cannot decrypt that is retiring is returned without it (only its public half is still needed).
+	PrivateKeyPEM []byte
+	PublicKeyPEM  []byte // PKIX
+	CreatedAt     time.Time
+	// RetiresAt is when a replaced key leaves the published key set; zero for the current keys.
+	RetiresAt time.Time
+}
+
+// OIDCAuthRequest is an authorization request of a client: stored when it arrives, completed with who
+// signed in and the hash of its code, and kept a while after the code is used, so that a second use
+// can be told from a bad code and revoke what the first issued.
+type OIDCAuthRequest struct {
+	ID                  string // random, 256 bits: it names the request in the sign-in URLs
+	ClientID            string
+	RedirectURI         string
+	Scopes              []string
+	State, Nonce        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	MaxAge              int64 // seconds; -1 when the client sent none
+	LoginHint           string
+	Organization        string
+	BindingHash         []byte // SHA-256 of the cookie that ties the request to the browser that sent it
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+
+	// Filled in by IssueOIDCCode.
+	SignIn        OIDCSignIn
+	CodeHash      []byte // SHA-256 of the code
+	CodeExpiresAt time.Time
+	CodeUsedAt    time.Time // zero until the code is redeemed
+}
+
+// OIDCSignIn is who completed an authorization request, and how.
+type OIDCSignIn struct {
+	TenantID    string
+	UserID      string
+	SessionHash []byte // the scimsso session (Session.IDHash) the tokens live and die with
+	AuthTime    time.Time
+	AMR         string // "saml" or "pwd"
+}
+
+// OIDCToken is an access or refresh token. Only the SHA-256 of the token is stored.
+type OIDCToken struct {
+	Hash     []byte
+	Refresh  bool
+	ClientID string
+	OIDCSignIn
+	// Family names the authorization request the token descends from: every token issued from one
+	// code, refreshed or not, shares it, and is revoked with it.
+	Family    string
+	Scopes    []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // a refresh token that was rotated
+	RevokedAt time.Time
+}
+
+// Live reports whether the token may be used at now: not expired, revoked or (a refresh token) used.
+func (t *OIDCToken) Live(now time.Time) bool {
+	return t.RevokedAt.IsZero() && t.UsedAt.IsZero() && now.Before(t.ExpiresAt)
+}
+
+// OIDCStore is the OpenID provider's part of the Store.
+type OIDCStore interface {
+	// CreateOIDCClient stores c with a new ID and the store's time as its creation time.
+	CreateOIDCClient(ctx context.Context, c *OIDCClient) error
+	// OIDCClient returns the client, or ErrNotFound.
+	OIDCClient(ctx context.Context, id string) (*OIDCClient, error)
+	// ListOIDCClients returns every client ordered by name, then id.
+	ListOIDCClients(ctx context.Context) ([]OIDCClient, error)
+	// DeleteOIDCClient removes the client with its requests and tokens (which stop working at once).
+	// ErrNotFound for an unknown client.
+	DeleteOIDCClient(ctx context.Context, id string) error
+
+	// OIDCKeys returns the signing keys that are not retired at the store's time: the current keys
+	// first, then the retiring ones, the most recently replaced first.
+	OIDCKeys(ctx context.Context) ([]OIDCKey, error)
+	// AddOIDCKeys stores keys (with the store's time as their creation time) as the current keys, and
+	// gives every older current key a RetiresAt keep after now, in one transaction. With onlyIfNone it
+	// stores nothing and returns false when a current key exists: the first keys are made by whichever
+	// replica asks first, and the others use them.
+	AddOIDCKeys(ctx context.Context, keys []OIDCKey, keep time.Duration, onlyIfNone bool) (bool, error)
+
+	// CreateOIDCAuthRequest stores r with the store's time as its creation time. ErrNotFound for an
+	// unknown client; ErrAlreadyExists for an ID in use.
+	CreateOIDCAuthRequest(ctx context.Context, r *OIDCAuthRequest) error
+	// OIDCAuthRequest returns the request while it has not expired, or ErrNotFound.
+	OIDCAuthRequest(ctx context.Context, id string) (*OIDCAuthRequest, error)
+	// IssueOIDCCode completes the request id: who signed in and the hash of its code, which may be
+	// redeemed until codeExpires; the request is then kept until keepUntil, so that a second use of
+	// the code is recognised. ErrNotFound unless the request is unexpired and has no code yet (of
+	// concurrent calls for one request exactly one succeeds).
+	IssueOIDCCode(ctx context.Context, id string, in OIDCSignIn, codeHash []byte, codeExpires, keepUntil time.Time) error
+	// OIDCAuthRequestByCode returns the unexpired request whose code hashes to codeHash, its code used
+	// or not (CodeUsedAt says); ErrNotFound when there is none.
+	OIDCAuthRequestByCode(ctx context.Context, codeHash []byte) (*OIDCAuthRequest, error)
+	// RedeemOIDCCode uses up the code of request id and stores toks, in one transaction. If the code
+	// was used already, it instead revokes every token of the request's family and returns
+	// ErrReplayed (the revocation is kept). ErrNotFound when the request has no unexpired code.
+	RedeemOIDCCode(ctx context.Context, id string, toks []OIDCToken) error
+	// OIDCToken returns the token whose hash is hash, live or not, or ErrNotFound.
+	OIDCToken(ctx context.Context, hash []byte) (*OIDCToken, error)
+	// RotateOIDCRefresh uses up the live refresh token whose hash is hash and stores toks, in one
+	// transaction. If the token was used or revoked already, it instead revokes its whole family and
+	// returns ErrReplayed (the revocation is kept). ErrNotFound for an unknown or expired token.
+	RotateOIDCRefresh(ctx context.Context, hash []byte, toks []OIDCToken) error
+	// RevokeOIDCFamily revokes every token of the family; an unknown family is not an error.
+	RevokeOIDCFamily(ctx context.Context, family string) error
 }

@@ -42,6 +42,10 @@ var cliCommands = []struct {
 	{"user set-password", []string{"tenant"}, nil, true},
 	{"audit", []string{"tenant", "since"}, map[string]string{"since": "24h"}, true},
 	{"secrets rotate", []string{"secret-key-file"}, nil, true},
+	{"client add", []string{"redirect-uri", "post-logout-redirect-uri", "public"}, nil, true},
+	{"client list", nil, nil, true},
+	{"client remove", nil, nil, true},
+	{"oidc rotate-key", nil, nil, true},
 }
 
 // TestHelp: every command answers --help (also -h, and `scimsso help COMMAND`) on stdout with exit 0,
@@ -208,6 +212,10 @@ func TestOnlySomeCommandsCreateADatabase(t *testing.T) {
 		{"audit", "--tenant", "acme"},
 		{"sso", "test-link", "--tenant", "acme"},
 		{"secrets", "rotate", "--secret-key-file", "keys"},
+		{"client", "add", "wiki", "--redirect-uri", "https://wiki.acme.com/cb"},
+		{"client", "list"},
+		{"client", "remove", "0123"},
+		{"oidc", "rotate-key"},
 	}
 	// Every command that opens the store is in the list, but those that may create a database: a new
 	// command cannot slip by.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/scimserver"
@@ -112,6 +114,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The OpenID provider's library logs through slog's default logger only: send it to zap.
+	slog.SetDefault(slog.New(&zapSlog{log: log.Named("oidc")}))
 	s, err := m.openStore(ctx, c.db)
 	if err != nil {
 		return err
@@ -272,6 +276,11 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	web.Routes(r)
+	op, err := openid.New(openid.Config{Store: s, Logger: log.Named("oidc"), BaseURL: baseURL, Now: m.Now, Session: web.SessionOf})
+	if err != nil {
+		return nil, err
+	}
+	op.Routes(r)
 	proxies := m.proxies
 	if proxies == nil {
 		proxies = &clientaddr.Resolver{}

@@ -304,7 +304,9 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 			k, _ := res.RowsAffected()
 			n += k
 		}
-		return nil
+		k, err := sweepOIDC(ctx, tx, now)
+		n += k
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: sweep: %w", err)

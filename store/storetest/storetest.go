@@ -68,6 +68,11 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ConcurrentLoginReservations", testConcurrentLoginReservations},
 		{"AuthnRequestLimits", testAuthnRequestLimits},
 		{"ConcurrentAuthnRequestLimits", testConcurrentAuthnRequestLimits},
+		{"OIDCClients", testOIDCClients},
+		{"OIDCKeys", testOIDCKeys},
+		{"OIDCCodes", testOIDCCodes},
+		{"OIDCRefresh", testOIDCRefresh},
+		{"ConcurrentOIDCRedeem", testConcurrentOIDCRedeem},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

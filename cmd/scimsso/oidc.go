@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scimsso/scimsso/openid"
+	"github.com/scimsso/scimsso/store"
+)
+
+// The OpenID provider's operator commands: clients (the platform's applications) and key rotation.
+
+// clientAdd registers a client: client_id=… on stdout and, for a confidential client, client_secret=…
+// (shown only this once; only its hash is stored), one a line, so that a script can read them.
+func (m *Main) clientAdd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("client add", flag.ContinueOnError)
+	var d dbFlags
+	d.register(fs)
+	var redirects, logouts multiFlag
+	fs.Var(&redirects, "redirect-uri", "redirect URI, compared exactly (repeatable; https, or http for localhost)")
+	fs.Var(&logouts, "post-logout-redirect-uri", "where logout may return the browser (repeatable)")
+	public := fs.Bool("public", false, "a public client (single-page or native app): no secret, PKCE S256 required")
+	pos, err := m.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("client add", pos, 1, "NAME"); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(pos[0])
+	if name == "" || len(name) > 200 {
+		return errors.New("client add: NAME must be 1 to 200 characters")
+	}
+	if len(redirects) == 0 {
+		return errors.New("client add: at least one --redirect-uri is required")
+	}
+	for _, u := range append(append([]string(nil), redirects...), logouts...) {
+		if err := openid.CheckRedirectURI(u); err != nil {
+			return fmt.Errorf("client add: %w", err)
+		}
+	}
+	c := &store.OIDCClient{Name: name, RedirectURIs: dedupe(redirects), PostLogoutRedirectURIs: dedupe(logouts), Public: *public}
+	secret := ""
+	if !c.Public {
+		if secret, c.SecretHash, err = openid.NewClientSecret(); err != nil {
+			return err
+		}
+	}
+	s, err := m.openExistingStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	if err := s.CreateOIDCClient(ctx, c); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "client_id=%s\n", c.ID)
+	kind := "public (PKCE S256 required)"
+	if secret != "" {
+		fmt.Fprintf(m.Stdout, "client_secret=%s\n", secret)
+		kind = "confidential; the secret is shown only once"
+	}
+	fmt.Fprintf(m.Stderr, "registered client %q, %s\n", c.Name, kind)
+	return nil
+}
+
+func dedupe(v []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, x := range v {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// clientList lists the clients; never a secret or its hash.
+func (m *Main) clientList(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("client list", flag.ContinueOnError)
+	var d dbFlags
+	d.register(fs)
+	pos, err := m.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("client list", pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	s, err := m.openExistingStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	cs, err := s.ListOIDCClients(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tCREATED\tREDIRECT URIS\tPOST-LOGOUT URIS")
+	for _, c := range cs {
+		kind := "confidential"
+		if c.Public {
+			kind = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, c.CreatedAt.Format(time.RFC3339),
+			strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "))
+	}
+	return tw.Flush()
+}
+
+// clientRemove removes a client; its tokens stop working at once.
+func (m *Main) clientRemove(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("client remove", flag.ContinueOnError)
+	var d dbFlags
+	d.register(fs)
+	pos, err := m.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("client remove", pos, 1, "ID"); err != nil {
+		return err
+	}
+	s, err := m.openExistingStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	if err := s.DeleteOIDCClient(ctx, pos[0]); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("unknown client %q", pos[0])
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "removed client %s\n", pos[0])
+	return nil
+}
+
+// oidcRotateKey makes new signing keys sign from now on; the old ones stay published for a day.
+func (m *Main) oidcRotateKey(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("oidc rotate-key", flag.ContinueOnError)
+	var d dbFlags
+	d.register(fs)
+	pos, err := m.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("oidc rotate-key", pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	s, err := m.openExistingStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	keys, err := openid.RotateKeys(ctx, s)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		fmt.Fprintf(m.Stdout, "new %s signing key %s\n", k.Algorithm, k.ID)
+	}
+	fmt.Fprintf(m.Stderr, "the new keys sign within seconds on every replica; the keys they replace stay in the key set for %s\n",
+		shortDuration(openid.KeyOverlap.String()))
+	return nil
+}

@@ -1,0 +1,390 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// The OpenID provider's tables (migration 0006). Lists (redirect URIs, scopes, prompt values) are
+// stored as one string: URIs one a line (a URI holds no newline), scopes and prompts space-separated
+// as they travel on the wire.
+
+func joinLines(v []string) string { return strings.Join(v, "\n") }
+
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+func joinSpaces(v []string) string { return strings.Join(v, " ") }
+
+func splitSpaces(s string) []string { return strings.Fields(s) }
+
+// CreateOIDCClient implements store.Store.
+func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error {
+	id := uuid.NewString()
+	var created time.Time
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		created = now
+		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs), joinLines(c.PostLogoutRedirectURIs), b2i(c.Public),
+			nonNil(c.SecretHash), micros(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: create oidc client: %w", err)
+	}
+	c.ID, c.CreatedAt = id, fromMicros(micros(created))
+	return nil
+}
+
+const oidcClientCols = `id, name, redirect_uris, post_logout_uris, public, secret_hash, created_at`
+
+func scanOIDCClient(sc scanner) (*store.OIDCClient, error) {
+	var c store.OIDCClient
+	var redirects, logouts string
+	var public int
+	var created int64
+	if err := sc.Scan(&c.ID, &c.Name, &redirects, &logouts, &public, &c.SecretHash, &created); err != nil {
+		return nil, err
+	}
+	c.RedirectURIs, c.PostLogoutRedirectURIs = splitLines(redirects), splitLines(logouts)
+	c.Public, c.CreatedAt = public != 0, fromMicros(created)
+	if len(c.SecretHash) == 0 {
+		c.SecretHash = nil
+	}
+	return &c, nil
+}
+
+// OIDCClient implements store.Store.
+func (s *Store) OIDCClient(ctx context.Context, id string) (*store.OIDCClient, error) {
+	c, err := scanOIDCClient(s.row(ctx, `SELECT `+oidcClientCols+` FROM oidc_clients WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: oidc client: %w", mapErr(err))
+	}
+	return c, nil
+}
+
+// ListOIDCClients implements store.Store.
+func (s *Store) ListOIDCClients(ctx context.Context) ([]store.OIDCClient, error) {
+	var out []store.OIDCClient
+	err := s.each(ctx, `SELECT `+oidcClientCols+` FROM oidc_clients ORDER BY name, id`, nil, func(sc scanner) error {
+		c, err := scanOIDCClient(sc)
+		if err == nil {
+			out = append(out, *c)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list oidc clients: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteOIDCClient implements store.Store. The foreign keys delete the client's requests and tokens.
+func (s *Store) DeleteOIDCClient(ctx context.Context, id string) error {
+	return s.writeOne(ctx, "delete oidc client", oneRow, `DELETE FROM oidc_clients WHERE id = ?`, id)
+}
+
+// oidcKeyContext names the record a sealed signing key belongs to.
+func oidcKeyContext(id string) string { return "oidc-key:" + id }
+
+// OIDCKeys implements store.Store. A retiring key whose private half does not open (sealed under a key
+// id the keyring no longer has) is returned without it: it only verifies now.
+func (s *Store) OIDCKeys(ctx context.Context) ([]store.OIDCKey, error) {
+	var out []store.OIDCKey
+	err := s.each(ctx, `SELECT id, alg, private_key, public_key, created_at, retires_at FROM oidc_keys
+		WHERE retires_at = 0 OR retires_at > ?
+		ORDER BY CASE WHEN retires_at = 0 THEN 0 ELSE 1 END, retires_at DESC, created_at DESC, id`, []any{micros(s.now())}, func(sc scanner) error {
+		var k store.OIDCKey
+		var c, r int64
+		if err := sc.Scan(&k.ID, &k.Algorithm, &k.PrivateKeyPEM, &k.PublicKeyPEM, &c, &r); err != nil {
+			return err
+		}
+		k.CreatedAt, k.RetiresAt = fromMicros(c), fromMicros(r)
+		pt, err := s.keys.Open(k.PrivateKeyPEM, oidcKeyContext(k.ID))
+		switch {
+		case err == nil:
+			k.PrivateKeyPEM = pt
+		case !k.RetiresAt.IsZero():
+			k.PrivateKeyPEM = nil
+		default:
+			return fmt.Errorf("signing key %s: %w", k.ID, err)
+		}
+		out = append(out, k)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: oidc keys: %w", err)
+	}
+	return out, nil
+}
+
+// AddOIDCKeys implements store.Store.
+func (s *Store) AddOIDCKeys(ctx context.Context, keys []store.OIDCKey, keep time.Duration, onlyIfNone bool) (bool, error) {
+	sealed := make([][]byte, len(keys))
+	for i, k := range keys {
+		sealed[i] = k.PrivateKeyPEM
+		if s.keys != nil {
+			var err error
+			if sealed[i], err = s.keys.Seal(k.PrivateKeyPEM, oidcKeyContext(k.ID)); err != nil {
+				return false, fmt.Errorf("sqlstore: add oidc keys: %w", err)
+			}
+		}
+	}
+	added := false
+	var created time.Time
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		added, created = false, now
+		if onlyIfNone {
+			var n int
+			if err := tx.row(ctx, `SELECT count(*) FROM oidc_keys WHERE retires_at = 0`).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+		}
+		if _, err := tx.exec(ctx, `UPDATE oidc_keys SET retires_at = ? WHERE retires_at = 0`, micros(now.Add(keep))); err != nil {
+			return err
+		}
+		for i, k := range keys {
+			if _, err := tx.exec(ctx, `INSERT INTO oidc_keys (id, alg, private_key, public_key, created_at, retires_at) VALUES (?, ?, ?, ?, ?, 0)`,
+				k.ID, k.Algorithm, sealed[i], k.PublicKeyPEM, micros(now)); err != nil {
+				return err
+			}
+		}
+		added = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: add oidc keys: %w", err)
+	}
+	if added {
+		for i := range keys {
+			keys[i].CreatedAt = fromMicros(micros(created))
+		}
+	}
+	return added, nil
+}
+
+const oidcRequestCols = `id, client_id, redirect_uri, scopes, state, nonce, response_mode, code_challenge, code_challenge_method,
+	prompt, max_age, login_hint, organization, binding_hash, created_at, expires_at, tenant_id, user_id, session_hash, auth_time, amr,
+	code_hash, code_expires_at, code_used_at`
+
+func scanOIDCRequest(sc scanner) (*store.OIDCAuthRequest, error) {
+	var r store.OIDCAuthRequest
+	var scopes, prompt string
+	var created, expires, authTime, codeExp, codeUsed int64
+	if err := sc.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &scopes, &r.State, &r.Nonce, &r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod,
+		&prompt, &r.MaxAge, &r.LoginHint, &r.Organization, &r.BindingHash, &created, &expires, &r.SignIn.TenantID, &r.SignIn.UserID,
+		&r.SignIn.SessionHash, &authTime, &r.SignIn.AMR, &r.CodeHash, &codeExp, &codeUsed); err != nil {
+		return nil, err
+	}
+	r.Scopes, r.Prompt = splitSpaces(scopes), splitSpaces(prompt)
+	r.CreatedAt, r.ExpiresAt, r.SignIn.AuthTime = fromMicros(created), fromMicros(expires), fromMicros(authTime)
+	r.CodeExpiresAt, r.CodeUsedAt = fromMicros(codeExp), fromMicros(codeUsed)
+	for _, b := range []*[]byte{&r.BindingHash, &r.SignIn.SessionHash, &r.CodeHash} {
+		if len(*b) == 0 {
+			*b = nil
+		}
+	}
+	return &r, nil
+}
+
+// CreateOIDCAuthRequest implements store.Store.
+func (s *Store) CreateOIDCAuthRequest(ctx context.Context, r *store.OIDCAuthRequest) error {
+	var created time.Time
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		created = now
+		_, err := tx.exec(ctx, `INSERT INTO oidc_auth_requests (`+oidcRequestCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, 0, '', ?, 0, 0)`,
+			r.ID, r.ClientID, r.RedirectURI, joinSpaces(r.Scopes), r.State, r.Nonce, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
+			joinSpaces(r.Prompt), r.MaxAge, r.LoginHint, r.Organization, nonNil(r.BindingHash), micros(now), micros(r.ExpiresAt), []byte{}, []byte{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: create oidc auth request: %w", err)
+	}
+	r.CreatedAt = fromMicros(micros(created))
+	return nil
+}
+
+// OIDCAuthRequest implements store.Store.
+func (s *Store) OIDCAuthRequest(ctx context.Context, id string) (*store.OIDCAuthRequest, error) {
+	r, err := scanOIDCRequest(s.row(ctx, `SELECT `+oidcRequestCols+` FROM oidc_auth_requests WHERE id = ? AND expires_at > ?`, id, micros(s.now())))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: oidc auth request: %w", mapErr(err))
+	}
+	return r, nil
+}
+
+// IssueOIDCCode implements store.Store.
+func (s *Store) IssueOIDCCode(ctx context.Context, id string, in store.OIDCSignIn, codeHash []byte, codeExpires, keepUntil time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		res, err := tx.exec(ctx, `UPDATE oidc_auth_requests SET tenant_id = ?, user_id = ?, session_hash = ?, auth_time = ?, amr = ?,
+			code_hash = ?, code_expires_at = ?, expires_at = ? WHERE id = ? AND expires_at > ? AND code_expires_at = 0`,
+			in.TenantID, in.UserID, nonNil(in.SessionHash), micros(in.AuthTime), in.AMR, codeHash, micros(codeExpires), micros(keepUntil),
+			id, micros(now))
+		return affected(res, err)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: issue oidc code: %w", err)
+	}
+	return nil
+}
+
+// OIDCAuthRequestByCode implements store.Store.
+func (s *Store) OIDCAuthRequestByCode(ctx context.Context, codeHash []byte) (*store.OIDCAuthRequest, error) {
+	if len(codeHash) == 0 {
+		return nil, fmt.Errorf("sqlstore: oidc auth request by code: %w", store.ErrNotFound)
+	}
+	r, err := scanOIDCRequest(s.row(ctx, `SELECT `+oidcRequestCols+` FROM oidc_auth_requests WHERE code_hash = ? AND expires_at > ?`,
+		codeHash, micros(s.now())))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: oidc auth request by code: %w", mapErr(err))
+	}
+	return r, nil
+}
+
+func insertOIDCTokens(ctx context.Context, tx *wtx, now time.Time, toks []store.OIDCToken) error {
+	for i := range toks {
+		t := &toks[i]
+		if _, err := tx.exec(ctx, `INSERT INTO oidc_tokens (hash, refresh, client_id, tenant_id, user_id, session_hash, auth_time, amr, family, scopes,
+			created_at, expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)`,
+			t.Hash, b2i(t.Refresh), t.ClientID, t.TenantID, t.UserID, nonNil(t.SessionHash), micros(t.AuthTime), t.AMR, t.Family,
+			joinSpaces(t.Scopes), micros(now), micros(t.ExpiresAt)); err != nil {
+			return err
+		}
+		t.CreatedAt = fromMicros(micros(now))
+	}
+	return nil
+}
+
+func revokeFamily(ctx context.Context, tx *wtx, now time.Time, family string) error {
+	_, err := tx.exec(ctx, `UPDATE oidc_tokens SET revoked_at = ? WHERE family = ? AND revoked_at = 0`, micros(now), family)
+	return err
+}
+
+// RedeemOIDCCode implements store.Store. The code is used up by one conditional UPDATE, so of two
+// replicas redeeming it at once only one issues tokens; the other revokes them.
+func (s *Store) RedeemOIDCCode(ctx context.Context, id string, toks []store.OIDCToken) error {
+	replayed := false
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		replayed = false
+		res, err := tx.exec(ctx, `UPDATE oidc_auth_requests SET code_used_at = ? WHERE id = ? AND code_used_at = 0 AND code_expires_at > ?`,
+			micros(now), id, micros(now))
+		if err = affected(res, err); err == nil {
+			return insertOIDCTokens(ctx, tx, now, toks)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		var used int64
+		if err := tx.row(ctx, `SELECT code_used_at FROM oidc_auth_requests WHERE id = ?`, id).Scan(&used); err != nil {
+			return err
+		}
+		if used == 0 {
+			return store.ErrNotFound // expired, or never issued
+		}
+		// Commit the revocation: the second use is refused below, outside the transaction.
+		replayed = true
+		return revokeFamily(ctx, tx, now, id)
+	})
+	if err == nil && replayed {
+		err = store.ErrReplayed
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: redeem oidc code: %w", err)
+	}
+	return nil
+}
+
+const oidcTokenCols = `hash, refresh, client_id, tenant_id, user_id, session_hash, auth_time, amr, family, scopes, created_at, expires_at, used_at, revoked_at`
+
+// OIDCToken implements store.Store.
+func (s *Store) OIDCToken(ctx context.Context, hash []byte) (*store.OIDCToken, error) {
+	var t store.OIDCToken
+	var refresh int
+	var scopes string
+	var authTime, created, expires, used, revoked int64
+	err := s.row(ctx, `SELECT `+oidcTokenCols+` FROM oidc_tokens WHERE hash = ?`, hash).Scan(&t.Hash, &refresh, &t.ClientID, &t.TenantID,
+		&t.UserID, &t.SessionHash, &authTime, &t.AMR, &t.Family, &scopes, &created, &expires, &used, &revoked)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: oidc token: %w", err)
+	}
+	t.Refresh, t.Scopes = refresh != 0, splitSpaces(scopes)
+	t.AuthTime, t.CreatedAt, t.ExpiresAt = fromMicros(authTime), fromMicros(created), fromMicros(expires)
+	t.UsedAt, t.RevokedAt = fromMicros(used), fromMicros(revoked)
+	return &t, nil
+}
+
+// RotateOIDCRefresh implements store.Store.
+func (s *Store) RotateOIDCRefresh(ctx context.Context, hash []byte, toks []store.OIDCToken) error {
+	replayed := false
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		replayed = false
+		res, err := tx.exec(ctx, `UPDATE oidc_tokens SET used_at = ? WHERE hash = ? AND refresh = 1 AND used_at = 0 AND revoked_at = 0 AND expires_at > ?`,
+			micros(now), hash, micros(now))
+		if err = affected(res, err); err == nil {
+			return insertOIDCTokens(ctx, tx, now, toks)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		var family string
+		var expires int64
+		if err := tx.row(ctx, `SELECT family, expires_at FROM oidc_tokens WHERE hash = ? AND refresh = 1`, hash).Scan(&family, &expires); err != nil {
+			return err
+		}
+		if expires <= micros(now) {
+			return store.ErrNotFound
+		}
+		replayed = true
+		return revokeFamily(ctx, tx, now, family)
+	})
+	if err == nil && replayed {
+		err = store.ErrReplayed
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: rotate oidc refresh token: %w", err)
+	}
+	return nil
+}
+
+// RevokeOIDCFamily implements store.Store.
+func (s *Store) RevokeOIDCFamily(ctx context.Context, family string) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error { return revokeFamily(ctx, tx, now, family) })
+	if err != nil {
+		return fmt.Errorf("sqlstore: revoke oidc family: %w", err)
+	}
+	return nil
+}
+
+// sweepOIDC deletes the provider's expired requests and tokens and its retired keys; Sweep calls it in
+// its transaction.
+func sweepOIDC(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
+	var n int64
+	for _, q := range []string{
+		`DELETE FROM oidc_auth_requests WHERE expires_at <= ?`,
+		`DELETE FROM oidc_tokens WHERE expires_at <= ?`,
+		`DELETE FROM oidc_keys WHERE retires_at <> 0 AND retires_at <= ?`,
+	} {
+		res, err := tx.exec(ctx, q, micros(now))
+		if err != nil {
+			return n, err
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
