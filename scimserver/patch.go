@@ -174,6 +174,23 @@ func applyPath(d doc, kind string, p filter.Path, v any) error {
 		return applyFiltered(c, name, kind, p.ValueExpression, sub, v)
 	}
 	if sub != "" {
+		if list, ok := c[name].([]any); ok {
+			// A sub-attribute of a multi-valued attribute without a filter names that sub-attribute of
+			// every value (RFC 7644 §3.5.2.3); the rules then judge the result.
+			if p, _ := boolOf(v); p && strings.EqualFold(sub, "primary") && len(list) > 1 && kind != opRemove {
+				return invalidValue("%s.primary without a filter would make all %d values primary; at most one may be", ap.AttributeName, len(list))
+			}
+			for _, el := range list {
+				if m, ok := el.(map[string]any); ok {
+					if sk := keyOf(m, sub); kind == opRemove {
+						delete(m, sk)
+					} else {
+						m[sk] = v
+					}
+				}
+			}
+			return nil
+		}
 		m, _ := c[name].(map[string]any)
 		if m == nil {
 			if kind == opRemove {

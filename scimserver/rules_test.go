@@ -386,6 +386,15 @@ func TestPatchShapes(t *testing.T) {
 			func(u *store.User) bool {
 				return len(u.Emails) == 2 && u.Emails[1].Type == "home" && u.Emails[1].Value == "h@example.com"
 			}},
+		// A sub-attribute path without a filter names every email (RFC 7644 §3.5.2.3): making both
+		// primary is refused, and both emails stay (found in review: the list became one map and the
+		// user was left with only userName's email, answered 200).
+		{"every email made primary", patch(map[string]any{"op": "replace", "path": "emails.primary", "value": true}), 400,
+			func(u *store.User) bool { return len(u.Emails) == 2 && u.Emails[1].Value == "h@example.com" }},
+		{"every email's type", patch(map[string]any{"op": "replace", "path": "emails.type", "value": "work"}), 200,
+			func(u *store.User) bool {
+				return len(u.Emails) == 2 && u.Emails[0].Type == "work" && u.Emails[1].Type == "work" && u.Emails[1].Value == "h@example.com"
+			}},
 		{"userName", patch(map[string]any{"op": "Replace", "path": "userName", "value": "renamed@example.com"}), 200, func(u *store.User) bool { return u.UserName == "renamed@example.com" }},
 		{"same country in lower case", patch(map[string]any{"op": "Replace", "path": `addresses[type eq "work"].country`, "value": "us"}), 200, func(u *store.User) bool { return u.Country == "US" }},
 		{"same names, flag shape", patch(map[string]any{"op": "replace", "value": map[string]any{"name.givenName": "Test", "name.familyName": "User", "displayName": "Test User"}}), 200, func(u *store.User) bool { return u.GivenName == "Test" }},
