@@ -23,7 +23,7 @@ import (
 
 const app = "http://127.0.0.1:8081"
 
-func newForwardAuth(t *testing.T, configure func(*store.SSOSettings)) *harness {
+func newForwardAuth(t testing.TB, configure func(*store.SSOSettings)) *harness {
 	t.Helper()
 	h := newHarness(t, configure)
 	h.WebConfig = func(c *people.Config) { c.ForwardAuthHosts = []string{"127.0.0.1"} }
@@ -385,6 +385,28 @@ func FuzzForwardAuthReturn(f *testing.F) {
 		if next.Code != http.StatusSeeOther || err != nil || to.Hostname() != "127.0.0.1" || to.User != nil ||
 			(to.Scheme != "https" && to.Scheme != "http") {
 			t.Fatalf("/auth/continue from %q: %d to %q", back, next.Code, next.Header().Get("Location"))
+		}
+	})
+}
+
+// BenchmarkVerify is /auth/verify for a signed-in browser, the proxy's per-request hot path, on the
+// handler (no network), from parallel goroutines.
+func BenchmarkVerify(b *testing.B) {
+	h := newForwardAuth(b, nil)
+	br := h.Browser()
+	h.Post(br, "acme", h.Response("acme", h.Login(br, "acme", "/"), person("alice@acme.com", "Alice", "A"), nil), "")
+	cookie := &http.Cookie{Name: sessionCookie, Value: h.JarCookie(br, sessionCookie)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodGet, "/auth/verify", nil)
+			req.AddCookie(cookie)
+			rec := httptest.NewRecorder()
+			h.Handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusNoContent {
+				b.Fatalf("%d", rec.Code)
+			}
 		}
 	})
 }
