@@ -7,7 +7,8 @@
 #     at the end. A PostgreSQL already running on this machine is never touched.
 #   - the interop IdP (npm saml-idp): installed into interop/node_modules by interop/setup.sh when
 #     node and npm are present.
-# What cannot run here (no PostgreSQL binaries, no Chromium, no node) is skipped, and the end of the
+#   - oauth2-proxy: built once into bin/ by interop/oauth2-proxy.sh (go install from the module proxy).
+# What cannot run here (no PostgreSQL binaries, no Chromium, no nginx, no node) is skipped, and the end of the
 # output says what was skipped and the one command that enables it. Under .ci/run nothing may skip.
 # Arguments are passed to go test (e.g. ./test.sh -run TestDemo ./cmd/scimsso/).
 set -euo pipefail
@@ -49,6 +50,16 @@ fi
 # Chromium, for the browser tests ---------------------------------------------------------------------
 if [ ! -x /usr/bin/chromium ]; then
   skipped+=("browser tests (no /usr/bin/chromium): ${sudo}apt-get install -y chromium")
+fi
+
+# nginx, for the forward-auth test ---------------------------------------------------------------------
+if [ ! -x /usr/sbin/nginx ]; then
+  skipped+=("nginx tests (no /usr/sbin/nginx): ${sudo}apt-get install -y nginx")
+fi
+
+# oauth2-proxy, for the OpenID Connect client test -----------------------------------------------------
+if ! bash interop/oauth2-proxy.sh 2>&1 | sed 's/^/   /'; then
+  skipped+=("oauth2-proxy test (could not build it): bash interop/oauth2-proxy.sh")
 fi
 
 # The interop IdP -------------------------------------------------------------------------------------

@@ -45,6 +45,9 @@ type Config struct {
 	Now      func() time.Time // nil: time.Now
 	Sessions *Sessions        // the session starter, shared with whoever verifies sign-ins
 	SSO      SSO
+	// ForwardAuthHosts are the hosts (host, or host:port) of the applications behind forward
+	// authentication that a person may be sent back to after signing in; see ParseForwardAuthHosts.
+	ForwardAuthHosts []string
 }
 
 // Server serves the people's pages. Everything a request needs lives in the store, so replicas share
@@ -55,7 +58,10 @@ type Server struct {
 	sessions *Sessions
 	sso      SSO
 	origin   string // BASE's origin, which a form post's Origin header must equal
-	now      func() time.Time
+	base     string // BASE without a trailing slash
+
+	forwardHosts []forwardHost
+	now          func() time.Time
 
 	passwordChecks chan struct{} // a slot per password check running (argon2id takes 19 MiB each)
 
@@ -79,11 +85,20 @@ func New(cfg Config) (*Server, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("people: BaseURL %q is not an absolute URL", cfg.BaseURL)
 	}
+	var hosts []forwardHost
+	for _, e := range cfg.ForwardAuthHosts {
+		h, err := parseForwardHost(e, cfg.BaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("people: ForwardAuthHosts: %w", err)
+		}
+		hosts = append(hosts, h)
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host, now: now,
+	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host,
+		base: strings.TrimRight(cfg.BaseURL, "/"), forwardHosts: hosts, now: now,
 		passwordChecks: make(chan struct{}, maxPasswordChecks), cache: map[string]*tenant{}}, nil
 }
 
@@ -95,6 +110,8 @@ func (s *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/welcome", s.welcomeSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/me", s.me).Methods(http.MethodGet)
 	r.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
+	r.HandleFunc("/auth/verify", s.verify).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/auth/continue", s.continueTo).Methods(http.MethodGet)
 }
 
 // tenant is a tenant with the SSO settings its people's pages follow.

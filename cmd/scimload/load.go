@@ -38,6 +38,7 @@ const (
 	opPatch
 	opResolve // untimed id lookups before a patch phase of an earlier run's users
 	opSignIn
+	opVerify
 	numOps
 )
 
@@ -55,6 +56,8 @@ func (o op) String() string {
 		return "resolve"
 	case opSignIn:
 		return "signin"
+	case opVerify:
+		return "verify"
 	}
 	return "op" + strconv.Itoa(int(o))
 }
@@ -91,6 +94,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		{cfg.phases.filter, l.filter},
 		{cfg.phases.patch, l.patch},
 		{cfg.phases.signin, l.signin},
+		{cfg.phases.verify, l.verify},
 	} {
 		if !phase.on {
 			continue

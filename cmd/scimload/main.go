@@ -27,6 +27,11 @@
 //	        {"op":"replace","value":{"active":false}} and Entra's
 //	        {"op":"Replace","path":"emails[type eq \"work\"].value",...} with a
 //	        new address in -domain (must be 200 or 204).
+//	signin  -s unsolicited SAML sign-ins of random users (POST to the ACS,
+//	        must be 303); needs -idp.
+//	verify  -v GET /auth/verify with a session cookie, as a proxy doing
+//	        forward authentication asks (must be 204); -c users are signed
+//	        in first, untimed, one session per worker; needs -idp.
 //
 // User i (0 <= i < n) has userName PREFIX-i@DOMAIN and externalId 00uPREFIXi.
 // -prefix defaults to a random 6-character string, so runs against one server
@@ -82,6 +87,7 @@ type config struct {
 	phases    phaseSet
 	seedOnly  bool
 	s         int    // sign-ins
+	v         int    // forward-auth verifications
 	idpDir    string // the IdP's key and certificate
 	spBase    string // the server's --base-url
 	writeIdP  string // only write a new IdP here
@@ -91,7 +97,7 @@ type config struct {
 
 // phaseSet says which phases run; they always run in the order create,
 // filter, patch.
-type phaseSet struct{ create, filter, patch, signin bool }
+type phaseSet struct{ create, filter, patch, signin, verify bool }
 
 // String lists the phases that run, in order, comma-separated.
 func (p phaseSet) String() string {
@@ -99,7 +105,7 @@ func (p phaseSet) String() string {
 	for _, ph := range []struct {
 		on   bool
 		name string
-	}{{p.create, "create"}, {p.filter, "filter"}, {p.patch, "patch"}, {p.signin, "signin"}} {
+	}{{p.create, "create"}, {p.filter, "filter"}, {p.patch, "patch"}, {p.signin, "signin"}, {p.verify, "verify"}} {
 		if ph.on {
 			names = append(names, ph.name)
 		}
@@ -156,8 +162,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.m, "m", 1000, "PATCHes (patch phase)")
 	pids := fs.String("pid", "", "server `pid`s, comma-separated, to read CPU time and RSS from /proc, summed (optional)")
 	fs.StringVar(&cfg.prefix, "prefix", "", "userName prefix (default: random 6 characters per run)")
-	phases := fs.String("phases", "create,filter,patch", "comma-separated phases to run: create, filter, patch")
+	phases := fs.String("phases", "create,filter,patch", "comma-separated phases to run: create, filter, patch, signin, verify")
 	fs.IntVar(&cfg.s, "s", 2000, "sign-ins (signin phase)")
+	fs.IntVar(&cfg.v, "v", 20000, "GET /auth/verify requests (verify phase)")
 	fs.StringVar(&cfg.idpDir, "idp", "", "`dir`ectory of the IdP key the tenant trusts (signin phase; make one with -write-idp)")
 	writeIdP := fs.String("write-idp", "", "write a new IdP key, certificate and metadata.xml to `dir`, print the scimsso command that trusts it, and exit")
 	fs.StringVar(&cfg.spBase, "sp-base", "", "the server's --base-url, for the Audience and Destination of sign-ins (default: scheme and host of -base)")
@@ -201,8 +208,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 			cfg.phases.patch = true
 		case "signin":
 			cfg.phases.signin = true
+		case "verify":
+			cfg.phases.verify = true
 		default:
-			return bad("-phases: unknown phase %q (want create, filter, patch, signin)", p)
+			return bad("-phases: unknown phase %q (want create, filter, patch, signin, verify)", p)
 		}
 	}
 	cfg.prefixSet = cfg.prefix != ""
@@ -242,16 +251,16 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return bad("-prefix %q: want 1-40 of A-Z a-z 0-9 . _ - starting with a letter or digit", cfg.prefix)
 	case cfg.c < 1:
 		return bad("-c %d: want at least 1", cfg.c)
-	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0 || cfg.s < 0:
-		return bad("-n, -k, -m and -s must not be negative")
+	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0 || cfg.s < 0 || cfg.v < 0:
+		return bad("-n, -k, -m, -s and -v must not be negative")
 	case cfg.timeout <= 0:
 		return bad("-timeout %v: want a positive duration", cfg.timeout)
-	case (cfg.phases.filter && cfg.k > 0 || cfg.phases.patch && cfg.m > 0 || cfg.phases.signin && cfg.s > 0) && cfg.n == 0:
-		return bad("filter, patch and signin need users: -n must be at least 1")
-	case cfg.phases.signin && cfg.idpDir == "":
-		return bad("the signin phase needs -idp DIR (make one with -write-idp DIR and trust it with scimsso sso set)")
-	case (cfg.phases.filter || cfg.phases.patch || cfg.phases.signin) && !cfg.phases.create && !cfg.prefixSet:
-		return bad("filter, patch and signin without create use an earlier run's users: pass its -prefix and -n")
+	case (cfg.phases.filter && cfg.k > 0 || cfg.phases.patch && cfg.m > 0 || cfg.phases.signin && cfg.s > 0 || cfg.phases.verify) && cfg.n == 0:
+		return bad("filter, patch, signin and verify need users: -n must be at least 1")
+	case (cfg.phases.signin || cfg.phases.verify) && cfg.idpDir == "":
+		return bad("the signin and verify phases need -idp DIR (make one with -write-idp DIR and trust it with scimsso sso set)")
+	case (cfg.phases.filter || cfg.phases.patch || cfg.phases.signin || cfg.phases.verify) && !cfg.phases.create && !cfg.prefixSet:
+		return bad("filter, patch, signin and verify without create use an earlier run's users: pass its -prefix and -n")
 	}
 	if cfg.spBase == "" {
 		u, _ := url.Parse(cfg.base)

@@ -74,22 +74,14 @@ func (l *loader) signin(ctx context.Context) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tenant := l.cfg.base[strings.LastIndexByte(l.cfg.base, '/')+1:]
-	acs := l.cfg.spBase + "/saml/" + tenant + "/acs"
+	tenant := l.tenant()
 	forms := make([][]byte, len(picks))
 	errs := make([]error, len(picks))
 	var wg sync.WaitGroup
 	for g := range runtime.NumCPU() {
 		wg.Go(func() {
 			for j := g; j < len(picks); j += runtime.NumCPU() {
-				email := l.userName(picks[j])
-				doc, err := idp.Make(samltest.Response{ACS: acs, Audience: l.cfg.spBase + "/saml/" + tenant + "/metadata", NameID: email,
-					ValidFor: 30 * time.Minute,
-					Attrs: []samltest.Attr{
-						{Name: samltest.ClaimEmail, Values: []string{email}},
-						{Name: samltest.ClaimCountry, Values: []string{"US"}},
-					}})
-				forms[j], errs[j] = []byte(url.Values{"SAMLResponse": {samltest.Encode(doc)}}.Encode()), err
+				forms[j], errs[j] = l.signInForm(idp, tenant, l.userName(picks[j]))
 			}
 		})
 	}
@@ -113,6 +105,21 @@ func (l *loader) signin(ctx context.Context) ([]result, error) {
 		}
 		w.finish(ctx, opSignIn, d, status, err, why)
 	})
+}
+
+// tenant is the slug of -base's tenant.
+func (l *loader) tenant() string { return l.cfg.base[strings.LastIndexByte(l.cfg.base, '/')+1:] }
+
+// signInForm is the body of the IdP's auto-post form that signs email in to the tenant: an unsolicited
+// signed response for the service's ACS (-sp-base).
+func (l *loader) signInForm(idp *samltest.IdP, tenant, email string) ([]byte, error) {
+	doc, err := idp.Make(samltest.Response{ACS: l.cfg.spBase + "/saml/" + tenant + "/acs", Audience: l.cfg.spBase + "/saml/" + tenant + "/metadata",
+		NameID: email, ValidFor: 30 * time.Minute,
+		Attrs: []samltest.Attr{
+			{Name: samltest.ClaimEmail, Values: []string{email}},
+			{Name: samltest.ClaimCountry, Values: []string{"US"}},
+		}})
+	return []byte(url.Values{"SAMLResponse": {samltest.Encode(doc)}}.Encode()), err
 }
 
 // post sends a form as a browser posts the IdP's auto-submitting form, and reads the whole answer.

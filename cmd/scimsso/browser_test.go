@@ -55,7 +55,11 @@ type browserEnv struct {
 	shots  int
 }
 
-func newBrowserEnv(t *testing.T) *browserEnv {
+func newBrowserEnv(t *testing.T) *browserEnv { return newBrowserEnvAt(t, "sp.test") }
+
+// newBrowserEnvAt is newBrowserEnv with scimsso at https://spHost:PORT: "localhost" lets programs other
+// than Chromium (oauth2-proxy) reach it by the same URL.
+func newBrowserEnvAt(t *testing.T, spHost string) *browserEnv {
 	chrome := chromium(t)
 	e := &browserEnv{t: t}
 	ctx := context.Background()
@@ -67,7 +71,7 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.base = fmt.Sprintf("https://sp.test:%d", spLn.Addr().(*net.TCPAddr).Port)
+	e.base = fmt.Sprintf("https://%s:%d", spHost, spLn.Addr().(*net.TCPAddr).Port)
 	e.idpURL = fmt.Sprintf("http://idp.test:%d", idpLn.Addr().(*net.TCPAddr).Port)
 
 	now := func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }

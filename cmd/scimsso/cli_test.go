@@ -19,7 +19,7 @@ var cliCommands = []struct {
 	defaults map[string]string
 	store    bool // opens the store (has the --db flags)
 }{
-	{"serve", []string{"addr", "base-url", "log-format", "log-level", "shutdown-timeout", "sweep-every", "trusted-proxies", "metrics-addr", "secret-key-file"},
+	{"serve", []string{"addr", "base-url", "log-format", "log-level", "shutdown-timeout", "sweep-every", "trusted-proxies", "metrics-addr", "secret-key-file", "forward-auth-hosts"},
 		map[string]string{"addr": ":8080", "base-url": "http://localhost:8080", "db": "scimsso.db", "shutdown-timeout": "30s", "sweep-every": "1m", "metrics-addr": "127.0.0.1:9090"}, true},
 	{"demo", []string{"addr", "base-url", "idp-addr", "log-level"}, map[string]string{"addr": "127.0.0.1:8080", "idp-addr": "127.0.0.1:8081"}, false},
 	{"tenant create", []string{"name", "domain"}, map[string]string{"db": "scimsso.db"}, true},

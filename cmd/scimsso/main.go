@@ -42,7 +42,9 @@ type Main struct {
 
 	// proxies resolves client addresses (serve --trusted-proxies); nil trusts no proxy.
 	proxies *clientaddr.Resolver
-	closers []func() error
+	// forwardHosts are serve --forward-auth-hosts, checked; nil allows no forward-auth redirect.
+	forwardHosts []string
+	closers      []func() error
 }
 
 // NewMain returns a Main wired to the process's standard streams and environment.

@@ -1155,6 +1155,8 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		{"metrics address without port", []string{"--metrics-addr", "127.0.0.1"}, "--metrics-addr"},
 		{"metrics address is the main one", []string{"--addr", "127.0.0.1:8080", "--metrics-addr", "127.0.0.1:8080"}, "--metrics-addr"},
 		{"metrics address in use", []string{"--metrics-addr", busy.Addr().String()}, busy.Addr().String()},
+		{"forward-auth host not BASE's host name", []string{"--base-url", "https://sso.example.com", "--forward-auth-hosts", "sso.example.com,app.example.com"}, "--forward-auth-hosts"},
+		{"forward-auth host with a scheme", []string{"--base-url", "https://sso.example.com", "--forward-auth-hosts", "https://sso.example.com"}, "--forward-auth-hosts"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "", "--db", newDB(t)}, tt.args...)

@@ -39,11 +39,13 @@ type serveConfig struct {
 	db              dbFlags
 	trustedProxies  string // comma-separated CIDRs or addresses, as clientaddr.Parse reads them
 	metricsAddr     string // "" or "off" serves no metrics
+	forwardHosts    string // comma-separated hosts of forward authentication, as people.ParseForwardAuthHosts reads them
 }
 
 func (c *serveConfig) validate() error {
 	_, proxiesErr := clientaddr.Parse(c.trustedProxies)
 	_, keyErr := c.db.keyring()
+	_, forwardErr := people.ParseForwardAuthHosts(c.forwardHosts, c.baseURL)
 	checks := []struct {
 		ok  bool
 		msg string
@@ -59,6 +61,7 @@ func (c *serveConfig) validate() error {
 		{metricsOff(c.metricsAddr) || validHostPort(c.metricsAddr), fmt.Sprintf("--metrics-addr %q must be host:port, or off (or empty) to serve no metrics", c.metricsAddr)},
 		{metricsOff(c.metricsAddr) || c.metricsAddr != c.addr || strings.HasSuffix(c.addr, ":0"), "--metrics-addr must differ from --addr: metrics are not for the public listener"},
 		{keyErr == nil, fmt.Sprint(keyErr)},
+		{forwardErr == nil, fmt.Sprintf("--forward-auth-hosts: %v", forwardErr)},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -99,6 +102,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.sweepEvery, "sweep-every", time.Minute, "how often expired sign-in state is deleted")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed (default: none)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "listen address of /metrics, apart from --addr (off or empty: no metrics)")
+	fs.StringVar(&c.forwardHosts, "forward-auth-hosts", "", "comma-separated hosts (host or host:port, BASE's host name) that GET /auth/verify may send a person back to after signing in (default: none)")
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -128,6 +132,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		log.Warn("a request came with X-Forwarded-For from a peer that is not a trusted proxy: if scimsso is behind a proxy, "+
 			"set --trusted-proxies, or every client shares the proxy's address in every limit", zap.Stringer("peer", peer))
 	}
+	m.forwardHosts, _ = people.ParseForwardAuthHosts(c.forwardHosts, c.baseURL) // checked by validate
 	h, err := m.buildHandler(s, log, c.baseURL)
 	if err != nil {
 		return err
@@ -163,7 +168,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		metricsAt = mln.Addr().String()
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("base_url", c.baseURL),
-		zap.String("metrics_addr", metricsAt), zap.Stringers("trusted_proxies", m.proxies.Trusted()),
+		zap.String("metrics_addr", metricsAt), zap.Stringers("trusted_proxies", m.proxies.Trusted()), zap.Strings("forward_auth_hosts", m.forwardHosts),
 		zap.String("db", dbName(c.db.db)), zap.String("sqlite_synchronous", c.db.sync),
 		zap.Int("gogc", gcPercent), zap.Int64("gomemlimit_bytes", memLimit))
 
@@ -271,7 +276,7 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	sp.Routes(r)
-	web, err := people.New(people.Config{Store: s, Logger: log.Named("people"), BaseURL: baseURL, Now: m.Now, Sessions: sessions, SSO: sp})
+	web, err := people.New(people.Config{Store: s, Logger: log.Named("people"), BaseURL: baseURL, Now: m.Now, Sessions: sessions, SSO: sp, ForwardAuthHosts: m.forwardHosts})
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,8 @@ type Harness struct {
 	// start.
 	SPConfig     func(*samlsp.Config)
 	StoreOptions func(*sqlstore.Options)
+	// WebConfig, when set, adjusts the people's web configuration at start (set it, then Restart).
+	WebConfig func(*people.Config)
 }
 
 // New starts a harness whose tenant's settings are the defaults, SSO active with the test IdP,
@@ -126,7 +128,11 @@ func (h *Harness) Start() {
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	web, err := people.New(people.Config{Store: st, Logger: log, BaseURL: h.Srv.URL, Now: now, Sessions: sessions, SSO: sp})
+	webCfg := people.Config{Store: st, Logger: log, BaseURL: h.Srv.URL, Now: now, Sessions: sessions, SSO: sp}
+	if h.WebConfig != nil {
+		h.WebConfig(&webCfg)
+	}
+	web, err := people.New(webCfg)
 	if err != nil {
 		h.T.Fatal(err)
 	}
