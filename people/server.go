@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/store"
 )
@@ -45,6 +46,7 @@ type Config struct {
 	Now      func() time.Time // nil: time.Now
 	Sessions *Sessions        // the session starter, shared with whoever verifies sign-ins
 	SSO      SSO
+	Metrics  *metrics.Metrics // where store failures are counted; nil counts nothing
 }
 
 // Server serves the people's pages. Everything a request needs lives in the store, so replicas share
@@ -52,6 +54,7 @@ type Config struct {
 type Server struct {
 	st       store.Store
 	log      *zap.Logger
+	metrics  *metrics.Metrics
 	sessions *Sessions
 	sso      SSO
 	origin   string // BASE's origin, which a form post's Origin header must equal
@@ -83,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host, now: now,
+	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, sessions: cfg.Sessions, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host, now: now,
 		passwordChecks: make(chan struct{}, maxPasswordChecks), cache: map[string]*tenant{}}, nil
 }
 
@@ -167,5 +170,5 @@ func (s *Server) tenantByID(ctx context.Context, id string) (*tenant, error) {
 // internal answers a store failure: a plain page with the reference, the cause in the log (503 when
 // the store is unreachable, else 500). It is the one place this package turns an error into a page.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	page.Failed(w, s.log, page.Ref(r), what, err)
+	page.Failed(w, s.log, s.metrics, page.Ref(r), what, err)
 }

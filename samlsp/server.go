@@ -20,6 +20,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/store"
 )
@@ -52,6 +53,8 @@ type Config struct {
 	// Sessions starts, finds and ends people's sessions; cmd passes the people's web
 	// (people.Sessions). Required.
 	Sessions Sessions
+	// Metrics is where sign-ins and store failures are counted; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Server is the per-tenant SAML service provider: metadata, SP- and IdP-initiated sign-in, the ACS and
@@ -60,6 +63,7 @@ type Config struct {
 type Server struct {
 	st       store.Store
 	log      *zap.Logger
+	metrics  *metrics.Metrics
 	sessions Sessions
 	baseURL  string
 	origin   string // scheme://host of baseURL, what a browser sends as Origin from our own pages
@@ -106,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 	if perr != nil || u.Host == "" {
 		return nil, fmt.Errorf("samlsp: BaseURL %q is not an absolute URL", cfg.BaseURL)
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, baseURL: base, origin: u.Scheme + "://" + u.Host,
+	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, sessions: cfg.Sessions, baseURL: base, origin: u.Scheme + "://" + u.Host,
 		now: now, cache: map[string]*tenantSP{}, pending: pending}, nil
 }
 

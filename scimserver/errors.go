@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/internal/requestid"
 	"github.com/scimsso/scimsso/schemas"
 	"github.com/scimsso/scimsso/store"
 )
@@ -66,13 +67,14 @@ func (s *Server) toSCIM(r *http.Request, err error) *Error {
 		return errorf(http.StatusPreconditionFailed, "", "The user has changed since the version given in If-Match; read it again and retry.")
 	case errors.Is(err, store.ErrUnavailable):
 		// The IdP retries a 503 (Okta and Entra both do); the server's middleware adds Retry-After.
-		metrics.StoreError(metrics.StoreUnavailable)
-		s.log.Warn("scim request: store unavailable", zap.String("request_id", r.Header.Get("X-Request-Id")), zap.Error(err))
+		s.metrics.StoreError(metrics.StoreUnavailable)
+		s.log.Warn("scim request: store unavailable", zap.String("request_id", requestid.From(r.Context())), zap.Error(err))
 		return errorf(http.StatusServiceUnavailable, "", "The service is briefly unavailable; retry the request.")
 	}
-	metrics.StoreError(metrics.StoreInternal)
-	s.log.Error("scim request failed", zap.String("request_id", r.Header.Get("X-Request-Id")), zap.String("path", r.URL.Path), zap.Error(err))
-	return &Error{Status: http.StatusInternalServerError, Detail: "Internal error; reference " + r.Header.Get("X-Request-Id") + "."}
+	s.metrics.StoreError(metrics.StoreInternal)
+	id := requestid.From(r.Context())
+	s.log.Error("scim request failed", zap.String("request_id", id), zap.String("path", r.URL.Path), zap.Error(err))
+	return &Error{Status: http.StatusInternalServerError, Detail: "Internal error; reference " + id + "."}
 }
 
 type errorBody struct {
