@@ -263,11 +263,6 @@ func (s *Server) verify(a *accepted, doc []byte) error {
 // ~20,000 requests. Nothing of what went wrong inside is said, anywhere.
 var errUnreadable = refuse("decrypt", "the assertion could not be decrypted or read")
 
-// decryptFailed is the prefix crewjam v0.5.1 puts on every failure of an EncryptedAssertion before its
-// plaintext is an element: the key transport, the decrypter (and the plaintext guard in it), the
-// round-trip validator and the parser.
-const decryptFailed = "failed to decrypt EncryptedAssertion"
-
 // parseSafely calls crewjam's ParseXMLResponse (never ParseResponse, which would resolve artifacts)
 // and turns a panic inside it, which crafted input can cause in v0.5.1, into a refusal. For an
 // encrypted response, a failure to decrypt or read the assertion, and any panic, is errUnreadable.
@@ -288,7 +283,7 @@ func parseSafely(sp *saml.ServiceProvider, doc []byte, ids []string, current url
 		var ire *saml.InvalidResponseError
 		var bs saml.ErrBadStatus
 		switch {
-		case encrypted && errors.As(err, &ire) && ire.PrivateErr != nil && strings.HasPrefix(ire.PrivateErr.Error(), decryptFailed):
+		case encrypted && isDecryptFailure(err):
 			return nil, errUnreadable
 		case errors.As(err, &ire) && errors.As(ire.PrivateErr, &bs):
 			return nil, refuse("status", "the IdP answered with status %s", bs.Status)

@@ -25,20 +25,15 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// Clock allowances. crewjam's are package globals; they are set once here. MaxIssueDelay is how old
-// an IssueInstant may be: crewjam's 90 s refuses an IdP whose clock is two minutes slow although the
-// skew allowance is three, so it is the skew plus a minute of latency.
+// Clock allowances. crewjam's are package globals, set once by useCrewjam (crewjam.go). issueDelay is
+// how old an IssueInstant may be: crewjam's 90 s refuses an IdP whose clock is two minutes slow
+// although the skew allowance is three, so it is the skew plus a minute of latency.
 const (
 	clockSkew   = 3 * time.Minute
 	issueDelay  = clockSkew + time.Minute
 	maxValidity = 24 * time.Hour   // an assertion valid for longer than this is refused
 	requestTTL  = 15 * time.Minute // how long an SP-initiated sign-in may take at the IdP (MFA included)
 )
-
-func init() {
-	saml.MaxClockSkew = clockSkew
-	saml.MaxIssueDelay = issueDelay
-}
 
 // Config holds what the SAML service provider needs, ready to use.
 type Config struct {
@@ -86,9 +81,8 @@ func New(cfg Config) (*Server, error) {
 	case cfg.Sessions == nil:
 		return nil, errors.New("samlsp: Sessions is required")
 	}
-	captureNoSignature.Do(func() { errNoSignature = captureNoSignatureError() })
-	if errNoSignature == nil {
-		return nil, errors.New("samlsp: this crewjam/saml no longer reports a missing signature as expected; the signed-element policy cannot be enforced")
+	if err := useCrewjam(); err != nil {
+		return nil, err
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	u, err := url.Parse(base)
