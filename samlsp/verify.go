@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -174,10 +175,5 @@ func audienceCheck(entityID string) func(*saml.Assertion) error {
 
 // has reports whether the verifier verified the element with that tag and ID.
 func (v *verifier) has(tag, id string) bool {
-	for _, x := range v.verified {
-		if x == tag+"#"+id {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(v.verified, tag+"#"+id)
 }

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/httpjson"
 	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/requestid"
 	"github.com/scimsso/scimsso/schemas"
@@ -93,17 +94,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, e.Status, errorBody{Schemas: []string{schemas.ErrorURN}, ScimType: e.ScimType, Detail: e.Detail, Status: strconv.Itoa(e.Status)})
 }
 
-// writeJSON writes v as the JSON body of a response with status. A json.RawMessage is written as it is:
-// encodeDocument builds it from json.Marshal output only.
+// writeJSON writes v as the SCIM JSON body of a response with status. A json.RawMessage is written as
+// it is: encodeDocument builds it from json.Marshal output only.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, ok := v.(json.RawMessage)
-	if !ok {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			status, b = http.StatusInternalServerError, []byte(`{"schemas":["`+schemas.ErrorURN+`"],"detail":"internal error","status":"500"}`)
-		}
+	if httpjson.Write(w, status, contentType, v) != nil {
+		httpjson.Write(w, http.StatusInternalServerError, contentType,
+			json.RawMessage(`{"schemas":["`+schemas.ErrorURN+`"],"detail":"internal error","status":"500"}`))
 	}
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	w.Write(b)
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
+	"github.com/scimsso/scimsso/internal/httpjson"
 	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/requestid"
 )
@@ -132,9 +133,7 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 			id := requestid.From(r.Context())
 			log.Error("panic serving request", zap.String("request_id", id),
 				zap.String("path", r.URL.Path), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusInternalServerError)
-			w.Write([]byte(`{"error":"internal error","request_id":"` + id + `"}` + "\n"))
+			httpjson.Write(w, http.StatusInternalServerError, "application/json", map[string]string{"error": "internal error", "request_id": id})
 		}()
 		next.ServeHTTP(w, r)
 	})
