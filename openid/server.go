@@ -22,6 +22,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/requestid"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -196,7 +197,7 @@ func (opaque) Decrypt(string) (string, error) {
 
 // requestRef is the request's id, set by cmd's middleware, shown to people as a reference.
 func requestRef(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" {
+	if id := requestid.From(r.Context()); id != "" {
 		return id
 	}
 	return "-"

@@ -1,12 +1,12 @@
 package people
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/scimsso/scimsso/internal/httpjson"
 	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/store"
 )
@@ -169,8 +169,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	page.Show(w, http.StatusOK, page.MessageView{View: page.View{Title: "Signed out"}, Message: "You are signed out.", Link: "/login", LinkText: "Sign in again"})
 }
 
+// writeJSON writes v as a JSON answer; what this package sends always encodes.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, status, "application/json", v)
 }

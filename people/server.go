@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/store"
 )
@@ -48,6 +49,7 @@ type Config struct {
 	// ForwardAuthHosts are the hosts (host, or host:port) of the applications behind forward
 	// authentication that a person may be sent back to after signing in; see ParseForwardAuthHosts.
 	ForwardAuthHosts []string
+	Metrics          *metrics.Metrics // where store failures are counted; nil counts nothing
 }
 
 // Server serves the people's pages. Everything a request needs lives in the store, so replicas share
@@ -55,6 +57,7 @@ type Config struct {
 type Server struct {
 	st       store.Store
 	log      *zap.Logger
+	metrics  *metrics.Metrics
 	sessions *Sessions
 	sso      SSO
 	origin   string // BASE's origin, which a form post's Origin header must equal
@@ -97,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host,
+	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, metrics: cfg.Metrics, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host,
 		base: strings.TrimRight(cfg.BaseURL, "/"), forwardHosts: hosts, now: now,
 		passwordChecks: make(chan struct{}, maxPasswordChecks), cache: map[string]*tenant{}}, nil
 }
@@ -184,5 +187,5 @@ func (s *Server) tenantByID(ctx context.Context, id string) (*tenant, error) {
 // internal answers a store failure: a plain page with the reference, the cause in the log (503 when
 // the store is unreachable, else 500). It is the one place this package turns an error into a page.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	page.Failed(w, s.log, page.Ref(r), what, err)
+	page.Failed(w, s.log, s.metrics, page.Ref(r), what, err)
 }

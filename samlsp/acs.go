@@ -12,7 +12,6 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
-	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/internal/secret"
 	"github.com/scimsso/scimsso/store"
@@ -80,7 +79,7 @@ func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
 		s.refused(w, log, ref, err)
 		return
 	}
-	metrics.SignIn("ok")
+	s.metrics.SignIn("ok")
 	log.Info("signed in", zap.String("user_id", u.ID), zap.String("matched", d.matched), zap.Bool("pending", d.pending),
 		zap.String("assertion_id", a.assertion.ID), zap.Bool("idp_initiated", a.request == nil), zap.Bool("mobile", purpose == store.PurposeMobile),
 		zap.Strings("verified", a.verifier.verified))
@@ -124,11 +123,11 @@ func (s *Server) refused(w http.ResponseWriter, log *zap.Logger, ref string, err
 	var rf *refusal
 	switch {
 	case errors.As(err, &he):
-		metrics.SignIn("bad-request")
+		s.metrics.SignIn("bad-request")
 		log.Warn("sign-in refused", zap.Int("status", he.status), zap.String("reason", he.msg))
 		page.Message(w, he.status, "Sign-in failed", he.msg, ref)
 	case errors.As(err, &rf):
-		metrics.SignIn(rf.code)
+		s.metrics.SignIn(rf.code)
 		log.Warn("sign-in refused", zap.String("code", rf.code), zap.String("reason", rf.reason))
 		page.Message(w, http.StatusForbidden, "Sign-in failed", "Your sign-in could not be accepted. Please try again from the start, or contact your administrator.", ref)
 	default:
@@ -136,15 +135,15 @@ func (s *Server) refused(w http.ResponseWriter, log *zap.Logger, ref string, err
 		if errors.Is(err, store.ErrUnavailable) {
 			outcome = "unavailable"
 		}
-		metrics.SignIn(outcome)
-		page.Failed(w, log, ref, "sign-in", err)
+		s.metrics.SignIn(outcome)
+		page.Failed(w, log, s.metrics, ref, "sign-in", err)
 	}
 }
 
 // internal answers a store or configuration failure outside a sign-in's refusal: a plain page with the
 // reference, the cause in the log.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	page.Failed(w, s.log, page.Ref(r), what, err)
+	page.Failed(w, s.log, s.metrics, page.Ref(r), what, err)
 }
 
 // validate runs every check of the spec on the posted response: form, guard, tenant, request binding,
@@ -264,11 +263,6 @@ func (s *Server) verify(a *accepted, doc []byte) error {
 // ~20,000 requests. Nothing of what went wrong inside is said, anywhere.
 var errUnreadable = refuse("decrypt", "the assertion could not be decrypted or read")
 
-// decryptFailed is the prefix crewjam v0.5.1 puts on every failure of an EncryptedAssertion before its
-// plaintext is an element: the key transport, the decrypter (and the plaintext guard in it), the
-// round-trip validator and the parser.
-const decryptFailed = "failed to decrypt EncryptedAssertion"
-
 // parseSafely calls crewjam's ParseXMLResponse (never ParseResponse, which would resolve artifacts)
 // and turns a panic inside it, which crafted input can cause in v0.5.1, into a refusal. For an
 // encrypted response, a failure to decrypt or read the assertion, and any panic, is errUnreadable.
@@ -289,7 +283,7 @@ func parseSafely(sp *saml.ServiceProvider, doc []byte, ids []string, current url
 		var ire *saml.InvalidResponseError
 		var bs saml.ErrBadStatus
 		switch {
-		case encrypted && errors.As(err, &ire) && ire.PrivateErr != nil && strings.HasPrefix(ire.PrivateErr.Error(), decryptFailed):
+		case encrypted && isDecryptFailure(err):
 			return nil, errUnreadable
 		case errors.As(err, &ire) && errors.As(ire.PrivateErr, &bs):
 			return nil, refuse("status", "the IdP answered with status %s", bs.Status)

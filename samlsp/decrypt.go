@@ -13,41 +13,61 @@ import (
 	"github.com/crewjam/saml/xmlenc"
 )
 
-// crewjam v0.5.1's xmlenc panics on AES-CBC ciphertext that is not whole blocks, on AES-GCM ciphertext
-// shorter than a nonce, and on 3DES with an 8-byte key; anyone holding a tenant's public SP
-// certificate can send those. Its registry is a global map that a later registration overwrites, so
-// scimsso replaces the AES decrypters with length-checked ones (adding the GCM key sizes Okta offers)
-// and refuses RSA-1_5 and 3DES. The guard refuses those algorithms too; this is the second line.
-func init() {
-	for _, d := range []aesDecrypter{
-		{"http://www.w3.org/2001/04/xmlenc#aes128-cbc", 16, false},
-		{"http://www.w3.org/2001/04/xmlenc#aes192-cbc", 24, false},
-		{"http://www.w3.org/2001/04/xmlenc#aes256-cbc", 32, false},
-		{"http://www.w3.org/2009/xmlenc11#aes128-gcm", 16, true},
-		{"http://www.w3.org/2009/xmlenc11#aes192-gcm", 24, true},
-		{"http://www.w3.org/2009/xmlenc11#aes256-gcm", 32, true},
-	} {
-		xmlenc.RegisterDecrypter(d)
-	}
-	xmlenc.RegisterDecrypter(refused("http://www.w3.org/2001/04/xmlenc#rsa-1_5"))
-	xmlenc.RegisterDecrypter(refused("http://www.w3.org/2001/04/xmlenc#tripledes-cbc"))
+// encryptionAlgorithm is one XML Encryption algorithm and what scimsso does with it.
+type encryptionAlgorithm struct {
+	uri        string
+	key        bool // key transport (an EncryptedKey's), else content encryption (EncryptedData's)
+	offered    bool // asked for in the SP metadata, in the table's order
+	refused    bool // refused by the guard and by crewjam's registry
+	aesKeySize int  // content: the AES key's bytes, decrypted by aesDecrypter
+	gcm        bool // content: AES-GCM, else AES-CBC
 }
 
-// offeredEncryption is what the SP metadata asks IdPs to encrypt with, most preferred first (IdPs that
-// read it, such as Shibboleth and SimpleSAMLphp, take the first they support). AES-GCM is
-// authenticated: a changed ciphertext fails as a whole, so nothing about its plaintext can be learnt
-// from how it fails. AES-CBC comes after because Entra and ADFS encrypt with AES-256-CBC whatever the
-// metadata says (their admins set it by hand), so it keeps being decrypted; only one reason is ever
-// given for a failure (errUnreadable), which is what a padding oracle needs to tell apart.
-// The 192-bit sizes are decrypted but not offered.
-func offeredEncryption() []saml.EncryptionMethod {
-	return []saml.EncryptionMethod{
-		{Algorithm: "http://www.w3.org/2009/xmlenc11#aes256-gcm"},
-		{Algorithm: "http://www.w3.org/2009/xmlenc11#aes128-gcm"},
-		{Algorithm: "http://www.w3.org/2001/04/xmlenc#aes256-cbc"},
-		{Algorithm: "http://www.w3.org/2001/04/xmlenc#aes128-cbc"},
-		{Algorithm: "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"},
+// encryptionAlgorithms is the one list of encryption algorithms: the guard accepts what it does not
+// refuse (acceptedEncryption), crewjam's registry gets scimsso's decrypters and refusals from it
+// (registerDecrypters) and the metadata offers its offered ones in order (offeredEncryption).
+//
+// Offered, most preferred first (IdPs that read it, such as Shibboleth and SimpleSAMLphp, take the
+// first they support): AES-GCM is authenticated, so a changed ciphertext fails as a whole and nothing
+// about its plaintext can be learnt from how it fails. AES-CBC comes after because Entra and ADFS
+// encrypt with AES-256-CBC whatever the metadata says (their admins set it by hand), so it keeps being
+// decrypted; only one reason is ever given for a failure (errUnreadable), which is what a padding
+// oracle needs to tell apart. The 192-bit sizes are decrypted but not offered. RSA on the data itself
+// is not listed, so the guard refuses it: crewjam would decrypt that straight with the SP key and
+// parse it, past the plaintext guard. RSA-1_5 is refused (Bleichenbacher), and 3DES.
+var encryptionAlgorithms = []encryptionAlgorithm{
+	{uri: "http://www.w3.org/2009/xmlenc11#aes256-gcm", offered: true, aesKeySize: 32, gcm: true},
+	{uri: "http://www.w3.org/2009/xmlenc11#aes128-gcm", offered: true, aesKeySize: 16, gcm: true},
+	{uri: "http://www.w3.org/2001/04/xmlenc#aes256-cbc", offered: true, aesKeySize: 32},
+	{uri: "http://www.w3.org/2001/04/xmlenc#aes128-cbc", offered: true, aesKeySize: 16},
+	{uri: "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p", key: true, offered: true},
+	{uri: "http://www.w3.org/2009/xmlenc11#aes192-gcm", aesKeySize: 24, gcm: true},
+	{uri: "http://www.w3.org/2001/04/xmlenc#aes192-cbc", aesKeySize: 24},
+	{uri: "http://www.w3.org/2009/xmlenc11#rsa-oaep", key: true},
+	{uri: "http://www.w3.org/2001/04/xmlenc#rsa-1_5", key: true, refused: true},
+	{uri: "http://www.w3.org/2001/04/xmlenc#tripledes-cbc", refused: true},
+}
+
+// acceptedEncryption returns the algorithms the guard accepts for key transport (key) or content.
+func acceptedEncryption(key bool) map[string]bool {
+	m := map[string]bool{}
+	for _, a := range encryptionAlgorithms {
+		if a.key == key && !a.refused {
+			m[a.uri] = true
+		}
 	}
+	return m
+}
+
+// offeredEncryption is what the SP metadata asks IdPs to encrypt with, most preferred first.
+func offeredEncryption() []saml.EncryptionMethod {
+	var out []saml.EncryptionMethod
+	for _, a := range encryptionAlgorithms {
+		if a.offered {
+			out = append(out, saml.EncryptionMethod{Algorithm: a.uri})
+		}
+	}
+	return out
 }
 
 // refused is a registry entry that declines an algorithm.

@@ -16,6 +16,9 @@ import (
 // TestDecryptersRefuseWithoutPanicking drives the xmlenc registry directly with the inputs that make
 // crewjam v0.5.1's own decrypters panic, and the algorithms scimsso refuses: each must be an error.
 func TestDecryptersRefuseWithoutPanicking(t *testing.T) {
+	if err := useCrewjam(); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		alg    string
 		keyLen int
@@ -52,6 +55,9 @@ func TestDecryptersRefuseWithoutPanicking(t *testing.T) {
 // panic), too large a tree, or an element with a repeated attribute is refused by the guard, and a
 // real assertion passes.
 func TestDecryptedPlaintextIsGuarded(t *testing.T) {
+	if err := useCrewjam(); err != nil {
+		t.Fatal(err)
+	}
 	const a = `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a" Version="2.0"><saml:Issuer>i</saml:Issuer></saml:Assertion>`
 	cases := []struct {
 		name      string

@@ -16,24 +16,13 @@ const (
 	maxDepth         = 64
 )
 
-// Content-encryption algorithms accepted for an EncryptedAssertion's EncryptedData: AES only, through
-// scimsso's own decrypters (decrypt.go), which guard the plaintext before any parser sees it. 3DES is
-// refused outright, and so is RSA on the data itself: crewjam would decrypt that straight with the SP
-// key and parse it, past the plaintext guard.
-var contentEncryption = map[string]bool{
-	"http://www.w3.org/2001/04/xmlenc#aes128-cbc": true,
-	"http://www.w3.org/2001/04/xmlenc#aes192-cbc": true,
-	"http://www.w3.org/2001/04/xmlenc#aes256-cbc": true,
-	"http://www.w3.org/2009/xmlenc11#aes128-gcm":  true,
-	"http://www.w3.org/2009/xmlenc11#aes192-gcm":  true,
-	"http://www.w3.org/2009/xmlenc11#aes256-gcm":  true,
-}
-
-// Key-transport algorithms accepted for an EncryptedKey: RSA-OAEP; RSA-1_5 is refused (Bleichenbacher).
-var keyTransport = map[string]bool{
-	"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p": true,
-	"http://www.w3.org/2009/xmlenc11#rsa-oaep":        true,
-}
+// Algorithms the guard accepts, from the one table (decrypt.go's encryptionAlgorithms): for an
+// EncryptedAssertion's EncryptedData, AES only, through scimsso's own decrypters, which guard the
+// plaintext before any parser sees it; for an EncryptedKey, RSA-OAEP. Read only after they are built.
+var (
+	contentEncryption = acceptedEncryption(false)
+	keyTransport      = acceptedEncryption(true)
+)
 
 // guardInfo is what the guard read from the response. None of it is authenticated: it only chooses
 // which outstanding request to look up and which URL the testing-only destination bypass expects.

@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/crewjam/saml"
@@ -74,7 +75,7 @@ func ParseIdPMetadata(b []byte) (*IdP, error) {
 					return nil, fmt.Errorf("signing certificate does not parse: %v", err)
 				}
 				p := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-				if !contains(idp.CertificatesPEM, p) {
+				if !slices.Contains(idp.CertificatesPEM, p) {
 					idp.CertificatesPEM = append(idp.CertificatesPEM, p)
 				}
 			}
@@ -89,13 +90,4 @@ func ParseIdPMetadata(b []byte) (*IdP, error) {
 		return nil, errors.New("metadata has no signing certificate")
 	}
 	return idp, nil
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -20,24 +20,20 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/store"
 )
 
-// Clock allowances. crewjam's are package globals; they are set once here. MaxIssueDelay is how old
-// an IssueInstant may be: crewjam's 90 s refuses an IdP whose clock is two minutes slow although the
-// skew allowance is three, so it is the skew plus a minute of latency.
+// Clock allowances. crewjam's are package globals, set once by useCrewjam (crewjam.go). issueDelay is
+// how old an IssueInstant may be: crewjam's 90 s refuses an IdP whose clock is two minutes slow
+// although the skew allowance is three, so it is the skew plus a minute of latency.
 const (
 	clockSkew   = 3 * time.Minute
 	issueDelay  = clockSkew + time.Minute
 	maxValidity = 24 * time.Hour   // an assertion valid for longer than this is refused
 	requestTTL  = 15 * time.Minute // how long an SP-initiated sign-in may take at the IdP (MFA included)
 )
-
-func init() {
-	saml.MaxClockSkew = clockSkew
-	saml.MaxIssueDelay = issueDelay
-}
 
 // Config holds what the SAML service provider needs, ready to use.
 type Config struct {
@@ -52,6 +48,8 @@ type Config struct {
 	// Sessions starts, finds and ends people's sessions; cmd passes the people's web
 	// (people.Sessions). Required.
 	Sessions Sessions
+	// Metrics is where sign-ins and store failures are counted; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Server is the per-tenant SAML service provider: metadata, SP- and IdP-initiated sign-in, the ACS and
@@ -60,6 +58,7 @@ type Config struct {
 type Server struct {
 	st       store.Store
 	log      *zap.Logger
+	metrics  *metrics.Metrics
 	sessions Sessions
 	baseURL  string
 	origin   string // scheme://host of baseURL, what a browser sends as Origin from our own pages
@@ -82,9 +81,8 @@ func New(cfg Config) (*Server, error) {
 	case cfg.Sessions == nil:
 		return nil, errors.New("samlsp: Sessions is required")
 	}
-	captureNoSignature.Do(func() { errNoSignature = captureNoSignatureError() })
-	if errNoSignature == nil {
-		return nil, errors.New("samlsp: this crewjam/saml no longer reports a missing signature as expected; the signed-element policy cannot be enforced")
+	if err := useCrewjam(); err != nil {
+		return nil, err
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	u, err := url.Parse(base)
@@ -106,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 	if perr != nil || u.Host == "" {
 		return nil, fmt.Errorf("samlsp: BaseURL %q is not an absolute URL", cfg.BaseURL)
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, baseURL: base, origin: u.Scheme + "://" + u.Host,
+	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, sessions: cfg.Sessions, baseURL: base, origin: u.Scheme + "://" + u.Host,
 		now: now, cache: map[string]*tenantSP{}, pending: pending}, nil
 }
 

@@ -6,9 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -36,32 +35,6 @@ const (
 	sha1Digest    = "http://www.w3.org/2000/09/xmldsig#sha1"
 	samlAssertNS  = "urn:oasis:names:tc:SAML:2.0:assertion"
 )
-
-// errNoSignature is crewjam's own "signature element not present" value. crewjam compares the
-// Response's signature error with it by identity: any other outcome of a valid Response signature
-// makes it skip the assertion's signature entirely. Returning it from the verifier after checking a
-// Response signature ourselves makes crewjam go on to require a signed assertion, which the default
-// signed-element=assertion needs. The value is unexported, so New captures it once from crewjam (not
-// at package init, which every CLI command would pay for).
-var (
-	errNoSignature     error
-	captureNoSignature sync.Once
-)
-
-func captureNoSignatureError() error {
-	now := time.Now().UTC().Format(time.RFC3339)
-	doc := `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="r" Version="2.0" IssueInstant="` + now + `">` +
-		`<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
-		`<saml:Assertion ID="a" Version="2.0" IssueInstant="` + now + `"><saml:Issuer>x</saml:Issuer></saml:Assertion></samlp:Response>`
-	acs, _ := url.Parse("https://sp.invalid/acs")
-	sp := saml.ServiceProvider{AcsURL: *acs, IDPMetadata: &saml.EntityDescriptor{EntityID: "x"}}
-	_, err := sp.ParseXMLResponse([]byte(doc), []string{""}, *acs)
-	var ire *saml.InvalidResponseError
-	if errors.As(err, &ire) && ire.PrivateErr != nil && ire.PrivateErr.Error() == "signature element not present" {
-		return ire.PrivateErr
-	}
-	return nil
-}
 
 // verifier is scimsso's signature policy, installed as crewjam's SignatureVerifier for one parse. It
 // checks the algorithms, tries the tenant's certificates one at a time (so a rollover pair works
@@ -202,10 +175,5 @@ func audienceCheck(entityID string) func(*saml.Assertion) error {
 
 // has reports whether the verifier verified the element with that tag and ID.
 func (v *verifier) has(tag, id string) bool {
-	for _, x := range v.verified {
-		if x == tag+"#"+id {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(v.verified, tag+"#"+id)
 }

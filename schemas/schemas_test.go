@@ -20,9 +20,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// SetAllowStringValues is a package-global switch of elimity-com/scim:
-	// it lets Entra's "active":"False" validate. scimsso turns it on once at
-	// start-up; the tests do the same here, once, before anything runs.
+	// SetAllowStringValues is a package-global switch of elimity-com/scim: it
+	// lets Entra's "active":"False" validate. scimsso's own code never sets it
+	// (scimserver decodes bodies itself and reads Entra's "True"/"False" there,
+	// see scimserver/decode.go); these tests drive elimity's server with the
+	// schemas to check the definitions as the library reads them, so they set
+	// it here, once, before anything runs, in this test binary only.
 	schema.SetAllowStringValues(true)
 	os.Exit(m.Run())
 }

@@ -9,7 +9,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/httpjson"
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/internal/requestid"
 	"github.com/scimsso/scimsso/schemas"
 	"github.com/scimsso/scimsso/store"
 )
@@ -66,13 +68,14 @@ func (s *Server) toSCIM(r *http.Request, err error) *Error {
 		return errorf(http.StatusPreconditionFailed, "", "The user has changed since the version given in If-Match; read it again and retry.")
 	case errors.Is(err, store.ErrUnavailable):
 		// The IdP retries a 503 (Okta and Entra both do); the server's middleware adds Retry-After.
-		metrics.StoreError(metrics.StoreUnavailable)
-		s.log.Warn("scim request: store unavailable", zap.String("request_id", r.Header.Get("X-Request-Id")), zap.Error(err))
+		s.metrics.StoreError(metrics.StoreUnavailable)
+		s.log.Warn("scim request: store unavailable", zap.String("request_id", requestid.From(r.Context())), zap.Error(err))
 		return errorf(http.StatusServiceUnavailable, "", "The service is briefly unavailable; retry the request.")
 	}
-	metrics.StoreError(metrics.StoreInternal)
-	s.log.Error("scim request failed", zap.String("request_id", r.Header.Get("X-Request-Id")), zap.String("path", r.URL.Path), zap.Error(err))
-	return &Error{Status: http.StatusInternalServerError, Detail: "Internal error; reference " + r.Header.Get("X-Request-Id") + "."}
+	s.metrics.StoreError(metrics.StoreInternal)
+	id := requestid.From(r.Context())
+	s.log.Error("scim request failed", zap.String("request_id", id), zap.String("path", r.URL.Path), zap.Error(err))
+	return &Error{Status: http.StatusInternalServerError, Detail: "Internal error; reference " + id + "."}
 }
 
 type errorBody struct {
@@ -91,17 +94,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, e.Status, errorBody{Schemas: []string{schemas.ErrorURN}, ScimType: e.ScimType, Detail: e.Detail, Status: strconv.Itoa(e.Status)})
 }
 
-// writeJSON writes v as the JSON body of a response with status. A json.RawMessage is written as it is:
-// encodeDocument builds it from json.Marshal output only.
+// writeJSON writes v as the SCIM JSON body of a response with status. A json.RawMessage is written as
+// it is: encodeDocument builds it from json.Marshal output only.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, ok := v.(json.RawMessage)
-	if !ok {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			status, b = http.StatusInternalServerError, []byte(`{"schemas":["`+schemas.ErrorURN+`"],"detail":"internal error","status":"500"}`)
-		}
+	if httpjson.Write(w, status, contentType, v) != nil {
+		httpjson.Write(w, http.StatusInternalServerError, contentType,
+			json.RawMessage(`{"schemas":["`+schemas.ErrorURN+`"],"detail":"internal error","status":"500"}`))
 	}
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	w.Write(b)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/scim2/filter-parser/v2"
@@ -275,7 +276,7 @@ func applyFiltered(c map[string]any, name, kind string, f filter.Expression, sub
 		}
 		kept := list[:0:0]
 		for i, e := range list {
-			if !contains(hits, i) {
+			if !slices.Contains(hits, i) {
 				kept = append(kept, e)
 			}
 		}
@@ -331,15 +332,6 @@ func unwrapOne(v any) any {
 		return l[0]
 	}
 	return v
-}
-
-func contains(l []int, i int) bool {
-	for _, x := range l {
-		if x == i {
-			return true
-		}
-	}
-	return false
 }
 
 // seed copies the eq comparisons of a value filter into a new element.

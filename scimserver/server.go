@@ -34,12 +34,14 @@ type Config struct {
 	Logger  *zap.Logger
 	BaseURL string // public base URL, without trailing slash; Location headers are built from it
 	Now     func() time.Time
+	Metrics *metrics.Metrics // where operations and store failures are counted; nil counts nothing
 }
 
 // Server serves /scim/v2/{tenant}/…. It is safe for concurrent use.
 type Server struct {
 	st        store.Store
 	log       *zap.Logger
+	metrics   *metrics.Metrics
 	baseURL   string
 	now       func() time.Time
 	schemas   schemaSet // what write bodies are read against; see decode.go
@@ -66,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, baseURL: strings.TrimRight(cfg.BaseURL, "/"), now: cfg.Now,
+	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, baseURL: strings.TrimRight(cfg.BaseURL, "/"), now: cfg.Now,
 		schemas: us, discovery: disc, guard: newThrottle(authFailLimit, authFailWindow, authFailKeys)}, nil
 }
 
@@ -158,7 +160,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if op == "" {
 		op = "other"
 	}
-	metrics.SCIMOperation(op, sw.status)
+	s.metrics.SCIMOperation(op, sw.status)
 }
 
 // statusRecorder remembers the status written through it.

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/requestid"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -58,7 +59,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := s.st.RecordAudit(ctx, a); err != nil {
-		s.log.Error("audit write failed", zap.String("request_id", r.Header.Get("X-Request-Id")), zap.Error(err))
+		s.log.Error("audit write failed", zap.String("request_id", requestid.From(r.Context())), zap.Error(err))
 	}
 	s.writeError(w, r, e)
 }

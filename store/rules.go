@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -38,13 +39,7 @@ func (s *SSOSettings) ReauthAfter() time.Duration {
 // Excludes reports whether email (any case) is on the exclusion list: such a user signs in with a
 // password, never at the IdP.
 func (s *SSOSettings) Excludes(email string) bool {
-	k := Key(email)
-	for _, e := range s.Exclude {
-		if e == k {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.Exclude, Key(email))
 }
 
 // Onboard applies a tenant's first sign-in rules to u, a user signing in (a SAML sign-in after the

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 )
@@ -79,13 +80,7 @@ type Tenant struct {
 
 // OwnsDomain reports whether domain (any case) is one of t's domains.
 func (t *Tenant) OwnsDomain(domain string) bool {
-	d := strings.ToLower(domain)
-	for _, x := range t.Domains {
-		if x == d {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(t.Domains, strings.ToLower(domain))
 }
 
 // Token is a SCIM bearer token. Only the SHA-256 of the secret is ever stored.

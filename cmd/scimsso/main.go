@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
+	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -21,7 +23,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := NewMain()
+	// Run returns once serve listens; Wait holds the process until SIGTERM (or a listener fails), and
+	// Close finishes the requests in flight. Every other command is done when Run returns.
 	err := m.Run(ctx, os.Args[1:])
+	if err == nil {
+		err = m.Wait(ctx)
+	}
 	if cerr := m.Close(); err == nil {
 		err = cerr
 	}
@@ -44,7 +51,13 @@ type Main struct {
 	proxies *clientaddr.Resolver
 	// forwardHosts are serve --forward-auth-hosts, checked; nil allows no forward-auth redirect.
 	forwardHosts []string
-	closers      []func() error
+	// metrics counts what the handler serves (serve, unless --metrics-addr is off); nil counts nothing.
+	metrics *metrics.Metrics
+	// httpAddr and metricsAddr are where serve listens (metricsAddr nil without metrics); serveErr
+	// receives a listener's failure (Wait).
+	httpAddr, metricsAddr net.Addr
+	serveErr              chan error
+	closers               []func() error
 }
 
 // NewMain returns a Main wired to the process's standard streams and environment.

@@ -12,11 +12,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
+	"github.com/scimsso/scimsso/internal/httpjson"
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/internal/requestid"
 )
 
-// requestIDHeader carries the request id. The middleware rewrites the incoming header to the final id,
-// so the SCIM and SAML packages read it without depending on cmd.
+// requestIDHeader carries the request id: a client may send one, and every response carries the id
+// its log lines name. Below the middleware the id travels in the context (requestid.From).
 const requestIDHeader = "X-Request-Id"
 
 func validRequestID(s string) bool {
@@ -39,10 +41,9 @@ func withRequestID(next http.Handler) http.Handler {
 			var b [12]byte
 			rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
-			r.Header.Set(requestIDHeader, id)
 		}
 		w.Header().Set(requestIDHeader, id)
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
 	})
 }
 
@@ -92,7 +93,7 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // accessLog logs one line per request: method, path (never the query, which may carry a SAMLRequest),
 // status, size and duration. Headers are never logged, so tokens and cookies cannot leak here.
 // It also counts the request in the metrics, by the route template the router matched.
-func accessLog(log *zap.Logger, next http.Handler) http.Handler {
+func accessLog(log *zap.Logger, mx *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -104,9 +105,9 @@ func accessLog(log *zap.Logger, next http.Handler) http.Handler {
 		if *route == "" {
 			*route = "unmatched"
 		}
-		metrics.Request(*route, methodLabel(r.Method), sw.status, time.Since(start))
+		mx.Request(*route, methodLabel(r.Method), sw.status, time.Since(start))
 		log.Info("request",
-			zap.String("request_id", r.Header.Get(requestIDHeader)),
+			zap.String("request_id", requestid.From(r.Context())),
 			zap.String("method", r.Method),
 			zap.String("path", r.URL.Path),
 			zap.Int("status", sw.status),
@@ -129,11 +130,10 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			log.Error("panic serving request", zap.String("request_id", r.Header.Get(requestIDHeader)),
+			id := requestid.From(r.Context())
+			log.Error("panic serving request", zap.String("request_id", id),
 				zap.String("path", r.URL.Path), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusInternalServerError)
-			w.Write([]byte(`{"error":"internal error","request_id":"` + r.Header.Get(requestIDHeader) + `"}` + "\n"))
+			httpjson.Write(w, http.StatusInternalServerError, "application/json", map[string]string{"error": "internal error", "request_id": id})
 		}()
 		next.ServeHTTP(w, r)
 	})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/internal/requestid"
 	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
@@ -90,6 +90,9 @@ func validLevel(s string) bool {
 	return err == nil
 }
 
+// serve starts the server and returns once it listens, like wtf's Main.Run: Wait blocks until it is
+// told to stop (or a listener fails), and Close finishes the requests in flight and stops it. Tests
+// that need no process of their own run it in-process (TestServeInProcess).
 func (m *Main) serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var c serveConfig
@@ -118,8 +121,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The OpenID provider's library logs through slog's default logger only: send it to zap.
-	slog.SetDefault(slog.New(&zapSlog{log: log.Named("oidc")}))
 	s, err := m.openStore(ctx, c.db)
 	if err != nil {
 		return err
@@ -133,6 +134,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			"set --trusted-proxies, or every client shares the proxy's address in every limit", zap.Stringer("peer", peer))
 	}
 	m.forwardHosts, _ = people.ParseForwardAuthHosts(c.forwardHosts, c.baseURL) // checked by validate
+	if !metricsOff(c.metricsAddr) {
+		m.metrics = metrics.New()
+	}
 	h, err := m.buildHandler(s, log, c.baseURL)
 	if err != nil {
 		return err
@@ -150,7 +154,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	msrv, mln, err := listenMetrics(c.metricsAddr, log)
+	msrv, mln, err := listenMetrics(c.metricsAddr, m.metrics, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -164,8 +168,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	metricsAt := ""
+	m.httpAddr = ln.Addr()
 	if mln != nil {
 		metricsAt = mln.Addr().String()
+		m.metricsAddr = mln.Addr()
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("base_url", c.baseURL),
 		zap.String("metrics_addr", metricsAt), zap.Stringers("trusted_proxies", m.proxies.Trusted()), zap.Strings("forward_auth_hosts", m.forwardHosts),
@@ -173,30 +179,52 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		zap.Int("gogc", gcPercent), zap.Int64("gomemlimit_bytes", memLimit))
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
-	defer stopSweep()
 	go sweep(sweepCtx, s, c.sweepEvery, log.Named("sweep"))
 
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	// Serve returns http.ErrServerClosed once Close shut it down: only another error is a failure.
+	m.serveErr = make(chan error, 2)
+	serveOn := func(srv *http.Server, ln net.Listener) {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			m.serveErr <- err
+		}
+	}
+	go serveOn(srv, ln)
 	if msrv != nil {
-		defer msrv.Close()
-		go func() { errc <- msrv.Serve(mln) }()
+		go serveOn(msrv, mln)
+	}
+	// Registered after the store, so it runs before the store closes: the requests in flight finish
+	// with their store.
+	m.onClose(func() error {
+		defer stopSweep()
+		if msrv != nil {
+			defer msrv.Close()
+		}
+		log.Info("shutting down: finishing in-flight requests", zap.Duration("timeout", c.shutdownTimeout))
+		sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		log.Info("stopped")
+		// Syncing stderr fails with EINVAL on pipes and terminals; that is not a failed shutdown.
+		_ = log.Sync()
+		return nil
+	})
+	return nil
+}
+
+// Wait blocks until ctx is done or a listener that Run started fails, whose error it returns. After a
+// command that serves nothing it returns nil at once. Close stops what Run started.
+func (m *Main) Wait(ctx context.Context) error {
+	if m.serveErr == nil {
+		return nil
 	}
 	select {
-	case err := <-errc:
+	case err := <-m.serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+		return nil
 	}
-	log.Info("shutting down: finishing in-flight requests", zap.Duration("timeout", c.shutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
-	// Syncing stderr fails with EINVAL on pipes and terminals; that is not a failed shutdown.
-	_ = log.Sync()
-	return nil
 }
 
 // Defaults for the garbage collector when GOGC / GOMEMLIMIT are not set. Requests allocate much
@@ -238,6 +266,7 @@ func (m *Main) buildLogger(format, level string) (*zap.Logger, error) {
 }
 
 // buildHandler mounts every route with the middleware owned by cmd: request id, access log, recovery.
+// What it serves is counted in m.metrics (nil: nothing is counted).
 func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (http.Handler, error) {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -249,7 +278,7 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := s.Ping(ctx); err != nil {
-			log.Warn("not ready", zap.Error(err), zap.String("request_id", req.Header.Get(requestIDHeader)))
+			log.Warn("not ready", zap.Error(err), zap.String("request_id", requestid.From(req.Context())))
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "store unreachable")
 			return
@@ -260,7 +289,7 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	// /metrics is not on this router: it has a listener of its own (listenMetrics).
 	r.Use(nameRoute)
 
-	scim, err := scimserver.New(scimserver.Config{Store: s, Logger: log.Named("scim"), BaseURL: baseURL, Now: m.Now})
+	scim, err := scimserver.New(scimserver.Config{Store: s, Logger: log.Named("scim"), BaseURL: baseURL, Now: m.Now, Metrics: m.metrics})
 	if err != nil {
 		return nil, err
 	}
@@ -271,12 +300,13 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	if err != nil {
 		return nil, err
 	}
-	sp, err := samlsp.New(samlsp.Config{Store: s, Logger: log.Named("saml"), BaseURL: baseURL, Now: m.Now, Sessions: sessions})
+	sp, err := samlsp.New(samlsp.Config{Store: s, Logger: log.Named("saml"), BaseURL: baseURL, Now: m.Now, Sessions: sessions, Metrics: m.metrics})
 	if err != nil {
 		return nil, err
 	}
 	sp.Routes(r)
-	web, err := people.New(people.Config{Store: s, Logger: log.Named("people"), BaseURL: baseURL, Now: m.Now, Sessions: sessions, SSO: sp, ForwardAuthHosts: m.forwardHosts})
+	web, err := people.New(people.Config{Store: s, Logger: log.Named("people"), BaseURL: baseURL, Now: m.Now, Sessions: sessions, SSO: sp,
+		ForwardAuthHosts: m.forwardHosts, Metrics: m.metrics})
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +320,9 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	if proxies == nil {
 		proxies = &clientaddr.Resolver{}
 	}
-	return noSniff(withRequestID(proxies.Middleware(accessLog(log.Named("access"), recoverPanics(log.Named("panic"), r))))), nil
+	routeLibraryLogs()
+	return noSniff(withRequestID(proxies.Middleware(accessLog(log.Named("access"), m.metrics,
+		recoverPanics(log.Named("panic"), withLibraryLog(log.Named("oidc"), r)))))), nil
 }
 
 // defaultMetricsAddr keeps the metrics on loopback unless the operator says otherwise: request counts,
@@ -301,7 +333,7 @@ const defaultMetricsAddr = "127.0.0.1:9090"
 // the public router so that no proxy rule is needed to keep it private. Metrics carry no tenant or
 // user (see internal/metrics). With metricsOff(addr) it serves none: nil, nil, nil. A listener beyond
 // loopback is the operator's explicit choice, and logged as a warning.
-func listenMetrics(addr string, log *zap.Logger) (*http.Server, net.Listener, error) {
+func listenMetrics(addr string, mx *metrics.Metrics, log *zap.Logger) (*http.Server, net.Listener, error) {
 	if metricsOff(addr) {
 		return nil, nil, nil
 	}
@@ -312,10 +344,10 @@ func listenMetrics(addr string, log *zap.Logger) (*http.Server, net.Listener, er
 	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
 		log.Warn("metrics are served beyond loopback: keep --metrics-addr off the public network", zap.Stringer("metrics_addr", ln.Addr()))
 	}
-	mx := http.NewServeMux()
-	mx.Handle("GET /metrics", metrics.Handler())
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", mx.Handler())
 	return &http.Server{
-		Handler:           noSniff(mx),
+		Handler:           noSniff(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		ErrorLog:          zap.NewStdLog(log.Named("metrics")),

@@ -3,14 +3,94 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"sync"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/scimsso/scimsso/internal/requestid"
 )
 
-// zapSlog is a slog.Handler that writes to a zap logger. The OpenID provider's protocol library
-// (zitadel/oidc) logs only through slog's default logger; serve points that here, once, so that its
-// lines are JSON on stderr like every other, with the same levels.
+// The OpenID provider's protocol library, zitadel/oidc v3.52, logs only through slog's default logger:
+// its op.WithLogger and op.WithFallbackLogger are kept "for source compatibility" and have no effect.
+// That default is process-wide, so it is set here and nowhere else, once (routeLibraryLogs), to a
+// handler that holds no logger of its own: every line the library writes is logged with its request's
+// context (checked in v3.52: slog.Log(r.Context(), …) throughout), and withLibraryLog puts the zap
+// logger of the server that serves the request there. Two servers in one process (tests) log apart,
+// and a library line is JSON like every other (TestOIDCLogsAreJSON). A line with no server's logger in
+// its context goes to the default handler slog had before.
+var routeLibraryLogsOnce sync.Once
+
+// routeLibraryLogs sets slog's default logger to a ctxSlog, once per process.
+func routeLibraryLogs() {
+	routeLibraryLogsOnce.Do(func() {
+		slog.SetDefault(slog.New(ctxSlog{fallback: slog.Default().Handler()}))
+	})
+}
+
+type libraryLogKey struct{}
+
+// withLibraryLog makes log the logger of the library's lines about the requests next serves.
+func withLibraryLog(log *zap.Logger, next http.Handler) http.Handler {
+	h := &zapSlog{log: log}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), libraryLogKey{}, h)))
+	})
+}
+
+// ctxSlog is slog's default handler: it hands each record to the zapSlog in the record's context.
+type ctxSlog struct {
+	fallback slog.Handler
+	attrs    []slog.Attr
+	groups   []string
+}
+
+// of returns the handler a record logged with ctx goes to, with the attributes and groups added so far.
+func (h ctxSlog) of(ctx context.Context) slog.Handler {
+	var out slog.Handler = h.fallback
+	if z, ok := ctx.Value(libraryLogKey{}).(*zapSlog); ok {
+		out = z
+	}
+	for _, g := range h.groups {
+		out = out.WithGroup(g)
+	}
+	if len(h.attrs) > 0 {
+		out = out.WithAttrs(h.attrs)
+	}
+	return out
+}
+
+func (h ctxSlog) Enabled(ctx context.Context, l slog.Level) bool {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return h.of(ctx).Enabled(ctx, l)
+}
+
+func (h ctxSlog) Handle(ctx context.Context, r slog.Record) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if id := requestid.From(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.of(ctx).Handle(ctx, r)
+}
+
+func (h ctxSlog) WithAttrs(as []slog.Attr) slog.Handler {
+	n := h
+	n.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
+	return n
+}
+
+func (h ctxSlog) WithGroup(name string) slog.Handler {
+	n := h
+	n.groups = append(append([]string(nil), h.groups...), name)
+	return n
+}
+
+// zapSlog is a slog.Handler that writes to a zap logger, with the same levels.
 type zapSlog struct {
 	log    *zap.Logger
 	fields []zap.Field

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -63,12 +64,7 @@ func (rv *Resolver) Trusted() []netip.Prefix {
 }
 
 func (rv *Resolver) isTrusted(a netip.Addr) bool {
-	for _, p := range rv.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rv.trusted, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 // Resolve returns the client address of r: the peer, unless the peer is trusted; then the rightmost

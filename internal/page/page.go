@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/internal/requestid"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -87,23 +88,24 @@ func Message(w http.ResponseWriter, status int, title, message, ref string) {
 }
 
 // Failed answers a store or configuration failure: a plain page with the reference, the cause in the
-// log. An unreachable database is a 503 (cmd's middleware adds Retry-After): nothing is wrong with
-// the request, and the same one will work once the database is back.
-func Failed(w http.ResponseWriter, log *zap.Logger, ref, what string, err error) {
+// log, counted in m (nil counts nothing). An unreachable database is a 503 (cmd's middleware adds
+// Retry-After): nothing is wrong with the request, and the same one will work once the database is back.
+func Failed(w http.ResponseWriter, log *zap.Logger, m *metrics.Metrics, ref, what string, err error) {
 	if errors.Is(err, store.ErrUnavailable) {
-		metrics.StoreError(metrics.StoreUnavailable)
+		m.StoreError(metrics.StoreUnavailable)
 		log.Warn(what+": store unavailable", zap.String("request_id", ref), zap.Error(err))
 		Message(w, http.StatusServiceUnavailable, "Sign-in is unavailable for a moment", "Please try again in a minute.", ref)
 		return
 	}
-	metrics.StoreError(metrics.StoreInternal)
+	m.StoreError(metrics.StoreInternal)
 	log.Error(what+" failed", zap.String("request_id", ref), zap.Error(err))
 	Message(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.", ref)
 }
 
-// Ref is the request's id, set by cmd's middleware, shown to people as a reference.
+// Ref is the request's id, set by cmd's middleware, shown to people as a reference; "-" when there is
+// none (a handler tested on its own).
 func Ref(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" {
+	if id := requestid.From(r.Context()); id != "" {
 		return id
 	}
 	return "-"

@@ -1,9 +1,12 @@
 package page
 
 import (
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/scimsso/scimsso/internal/requestid"
 )
 
 func TestSafeReturnTo(t *testing.T) {
@@ -34,4 +37,30 @@ func FuzzSafeReturnTo(f *testing.F) {
 			t.Fatalf("%q leaves the site: %v %v", s, u, err)
 		}
 	})
+}
+
+// TestRef: the reference shown to people is the id cmd's middleware put in the context, never a
+// header the client sent (which the middleware may have refused as an id).
+func TestRef(t *testing.T) {
+	for _, tc := range []struct {
+		name, header, ctxID, want string
+	}{
+		{"from the context", "", "abc123", "abc123"},
+		{"the context wins over the header", "<script>", "abc123", "abc123"},
+		{"a header alone is not an id", "client-chosen", "", "-"},
+		{"none", "", "", "-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			if tc.header != "" {
+				r.Header.Set("X-Request-Id", tc.header)
+			}
+			if tc.ctxID != "" {
+				r = r.WithContext(requestid.With(r.Context(), tc.ctxID))
+			}
+			if got := Ref(r); got != tc.want {
+				t.Errorf("Ref = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

@@ -7,7 +7,9 @@ package sqlstore
 // a full prepare, which cost a filtered GET more than the lookup itself. SQLite's query planner
 // stability guarantee (SQLITE_DBCONFIG_ENABLE_QPSG) makes plans independent of bound values, so
 // nothing expires. go-sqlite3 does not expose sqlite3_db_config; its connection's handle is read
-// here, in this one place, and TestWarmStoreCompilesNothing shows the case.
+// here, in this one place, and TestWarmStoreCompilesNothing shows the case. The read is of an
+// unexported field, checked in goSQLite3Checked's source: TestGoSQLite3Version fails when go.mod moves
+// to another version, so that someone checks it again.
 
 /*
 // sqlite3_db_config is go-sqlite3's copy of SQLite, linked into the same binary.
@@ -32,6 +34,9 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 )
+
+// goSQLite3Checked is the go-sqlite3 whose SQLiteConn was read: its handle is the *C.sqlite3 in db.
+const goSQLite3Checked = "v1.14.53"
 
 // enableQPSG turns on the query planner stability guarantee on c.
 func enableQPSG(c *sqlite3.SQLiteConn) error {
