@@ -161,7 +161,7 @@ func (st *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest,
 		State: req.State, Nonce: req.Nonce, ResponseMode: string(req.ResponseMode), CodeChallenge: req.CodeChallenge,
 		CodeChallengeMethod: string(req.CodeChallengeMethod), Prompt: req.Prompt, MaxAge: maxAge, LoginHint: req.LoginHint,
 		Organization: organizationOf(ctx), BindingHash: bindingOf(ctx), ExpiresAt: st.s.now().Add(requestTTL)}
-	if err := st.s.st.CreateOIDCAuthRequest(ctx, r); err != nil {
+	if err := st.s.st.CreateOIDCAuthRequest(ctx, r, 0); err != nil {
 		return nil, failed(err)
 	}
 	return &authRequest{r: r}, nil
@@ -302,7 +302,7 @@ func (st *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 		if err != nil {
 			return "", "", time.Time{}, failed(err)
 		}
-		if err := st.s.st.RotateOIDCRefresh(ctx, hashSecret(current), rows); err != nil {
+		if err := st.s.st.RotateOIDCRefresh(ctx, hashSecret(current), rows, time.Time{}); err != nil {
 			return "", "", time.Time{}, grantError(err)
 		}
 		return access, refresh, rows[0].ExpiresAt, nil
