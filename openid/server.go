@@ -60,7 +60,17 @@ type Config struct {
 	// was deactivated). A Pending session must complete /welcome first. stale means the session is past
 	// its tenant's soft timeout: the IdP must vouch again (silently) before it signs anyone in.
 	Session func(r *http.Request) (sess *store.Session, u *store.User, stale bool, err error)
+	// MaxPendingPerClient caps the outstanding authorization requests (stored, nobody signed in yet)
+	// of one client address; 0: DefaultMaxPendingPerClient.
+	MaxPendingPerClient int
 }
+
+// DefaultMaxPendingPerClient is the default cap on outstanding authorization requests per client
+// address: as for SAML sign-in starts (samlsp.DefaultMaxPendingPerClient), an office of 2,000 people
+// behind one NAT address, arriving within 15 minutes and each a minute at the IdP, has ~135 in flight;
+// 300 leaves twice that room. A person signed in already takes no place: the request is answered at
+// once.
+const DefaultMaxPendingPerClient = 300
 
 // Server is the OpenID provider. Everything a request needs lives in the store, so replicas share it
 // (keys included). It is safe for concurrent use.
@@ -71,6 +81,8 @@ type Server struct {
 	secure  bool
 	now     func() time.Time
 	session func(*http.Request) (*store.Session, *store.User, bool, error)
+	// maxPending caps the outstanding requests of a client address.
+	maxPending int
 
 	op   *op.Provider
 	auth *authorizer
@@ -100,7 +112,10 @@ func New(cfg Config) (*Server, error) {
 		now = time.Now
 	}
 	s := &Server{st: cfg.Store, log: cfg.Logger, issuer: issuer, secure: u.Scheme == "https", now: now, session: cfg.Session,
-		slugs: map[string]string{}}
+		maxPending: cfg.MaxPendingPerClient, slugs: map[string]string{}}
+	if s.maxPending <= 0 {
+		s.maxPending = DefaultMaxPendingPerClient
+	}
 	s.keys = &keyCache{st: cfg.Store, now: now}
 	opts := []op.Option{op.WithCrypto(opaque{}), op.WithCustomEndpoints(op.NewEndpoint(pathAuthorize), op.NewEndpoint(pathToken),
 		op.NewEndpoint(pathUserinfo), op.NewEndpoint("/oidc/revoke"), op.NewEndpoint(pathLogout), op.NewEndpoint(pathJWKS))}

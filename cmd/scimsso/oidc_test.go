@@ -83,7 +83,10 @@ func kv(out string) map[string]string {
 	return m
 }
 
-func newOIDCEnv(t *testing.T) *oidcEnv {
+func newOIDCEnv(t *testing.T) *oidcEnv { return newOIDCEnvWith(t, nil) }
+
+// newOIDCEnvWith is newOIDCEnv with the server's store wrapped by wrap (nil: as it is).
+func newOIDCEnvWith(t *testing.T, wrap func(store.Store) store.Store) *oidcEnv {
 	e := &oidcEnv{t: t, clock: storetest.NewClock(time.Now()), db: filepath.Join(t.TempDir(), "scimsso.db")}
 	e.cli("tenant", "create", "acme", "--name", "Acme", "--domain", "acme.com")
 	var err error
@@ -114,7 +117,11 @@ func newOIDCEnv(t *testing.T) *oidcEnv {
 	}
 	e.base = "https://" + ln.Addr().String()
 	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Now: e.clock.Now}
-	h, err := m.buildHandler(e.st, zaptest.NewLogger(t), e.base)
+	var st store.Store = e.st
+	if wrap != nil {
+		st = wrap(st)
+	}
+	h, err := m.buildHandler(st, zaptest.NewLogger(t), e.base)
 	if err != nil {
 		t.Fatal(err)
 	}
