@@ -75,21 +75,13 @@ func (l *loader) signin(ctx context.Context) ([]result, error) {
 		return nil, err
 	}
 	tenant := l.cfg.base[strings.LastIndexByte(l.cfg.base, '/')+1:]
-	acs := l.cfg.spBase + "/saml/" + tenant + "/acs"
 	forms := make([][]byte, len(picks))
 	errs := make([]error, len(picks))
 	var wg sync.WaitGroup
 	for g := range runtime.NumCPU() {
 		wg.Go(func() {
 			for j := g; j < len(picks); j += runtime.NumCPU() {
-				email := l.userName(picks[j])
-				doc, err := idp.Make(samltest.Response{ACS: acs, Audience: l.cfg.spBase + "/saml/" + tenant + "/metadata", NameID: email,
-					ValidFor: 30 * time.Minute,
-					Attrs: []samltest.Attr{
-						{Name: samltest.ClaimEmail, Values: []string{email}},
-						{Name: samltest.ClaimCountry, Values: []string{"US"}},
-					}})
-				forms[j], errs[j] = []byte(url.Values{"SAMLResponse": {samltest.Encode(doc)}}.Encode()), err
+				forms[j], errs[j] = l.samlForm(idp, tenant, l.userName(picks[j]))
 			}
 		})
 	}
@@ -113,6 +105,21 @@ func (l *loader) signin(ctx context.Context) ([]result, error) {
 		}
 		w.finish(ctx, opSignIn, d, status, err, why)
 	})
+}
+
+// samlForm is the ACS form of an IdP-initiated sign-in of email at the tenant: a response signed by
+// idp for the service's ACS (-sp-base), valid for 30 minutes.
+func (l *loader) samlForm(idp *samltest.IdP, tenant, email string) ([]byte, error) {
+	doc, err := idp.Make(samltest.Response{ACS: l.cfg.spBase + "/saml/" + tenant + "/acs", Audience: l.cfg.spBase + "/saml/" + tenant + "/metadata",
+		NameID: email, ValidFor: 30 * time.Minute,
+		Attrs: []samltest.Attr{
+			{Name: samltest.ClaimEmail, Values: []string{email}},
+			{Name: samltest.ClaimCountry, Values: []string{"US"}},
+		}})
+	if err != nil {
+		return nil, err
+	}
+	return []byte(url.Values{"SAMLResponse": {samltest.Encode(doc)}}.Encode()), nil
 }
 
 // post sends a form as a browser posts the IdP's auto-submitting form, and reads the whole answer.
