@@ -244,3 +244,26 @@ func TestOIDCRoundTripCost(t *testing.T) {
 		e.clock.Add(time.Second)
 	}
 }
+
+// BenchmarkOIDCRoundTrip: a signed-in person's authorize and token request against the real handler
+// (a TLS test server on SQLite), as TestOIDCRoundTripCost makes them.
+func BenchmarkOIDCRoundTrip(b *testing.B) {
+	e := newOIDCEnv(b)
+	br, code := e.login(&e.conf, "ada@acme.com", "st", random(b))
+	if _, err := e.conf.Exchange(e.ctx, code); err != nil {
+		b.Fatal(err)
+	}
+	u := e.conf.AuthCodeURL("st")
+	b.ResetTimer()
+	for range b.N {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		res, err := br.c.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Body.Close()
+		if _, err := e.conf.Exchange(e.ctx, e.callback(res).Get("code")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

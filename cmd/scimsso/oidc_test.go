@@ -43,7 +43,7 @@ const (
 // oidcEnv is a running scimsso with tenant acme (acme.com), SSO active at a test IdP, and two
 // registered clients: a confidential one and a public one.
 type oidcEnv struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *storetest.Clock
 	db     string
 	st     *sqlstore.Store
@@ -83,10 +83,10 @@ func kv(out string) map[string]string {
 	return m
 }
 
-func newOIDCEnv(t *testing.T) *oidcEnv { return newOIDCEnvWith(t, nil) }
+func newOIDCEnv(t testing.TB) *oidcEnv { return newOIDCEnvWith(t, nil) }
 
 // newOIDCEnvWith is newOIDCEnv with the server's store wrapped by wrap (nil: as it is).
-func newOIDCEnvWith(t *testing.T, wrap func(store.Store) store.Store) *oidcEnv {
+func newOIDCEnvWith(t testing.TB, wrap func(store.Store) store.Store) *oidcEnv {
 	e := &oidcEnv{t: t, clock: storetest.NewClock(time.Now()), db: filepath.Join(t.TempDir(), "scimsso.db")}
 	e.cli("tenant", "create", "acme", "--name", "Acme", "--domain", "acme.com")
 	var err error
@@ -230,7 +230,7 @@ func (e *oidcEnv) callback(res *http.Response) url.Values {
 	return u.Query()
 }
 
-func random(t *testing.T) string {
+func random(t testing.TB) string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -415,7 +415,7 @@ func (c idClaims) withoutProtocol() idClaims {
 	return c
 }
 
-func tenantID(t *testing.T, st store.Store, slug string) string {
+func tenantID(t testing.TB, st store.Store, slug string) string {
 	tn, err := st.TenantBySlug(context.Background(), slug)
 	if err != nil {
 		t.Fatal(err)
