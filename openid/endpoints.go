@@ -98,6 +98,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Pragma", "no-cache")
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	ww := challenge{w}
+	r = r.WithContext(context.WithValue(r.Context(), signingForKey{}, &signingFor{}))
 	fail := func(e *oidc.Error) { op.RequestError(ww, r, e, nil) }
 	if r.URL.RawQuery != "" {
 		fail(oidc.ErrInvalidRequest().WithDescription("token request parameters go in the form body, not the URL"))

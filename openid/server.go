@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/mux"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"go.uber.org/zap"
@@ -117,8 +118,11 @@ func New(cfg Config) (*Server, error) {
 		s.maxPending = DefaultMaxPendingPerClient
 	}
 	s.keys = &keyCache{st: cfg.Store, now: now}
-	opts := []op.Option{op.WithCrypto(opaque{}), op.WithCustomEndpoints(op.NewEndpoint(pathAuthorize), op.NewEndpoint(pathToken),
-		op.NewEndpoint(pathUserinfo), op.NewEndpoint("/oidc/revoke"), op.NewEndpoint(pathLogout), op.NewEndpoint(pathJWKS))}
+	opts := []op.Option{op.WithCrypto(opaque{}),
+		// id_token_hint (authorize, logout) is one of the ID tokens issued here, of either algorithm.
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(string(jose.RS256), string(jose.ES256))),
+		op.WithCustomEndpoints(op.NewEndpoint(pathAuthorize), op.NewEndpoint(pathToken),
+			op.NewEndpoint(pathUserinfo), op.NewEndpoint("/oidc/revoke"), op.NewEndpoint(pathLogout), op.NewEndpoint(pathJWKS))}
 	if !s.secure {
 		// Plain http is for local use (the demo, tests); the operator chose it with --base-url.
 		opts = append(opts, op.WithAllowInsecure())

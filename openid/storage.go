@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -84,20 +85,61 @@ func (c client) ClockSkew() time.Duration             { return 0 }
 const maxClientID = 64
 
 func (st *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
-	if c, ok := ctx.Value(clientKey{}).(op.Client); ok && c.GetID() == id {
+	c, err := st.getClient(ctx, id)
+	if err == nil {
+		if sf, ok := ctx.Value(signingForKey{}).(*signingFor); ok {
+			sf.set(c.c)
+		}
+	}
+	return c, err
+}
+
+func (st *storage) getClient(ctx context.Context, id string) (client, error) {
+	if c, ok := ctx.Value(clientKey{}).(client); ok && c.GetID() == id {
 		return c, nil
 	}
 	if id == "" || len(id) > maxClientID {
-		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
+		return client{}, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	c, err := st.s.st.OIDCClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
+		return client{}, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	if err != nil {
-		return nil, failed(err)
+		return client{}, failed(err)
 	}
 	return client{c}, nil
+}
+
+// signingForKey carries a token request's signingFor.
+type signingForKey struct{}
+
+// signingFor records, for SigningKey, the client of a token request: the op package asks for the
+// signing key without saying for whom, and the client's registered id_token_signed_response_alg picks
+// the key. The op package loads the client it authenticated before it signs; a request that names
+// two clients is refused before anything is signed.
+type signingFor struct {
+	mu  sync.Mutex
+	alg jose.SignatureAlgorithm
+	id  string
+}
+
+func (sf *signingFor) set(c *store.OIDCClient) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	sf.id, sf.alg = c.ID, jose.RS256
+	if c.IDTokenAlg == store.AlgES256 {
+		sf.alg = jose.ES256
+	}
+}
+
+func (sf *signingFor) get() jose.SignatureAlgorithm {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if sf.alg == "" {
+		return jose.RS256
+	}
+	return sf.alg
 }
 
 // AuthorizeClientIDSecret compares the SHA-256 of the secret sent with the stored one in constant
@@ -356,17 +398,28 @@ func (st *storage) GetRefreshTokenInfo(context.Context, string, string) (string,
 	return "", "", op.ErrInvalidRefreshToken
 }
 
+// SigningKey is the key that signs the ID token of the request in ctx: the newest ES256 key for a
+// client registered with id_token_signed_response_alg ES256, else the newest RS256 key.
 func (st *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
-	k, err := st.s.keys.signing(ctx, jose.RS256)
+	alg := jose.RS256
+	if sf, ok := ctx.Value(signingForKey{}).(*signingFor); ok {
+		alg = sf.get()
+	}
+	k, err := st.s.keys.signing(ctx, alg)
 	if err != nil {
 		return nil, failed(err)
 	}
 	return signer{k}, nil
 }
 
+// SignatureAlgorithms are the ID token signing algorithms offered (discovery's
+// id_token_signing_alg_values_supported): RS256, which OpenID Connect requires and clients get by
+// default, and ES256 for clients registered with it.
 func (st *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{jose.RS256}, nil
+	return idTokenAlgs, nil
 }
+
+var idTokenAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
 
 func (st *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	keys, err := st.s.keys.publicKeys(ctx)

@@ -371,7 +371,7 @@ func TestOIDCCodeFlow(t *testing.T) {
 	if disc.Issuer != e.base || disc.Authorization != want+"authorize" || disc.Token != want+"token" || disc.Userinfo != want+"userinfo" ||
 		disc.EndSession != want+"logout" || disc.JWKS != want+"jwks" || !slices.Equal(disc.ResponseTypes, []string{"code"}) ||
 		!slices.Equal(disc.Grants, []string{"authorization_code", "refresh_token"}) || !slices.Equal(disc.PKCE, []string{"S256"}) ||
-		!slices.Contains(disc.Algs, "RS256") || disc.Introspection != "" {
+		!slices.Equal(disc.Algs, []string{"RS256", "ES256"}) || disc.Introspection != "" {
 		t.Errorf("discovery = %+v", disc)
 	}
 
@@ -872,5 +872,61 @@ func TestOIDCLogsAreJSON(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no oidc log line for the refused request:\n%s", s.logs(t))
+	}
+}
+
+// jwtAlg is the algorithm in the header of tok's ID token.
+func jwtAlg(t testing.TB, tok *oauth2.Token) string {
+	raw, _ := tok.Extra("id_token").(string)
+	head, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Alg string }
+	json.Unmarshal(b, &h)
+	return h.Alg
+}
+
+// TestOIDCES256: a client registered with --id-token-alg ES256 gets ID tokens signed ES256, which a
+// go-oidc relying party configured for ES256 verifies against the published keys (and one that takes
+// only RS256 refuses); an ES256 ID token serves as id_token_hint; other clients keep
+// RS256.
+func TestOIDCES256(t *testing.T) {
+	e := newOIDCEnv(t)
+	reg := kv(e.cli("client", "add", "Dash", "--redirect-uri", appCallback, "--id-token-alg", "ES256"))
+	ec := e.conf
+	ec.ClientID, ec.ClientSecret = reg["client_id"], reg["client_secret"]
+	if list := e.cli("client", "list"); !strings.Contains(list, "ES256") || !strings.Contains(list, "RS256") {
+		t.Errorf("client list does not show the ID token algorithms:\n%s", list)
+	}
+	b, code := e.login(&ec, "ada@acme.com", "st", random(t))
+	tok, err := ec.Exchange(e.ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alg := jwtAlg(t, tok); alg != "ES256" {
+		t.Fatalf("ID token of an ES256 client signed %s", alg)
+	}
+	_, c := e.verify(e.op.Verifier(&gooidc.Config{ClientID: ec.ClientID, SupportedSigningAlgs: []string{gooidc.ES256}}), tok)
+	if c.Email != "ada@acme.com" {
+		t.Errorf("ES256 ID token claims = %+v", c)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if _, err := e.op.Verifier(&gooidc.Config{ClientID: ec.ClientID, SupportedSigningAlgs: []string{gooidc.RS256}}).Verify(e.ctx, raw); err == nil {
+		t.Error("a verifier that takes only RS256 accepted the token: it is not ES256")
+	}
+	// The ES256 token as id_token_hint, with prompt=none: the same person is signed in, so a code.
+	res, _ := b.visit(http.MethodGet, ec.AuthCodeURL("st2", oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", raw)), nil)
+	if q := e.callback(res); q.Get("code") == "" {
+		t.Errorf("prompt=none with an ES256 id_token_hint of the signed-in person: %v, want a code", q)
+	}
+	// The default client still gets RS256.
+	_, code = e.login(&e.conf, "ada@acme.com", "st", random(t))
+	if tok, err = e.conf.Exchange(e.ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	if alg := jwtAlg(t, tok); alg != "RS256" {
+		t.Errorf("ID token of a default client signed %s, want RS256", alg)
 	}
 }
