@@ -216,7 +216,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	var u *store.User
 	if err == nil {
-		u, err = s.live(ctx, t.OIDCSignIn)
+		_, u, err = s.live(ctx, t.OIDCSignIn)
 	}
 	var oe *oidc.Error
 	if errors.As(err, &oe) && oe.ErrorType == oidc.InvalidGrant {

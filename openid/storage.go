@@ -236,7 +236,7 @@ func (st *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthR
 	if !st.s.now().Before(r.CodeExpiresAt) {
 		return nil, errors.New("code expired")
 	}
-	u, err := st.s.live(ctx, r.SignIn)
+	_, u, err := st.s.live(ctx, r.SignIn)
 	if err != nil {
 		return nil, err
 	}
@@ -245,22 +245,47 @@ func (st *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthR
 
 // live returns the user of a sign-in while its session lives and the user is active; otherwise an
 // invalid_grant: whatever came of the session ends with it.
-func (s *Server) live(ctx context.Context, in store.OIDCSignIn) (*store.User, error) {
+func (s *Server) live(ctx context.Context, in store.OIDCSignIn) (*store.Session, *store.User, error) {
 	sess, err := s.st.SessionByHash(ctx, in.SessionHash)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.now().Before(sess.ExpiresAt)) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in has ended")
+		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the sign-in has ended")
 	}
 	if err != nil {
-		return nil, failed(err)
+		return nil, nil, failed(err)
 	}
 	u, err := s.st.UserByID(ctx, in.TenantID, in.UserID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the user is deactivated")
+		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the user is deactivated")
 	}
 	if err != nil {
-		return nil, failed(err)
+		return nil, nil, failed(err)
 	}
-	return u, nil
+	return sess, u, nil
+}
+
+// touchInterval is how often a refresh records the use of its session, as the people's web does for
+// the pages: at most once a minute, so that a busy client does not write the session at every refresh.
+const touchInterval = time.Minute
+
+// sessionUse is the new expiry of sess when a refresh now counts as its use, as a page view would: the
+// session's idle timer moves, at most once a minute, and only while the session is within its soft
+// timeout (past it the IdP must vouch again, which only a browser can get). Zero: no touch.
+func (s *Server) sessionUse(ctx context.Context, sess *store.Session, u *store.User) (time.Time, error) {
+	now := s.now()
+	if now.Sub(sess.LastSeenAt) < touchInterval {
+		return time.Time{}, nil
+	}
+	set, err := s.st.SSOSettings(ctx, sess.TenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		set, err = &store.SSOSettings{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	if now.Sub(sess.LastSeenAt) >= set.ReauthAfter() && !set.Excludes(u.UserName) {
+		return time.Time{}, nil
+	}
+	return now.Add(set.SessionTimeout(sess.Mobile)), nil
 }
 
 // SaveAuthCode is not used: the resume step issues codes itself, with the sign-in, in one write.
@@ -334,7 +359,12 @@ func (st *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 		if err != nil {
 			return "", "", time.Time{}, failed(err)
 		}
-		if err := st.s.st.RotateOIDCRefresh(ctx, hashSecret(current), rows, time.Time{}); err != nil {
+		// A refresh is a use of the session: recorded in the rotation's own write.
+		touch, err := st.s.sessionUse(ctx, a.sess, a.user)
+		if err != nil {
+			return "", "", time.Time{}, failed(err)
+		}
+		if err := st.s.st.RotateOIDCRefresh(ctx, hashSecret(current), rows, touch); err != nil {
 			return "", "", time.Time{}, grantError(err)
 		}
 		return access, refresh, rows[0].ExpiresAt, nil
@@ -345,6 +375,7 @@ func (st *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 // refreshRequest is a stored refresh token as the op package sees it.
 type refreshRequest struct {
 	t      *store.OIDCToken
+	sess   *store.Session
 	user   *store.User
 	scopes []string
 }
@@ -379,11 +410,11 @@ func (st *storage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	if !st.s.now().Before(t.ExpiresAt) {
 		return nil, errors.New("refresh token expired")
 	}
-	u, err := st.s.live(ctx, t.OIDCSignIn)
+	sess, u, err := st.s.live(ctx, t.OIDCSignIn)
 	if err != nil {
 		return nil, err
 	}
-	return &refreshRequest{t: t, user: u, scopes: t.Scopes}, nil
+	return &refreshRequest{t: t, sess: sess, user: u, scopes: t.Scopes}, nil
 }
 
 func (st *storage) TerminateSession(context.Context, string, string) error {

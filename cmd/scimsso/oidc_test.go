@@ -930,3 +930,35 @@ func TestOIDCES256(t *testing.T) {
 		t.Errorf("ID token of a default client signed %s, want RS256", alg)
 	}
 }
+
+// TestOIDCRefreshIsSessionUse: a refresh counts as a use of the scimsso session, as a page view does:
+// an application that keeps refreshing keeps its person's session from idling out (the tenant's hard
+// timeout here is an hour), while one that stops refreshing loses it after the idle hour.
+func TestOIDCRefreshIsSessionUse(t *testing.T) {
+	e := newOIDCEnv(t)
+	e.cli("sso", "set", "--tenant", "acme", "--hard-timeout", "1h", "--soft-timeout", "55m")
+	verifier := oauth2.GenerateVerifier()
+	_, code := e.login(&e.public, "ada@acme.com", "st", random(t), oauth2.S256ChallengeOption(verifier))
+	tok, err := e.public.Exchange(e.ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh := func(rt string) (*oauth2.Token, error) {
+		return e.public.TokenSource(e.ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
+	}
+	// Every 50 minutes, three times: 2.5 hours in all, well past the hour the session had at sign-in.
+	for i := range 3 {
+		e.clock.Add(50 * time.Minute)
+		if tok, err = refresh(tok.RefreshToken); err != nil {
+			t.Fatalf("refresh %d, %v after the sign-in: %v", i+1, time.Duration(i+1)*50*time.Minute, err)
+		}
+	}
+	if status, _, _ := e.userinfo(tok.AccessToken); status != http.StatusOK {
+		t.Errorf("userinfo after the refreshes: %d, want 200", status)
+	}
+	// Idle for more than the hour: the session ends, and the refresh token with it.
+	e.clock.Add(61 * time.Minute)
+	if _, err := refresh(tok.RefreshToken); oauthErrorCode(err) != "invalid_grant" {
+		t.Errorf("refresh after an idle hour: %v, want invalid_grant", err)
+	}
+}
