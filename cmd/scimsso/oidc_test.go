@@ -962,3 +962,56 @@ func TestOIDCRefreshIsSessionUse(t *testing.T) {
 		t.Errorf("refresh after an idle hour: %v, want invalid_grant", err)
 	}
 }
+
+// TestOIDCIDTokenHint: an id_token_hint names the person the application expects. The person signed in
+// gets a code; someone else signed in gets login_required with prompt=none, and otherwise a new sign-in,
+// whose result the client gets only if it is the hinted person.
+func TestOIDCIDTokenHint(t *testing.T) {
+	e := newOIDCEnv(t)
+	idToken := func(email string) (*browser, string, string) {
+		t.Helper()
+		b, code := e.login(&e.conf, email, "st", random(t))
+		tok, err := e.conf.Exchange(e.ctx, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		_, c := e.verify(e.op.Verifier(&gooidc.Config{ClientID: e.conf.ClientID}), tok)
+		return b, raw, c.Sub
+	}
+	ada, adaHint, adaSub := idToken("ada@acme.com")
+	_, bobHint, bobSub := idToken("bob@acme.com")
+	e.clock.Add(time.Second) // the sessions are older than the requests below
+	hinted := func(hint string, opts ...oauth2.AuthCodeOption) string {
+		return e.conf.AuthCodeURL("sth", append(opts, oauth2.SetAuthURLParam("id_token_hint", hint))...)
+	}
+	res, _ := ada.visit(http.MethodGet, hinted(adaHint, oauth2.SetAuthURLParam("prompt", "none")), nil)
+	if q := e.callback(res); q.Get("code") == "" {
+		t.Errorf("prompt=none, hint of the person signed in: %v, want a code", q)
+	}
+	res, _ = ada.visit(http.MethodGet, hinted(bobHint, oauth2.SetAuthURLParam("prompt", "none")), nil)
+	if q := e.callback(res); q.Get("error") != "login_required" || q.Get("code") != "" {
+		t.Errorf("prompt=none, hint of someone else: %v, want error=login_required", q)
+	}
+	// Without prompt=none: a new sign-in; as the hinted person, the client gets them.
+	res, _ = ada.visit(http.MethodGet, hinted(bobHint, oauth2.SetAuthURLParam("login_hint", "bob@acme.com")), nil)
+	res, _ = ada.signIn(res, "bob@acme.com")
+	q := e.callback(res)
+	if q.Get("code") == "" {
+		t.Fatalf("hint of someone else, then their sign-in: %v, want a code", q)
+	}
+	tok, err := e.conf.Exchange(e.ctx, q.Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, c := e.verify(e.op.Verifier(&gooidc.Config{ClientID: e.conf.ClientID}), tok); c.Sub != bobSub {
+		t.Errorf("the code after the new sign-in is for %s, want the hinted %s", c.Sub, bobSub)
+	}
+	// The new sign-in is not the hinted person: the client does not get them.
+	e.clock.Add(time.Second)
+	res, _ = ada.visit(http.MethodGet, hinted(adaHint, oauth2.SetAuthURLParam("login_hint", "bob@acme.com")), nil)
+	res, _ = ada.signIn(res, "bob@acme.com")
+	if q := e.callback(res); q.Get("error") != "login_required" || q.Get("code") != "" {
+		t.Errorf("hint of %s, signed in again as bob: %v, want error=login_required", adaSub, q)
+	}
+}
