@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -59,27 +60,18 @@ func (s *Server) bound(r *http.Request, want []byte) bool {
 	return err == nil && isSecret(c.Value) && len(want) > 0 && slices.Equal(hashSecret(c.Value), want)
 }
 
-// extraKey carries from authorize to CreateAuthRequest what the op package's request does not hold.
-type extraKey struct{}
-
-type authorizeExtra struct {
-	binding      []byte
-	organization string
-}
-
-func bindingOf(ctx context.Context) []byte {
-	e, _ := ctx.Value(extraKey{}).(authorizeExtra)
-	return e.binding
-}
-
-func organizationOf(ctx context.Context) string {
-	e, _ := ctx.Value(extraKey{}).(authorizeExtra)
-	return e.organization
-}
+// clientKey carries the client the authorize handler read to the op package's calls of
+// GetClientByClientID in the same request, which would otherwise read it again.
+type clientKey struct{}
 
 // authorize is GET or POST /oidc/authorize. Until the client and its redirect URI are known to go
 // together, every error is a page: sending it to an unverified redirect URI would make this an open
 // redirector. After that, errors go to the client at its redirect URI, as RFC 6749 §4.1.2.1 says.
+//
+// A person signed in already is answered here, in this one request: the request is stored with its
+// code in one write and the browser goes straight back to the client. Anyone else's request is stored
+// (under the cap of outstanding requests per client address) and the browser goes to the resume step,
+// which sends the person to sign in and answers once they have.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
@@ -118,13 +110,86 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		op.AuthRequestError(w, r, back, err, s.auth)
 		return
 	}
+	ctx := context.WithValue(r.Context(), clientKey{}, cl)
+	r = r.WithContext(ctx)
+	authReq, err := op.ParseAuthorizeRequest(r, s.op.Decoder())
+	if err != nil {
+		op.AuthRequestError(w, r, &oidc.AuthRequest{RedirectURI: redirect, ResponseType: oidc.ResponseTypeCode, State: r.Form.Get("state")}, err, s.auth)
+		return
+	}
+	hintSub, err := s.auth.ValidateAuthRequest(ctx, authReq, &storage{s}, s.op.IDTokenHintVerifier(ctx))
+	if err != nil {
+		op.AuthRequestError(w, r, authReq, err, s.auth)
+		return
+	}
 	binding, err := s.bind(w, r)
 	if err != nil {
 		s.internal(w, r, "authorize: binding", err)
 		return
 	}
-	ctx := context.WithValue(r.Context(), extraKey{}, authorizeExtra{binding: binding, organization: r.Form.Get("organization")})
-	op.Authorize(w, r.WithContext(ctx), s.auth)
+	req, err := s.newRequest(authReq, hintSub, r.Form.Get("organization"), binding, clientaddr.Key(r))
+	if err != nil {
+		s.internal(w, r, "authorize: request id", err)
+		return
+	}
+	sess, u, stale, err := s.session(r)
+	if err != nil {
+		s.internal(w, r, "authorize: session", err)
+		return
+	}
+	switch next, refusal := s.next(req, sess, u, stale); {
+	case next == nextIssue:
+		code, err := s.complete(ctx, req, sess, u)
+		if err != nil {
+			s.internal(w, r, "authorize: issue code", err)
+			return
+		}
+		if err := s.st.CreateOIDCAuthRequest(ctx, req, 0); err != nil {
+			s.internal(w, r, "authorize: store request", err)
+			return
+		}
+		s.answer(w, r, req, code)
+		return
+	case refusal != nil:
+		// prompt=none, and the person cannot be signed in without interaction: nothing to store.
+		op.AuthRequestError(w, r, authReq, refusal, s.auth)
+		return
+	}
+	err = s.st.CreateOIDCAuthRequest(ctx, req, s.maxPending)
+	var le *store.LimitError
+	if errors.As(err, &le) {
+		// Anyone may send a browser here, and the request is stored until someone signs in or it expires:
+		// the cap bounds what one address can make the store hold. Nothing was stored.
+		s.log.Warn("authorize refused: too many outstanding requests", zap.String("request_id", requestRef(r)),
+			zap.String("client_id", clientID), zap.String("limit", le.Key))
+		op.AuthRequestError(w, r, authReq, &oidc.Error{ErrorType: "temporarily_unavailable",
+			Description: "too many sign-ins were started from this network; try again in a minute"}, s.auth)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, "authorize: store request", err)
+		return
+	}
+	seeOther(w, r, pathResume+"?id="+url.QueryEscape(req.ID))
+}
+
+// newRequest is the authorization request to store, made from what the op package parsed and checked.
+// hintSub is the subject of its verified id_token_hint, if any.
+func (s *Server) newRequest(req *oidc.AuthRequest, hintSub, organization string, binding []byte, clientKey string) (*store.OIDCAuthRequest, error) {
+	id, _, err := newSecret()
+	if err != nil {
+		return nil, err
+	}
+	maxAge := int64(-1)
+	if req.MaxAge != nil {
+		maxAge = int64(*req.MaxAge)
+	}
+	now := s.now()
+	return &store.OIDCAuthRequest{ID: id, ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes, State: req.State,
+		Nonce: req.Nonce, ResponseMode: string(req.ResponseMode), CodeChallenge: req.CodeChallenge,
+		CodeChallengeMethod: string(req.CodeChallengeMethod), Prompt: req.Prompt, MaxAge: maxAge, LoginHint: req.LoginHint,
+		Organization: organization, BindingHash: binding, HintSubject: hintSub, ClientKey: clientKey, CreatedAt: now,
+		ExpiresAt: now.Add(requestTTL)}, nil
 }
 
 // single returns the form's only value of name; false when it is given more than once.
@@ -179,10 +244,10 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 	return sub, nil
 }
 
-// resume is GET /oidc/authorize/resume?id=…: where the op package sends the browser once the request
-// is stored, and where sign-in sends the person back. With a usable session it issues the code and
-// answers the client; otherwise it sends the person to sign in (or, with prompt=none, tells the client
-// login_required).
+// resume is GET /oidc/authorize/resume?id=…: where authorize sends a person who is not signed in
+// (or must sign in again), and where sign-in sends them back. With a usable session it issues the code
+// and answers the client; otherwise it sends the person to sign in (or, with prompt=none, tells the
+// client login_required).
 func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.URL.Query().Get("id")
@@ -210,57 +275,38 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	back := pathResume + "?id=" + url.QueryEscape(req.ID)
-	none := slices.Contains(req.Prompt, oidc.PromptNone)
-	// A session older than the request is too old when max_age says so (prompt=login is max_age=0);
-	// one made after the request came is the sign-in made for it.
-	tooOld := sess != nil && req.MaxAge >= 0 && sess.CreatedAt.Before(req.CreatedAt) &&
-		s.now().Sub(sess.CreatedAt) > time.Duration(req.MaxAge)*time.Second
-	switch {
-	case sess == nil || tooOld:
-		if none {
-			op.AuthRequestError(w, r, ar, oidc.ErrLoginRequired().WithDescription("nobody is signed in"), s.auth)
-			return
-		}
+	next, refusal := s.next(req, sess, u, stale)
+	if refusal != nil {
+		op.AuthRequestError(w, r, ar, refusal, s.auth)
+		return
+	}
+	switch next {
+	case nextSignIn:
 		to, err := s.signInURL(ctx, req, back)
 		if err != nil {
 			s.internal(w, r, "resume: sign-in route", err)
 			return
 		}
-		redirect(w, r, to)
+		seeOther(w, r, to)
 		return
-	case stale:
-		if none {
-			op.AuthRequestError(w, r, ar, oidc.ErrLoginRequired().WithDescription("the sign-in must be renewed"), s.auth)
-			return
-		}
+	case nextReauth:
 		slug, err := s.slug(ctx, sess.TenantID)
 		if err != nil {
 			s.internal(w, r, "resume: tenant", err)
 			return
 		}
-		redirect(w, r, "/saml/"+slug+"/login?reauth=1&return_to="+url.QueryEscape(back))
+		seeOther(w, r, "/saml/"+slug+"/login?reauth=1&return_to="+url.QueryEscape(back))
 		return
-	case sess.Pending:
-		if none {
-			op.AuthRequestError(w, r, ar, oidc.ErrInteractionRequired().WithDescription("the first sign-in is not complete"), s.auth)
-			return
-		}
-		redirect(w, r, "/welcome?return_to="+url.QueryEscape(back))
+	case nextWelcome:
+		seeOther(w, r, "/welcome?return_to="+url.QueryEscape(back))
 		return
 	}
-	amr, err := s.amr(ctx, sess.TenantID, u)
-	if err != nil {
-		s.internal(w, r, "resume: settings", err)
-		return
-	}
-	code, hash, err := newSecret()
+	code, err := s.complete(ctx, req, sess, u)
 	if err != nil {
 		s.internal(w, r, "resume: code", err)
 		return
 	}
-	now := s.now()
-	in := store.OIDCSignIn{TenantID: sess.TenantID, UserID: u.ID, SessionHash: sess.IDHash, AuthTime: sess.CreatedAt, AMR: amr}
-	err = s.st.IssueOIDCCode(ctx, req.ID, in, hash, now.Add(codeTTL), now.Add(keepRedeemed))
+	err = s.st.IssueOIDCCode(ctx, req.ID, req.SignIn, req.CodeHash, req.CodeExpiresAt, req.ExpiresAt)
 	if errors.Is(err, store.ErrNotFound) {
 		page(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in has expired or was already used. Go back to the application and sign in again.")
 		return
@@ -269,25 +315,93 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "resume: issue code", err)
 		return
 	}
+	s.answer(w, r, req, code)
+}
+
+// nextStep is what a request needs before its code can be issued.
+type nextStep int
+
+const (
+	nextIssue   nextStep = iota // the browser's session signs the person in: issue the code
+	nextSignIn                  // nobody usable is signed in: sign in (again)
+	nextReauth                  // the session is past its soft timeout: the IdP must vouch again
+	nextWelcome                 // the first sign-in is not complete: /welcome
+)
+
+// next decides what req needs, given the browser's session (nil: none) and its user. With prompt=none
+// anything but nextIssue is refused: the refusal is the OAuth error for the client.
+func (s *Server) next(req *store.OIDCAuthRequest, sess *store.Session, u *store.User, stale bool) (nextStep, *oidc.Error) {
+	none := slices.Contains(req.Prompt, oidc.PromptNone)
+	// A session made after the request came is the sign-in made for it; one older than the request is
+	// too old when max_age says so (prompt=login is max_age=0), and is the wrong one when the client's
+	// id_token_hint names someone else.
+	older := sess != nil && sess.CreatedAt.Before(req.CreatedAt)
+	tooOld := older && req.MaxAge >= 0 && s.now().Sub(sess.CreatedAt) > time.Duration(req.MaxAge)*time.Second
+	other := sess != nil && req.HintSubject != "" && u.ID != req.HintSubject
+	switch {
+	case sess == nil || tooOld || (other && older):
+		if none {
+			if other {
+				return nextSignIn, oidc.ErrLoginRequired().WithDescription("the signed-in person is not the one the id_token_hint names")
+			}
+			return nextSignIn, oidc.ErrLoginRequired().WithDescription("nobody is signed in")
+		}
+		return nextSignIn, nil
+	case other:
+		// Signed in for this request, as someone other than the hint names: the client must not get them.
+		return nextSignIn, oidc.ErrLoginRequired().WithDescription("the person who signed in is not the one the id_token_hint names")
+	case stale:
+		if none {
+			return nextReauth, oidc.ErrLoginRequired().WithDescription("the sign-in must be renewed")
+		}
+		return nextReauth, nil
+	case sess.Pending:
+		if none {
+			return nextWelcome, oidc.ErrInteractionRequired().WithDescription("the first sign-in is not complete")
+		}
+		return nextWelcome, nil
+	}
+	return nextIssue, nil
+}
+
+// complete fills in req's sign-in by sess and a new code, which it returns; the caller stores them.
+func (s *Server) complete(ctx context.Context, req *store.OIDCAuthRequest, sess *store.Session, u *store.User) (string, error) {
+	amr, err := s.amr(ctx, sess.TenantID, u)
+	if err != nil {
+		return "", err
+	}
+	code, hash, err := newSecret()
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	req.SignIn = store.OIDCSignIn{TenantID: sess.TenantID, UserID: u.ID, SessionHash: sess.IDHash, AuthTime: sess.CreatedAt, AMR: amr}
+	req.CodeHash, req.CodeExpiresAt, req.ExpiresAt = hash, now.Add(codeTTL), now.Add(keepRedeemed)
+	return code, nil
+}
+
+// answer sends the browser back to the client with the code of req.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, req *store.OIDCAuthRequest, code string) {
 	s.log.Info("authorization code issued", zap.String("request_id", requestRef(r)), zap.String("client_id", req.ClientID),
-		zap.String("user_id", u.ID), zap.String("tenant_id", sess.TenantID))
+		zap.String("user_id", req.SignIn.UserID), zap.String("tenant_id", req.SignIn.TenantID))
 	w.Header().Set("Cache-Control", "no-store")
 	resp := &op.CodeResponseType{Code: code, State: req.State}
 	if req.ResponseMode == string(oidc.ResponseModeFormPost) {
 		if err := op.AuthResponseFormPost(w, req.RedirectURI, resp, s.op.Encoder()); err != nil {
-			s.internal(w, r, "resume: form post", err)
+			s.internal(w, r, "authorize: form post", err)
 		}
 		return
 	}
 	to, err := op.AuthResponseURL(req.RedirectURI, oidc.ResponseTypeCode, oidc.ResponseMode(req.ResponseMode), resp, s.op.Encoder())
 	if err != nil {
-		s.internal(w, r, "resume: response", err)
+		s.internal(w, r, "authorize: response", err)
 		return
 	}
 	http.Redirect(w, r, to, http.StatusFound)
 }
 
-func redirect(w http.ResponseWriter, r *http.Request, to string) {
+// seeOther sends the browser on within scimsso (a 302, as the op package answers).
+func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, to, http.StatusFound)
 }

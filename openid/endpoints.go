@@ -98,6 +98,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Pragma", "no-cache")
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	ww := challenge{w}
+	r = r.WithContext(context.WithValue(r.Context(), signingForKey{}, &signingFor{}))
 	fail := func(e *oidc.Error) { op.RequestError(ww, r, e, nil) }
 	if r.URL.RawQuery != "" {
 		fail(oidc.ErrInvalidRequest().WithDescription("token request parameters go in the form body, not the URL"))
@@ -215,7 +216,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	var u *store.User
 	if err == nil {
-		u, err = s.live(ctx, t.OIDCSignIn)
+		_, u, err = s.live(ctx, t.OIDCSignIn)
 	}
 	var oe *oidc.Error
 	if errors.As(err, &oe) && oe.ErrorType == oidc.InvalidGrant {

@@ -23,6 +23,12 @@ const testBase = "https://sso.example.test"
 // https://app.test/cb) and nobody signed in.
 func testServer(t testing.TB) (http.Handler, *store.OIDCClient, string) {
 	t.Helper()
+	return testServerWith(t, nil)
+}
+
+// testServerWith is testServer with cfg changed by set (nil: as it is).
+func testServerWith(t testing.TB, set func(*Config)) (http.Handler, *store.OIDCClient, string) {
+	t.Helper()
 	st, err := sqlstore.Open(context.Background(), sqlstore.Options{Path: filepath.Join(t.TempDir(), "scimsso.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -36,8 +42,12 @@ func testServer(t testing.TB) (http.Handler, *store.OIDCClient, string) {
 	if err := st.CreateOIDCClient(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Store: st, Logger: zap.NewNop(), BaseURL: testBase,
-		Session: func(*http.Request) (*store.Session, *store.User, bool, error) { return nil, nil, false, nil }})
+	cfg := Config{Store: st, Logger: zap.NewNop(), BaseURL: testBase,
+		Session: func(*http.Request) (*store.Session, *store.User, bool, error) { return nil, nil, false, nil }}
+	if set != nil {
+		set(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,5 +242,34 @@ func TestKeysMadeOnce(t *testing.T) {
 	}
 	if keys, _ := a.current(context.Background()); len(keys) != 4 {
 		t.Errorf("%d published keys after a rotation, want 4 (the old pair stays)", len(keys))
+	}
+}
+
+// TestAuthorizeCap: the requests of people not signed in are stored until someone signs in, so each
+// client address may have only so many outstanding: beyond the cap the client gets
+// temporarily_unavailable at its redirect URI and nothing is stored; another address is not affected.
+func TestAuthorizeCap(t *testing.T) {
+	h, c, _ := testServerWith(t, func(cfg *Config) { cfg.MaxPendingPerClient = 3 })
+	authorize := func(addr, state string) *httptest.ResponseRecorder {
+		q := url.Values{"client_id": {c.ID}, "redirect_uri": {"https://app.test/cb"}, "response_type": {"code"}, "scope": {"openid"}, "state": {state}}
+		req := httptest.NewRequest(http.MethodGet, testBase+pathAuthorize+"?"+q.Encode(), nil)
+		req.RemoteAddr = addr
+		res := httptest.NewRecorder()
+		h.ServeHTTP(res, req)
+		return res
+	}
+	for i := range 3 {
+		if res := authorize("198.51.100.7:1000", "s"); res.Code != http.StatusFound || !strings.HasPrefix(res.Header().Get("Location"), pathResume+"?id=") {
+			t.Fatalf("request %d: %d %q, want the resume step", i+1, res.Code, res.Header().Get("Location"))
+		}
+	}
+	res := authorize("198.51.100.7:1001", "s4")
+	loc, _ := url.Parse(res.Header().Get("Location"))
+	if res.Code != http.StatusFound || !strings.HasPrefix(loc.String(), "https://app.test/cb?") ||
+		loc.Query().Get("error") != "temporarily_unavailable" || loc.Query().Get("state") != "s4" {
+		t.Errorf("a fourth request from the address: %d %q, want temporarily_unavailable at the redirect URI", res.Code, loc)
+	}
+	if res := authorize("203.0.113.9:1000", "s"); res.Code != http.StatusFound || !strings.HasPrefix(res.Header().Get("Location"), pathResume+"?id=") {
+		t.Errorf("another address: %d %q, want the resume step", res.Code, res.Header().Get("Location"))
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/mux"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"go.uber.org/zap"
@@ -61,7 +62,17 @@ type Config struct {
 	// was deactivated). A Pending session must complete /welcome first. stale means the session is past
 	// its tenant's soft timeout: the IdP must vouch again (silently) before it signs anyone in.
 	Session func(r *http.Request) (sess *store.Session, u *store.User, stale bool, err error)
+	// MaxPendingPerClient caps the outstanding authorization requests (stored, nobody signed in yet)
+	// of one client address; 0: DefaultMaxPendingPerClient.
+	MaxPendingPerClient int
 }
+
+// DefaultMaxPendingPerClient is the default cap on outstanding authorization requests per client
+// address: as for SAML sign-in starts (samlsp.DefaultMaxPendingPerClient), an office of 2,000 people
+// behind one NAT address, arriving within 15 minutes and each a minute at the IdP, has ~135 in flight;
+// 300 leaves twice that room. A person signed in already takes no place: the request is answered at
+// once.
+const DefaultMaxPendingPerClient = 300
 
 // Server is the OpenID provider. Everything a request needs lives in the store, so replicas share it
 // (keys included). It is safe for concurrent use.
@@ -72,6 +83,8 @@ type Server struct {
 	secure  bool
 	now     func() time.Time
 	session func(*http.Request) (*store.Session, *store.User, bool, error)
+	// maxPending caps the outstanding requests of a client address.
+	maxPending int
 
 	op   *op.Provider
 	auth *authorizer
@@ -101,10 +114,16 @@ func New(cfg Config) (*Server, error) {
 		now = time.Now
 	}
 	s := &Server{st: cfg.Store, log: cfg.Logger, issuer: issuer, secure: u.Scheme == "https", now: now, session: cfg.Session,
-		slugs: map[string]string{}}
+		maxPending: cfg.MaxPendingPerClient, slugs: map[string]string{}}
+	if s.maxPending <= 0 {
+		s.maxPending = DefaultMaxPendingPerClient
+	}
 	s.keys = &keyCache{st: cfg.Store, now: now}
-	opts := []op.Option{op.WithCrypto(opaque{}), op.WithCustomEndpoints(op.NewEndpoint(pathAuthorize), op.NewEndpoint(pathToken),
-		op.NewEndpoint(pathUserinfo), op.NewEndpoint("/oidc/revoke"), op.NewEndpoint(pathLogout), op.NewEndpoint(pathJWKS))}
+	opts := []op.Option{op.WithCrypto(opaque{}),
+		// id_token_hint (authorize, logout) is one of the ID tokens issued here, of either algorithm.
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(string(jose.RS256), string(jose.ES256))),
+		op.WithCustomEndpoints(op.NewEndpoint(pathAuthorize), op.NewEndpoint(pathToken),
+			op.NewEndpoint(pathUserinfo), op.NewEndpoint("/oidc/revoke"), op.NewEndpoint(pathLogout), op.NewEndpoint(pathJWKS))}
 	if !s.secure {
 		// Plain http is for local use (the demo, tests); the operator chose it with --base-url.
 		opts = append(opts, op.WithAllowInsecure())

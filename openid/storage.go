@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -84,17 +85,61 @@ func (c client) ClockSkew() time.Duration             { return 0 }
 const maxClientID = 64
 
 func (st *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := st.getClient(ctx, id)
+	if err == nil {
+		if sf, ok := ctx.Value(signingForKey{}).(*signingFor); ok {
+			sf.set(c.c)
+		}
+	}
+	return c, err
+}
+
+func (st *storage) getClient(ctx context.Context, id string) (client, error) {
+	if c, ok := ctx.Value(clientKey{}).(client); ok && c.GetID() == id {
+		return c, nil
+	}
 	if id == "" || len(id) > maxClientID {
-		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
+		return client{}, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	c, err := st.s.st.OIDCClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
+		return client{}, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	if err != nil {
-		return nil, failed(err)
+		return client{}, failed(err)
 	}
 	return client{c}, nil
+}
+
+// signingForKey carries a token request's signingFor.
+type signingForKey struct{}
+
+// signingFor records, for SigningKey, the client of a token request: the op package asks for the
+// signing key without saying for whom, and the client's registered id_token_signed_response_alg picks
+// the key. The op package loads the client it authenticated before it signs; a request that names
+// two clients is refused before anything is signed.
+type signingFor struct {
+	mu  sync.Mutex
+	alg jose.SignatureAlgorithm
+	id  string
+}
+
+func (sf *signingFor) set(c *store.OIDCClient) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	sf.id, sf.alg = c.ID, jose.RS256
+	if c.IDTokenAlg == store.AlgES256 {
+		sf.alg = jose.ES256
+	}
+}
+
+func (sf *signingFor) get() jose.SignatureAlgorithm {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if sf.alg == "" {
+		return jose.RS256
+	}
+	return sf.alg
 }
 
 // AuthorizeClientIDSecret compares the SHA-256 of the secret sent with the stored one in constant
@@ -148,23 +193,10 @@ func amrOf(m string) []string {
 	return []string{m}
 }
 
-func (st *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
-	id, _, err := newSecret()
-	if err != nil {
-		return nil, failed(err)
-	}
-	maxAge := int64(-1)
-	if req.MaxAge != nil {
-		maxAge = int64(*req.MaxAge)
-	}
-	r := &store.OIDCAuthRequest{ID: id, ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes,
-		State: req.State, Nonce: req.Nonce, ResponseMode: string(req.ResponseMode), CodeChallenge: req.CodeChallenge,
-		CodeChallengeMethod: string(req.CodeChallengeMethod), Prompt: req.Prompt, MaxAge: maxAge, LoginHint: req.LoginHint,
-		Organization: organizationOf(ctx), BindingHash: bindingOf(ctx), ExpiresAt: st.s.now().Add(requestTTL)}
-	if err := st.s.st.CreateOIDCAuthRequest(ctx, r); err != nil {
-		return nil, failed(err)
-	}
-	return &authRequest{r: r}, nil
+// CreateAuthRequest is not used: the authorize handler stores requests itself, with the code when the
+// person is signed in already, in one write.
+func (st *storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op.AuthRequest, error) {
+	return nil, oidc.ErrServerError().WithDescription("requests are stored by the authorize handler")
 }
 
 func (st *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
@@ -204,7 +236,7 @@ func (st *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthR
 	if !st.s.now().Before(r.CodeExpiresAt) {
 		return nil, errors.New("code expired")
 	}
-	u, err := st.s.live(ctx, r.SignIn)
+	_, u, err := st.s.live(ctx, r.SignIn)
 	if err != nil {
 		return nil, err
 	}
@@ -213,22 +245,47 @@ func (st *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthR
 
 // live returns the user of a sign-in while its session lives and the user is active; otherwise an
 // invalid_grant: whatever came of the session ends with it.
-func (s *Server) live(ctx context.Context, in store.OIDCSignIn) (*store.User, error) {
+func (s *Server) live(ctx context.Context, in store.OIDCSignIn) (*store.Session, *store.User, error) {
 	sess, err := s.st.SessionByHash(ctx, in.SessionHash)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.now().Before(sess.ExpiresAt)) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in has ended")
+		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the sign-in has ended")
 	}
 	if err != nil {
-		return nil, failed(err)
+		return nil, nil, failed(err)
 	}
 	u, err := s.st.UserByID(ctx, in.TenantID, in.UserID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the user is deactivated")
+		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the user is deactivated")
 	}
 	if err != nil {
-		return nil, failed(err)
+		return nil, nil, failed(err)
 	}
-	return u, nil
+	return sess, u, nil
+}
+
+// touchInterval is how often a refresh records the use of its session, as the people's web does for
+// the pages: at most once a minute, so that a busy client does not write the session at every refresh.
+const touchInterval = time.Minute
+
+// sessionUse is the new expiry of sess when a refresh now counts as its use, as a page view would: the
+// session's idle timer moves, at most once a minute, and only while the session is within its soft
+// timeout (past it the IdP must vouch again, which only a browser can get). Zero: no touch.
+func (s *Server) sessionUse(ctx context.Context, sess *store.Session, u *store.User) (time.Time, error) {
+	now := s.now()
+	if now.Sub(sess.LastSeenAt) < touchInterval {
+		return time.Time{}, nil
+	}
+	set, err := s.st.SSOSettings(ctx, sess.TenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		set, err = &store.SSOSettings{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	if now.Sub(sess.LastSeenAt) >= set.ReauthAfter() && !set.Excludes(u.UserName) {
+		return time.Time{}, nil
+	}
+	return now.Add(set.SessionTimeout(sess.Mobile)), nil
 }
 
 // SaveAuthCode is not used: the resume step issues codes itself, with the sign-in, in one write.
@@ -302,7 +359,12 @@ func (st *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 		if err != nil {
 			return "", "", time.Time{}, failed(err)
 		}
-		if err := st.s.st.RotateOIDCRefresh(ctx, hashSecret(current), rows); err != nil {
+		// A refresh is a use of the session: recorded in the rotation's own write.
+		touch, err := st.s.sessionUse(ctx, a.sess, a.user)
+		if err != nil {
+			return "", "", time.Time{}, failed(err)
+		}
+		if err := st.s.st.RotateOIDCRefresh(ctx, hashSecret(current), rows, touch); err != nil {
 			return "", "", time.Time{}, grantError(err)
 		}
 		return access, refresh, rows[0].ExpiresAt, nil
@@ -313,6 +375,7 @@ func (st *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 // refreshRequest is a stored refresh token as the op package sees it.
 type refreshRequest struct {
 	t      *store.OIDCToken
+	sess   *store.Session
 	user   *store.User
 	scopes []string
 }
@@ -347,11 +410,11 @@ func (st *storage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	if !st.s.now().Before(t.ExpiresAt) {
 		return nil, errors.New("refresh token expired")
 	}
-	u, err := st.s.live(ctx, t.OIDCSignIn)
+	sess, u, err := st.s.live(ctx, t.OIDCSignIn)
 	if err != nil {
 		return nil, err
 	}
-	return &refreshRequest{t: t, user: u, scopes: t.Scopes}, nil
+	return &refreshRequest{t: t, sess: sess, user: u, scopes: t.Scopes}, nil
 }
 
 func (st *storage) TerminateSession(context.Context, string, string) error {
@@ -366,17 +429,28 @@ func (st *storage) GetRefreshTokenInfo(context.Context, string, string) (string,
 	return "", "", op.ErrInvalidRefreshToken
 }
 
+// SigningKey is the key that signs the ID token of the request in ctx: the newest ES256 key for a
+// client registered with id_token_signed_response_alg ES256, else the newest RS256 key.
 func (st *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
-	k, err := st.s.keys.signing(ctx, jose.RS256)
+	alg := jose.RS256
+	if sf, ok := ctx.Value(signingForKey{}).(*signingFor); ok {
+		alg = sf.get()
+	}
+	k, err := st.s.keys.signing(ctx, alg)
 	if err != nil {
 		return nil, failed(err)
 	}
 	return signer{k}, nil
 }
 
+// SignatureAlgorithms are the ID token signing algorithms offered (discovery's
+// id_token_signing_alg_values_supported): RS256, which OpenID Connect requires and clients get by
+// default, and ES256 for clients registered with it.
 func (st *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{jose.RS256}, nil
+	return idTokenAlgs, nil
 }
+
+var idTokenAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
 
 func (st *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	keys, err := st.s.keys.publicKeys(ctx)

@@ -552,6 +552,9 @@ type OIDCClient struct {
 	Public bool
 	// SecretHash is the SHA-256 of a confidential client's 256-bit secret; empty for public clients.
 	SecretHash []byte
+	// IDTokenAlg is the algorithm that signs the client's ID tokens (its registered
+	// id_token_signed_response_alg): AlgRS256 or AlgES256; empty means AlgRS256.
+	IDTokenAlg string
 	CreatedAt  time.Time
 }
 
@@ -591,10 +594,16 @@ type OIDCAuthRequest struct {
 	LoginHint           string
 	Organization        string
 	BindingHash         []byte // SHA-256 of the cookie that ties the request to the browser that sent it
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
+	// HintSubject is the subject of the request's verified id_token_hint: the user the client expects
+	// to be signed in; empty without a hint.
+	HintSubject string
+	// ClientKey is the client address (as limits count it) that sent the request; the cap on
+	// outstanding requests counts by it.
+	ClientKey string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 
-	// Filled in by IssueOIDCCode.
+	// Filled in by IssueOIDCCode, or by CreateOIDCAuthRequest for a request answered at once.
 	SignIn        OIDCSignIn
 	CodeHash      []byte // SHA-256 of the code
 	CodeExpiresAt time.Time
@@ -652,9 +661,15 @@ type OIDCStore interface {
 	// replica asks first, and the others use them.
 	AddOIDCKeys(ctx context.Context, keys []OIDCKey, keep time.Duration, onlyIfNone bool) (bool, error)
 
-	// CreateOIDCAuthRequest stores r with the store's time as its creation time. ErrNotFound for an
-	// unknown client; ErrAlreadyExists for an ID in use.
-	CreateOIDCAuthRequest(ctx context.Context, r *OIDCAuthRequest) error
+	// CreateOIDCAuthRequest stores r with the store's time as its creation time. A request with a
+	// CodeHash is answered at once (its person was signed in already): it is stored with its SignIn
+	// and code as IssueOIDCCode would leave it, in this one write. A request without one is
+	// outstanding until IssueOIDCCode or its expiry; when maxPerClient > 0 and the unexpired
+	// outstanding requests of r.ClientKey already number maxPerClient, it stores nothing and returns a
+	// *LimitError (ErrLimited) whose Key is "client"; the count and the write are one transaction,
+	// serialised with the others on that key from any replica. ErrNotFound for an unknown client;
+	// ErrAlreadyExists for an ID in use.
+	CreateOIDCAuthRequest(ctx context.Context, r *OIDCAuthRequest, maxPerClient int) error
 	// OIDCAuthRequest returns the request while it has not expired, or ErrNotFound.
 	OIDCAuthRequest(ctx context.Context, id string) (*OIDCAuthRequest, error)
 	// IssueOIDCCode completes the request id: who signed in and the hash of its code, which may be
@@ -672,9 +687,12 @@ type OIDCStore interface {
 	// OIDCToken returns the token whose hash is hash, live or not, or ErrNotFound.
 	OIDCToken(ctx context.Context, hash []byte) (*OIDCToken, error)
 	// RotateOIDCRefresh uses up the live refresh token whose hash is hash and stores toks, in one
-	// transaction. If the token was used or revoked already, it instead revokes its whole family and
-	// returns ErrReplayed (the revocation is kept). ErrNotFound for an unknown or expired token.
-	RotateOIDCRefresh(ctx context.Context, hash []byte, toks []OIDCToken) error
+	// transaction. When sessionExpires is not zero, that transaction also records the use of the
+	// token's session, as TouchSession does (last seen now, expiring at sessionExpires): a refresh is a
+	// use of the session. If the token was used or revoked already, it instead revokes its whole family
+	// and returns ErrReplayed (the revocation is kept, the session untouched). ErrNotFound for an
+	// unknown or expired token.
+	RotateOIDCRefresh(ctx context.Context, hash []byte, toks []OIDCToken, sessionExpires time.Time) error
 	// RevokeOIDCFamily revokes every token of the family; an unknown family is not an error.
 	RevokeOIDCFamily(ctx context.Context, family string) error
 }

@@ -27,7 +27,7 @@ type conn struct {
 var longAgo = time.Unix(1, 0)
 
 // send writes req on the worker's connection to req's host (dialling it first if needed) and reads the
-// whole response body into w.buf. It returns the status code, or an error when no complete response
+// whole response body into w.buf (and its header into w.hdr). It returns the status code, or an error when no complete response
 // arrived; after an error, or when the server closes, the connection is dropped and the next request
 // dials again. Redirects are answers here, never followed. A request is never re-sent.
 func (w *worker) send(req *http.Request) (int, error) {
@@ -48,7 +48,7 @@ func (w *worker) send(req *http.Request) (int, error) {
 	}
 	c := w.conn
 	c.nc.SetDeadline(time.Now().Add(w.l.cfg.timeout))
-	status, keep, err := c.roundTrip(req, &w.buf)
+	status, keep, err := c.roundTrip(req, &w.buf, &w.hdr)
 	if err != nil || !keep {
 		w.closeConn()
 	}
@@ -60,7 +60,7 @@ func (w *worker) send(req *http.Request) (int, error) {
 
 // roundTrip writes req and reads its response, the body into body; keep is false when the server
 // closes the connection after it.
-func (c *conn) roundTrip(req *http.Request, body *bytes.Buffer) (status int, keep bool, err error) {
+func (c *conn) roundTrip(req *http.Request, body *bytes.Buffer, hdr *http.Header) (status int, keep bool, err error) {
 	if err := req.Write(c.bw); err != nil {
 		return 0, false, err
 	}
@@ -72,6 +72,7 @@ func (c *conn) roundTrip(req *http.Request, body *bytes.Buffer) (status int, kee
 		return 0, false, err
 	}
 	defer resp.Body.Close()
+	*hdr = resp.Header
 	body.Reset()
 	if _, err := body.ReadFrom(resp.Body); err != nil {
 		return 0, false, err

@@ -39,6 +39,9 @@ const (
 	opResolve // untimed id lookups before a patch phase of an earlier run's users
 	opSignIn
 	opVerify
+	opAuthorize // the oidc phase's GET /oidc/authorize with a session
+	opToken     // its POST /oidc/token
+	opRoundTrip // the two together
 	numOps
 )
 
@@ -58,6 +61,12 @@ func (o op) String() string {
 		return "signin"
 	case opVerify:
 		return "verify"
+	case opAuthorize:
+		return "authz"
+	case opToken:
+		return "token"
+	case opRoundTrip:
+		return "oidc"
 	}
 	return "op" + strconv.Itoa(int(o))
 }
@@ -95,6 +104,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		{cfg.phases.patch, l.patch},
 		{cfg.phases.signin, l.signin},
 		{cfg.phases.verify, l.verify},
+		{cfg.phases.oidc, l.oidc},
 	} {
 		if !phase.on {
 			continue
@@ -436,7 +446,7 @@ func (l *loader) runJobs(ctx context.Context, n int, ops []op, job func(context.
 	workers := make([]*worker, c)
 	for x := range workers {
 		// Workers take the replicas in turn, as a round-robin load balancer would.
-		w := &worker{l: l, base: l.cfg.bases[x%len(l.cfg.bases)]}
+		w := &worker{l: l, id: x, base: l.cfg.bases[x%len(l.cfg.bases)]}
 		for _, o := range ops {
 			w.tallies[o].lat = make([]time.Duration, 0, per)
 		}
@@ -488,9 +498,11 @@ type tally struct {
 // worker is one goroutine's client state. Only that goroutine uses it.
 type worker struct {
 	l       *loader
+	id      int    // its index among the phase's workers
 	base    string // the SCIM base URL this worker sends to
 	tallies [numOps]tally
 	buf     bytes.Buffer // the last response body
+	hdr     http.Header  // the last response's header
 	conn    *conn        // its keep-alive connection, nil until the first request
 }
 

@@ -8,7 +8,8 @@
 //	go run ./cmd/scimload -base http://127.0.0.1:8080/scim/v2/acme -token "$TOKEN" -c 8 -n 20000 -pid $(pgrep -f 'scimsso serve')
 //
 // The tenant must own -domain (default example.com). The token may come from
-// SCIMLOAD_TOKEN instead of -token; it is never printed.
+// SCIMLOAD_TOKEN instead of -token, the OIDC client's secret from
+// SCIMLOAD_CLIENT_SECRET instead of -client-secret; neither is ever printed.
 //
 // First one GET /Users?startIndex=1&count=2 (Okta's "test connection")
 // checks that the server answers and takes the token. Then the phases named
@@ -32,6 +33,15 @@
 //	verify  -v GET /auth/verify with a session cookie, as a proxy doing
 //	        forward authentication asks (must be 204); -c users are signed
 //	        in first, untimed, one session per worker; needs -idp.
+//	oidc    -o OpenID Connect round trips of a signed-in person: each worker
+//	        first signs in one user as signin does (untimed) and keeps its
+//	        session cookie, then GET /oidc/authorize?response_type=code&…
+//	        with it (must be 302 to -redirect-uri with a code and the state),
+//	        reported as "authz", and POST /oidc/token with the code
+//	        (client_secret_basic; must be 200 with an access and an ID token),
+//	        reported as "token"; the row "oidc" is the two together. The
+//	        client is one registered with scimsso client add --redirect-uri
+//	        (-client-id, -client-secret or SCIMLOAD_CLIENT_SECRET).
 //
 // User i (0 <= i < n) has userName PREFIX-i@DOMAIN and externalId 00uPREFIXi.
 // -prefix defaults to a random 6-character string, so runs against one server
@@ -93,11 +103,16 @@ type config struct {
 	writeIdP  string // only write a new IdP here
 	json      bool
 	timeout   time.Duration
+	o         int // OIDC round trips
+	clientID  string
+	// clientSecret is the OIDC client's secret; like the token, it is never printed.
+	clientSecret string
+	redirectURI  string
 }
 
 // phaseSet says which phases run; they always run in the order create,
-// filter, patch.
-type phaseSet struct{ create, filter, patch, signin, verify bool }
+// filter, patch, signin, verify, oidc.
+type phaseSet struct{ create, filter, patch, signin, verify, oidc bool }
 
 // String lists the phases that run, in order, comma-separated.
 func (p phaseSet) String() string {
@@ -105,7 +120,7 @@ func (p phaseSet) String() string {
 	for _, ph := range []struct {
 		on   bool
 		name string
-	}{{p.create, "create"}, {p.filter, "filter"}, {p.patch, "patch"}, {p.signin, "signin"}, {p.verify, "verify"}} {
+	}{{p.create, "create"}, {p.filter, "filter"}, {p.patch, "patch"}, {p.signin, "signin"}, {p.verify, "verify"}, {p.oidc, "oidc"}} {
 		if ph.on {
 			names = append(names, ph.name)
 		}
@@ -162,9 +177,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.m, "m", 1000, "PATCHes (patch phase)")
 	pids := fs.String("pid", "", "server `pid`s, comma-separated, to read CPU time and RSS from /proc, summed (optional)")
 	fs.StringVar(&cfg.prefix, "prefix", "", "userName prefix (default: random 6 characters per run)")
-	phases := fs.String("phases", "create,filter,patch", "comma-separated phases to run: create, filter, patch, signin, verify")
+	phases := fs.String("phases", "create,filter,patch", "comma-separated phases to run: create, filter, patch, signin, verify, oidc")
 	fs.IntVar(&cfg.s, "s", 2000, "sign-ins (signin phase)")
 	fs.IntVar(&cfg.v, "v", 20000, "GET /auth/verify requests (verify phase)")
+	fs.IntVar(&cfg.o, "o", 5000, "round trips, authorize then token (oidc phase)")
+	fs.StringVar(&cfg.clientID, "client-id", "", "client_id of an OIDC client (oidc phase; scimsso client add)")
+	fs.StringVar(&cfg.clientSecret, "client-secret", "", "its client_secret (default $SCIMLOAD_CLIENT_SECRET)")
+	fs.StringVar(&cfg.redirectURI, "redirect-uri", "", "a redirect URI the client registered (oidc phase)")
 	fs.StringVar(&cfg.idpDir, "idp", "", "`dir`ectory of the IdP key the tenant trusts (signin phase; make one with -write-idp)")
 	writeIdP := fs.String("write-idp", "", "write a new IdP key, certificate and metadata.xml to `dir`, print the scimsso command that trusts it, and exit")
 	fs.StringVar(&cfg.spBase, "sp-base", "", "the server's --base-url, for the Audience and Destination of sign-ins (default: scheme and host of -base)")
@@ -195,6 +214,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if cfg.token == "" {
 		cfg.token = getenv("SCIMLOAD_TOKEN")
 	}
+	if cfg.clientSecret == "" {
+		cfg.clientSecret = getenv("SCIMLOAD_CLIENT_SECRET")
+	}
 	if cfg.seedOnly && !set["phases"] {
 		*phases = "create"
 	}
@@ -210,8 +232,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 			cfg.phases.signin = true
 		case "verify":
 			cfg.phases.verify = true
+		case "oidc":
+			cfg.phases.oidc = true
 		default:
-			return bad("-phases: unknown phase %q (want create, filter, patch, signin, verify)", p)
+			return bad("-phases: unknown phase %q (want create, filter, patch, signin, verify, oidc)", p)
 		}
 	}
 	cfg.prefixSet = cfg.prefix != ""
@@ -251,16 +275,18 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return bad("-prefix %q: want 1-40 of A-Z a-z 0-9 . _ - starting with a letter or digit", cfg.prefix)
 	case cfg.c < 1:
 		return bad("-c %d: want at least 1", cfg.c)
-	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0 || cfg.s < 0 || cfg.v < 0:
-		return bad("-n, -k, -m, -s and -v must not be negative")
+	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0 || cfg.s < 0 || cfg.v < 0 || cfg.o < 0:
+		return bad("-n, -k, -m, -s, -v and -o must not be negative")
 	case cfg.timeout <= 0:
 		return bad("-timeout %v: want a positive duration", cfg.timeout)
-	case (cfg.phases.filter && cfg.k > 0 || cfg.phases.patch && cfg.m > 0 || cfg.phases.signin && cfg.s > 0 || cfg.phases.verify) && cfg.n == 0:
-		return bad("filter, patch, signin and verify need users: -n must be at least 1")
-	case (cfg.phases.signin || cfg.phases.verify) && cfg.idpDir == "":
-		return bad("the signin and verify phases need -idp DIR (make one with -write-idp DIR and trust it with scimsso sso set)")
-	case (cfg.phases.filter || cfg.phases.patch || cfg.phases.signin || cfg.phases.verify) && !cfg.phases.create && !cfg.prefixSet:
-		return bad("filter, patch, signin and verify without create use an earlier run's users: pass its -prefix and -n")
+	case (cfg.phases.filter && cfg.k > 0 || cfg.phases.patch && cfg.m > 0 || cfg.phases.signin && cfg.s > 0 || cfg.phases.verify || cfg.phases.oidc && cfg.o > 0) && cfg.n == 0:
+		return bad("filter, patch, signin, verify and oidc need users: -n must be at least 1")
+	case (cfg.phases.signin || cfg.phases.verify || cfg.phases.oidc) && cfg.idpDir == "":
+		return bad("the signin, verify and oidc phases need -idp DIR (make one with -write-idp DIR and trust it with scimsso sso set)")
+	case cfg.phases.oidc && (cfg.clientID == "" || cfg.clientSecret == "" || cfg.redirectURI == ""):
+		return bad("%v", errNoClient)
+	case (cfg.phases.filter || cfg.phases.patch || cfg.phases.signin || cfg.phases.verify || cfg.phases.oidc) && !cfg.phases.create && !cfg.prefixSet:
+		return bad("filter, patch, signin, verify and oidc without create use an earlier run's users: pass its -prefix and -n")
 	}
 	if cfg.spBase == "" {
 		u, _ := url.Parse(cfg.base)

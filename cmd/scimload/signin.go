@@ -131,3 +131,55 @@ func (w *worker) post(ctx context.Context, u string, form []byte) (int, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return w.send(req)
 }
+
+// sessions signs in n users of this run before a phase (untimed), the x-th at replica x mod replicas as
+// runJobs assigns workers, and returns each session's Cookie header.
+func (l *loader) sessions(ctx context.Context, n int) ([]string, error) {
+	idp, err := loadIdP(l.cfg.idpDir)
+	if err != nil {
+		return nil, err
+	}
+	picks, err := l.pick(n)
+	if err != nil {
+		return nil, err
+	}
+	cookies := make([]string, n)
+	for x := range cookies {
+		base := l.cfg.bases[x%len(l.cfg.bases)]
+		form, err := l.signInForm(idp, l.tenant(), l.userName(picks[x]))
+		if err != nil {
+			return nil, err
+		}
+		if cookies[x], err = l.signInSession(ctx, base, origin(base)+"/saml/"+l.tenant()+"/acs", form); err != nil {
+			return nil, fmt.Errorf("signing %s in: %w", l.userName(picks[x]), err)
+		}
+	}
+	return cookies, nil
+}
+
+// signInSession posts a sign-in form to acs and returns the Cookie header of the session it started.
+func (l *loader) signInSession(ctx context.Context, base, acs string, form []byte) (string, error) {
+	w := &worker{l: l, base: base}
+	defer w.closeConn()
+	status, err := w.post(ctx, acs, form)
+	if err != nil {
+		return "", err
+	}
+	if status != http.StatusSeeOther {
+		return "", fmt.Errorf("sign-in at %s: status %d, want 303: %s", acs, status, snippet(w.buf.Bytes()))
+	}
+	var cookies []string
+	for _, c := range (&http.Response{Header: w.hdr}).Cookies() {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	if len(cookies) == 0 {
+		return "", fmt.Errorf("sign-in at %s: no session cookie", acs)
+	}
+	return strings.Join(cookies, "; "), nil
+}
+
+// origin is the scheme and host of a base URL.
+func origin(base string) string {
+	u, _ := url.Parse(base)
+	return u.Scheme + "://" + u.Host
+}

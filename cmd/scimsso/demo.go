@@ -23,6 +23,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
 )
@@ -92,6 +93,11 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	app, err := demoClient(ctx, st, base)
+	if err != nil {
+		return err
+	}
+	handler = app.routes(handler)
 	idp, err := m.demoIdP(idpURL)
 	if err != nil {
 		return err
@@ -114,6 +120,13 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 	fmt.Fprintf(out, "Sign in (SP-initiated):  %s/saml/demo/login\n", base)
 	fmt.Fprintf(out, "Sign in (IdP-initiated): %s/login/demo\n", idpURL)
 	fmt.Fprintf(out, "Signed-in user:          %s/me\n\n", base)
+	fmt.Fprintf(out, "Connect an application (OpenID Connect; client %q, registered as scimsso client add does):\n", app.name)
+	fmt.Fprintf(out, "  Discovery:     %s/.well-known/openid-configuration\n", base)
+	fmt.Fprintf(out, "  Client ID:     %s\n", app.id)
+	fmt.Fprintf(out, "  Client secret: %s\n", app.secret)
+	fmt.Fprintf(out, "  Redirect URI:  %s\n", app.redirect)
+	fmt.Fprintf(out, "  Authorize:     %s\n", app.authorizeURL(base))
+	fmt.Fprintf(out, "  Token:         %s\n\n", app.tokenCurl(base, "CODE"))
 	fmt.Fprintf(out, "Demo IdP users:\n")
 	for _, u := range demoUsers {
 		fmt.Fprintf(out, "  %-8s %-20s password %s\n", u.id, u.email, u.password)
@@ -265,4 +278,65 @@ func callHandler(h http.Handler, method, path, body string) error {
 		return errors.New(strings.TrimSpace(string(b)))
 	}
 	return nil
+}
+
+// demoApp is the demo's registered OpenID Connect client. Its redirect URI is a page of the demo (not
+// of scimsso's router) that shows the code and the command that exchanges it.
+type demoApp struct{ name, id, secret, redirect string }
+
+// demoClient registers the demo's client, as client add does.
+func demoClient(ctx context.Context, st store.Store, base string) (*demoApp, error) {
+	secret, hash, err := openid.NewClientSecret()
+	if err != nil {
+		return nil, err
+	}
+	app := &demoApp{name: "Demo app", secret: secret, redirect: base + "/demo/callback"}
+	c := &store.OIDCClient{Name: app.name, RedirectURIs: []string{app.redirect}, SecretHash: hash}
+	if err := st.CreateOIDCClient(ctx, c); err != nil {
+		return nil, fmt.Errorf("demo client: %w", err)
+	}
+	app.id = c.ID
+	return app, nil
+}
+
+// authorizeURL is an authorization request of the client: opened in a browser, it signs the person in
+// (or finds them signed in) and comes back to the redirect URI with a code.
+func (a *demoApp) authorizeURL(base string) string {
+	return base + "/oidc/authorize?" + url.Values{"client_id": {a.id}, "redirect_uri": {a.redirect}, "response_type": {"code"},
+		"scope": {"openid email profile"}, "state": {"demo"}, "nonce": {"demo-nonce"}}.Encode()
+}
+
+// tokenCurl is the command that exchanges code for the tokens, as the application's back end would.
+func (a *demoApp) tokenCurl(base, code string) string {
+	return fmt.Sprintf("curl -sS --fail-with-body -u '%s:%s' -d grant_type=authorization_code -d code=%s --data-urlencode 'redirect_uri=%s' %s/oidc/token",
+		a.id, a.secret, code, a.redirect, base)
+}
+
+// routes serves the client's redirect URI beside scimsso's routes: a plain-text page with the code and
+// the command that exchanges it (within the code's 60 seconds).
+func (a *demoApp) routes(next http.Handler) http.Handler {
+	u, _ := url.Parse(a.redirect)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != u.Path {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-store")
+		q := r.URL.Query()
+		if e := q.Get("error"); e != "" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, "The sign-in came back with error=%s: %s\n", e, q.Get("error_description"))
+			return
+		}
+		code := q.Get("code")
+		if code == "" || len(code) > 64 {
+			http.Error(w, "no code", http.StatusBadRequest)
+			return
+		}
+		base := strings.TrimSuffix(a.redirect, u.Path)
+		fmt.Fprintf(w, "The application got code=%s (state=%s).\n\nExchange it for an ID token and an access token within 60 seconds:\n\n  %s\n",
+			code, q.Get("state"), a.tokenCurl(base, url.QueryEscape(code)))
+	})
 }

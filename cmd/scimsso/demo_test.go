@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -50,6 +51,8 @@ type demoOutput struct {
 	scim, token, spLogin, idpLogin, me string
 	curl                               string // the printed provisioning command, lines joined as a shell reads them
 	users                              []demoUser
+	// The OpenID Connect client's lines.
+	discovery, clientID, clientSecret, redirect, authorize, tokenCurl string
 }
 
 type demoUser struct{ id, email, password string }
@@ -64,6 +67,10 @@ func readDemoOutput(t *testing.T, lines <-chan string, logPath string) demoOutpu
 	fields := map[string]*string{
 		"SCIM base URL": &out.scim, "SCIM token": &out.token, "Sign in (SP-initiated)": &out.spLogin,
 		"Sign in (IdP-initiated)": &out.idpLogin, "Signed-in user": &out.me,
+	}
+	oidcFields := map[string]*string{
+		"Discovery": &out.discovery, "Client ID": &out.clientID, "Client secret": &out.clientSecret, "Redirect URI": &out.redirect,
+		"Authorize": &out.authorize, "Token": &out.tokenCurl,
 	}
 	deadline := time.After(20 * time.Second)
 	section := ""
@@ -86,6 +93,11 @@ func readDemoOutput(t *testing.T, lines <-chan string, logPath string) demoOutpu
 					t.Fatalf("demo printed no %q line", k)
 				}
 			}
+			for k, v := range oidcFields {
+				if *v == "" {
+					t.Fatalf("demo printed no OpenID Connect %q line", k)
+				}
+			}
 			if out.curl == "" || len(out.users) == 0 {
 				t.Fatalf("demo printed no provisioning command or no users: %+v", out)
 			}
@@ -97,6 +109,15 @@ func readDemoOutput(t *testing.T, lines <-chan string, logPath string) demoOutpu
 			section = "curl"
 		case l == "Demo IdP users:":
 			section = "users"
+		case strings.HasPrefix(l, "Connect an application (OpenID Connect"):
+			section = "oidc"
+		case section == "oidc":
+			k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+			if p := oidcFields[k]; ok && p != nil && strings.HasPrefix(l, "  ") {
+				*p = strings.TrimSpace(v)
+				continue
+			}
+			t.Fatalf("demo printed an OpenID Connect line TestDemo does not follow: %q", l)
 		case section == "curl" && strings.HasPrefix(l, "  "):
 			// A shell joins a line ending in a backslash with the next one.
 			out.curl += strings.TrimSuffix(strings.TrimSpace(l), "\\") + " "
@@ -179,6 +200,22 @@ func TestDemo(t *testing.T) {
 		fail(t, "the printed provisioning command answered %s (%v)", body, err)
 	}
 
+	// The printed discovery URL: the provider at the demo's base URL.
+	res, err := http.Get(printed.discovery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disc struct {
+		Issuer string `json:"issuer"`
+		Auth   string `json:"authorization_endpoint"`
+		Token  string `json:"token_endpoint"`
+	}
+	json.NewDecoder(res.Body).Decode(&disc)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || disc.Issuer != base || !strings.HasPrefix(printed.authorize, disc.Auth+"?") || !strings.HasSuffix(printed.tokenCurl, " "+disc.Token) {
+		fail(t, "the printed discovery URL answered %d %+v; the printed authorize link is %s, token command %s", res.StatusCode, disc, printed.authorize, printed.tokenCurl)
+	}
+
 	signedIn := map[string]bool{}
 	for _, link := range []struct{ name, url string }{{"SP-initiated", printed.spLogin}, {"IdP-initiated", printed.idpLogin}} {
 		for _, u := range printed.users {
@@ -250,6 +287,37 @@ func TestDemo(t *testing.T) {
 				wantSource := map[bool]string{true: "scim", false: "sso"}[provisioned]
 				if res.StatusCode != http.StatusOK || me.User.UserName != u.email || me.User.Source != wantSource || (provisioned && me.User.ID != created.ID) {
 					fail(t, "%s as %s: %s answered %d %+v, want %s from %s", link.name, u.id, printed.me, res.StatusCode, me, u.email, wantSource)
+				}
+				// The printed authorize link, signed in: straight back to the printed redirect URI with a
+				// code, which the printed token command exchanges for an ID token naming this person.
+				res, err = b.Get(printed.authorize)
+				if err != nil {
+					t.Fatal(err)
+				}
+				page, _ = io.ReadAll(res.Body)
+				res.Body.Close()
+				code := res.Request.URL.Query().Get("code")
+				if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Request.URL.String(), printed.redirect+"?") || code == "" ||
+					!strings.Contains(string(page), "code="+code) {
+					fail(t, "%s as %s: the authorize link ended at %s (%d)\n%s", link.name, u.id, res.Request.URL, res.StatusCode, page)
+				}
+				sh := exec.Command("bash", "-c", strings.Replace(printed.tokenCurl, "code=CODE", "code="+code, 1))
+				sh.Env = []string{"PATH=" + filepath.Dir(curl)}
+				body, err := sh.Output()
+				var toks struct {
+					IDToken string `json:"id_token"`
+				}
+				if err != nil || json.Unmarshal(body, &toks) != nil || strings.Count(toks.IDToken, ".") != 2 {
+					fail(t, "%s as %s: the printed token command: %v\n%s", link.name, u.id, err, body)
+				}
+				payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(toks.IDToken, ".")[1])
+				var claims struct {
+					Iss, Sub, Email, Nonce string
+					Aud                    []string
+				}
+				json.Unmarshal(payload, &claims)
+				if claims.Iss != base || claims.Sub != me.User.ID || claims.Email != u.email || claims.Nonce != "demo-nonce" || len(claims.Aud) != 1 || claims.Aud[0] != printed.clientID {
+					fail(t, "%s as %s: ID token claims %+v, want %s (%s) for client %s", link.name, u.id, claims, u.email, me.User.ID, printed.clientID)
 				}
 			})
 		}

@@ -25,6 +25,7 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 	fs.Var(&redirects, "redirect-uri", "redirect URI, compared exactly (repeatable; https, or http for localhost)")
 	fs.Var(&logouts, "post-logout-redirect-uri", "where logout may return the browser (repeatable)")
 	public := fs.Bool("public", false, "a public client (single-page or native app): no secret, PKCE S256 required")
+	alg := fs.String("id-token-alg", store.AlgRS256, "the algorithm that signs the client's ID tokens (its id_token_signed_response_alg): RS256 or ES256")
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -39,12 +40,18 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 	if len(redirects) == 0 {
 		return errors.New("client add: at least one --redirect-uri is required")
 	}
+	if *alg != store.AlgRS256 && *alg != store.AlgES256 {
+		return fmt.Errorf("client add: --id-token-alg %q: want RS256 or ES256", *alg)
+	}
 	for _, u := range append(append([]string(nil), redirects...), logouts...) {
 		if err := openid.CheckRedirectURI(u); err != nil {
 			return fmt.Errorf("client add: %w", err)
 		}
 	}
 	c := &store.OIDCClient{Name: name, RedirectURIs: dedupe(redirects), PostLogoutRedirectURIs: dedupe(logouts), Public: *public}
+	if *alg == store.AlgES256 {
+		c.IDTokenAlg = store.AlgES256 // RS256 is stored as the default, ""
+	}
 	secret := ""
 	if !c.Public {
 		if secret, c.SecretHash, err = openid.NewClientSecret(); err != nil {
@@ -101,13 +108,17 @@ func (m *Main) clientList(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tCREATED\tREDIRECT URIS\tPOST-LOGOUT URIS")
+	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tID TOKEN\tCREATED\tREDIRECT URIS\tPOST-LOGOUT URIS")
 	for _, c := range cs {
 		kind := "confidential"
 		if c.Public {
 			kind = "public"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, c.CreatedAt.Format(time.RFC3339),
+		alg := c.IDTokenAlg
+		if alg == "" {
+			alg = store.AlgRS256
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, alg, c.CreatedAt.Format(time.RFC3339),
 			strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "))
 	}
 	return tw.Flush()

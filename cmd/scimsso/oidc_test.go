@@ -43,7 +43,7 @@ const (
 // oidcEnv is a running scimsso with tenant acme (acme.com), SSO active at a test IdP, and two
 // registered clients: a confidential one and a public one.
 type oidcEnv struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *storetest.Clock
 	db     string
 	st     *sqlstore.Store
@@ -83,7 +83,10 @@ func kv(out string) map[string]string {
 	return m
 }
 
-func newOIDCEnv(t *testing.T) *oidcEnv {
+func newOIDCEnv(t testing.TB) *oidcEnv { return newOIDCEnvWith(t, nil) }
+
+// newOIDCEnvWith is newOIDCEnv with the server's store wrapped by wrap (nil: as it is).
+func newOIDCEnvWith(t testing.TB, wrap func(store.Store) store.Store) *oidcEnv {
 	e := &oidcEnv{t: t, clock: storetest.NewClock(time.Now()), db: filepath.Join(t.TempDir(), "scimsso.db")}
 	e.cli("tenant", "create", "acme", "--name", "Acme", "--domain", "acme.com")
 	var err error
@@ -114,7 +117,11 @@ func newOIDCEnv(t *testing.T) *oidcEnv {
 	}
 	e.base = "https://" + ln.Addr().String()
 	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Now: e.clock.Now}
-	h, err := m.buildHandler(e.st, zaptest.NewLogger(t), e.base)
+	var st store.Store = e.st
+	if wrap != nil {
+		st = wrap(st)
+	}
+	h, err := m.buildHandler(st, zaptest.NewLogger(t), e.base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +230,7 @@ func (e *oidcEnv) callback(res *http.Response) url.Values {
 	return u.Query()
 }
 
-func random(t *testing.T) string {
+func random(t testing.TB) string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -364,7 +371,7 @@ func TestOIDCCodeFlow(t *testing.T) {
 	if disc.Issuer != e.base || disc.Authorization != want+"authorize" || disc.Token != want+"token" || disc.Userinfo != want+"userinfo" ||
 		disc.EndSession != want+"logout" || disc.JWKS != want+"jwks" || !slices.Equal(disc.ResponseTypes, []string{"code"}) ||
 		!slices.Equal(disc.Grants, []string{"authorization_code", "refresh_token"}) || !slices.Equal(disc.PKCE, []string{"S256"}) ||
-		!slices.Contains(disc.Algs, "RS256") || disc.Introspection != "" {
+		!slices.Equal(disc.Algs, []string{"RS256", "ES256"}) || disc.Introspection != "" {
 		t.Errorf("discovery = %+v", disc)
 	}
 
@@ -408,7 +415,7 @@ func (c idClaims) withoutProtocol() idClaims {
 	return c
 }
 
-func tenantID(t *testing.T, st store.Store, slug string) string {
+func tenantID(t testing.TB, st store.Store, slug string) string {
 	tn, err := st.TenantBySlug(context.Background(), slug)
 	if err != nil {
 		t.Fatal(err)
@@ -865,5 +872,146 @@ func TestOIDCLogsAreJSON(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no oidc log line for the refused request:\n%s", s.logs(t))
+	}
+}
+
+// jwtAlg is the algorithm in the header of tok's ID token.
+func jwtAlg(t testing.TB, tok *oauth2.Token) string {
+	raw, _ := tok.Extra("id_token").(string)
+	head, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Alg string }
+	json.Unmarshal(b, &h)
+	return h.Alg
+}
+
+// TestOIDCES256: a client registered with --id-token-alg ES256 gets ID tokens signed ES256, which a
+// go-oidc relying party configured for ES256 verifies against the published keys (and one that takes
+// only RS256 refuses); an ES256 ID token serves as id_token_hint; other clients keep
+// RS256.
+func TestOIDCES256(t *testing.T) {
+	e := newOIDCEnv(t)
+	reg := kv(e.cli("client", "add", "Dash", "--redirect-uri", appCallback, "--id-token-alg", "ES256"))
+	ec := e.conf
+	ec.ClientID, ec.ClientSecret = reg["client_id"], reg["client_secret"]
+	if list := e.cli("client", "list"); !strings.Contains(list, "ES256") || !strings.Contains(list, "RS256") {
+		t.Errorf("client list does not show the ID token algorithms:\n%s", list)
+	}
+	b, code := e.login(&ec, "ada@acme.com", "st", random(t))
+	tok, err := ec.Exchange(e.ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alg := jwtAlg(t, tok); alg != "ES256" {
+		t.Fatalf("ID token of an ES256 client signed %s", alg)
+	}
+	_, c := e.verify(e.op.Verifier(&gooidc.Config{ClientID: ec.ClientID, SupportedSigningAlgs: []string{gooidc.ES256}}), tok)
+	if c.Email != "ada@acme.com" {
+		t.Errorf("ES256 ID token claims = %+v", c)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if _, err := e.op.Verifier(&gooidc.Config{ClientID: ec.ClientID, SupportedSigningAlgs: []string{gooidc.RS256}}).Verify(e.ctx, raw); err == nil {
+		t.Error("a verifier that takes only RS256 accepted the token: it is not ES256")
+	}
+	// The ES256 token as id_token_hint, with prompt=none: the same person is signed in, so a code.
+	res, _ := b.visit(http.MethodGet, ec.AuthCodeURL("st2", oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", raw)), nil)
+	if q := e.callback(res); q.Get("code") == "" {
+		t.Errorf("prompt=none with an ES256 id_token_hint of the signed-in person: %v, want a code", q)
+	}
+	// The default client still gets RS256.
+	_, code = e.login(&e.conf, "ada@acme.com", "st", random(t))
+	if tok, err = e.conf.Exchange(e.ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	if alg := jwtAlg(t, tok); alg != "RS256" {
+		t.Errorf("ID token of a default client signed %s, want RS256", alg)
+	}
+}
+
+// TestOIDCRefreshIsSessionUse: a refresh counts as a use of the scimsso session, as a page view does:
+// an application that keeps refreshing keeps its person's session from idling out (the tenant's hard
+// timeout here is an hour), while one that stops refreshing loses it after the idle hour.
+func TestOIDCRefreshIsSessionUse(t *testing.T) {
+	e := newOIDCEnv(t)
+	e.cli("sso", "set", "--tenant", "acme", "--hard-timeout", "1h", "--soft-timeout", "55m")
+	verifier := oauth2.GenerateVerifier()
+	_, code := e.login(&e.public, "ada@acme.com", "st", random(t), oauth2.S256ChallengeOption(verifier))
+	tok, err := e.public.Exchange(e.ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh := func(rt string) (*oauth2.Token, error) {
+		return e.public.TokenSource(e.ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
+	}
+	// Every 50 minutes, three times: 2.5 hours in all, well past the hour the session had at sign-in.
+	for i := range 3 {
+		e.clock.Add(50 * time.Minute)
+		if tok, err = refresh(tok.RefreshToken); err != nil {
+			t.Fatalf("refresh %d, %v after the sign-in: %v", i+1, time.Duration(i+1)*50*time.Minute, err)
+		}
+	}
+	if status, _, _ := e.userinfo(tok.AccessToken); status != http.StatusOK {
+		t.Errorf("userinfo after the refreshes: %d, want 200", status)
+	}
+	// Idle for more than the hour: the session ends, and the refresh token with it.
+	e.clock.Add(61 * time.Minute)
+	if _, err := refresh(tok.RefreshToken); oauthErrorCode(err) != "invalid_grant" {
+		t.Errorf("refresh after an idle hour: %v, want invalid_grant", err)
+	}
+}
+
+// TestOIDCIDTokenHint: an id_token_hint names the person the application expects. The person signed in
+// gets a code; someone else signed in gets login_required with prompt=none, and otherwise a new sign-in,
+// whose result the client gets only if it is the hinted person.
+func TestOIDCIDTokenHint(t *testing.T) {
+	e := newOIDCEnv(t)
+	idToken := func(email string) (*browser, string, string) {
+		t.Helper()
+		b, code := e.login(&e.conf, email, "st", random(t))
+		tok, err := e.conf.Exchange(e.ctx, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		_, c := e.verify(e.op.Verifier(&gooidc.Config{ClientID: e.conf.ClientID}), tok)
+		return b, raw, c.Sub
+	}
+	ada, adaHint, adaSub := idToken("ada@acme.com")
+	_, bobHint, bobSub := idToken("bob@acme.com")
+	e.clock.Add(time.Second) // the sessions are older than the requests below
+	hinted := func(hint string, opts ...oauth2.AuthCodeOption) string {
+		return e.conf.AuthCodeURL("sth", append(opts, oauth2.SetAuthURLParam("id_token_hint", hint))...)
+	}
+	res, _ := ada.visit(http.MethodGet, hinted(adaHint, oauth2.SetAuthURLParam("prompt", "none")), nil)
+	if q := e.callback(res); q.Get("code") == "" {
+		t.Errorf("prompt=none, hint of the person signed in: %v, want a code", q)
+	}
+	res, _ = ada.visit(http.MethodGet, hinted(bobHint, oauth2.SetAuthURLParam("prompt", "none")), nil)
+	if q := e.callback(res); q.Get("error") != "login_required" || q.Get("code") != "" {
+		t.Errorf("prompt=none, hint of someone else: %v, want error=login_required", q)
+	}
+	// Without prompt=none: a new sign-in; as the hinted person, the client gets them.
+	res, _ = ada.visit(http.MethodGet, hinted(bobHint, oauth2.SetAuthURLParam("login_hint", "bob@acme.com")), nil)
+	res, _ = ada.signIn(res, "bob@acme.com")
+	q := e.callback(res)
+	if q.Get("code") == "" {
+		t.Fatalf("hint of someone else, then their sign-in: %v, want a code", q)
+	}
+	tok, err := e.conf.Exchange(e.ctx, q.Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, c := e.verify(e.op.Verifier(&gooidc.Config{ClientID: e.conf.ClientID}), tok); c.Sub != bobSub {
+		t.Errorf("the code after the new sign-in is for %s, want the hinted %s", c.Sub, bobSub)
+	}
+	// The new sign-in is not the hinted person: the client does not get them.
+	e.clock.Add(time.Second)
+	res, _ = ada.visit(http.MethodGet, hinted(adaHint, oauth2.SetAuthURLParam("login_hint", "bob@acme.com")), nil)
+	res, _ = ada.signIn(res, "bob@acme.com")
+	if q := e.callback(res); q.Get("error") != "login_required" || q.Get("code") != "" {
+		t.Errorf("hint of %s, signed in again as bob: %v, want error=login_required", adaSub, q)
 	}
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/scimsso/scimsso/store/sqlstore"
 )
 
-// secretsRotate re-encrypts every tenant's SP private key under the first key of --secret-key-file:
-// keys stored in clear (before a key file was configured) and keys under an older key id. It is a
+// secretsRotate re-encrypts every tenant's SP private key, and every OpenID Connect signing key not
+// yet retired, under the first key of --secret-key-file: keys stored in clear (before a key file was
+// configured) and keys under an older key id. It is a
 // command rather than something serve does at start because replicas restart one at a time: one
 // with the new key file must not re-encrypt under a key id the others cannot read yet. Run it once
 // every replica has the new file; afterwards the older key may leave the file.
@@ -40,12 +41,35 @@ func (m *Main) secretsRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	orep, err := s.ResealOIDCKeys(ctx)
+	if err != nil {
+		return err
+	}
 	if len(rep.Unreadable) > 0 {
 		return fmt.Errorf("secrets rotate: re-encrypted %d SP private keys, but %d could not be read and were left as they are: %s",
 			rep.Resealed, len(rep.Unreadable), unreadable(rep))
 	}
+	// A retiring signing key only verifies until it leaves the key set: one that does not open needs no
+	// fixing. A current one does: nothing can sign with it.
+	if n := len(orep.Unreadable) - orep.UnreadableRetiring; n > 0 {
+		return fmt.Errorf("secrets rotate: re-encrypted %d OIDC signing keys, but %d current ones could not be read and were left as they are: %s",
+			orep.Resealed, n, unreadableOIDC(orep))
+	}
 	fmt.Fprintf(m.Stdout, "re-encrypted %d SP private keys; %d tenants' keys are under the current key\n", rep.Resealed, rep.Current)
+	if orep.Current+orep.Stale()+len(orep.Unreadable) > 0 {
+		fmt.Fprintf(m.Stdout, "re-encrypted %d OIDC signing keys; %d are under the current key\n", orep.Resealed, orep.Current)
+	}
 	return nil
+}
+
+// unreadableOIDC lists the signing keys that do not open, with why, in key id order.
+func unreadableOIDC(rep sqlstore.OIDCKeyReport) string {
+	ids := make([]string, 0, len(rep.Unreadable))
+	for id, err := range rep.Unreadable {
+		ids = append(ids, id+" ("+err.Error()+")")
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, "; ")
 }
 
 // unreadable lists the tenants whose SP key does not open, with why, in slug order.
@@ -97,6 +121,14 @@ func logAtRest(ctx context.Context, s *sqlstore.Store, d dbFlags, log *zap.Logge
 	for _, slug := range unreadableSlugs(rep) {
 		log.Error("a tenant's SP private key cannot be read: sign-in for this tenant will fail",
 			zap.String("tenant", slug), zap.Error(rep.Unreadable[slug]))
+	}
+	orep, err := s.OIDCKeyState(ctx)
+	if err != nil {
+		return err
+	}
+	if d.secretKeyFile != "" && orep.Stale() > 0 {
+		log.Warn("some OIDC signing keys are not encrypted under the current key: run scimsso secrets rotate",
+			zap.Int("unencrypted", orep.Plain), zap.Int("older_key", orep.Older))
 	}
 	return nil
 }

@@ -263,3 +263,72 @@ func TestSPKeysEncryptedAtRest(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretsRotateOIDCKeys: secrets rotate re-encrypts the OpenID provider's signing keys too: keys
+// made before a key file was configured (stored in clear) and keys under an older key id end up under
+// the file's first key, and the provider still signs with them.
+func TestSecretsRotateOIDCKeys(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	mustRun(t, db, "tenant", "create", "acme", "--name", "Acme", "--domain", "acme.com")
+	mustRun(t, db, "oidc", "rotate-key") // no key file: the keys are stored in clear
+	column := func() []string {
+		t.Helper()
+		raw, err := sql.Open("sqlite3", db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		rows, err := raw.Query("SELECT private_key FROM oidc_keys ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var b []byte
+			rows.Scan(&b)
+			out = append(out, string(b))
+		}
+		return out
+	}
+	if keys := column(); len(keys) != 2 || !strings.Contains(keys[0], "PRIVATE KEY") {
+		t.Fatalf("signing keys made without a key file: %.30q, want 2 in clear", keys)
+	}
+	keyFile, lines := writeKeyFile(t, "k1")
+	env := []string{"SCIMSSO_DB=" + db, "SCIMSSO_SECRET_KEY_FILE=" + keyFile}
+	stdout, stderr, code := run(t, env, "secrets", "rotate")
+	if code != 0 || !strings.Contains(stdout, "re-encrypted 2 OIDC signing keys; 2 are under the current key\n") {
+		t.Fatalf("secrets rotate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, k := range column() {
+		if !strings.HasPrefix(k, "enc:v1:k1:") || strings.Contains(k, "PRIVATE KEY") {
+			t.Errorf("after rotate a signing key is stored as %.20q…, want enc:v1:k1:", k)
+		}
+	}
+	// A new first key: the keys move under it.
+	b := make([]byte, 32)
+	rand.Read(b)
+	k2 := writeFile0600(t, "k2:"+base64.StdEncoding.EncodeToString(b)+"\n"+lines["k1"])
+	env = []string{"SCIMSSO_DB=" + db, "SCIMSSO_SECRET_KEY_FILE=" + k2}
+	s := startServerEnv(t, db, env[1:])
+	if l := logged(t, s, "some OIDC signing keys are not encrypted under the current key: run scimsso secrets rotate"); len(l) != 1 || l[0]["older_key"] != 2.0 {
+		t.Errorf("serve with a new first key: %v, want one warning counting 2 signing keys under an older key", l)
+	}
+	s.signal(t, os.Interrupt)
+	s.wait(t, 10*time.Second)
+	if stdout, stderr, code = run(t, env, "secrets", "rotate"); code != 0 || !strings.Contains(stdout, "re-encrypted 2 OIDC signing keys") {
+		t.Fatalf("secrets rotate to k2: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, k := range column() {
+		if !strings.HasPrefix(k, "enc:v1:k2:") {
+			t.Errorf("after the second rotate a signing key is stored as %.20q…, want enc:v1:k2:", k)
+		}
+	}
+	// The provider still publishes and signs with them.
+	s = startServerEnv(t, db, env[1:])
+	res, body := do(t, http.MethodGet, s.url+"/oidc/jwks", nil)
+	if res.StatusCode != http.StatusOK || strings.Count(body, `"kid"`) != 2 {
+		t.Errorf("jwks after the rotations: %d %s", res.StatusCode, body)
+	}
+}

@@ -22,6 +22,7 @@ const (
 	lockLogin     = 0x6c6f67 // login attempts under a key ("log")
 	lockReqClient = 0x726363 // outstanding AuthnRequests of a client address ("rcc")
 	lockReqTenant = 0x726374 // outstanding AuthnRequests of a tenant ("rct")
+	lockOIDCReq   = 0x6f7263 // outstanding OIDC authorization requests of a client address ("orc")
 )
 
 // lockKeys takes, on PostgreSQL, the advisory lock of every key of a class until tx ends (see

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/scimsso/scimsso/internal/sealing"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -35,9 +36,9 @@ func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
-		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs), joinLines(c.PostLogoutRedirectURIs), b2i(c.Public),
-			nonNil(c.SecretHash), micros(now))
+		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs), joinLines(c.PostLogoutRedirectURIs), b2i(c.Public),
+			nonNil(c.SecretHash), c.IDTokenAlg, micros(now))
 		return err
 	})
 	if err != nil {
@@ -47,14 +48,14 @@ func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error
 	return nil
 }
 
-const oidcClientCols = `id, name, redirect_uris, post_logout_uris, public, secret_hash, created_at`
+const oidcClientCols = `id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg, created_at`
 
 func scanOIDCClient(sc scanner) (*store.OIDCClient, error) {
 	var c store.OIDCClient
 	var redirects, logouts string
 	var public int
 	var created int64
-	if err := sc.Scan(&c.ID, &c.Name, &redirects, &logouts, &public, &c.SecretHash, &created); err != nil {
+	if err := sc.Scan(&c.ID, &c.Name, &redirects, &logouts, &public, &c.SecretHash, &c.IDTokenAlg, &created); err != nil {
 		return nil, err
 	}
 	c.RedirectURIs, c.PostLogoutRedirectURIs = splitLines(redirects), splitLines(logouts)
@@ -178,15 +179,16 @@ func (s *Store) AddOIDCKeys(ctx context.Context, keys []store.OIDCKey, keep time
 }
 
 const oidcRequestCols = `id, client_id, redirect_uri, scopes, state, nonce, response_mode, code_challenge, code_challenge_method,
-	prompt, max_age, login_hint, organization, binding_hash, created_at, expires_at, tenant_id, user_id, session_hash, auth_time, amr,
-	code_hash, code_expires_at, code_used_at`
+	prompt, max_age, login_hint, organization, binding_hash, hint_subject, client_key, created_at, expires_at, tenant_id, user_id,
+	session_hash, auth_time, amr, code_hash, code_expires_at, code_used_at`
 
 func scanOIDCRequest(sc scanner) (*store.OIDCAuthRequest, error) {
 	var r store.OIDCAuthRequest
 	var scopes, prompt string
 	var created, expires, authTime, codeExp, codeUsed int64
 	if err := sc.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &scopes, &r.State, &r.Nonce, &r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod,
-		&prompt, &r.MaxAge, &r.LoginHint, &r.Organization, &r.BindingHash, &created, &expires, &r.SignIn.TenantID, &r.SignIn.UserID,
+		&prompt, &r.MaxAge, &r.LoginHint, &r.Organization, &r.BindingHash, &r.HintSubject, &r.ClientKey, &created, &expires,
+		&r.SignIn.TenantID, &r.SignIn.UserID,
 		&r.SignIn.SessionHash, &authTime, &r.SignIn.AMR, &r.CodeHash, &codeExp, &codeUsed); err != nil {
 		return nil, err
 	}
@@ -201,15 +203,58 @@ func scanOIDCRequest(sc scanner) (*store.OIDCAuthRequest, error) {
 	return &r, nil
 }
 
+// outstandingOIDC counts the unexpired outstanding (code not issued) requests of a client address, on
+// the partial index that holds only those. Requests are stored only below the cap, so what it counts is
+// bounded by the cap it is compared with.
+func outstandingOIDC(ctx context.Context, db rower, now time.Time, clientKey string) (int, error) {
+	var n int
+	// The partial index's condition is written out: plans do not look at bound values (see qpsg.go).
+	err := db.row(ctx, `SELECT count(*) FROM oidc_auth_requests WHERE client_key = ? AND code_expires_at = 0 AND expires_at > ?`,
+		clientKey, micros(now)).Scan(&n)
+	return n, err
+}
+
 // CreateOIDCAuthRequest implements store.Store.
-func (s *Store) CreateOIDCAuthRequest(ctx context.Context, r *store.OIDCAuthRequest) error {
+func (s *Store) CreateOIDCAuthRequest(ctx context.Context, r *store.OIDCAuthRequest, maxPerClient int) error {
+	capped := maxPerClient > 0 && r.CodeHash == nil
+	limited := &store.LimitError{Key: "client"}
+	// A request already beyond the cap is refused on the read pool, before it queues for the write
+	// connection (SQLite) or a lock (PostgreSQL), as CreateAuthnRequest does; the count under the lock
+	// decides.
+	if capped {
+		n, err := outstandingOIDC(ctx, s, s.now(), r.ClientKey)
+		if err != nil {
+			return fmt.Errorf("sqlstore: create oidc auth request: %w", err)
+		}
+		if n >= maxPerClient {
+			return fmt.Errorf("sqlstore: create oidc auth request: %w", limited)
+		}
+	}
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		if capped {
+			if err := s.lockKeys(ctx, tx, lockOIDCReq, r.ClientKey); err != nil {
+				return err
+			}
+			n, err := outstandingOIDC(ctx, tx, now, r.ClientKey)
+			if err != nil {
+				return err
+			}
+			if n >= maxPerClient {
+				return limited
+			}
+		}
 		created = now
+		in := r.SignIn
+		var codeExpires int64
+		if r.CodeHash != nil {
+			codeExpires = micros(r.CodeExpiresAt)
+		}
 		_, err := tx.exec(ctx, `INSERT INTO oidc_auth_requests (`+oidcRequestCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, 0, '', ?, 0, 0)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
 			r.ID, r.ClientID, r.RedirectURI, joinSpaces(r.Scopes), r.State, r.Nonce, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
-			joinSpaces(r.Prompt), r.MaxAge, r.LoginHint, r.Organization, nonNil(r.BindingHash), micros(now), micros(r.ExpiresAt), []byte{}, []byte{})
+			joinSpaces(r.Prompt), r.MaxAge, r.LoginHint, r.Organization, nonNil(r.BindingHash), r.HintSubject, r.ClientKey, micros(now),
+			micros(r.ExpiresAt), in.TenantID, in.UserID, nonNil(in.SessionHash), micros(in.AuthTime), in.AMR, nonNil(r.CodeHash), codeExpires)
 		return err
 	})
 	if err != nil {
@@ -329,14 +374,19 @@ func (s *Store) OIDCToken(ctx context.Context, hash []byte) (*store.OIDCToken, e
 }
 
 // RotateOIDCRefresh implements store.Store.
-func (s *Store) RotateOIDCRefresh(ctx context.Context, hash []byte, toks []store.OIDCToken) error {
+func (s *Store) RotateOIDCRefresh(ctx context.Context, hash []byte, toks []store.OIDCToken, sessionExpires time.Time) error {
 	replayed := false
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		replayed = false
 		res, err := tx.exec(ctx, `UPDATE oidc_tokens SET used_at = ? WHERE hash = ? AND refresh = 1 AND used_at = 0 AND revoked_at = 0 AND expires_at > ?`,
 			micros(now), hash, micros(now))
 		if err = affected(res, err); err == nil {
-			return insertOIDCTokens(ctx, tx, now, toks)
+			if err := insertOIDCTokens(ctx, tx, now, toks); err != nil || sessionExpires.IsZero() || len(toks) == 0 {
+				return err
+			}
+			_, err := tx.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ?`, micros(now), micros(sessionExpires),
+				nonNil(toks[0].SessionHash))
+			return err
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -387,4 +437,116 @@ func sweepOIDC(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
 		n += k
 	}
 	return n, nil
+}
+
+// OIDCKeyReport says how the OpenID provider's signing keys (the ones not yet retired) are held; its
+// counts mean what SPKeyReport's do. Unreadable is keyed by key id.
+type OIDCKeyReport struct {
+	Current, Older, Plain, Resealed int
+	Unreadable                      map[string]error
+	// UnreadableRetiring are the keys of Unreadable that are retiring: they only verify (their public
+	// half is enough) until they leave the key set, so they need no fixing.
+	UnreadableRetiring int
+}
+
+// Stale is how many readable keys are not under the keyring's first key.
+func (r OIDCKeyReport) Stale() int { return r.Older + r.Plain }
+
+type oidcKeyRow struct {
+	id       string
+	stored   []byte
+	retiring bool
+}
+
+// oidcKeyState opens every signing key not yet retired and counts it in a report; it returns the rows
+// that are readable but not under the first key, with their plaintext.
+func (s *Store) oidcKeyState(ctx context.Context) (rep OIDCKeyReport, stale []oidcKeyRow, plain [][]byte, err error) {
+	var rows []oidcKeyRow
+	err = s.each(ctx, `SELECT id, private_key, retires_at FROM oidc_keys WHERE retires_at = 0 OR retires_at > ? ORDER BY id`,
+		[]any{micros(s.now())}, func(sc scanner) error {
+			var r oidcKeyRow
+			var retires int64
+			if err := sc.Scan(&r.id, &r.stored, &retires); err != nil {
+				return err
+			}
+			r.retiring = retires != 0
+			rows = append(rows, r)
+			return nil
+		})
+	if err != nil {
+		return rep, nil, nil, fmt.Errorf("sqlstore: oidc keys: %w", err)
+	}
+	rep.Unreadable = map[string]error{}
+	for _, r := range rows {
+		pt, err := s.keys.Open(r.stored, oidcKeyContext(r.id))
+		if err != nil {
+			rep.Unreadable[r.id] = err
+			if r.retiring {
+				rep.UnreadableRetiring++
+			}
+			continue
+		}
+		id, sealed := sealing.KeyID(r.stored)
+		switch {
+		case !sealed:
+			rep.Plain++
+		case s.keys != nil && id == s.keys.Current():
+			rep.Current++
+			continue
+		default:
+			rep.Older++
+		}
+		stale = append(stale, r)
+		plain = append(plain, pt)
+	}
+	return rep, stale, plain, nil
+}
+
+// OIDCKeyState reports how the signing keys are held, as SPKeys does for the SP keys.
+func (s *Store) OIDCKeyState(ctx context.Context) (OIDCKeyReport, error) {
+	rep, _, _, err := s.oidcKeyState(ctx)
+	return rep, err
+}
+
+// ResealOIDCKeys encrypts under the keyring's first key every signing key (not yet retired) stored in
+// clear or under another key, as ResealSPKeys does for the SP keys: each replaced only if it is still
+// the value read, all in one transaction; keys that do not open are left as they are and reported.
+// Without a keyring it refuses.
+func (s *Store) ResealOIDCKeys(ctx context.Context) (OIDCKeyReport, error) {
+	if s.keys == nil {
+		return OIDCKeyReport{}, errors.New("sqlstore: reseal oidc keys: no secret key file is configured")
+	}
+	rep, stale, plain, err := s.oidcKeyState(ctx)
+	if err != nil || len(stale) == 0 {
+		return rep, err
+	}
+	sealed := make([][]byte, len(stale))
+	for i, r := range stale {
+		if sealed[i], err = s.keys.Seal(plain[i], oidcKeyContext(r.id)); err != nil {
+			return OIDCKeyReport{}, fmt.Errorf("sqlstore: reseal oidc keys: %w", err)
+		}
+	}
+	var n int
+	err = s.write(ctx, func(tx *wtx, _ time.Time) error {
+		n = 0
+		for i, r := range stale {
+			res, err := tx.exec(ctx, `UPDATE oidc_keys SET private_key = ? WHERE id = ? AND private_key = ?`, sealed[i], r.id, r.stored)
+			if err != nil {
+				return err
+			}
+			if k, err := res.RowsAffected(); err == nil && k == 1 {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return OIDCKeyReport{}, fmt.Errorf("sqlstore: reseal oidc keys: %w", mapErr(err))
+	}
+	after, err := s.OIDCKeyState(ctx)
+	if err != nil {
+		return OIDCKeyReport{}, err
+	}
+	after.Resealed = n
+	return after, nil
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ func mustOIDCClient(t *testing.T, s store.Store, name string, public bool) *stor
 		PostLogoutRedirectURIs: []string{"https://app.test/bye"}, Public: public}
 	if !public {
 		c.SecretHash = hash("secret of " + name)
+		c.IDTokenAlg = store.AlgES256
 	}
 	if err := s.CreateOIDCClient(ctx, c); err != nil {
 		t.Fatalf("CreateOIDCClient(%s): %v", name, err)
@@ -35,8 +37,9 @@ func mustOIDCRequest(t *testing.T, s store.Store, clock *Clock, clientID, id str
 	t.Helper()
 	r := &store.OIDCAuthRequest{ID: id, ClientID: clientID, RedirectURI: "https://app.test/cb", Scopes: []string{"openid", "offline_access"},
 		State: "st", Nonce: "n", CodeChallenge: "abc", CodeChallengeMethod: "S256", Prompt: []string{"login"}, MaxAge: -1,
-		LoginHint: "ada@acme.com", Organization: "acme", BindingHash: hash("binding"), ExpiresAt: clock.Now().Add(15 * time.Minute)}
-	if err := s.CreateOIDCAuthRequest(ctx, r); err != nil {
+		LoginHint: "ada@acme.com", Organization: "acme", BindingHash: hash("binding"), HintSubject: "u1", ClientKey: "198.51.100.1",
+		ExpiresAt: clock.Now().Add(15 * time.Minute)}
+	if err := s.CreateOIDCAuthRequest(ctx, r, 0); err != nil {
 		t.Fatalf("CreateOIDCAuthRequest(%s): %v", id, err)
 	}
 	return r
@@ -70,7 +73,7 @@ func testOIDCClients(t *testing.T, s store.Store, clock *Clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, conf) || got.CreatedAt.IsZero() {
+	if !reflect.DeepEqual(got, conf) || got.CreatedAt.IsZero() || got.IDTokenAlg != store.AlgES256 {
 		t.Errorf("OIDCClient = %+v, want %+v", got, conf)
 	}
 	if got, err := s.OIDCClient(ctx, pub.ID); err != nil || !got.Public || got.SecretHash != nil {
@@ -100,7 +103,7 @@ func testOIDCClients(t *testing.T, s store.Store, clock *Clock) {
 	wantErr(t, "request of a removed client", err, store.ErrNotFound)
 	_, err = s.OIDCToken(ctx, hash("access1"))
 	wantErr(t, "token of a removed client", err, store.ErrNotFound)
-	err = s.CreateOIDCAuthRequest(ctx, &store.OIDCAuthRequest{ID: "req2", ClientID: conf.ID, ExpiresAt: clock.Now().Add(time.Minute)})
+	err = s.CreateOIDCAuthRequest(ctx, &store.OIDCAuthRequest{ID: "req2", ClientID: conf.ID, ExpiresAt: clock.Now().Add(time.Minute)}, 0)
 	wantErr(t, "request of a removed client", err, store.ErrNotFound)
 }
 
@@ -161,7 +164,7 @@ func testOIDCCodes(t *testing.T, s store.Store, clock *Clock) {
 	if !reflect.DeepEqual(got, req) {
 		t.Errorf("OIDCAuthRequest = %+v\nwant %+v", got, req)
 	}
-	wantErr(t, "duplicate request id", s.CreateOIDCAuthRequest(ctx, req), store.ErrAlreadyExists)
+	wantErr(t, "duplicate request id", s.CreateOIDCAuthRequest(ctx, req, 0), store.ErrAlreadyExists)
 	_, err = s.OIDCAuthRequestByCode(ctx, hash("code1"))
 	wantErr(t, "request by a code not issued", err, store.ErrNotFound)
 	_, err = s.OIDCAuthRequestByCode(ctx, nil)
@@ -246,9 +249,9 @@ func testOIDCRefresh(t *testing.T, s store.Store, clock *Clock) {
 	if err := s.RedeemOIDCCode(ctx, "req1", oidcTokens(c.ID, "req1", "1", exp)); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, "rotate an access token", s.RotateOIDCRefresh(ctx, hash("access1"), nil), store.ErrNotFound)
-	wantErr(t, "rotate an unknown token", s.RotateOIDCRefresh(ctx, hash("nope"), nil), store.ErrNotFound)
-	if err := s.RotateOIDCRefresh(ctx, hash("refresh1"), oidcTokens(c.ID, "req1", "2", exp)); err != nil {
+	wantErr(t, "rotate an access token", s.RotateOIDCRefresh(ctx, hash("access1"), nil, time.Time{}), store.ErrNotFound)
+	wantErr(t, "rotate an unknown token", s.RotateOIDCRefresh(ctx, hash("nope"), nil, time.Time{}), store.ErrNotFound)
+	if err := s.RotateOIDCRefresh(ctx, hash("refresh1"), oidcTokens(c.ID, "req1", "2", exp), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if rt := mustToken(t, s, "refresh1"); rt.UsedAt.IsZero() || rt.Live(clock.Now()) || !rt.RevokedAt.IsZero() {
@@ -257,13 +260,13 @@ func testOIDCRefresh(t *testing.T, s store.Store, clock *Clock) {
 	if rt := mustToken(t, s, "refresh2"); !rt.Live(clock.Now()) {
 		t.Errorf("new refresh token = %+v; want live", rt)
 	}
-	wantErr(t, "reuse of a rotated refresh token", s.RotateOIDCRefresh(ctx, hash("refresh1"), oidcTokens(c.ID, "req1", "3", exp)), store.ErrReplayed)
+	wantErr(t, "reuse of a rotated refresh token", s.RotateOIDCRefresh(ctx, hash("refresh1"), oidcTokens(c.ID, "req1", "3", exp), time.Time{}), store.ErrReplayed)
 	for _, name := range []string{"access1", "access2", "refresh2"} {
 		if tok := mustToken(t, s, name); tok.RevokedAt.IsZero() {
 			t.Errorf("%s after a refresh token's reuse: %+v, want revoked", name, tok)
 		}
 	}
-	wantErr(t, "rotation of a revoked token", s.RotateOIDCRefresh(ctx, hash("refresh2"), nil), store.ErrReplayed)
+	wantErr(t, "rotation of a revoked token", s.RotateOIDCRefresh(ctx, hash("refresh2"), nil, time.Time{}), store.ErrReplayed)
 
 	// RevokeOIDCFamily ends a family at once.
 	mustOIDCRequest(t, s, clock, c.ID, "req2")
@@ -284,7 +287,7 @@ func testOIDCRefresh(t *testing.T, s store.Store, clock *Clock) {
 	}
 	// An expired refresh token is not found, and revokes nothing.
 	clock.Add(2 * time.Hour)
-	wantErr(t, "expired refresh token", s.RotateOIDCRefresh(ctx, hash("refresh2"), nil), store.ErrNotFound)
+	wantErr(t, "expired refresh token", s.RotateOIDCRefresh(ctx, hash("refresh2"), nil, time.Time{}), store.ErrNotFound)
 }
 
 // testConcurrentOIDCRedeem: of concurrent redemptions of one code exactly one issues tokens, and
@@ -322,5 +325,164 @@ func testConcurrentOIDCRedeem(t *testing.T, s store.Store, clock *Clock) {
 		if err == nil && tok.RevokedAt.IsZero() {
 			t.Errorf("token %d issued by the one redemption is not revoked after the others", i)
 		}
+	}
+}
+
+// testOIDCAnsweredAtOnce: a request stored with its code (the person was signed in already) is, in
+// that one write, what IssueOIDCCode would have made of it: found by its code, redeemed once, and
+// never given a second code.
+func testOIDCAnsweredAtOnce(t *testing.T, s store.Store, clock *Clock) {
+	c := mustOIDCClient(t, s, "wiki", false)
+	keep := clock.Now().Add(11 * time.Minute)
+	r := &store.OIDCAuthRequest{ID: "req1", ClientID: c.ID, RedirectURI: "https://app.test/cb", Scopes: []string{"openid"}, State: "st",
+		Nonce: "n", MaxAge: -1, BindingHash: hash("binding"), ClientKey: "198.51.100.1", ExpiresAt: keep, SignIn: oidcSignIn,
+		CodeHash: hash("code1"), CodeExpiresAt: clock.Now().Add(time.Minute)}
+	// Answered at once, it takes no place under a cap, even a full one.
+	if err := s.CreateOIDCAuthRequest(ctx, r, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateOIDCAuthRequest(ctx, &store.OIDCAuthRequest{ID: "req2", ClientID: c.ID, ClientKey: "198.51.100.1",
+		ExpiresAt: keep}, 1); err != nil {
+		t.Fatalf("an outstanding request beside one answered at once, cap 1: %v", err)
+	}
+	got, err := s.OIDCAuthRequestByCode(ctx, hash("code1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "req1" || !reflect.DeepEqual(got.SignIn, oidcSignIn) || !got.CodeExpiresAt.Equal(r.CodeExpiresAt) || !got.CodeUsedAt.IsZero() ||
+		!got.ExpiresAt.Equal(keep) || got.ClientKey != "198.51.100.1" {
+		t.Errorf("request answered at once, by its code = %+v", got)
+	}
+	wantErr(t, "a second code", s.IssueOIDCCode(ctx, "req1", oidcSignIn, hash("code2"), keep, keep), store.ErrNotFound)
+	if err := s.RedeemOIDCCode(ctx, "req1", oidcTokens(c.ID, "req1", "1", clock.Now().Add(10*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "second redemption", s.RedeemOIDCCode(ctx, "req1", nil), store.ErrReplayed)
+}
+
+// testOIDCRequestLimits: outstanding authorization requests are capped per client address; a refused
+// request stores nothing, and answered or expired requests free their place.
+func testOIDCRequestLimits(t *testing.T, s store.Store, clock *Clock) {
+	c := mustOIDCClient(t, s, "wiki", false)
+	n := 0
+	create := func(client string, ttl time.Duration) (string, error) {
+		n++
+		id := fmt.Sprintf("id-%d", n)
+		return id, s.CreateOIDCAuthRequest(ctx, &store.OIDCAuthRequest{ID: id, ClientID: c.ID, ClientKey: client, MaxAge: -1,
+			ExpiresAt: clock.Now().Add(ttl)}, 3)
+	}
+	must := func(id string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	first := must(create("198.51.100.1", 5*time.Minute))
+	must(create("198.51.100.1", 10*time.Minute))
+	must(create("198.51.100.1", 10*time.Minute))
+	id, err := create("198.51.100.1", 10*time.Minute)
+	wantLimited(t, "a fourth from one client", err, "client")
+	if _, err := s.OIDCAuthRequest(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused request was stored: %v", err)
+	}
+	must(create("203.0.113.7", 10*time.Minute)) // another client is not affected
+	// Answering a request frees its place.
+	if err := s.IssueOIDCCode(ctx, first, oidcSignIn, hash("code1"), clock.Now().Add(time.Minute), clock.Now().Add(11*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	must(create("198.51.100.1", 5*time.Minute))
+	_, err = create("198.51.100.1", 10*time.Minute)
+	wantLimited(t, "the client full again", err, "client")
+	// Expired requests count for nothing, swept or not.
+	clock.Add(6 * time.Minute)
+	must(create("198.51.100.1", 10*time.Minute))
+	// No cap: nothing is counted.
+	if err := s.CreateOIDCAuthRequest(ctx, &store.OIDCAuthRequest{ID: "uncapped", ClientID: c.ID, ClientKey: "198.51.100.1",
+		ExpiresAt: clock.Now().Add(time.Minute)}, 0); err != nil {
+		t.Fatalf("without a cap: %v", err)
+	}
+}
+
+// testConcurrentOIDCRequestLimits: requests sent all at once never take a client past its cap.
+func testConcurrentOIDCRequestLimits(t *testing.T, s store.Store, clock *Clock) {
+	c := mustOIDCClient(t, s, "wiki", false)
+	const n, perClient = 40, 7
+	var granted atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := s.CreateOIDCAuthRequest(ctx, &store.OIDCAuthRequest{ID: fmt.Sprintf("id-%d", i), ClientID: c.ID, ClientKey: "198.51.100.1",
+				ExpiresAt: clock.Now().Add(time.Hour)}, perClient)
+			switch {
+			case err == nil:
+				granted.Add(1)
+			case !errors.Is(err, store.ErrLimited):
+				t.Errorf("CreateOIDCAuthRequest: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	stored := 0
+	for i := range n {
+		if _, err := s.OIDCAuthRequest(ctx, fmt.Sprintf("id-%d", i)); err == nil {
+			stored++
+		}
+	}
+	if granted.Load() != perClient || stored != perClient {
+		t.Fatalf("%d requests granted, %d stored; want the cap, %d", granted.Load(), stored, perClient)
+	}
+}
+
+// testOIDCRefreshTouchesSession: a rotation given the session's new expiry records the use of the
+// token's session in its transaction; a refused rotation touches nothing.
+func testOIDCRefreshTouchesSession(t *testing.T, s store.Store, clock *Clock) {
+	tn := mustTenant(t, s, "acme", "acme.com")
+	u := mustUser(t, s, tn.ID, "ada@acme.com", "ext-ada")
+	sess := &store.Session{IDHash: hash("session"), TenantID: tn.ID, UserID: u.ID, ExpiresAt: clock.Now().Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	c := mustOIDCClient(t, s, "wiki", false)
+	mustOIDCRequest(t, s, clock, c.ID, "req1")
+	in := store.OIDCSignIn{TenantID: tn.ID, UserID: u.ID, SessionHash: sess.IDHash, AuthTime: clock.Now(), AMR: "saml"}
+	if err := s.IssueOIDCCode(ctx, "req1", in, hash("code1"), clock.Now().Add(time.Minute), clock.Now().Add(11*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	toks := func(suffix string) []store.OIDCToken {
+		ts := oidcTokens(c.ID, "req1", suffix, clock.Now().Add(10*time.Minute))
+		for i := range ts {
+			ts[i].OIDCSignIn = in
+		}
+		return ts
+	}
+	if err := s.RedeemOIDCCode(ctx, "req1", toks("1")); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(30 * time.Minute)
+	// Without a new expiry, the session is not touched.
+	if err := s.RotateOIDCRefresh(ctx, hash("refresh1"), toks("2"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SessionByHash(ctx, sess.IDHash); err != nil || !got.ExpiresAt.Equal(sess.ExpiresAt) {
+		t.Fatalf("session after a rotation without a touch = %+v, %v; want it unchanged", got, err)
+	}
+	exp := clock.Now().Add(2 * time.Hour)
+	if err := s.RotateOIDCRefresh(ctx, hash("refresh2"), toks("3"), exp); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SessionByHash(ctx, sess.IDHash)
+	if err != nil || !got.ExpiresAt.Equal(exp) || !got.LastSeenAt.Equal(clock.Now()) {
+		t.Fatalf("session after a rotation = %+v, %v; want last seen now, expiring at %v", got, err, exp)
+	}
+	clock.Add(time.Minute)
+	wantErr(t, "reuse", s.RotateOIDCRefresh(ctx, hash("refresh2"), toks("4"), clock.Now().Add(5*time.Hour)), store.ErrReplayed)
+	if got, err := s.SessionByHash(ctx, sess.IDHash); err != nil || !got.ExpiresAt.Equal(exp) {
+		t.Errorf("session after a refused rotation = %+v, %v; want it untouched", got, err)
 	}
 }

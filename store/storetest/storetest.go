@@ -73,6 +73,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OIDCCodes", testOIDCCodes},
 		{"OIDCRefresh", testOIDCRefresh},
 		{"ConcurrentOIDCRedeem", testConcurrentOIDCRedeem},
+		{"OIDCAnsweredAtOnce", testOIDCAnsweredAtOnce},
+		{"OIDCRequestLimits", testOIDCRequestLimits},
+		{"ConcurrentOIDCRequestLimits", testConcurrentOIDCRequestLimits},
+		{"OIDCRefreshTouchesSession", testOIDCRefreshTouchesSession},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
