@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 
 	"go.uber.org/zap"
@@ -19,13 +20,16 @@ import (
 // context (checked in v3.52: slog.Log(r.Context(), …) throughout), and withLibraryLog puts the zap
 // logger of the server that serves the request there. Two servers in one process (tests) log apart,
 // and a library line is JSON like every other (TestOIDCLogsAreJSON). A line with no server's logger in
-// its context goes to the default handler slog had before.
+// its context goes to stderr as JSON.
 var routeLibraryLogsOnce sync.Once
 
 // routeLibraryLogs sets slog's default logger to a ctxSlog, once per process.
 func routeLibraryLogs() {
 	routeLibraryLogsOnce.Do(func() {
-		slog.SetDefault(slog.New(ctxSlog{fallback: slog.Default().Handler()}))
+		// Not slog's previous default handler: that one writes through the log package, which
+		// SetDefault points at slog, so the two would call each other and hang on log's mutex (found in
+		// review). A line with no server's logger goes to stderr as JSON.
+		slog.SetDefault(slog.New(ctxSlog{fallback: slog.NewJSONHandler(os.Stderr, nil)}))
 	})
 }
 
