@@ -244,28 +244,56 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 // browser's scimsso session, and with it every token of that session; then it sends the browser to the
 // client's post_logout_redirect_uri when an id_token_hint proves which client asks and the URI is one
 // it registered, else shows a signed-out page.
+//
+// A logout any site can cause is a nuisance attack (a top-level navigation carries the Lax cookie), so
+// the session ends at once only when the id_token_hint was issued for this very session (its sid and
+// sub); otherwise the person is asked, and the answer is a form posted from this page (§2: "the OP
+// MUST ask" without a matching hint).
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		r.ParseForm() // a bad form is the parser's below to refuse
 	}
 	ctx := r.Context()
-	to := ""
+	to, hintSID, hintSub := "", "", ""
 	req, err := op.ParseEndSessionRequest(r, s.op.Decoder())
-	if err == nil && req.IdTokenHint != "" && req.PostLogoutRedirectURI != "" {
+	if err == nil && req.IdTokenHint != "" {
 		es, verr := op.ValidateEndSessionRequest(ctx, req, s.op)
-		if verr == nil {
+		if verr == nil && req.PostLogoutRedirectURI != "" {
 			to = es.RedirectURI
-		} else {
+		}
+		if verr != nil && req.PostLogoutRedirectURI != "" {
+			// A valid hint with an unregistered post-logout URI still says whose session this is; it
+			// only goes nowhere afterwards.
 			s.log.Info("logout: no redirect", zap.String("request_id", requestRef(r)), zap.Error(verr))
+			bare := *req
+			bare.PostLogoutRedirectURI, bare.State = "", ""
+			es, verr = op.ValidateEndSessionRequest(ctx, &bare, s.op)
+		}
+		if verr != nil {
+			s.log.Info("logout: id_token_hint refused", zap.String("request_id", requestRef(r)), zap.Error(verr))
+		} else if es.IDTokenHintClaims != nil {
+			hintSID, hintSub = es.IDTokenHintClaims.SessionID, es.IDTokenHintClaims.Subject
 		}
 	}
-	sess, _, _, err := s.session(r)
-	if err == nil && sess != nil {
-		err = s.st.DeleteSession(ctx, sess.IDHash)
-	}
+	sess, u, _, err := s.session(r)
 	if err != nil {
 		s.internal(w, r, "logout", err)
 		return
+	}
+	if sess != nil {
+		confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "1" && s.sameOrigin(r)
+		if !confirmed && (hintSID == "" || hintSID != sidOf(sess.IDHash) || hintSub != u.ID) {
+			s.confirmLogout(w, r, req)
+			return
+		}
+		if err := s.st.DeleteSession(ctx, sess.IDHash); err != nil {
+			s.internal(w, r, "logout", err)
+			return
+		}
+		if s.forget != nil {
+			s.forget(w)
+		}
 	}
 	if to != "" {
 		w.Header().Set("Cache-Control", "no-store")
@@ -273,4 +301,39 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page(w, r, http.StatusOK, "Signed out", "You are signed out.")
+}
+
+// sameOrigin reports whether a form post comes from a page of this server: a browser sends Origin
+// with every POST, and Sec-Fetch-Site says who made the request.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin":
+	default:
+		return false
+	}
+	return r.Header.Get("Origin") == s.origin
+}
+
+// confirmLogout asks the person whether to sign out, with the request's parameters in a form that
+// posts back to /oidc/logout.
+func (s *Server) confirmLogout(w http.ResponseWriter, r *http.Request, req *oidc.EndSessionRequest) {
+	type field struct{ Name, Value string }
+	var fields []field
+	if req != nil {
+		for _, f := range []field{{"id_token_hint", req.IdTokenHint}, {"post_logout_redirect_uri", req.PostLogoutRedirectURI},
+			{"state", req.State}, {"client_id", req.ClientID}} {
+			if f.Value != "" {
+				fields = append(fields, f)
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.WriteHeader(http.StatusOK)
+	confirmTmpl.Execute(w, struct {
+		Action string
+		Fields []field
+	}{s.issuer + pathLogout, fields})
 }

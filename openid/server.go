@@ -62,6 +62,9 @@ type Config struct {
 	// was deactivated). A Pending session must complete /welcome first. stale means the session is past
 	// its tenant's soft timeout: the IdP must vouch again (silently) before it signs anyone in.
 	Session func(r *http.Request) (sess *store.Session, u *store.User, stale bool, err error)
+	// ForgetSession clears the sign-in cookie in the answer w, after logout deleted its session;
+	// optional (the session is ended in the store either way).
+	ForgetSession func(w http.ResponseWriter)
 	// MaxPendingPerClient caps the outstanding authorization requests (stored, nobody signed in yet)
 	// of one client address; 0: DefaultMaxPendingPerClient.
 	MaxPendingPerClient int
@@ -83,6 +86,8 @@ type Server struct {
 	secure  bool
 	now     func() time.Time
 	session func(*http.Request) (*store.Session, *store.User, bool, error)
+	forget  func(http.ResponseWriter)
+	origin  string // scheme://host of the issuer: what a browser sends as Origin from our own pages
 	// maxPending caps the outstanding requests of a client address.
 	maxPending int
 
@@ -114,6 +119,7 @@ func New(cfg Config) (*Server, error) {
 		now = time.Now
 	}
 	s := &Server{st: cfg.Store, log: cfg.Logger, issuer: issuer, secure: u.Scheme == "https", now: now, session: cfg.Session,
+		forget: cfg.ForgetSession, origin: u.Scheme + "://" + u.Host,
 		maxPending: cfg.MaxPendingPerClient, slugs: map[string]string{}}
 	if s.maxPending <= 0 {
 		s.maxPending = DefaultMaxPendingPerClient
@@ -226,6 +232,14 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title></head>
 <body><main><h1>{{.Title}}</h1><p>{{.Message}}</p>{{if .Ref}}<p><small>Reference: {{.Ref}}</small></p>{{end}}</main></body></html>
+`))
+
+var confirmTmpl = template.Must(template.New("confirm").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign out?</title></head>
+<body><main><h1>Sign out?</h1><p>An application asks to sign you out of your organisation's sign-in.</p>
+<form method="post" action="{{.Action}}">{{range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}
+<input type="hidden" name="confirm" value="1"><button type="submit">Sign out</button></form></main></body></html>
 `))
 
 // page answers a person's browser with a plain page: a refusal that must not go back to an

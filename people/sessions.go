@@ -133,6 +133,10 @@ func (s *Sessions) hashOf(r *http.Request) []byte {
 	return nil
 }
 
+// Forget clears the session cookie in the answer w, for a session ended elsewhere (the OpenID
+// provider's logout).
+func (s *Sessions) Forget(w http.ResponseWriter) { s.clearCookie(w) }
+
 func (s *Sessions) clearCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: s.cookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }

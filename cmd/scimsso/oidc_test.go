@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -1014,4 +1015,63 @@ func TestOIDCIDTokenHint(t *testing.T) {
 	if q := e.callback(res); q.Get("error") != "login_required" || q.Get("code") != "" {
 		t.Errorf("hint of %s, signed in again as bob: %v, want error=login_required", adaSub, q)
 	}
+}
+
+// TestOIDCLogoutAsksWithoutAHint: a logout that does not name this very session (no id_token_hint, or
+// another session's) is a nuisance any site could cause with a link, so the person is asked first;
+// the form posted from that page signs out and clears the cookie, a post from another site does not
+// (found in review: a bare GET /oidc/logout ended the session).
+func TestOIDCLogoutAsksWithoutAHint(t *testing.T) {
+	e := newOIDCEnv(t)
+	b, code := e.login(&e.conf, "ada@acme.com", "st", random(t))
+	tok, err := e.conf.Exchange(e.ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another sign-in of the same person, in another browser: its hint names another session.
+	_, code2 := e.login(&e.conf, "ada@acme.com", "st", random(t))
+	tok2, err := e.conf.Exchange(e.ctx, code2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherHint, _ := tok2.Extra("id_token").(string)
+	live := func(want int, when string) {
+		t.Helper()
+		if status, _, _ := e.userinfo(tok.AccessToken); status != want {
+			t.Fatalf("userinfo %s: %d, want %d", when, status, want)
+		}
+	}
+	for _, q := range []url.Values{{}, {"id_token_hint": {otherHint}}} {
+		res, body := b.visit(http.MethodGet, e.base+"/oidc/logout?"+q.Encode(), nil)
+		if res.StatusCode != http.StatusOK || !strings.Contains(body, `<form method="post"`) || !strings.Contains(body, "Sign out") {
+			t.Fatalf("logout %v: %d, want the question\n%s", q, res.StatusCode, body)
+		}
+		live(http.StatusOK, fmt.Sprintf("after an unconfirmed logout %v", q))
+	}
+	post := func(origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/oidc/logout", strings.NewReader("confirm=1"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		res, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	post("https://evil.example")
+	live(http.StatusOK, "after a confirmation posted from another site")
+	res := post(e.base)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("confirmed logout: %d", res.StatusCode)
+	}
+	cleared := false
+	for _, c := range res.Cookies() {
+		cleared = cleared || (strings.HasSuffix(c.Name, "scimsso_session") && c.MaxAge < 0)
+	}
+	if !cleared {
+		t.Error("the confirmed logout did not clear the session cookie")
+	}
+	live(http.StatusUnauthorized, "after the confirmed logout")
 }
