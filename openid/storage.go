@@ -267,9 +267,11 @@ func (s *Server) live(ctx context.Context, in store.OIDCSignIn) (*store.Session,
 // the pages: at most once a minute, so that a busy client does not write the session at every refresh.
 const touchInterval = time.Minute
 
-// sessionUse is the new expiry of sess when a refresh now counts as its use, as a page view would: the
-// session's idle timer moves, at most once a minute, and only while the session is within its soft
-// timeout (past it the IdP must vouch again, which only a browser can get). Zero: no touch.
+// sessionUse is the new expiry of sess when a refresh now keeps it alive: only while the session is
+// within its soft timeout, counted from the person's last use (past it the IdP must vouch again,
+// which only a browser can get), and the last use is not moved, so a client refreshing for ever keeps
+// the session no longer than the soft timeout plus the hard timeout after the person was last seen
+// (found in review: moving it made such a session immortal). Zero: no change.
 func (s *Server) sessionUse(ctx context.Context, sess *store.Session, u *store.User) (time.Time, error) {
 	now := s.now()
 	if now.Sub(sess.LastSeenAt) < touchInterval {

@@ -687,9 +687,9 @@ type OIDCStore interface {
 	// OIDCToken returns the token whose hash is hash, live or not, or ErrNotFound.
 	OIDCToken(ctx context.Context, hash []byte) (*OIDCToken, error)
 	// RotateOIDCRefresh uses up the live refresh token whose hash is hash and stores toks, in one
-	// transaction. When sessionExpires is not zero, that transaction also records the use of the
-	// token's session, as TouchSession does (last seen now, expiring at sessionExpires): a refresh is a
-	// use of the session. If the token was used or revoked already, it instead revokes its whole family
+	// transaction. When sessionExpires is not zero, that transaction also moves the expiry of the
+	// token's session to sessionExpires (never earlier), leaving its last use as it was: a refresh keeps
+	// the session from expiring while the person's soft timeout runs, but does not restart it. If the token was used or revoked already, it instead revokes its whole family
 	// and returns ErrReplayed (the revocation is kept, the session untouched). ErrNotFound for an
 	// unknown or expired token.
 	RotateOIDCRefresh(ctx context.Context, hash []byte, toks []OIDCToken, sessionExpires time.Time) error

@@ -384,8 +384,10 @@ func (s *Store) RotateOIDCRefresh(ctx context.Context, hash []byte, toks []store
 			if err := insertOIDCTokens(ctx, tx, now, toks); err != nil || sessionExpires.IsZero() || len(toks) == 0 {
 				return err
 			}
-			_, err := tx.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id_hash = ?`, micros(now), micros(sessionExpires),
-				nonNil(toks[0].SessionHash))
+			// Only the expiry moves: the last use stays the person's, so the soft timeout still runs out
+			// and a client that keeps refreshing cannot keep a session alive for ever.
+			_, err := tx.exec(ctx, `UPDATE sessions SET expires_at = ? WHERE id_hash = ? AND expires_at < ?`, micros(sessionExpires),
+				nonNil(toks[0].SessionHash), micros(sessionExpires))
 			return err
 		}
 		if !errors.Is(err, store.ErrNotFound) {

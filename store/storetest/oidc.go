@@ -477,8 +477,15 @@ func testOIDCRefreshTouchesSession(t *testing.T, s store.Store, clock *Clock) {
 		t.Fatal(err)
 	}
 	got, err := s.SessionByHash(ctx, sess.IDHash)
-	if err != nil || !got.ExpiresAt.Equal(exp) || !got.LastSeenAt.Equal(clock.Now()) {
-		t.Fatalf("session after a rotation = %+v, %v; want last seen now, expiring at %v", got, err, exp)
+	if err != nil || !got.ExpiresAt.Equal(exp) || !got.LastSeenAt.Equal(sess.LastSeenAt) {
+		t.Fatalf("session after a rotation = %+v, %v; want its last use unchanged (%v), expiring at %v", got, err, sess.LastSeenAt, exp)
+	}
+	// An expiry earlier than the session's is not taken.
+	if err := s.RotateOIDCRefresh(ctx, hash("refresh3"), toks("3b"), exp.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SessionByHash(ctx, sess.IDHash); err != nil || !got.ExpiresAt.Equal(exp) {
+		t.Fatalf("session after a rotation with an earlier expiry = %+v, %v; want it still expiring at %v", got, err, exp)
 	}
 	clock.Add(time.Minute)
 	wantErr(t, "reuse", s.RotateOIDCRefresh(ctx, hash("refresh2"), toks("4"), clock.Now().Add(5*time.Hour)), store.ErrReplayed)
