@@ -528,20 +528,11 @@ func (s *Store) ResealOIDCKeys(ctx context.Context) (OIDCKeyReport, error) {
 			return OIDCKeyReport{}, fmt.Errorf("sqlstore: reseal oidc keys: %w", err)
 		}
 	}
-	var n int
-	err = s.write(ctx, func(tx *wtx, _ time.Time) error {
-		n = 0
-		for i, r := range stale {
-			res, err := tx.exec(ctx, `UPDATE oidc_keys SET private_key = ? WHERE id = ? AND private_key = ?`, sealed[i], r.id, r.stored)
-			if err != nil {
-				return err
-			}
-			if k, err := res.RowsAffected(); err == nil && k == 1 {
-				n++
-			}
-		}
-		return nil
-	})
+	ids, stored := make([]string, len(stale)), make([][]byte, len(stale))
+	for i, r := range stale {
+		ids[i], stored[i] = r.id, r.stored
+	}
+	n, err := s.replaceSealed(ctx, `UPDATE oidc_keys SET private_key = ? WHERE id = ? AND private_key = ?`, ids, stored, sealed)
 	if err != nil {
 		return OIDCKeyReport{}, fmt.Errorf("sqlstore: reseal oidc keys: %w", mapErr(err))
 	}

@@ -70,6 +70,27 @@ func (s *Store) spKeyRows(ctx context.Context) ([]spKeyRow, error) {
 	return out, nil
 }
 
+// replaceSealed writes each sealed value in place of the stored value it was made from, in one
+// transaction; update is `UPDATE … SET col = ? WHERE id = ? AND col = ?`, so a row changed meanwhile is
+// left as it is. It returns how many rows it replaced.
+func (s *Store) replaceSealed(ctx context.Context, update string, ids []string, stored, sealed [][]byte) (int, error) {
+	var n int
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		n = 0
+		for i, id := range ids {
+			res, err := tx.exec(ctx, update, sealed[i], id, stored[i])
+			if err != nil {
+				return err
+			}
+			if k, err := res.RowsAffected(); err == nil && k == 1 {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
 // classify opens every row's key and counts it in rep; it returns the rows that are readable but not
 // under the first key, with their plaintext.
 func (s *Store) classify(rows []spKeyRow, rep *SPKeyReport) (stale []spKeyRow, plain [][]byte) {
@@ -131,20 +152,11 @@ func (s *Store) ResealSPKeys(ctx context.Context) (SPKeyReport, error) {
 			return SPKeyReport{}, fmt.Errorf("sqlstore: reseal SP keys: %w", err)
 		}
 	}
-	var n int
-	err = s.write(ctx, func(tx *wtx, _ time.Time) error {
-		n = 0
-		for i, r := range stale {
-			res, err := tx.exec(ctx, `UPDATE tenants SET sp_key_pem = ? WHERE id = ? AND sp_key_pem = ?`, sealed[i], r.id, r.stored)
-			if err != nil {
-				return err
-			}
-			if k, err := res.RowsAffected(); err == nil && k == 1 {
-				n++
-			}
-		}
-		return nil
-	})
+	ids, stored := make([]string, len(stale)), make([][]byte, len(stale))
+	for i, r := range stale {
+		ids[i], stored[i] = r.id, r.stored
+	}
+	n, err := s.replaceSealed(ctx, `UPDATE tenants SET sp_key_pem = ? WHERE id = ? AND sp_key_pem = ?`, ids, stored, sealed)
 	if err != nil {
 		return SPKeyReport{}, fmt.Errorf("sqlstore: reseal SP keys: %w", mapErr(err))
 	}
