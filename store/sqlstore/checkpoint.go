@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -12,9 +11,9 @@ import (
 // checkpointEvery is how often the WAL is copied back into the database file.
 const checkpointEvery = 200 * time.Millisecond
 
-// DefaultWALLimit is the WAL size past which a checkpoint truncates it. Past a quarter of it (a few
-// seconds of SCIM creates at full speed) a checkpoint restarts it at its beginning, so the limit is
-// reached only when a reader holds on.
+// DefaultWALLimit is the WAL size past which a checkpoint truncates it. Past half of it (half a second
+// of SCIM creates at full speed on two cores) a checkpoint restarts it at its beginning, so the limit
+// is reached only when a reader holds on.
 const DefaultWALLimit = 64 << 20
 
 // Restarting and truncating checkpoints wait for readers at most truncateWait, holding new writers back
@@ -24,6 +23,7 @@ const DefaultWALLimit = 64 << 20
 const (
 	truncateWait    = 200 * time.Millisecond
 	truncateBackoff = 2 * time.Second
+	checkpointRetry = 50 * time.Microsecond
 )
 
 // startCheckpoints opens the connection checkpoints run on and starts them until stopCheckpoints.
@@ -52,7 +52,7 @@ func (l *sqlite) stopCheckpoints() {
 // checkpoints runs PASSIVE checkpoints until ctx ends: they never block the writer or readers. But
 // while writes keep coming, a PASSIVE checkpoint never catches up with the last of them, and the WAL can
 // only start again at its beginning once one has: it grows with every write (a flood of sign-in starts
-// grew it to 923 MB). Past l.walLimit/4 a RESTART checkpoint holds the writers back, waits for the
+// grew it to 923 MB). Past l.walLimit/2 a RESTART checkpoint holds the writers back, waits for the
 // readers of older snapshots, copies what the PASSIVE ones left, and the next write starts the WAL again
 // at its beginning, over pages the kernel already holds. Past l.walLimit (readers kept it from
 // restarting) a TRUNCATE checkpoint does the same and empties the file.
@@ -88,7 +88,7 @@ func (l *sqlite) checkpoints(ctx context.Context) {
 				if !l.checkpointAll(ctx, "TRUNCATE") {
 					notBefore = time.Now().Add(truncateBackoff)
 				}
-			case size > l.walLimit/4 && frames != restarted:
+			case size > l.walLimit/2 && frames != restarted:
 				if l.checkpointAll(ctx, "RESTART") {
 					restarted = frames
 				} else {
@@ -100,16 +100,16 @@ func (l *sqlite) checkpoints(ctx context.Context) {
 }
 
 // checkpointAll runs a RESTART or TRUNCATE checkpoint, waiting for readers at most truncateWait; false
-// if it could not finish. It holds the write connection meanwhile: SQLite would hold writers back all
-// the same, but in its busy handler, which sleeps in steps of milliseconds; queued in Go they go on
-// the moment it is done, in one batch.
+// if it could not finish. It holds the write connection meanwhile, so writers queue in Go and go on
+// in one batch the moment it is done. It waits for readers itself, from checkpointRetry up: SQLite's
+// busy handler sleeps a millisecond at least, twenty times a reader's query, every writer held back.
 func (l *sqlite) checkpointAll(ctx context.Context, mode string) bool {
 	conn, err := l.cp.Conn(ctx)
 	if err != nil {
 		return false
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.Itoa(int(truncateWait/time.Millisecond))); err != nil {
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
 		return false
 	}
 	select {
@@ -118,7 +118,18 @@ func (l *sqlite) checkpointAll(ctx context.Context, mode string) bool {
 	case l.wtok <- struct{}{}:
 	}
 	defer l.unlockW()
-	var busy, frames, done int64
-	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &done)
-	return err == nil && busy == 0
+	deadline := time.Now().Add(truncateWait)
+	for wait := checkpointRetry; ; wait = min(2*wait, truncateWait/20) {
+		var busy, frames, done int64
+		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &done); err != nil {
+			return false
+		}
+		if busy == 0 {
+			return true
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return false
+		}
+		time.Sleep(wait)
+	}
 }

@@ -37,7 +37,7 @@ type Options struct {
 	// Keyring, when set, encrypts tenants' SP private keys at rest (see spkeys.go); without it they are
 	// stored as PEM, and a key stored encrypted cannot be read.
 	Keyring *sealing.Keyring
-	// WALLimit bounds the write-ahead log (default DefaultWALLimit): past a quarter of it a checkpoint
+	// WALLimit bounds the write-ahead log (default DefaultWALLimit): past half of it a checkpoint
 	// restarts the log at its beginning, past it truncates it, and a log that has been restarted is cut
 	// back to it (journal_size_limit).
 	WALLimit int64
