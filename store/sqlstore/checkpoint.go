@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -12,16 +11,19 @@ import (
 // checkpointEvery is how often the WAL is copied back into the database file.
 const checkpointEvery = 200 * time.Millisecond
 
-// DefaultWALLimit is the WAL size past which a checkpoint truncates it: a hundred times what a busy
-// second of SCIM writes adds, so it is reached only under a flood or a reader that holds on.
+// DefaultWALLimit is the WAL size past which a checkpoint truncates it. Past half of it (half a second
+// of SCIM creates at full speed on two cores) a checkpoint restarts it at its beginning, so the limit
+// is reached only when a reader holds on.
 const DefaultWALLimit = 64 << 20
 
-// Truncating checkpoints wait for readers at most truncateWait, holding new writers back meanwhile, and
-// after one that could not finish the next is tried truncateBackoff later: a reader that holds on (a
-// backup) delays writes by at most a tenth of the time, and the WAL grows meanwhile as it must.
+// Restarting and truncating checkpoints wait for readers at most truncateWait, holding new writers back
+// meanwhile, and after one that could not finish the next is tried truncateBackoff later: a reader that
+// holds on (a backup) delays writes by at most a tenth of the time, and the WAL grows meanwhile as it
+// must.
 const (
 	truncateWait    = 200 * time.Millisecond
 	truncateBackoff = 2 * time.Second
+	checkpointRetry = 50 * time.Microsecond
 )
 
 // startCheckpoints opens the connection checkpoints run on and starts them until stopCheckpoints.
@@ -48,15 +50,19 @@ func (l *sqlite) stopCheckpoints() {
 }
 
 // checkpoints runs PASSIVE checkpoints until ctx ends: they never block the writer or readers. But
-// while readers keep overlapping, the WAL can never start again at its beginning and grows with every
-// write (a flood of sign-in starts grew it to 923 MB). Past l.walLimit a TRUNCATE checkpoint waits for
-// the readers of older snapshots to finish, copies the whole WAL and empties the file.
+// while writes keep coming, a PASSIVE checkpoint never catches up with the last of them, and the WAL can
+// only start again at its beginning once one has: it grows with every write (a flood of sign-in starts
+// grew it to 923 MB). Past l.walLimit/2 a RESTART checkpoint holds the writers back, waits for the
+// readers of older snapshots, copies what the PASSIVE ones left, and the next write starts the WAL again
+// at its beginning, over pages the kernel already holds. Past l.walLimit (readers kept it from
+// restarting) a TRUNCATE checkpoint does the same and empties the file.
 func (l *sqlite) checkpoints(ctx context.Context) {
 	defer close(l.cpDone)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	var pageSize int64
 	var notBefore time.Time
+	var restarted int64 // the WAL's frames when a RESTART last finished: no write since if still so
 	for {
 		select {
 		case <-ctx.Done():
@@ -73,8 +79,19 @@ func (l *sqlite) checkpoints(ctx context.Context) {
 			}
 			// Each frame is a page and a 24-byte header; frames counts those written since the WAL last
 			// started again at its beginning.
-			if frames*(pageSize+24) > l.walLimit && time.Now().After(notBefore) {
-				if !l.truncateWAL(ctx) {
+			size := frames * (pageSize + 24)
+			if !time.Now().After(notBefore) {
+				continue
+			}
+			switch {
+			case size > l.walLimit:
+				if !l.checkpointAll(ctx, "TRUNCATE") {
+					notBefore = time.Now().Add(truncateBackoff)
+				}
+			case size > l.walLimit/2 && frames != restarted:
+				if l.checkpointAll(ctx, "RESTART") {
+					restarted = frames
+				} else {
 					notBefore = time.Now().Add(truncateBackoff)
 				}
 			}
@@ -82,17 +99,37 @@ func (l *sqlite) checkpoints(ctx context.Context) {
 	}
 }
 
-// truncateWAL runs a TRUNCATE checkpoint, waiting at most truncateWait; false if it could not finish.
-func (l *sqlite) truncateWAL(ctx context.Context) bool {
+// checkpointAll runs a RESTART or TRUNCATE checkpoint, waiting for readers at most truncateWait; false
+// if it could not finish. It holds the write connection meanwhile, so writers queue in Go and go on
+// in one batch the moment it is done. It waits for readers itself, from checkpointRetry up: SQLite's
+// busy handler sleeps a millisecond at least, twenty times a reader's query, every writer held back.
+func (l *sqlite) checkpointAll(ctx context.Context, mode string) bool {
 	conn, err := l.cp.Conn(ctx)
 	if err != nil {
 		return false
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.Itoa(int(truncateWait/time.Millisecond))); err != nil {
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
 		return false
 	}
-	var busy, frames, done int64
-	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done)
-	return err == nil && busy == 0
+	select {
+	case <-ctx.Done():
+		return false
+	case l.wtok <- struct{}{}:
+	}
+	defer l.unlockW()
+	deadline := time.Now().Add(truncateWait)
+	for wait := checkpointRetry; ; wait = min(2*wait, truncateWait/20) {
+		var busy, frames, done int64
+		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &done); err != nil {
+			return false
+		}
+		if busy == 0 {
+			return true
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return false
+		}
+		time.Sleep(wait)
+	}
 }

@@ -37,8 +37,9 @@ type Options struct {
 	// Keyring, when set, encrypts tenants' SP private keys at rest (see spkeys.go); without it they are
 	// stored as PEM, and a key stored encrypted cannot be read.
 	Keyring *sealing.Keyring
-	// WALLimit bounds the write-ahead log (default DefaultWALLimit): past it a checkpoint truncates the
-	// log, and a log that has been reset is cut back to it (journal_size_limit).
+	// WALLimit bounds the write-ahead log (default DefaultWALLimit): past half of it a checkpoint
+	// restarts the log at its beginning, past it truncates it, and a log that has been restarted is cut
+	// back to it (journal_size_limit).
 	WALLimit int64
 
 	// onConnect, for tests, runs on every new connection after the store's own set-up.
@@ -130,6 +131,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", opts.Path, err)
 	}
 	l.wconn = wconn
+	// A batch's savepoints keep the pages they change in a sub-journal, which past 64 KB (a few SCIM
+	// creates) SQLite spills to a temporary file, opened, written and dropped again: once per seven
+	// creates under load. In memory it is a copy of those pages, kept no longer than the batch; it
+	// never served durability (a crash rolls back through the WAL, not through it).
+	if _, err := wconn.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", opts.Path, err)
+	}
 	// Checkpoints run beside the writer instead of inside a commit, where their fsyncs would stall
 	// every queued write (they set the p99 of SCIM writes).
 	if _, err := wconn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {

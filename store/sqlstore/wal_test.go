@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,37 @@ func TestWALStaysBounded(t *testing.T) {
 	}
 	if got := walSize(); got > limit {
 		t.Fatalf("after steady writes the WAL stays at %d bytes; limit %d", got, limit)
+	}
+}
+
+// TestWALRestartsUnderSteadyWrites: under steady writes a PASSIVE checkpoint never catches up with the
+// last of them, so the WAL cannot start again at its beginning on its own. It must be restarted well
+// before the limit, over the pages it already has, rather than grow to the limit and be emptied and
+// grown again (the kernel allocating and freeing its pages each time).
+func TestWALRestartsUnderSteadyWrites(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.db")
+	const limit = 8 << 20
+	s, err := sqlstore.Open(ctx, sqlstore.Options{Path: path, WALLimit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var largest int64
+	// Each audit entry adds two or three 4 KB frames (the table, its index, now and then page 1): 3,000
+	// of them write the limit's worth several times over.
+	for i := range 3000 {
+		if err := s.RecordAudit(ctx, store.Audit{TenantID: "t", Operation: "op", Detail: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			if fi, err := os.Stat(path + "-wal"); err == nil {
+				largest = max(largest, fi.Size())
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if largest >= limit {
+		t.Fatalf("under steady writes the WAL grew to %d bytes, past the limit (%d); it should restart at half of it", largest, limit)
 	}
 }
