@@ -102,23 +102,6 @@ func TestCancelledRequestDoesNotFailItsBatch(t *testing.T) {
 	}
 }
 
-// TestBatchSubJournalInMemory: a batch's savepoints keep the pages they change in SQLite's sub-journal;
-// on disk it is a temporary file opened and dropped again per batch once it passes 64 KB, which under
-// SCIM load was one create in seven. The write connection keeps it in memory.
-func TestBatchSubJournalInMemory(t *testing.T) {
-	s := openTest(t)
-	l := s.lite()
-	l.lockW()
-	defer l.unlockW()
-	var mode int
-	if err := l.wconn.QueryRowContext(context.Background(), "PRAGMA temp_store").Scan(&mode); err != nil {
-		t.Fatal(err)
-	}
-	if mode != 2 {
-		t.Fatalf("temp_store of the write connection is %d, want 2 (MEMORY)", mode)
-	}
-}
-
 // TestRunningWritersShareACommit: writers that are running when the connection is taken commit in the
 // holder's batch, not one commit each. On one P they run only when the holder yields, so the holder
 // must let them queue before it takes the queue.
