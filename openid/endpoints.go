@@ -2,8 +2,6 @@ package openid
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"mime"
 	"net/http"
@@ -51,12 +49,8 @@ func (s *Server) setClaims(ctx context.Context, info *oidc.UserInfo, u *store.Us
 	return nil
 }
 
-// sidOf is the session's id as clients see it: derived from the stored hash, never the hash itself,
-// so it names the session without being a key to anything in the store.
-func sidOf(sessionHash []byte) string {
-	h := sha256.Sum256(append([]byte("scimsso sid\x00"), sessionHash...))
-	return base64.RawURLEncoding.EncodeToString(h[:16])
-}
+// sidOf is the session's id as clients see it (store.SessionID): the one events name it by too.
+func sidOf(sessionHash []byte) string { return store.SessionID(sessionHash) }
 
 // discovery is GET /.well-known/openid-configuration: the op package's document, made truthful about
 // what this provider serves (no implicit flow, introspection, revocation or device flow).

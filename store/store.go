@@ -128,6 +128,9 @@ type User struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Version   int64 // starts at 1, +1 on every change
+	// LastSignInAt is when the user last signed in (zero: never). A sign-in sets it without raising
+	// Version or counting as a change: Equal ignores it, like the other times.
+	LastSignInAt time.Time
 }
 
 // Clone returns a deep copy of u, so an updater can be handed a copy and compared with the original.
@@ -521,6 +524,7 @@ type Store interface {
 	Sweep(ctx context.Context) (int64, error)
 
 	OIDCStore
+	EventStore
 }
 
 // Key is the form in which case-insensitive values (userName, emails, domains) are compared and indexed.

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"time"
+)
+
+// Event types: every change the platform's applications may need to follow is recorded as one of
+// these, in the same transaction as the change itself (SPEC.md "Platform API: directory and events").
+const (
+	EventUserCreated        = "user.created"
+	EventUserUpdated        = "user.updated"
+	EventUserEmailChanged   = "user.email_changed"
+	EventUserDeactivated    = "user.deactivated"
+	EventUserReactivated    = "user.reactivated"
+	EventSessionStarted     = "session.started"
+	EventSessionEnded       = "session.ended"
+	EventSSOSettingsChanged = "sso.settings_changed"
+	EventSCIMTokenIssued    = "scim_token.issued"
+	EventSCIMTokenRevoked   = "scim_token.revoked"
+)
+
+// EventTypes lists every event type, in the order the README documents them.
+var EventTypes = []string{
+	EventUserCreated, EventUserUpdated, EventUserEmailChanged, EventUserDeactivated, EventUserReactivated,
+	EventSessionStarted, EventSessionEnded, EventSSOSettingsChanged, EventSCIMTokenIssued, EventSCIMTokenRevoked,
+}
+
+// Reasons a session ended, the "reason" of a session.ended event.
+const (
+	EndLogout      = "logout"
+	EndTimeout     = "timeout"
+	EndDeactivated = "deactivated"
+)
+
+// Event is one recorded change. Seq increases store-wide in the order the changes became visible: a
+// reader that has seen every event up to Seq never sees a smaller one appear later.
+type Event struct {
+	ID         string // random, stable: the webhook-id of every delivery of this event
+	Seq        int64
+	Type       string
+	TenantID   string
+	Tenant     string // the tenant's slug
+	Subject    string // the user the event is about, for ordering per user; "" for tenant events
+	OccurredAt time.Time
+	// Data is the JSON of the object after the change: a UserObject, SessionObject, SSOSettingsObject
+	// or TokenObject.
+	Data []byte
+}
+
+// EventQuery selects events in seq order.
+type EventQuery struct {
+	After int64    // only events with a greater Seq
+	Limit int      // at most this many
+	Types []string // only these types; empty: every type
+}
+
+// EventStore is the event log's part of the Store. Events are written by the Store's own write
+// methods, in the transaction of the change; nothing else writes them.
+type EventStore interface {
+	// ListEvents returns the events after q.After in seq order, at most q.Limit.
+	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
+	// LastEventSeq returns the greatest Seq a reader can see now (0 when there is no event).
+	LastEventSeq(ctx context.Context) (int64, error)
+}
+
+// SessionID is a session's public id, as events and ID tokens (sid) name it: derived from the stored
+// hash, never the hash itself, which looks a session up.
+func SessionID(idHash []byte) string {
+	h := sha256.Sum256(append([]byte("scimsso sid\x00"), idHash...))
+	return base64.RawURLEncoding.EncodeToString(h[:16])
+}
+
+// UserObject is a user as the platform API and events show it: plain JSON, not SCIM.
+type UserObject struct {
+	ID           string        `json:"id"`
+	Tenant       string        `json:"tenant"`
+	UserName     string        `json:"user_name"`
+	Emails       []EmailObject `json:"emails"`
+	GivenName    string        `json:"given_name"`
+	FamilyName   string        `json:"family_name"`
+	Country      string        `json:"country"`
+	Department   string        `json:"department"`
+	Team         string        `json:"team"`
+	ExternalID   string        `json:"external_id"`
+	Active       bool          `json:"active"`
+	Source       Source        `json:"source"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
+	LastSignInAt *time.Time    `json:"last_sign_in_at"`
+}
+
+// EmailObject is one of a UserObject's emails.
+type EmailObject struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary"`
+}
+
+// NewUserObject is u as the platform sees it; tenant is its tenant's slug.
+func NewUserObject(u *User, tenant string) UserObject {
+	o := UserObject{
+		ID: u.ID, Tenant: tenant, UserName: u.UserName, Emails: make([]EmailObject, 0, len(u.Emails)),
+		GivenName: u.GivenName, FamilyName: u.FamilyName, Country: u.Country, Department: u.Department,
+		Team: u.Team, ExternalID: u.ExternalID, Active: u.Active, Source: u.Source,
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
+	}
+	for _, e := range u.Emails {
+		o.Emails = append(o.Emails, EmailObject{Value: e.Value, Type: e.Type, Primary: e.Primary})
+	}
+	if !u.LastSignInAt.IsZero() {
+		t := u.LastSignInAt.UTC()
+		o.LastSignInAt = &t
+	}
+	return o
+}
+
+// SessionObject is a session as events show it.
+type SessionObject struct {
+	ID        string    `json:"id"` // SessionID: the sid of the ID tokens issued in it
+	Tenant    string    `json:"tenant"`
+	UserID    string    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Mobile    bool      `json:"mobile"`
+	Reason    string    `json:"reason,omitempty"` // session.ended: EndLogout, EndTimeout or EndDeactivated
+}
+
+// TokenObject is a SCIM token as events show it: never its secret or hash.
+type TokenObject struct {
+	ID        string     `json:"id"`
+	Tenant    string     `json:"tenant"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
