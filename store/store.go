@@ -559,7 +559,11 @@ type OIDCClient struct {
 	// IDTokenAlg is the algorithm that signs the client's ID tokens (its registered
 	// id_token_signed_response_alg): AlgRS256 or AlgES256; empty means AlgRS256.
 	IDTokenAlg string
-	CreatedAt  time.Time
+	// BackchannelLogoutURI is where the client is sent a logout token (OpenID Connect Back-Channel
+	// Logout 1.0) when a session it holds tokens of ends; empty when it registered none. Whoever
+	// registers it checks it first, with the rule webhook URLs follow.
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
 }
 
 // Signing algorithms of OIDCKey.

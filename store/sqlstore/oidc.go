@@ -36,9 +36,9 @@ func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
-		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs), joinLines(c.PostLogoutRedirectURIs), b2i(c.Public),
-			nonNil(c.SecretHash), c.IDTokenAlg, micros(now))
+		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg,
+			backchannel_logout_uri, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs),
+			joinLines(c.PostLogoutRedirectURIs), b2i(c.Public), nonNil(c.SecretHash), c.IDTokenAlg, c.BackchannelLogoutURI, micros(now))
 		return err
 	})
 	if err != nil {
@@ -48,14 +48,14 @@ func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error
 	return nil
 }
 
-const oidcClientCols = `id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg, created_at`
+const oidcClientCols = `id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg, backchannel_logout_uri, created_at`
 
 func scanOIDCClient(sc scanner) (*store.OIDCClient, error) {
 	var c store.OIDCClient
 	var redirects, logouts string
 	var public int
 	var created int64
-	if err := sc.Scan(&c.ID, &c.Name, &redirects, &logouts, &public, &c.SecretHash, &c.IDTokenAlg, &created); err != nil {
+	if err := sc.Scan(&c.ID, &c.Name, &redirects, &logouts, &public, &c.SecretHash, &c.IDTokenAlg, &c.BackchannelLogoutURI, &created); err != nil {
 		return nil, err
 	}
 	c.RedirectURIs, c.PostLogoutRedirectURIs = splitLines(redirects), splitLines(logouts)
