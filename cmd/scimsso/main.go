@@ -129,7 +129,7 @@ func (m *Main) commands() []command {
 		{"audit", "--tenant SLUG [--since 24h]", "Lists a tenant's SCIM write attempts, accepted and refused.", nil, m.audit},
 		{"secrets rotate", "--secret-key-file F",
 			"Re-encrypts every tenant's SP private key under the key file's first key (KEYID:BASE64 lines, mode 0600).", nil, m.secretsRotate},
-		{"client add", "NAME --redirect-uri URL [--redirect-uri URL…] [--post-logout-redirect-uri URL…] [--public] [--id-token-alg RS256|ES256]",
+		{"client add", "NAME --redirect-uri URL [--redirect-uri URL…] [--post-logout-redirect-uri URL…] [--public] [--id-token-alg RS256|ES256] [--backchannel-logout-uri URL]",
 			"Registers an OpenID Connect client (an application): client_id=… and, unless --public, client_secret=… (shown only once) on stdout.", nil, m.clientAdd},
 		{"client list", "", "Lists the OpenID Connect clients (never their secrets).", nil, m.clientList},
 		{"client remove", "ID", "Removes an OpenID Connect client; its tokens stop working at once.", nil, m.clientRemove},
