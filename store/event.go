@@ -126,6 +126,17 @@ type SessionObject struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	Mobile    bool      `json:"mobile"`
 	Reason    string    `json:"reason,omitempty"` // session.ended: EndLogout, EndTimeout or EndDeactivated
+	// Clients are, in a session.ended event, the OpenID Connect clients (client ids, sorted) that held
+	// tokens of the session when it ended: the ones a back-channel logout goes to.
+	Clients []string `json:"clients,omitempty"`
+}
+
+// NewSessionObject is ss as events show it; tenant is its tenant's slug.
+func NewSessionObject(ss *Session, tenant string) SessionObject {
+	return SessionObject{
+		ID: SessionID(ss.IDHash), Tenant: tenant, UserID: ss.UserID,
+		CreatedAt: ss.CreatedAt.UTC(), ExpiresAt: ss.ExpiresAt.UTC(), Mobile: ss.Mobile,
+	}
 }
 
 // TokenObject is a SCIM token as events show it: never its secret or hash.
@@ -136,4 +147,70 @@ type TokenObject struct {
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// NewTokenObject is t as events show it; tenant is its tenant's slug.
+func NewTokenObject(t *Token, tenant string) TokenObject {
+	return TokenObject{
+		ID: t.ID, Tenant: tenant, Name: t.Name, CreatedAt: t.CreatedAt.UTC(),
+		ExpiresAt: timeOrNil(t.ExpiresAt), RevokedAt: timeOrNil(t.RevokedAt),
+	}
+}
+
+// SSOSettingsObject is a tenant's SSO settings as events show them: every setting of SSOSettings,
+// durations in whole seconds, the IdP's certificates as PEM. The settings hold no secret.
+type SSOSettingsObject struct {
+	Tenant                    string    `json:"tenant"`
+	Version                   int64     `json:"version"`
+	UpdatedAt                 time.Time `json:"updated_at"`
+	State                     SSOState  `json:"state"`
+	IdPEntityID               string    `json:"idp_entity_id"`
+	IdPSSOURL                 string    `json:"idp_sso_url"`
+	IdPCertificates           []string  `json:"idp_certificates"`
+	IdPMetadataURL            string    `json:"idp_metadata_url"`
+	Exclude                   []string  `json:"exclude"`
+	HardTimeoutSeconds        int64     `json:"hard_timeout_seconds"`
+	SoftTimeoutSeconds        int64     `json:"soft_timeout_seconds"`
+	MobileHardTimeoutSeconds  int64     `json:"mobile_hard_timeout_seconds"` // 0: the hard timeout
+	CountryFormat             string    `json:"country_format"`
+	SignatureAlgorithm        string    `json:"signature_algorithm"`
+	SignedElement             string    `json:"signed_element"`
+	ForceCountry              bool      `json:"force_country"`
+	ForceDepartment           bool      `json:"force_department"`
+	SkipDestinationValidation bool      `json:"skip_destination_validation"`
+	SignRequests              bool      `json:"sign_requests"`
+	IdPInitiated              bool      `json:"idp_initiated"`
+	PrincipalIDAttr           string    `json:"principal_id_attr"`
+	SecondaryEmailAttr        string    `json:"secondary_email_attr"`
+	AttrFirstName             string    `json:"attr_first_name"`
+	AttrLastName              string    `json:"attr_last_name"`
+	AttrEmail                 string    `json:"attr_email"`
+	AttrCountry               string    `json:"attr_country"`
+	AttrDepartment            string    `json:"attr_department"`
+}
+
+// NewSSOSettingsObject is s as events show it; tenant is its tenant's slug.
+func NewSSOSettingsObject(s *SSOSettings, tenant string) SSOSettingsObject {
+	return SSOSettingsObject{
+		Tenant: tenant, Version: s.Version, UpdatedAt: s.UpdatedAt.UTC(), State: s.State,
+		IdPEntityID: s.IdPEntityID, IdPSSOURL: s.IdPSSOURL, IdPMetadataURL: s.IdPMetadataURL,
+		IdPCertificates:    append(make([]string, 0, len(s.IdPCertificatesPEM)), s.IdPCertificatesPEM...),
+		Exclude:            append(make([]string, 0, len(s.Exclude)), s.Exclude...),
+		HardTimeoutSeconds: int64(s.HardTimeout / time.Second), SoftTimeoutSeconds: int64(s.SoftTimeout / time.Second),
+		MobileHardTimeoutSeconds: int64(s.MobileHardTimeout / time.Second),
+		CountryFormat:            string(s.CountryFormat), SignatureAlgorithm: string(s.SignatureAlgorithm),
+		SignedElement: string(s.SignedElement), ForceCountry: s.ForceCountry, ForceDepartment: s.ForceDepartment,
+		SkipDestinationValidation: s.SkipDestinationValidation, SignRequests: s.SignRequests,
+		IdPInitiated: !s.NoIdPInitiated, PrincipalIDAttr: s.PrincipalIDAttr, SecondaryEmailAttr: s.SecondaryEmailAttr,
+		AttrFirstName: s.AttrFirstName, AttrLastName: s.AttrLastName, AttrEmail: s.AttrEmail,
+		AttrCountry: s.AttrCountry, AttrDepartment: s.AttrDepartment,
+	}
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }

@@ -426,9 +426,14 @@ type Store interface {
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByHash returns the session, or ErrNotFound.
 	SessionByHash(ctx context.Context, idHash []byte) (*Session, error)
-	// DeleteSession ends the session; ending an unknown session is not an error.
+	// DeleteSession ends the session as logged out: EndSession with EndLogout.
 	DeleteSession(ctx context.Context, idHash []byte) error
-	// DeleteUserSessions ends every session of the tenant's user.
+	// EndSession ends the session, recording a session.ended event with reason (EndLogout, EndTimeout
+	// or EndDeactivated) in the same transaction; ending an unknown session is not an error and
+	// records nothing.
+	EndSession(ctx context.Context, idHash []byte, reason string) error
+	// DeleteUserSessions ends every session of the tenant's user, each with a session.ended event
+	// (EndLogout).
 	DeleteUserSessions(ctx context.Context, tenantID, userID string) error
 
 	// CreateAuthnRequest stores an outstanding AuthnRequest, unless lim's caps are reached: then it stores

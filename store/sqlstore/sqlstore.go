@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/scimsso/scimsso/internal/sealing"
@@ -36,14 +37,30 @@ type Store struct {
 	db   dialect
 	now  func() time.Time
 	keys *sealing.Keyring
+	// slugs caches tenant id → slug for the events, which name tenants by slug: a slug never changes
+	// and a tenant is never deleted, so an entry never goes stale.
+	slugs sync.Map
+	// written is EventsWritten's channel; the dialect sends on it.
+	written wakeup
 }
 
 var _ store.Store = (*Store)(nil)
 
 // write runs fn as one transaction: it applies whole or not at all, and write returns only after it is
-// committed, with fn's error or the commit's mapped by mapErr. now is the transaction's time.
+// committed, with fn's error or the commit's mapped by mapErr. now is the transaction's time. A
+// transaction that recorded events tells the dialect once it is committed.
 func (s *Store) write(ctx context.Context, fn func(tx *wtx, now time.Time) error) error {
-	return s.db.write(ctx, fn)
+	recorded := false
+	err := s.db.write(ctx, func(tx *wtx, now time.Time) error {
+		n := tx.events
+		err := fn(tx, now)
+		recorded = tx.events > n
+		return err
+	})
+	if err == nil && recorded {
+		s.db.eventsCommitted()
+	}
+	return err
 }
 
 // row runs a one-row query on the read pool. Point reads are not cancellable: the driver starts a
