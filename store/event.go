@@ -53,14 +53,31 @@ type Event struct {
 // EventQuery selects events in seq order.
 type EventQuery struct {
 	After int64    // only events with a greater Seq
-	Limit int      // at most this many
+	Limit int      // at most this many; 0 or less: 100
 	Types []string // only these types; empty: every type
 }
 
 // EventStore is the event log's part of the Store. Events are written by the Store's own write
-// methods, in the transaction of the change; nothing else writes them.
+// methods, in the transaction of the change, so a write that fails records nothing and no event
+// exists without its change; nothing else writes them:
+//
+//   - user.created: CreateUser (source scim), SignIn creating the user (source sso).
+//   - user.updated, user.email_changed, user.deactivated, user.reactivated: UpdateUser, SignIn and
+//     PasswordSignIn when they change the user, one event per kind of change, none without one.
+//     email_changed is a change of userName (other than in case), the emails changing with it
+//     included; deactivated and reactivated are active flipping; updated is any other change.
+//     Data: the UserObject after the change.
+//   - session.started: CreateSession, SignIn (not when it continues a session), PasswordSignIn.
+//   - session.ended: DeleteSession, EndSession, DeleteUserSessions (each ended session), Sweep
+//     (timeout), UpdateUser deactivating the user (deactivated). Data: the SessionObject with its
+//     reason and the OpenID clients that held tokens of it.
+//   - sso.settings_changed: PutSSOSettings (an SSOSettingsObject); scim_token.issued: CreateToken;
+//     scim_token.revoked: RevokeToken (a TokenObject).
+//
+// Sweep deletes events older than 30 days, but the newest.
 type EventStore interface {
-	// ListEvents returns the events after q.After in seq order, at most q.Limit.
+	// ListEvents returns the events after q.After in seq order, at most q.Limit (100 when it is 0
+	// or less), of q.Types only when it names any. Every event committed before the call is there.
 	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
 	// LastEventSeq returns the greatest Seq a reader can see now (0 when there is no event).
 	LastEventSeq(ctx context.Context) (int64, error)

@@ -25,7 +25,7 @@ import (
 // PostgreSQL transactions commit in another order than they insert, so rows are inserted pending and
 // numbered once committed (sequencer.go); ListEvents and LastEventSeq see numbered rows only.
 
-// EventRetention is how long events are kept: Sweep deletes older ones.
+// EventRetention is how long events are kept: Sweep deletes older ones (but the newest).
 const EventRetention = 30 * 24 * time.Hour
 
 // defaultEventLimit is ListEvents' page size when the query gives none.
@@ -193,14 +193,15 @@ func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason,
 	return int64(len(ended)), nil
 }
 
-// sweepEvents deletes the events older than EventRetention; Sweep calls it in its transaction. It
-// walks the seq index from the oldest event to the first one young enough to keep, and deletes what
-// lies before: the cost is that of the rows deleted, and no index on occurred_at is kept up on every
-// write. (An event older than a younger one's seq stays until that one goes: times are the
-// transactions', and seq their order of commit, which agree to within a transaction's length.)
+// sweepEvents deletes the events older than EventRetention, but always keeps the newest event, so
+// that seq goes on from it (SQLite's next row id is one above the greatest); Sweep calls it in its
+// transaction. It walks the seq index from the oldest event to the first one young enough to keep,
+// and deletes what lies before: the cost is that of the rows deleted, and no index on occurred_at is
+// kept up on every write. (An event older than a younger one's seq stays until that one goes: times
+// are the transactions', and seq their order of commit, which agree to within a transaction's length.)
 func sweepEvents(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
 	res, err := tx.exec(ctx, `DELETE FROM events WHERE seq > 0 AND seq < coalesce(
-		(SELECT seq FROM events WHERE seq > 0 AND occurred_at >= ? ORDER BY seq LIMIT 1), 9223372036854775807)`,
+		(SELECT seq FROM events WHERE seq > 0 AND occurred_at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) FROM events))`,
 		micros(now.Add(-EventRetention)))
 	if err != nil {
 		return 0, err

@@ -18,10 +18,13 @@ import (
 // at once, and every later run numbers above them. So a reader never sees a number appear below one
 // it has seen. Writers never wait for each other or for the sequencer.
 //
-// Each Store on PostgreSQL runs a sequencer goroutine: woken at once after a local commit that wrote
-// events, and every sequenceEvery in case another replica's writer crashed before it could wake its
-// own. Readers (ListEvents, LastEventSeq) number what is committed and pending before they read, so a
-// client reads its own writes. A numbered row costs a second write (the UPDATE), off the request path.
+// Each Store on PostgreSQL runs a sequencer goroutine: woken after a local commit that wrote events
+// (at once when it has not run for sequenceEvery, else at its next round), and every sequenceEvery,
+// which also numbers what other replicas' writers committed (a replica may crash between its commit
+// and waking its own). Readers (ListEvents, LastEventSeq) number what is committed and pending before
+// they read, so a client reads its own writes. Numbering costs a second write of each row (the
+// UPDATE) and a commit per run, off the request path: at most one run per sequenceEvery per replica
+// under load, however many writes.
 
 // sequencerLock is the advisory lock key held while numbering ("scimssoe"): a single key, beside the
 // migration lock's.
@@ -64,13 +67,20 @@ func (q *sequencer) run(ctx context.Context) {
 	t := time.NewTicker(sequenceEvery)
 	defer t.Stop()
 	var seen int64
+	var lastRun time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-q.kick:
+			// Numbering commits, and a commit waits for the disk: under load, one run per tick numbers
+			// what every commit of the tick wrote, rather than one run after each of them.
+			if time.Since(lastRun) < sequenceEvery {
+				continue
+			}
 		case <-t.C:
 		}
+		lastRun = time.Now()
 		// Errors (the database away) are left to the next round: readers meet them in their own
 		// queries, and nothing here is lost, only later.
 		lo, hi, err := q.bounds(ctx)

@@ -15,8 +15,18 @@
 //	postgres.go    opening PostgreSQL: the pool, placeholders, row and advisory locks
 //	migrate.go     the embedded migrations and the one runner for both dialects
 //	errors.go      driver errors to store sentinels, for both drivers
+//	events.go      the event log: recording events in their change's transaction, listing, retention
+//	sequencer.go   PostgreSQL's numbering of committed events
 //
 // and one file per group of store.Store methods (tenants.go, users.go, sessions.go, sso.go…).
+//
+// Events are written by the store methods that make the changes, inside the same write transaction.
+// Their seq promises a reader following by cursor that no event appears behind it. SQLite's one
+// writer numbers rows in commit order at insert. PostgreSQL's writers commit in another order than
+// they insert, so rows go in pending and a sequencer numbers them once committed, one sequencer at a
+// time across replicas (an advisory lock), without making writers wait for each other: the other way,
+// a lock held from the last event insert through the commit, would put every event-writing commit of
+// the cluster, fsync included, in one line.
 package sqlstore
 
 import (
