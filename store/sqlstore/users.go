@@ -107,6 +107,7 @@ func (s *Store) insertAudit(ctx context.Context, tx *wtx, now time.Time, a store
 
 // CreateUser implements store.Store.
 func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, a store.Audit) error {
+	u.LastSignInAt = time.Time{} // provisioned, not signed in: only sign-ins set it
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		if err := s.insertUser(ctx, tx, now, tenantID, u); err != nil {
 			return err
