@@ -696,9 +696,11 @@ type OIDCStore interface {
 	// OIDCAuthRequestByCode returns the unexpired request whose code hashes to codeHash, its code used
 	// or not (CodeUsedAt says); ErrNotFound when there is none.
 	OIDCAuthRequestByCode(ctx context.Context, codeHash []byte) (*OIDCAuthRequest, error)
-	// RedeemOIDCCode uses up the code of request id and stores toks, in one transaction. If the code
-	// was used already, it instead revokes every token of the request's family and returns
-	// ErrReplayed (the revocation is kept). ErrNotFound when the request has no unexpired code.
+	// RedeemOIDCCode uses up the code of request id and stores toks, in one transaction, and remembers
+	// each token's client as signed in with its session until the session ends (the Clients of its
+	// session.ended event: back-channel logout). If the code was used already, it instead revokes
+	// every token of the request's family and returns ErrReplayed (the revocation is kept).
+	// ErrNotFound when the request has no unexpired code.
 	RedeemOIDCCode(ctx context.Context, id string, toks []OIDCToken) error
 	// OIDCToken returns the token whose hash is hash, live or not, or ErrNotFound.
 	OIDCToken(ctx context.Context, hash []byte) (*OIDCToken, error)

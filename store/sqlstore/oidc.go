@@ -315,6 +315,23 @@ func insertOIDCTokens(ctx context.Context, tx *wtx, now time.Time, toks []store.
 	return nil
 }
 
+// rememberSignIns records that the clients of toks signed in with their sessions: when a session
+// ends, its clients are sent back-channel logout (endSessions reads and forgets them). A client's
+// tokens expire and are swept long before its own session, begun with the ID token, need end.
+func rememberSignIns(ctx context.Context, tx *wtx, toks []store.OIDCToken) error {
+	seen := map[string]bool{}
+	for _, t := range toks {
+		if k := string(t.SessionHash) + "\x00" + t.ClientID; !seen[k] {
+			seen[k] = true
+			if _, err := tx.exec(ctx, `INSERT INTO oidc_session_clients (session_hash, client_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+				nonNil(t.SessionHash), t.ClientID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func revokeFamily(ctx context.Context, tx *wtx, now time.Time, family string) error {
 	_, err := tx.exec(ctx, `UPDATE oidc_tokens SET revoked_at = ? WHERE family = ? AND revoked_at = 0`, micros(now), family)
 	return err
@@ -329,7 +346,10 @@ func (s *Store) RedeemOIDCCode(ctx context.Context, id string, toks []store.OIDC
 		res, err := tx.exec(ctx, `UPDATE oidc_auth_requests SET code_used_at = ? WHERE id = ? AND code_used_at = 0 AND code_expires_at > ?`,
 			micros(now), id, micros(now))
 		if err = affected(res, err); err == nil {
-			return insertOIDCTokens(ctx, tx, now, toks)
+			if err := insertOIDCTokens(ctx, tx, now, toks); err != nil {
+				return err
+			}
+			return rememberSignIns(ctx, tx, toks)
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -422,8 +442,8 @@ func (s *Store) RevokeOIDCFamily(ctx context.Context, family string) error {
 	return nil
 }
 
-// sweepOIDC deletes the provider's expired requests and tokens and its retired keys; Sweep calls it in
-// its transaction.
+// sweepOIDC deletes the provider's expired requests and tokens, its retired keys, and the clients
+// remembered for sessions that are gone; Sweep calls it in its transaction.
 func sweepOIDC(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
 	var n int64
 	for _, q := range []string{
@@ -438,6 +458,15 @@ func sweepOIDC(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
 		k, _ := res.RowsAffected()
 		n += k
 	}
+	// A sign-in remembered as its session ended elsewhere at the same moment (a code redeemed on one
+	// PostgreSQL replica while another ends the session) has no session left to end it.
+	res, err := tx.exec(ctx, `DELETE FROM oidc_session_clients WHERE NOT EXISTS
+		(SELECT 1 FROM sessions s WHERE s.id_hash = oidc_session_clients.session_hash)`)
+	if err != nil {
+		return n, err
+	}
+	k, _ := res.RowsAffected()
+	n += k
 	return n, nil
 }
 

@@ -84,6 +84,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventsRollback", testEventsRollback},
 		{"EventsQuery", testEventsQuery},
 		{"EventsRetention", testEventsRetention},
+		{"SessionClients", testSessionClients},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
