@@ -1,0 +1,2 @@
+-- PLACEHOLDER on branch api only, so that 0009 has a predecessor until branch events (which owns 0008)
+-- is merged; the merge of main replaces this file with the events migration.
