@@ -98,6 +98,13 @@ const (
 
 var cursorEncoding = base64.RawURLEncoding.Strict()
 
+// decodeCursor decodes c, refusing any spelling but the one a cursor is made in: Go's base64 decoder
+// skips newlines, and one position must have one cursor.
+func decodeCursor(c string) ([]byte, bool) {
+	b, err := cursorEncoding.DecodeString(c)
+	return b, err == nil && cursorEncoding.EncodeToString(b) == c
+}
+
 // tenantTag is 8 bytes that tell a tenant's cursors from another's.
 func tenantTag(tenantID string) []byte {
 	h := sha256.Sum256([]byte("scimsso cursor\x00" + tenantID))
@@ -115,8 +122,8 @@ func userCursor(tenantID string, pos int64) string {
 
 // parseUserCursor returns the position of a cursor of the tenant's users, or errBadCursor.
 func parseUserCursor(c, tenantID string) (int64, error) {
-	b, err := cursorEncoding.DecodeString(c)
-	if err != nil || len(b) != 17 || b[0] != kindUsers || string(b[9:]) != string(tenantTag(tenantID)) {
+	b, ok := decodeCursor(c)
+	if !ok || len(b) != 17 || b[0] != kindUsers || string(b[9:]) != string(tenantTag(tenantID)) {
 		return 0, errBadCursor
 	}
 	pos := binary.BigEndian.Uint64(b[1:9])
@@ -133,8 +140,8 @@ func tenantCursor(slug string) string {
 
 // parseTenantCursor returns the slug of a tenants cursor, or errBadCursor.
 func parseTenantCursor(c string) (string, error) {
-	b, err := cursorEncoding.DecodeString(c)
-	if err != nil || len(b) < 2 || b[0] != kindTenants {
+	b, ok := decodeCursor(c)
+	if !ok || len(b) < 2 || b[0] != kindTenants {
 		return "", errBadCursor
 	}
 	slug, err := store.ParseSlug(string(b[1:]))
