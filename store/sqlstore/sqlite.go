@@ -71,6 +71,9 @@ type sqlite struct {
 	wtok   chan struct{}
 	wconn  *sql.Conn
 	wStmts stmtCache
+
+	// written wakes EventsWritten's reader after a commit that recorded events.
+	written wakeup
 }
 
 // Open opens (creating if needed) the SQLite database at opts.Path and applies pending migrations.
@@ -123,8 +126,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r := sql.OpenDB(connector{drv, "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()})
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit}
-	s := &Store{db: l, now: opts.Now, keys: opts.Keyring}
+	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit, written: newWakeup()}
+	s := &Store{db: l, now: opts.Now, keys: opts.Keyring, written: l.written}
 	wconn, err := w.Conn(ctx)
 	if err != nil {
 		s.Close()
@@ -205,6 +208,11 @@ func (l *sqlite) migrationConn(context.Context) (*sql.Conn, func(), error) {
 	}
 	return l.wconn, l.unlockW, nil
 }
+
+// eventsCommitted wakes the reader at once: the one writer numbers events in commit order.
+func (l *sqlite) eventsCommitted() { l.written.notify() }
+
+func (l *sqlite) settleEvents(context.Context) error { return nil }
 
 func (l *sqlite) bind(q string) string { return q }
 

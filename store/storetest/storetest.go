@@ -79,6 +79,13 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OIDCRequestLimits", testOIDCRequestLimits},
 		{"ConcurrentOIDCRequestLimits", testConcurrentOIDCRequestLimits},
 		{"OIDCRefreshTouchesSession", testOIDCRefreshTouchesSession},
+		{"EventsUsers", testEventsUsers},
+		{"EventsSessions", testEventsSessions},
+		{"EventsSignIn", testEventsSignIn},
+		{"EventsTenant", testEventsTenant},
+		{"EventsRollback", testEventsRollback},
+		{"EventsQuery", testEventsQuery},
+		{"EventsRetention", testEventsRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
