@@ -29,7 +29,7 @@ import (
 // on a real store (a SQLite file or a PostgreSQL database), with two tenants and their SCIM tokens,
 // and API keys of every kind.
 type env struct {
-	t          *testing.T
+	t          testing.TB
 	st         store.Store
 	srv        *httptest.Server
 	acme, beta *store.Tenant
@@ -68,7 +68,7 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, st store.Store) *env {
+func newEnv(t testing.TB, st store.Store) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, st: st, scimTokens: map[string]string{}, keys: map[string]string{}}

@@ -178,3 +178,63 @@ func TestEventsPhaseRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsPhase runs the create, patch and events phases against a real scimsso serve (built here)
+// on SQLite: every reader reads every event those writes recorded, and the output shows neither
+// the token nor the key.
+func TestEventsPhase(t *testing.T) {
+	s := buildScimsso(t)
+	s.run("tenant", "create", "acme", "--name", "Acme", "--domain", "example.com")
+	token := strings.TrimSpace(s.run("token", "issue", "--tenant", "acme"))
+	key := strings.TrimSpace(s.run("apikey", "create", "--name", "load", "--scope", "events:read"))
+	addr := s.serve()
+	getenv := func(k string) string {
+		return map[string]string{"SCIMLOAD_TOKEN": token, "SCIMLOAD_API_KEY": key}[k]
+	}
+	var out bytes.Buffer
+	// 1,200 users created (user.created) and 300 PATCHes of random users (user.deactivated by Okta's;
+	// user.updated or user.email_changed by Entra's; none when a user is deactivated twice), after
+	// the token's scim_token.issued.
+	code := realMain(context.Background(), []string{"-base", "http://" + addr + "/scim/v2/acme", "-phases", "create,patch,events",
+		"-seed-only", "-n", "1200", "-m", "300", "-c", "3", "-json"}, getenv, &out, &out)
+	if code != 0 {
+		t.Fatalf("scimload: exit %d\n%s\nserver log:\n%s", code, out.String(), s.log())
+	}
+	if strings.Contains(out.String(), token) || strings.Contains(out.String(), key) {
+		t.Fatal("the output shows a secret")
+	}
+	var row result
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		var r result
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Phase == "events" {
+			row = r
+		}
+	}
+	// The log as one plain client reads it.
+	events := 0
+	for after := int64(0); ; {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/api/v1/events?after=%d&limit=500", addr, after), nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Data      []json.RawMessage `json:"data"`
+			NextAfter int64             `json:"next_after"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/v1/events: %d, %v", res.StatusCode, err)
+		}
+		if len(page.Data) == 0 {
+			break
+		}
+		events, after = events+len(page.Data), page.NextAfter
+	}
+	if events < 1+1200+150 || row.Items != 3*events || row.Requests != 3*((events+499)/500+1) || row.NotOK != 0 || row.ItemsPerS <= 0 {
+		t.Fatalf("events row %+v; want 3 readers of the %d events in the log, %d pages each", row, events, (events+499)/500+1)
+	}
+}
