@@ -37,9 +37,6 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := q.After
-	if len(events) < q.Limit && last > next {
-		next = last
-	}
 	// The body is built from each event's JSON, rather than from a struct holding them, so that the
 	// bytes of an event here are the bytes EventJSON gives a webhook.
 	b := make([]byte, 0, 64+len(events)*512)
@@ -55,6 +52,9 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		b = append(b, ej...)
 		next = e.Seq
+	}
+	if len(events) < q.Limit && last > next {
+		next = last
 	}
 	b = append(b, `],"next_after":`...)
 	b = strconv.AppendInt(b, next, 10)

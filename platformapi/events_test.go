@@ -232,6 +232,16 @@ func TestEvents(t *testing.T) {
 		if _, got = e.events("events", fmt.Sprintf("after=%d", start)); len(got) != 100 {
 			t.Fatalf("the default page: %d events, want 100", len(got))
 		}
+		// One match followed by other events: a page that is not full ends at the log's end, not at
+		// the match.
+		lastSeq, err := e.st.LastEventSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, got = e.events("events", fmt.Sprintf("after=%d&types=%s", start, store.EventUserReactivated))
+		if len(got) != 1 || *page.NextAfter != lastSeq || lastSeq <= got[0].Seq {
+			t.Fatalf("one match: %v, next_after %d, want the log's last seq %d", got, *page.NextAfter, lastSeq)
+		}
 	})
 }
 

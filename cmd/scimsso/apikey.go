@@ -32,8 +32,8 @@ func (m *Main) apikeyCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	label := strings.TrimSpace(*name)
-	if label == "" || len(label) > 200 {
-		return errors.New("apikey create: --name must be 1 to 200 characters")
+	if err := checkName("apikey create: --name", label); err != nil {
+		return err
 	}
 	if len(scopes) == 0 {
 		return fmt.Errorf("apikey create: --scope is required: one or more of %s", strings.Join(store.APIKeyScopes, ", "))

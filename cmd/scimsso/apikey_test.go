@@ -108,9 +108,10 @@ func TestAPIKeyCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"apikey", "create", "--scope", "manage"}, "--name must be"},
-		{[]string{"apikey", "create", "--name", " ", "--scope", "manage"}, "--name must be"},
-		{[]string{"apikey", "create", "--name", strings.Repeat("n", 201), "--scope", "manage"}, "--name must be"},
+		{[]string{"apikey", "create", "--scope", "manage"}, "must be 1 to 200 characters"},
+		{[]string{"apikey", "create", "--name", " ", "--scope", "manage"}, "must be 1 to 200 characters"},
+		{[]string{"apikey", "create", "--name", strings.Repeat("n", 201), "--scope", "manage"}, "must be 1 to 200 characters"},
+		{[]string{"apikey", "create", "--name", "a\tb\nc", "--scope", "manage"}, "control characters"},
 		{[]string{"apikey", "create", "--name", "x"}, "--scope is required"},
 		{[]string{"apikey", "create", "--name", "x", "--scope", "directory:write"}, `"directory:write"`},
 		{[]string{"apikey", "create", "--name", "x", "--scope", "manage,"}, "not a valid API key scope"},

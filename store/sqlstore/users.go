@@ -151,6 +151,9 @@ func (s *Store) insertUser(ctx context.Context, tx *wtx, now time.Time, tenantID
 
 // UserByID implements store.Store.
 func (s *Store) UserByID(ctx context.Context, tenantID, id string) (*store.User, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("sqlstore: user: %w", store.ErrNotFound)
+	}
 	u, _, err := scanUser(s.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, id, tenantID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: user: %w", mapErr(err))
@@ -234,6 +237,9 @@ func pointLookup(f *store.Filter) bool {
 // UpdateUser implements store.Store.
 func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion int64, a store.Audit, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
+	if !storable(id) {
+		return nil, fmt.Errorf("sqlstore: update user: %w", store.ErrNotFound)
+	}
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		old, seq, err := scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`+s.forUpdate(), id, tenantID))
 		if err != nil {
