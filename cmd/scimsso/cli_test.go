@@ -46,6 +46,9 @@ var cliCommands = []struct {
 	{"client list", nil, nil, true},
 	{"client remove", nil, nil, true},
 	{"oidc rotate-key", nil, nil, true},
+	{"apikey create", []string{"name", "scope"}, nil, true},
+	{"apikey list", nil, nil, true},
+	{"apikey revoke", nil, nil, true},
 }
 
 // TestHelp: every command answers --help (also -h, and `scimsso help COMMAND`) on stdout with exit 0,
@@ -216,6 +219,9 @@ func TestOnlySomeCommandsCreateADatabase(t *testing.T) {
 		{"client", "list"},
 		{"client", "remove", "0123"},
 		{"oidc", "rotate-key"},
+		{"apikey", "create", "--name", "sync", "--scope", "events:read"},
+		{"apikey", "list"},
+		{"apikey", "revoke", "0123"},
 	}
 	// Every command that opens the store is in the list, but those that may create a database: a new
 	// command cannot slip by.

@@ -134,6 +134,10 @@ func (m *Main) commands() []command {
 		{"client list", "", "Lists the OpenID Connect clients (never their secrets).", nil, m.clientList},
 		{"client remove", "ID", "Removes an OpenID Connect client; its tokens stop working at once.", nil, m.clientRemove},
 		{"oidc rotate-key", "", "Makes new ID token signing keys sign from now on; the replaced keys stay in the published key set for 24 hours.", nil, m.oidcRotateKey},
+		{"apikey create", "--name LABEL --scope S[,S…]",
+			"Creates a platform API key with scopes directory:read, events:read, manage: the key alone on stdout (shown only once), its id on stderr.", nil, m.apikeyCreate},
+		{"apikey list", "", "Lists the platform API keys (never the keys themselves).", nil, m.apikeyList},
+		{"apikey revoke", "ID", "Revokes a platform API key; it stops working at once.", nil, m.apikeyRevoke},
 	}
 }
 

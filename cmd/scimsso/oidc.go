@@ -39,8 +39,8 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	name := strings.TrimSpace(pos[0])
-	if name == "" || len(name) > 200 {
-		return errors.New("client add: NAME must be 1 to 200 characters")
+	if err := checkName("client add: NAME", name); err != nil {
+		return err
 	}
 	if len(redirects) == 0 {
 		return errors.New("client add: at least one --redirect-uri is required")

@@ -35,8 +35,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scimsso/scimsso/internal/sealing"
 	"github.com/scimsso/scimsso/store"
@@ -184,3 +186,8 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// storable reports whether s can be a stored text value: PostgreSQL refuses invalid UTF-8 and NUL
+// bytes with an error, where SQLite finds no row. A key taken from a URL (a user id) that is not
+// storable names nothing, on both.
+func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -115,6 +116,9 @@ func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list tenants: %w", err)
 	}
+	// Byte order, whatever the database's collation: a PostgreSQL created with a locale that ignores
+	// punctuation sorts "ab" before "a-c", and the platform API's cursor over this list compares bytes.
+	slices.Sort(slugs)
 	ts := make([]store.Tenant, 0, len(slugs))
 	for _, slug := range slugs {
 		t, err := s.TenantBySlug(ctx, slug)

@@ -151,6 +151,9 @@ func (s *Store) insertUser(ctx context.Context, tx *wtx, now time.Time, tenantID
 
 // UserByID implements store.Store.
 func (s *Store) UserByID(ctx context.Context, tenantID, id string) (*store.User, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("sqlstore: user: %w", store.ErrNotFound)
+	}
 	u, _, err := scanUser(s.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`, id, tenantID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: user: %w", mapErr(err))
@@ -200,6 +203,32 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.UserQuer
 	return users, total, nil
 }
 
+// UsersAfter implements store.Store: the tenant's users past the position after (a users.seq), one
+// more than asked for to learn whether another page follows, on the (tenant_id, seq) index.
+func (s *Store) UsersAfter(ctx context.Context, tenantID string, after int64, limit int) ([]store.User, int64, error) {
+	if limit <= 0 {
+		return nil, 0, fmt.Errorf("sqlstore: users after: limit %d: want > 0", limit)
+	}
+	users := make([]store.User, 0, min(limit, 256))
+	var seqs []int64
+	err := s.each(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{tenantID, after, limit + 1},
+		func(sc scanner) error {
+			u, seq, err := scanUser(sc)
+			if err != nil {
+				return err
+			}
+			users, seqs = append(users, *u), append(seqs, seq)
+			return nil
+		})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: users after: %w", err)
+	}
+	if len(users) <= limit {
+		return users, 0, nil
+	}
+	return users[:limit], seqs[limit-1], nil
+}
+
 // pointLookup reports whether f is an eq on a uniquely indexed attribute (the existence checks IdPs send).
 func pointLookup(f *store.Filter) bool {
 	return f != nil && f.Op == store.OpEq && (f.Attr == store.AttrUserName || f.Attr == store.AttrExternalID || f.Attr == store.AttrID)
@@ -208,6 +237,9 @@ func pointLookup(f *store.Filter) bool {
 // UpdateUser implements store.Store.
 func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion int64, a store.Audit, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
+	if !storable(id) {
+		return nil, fmt.Errorf("sqlstore: update user: %w", store.ErrNotFound)
+	}
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		old, seq, err := scanUser(tx.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ? AND tenant_id = ?`+s.forUpdate(), id, tenantID))
 		if err != nil {
