@@ -519,12 +519,14 @@ type Store interface {
 	TestLinkValid(ctx context.Context, tenantID string, hash []byte) error
 
 	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions, failed password
-	// attempts older than a day, and the OpenID provider's expired requests, tokens and retired keys,
-	// and returns how many rows went.
+	// attempts older than a day, the OpenID provider's expired requests, tokens and retired keys, and
+	// webhook deliveries past what a webhook keeps (MaxDeliveries, DeliveryRetention), and returns how
+	// many rows went.
 	Sweep(ctx context.Context) (int64, error)
 
 	OIDCStore
 	EventStore
+	WebhookStore
 }
 
 // Key is the form in which case-insensitive values (userName, emails, domains) are compared and indexed.

@@ -77,6 +77,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OIDCRequestLimits", testOIDCRequestLimits},
 		{"ConcurrentOIDCRequestLimits", testConcurrentOIDCRequestLimits},
 		{"OIDCRefreshTouchesSession", testOIDCRefreshTouchesSession},
+		{"Webhooks", testWebhooks},
+		{"WebhookCursor", testWebhookCursor},
+		{"ConcurrentWebhookAdvance", testConcurrentWebhookAdvance},
+		{"SweepDeliveries", testSweepDeliveries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,2 @@
+-- PLACEHOLDER on branch hooks only, so that 0010 has a predecessor until branch api (which owns 0009)
+-- is merged; the merge of main replaces this file with the API keys migration.

@@ -1,0 +1,2 @@
+-- PLACEHOLDER on branch hooks only, so that 0010 has a predecessor until branch events (which owns 0008)
+-- is merged; the merge of main replaces this file with the events migration.

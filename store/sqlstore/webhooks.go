@@ -1,0 +1,250 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// The webhooks' tables (migration 0010): each webhook's cursor (last_seq) over the events table, which
+// is the outbox, and the record of its deliveries. Types are stored space-separated.
+
+// webhookSecretContext names the record a sealed webhook secret belongs to: a value copied into another
+// webhook's row does not open there.
+func webhookSecretContext(id string) string { return "webhook:" + id + ":secret" }
+
+// CreateWebhook implements store.Store.
+func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
+	id := uuid.NewString()
+	kind := w.Kind
+	if kind == "" {
+		kind = store.KindWebhook
+	}
+	secret := []byte(w.Secret)
+	if s.keys != nil {
+		var err error
+		if secret, err = s.keys.Seal(secret, webhookSecretContext(id)); err != nil {
+			return fmt.Errorf("sqlstore: create webhook: %w", err)
+		}
+	}
+	var created time.Time
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		created = now
+		_, err := tx.exec(ctx, `INSERT INTO webhooks (id, kind, url, types, secret, created_at, last_seq, failures)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 0)`, id, kind, w.URL, joinSpaces(w.Types), secret, micros(now), w.Cursor)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: create webhook: %w", err)
+	}
+	w.ID, w.Kind, w.CreatedAt, w.Failures = id, kind, fromMicros(micros(created)), 0
+	return nil
+}
+
+const webhookCols = `id, kind, url, types, created_at, last_seq, failures`
+
+func scanWebhook(sc scanner, extra ...any) (*store.Webhook, error) {
+	var w store.Webhook
+	var types string
+	var created int64
+	if err := sc.Scan(append([]any{&w.ID, &w.Kind, &w.URL, &types, &created, &w.Cursor, &w.Failures}, extra...)...); err != nil {
+		return nil, err
+	}
+	w.Types, w.CreatedAt = splitSpaces(types), fromMicros(created)
+	return &w, nil
+}
+
+// Webhook implements store.Store.
+func (s *Store) Webhook(ctx context.Context, id string) (*store.Webhook, error) {
+	var sealed []byte
+	w, err := scanWebhook(s.row(ctx, `SELECT `+webhookCols+`, secret FROM webhooks WHERE id = ?`, id), &sealed)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: webhook: %w", err)
+	}
+	secret, err := s.keys.Open(sealed, webhookSecretContext(id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: webhook %s: secret: %w", id, err)
+	}
+	w.Secret = string(secret)
+	return w, nil
+}
+
+// ListWebhooks implements store.Store.
+func (s *Store) ListWebhooks(ctx context.Context) ([]store.Webhook, error) {
+	var out []store.Webhook
+	err := s.each(ctx, `SELECT `+webhookCols+` FROM webhooks ORDER BY created_at, id`, nil, func(sc scanner) error {
+		w, err := scanWebhook(sc)
+		if err != nil {
+			return err
+		}
+		out = append(out, *w)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteWebhook implements store.Store. Its deliveries go with it (ON DELETE CASCADE).
+func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	return s.writeOne(ctx, "delete webhook", oneRow, `DELETE FROM webhooks WHERE id = ?`, id)
+}
+
+// AdvanceWebhook implements store.Store.
+func (s *Store) AdvanceWebhook(ctx context.Context, id string, from, to int64, ds []store.Delivery) error {
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		if err := moveCursor(ctx, tx, id, from, to, "0"); err != nil {
+			return err
+		}
+		return insertDeliveries(ctx, tx, id, ds)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: advance webhook: %w", err)
+	}
+	return nil
+}
+
+// FailWebhook implements store.Store.
+func (s *Store) FailWebhook(ctx context.Context, id string, from, to int64, ds []store.Delivery, failed store.Delivery) (int, error) {
+	failures := "failures + 1"
+	for _, d := range ds {
+		if d.Outcome == store.DeliveryDelivered {
+			failures = "1"
+		}
+	}
+	var n int
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		if err := moveCursor(ctx, tx, id, from, to, failures); err != nil {
+			return err
+		}
+		if err := insertDeliveries(ctx, tx, id, append(ds[:len(ds):len(ds)], failed)); err != nil {
+			return err
+		}
+		return tx.row(ctx, `SELECT failures FROM webhooks WHERE id = ?`, id).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: fail webhook: %w", err)
+	}
+	return n, nil
+}
+
+// moveCursor sets the webhook's cursor to to and its failures to the expression failures, if its cursor
+// is still from: ErrVersionMismatch when another delivery moved it, ErrNotFound when it is gone.
+func moveCursor(ctx context.Context, tx *wtx, id string, from, to int64, failures string) error {
+	if to < from {
+		return fmt.Errorf("cursor may not move back from %d to %d", from, to)
+	}
+	res, err := tx.exec(ctx, `UPDATE webhooks SET last_seq = ?, failures = `+failures+` WHERE id = ? AND last_seq = ?`, to, id, from)
+	if err := affected(res, err); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	var n int
+	if err := tx.row(ctx, `SELECT count(*) FROM webhooks WHERE id = ?`, id).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return store.ErrVersionMismatch
+}
+
+func insertDeliveries(ctx context.Context, tx *wtx, id string, ds []store.Delivery) error {
+	for _, d := range ds {
+		if _, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, seq, event_type, at, status, error, outcome, resend)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, d.EventID, d.Seq, d.EventType, micros(d.At), d.Status, d.Error, d.Outcome, b2i(d.Resend)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecordDelivery implements store.Store.
+func (s *Store) RecordDelivery(ctx context.Context, d store.Delivery) error {
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		var n int
+		if err := tx.row(ctx, `SELECT count(*) FROM webhooks WHERE id = ?`, d.WebhookID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		return insertDeliveries(ctx, tx, d.WebhookID, []store.Delivery{d})
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: record delivery: %w", err)
+	}
+	return nil
+}
+
+const deliveryCols = `webhook_id, event_id, seq, event_type, at, status, error, outcome, resend`
+
+func scanDelivery(sc scanner) (*store.Delivery, error) {
+	var d store.Delivery
+	var at int64
+	var resend int
+	if err := sc.Scan(&d.WebhookID, &d.EventID, &d.Seq, &d.EventType, &at, &d.Status, &d.Error, &d.Outcome, &resend); err != nil {
+		return nil, err
+	}
+	d.At, d.Resend = fromMicros(at), resend != 0
+	return &d, nil
+}
+
+// ListDeliveries implements store.Store.
+func (s *Store) ListDeliveries(ctx context.Context, webhookID string, limit int) ([]store.Delivery, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("sqlstore: list deliveries: limit %d: want > 0", limit)
+	}
+	var out []store.Delivery
+	err := s.each(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`,
+		[]any{webhookID, limit}, func(sc scanner) error {
+			d, err := scanDelivery(sc)
+			if err != nil {
+				return err
+			}
+			out = append(out, *d)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// DeliveryOf implements store.Store.
+func (s *Store) DeliveryOf(ctx context.Context, webhookID, eventID string) (*store.Delivery, error) {
+	d, err := scanDelivery(s.row(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE webhook_id = ? AND event_id = ?
+		ORDER BY id DESC LIMIT 1`, webhookID, eventID))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: delivery of %s: %w", strings.TrimSpace(eventID), err)
+	}
+	return d, nil
+}
+
+// sweepWebhooks deletes, within tx, the given-up deliveries older than DeliveryRetention and, of each
+// webhook in ids, the attempts past its latest MaxDeliveries; Sweep calls it in its transaction.
+func sweepWebhooks(ctx context.Context, tx *wtx, now time.Time, ids []string) (int64, error) {
+	res, err := tx.exec(ctx, `DELETE FROM webhook_deliveries WHERE outcome = ? AND at < ?`,
+		store.DeliveryGaveUp, micros(now.Add(-store.DeliveryRetention)))
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	for _, id := range ids {
+		res, err := tx.exec(ctx, `DELETE FROM webhook_deliveries WHERE webhook_id = ? AND outcome <> ? AND id < (
+			SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND outcome <> ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+			id, store.DeliveryGaveUp, id, store.DeliveryGaveUp, store.MaxDeliveries-1)
+		if err != nil {
+			return n, err
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
