@@ -71,6 +71,9 @@ type sqlite struct {
 	wtok   chan struct{}
 	wconn  *sql.Conn
 	wStmts stmtCache
+
+	// jobsPool is the job queue's connection (JobsDB), on the writer's DSN.
+	jobsPool
 }
 
 // Open opens (creating if needed) the SQLite database at opts.Path and applies pending migrations.
@@ -123,7 +126,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r := sql.OpenDB(connector{drv, "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()})
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit}
+	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit, jobsPool: jobsPool{dsn: dsn}}
 	s := &Store{db: l, now: opts.Now, keys: opts.Keyring}
 	wconn, err := w.Conn(ctx)
 	if err != nil {
@@ -219,5 +222,5 @@ func (l *sqlite) close() error {
 		errs = append(errs, l.wconn.Close())
 		l.wconn = nil
 	}
-	return errors.Join(append(errs, l.r.Close(), l.w.Close())...)
+	return errors.Join(append(errs, l.r.Close(), l.w.Close(), l.closeJobs())...)
 }

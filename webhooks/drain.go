@@ -1,0 +1,339 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/scimsso/scimsso/store"
+)
+
+// drainStates are the states in which a drain of a webhook keeps another from being enqueued: waiting
+// or running. Not completed (river's default includes it), so that a drain can follow one that ended.
+var drainStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}
+
+// DrainArgs is the job that delivers a webhook's events after its cursor.
+type DrainArgs struct {
+	Webhook string `json:"webhook"`
+}
+
+// Kind implements river.JobArgs.
+func (DrainArgs) Kind() string { return "webhook_drain" }
+
+// InsertOpts makes a drain unique per webhook while one waits or runs. Its attempts are many: a drain
+// fails as long as its receiver does, and what ends that is the give-up by the age of the event
+// (GiveUpAfter), not a number of attempts; a drain discarded all the same is enqueued again by the
+// catch-up, its backoff carried by the webhook's failure count.
+func (DrainArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queue, MaxAttempts: 1000, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: drainStates}}
+}
+
+// ResendArgs is the job that sends one event to a webhook once more (`webhook deliveries --resend`).
+type ResendArgs struct {
+	Webhook string `json:"webhook"`
+	Event   string `json:"event"`
+	Seq     int64  `json:"seq"`
+}
+
+// Kind implements river.JobArgs.
+func (ResendArgs) Kind() string { return "webhook_resend" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ResendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queue, MaxAttempts: 10} }
+
+// CatchUpArgs is the periodic job that enqueues a drain for every webhook behind the newest event.
+type CatchUpArgs struct{}
+
+// Kind implements river.JobArgs.
+func (CatchUpArgs) Kind() string { return "webhook_catch_up" }
+
+// InsertOpts keeps at most one catch-up waiting.
+func (CatchUpArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queue, MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: drainStates}}
+}
+
+type catchUpWorker struct {
+	river.WorkerDefaults[CatchUpArgs]
+	s *Service
+}
+
+func (c *catchUpWorker) Work(ctx context.Context, _ *river.Job[CatchUpArgs]) error {
+	st := c.s.cfg.Store
+	last, err := st.LastEventSeq(ctx)
+	if err != nil {
+		return err
+	}
+	hooks, err := st.ListWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, w := range hooks {
+		if w.Cursor < last {
+			ids = append(ids, w.ID)
+		}
+	}
+	_, err = c.s.enqueueDrains(ctx, ids)
+	return err
+}
+
+type drainWorker struct {
+	river.WorkerDefaults[DrainArgs]
+	s *Service
+}
+
+// Work delivers the webhook's events after its cursor until none is left, one fails, or drainFor
+// has passed (then it yields and is taken up again at once).
+func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error {
+	s, id := d.s, job.Args.Webhook
+	s.enter(id)
+	defer s.leave(id)
+	st := s.cfg.Store
+	w, err := st.Webhook(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // removed: nothing to deliver
+	} else if err != nil {
+		return err
+	}
+	consumer, ok := s.consumers[w.Kind]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("webhook %s: no consumer of kind %q in this binary", id, w.Kind))
+	}
+	until := s.cfg.Now().Add(drainFor)
+	for {
+		last, err := st.LastEventSeq(ctx)
+		if err != nil {
+			return err
+		}
+		evs, err := st.ListEvents(ctx, store.EventQuery{After: w.Cursor, Limit: batch, Types: w.Types})
+		if err != nil {
+			return err
+		}
+		var ds []store.Delivery
+		to, yield := w.Cursor, false
+		for i := 0; i < len(evs); i++ {
+			ev := &evs[i]
+			now := s.cfg.Now()
+			res := s.attempt(ctx, consumer, w, ev, now)
+			if res.ok && res.sent == 0 {
+				to = ev.Seq // not for this destination: nothing to record
+				continue
+			}
+			if res.ok {
+				ds = append(ds, delivery(w, ev, now, res, store.DeliveryDelivered))
+				to = ev.Seq
+				s.cfg.Metrics.WebhookDelivery(store.DeliveryDelivered)
+				s.cfg.Metrics.WebhookLag(s.cfg.Now().Sub(ev.OccurredAt))
+				if i < len(evs)-1 && s.cfg.Now().After(until) {
+					evs, yield = evs[:i+1], true // the rest is read again
+				}
+				continue
+			}
+			if ctx.Err() != nil {
+				// Stopping (or past the job's timeout): keep what was delivered and yield, counting no
+				// failure against the receiver.
+				if err := s.advance(context.WithoutCancel(ctx), w, to, ds); err != nil {
+					return err
+				}
+				return river.JobSnooze(0)
+			}
+			if now.Sub(ev.OccurredAt) < GiveUpAfter {
+				fails, err := st.FailWebhook(ctx, id, w.Cursor, to, ds, delivery(w, ev, now, res, store.DeliveryFailed))
+				if err != nil {
+					return ignoreMoved(err)
+				}
+				s.cfg.Metrics.WebhookDelivery(store.DeliveryFailed)
+				s.policy.set(job.ID, Backoff(fails))
+				return fmt.Errorf("webhook %s: event %d: %s", id, ev.Seq, res.reason)
+			}
+			// Old enough to give up: this one, and the ones after it in this batch as old, which have
+			// waited as long behind it (tried one by one, a receiver that hangs would take
+			// AttemptTimeout for each).
+			ds = append(ds, delivery(w, ev, now, res, store.DeliveryGaveUp))
+			s.cfg.Metrics.WebhookDelivery(store.DeliveryGaveUp)
+			to = ev.Seq
+			for i+1 < len(evs) && now.Sub(evs[i+1].OccurredAt) >= GiveUpAfter {
+				i++
+				ds = append(ds, delivery(w, &evs[i], now, result{reason: "not sent: an earlier event failed and this one is as old"}, store.DeliveryGaveUp))
+				s.cfg.Metrics.WebhookDelivery(store.DeliveryGaveUp)
+				to = evs[i].Seq
+			}
+		}
+		if !yield && len(evs) < batch && len(ds) == len(evs) && last > to {
+			// Every event of its types up to last was read (last was read first, and events become
+			// visible in seq order): the cursor moves to last, so the catch-up does not take a
+			// webhook of a few types for behind.
+			to = last
+		}
+		if err := s.advance(ctx, w, to, ds); err != nil {
+			return ignoreMoved(err)
+		}
+		if !yield && len(evs) < batch && !s.takeDirty(id) {
+			return nil // nothing more, and no wake-up came while it ran
+		}
+		if s.cfg.Now().After(until) {
+			return river.JobSnooze(0)
+		}
+	}
+}
+
+// advance records ds and moves w's cursor to to, unless there is nothing to write.
+func (s *Service) advance(ctx context.Context, w *store.Webhook, to int64, ds []store.Delivery) error {
+	if to == w.Cursor && len(ds) == 0 {
+		return nil
+	}
+	if err := s.cfg.Store.AdvanceWebhook(ctx, w.ID, w.Cursor, to, ds); err != nil {
+		return err
+	}
+	w.Cursor = to
+	return nil
+}
+
+// ignoreMoved ends a drain whose webhook another drain moved (a rescued job running beside the one it
+// replaced) or that was removed: the other goes on.
+func ignoreMoved(err error) error {
+	if errors.Is(err, store.ErrVersionMismatch) || errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// attempt makes the requests consumer asks for ev, in order, and fails at the first that fails.
+func (s *Service) attempt(ctx context.Context, c Consumer, w *store.Webhook, ev *store.Event, now time.Time) result {
+	reqs, err := c.Requests(ctx, w, ev, now)
+	if err != nil {
+		return result{reason: err.Error()}
+	}
+	res := result{ok: true}
+	for i, r := range reqs {
+		if res = s.sender.post(ctx, r); !res.ok {
+			return res
+		}
+		res.sent = i + 1
+	}
+	return res
+}
+
+func delivery(w *store.Webhook, ev *store.Event, at time.Time, res result, outcome string) store.Delivery {
+	return store.Delivery{WebhookID: w.ID, EventID: ev.ID, Seq: ev.Seq, EventType: ev.Type, At: at, Status: res.status,
+		Error: res.reason, Outcome: outcome}
+}
+
+func (s *Service) enter(id string) {
+	s.mu.Lock()
+	s.active[id]++
+	s.mu.Unlock()
+}
+
+func (s *Service) leave(id string) {
+	s.mu.Lock()
+	if s.active[id]--; s.active[id] <= 0 {
+		delete(s.active, id)
+		delete(s.dirty, id)
+	}
+	s.mu.Unlock()
+}
+
+// takeDirty reports whether a wake-up came for id while its drain ran here, and clears it.
+func (s *Service) takeDirty(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dirty[id]
+	delete(s.dirty, id)
+	return d
+}
+
+type resendWorker struct {
+	river.WorkerDefaults[ResendArgs]
+	s *Service
+}
+
+// Work sends the event once more; the webhook's cursor is not touched.
+func (r *resendWorker) Work(ctx context.Context, job *river.Job[ResendArgs]) error {
+	s, a := r.s, job.Args
+	w, err := s.cfg.Store.Webhook(ctx, a.Webhook)
+	if errors.Is(err, store.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("webhook %s was removed", a.Webhook))
+	} else if err != nil {
+		return err
+	}
+	consumer, ok := s.consumers[w.Kind]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("webhook %s: no consumer of kind %q in this binary", w.ID, w.Kind))
+	}
+	evs, err := s.cfg.Store.ListEvents(ctx, store.EventQuery{After: a.Seq - 1, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 || evs[0].ID != a.Event {
+		return river.JobCancel(fmt.Errorf("event %s is no longer kept", a.Event))
+	}
+	now := s.cfg.Now()
+	res := s.attempt(ctx, consumer, w, &evs[0], now)
+	outcome := store.DeliveryDelivered
+	if !res.ok {
+		outcome = store.DeliveryFailed
+	}
+	d := delivery(w, &evs[0], now, res, outcome)
+	d.Resend = true
+	if err := s.cfg.Store.RecordDelivery(ctx, d); err != nil {
+		return ignoreMoved(err)
+	}
+	s.cfg.Metrics.WebhookDelivery(outcome)
+	if !res.ok {
+		s.policy.set(job.ID, Backoff(job.Attempt))
+		return fmt.Errorf("webhook %s: resend of event %d: %s", w.ID, evs[0].Seq, res.reason)
+	}
+	return nil
+}
+
+// Backoff is the wait before the next attempt after failures failed attempts in a row: 4 s, doubling,
+// capped at an hour, with up to 10% jitter either way so that drains failing together spread out.
+// The first retry comes within 10 s (4.4 s at most; river's scheduler makes a job due within 5 s
+// available at once).
+func Backoff(failures int) time.Duration {
+	d := 4 * time.Second
+	for i := 1; i < failures && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+}
+
+// RetryPolicy is river's ClientRetryPolicy for delivery jobs: the wait is Backoff of the failures
+// the job's worker counted (a drain counts the webhook's failures since its last delivered event, kept
+// in the store, so a drain enqueued anew keeps the pace), or of the job's own errors when its worker
+// counted none (another kind of job, or a panic).
+type RetryPolicy struct {
+	now  func() time.Time
+	mu   sync.Mutex
+	next map[int64]time.Duration // by job id, set by the worker just before it returns its error
+}
+
+func newRetryPolicy(now func() time.Time) *RetryPolicy {
+	return &RetryPolicy{now: now, next: map[int64]time.Duration{}}
+}
+
+func (p *RetryPolicy) set(jobID int64, d time.Duration) {
+	p.mu.Lock()
+	p.next[jobID] = d
+	p.mu.Unlock()
+}
+
+// NextRetry implements river.ClientRetryPolicy.
+func (p *RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	p.mu.Lock()
+	d, ok := p.next[job.ID]
+	delete(p.next, job.ID)
+	p.mu.Unlock()
+	if !ok {
+		d = Backoff(len(job.Errors) + 1)
+	}
+	return time.Now().Add(d)
+}
