@@ -45,7 +45,9 @@ type ResendArgs struct {
 func (ResendArgs) Kind() string { return "webhook_resend" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
-func (ResendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queue, MaxAttempts: 10} }
+func (ResendArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queue, MaxAttempts: 10}
+}
 
 // CatchUpArgs is the periodic job that enqueues a drain for every webhook behind the newest event.
 type CatchUpArgs struct{}
