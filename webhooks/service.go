@@ -44,7 +44,12 @@ import (
 
 	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/store"
-	"github.com/scimsso/scimsso/store/sqlstore"
+)
+
+// Dialects of Config.Dialect: the names sqlstore's JobsDB gives.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
 )
 
 // Store is what delivery needs of the store: the event log and the webhooks.
@@ -77,8 +82,8 @@ const (
 
 // Config configures a Service.
 type Config struct {
-	// Store is the store whose events are delivered; DB and Dialect are its JobsDB, where river keeps
-	// its jobs (created by Start when missing).
+	// Store is the store whose events are delivered; DB and Dialect ("sqlite" or "postgres") are its
+	// JobsDB, where river keeps its jobs (its tables are created by Start when missing).
 	Store   Store
 	DB      *sql.DB
 	Dialect string
@@ -148,12 +153,12 @@ func New(cfg Config) (*Service, error) {
 		s.consumers[k] = c
 	}
 	switch cfg.Dialect {
-	case sqlstore.DialectSQLite:
+	case DialectSQLite:
 		s.driver = riversqlite.New(cfg.DB)
-	case sqlstore.DialectPostgres:
+	case DialectPostgres:
 		s.driver = riverdatabasesql.New(cfg.DB)
 	default:
-		return nil, fmt.Errorf("webhooks: dialect %q: want %q or %q", cfg.Dialect, sqlstore.DialectSQLite, sqlstore.DialectPostgres)
+		return nil, fmt.Errorf("webhooks: dialect %q: want %q or %q", cfg.Dialect, DialectSQLite, DialectPostgres)
 	}
 	rl := cfg.RiverLogger
 	if rl == nil {
@@ -194,7 +199,7 @@ func (s *Service) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhooks: migrate: %w", err)
 	}
-	if s.cfg.Dialect == sqlstore.DialectPostgres {
+	if s.cfg.Dialect == DialectPostgres {
 		conn, err := s.cfg.DB.Conn(ctx)
 		if err != nil {
 			return fmt.Errorf("webhooks: migrate: %w", err)
