@@ -216,12 +216,13 @@ func TestWebhookCLI(t *testing.T) {
 	}
 }
 
-// scimChanges makes one user go through created, updated, deactivated and reactivated on base.
+// scimChanges makes one user go through created, updated, email_changed, deactivated and reactivated.
 func scimChanges(t *testing.T, base, tok, email string) {
 	t.Helper()
 	id := createUser(t, base, "acme", tok, email)
 	for _, op := range []string{
-		`{"op":"replace","path":"name.givenName","value":"Changed"}`,
+		`{"op":"add","path":"emails","value":[{"value":"home-` + email + `","type":"home"}]}`,
+		`{"op":"replace","path":"userName","value":"new-` + email + `"}`,
 		`{"op":"replace","path":"active","value":false}`,
 		`{"op":"replace","path":"active","value":true}`,
 	} {
@@ -253,14 +254,14 @@ func TestWebhookDelivery(t *testing.T) {
 			mustRun(t, db, "webhook", "add", "--url", redirect.URL, "--allow-http-loopback-webhooks", "--types", "user.created")
 			s := startServer(t, db, "--allow-http-loopback-webhooks")
 			scimChanges(t, s.url, tok, "ada@acme.com")
-			want := []string{store.EventUserCreated, store.EventUserUpdated, store.EventUserDeactivated, store.EventUserReactivated}
-			waitFor(t, "the four events", 30*time.Second, func() bool { _, types := h.delivered(); return len(types) >= 4 })
+			want := []string{store.EventUserCreated, store.EventUserUpdated, store.EventUserEmailChanged, store.EventUserDeactivated, store.EventUserReactivated}
+			waitFor(t, "the five events", 30*time.Second, func() bool { _, types := h.delivered(); return len(types) >= 5 })
 			if _, types := h.delivered(); !slices.Equal(types, want) {
 				t.Errorf("delivered %v, want %v", types, want)
 			}
 			waitFor(t, "the delivery records", 30*time.Second, func() bool {
 				out, _ := mustRun(t, db, "webhook", "deliveries", id)
-				return strings.Count(out, "delivered") == 4
+				return strings.Count(out, "delivered") == 5
 			})
 			out, _ := mustRun(t, db, "webhook", "deliveries", id)
 			if !strings.Contains(out, "user.reactivated") || !strings.Contains(out, "204") {
