@@ -91,8 +91,12 @@ type WebhookStore interface {
 	AdvanceWebhook(ctx context.Context, id string, from, to int64, ds []Delivery) error
 	// FailWebhook is AdvanceWebhook for a drain that stopped at a failed attempt: it records ds and
 	// failed, moves the cursor from from to to (to >= from: what ds delivered or gave up), and counts the
-	// failure: Failures becomes 1 when ds delivered an event, else one more. It returns Failures.
+	// failure: Failures becomes 1 when the cursor moved and ds delivered an event (the receiver works
+	// again, and this is another event failing), else one more. It returns Failures.
 	FailWebhook(ctx context.Context, id string, from, to int64, ds []Delivery, failed Delivery) (int, error)
+	// DeliveredAfter returns the ids of the events recorded delivered to the webhook (resends aside)
+	// with a seq after after: a drain stopped by a failure may have delivered events past it.
+	DeliveredAfter(ctx context.Context, webhookID string, after int64) (map[string]bool, error)
 	// RecordDelivery records d (a resend) without touching the cursor; ErrNotFound for an unknown webhook.
 	RecordDelivery(ctx context.Context, d Delivery) error
 	// ListDeliveries returns the webhook's recorded deliveries, newest first, at most limit; the store

@@ -107,6 +107,14 @@ func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 	if !ok {
 		return river.JobCancel(fmt.Errorf("webhook %s: no consumer of kind %q in this binary", id, w.Kind))
 	}
+	// After a failure, events of other lanes past the one that failed may have been delivered already:
+	// they are not sent again (a user's receiver would see an older state after a newer one).
+	var sent map[string]bool
+	if w.Failures > 0 {
+		if sent, err = st.DeliveredAfter(ctx, id, w.Cursor); err != nil {
+			return err
+		}
+	}
 	until := s.cfg.Now().Add(drainFor)
 	for {
 		last, err := st.LastEventSeq(ctx)
@@ -117,72 +125,148 @@ func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 		if err != nil {
 			return err
 		}
+		outs := s.deliverBatch(ctx, consumer, w, evs, sent, until)
+		// The cursor moves over the events done (delivered, not for this destination, given up, or
+		// delivered by an earlier attempt) up to the first that is not.
 		var ds []store.Delivery
-		to, yield := w.Cursor, false
-		for i := 0; i < len(evs); i++ {
-			ev := &evs[i]
-			now := s.cfg.Now()
-			res := s.attempt(ctx, consumer, w, ev, now)
-			if res.ok && res.sent == 0 {
-				to = ev.Seq // not for this destination: nothing to record
-				continue
-			}
-			if res.ok {
-				ds = append(ds, delivery(w, ev, now, res, store.DeliveryDelivered))
-				to = ev.Seq
-				s.cfg.Metrics.WebhookDelivery(store.DeliveryDelivered)
-				s.cfg.Metrics.WebhookLag(s.cfg.Now().Sub(ev.OccurredAt))
-				if i < len(evs)-1 && s.cfg.Now().After(until) {
-					evs, yield = evs[:i+1], true // the rest is read again
-				}
-				continue
-			}
-			if ctx.Err() != nil {
-				// Stopping (or past the job's timeout): keep what was delivered and yield, counting no
-				// failure against the receiver.
-				if err := s.advance(context.WithoutCancel(ctx), w, to, ds); err != nil {
-					return err
-				}
-				return river.JobSnooze(0)
-			}
-			if now.Sub(ev.OccurredAt) < GiveUpAfter {
-				fails, err := st.FailWebhook(ctx, id, w.Cursor, to, ds, delivery(w, ev, now, res, store.DeliveryFailed))
-				if err != nil {
-					return ignoreMoved(err)
-				}
-				s.cfg.Metrics.WebhookDelivery(store.DeliveryFailed)
-				s.policy.set(job.ID, Backoff(fails))
-				return fmt.Errorf("webhook %s: event %d: %s", id, ev.Seq, res.reason)
-			}
-			// Old enough to give up: this one, and the ones after it in this batch as old, which have
-			// waited as long behind it (tried one by one, a receiver that hangs would take
-			// AttemptTimeout for each).
-			ds = append(ds, delivery(w, ev, now, res, store.DeliveryGaveUp))
-			s.cfg.Metrics.WebhookDelivery(store.DeliveryGaveUp)
-			to = ev.Seq
-			for i+1 < len(evs) && now.Sub(evs[i+1].OccurredAt) >= GiveUpAfter {
-				i++
-				ds = append(ds, delivery(w, &evs[i], now, result{reason: "not sent: an earlier event failed and this one is as old"}, store.DeliveryGaveUp))
-				s.cfg.Metrics.WebhookDelivery(store.DeliveryGaveUp)
+		var failed *store.Delivery
+		to, all := w.Cursor, true
+		for i, o := range outs {
+			if all && o.done {
 				to = evs[i].Seq
+			} else {
+				all = false
 			}
+			if o.d.Outcome == "" {
+				continue
+			}
+			if o.d.Outcome == store.DeliveryFailed && failed == nil {
+				failed = &o.d
+				continue
+			}
+			ds = append(ds, o.d)
 		}
-		if !yield && len(evs) < batch && len(ds) == len(evs) && last > to {
+		if all && len(evs) < batch && last > to {
 			// Every event of its types up to last was read (last was read first, and events become
 			// visible in seq order): the cursor moves to last, so the catch-up does not take a
 			// webhook of a few types for behind.
 			to = last
 		}
+		if ctx.Err() != nil {
+			// Stopping (or past the job's timeout): keep what was delivered and yield; no failure
+			// counts against the receiver.
+			if err := s.advance(context.WithoutCancel(ctx), w, to, ds); err != nil {
+				return ignoreMoved(err)
+			}
+			return river.JobSnooze(0)
+		}
+		if failed != nil {
+			fails, err := st.FailWebhook(ctx, id, w.Cursor, to, ds, *failed)
+			if err != nil {
+				return ignoreMoved(err)
+			}
+			s.policy.set(job.ID, Backoff(fails))
+			return fmt.Errorf("webhook %s: event %d: %s", id, failed.Seq, failed.Error)
+		}
 		if err := s.advance(ctx, w, to, ds); err != nil {
 			return ignoreMoved(err)
 		}
-		if !yield && len(evs) < batch && !s.takeDirty(id) {
+		if all && len(evs) < batch && !s.takeDirty(id) {
 			return nil // nothing more, and no wake-up came while it ran
 		}
 		if s.cfg.Now().After(until) {
 			return river.JobSnooze(0)
 		}
 	}
+}
+
+// lanes is how many of a batch's events a drain sends at once: the events of one user (or of one
+// tenant's settings and tokens) go one after the other, in seq order, so each user's are delivered
+// in order; different users' go side by side. One at a time, a drain delivers at most one event per
+// round trip, which on a busy machine falls behind the writes (measured: 1,070 deliveries/s against
+// 1,310 SCIM creates/s on two cores, the lag growing to 1.4 s).
+const lanes = 8
+
+// outcome is what became of one event of a batch: done when the cursor may pass it; d is the
+// delivery to record ("" Outcome: nothing to record).
+type outcome struct {
+	done bool
+	d    store.Delivery
+}
+
+// deliverBatch attempts evs, lanes at a time by lane (laneOf), each lane in seq order and stopping at
+// its first failure; the events it does not reach are not done. An event in sent was delivered by an
+// earlier attempt and is done without being sent. A failed event older than GiveUpAfter is given up
+// (done), and the events after it in its lane as old too, unsent: they waited as long behind it, and
+// one by one a receiver that hangs would cost AttemptTimeout each. No event is attempted after until
+// or once ctx is done.
+func (s *Service) deliverBatch(ctx context.Context, c Consumer, w *store.Webhook, evs []store.Event, sent map[string]bool, until time.Time) []outcome {
+	outs := make([]outcome, len(evs))
+	byLane := map[string][]int{}
+	var order []string
+	for i := range evs {
+		k := laneOf(&evs[i])
+		if _, ok := byLane[k]; !ok {
+			order = append(order, k)
+		}
+		byLane[k] = append(byLane[k], i)
+	}
+	sem := make(chan struct{}, lanes)
+	var wg sync.WaitGroup
+	for _, k := range order {
+		idx := byLane[k]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			givingUp := false
+			for _, i := range idx {
+				ev := &evs[i]
+				now := s.cfg.Now()
+				switch {
+				case sent[ev.ID]:
+					outs[i].done = true
+					continue
+				case givingUp && now.Sub(ev.OccurredAt) >= GiveUpAfter:
+					outs[i] = outcome{true, delivery(w, ev, now, result{reason: "not sent: an earlier event of its user failed and this one is as old"}, store.DeliveryGaveUp)}
+					s.cfg.Metrics.WebhookDelivery(store.DeliveryGaveUp)
+					continue
+				case ctx.Err() != nil || now.After(until):
+					return
+				}
+				givingUp = false
+				res := s.attempt(ctx, c, w, ev, now)
+				switch {
+				case res.ok && res.sent == 0:
+					outs[i].done = true // not for this destination: nothing to record
+				case res.ok:
+					outs[i] = outcome{true, delivery(w, ev, now, res, store.DeliveryDelivered)}
+					s.cfg.Metrics.WebhookDelivery(store.DeliveryDelivered)
+					s.cfg.Metrics.WebhookLag(s.cfg.Now().Sub(ev.OccurredAt))
+				case ctx.Err() != nil:
+					return // cut off by the stop, not the receiver's failure
+				case now.Sub(ev.OccurredAt) >= GiveUpAfter:
+					outs[i] = outcome{true, delivery(w, ev, now, res, store.DeliveryGaveUp)}
+					s.cfg.Metrics.WebhookDelivery(store.DeliveryGaveUp)
+					givingUp = true
+				default:
+					outs[i] = outcome{false, delivery(w, ev, now, res, store.DeliveryFailed)}
+					s.cfg.Metrics.WebhookDelivery(store.DeliveryFailed)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return outs
+}
+
+// laneOf is the lane of ev: its user, or its tenant for the tenant's own events.
+func laneOf(ev *store.Event) string {
+	if ev.Subject != "" {
+		return "u:" + ev.Subject
+	}
+	return "t:" + ev.TenantID
 }
 
 // advance records ds and moves w's cursor to to, unless there is nothing to write.

@@ -24,10 +24,10 @@ import (
 var ctx = context.Background()
 
 // backends runs fn on SQLite and on PostgreSQL (when SCIMSSO_TEST_POSTGRES names a server).
-func backends(t *testing.T, fn func(t *testing.T, open func(t *testing.T) *sqlstore.Store)) {
+func backends(t *testing.T, fn func(t *testing.T, open func(t testing.TB) *sqlstore.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "scimsso.db")
-		fn(t, func(t *testing.T) *sqlstore.Store {
+		fn(t, func(t testing.TB) *sqlstore.Store {
 			s, err := sqlstore.Open(ctx, sqlstore.Options{Path: path})
 			if err != nil {
 				t.Fatal(err)
@@ -38,7 +38,7 @@ func backends(t *testing.T, fn func(t *testing.T, open func(t *testing.T) *sqlst
 	})
 	t.Run("postgres", func(t *testing.T) {
 		url := pgtest.URL(t)
-		fn(t, func(t *testing.T) *sqlstore.Store {
+		fn(t, func(t testing.TB) *sqlstore.Store {
 			s, err := sqlstore.OpenPostgres(ctx, sqlstore.PostgresOptions{URL: url})
 			if err != nil {
 				t.Fatal(err)
@@ -102,7 +102,7 @@ func (l *eventLog) emit(typ, subject string, at time.Time) store.Event {
 
 // receiver is a webhook receiver on 127.0.0.1 that verifies each request's signature and records it.
 type receiver struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	secret string
 	// answer decides the status of the nth request (from 1); nil: 204.
@@ -120,7 +120,7 @@ type received struct {
 	at     time.Time
 }
 
-func newReceiver(t *testing.T, answer func(n int, r *http.Request) int) *receiver {
+func newReceiver(t testing.TB, answer func(n int, r *http.Request) int) *receiver {
 	rc := &receiver{t: t, answer: answer, seen: make(chan struct{}, 1000)}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.srv.Close)
@@ -192,7 +192,7 @@ func waitFor(t *testing.T, rc *receiver, what string, cond func() bool) {
 }
 
 // startService starts a delivery service on s's events, stopped when the test ends.
-func startService(t *testing.T, l *eventLog, mod func(*Config)) *Service {
+func startService(t testing.TB, l *eventLog, mod func(*Config)) *Service {
 	t.Helper()
 	db, dialect := l.JobsDB()
 	cfg := Config{Store: l, DB: db, Dialect: dialect, Logger: zaptest.NewLogger(t), Metrics: metrics.New(), AllowHTTPLoopback: true,
@@ -228,4 +228,24 @@ func addWebhook(t *testing.T, l *eventLog, rc *receiver, types ...string) *store
 	rc.secret = w.Secret
 	rc.mu.Unlock()
 	return w
+}
+
+// backendsB is backends for benchmarks.
+func backendsB(b *testing.B, fn func(b *testing.B, s *sqlstore.Store)) {
+	b.Run("sqlite", func(b *testing.B) {
+		s, err := sqlstore.Open(ctx, sqlstore.Options{Path: filepath.Join(b.TempDir(), "scimsso.db")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		fn(b, s)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		s, err := sqlstore.OpenPostgres(ctx, sqlstore.PostgresOptions{URL: pgtest.URL(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		fn(b, s)
+	})
 }

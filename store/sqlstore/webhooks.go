@@ -115,7 +115,7 @@ func (s *Store) AdvanceWebhook(ctx context.Context, id string, from, to int64, d
 func (s *Store) FailWebhook(ctx context.Context, id string, from, to int64, ds []store.Delivery, failed store.Delivery) (int, error) {
 	failures := "failures + 1"
 	for _, d := range ds {
-		if d.Outcome == store.DeliveryDelivered {
+		if d.Outcome == store.DeliveryDelivered && to > from {
 			failures = "1"
 		}
 	}
@@ -155,14 +155,51 @@ func moveCursor(ctx context.Context, tx *wtx, id string, from, to int64, failure
 	return store.ErrVersionMismatch
 }
 
+// insertDeliveries inserts ds in statements of 100, 10 or 1 rows: a drain's batch is then a few
+// statements, not a round trip per event (on PostgreSQL that was a third of a delivery's time), in
+// three texts the statement caches keep.
 func insertDeliveries(ctx context.Context, tx *wtx, id string, ds []store.Delivery) error {
-	for _, d := range ds {
-		if _, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, seq, event_type, at, status, error, outcome, resend)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, d.EventID, d.Seq, d.EventType, micros(d.At), d.Status, d.Error, d.Outcome, b2i(d.Resend)); err != nil {
+	for len(ds) > 0 {
+		n := 1
+		for _, k := range []int{100, 10} {
+			if len(ds) >= k {
+				n = k
+				break
+			}
+		}
+		args := make([]any, 0, 9*n)
+		for _, d := range ds[:n] {
+			args = append(args, id, d.EventID, d.Seq, d.EventType, micros(d.At), d.Status, d.Error, d.Outcome, b2i(d.Resend))
+		}
+		if _, err := tx.exec(ctx, insertDeliveries1+strings.Repeat(", "+deliveryRow, n-1), args...); err != nil {
 			return err
 		}
+		ds = ds[n:]
 	}
 	return nil
+}
+
+const (
+	deliveryRow       = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	insertDeliveries1 = `INSERT INTO webhook_deliveries (webhook_id, event_id, seq, event_type, at, status, error, outcome, resend) VALUES ` + deliveryRow
+)
+
+// DeliveredAfter implements store.Store.
+func (s *Store) DeliveredAfter(ctx context.Context, webhookID string, after int64) (map[string]bool, error) {
+	ids := map[string]bool{}
+	err := s.each(ctx, `SELECT event_id FROM webhook_deliveries WHERE webhook_id = ? AND seq > ? AND outcome = ? AND resend = 0`,
+		[]any{webhookID, after, store.DeliveryDelivered}, func(sc scanner) error {
+			var id string
+			if err := sc.Scan(&id); err != nil {
+				return err
+			}
+			ids[id] = true
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: delivered after: %w", err)
+	}
+	return ids, nil
 }
 
 // RecordDelivery implements store.Store.

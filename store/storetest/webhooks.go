@@ -103,14 +103,25 @@ func testWebhookCursor(t *testing.T, s store.Store, clock *Clock) {
 	if err != nil || n != 1 {
 		t.Fatalf("FailWebhook after a delivery = %d, %v; want 1", n, err)
 	}
+	// A delivery past the failing event, the cursor not moving, does not reset the count either.
+	if n, err := s.FailWebhook(ctx, w.ID, 14, 14, []store.Delivery{delivery(w, 16, store.DeliveryDelivered, clock.Now())},
+		store.Delivery{WebhookID: w.ID, EventID: "ev15", Seq: 15, At: clock.Now(), Error: "timeout", Outcome: store.DeliveryFailed}); err != nil || n != 2 {
+		t.Fatalf("FailWebhook with the cursor still = %d, %v; want 2", n, err)
+	}
+	if got, err := s.DeliveredAfter(ctx, w.ID, 14); err != nil || len(got) != 1 || !got["ev16"] {
+		t.Errorf("DeliveredAfter(14) = %v, %v; want ev16", got, err)
+	}
+	if got, err := s.DeliveredAfter(ctx, w.ID, 16); err != nil || len(got) != 0 {
+		t.Errorf("DeliveredAfter(16) = %v, %v; want none", got, err)
+	}
 	// Giving up alone does not reset the count.
 	if n, err := s.FailWebhook(ctx, w.ID, 14, 15, []store.Delivery{delivery(w, 15, store.DeliveryGaveUp, clock.Now())},
-		store.Delivery{WebhookID: w.ID, EventID: "ev16", Seq: 16, At: clock.Now(), Error: "timeout", Outcome: store.DeliveryFailed}); err != nil || n != 2 {
-		t.Fatalf("FailWebhook after a give-up = %d, %v; want 2", n, err)
+		store.Delivery{WebhookID: w.ID, EventID: "ev16", Seq: 16, At: clock.Now(), Error: "timeout", Outcome: store.DeliveryFailed}); err != nil || n != 3 {
+		t.Fatalf("FailWebhook after a give-up = %d, %v; want 3", n, err)
 	}
 	got, _ := s.Webhook(ctx, w.ID)
-	if got.Cursor != 15 || got.Failures != 2 {
-		t.Errorf("webhook = cursor %d failures %d, want 15, 2", got.Cursor, got.Failures)
+	if got.Cursor != 15 || got.Failures != 3 {
+		t.Errorf("webhook = cursor %d failures %d, want 15, 3", got.Cursor, got.Failures)
 	}
 	if err := s.AdvanceWebhook(ctx, w.ID, 15, 16, []store.Delivery{delivery(w, 16, store.DeliveryDelivered, clock.Now())}); err != nil {
 		t.Fatal(err)
@@ -126,12 +137,12 @@ func testWebhookCursor(t *testing.T, s store.Store, clock *Clock) {
 	for _, d := range ds {
 		seqs = append(seqs, fmt.Sprintf("%d:%s", d.Seq, d.Outcome))
 	}
-	want := []string{"16:delivered", "16:failed", "15:gave_up", "15:failed", "14:delivered", "13:gave_up", "13:failed", "13:failed", "13:failed", "12:delivered", "11:delivered"}
+	want := []string{"16:delivered", "16:failed", "15:gave_up", "15:failed", "16:delivered", "15:failed", "14:delivered", "13:gave_up", "13:failed", "13:failed", "13:failed", "12:delivered", "11:delivered"}
 	if !reflect.DeepEqual(seqs, want) {
 		t.Errorf("deliveries = %v, want %v", seqs, want)
 	}
-	if ds[1].Status != 0 || ds[1].Error != "timeout" || ds[6].Status != 500 || ds[6].EventType != store.EventUserUpdated {
-		t.Errorf("failed attempts = %+v, %+v", ds[1], ds[6])
+	if ds[1].Status != 0 || ds[1].Error != "timeout" || ds[8].Status != 500 || ds[8].EventType != store.EventUserUpdated {
+		t.Errorf("failed attempts = %+v, %+v", ds[1], ds[8])
 	}
 	if ds, _ := s.ListDeliveries(ctx, w.ID, 2); len(ds) != 2 || ds[0].Seq != 16 {
 		t.Errorf("ListDeliveries(limit 2) = %+v", ds)

@@ -1,0 +1,36 @@
+package webhooks
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
+)
+
+// BenchmarkDrain: events delivered per second to one receiver on loopback, from a backlog.
+func BenchmarkDrain(b *testing.B) {
+	backendsB(b, func(b *testing.B, st *sqlstore.Store) {
+		l := newEventLog(st)
+		rc := newReceiver(b, nil)
+		w, err := Add(ctx, l, rc.srv.URL+"/hook", nil, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc.secret = w.Secret
+		for i := range b.N {
+			l.emit(store.EventUserCreated, fmt.Sprintf("u%d", i%50), time.Time{})
+		}
+		b.ResetTimer()
+		startService(b, l, nil)
+		for {
+			if got, _ := l.Webhook(ctx, w.ID); got.Cursor >= int64(b.N) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+}
