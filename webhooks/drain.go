@@ -94,7 +94,7 @@ type drainWorker struct {
 // has passed (then it yields and is taken up again at once).
 func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error {
 	s, id := d.s, job.Args.Webhook
-	s.enter(id)
+	poke := s.enter(id)
 	defer s.leave(id)
 	st := s.cfg.Store
 	w, err := st.Webhook(ctx, id)
@@ -171,11 +171,11 @@ func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 		if err := s.advance(ctx, w, to, ds); err != nil {
 			return ignoreMoved(err)
 		}
-		if all && len(evs) < batch && !s.takeDirty(id) {
-			return nil // nothing more, and no wake-up came while it ran
-		}
 		if s.cfg.Now().After(until) {
 			return river.JobSnooze(0)
+		}
+		if all && len(evs) < batch && !s.idle(ctx, id, poke, until) {
+			return nil // nothing more, and no wake-up came for a while
 		}
 	}
 }
@@ -311,29 +311,83 @@ func delivery(w *store.Webhook, ev *store.Event, at time.Time, res result, outco
 		Error: res.reason, Outcome: outcome}
 }
 
-func (s *Service) enter(id string) {
+// local is a drain running in this process: n of them for one webhook (a rescued job beside the one
+// it replaced), poked by wake-ups while they run.
+type local struct {
+	n    int
+	poke chan struct{}
+}
+
+// enter records a drain of webhook id running here and returns its wake-up channel.
+func (s *Service) enter(id string) <-chan struct{} {
 	s.mu.Lock()
-	s.active[id]++
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	l := s.active[id]
+	if l == nil {
+		l = &local{poke: make(chan struct{}, 1)}
+		s.active[id] = l
+	}
+	l.n++
+	return l.poke
 }
 
 func (s *Service) leave(id string) {
 	s.mu.Lock()
-	if s.active[id]--; s.active[id] <= 0 {
-		delete(s.active, id)
-		delete(s.dirty, id)
+	defer s.mu.Unlock()
+	if l := s.active[id]; l != nil {
+		if l.n--; l.n <= 0 {
+			delete(s.active, id)
+		}
 	}
-	s.mu.Unlock()
 }
 
-// takeDirty reports whether a wake-up came for id while its drain ran here, and clears it.
-func (s *Service) takeDirty(id string) bool {
+// poke wakes the drain of webhook id running here and reports whether there is one.
+func (s *Service) poke(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.dirty[id]
-	delete(s.dirty, id)
-	return d
+	l := s.active[id]
+	if l == nil {
+		return false
+	}
+	select {
+	case l.poke <- struct{}{}:
+	default:
+	}
+	return true
 }
+
+// idle waits, for a drain that found nothing more, until a wake-up comes (true: read again) or
+// linger passes, ctx ends or until comes (false: end). Lingering, a drain under a stream of writes
+// stays one job instead of one job per commit, each of them river writes that, on SQLite, take the
+// one write lock from the store's writer.
+func (s *Service) idle(ctx context.Context, id string, poke <-chan struct{}, until time.Time) bool {
+	wait := min(linger, time.Until(until))
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-poke:
+			return true
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	// A wake-up that came as the wait ended must not be lost: kick only pokes a drain it finds here.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-poke:
+		return true
+	default:
+	}
+	if l := s.active[id]; l != nil && l.n == 1 {
+		delete(s.active, id) // from here kick enqueues a new drain
+	}
+	return false
+}
+
+// linger is how long a drain that found nothing more waits for a wake-up before it ends.
+const linger = time.Second
 
 type resendWorker struct {
 	river.WorkerDefaults[ResendArgs]

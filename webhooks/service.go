@@ -120,11 +120,9 @@ type Service struct {
 	consumers map[string]Consumer
 	policy    *RetryPolicy
 
-	// mu guards active and dirty: the webhooks with a drain running in this process, and those among
-	// them that a wake-up found running (the drain reads again before it ends).
+	// mu guards active, the drains running in this process by webhook.
 	mu     sync.Mutex
-	active map[string]int
-	dirty  map[string]bool
+	active map[string]*local
 
 	stopWake context.CancelFunc
 	wakeDone chan struct{}
@@ -148,7 +146,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, sender: newSender(cfg.AllowHTTPLoopback, cfg.attemptTimeout),
 		consumers: map[string]Consumer{store.KindWebhook: webhookConsumer{}}, policy: newRetryPolicy(cfg.Now),
-		active: map[string]int{}, dirty: map[string]bool{}}
+		active: map[string]*local{}}
 	for k, c := range cfg.Consumers {
 		s.consumers[k] = c
 	}
@@ -296,8 +294,7 @@ func (s *Service) follow(ctx context.Context) {
 	}
 }
 
-// kick enqueues a drain for every webhook with none running here, and marks those with one running
-// here dirty so that it reads once more before it ends. It reports whether an insert was skipped
+// kick enqueues a drain for every webhook with none running here, and wakes those running here. It reports whether an insert was skipped
 // because a drain of that webhook was running elsewhere.
 func (s *Service) kick(ctx context.Context) bool {
 	hooks, err := s.cfg.Store.ListWebhooks(ctx)
@@ -308,15 +305,11 @@ func (s *Service) kick(ctx context.Context) bool {
 		return false
 	}
 	var ids []string
-	s.mu.Lock()
 	for _, w := range hooks {
-		if s.active[w.ID] > 0 {
-			s.dirty[w.ID] = true
-		} else {
+		if !s.poke(w.ID) {
 			ids = append(ids, w.ID)
 		}
 	}
-	s.mu.Unlock()
 	busy, err := s.enqueueDrains(ctx, ids)
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("webhooks: enqueue drains", zap.Error(err))
