@@ -18,7 +18,10 @@ const (
 type Webhook struct {
 	ID   string
 	Kind string // KindWebhook unless another consumer of events (back-channel logout) made it
-	URL  string
+	// Ref is what a destination of another kind belongs to (an OpenID client's id), for its Consumer;
+	// "" for a webhook.
+	Ref string
+	URL string
 	// Types are the event types it gets; empty: every type.
 	Types []string
 	// Secret signs what it is sent: "whsec_" and the base64 of its key, as `webhook add` printed it.

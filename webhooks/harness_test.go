@@ -249,3 +249,14 @@ func backendsB(b *testing.B, fn func(b *testing.B, s *sqlstore.Store)) {
 		fn(b, s)
 	})
 }
+
+// newReceiverFunc is a receiver on 127.0.0.1 that calls fn with each request and answers 204; it
+// returns its URL.
+func newReceiverFunc(t testing.TB, fn func(*http.Request)) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fn(r)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

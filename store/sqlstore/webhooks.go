@@ -37,8 +37,8 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
-		_, err := tx.exec(ctx, `INSERT INTO webhooks (id, kind, url, types, secret, created_at, last_seq, failures)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0)`, id, kind, w.URL, joinSpaces(w.Types), secret, micros(now), w.Cursor)
+		_, err := tx.exec(ctx, `INSERT INTO webhooks (id, kind, ref, url, types, secret, created_at, last_seq, failures)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, id, kind, w.Ref, w.URL, joinSpaces(w.Types), secret, micros(now), w.Cursor)
 		return err
 	})
 	if err != nil {
@@ -48,13 +48,13 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
 	return nil
 }
 
-const webhookCols = `id, kind, url, types, created_at, last_seq, failures`
+const webhookCols = `id, kind, ref, url, types, created_at, last_seq, failures`
 
 func scanWebhook(sc scanner, extra ...any) (*store.Webhook, error) {
 	var w store.Webhook
 	var types string
 	var created int64
-	if err := sc.Scan(append([]any{&w.ID, &w.Kind, &w.URL, &types, &created, &w.Cursor, &w.Failures}, extra...)...); err != nil {
+	if err := sc.Scan(append([]any{&w.ID, &w.Kind, &w.Ref, &w.URL, &types, &created, &w.Cursor, &w.Failures}, extra...)...); err != nil {
 		return nil, err
 	}
 	w.Types, w.CreatedAt = splitSpaces(types), fromMicros(created)

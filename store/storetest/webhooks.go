@@ -47,6 +47,17 @@ func testWebhooks(t *testing.T, s store.Store, clock *Clock) {
 	if b2, _ := s.Webhook(ctx, b.ID); len(b2.Types) != 0 || !b2.Wants(store.EventSessionStarted) {
 		t.Errorf("a webhook without types gets every type: %+v", b2)
 	}
+	// Another kind of destination, with what it belongs to.
+	o := &store.Webhook{Kind: "oidc_logout", Ref: "client-1", URL: "https://app.test/bcl", Types: []string{store.EventSessionEnded}, Cursor: 3}
+	if err := s.CreateWebhook(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Webhook(ctx, o.ID); err != nil || got.Kind != "oidc_logout" || got.Ref != "client-1" || got.Secret != "" {
+		t.Errorf("Webhook(other kind) = %+v, %v", got, err)
+	}
+	if err := s.DeleteWebhook(ctx, o.ID); err != nil {
+		t.Fatal(err)
+	}
 	list, err := s.ListWebhooks(ctx)
 	if err != nil || len(list) != 2 || list[0].ID != a.ID || list[1].ID != b.ID || list[0].Secret != "" || list[1].Cursor != 9 {
 		t.Fatalf("ListWebhooks = %+v, %v", list, err)

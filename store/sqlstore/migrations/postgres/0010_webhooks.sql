@@ -5,6 +5,7 @@
 CREATE TABLE webhooks (
     id         TEXT PRIMARY KEY,
     kind       TEXT NOT NULL,
+    ref        TEXT NOT NULL,
     url        TEXT NOT NULL,
     types      TEXT NOT NULL,
     secret     BYTEA NOT NULL,
