@@ -220,6 +220,10 @@ func TestOnlySomeCommandsCreateADatabase(t *testing.T) {
 		{"client", "list"},
 		{"client", "remove", "0123"},
 		{"oidc", "rotate-key"},
+		{"webhook", "add", "--url", "https://hooks.example.com/x"},
+		{"webhook", "list"},
+		{"webhook", "remove", "0123"},
+		{"webhook", "deliveries", "0123"},
 	}
 	// Every command that opens the store is in the list, but those that may create a database: a new
 	// command cannot slip by.
