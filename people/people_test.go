@@ -1,6 +1,8 @@
 package people_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -677,6 +679,10 @@ func TestSoftTimeout(t *testing.T) {
 				if us := h.Users(); len(us) != 1 || us[0].UserName != "alice@acme.com" {
 					t.Fatalf("users after a failed re-authentication: %+v", us)
 				}
+				// Its idle time ran out and the IdP did not renew it: it timed out.
+				if o := lastEnded(t, h); o.Reason != store.EndTimeout || o.ID != store.SessionID(store.HashSecret(cookie)) {
+					t.Fatalf("session.ended after a failed re-authentication: %+v", o)
+				}
 				return
 			}
 			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/me" {
@@ -766,6 +772,7 @@ func TestLogout(t *testing.T) {
 	if status, _ := h.Me(b); res.StatusCode != http.StatusForbidden || status != 200 {
 		t.Fatalf("logout form without CSRF field: %d, then /me %d", res.StatusCode, status)
 	}
+	cookie := h.JarCookie(b, sessionCookie)
 	res, err = b.Post(h.Srv.URL+"/logout", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -774,9 +781,26 @@ func TestLogout(t *testing.T) {
 	if status, _ := h.Me(b); status != http.StatusUnauthorized {
 		t.Fatalf("/me after logout: %d", status)
 	}
+	if o := lastEnded(t, h); o.Reason != store.EndLogout || o.ID != store.SessionID(store.HashSecret(cookie)) {
+		t.Fatalf("session.ended after logout: %+v", o)
+	}
 	thief := h.Browser()
 	thief.Jar.SetCookies(u, stolen)
 	if status, _ := h.Me(thief); status != http.StatusUnauthorized {
 		t.Fatalf("copied cookie after logout: %d", status)
 	}
+}
+
+// lastEnded is the last session.ended event the store recorded.
+func lastEnded(t *testing.T, h *harness) store.SessionObject {
+	t.Helper()
+	es, err := h.St.ListEvents(context.Background(), store.EventQuery{Types: []string{store.EventSessionEnded}, Limit: 500})
+	if err != nil || len(es) == 0 {
+		t.Fatalf("no session.ended event (%v)", err)
+	}
+	var o store.SessionObject
+	if err := json.Unmarshal(es[len(es)-1].Data, &o); err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

@@ -114,9 +114,11 @@ func (s *Sessions) Current(r *http.Request) (*store.Session, error) {
 
 // End ends the session idHash in the store, so that a copy of its cookie stops working too, clears the
 // browser's session cookie, and sends the person to sign in again, back to returnTo afterwards. On a
-// store failure it returns the error and has written nothing to w.
+// store failure it returns the error and has written nothing to w. Its one use is a failed silent
+// re-authentication: the session's idle time ran out and the IdP did not renew it, so it ends as
+// timed out (store.EndTimeout), not logged out.
 func (s *Sessions) End(w http.ResponseWriter, r *http.Request, idHash []byte, returnTo string) error {
-	if err := s.st.DeleteSession(r.Context(), idHash); err != nil {
+	if err := s.st.EndSession(r.Context(), idHash, store.EndTimeout); err != nil {
 		return err
 	}
 	s.clearCookie(w)

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -27,11 +28,13 @@ func TestReconciliation(t *testing.T) {
 		refused   bool
 		pending   bool
 		check     func(t *testing.T, h *harness, seeded *store.User, m me)
+		events    []string // what the sign-in records (none when refused)
 	}{
 		{
 			name: "user pushed by SCIM with externalId signs in as that user", configure: principal,
-			seed:  func(h *harness) *store.User { return h.ScimUser("alice@acme.com", "oid-alice", true) },
-			attrs: with(person("alice@acme.com", "Alice", "A"), claimOID, "oid-alice"),
+			events: []string{store.EventSessionStarted},
+			seed:   func(h *harness) *store.User { return h.ScimUser("alice@acme.com", "oid-alice", true) },
+			attrs:  with(person("alice@acme.com", "Alice", "A"), claimOID, "oid-alice"),
 			check: func(t *testing.T, h *harness, seeded *store.User, m me) {
 				if m.User.ID != seeded.ID || m.User.Source != "scim" || m.User.GivenName != "Pushed" || len(h.Users()) != 1 {
 					t.Fatalf("signed in as %+v, users %d", m.User, len(h.Users()))
@@ -40,8 +43,9 @@ func TestReconciliation(t *testing.T) {
 		},
 		{
 			name: "IdP changed the email: the stored email follows, still one user", configure: principal,
-			seed:  func(h *harness) *store.User { return h.ScimUser("alice@acme.com", "oid-alice", true) },
-			attrs: with(person("alice.smith@acme.com", "Alice", "A"), claimOID, "oid-alice"),
+			events: []string{store.EventUserEmailChanged, store.EventSessionStarted},
+			seed:   func(h *harness) *store.User { return h.ScimUser("alice@acme.com", "oid-alice", true) },
+			attrs:  with(person("alice.smith@acme.com", "Alice", "A"), claimOID, "oid-alice"),
 			check: func(t *testing.T, h *harness, seeded *store.User, m me) {
 				us := h.Users()
 				if m.User.ID != seeded.ID || len(us) != 1 || us[0].UserName != "alice.smith@acme.com" || us[0].Emails[0].Value != "alice.smith@acme.com" {
@@ -57,6 +61,7 @@ func TestReconciliation(t *testing.T) {
 		},
 		{
 			name:      "secondary email matches an existing user: that user, no duplicate",
+			events:    []string{store.EventSessionStarted},
 			configure: func(s *store.SSOSettings) { s.SecondaryEmailAttr = claimAlt },
 			seed:      func(h *harness) *store.User { return h.ScimUser("bob@acme.com", "", true) },
 			attrs:     with(person("robert@acme.de", "Bob", "B"), claimAlt, "BOB@acme.com"),
@@ -67,8 +72,9 @@ func TestReconciliation(t *testing.T) {
 			},
 		},
 		{
-			name:  "nobody matches: created just in time with source sso",
-			attrs: with(person("carol@acme.com", "Carol", "C"), claimCtry, "de"),
+			name:   "nobody matches: created just in time with source sso",
+			events: []string{store.EventUserCreated, store.EventSessionStarted},
+			attrs:  with(person("carol@acme.com", "Carol", "C"), claimCtry, "de"),
 			check: func(t *testing.T, h *harness, _ *store.User, m me) {
 				us := h.Users()
 				if len(us) != 1 || us[0].Source != store.SourceSSO || us[0].UserName != "carol@acme.com" || us[0].GivenName != "Carol" ||
@@ -79,6 +85,7 @@ func TestReconciliation(t *testing.T) {
 		},
 		{
 			name:    "JIT without a country: signed in, first sign-in pending",
+			events:  []string{store.EventUserCreated, store.EventSessionStarted},
 			attrs:   with(person("dan@acme.com", "Dan", "D"), claimCtry, ""),
 			pending: true,
 			check: func(t *testing.T, h *harness, _ *store.User, _ me) {
@@ -105,6 +112,7 @@ func TestReconciliation(t *testing.T) {
 		},
 		{
 			name:      "country as a full name with country-format name: stored as alpha-2",
+			events:    []string{store.EventUserCreated, store.EventSessionStarted},
 			configure: func(s *store.SSOSettings) { s.CountryFormat = "name" },
 			attrs:     with(person("hans@acme.de", "Hans", "H"), claimCtry, "Germany"),
 			check: func(t *testing.T, h *harness, _ *store.User, m me) {
@@ -122,10 +130,25 @@ func TestReconciliation(t *testing.T) {
 				seeded = tc.seed(h)
 			}
 			before := h.Users()
+			seq, err := h.St.LastEventSeq(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
 			b := h.Browser()
 			id := h.Login(b, "acme", "/app/home")
 			res := h.Post(b, "acme", h.Response("acme", id, tc.attrs, nil), "")
 			status, m := h.Me(b)
+			es, err := h.St.ListEvents(ctx, store.EventQuery{After: seq, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range es {
+				got = append(got, e.Type)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.events) {
+				t.Fatalf("the sign-in recorded %v, want %v", got, tc.events)
+			}
 			if tc.refused {
 				if res.StatusCode != http.StatusForbidden || status != http.StatusUnauthorized {
 					t.Fatalf("want a refusal: ACS %d, /me %d", res.StatusCode, status)

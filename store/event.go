@@ -53,14 +53,31 @@ type Event struct {
 // EventQuery selects events in seq order.
 type EventQuery struct {
 	After int64    // only events with a greater Seq
-	Limit int      // at most this many
+	Limit int      // at most this many; 0 or less: 100
 	Types []string // only these types; empty: every type
 }
 
 // EventStore is the event log's part of the Store. Events are written by the Store's own write
-// methods, in the transaction of the change; nothing else writes them.
+// methods, in the transaction of the change, so a write that fails records nothing and no event
+// exists without its change; nothing else writes them:
+//
+//   - user.created: CreateUser (source scim), SignIn creating the user (source sso).
+//   - user.updated, user.email_changed, user.deactivated, user.reactivated: UpdateUser, SignIn and
+//     PasswordSignIn when they change the user, one event per kind of change, none without one.
+//     email_changed is a change of userName (other than in case), the emails changing with it
+//     included; deactivated and reactivated are active flipping; updated is any other change.
+//     Data: the UserObject after the change.
+//   - session.started: CreateSession, SignIn (not when it continues a session), PasswordSignIn.
+//   - session.ended: DeleteSession, EndSession, DeleteUserSessions (each ended session), Sweep
+//     (timeout), UpdateUser deactivating the user (deactivated). Data: the SessionObject with its
+//     reason and the OpenID clients that held tokens of it.
+//   - sso.settings_changed: PutSSOSettings (an SSOSettingsObject); scim_token.issued: CreateToken;
+//     scim_token.revoked: RevokeToken (a TokenObject).
+//
+// Sweep deletes events older than 30 days, but the newest.
 type EventStore interface {
-	// ListEvents returns the events after q.After in seq order, at most q.Limit.
+	// ListEvents returns the events after q.After in seq order, at most q.Limit (100 when it is 0
+	// or less), of q.Types only when it names any. Every event committed before the call is there.
 	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
 	// LastEventSeq returns the greatest Seq a reader can see now (0 when there is no event).
 	LastEventSeq(ctx context.Context) (int64, error)
@@ -126,6 +143,17 @@ type SessionObject struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	Mobile    bool      `json:"mobile"`
 	Reason    string    `json:"reason,omitempty"` // session.ended: EndLogout, EndTimeout or EndDeactivated
+	// Clients are, in a session.ended event, the OpenID Connect clients (client ids, sorted) that held
+	// tokens of the session when it ended: the ones a back-channel logout goes to.
+	Clients []string `json:"clients,omitempty"`
+}
+
+// NewSessionObject is ss as events show it; tenant is its tenant's slug.
+func NewSessionObject(ss *Session, tenant string) SessionObject {
+	return SessionObject{
+		ID: SessionID(ss.IDHash), Tenant: tenant, UserID: ss.UserID,
+		CreatedAt: ss.CreatedAt.UTC(), ExpiresAt: ss.ExpiresAt.UTC(), Mobile: ss.Mobile,
+	}
 }
 
 // TokenObject is a SCIM token as events show it: never its secret or hash.
@@ -136,4 +164,70 @@ type TokenObject struct {
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// NewTokenObject is t as events show it; tenant is its tenant's slug.
+func NewTokenObject(t *Token, tenant string) TokenObject {
+	return TokenObject{
+		ID: t.ID, Tenant: tenant, Name: t.Name, CreatedAt: t.CreatedAt.UTC(),
+		ExpiresAt: timeOrNil(t.ExpiresAt), RevokedAt: timeOrNil(t.RevokedAt),
+	}
+}
+
+// SSOSettingsObject is a tenant's SSO settings as events show them: every setting of SSOSettings,
+// durations in whole seconds, the IdP's certificates as PEM. The settings hold no secret.
+type SSOSettingsObject struct {
+	Tenant                    string    `json:"tenant"`
+	Version                   int64     `json:"version"`
+	UpdatedAt                 time.Time `json:"updated_at"`
+	State                     SSOState  `json:"state"`
+	IdPEntityID               string    `json:"idp_entity_id"`
+	IdPSSOURL                 string    `json:"idp_sso_url"`
+	IdPCertificates           []string  `json:"idp_certificates"`
+	IdPMetadataURL            string    `json:"idp_metadata_url"`
+	Exclude                   []string  `json:"exclude"`
+	HardTimeoutSeconds        int64     `json:"hard_timeout_seconds"`
+	SoftTimeoutSeconds        int64     `json:"soft_timeout_seconds"`
+	MobileHardTimeoutSeconds  int64     `json:"mobile_hard_timeout_seconds"` // 0: the hard timeout
+	CountryFormat             string    `json:"country_format"`
+	SignatureAlgorithm        string    `json:"signature_algorithm"`
+	SignedElement             string    `json:"signed_element"`
+	ForceCountry              bool      `json:"force_country"`
+	ForceDepartment           bool      `json:"force_department"`
+	SkipDestinationValidation bool      `json:"skip_destination_validation"`
+	SignRequests              bool      `json:"sign_requests"`
+	IdPInitiated              bool      `json:"idp_initiated"`
+	PrincipalIDAttr           string    `json:"principal_id_attr"`
+	SecondaryEmailAttr        string    `json:"secondary_email_attr"`
+	AttrFirstName             string    `json:"attr_first_name"`
+	AttrLastName              string    `json:"attr_last_name"`
+	AttrEmail                 string    `json:"attr_email"`
+	AttrCountry               string    `json:"attr_country"`
+	AttrDepartment            string    `json:"attr_department"`
+}
+
+// NewSSOSettingsObject is s as events show it; tenant is its tenant's slug.
+func NewSSOSettingsObject(s *SSOSettings, tenant string) SSOSettingsObject {
+	return SSOSettingsObject{
+		Tenant: tenant, Version: s.Version, UpdatedAt: s.UpdatedAt.UTC(), State: s.State,
+		IdPEntityID: s.IdPEntityID, IdPSSOURL: s.IdPSSOURL, IdPMetadataURL: s.IdPMetadataURL,
+		IdPCertificates:    append(make([]string, 0, len(s.IdPCertificatesPEM)), s.IdPCertificatesPEM...),
+		Exclude:            append(make([]string, 0, len(s.Exclude)), s.Exclude...),
+		HardTimeoutSeconds: int64(s.HardTimeout / time.Second), SoftTimeoutSeconds: int64(s.SoftTimeout / time.Second),
+		MobileHardTimeoutSeconds: int64(s.MobileHardTimeout / time.Second),
+		CountryFormat:            string(s.CountryFormat), SignatureAlgorithm: string(s.SignatureAlgorithm),
+		SignedElement: string(s.SignedElement), ForceCountry: s.ForceCountry, ForceDepartment: s.ForceDepartment,
+		SkipDestinationValidation: s.SkipDestinationValidation, SignRequests: s.SignRequests,
+		IdPInitiated: !s.NoIdPInitiated, PrincipalIDAttr: s.PrincipalIDAttr, SecondaryEmailAttr: s.SecondaryEmailAttr,
+		AttrFirstName: s.AttrFirstName, AttrLastName: s.AttrLastName, AttrEmail: s.AttrEmail,
+		AttrCountry: s.AttrCountry, AttrDepartment: s.AttrDepartment,
+	}
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }

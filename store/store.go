@@ -426,9 +426,14 @@ type Store interface {
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByHash returns the session, or ErrNotFound.
 	SessionByHash(ctx context.Context, idHash []byte) (*Session, error)
-	// DeleteSession ends the session; ending an unknown session is not an error.
+	// DeleteSession ends the session as logged out: EndSession with EndLogout.
 	DeleteSession(ctx context.Context, idHash []byte) error
-	// DeleteUserSessions ends every session of the tenant's user.
+	// EndSession ends the session, recording a session.ended event with reason (EndLogout, EndTimeout
+	// or EndDeactivated) in the same transaction; ending an unknown session is not an error and
+	// records nothing.
+	EndSession(ctx context.Context, idHash []byte, reason string) error
+	// DeleteUserSessions ends every session of the tenant's user, each with a session.ended event
+	// (EndLogout).
 	DeleteUserSessions(ctx context.Context, tenantID, userID string) error
 
 	// CreateAuthnRequest stores an outstanding AuthnRequest, unless lim's caps are reached: then it stores
@@ -446,14 +451,16 @@ type Store interface {
 	// SignIn writes one sign-in in one transaction: it consumes the request in.RequestID (ErrNotFound if it
 	// is not outstanding for this tenant and browser), records the assertion id (ErrReplayed if it was
 	// used before), calls decide with a finder over the tenant's users, creates the user decide returns
-	// when its ID is empty or stores its changes otherwise, and creates the session. An error from decide
-	// is returned unchanged. On any error nothing is written.
+	// when its ID is empty or stores its changes otherwise, sets the user's LastSignInAt (without raising
+	// its version), and creates the session. An error from decide is returned unchanged. On any error
+	// nothing is written.
 	SignIn(ctx context.Context, tenantID string, in *SignIn, decide func(UserFinder) (*User, error)) (*User, error)
 	// PasswordSignIn writes one password sign-in in one transaction: it reads the tenant's user
 	// in.UserID, which must be active and still have in.PasswordHash stored (else ErrNotFound), calls
 	// complete with a finder over the tenant's users and a copy of the user, stores the copy's changes
-	// (version raised, in.Audit recorded) when complete made any, forgets in.Attempt and the failures
-	// under in.AccountKey, and creates the session, Pending as complete reports. An error from complete
+	// (version raised, in.Audit recorded) when complete made any, sets the user's LastSignInAt (without
+	// raising its version), forgets in.Attempt and the failures under in.AccountKey, and creates the
+	// session, Pending as complete reports. An error from complete
 	// is returned unchanged. On any error nothing is written (the reserved attempt stays a failure).
 	PasswordSignIn(ctx context.Context, tenantID string, in *PasswordSignIn, complete func(f UserFinder, u *User) (pending bool, err error)) (*User, error)
 	// Lookup calls fn with a finder over the tenant's users that writes nothing (a test sign-in's preview).
@@ -518,10 +525,11 @@ type Store interface {
 	// secret hashes to hash: nil if so, else ErrNotFound.
 	TestLinkValid(ctx context.Context, tenantID string, hash []byte) error
 
-	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions, failed password
-	// attempts older than a day, the OpenID provider's expired requests, tokens and retired keys, and
-	// webhook deliveries past what a webhook keeps (MaxDeliveries, DeliveryRetention), and returns how
-	// many rows went.
+	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions (each with a
+	// session.ended event, reason EndTimeout), failed password attempts older than a day, events older
+	// than 30 days (but the newest), the OpenID provider's expired requests, tokens and retired keys,
+	// and webhook deliveries past what a webhook keeps (MaxDeliveries, DeliveryRetention), and returns
+	// how many rows went.
 	Sweep(ctx context.Context) (int64, error)
 
 	OIDCStore

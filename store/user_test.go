@@ -9,7 +9,7 @@ import (
 )
 
 // ignoredByEqual are the User fields Equal leaves out by contract: the store sets them.
-var ignoredByEqual = map[string]bool{"CreatedAt": true, "UpdatedAt": true, "Version": true}
+var ignoredByEqual = map[string]bool{"CreatedAt": true, "UpdatedAt": true, "Version": true, "LastSignInAt": true}
 
 // fullUser has every field set, so each can be changed in place.
 func fullUser() *store.User {

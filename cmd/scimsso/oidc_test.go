@@ -782,6 +782,15 @@ func TestOIDCLogout(t *testing.T) {
 	if status, _, _ := e.userinfo(tok.AccessToken); status != http.StatusUnauthorized {
 		t.Errorf("userinfo after logout: %d, want 401", status)
 	}
+	// The session ended as logged out, naming the client that held its tokens (for back-channel logout).
+	ended, err := e.st.ListEvents(e.ctx, store.EventQuery{Types: []string{store.EventSessionEnded}, Limit: 10})
+	if err != nil || len(ended) != 1 {
+		t.Fatalf("session.ended events after logout: %d, %v", len(ended), err)
+	}
+	var o store.SessionObject
+	if err := json.Unmarshal(ended[0].Data, &o); err != nil || o.Reason != store.EndLogout || fmt.Sprint(o.Clients) != "["+e.conf.ClientID+"]" {
+		t.Errorf("session.ended after RP-initiated logout: %s", ended[0].Data)
+	}
 	res, _ = b.visit(http.MethodGet, e.conf.AuthCodeURL("st2", oauth2.SetAuthURLParam("prompt", "none")), nil)
 	if q := e.callback(res); q.Get("error") != "login_required" {
 		t.Errorf("prompt=none after logout: %v, want login_required", q)

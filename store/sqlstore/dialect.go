@@ -31,6 +31,14 @@ type dialect interface {
 	// migrationConn returns the connection migrations run on, held so that no other migrating
 	// process (replica) applies one at the same time, and the function that lets it go.
 	migrationConn(ctx context.Context) (*sql.Conn, func(), error)
+	// eventsCommitted is told after a write that recorded events has committed: SQLite's are visible
+	// (numbered in commit order), so it wakes EventsWritten's readers; PostgreSQL's are numbered once
+	// committed, so it wakes its sequencer, which wakes them after.
+	eventsCommitted()
+	// settleEvents makes every event committed before the call visible to ListEvents: nothing to do on
+	// SQLite; on PostgreSQL the committed events still pending are numbered, so a reader sees its own
+	// writes.
+	settleEvents(ctx context.Context) error
 	// bind turns a query's ? placeholders into the dialect's.
 	bind(q string) string
 	// pool is the read pool, for Ping.
@@ -43,10 +51,15 @@ type dialect interface {
 type txConn interface {
 	exec(ctx context.Context, q string, args []any) (sql.Result, error)
 	queryRow(ctx context.Context, q string, args []any) *sql.Row
+	query(ctx context.Context, q string, args []any) (*sql.Rows, error)
 }
 
-// wtx is a write transaction, handed to the functions write runs.
-type wtx struct{ c txConn }
+// wtx is a write transaction, handed to the functions write runs. events counts the events recorded
+// on it (SQLite's batch shares one wtx: Store.write compares the count before and after its fn).
+type wtx struct {
+	c      txConn
+	events int
+}
 
 // exec and row run statements of a transaction that others may share (group commit on SQLite): a
 // cancelled request must not interrupt them, as SQLite would then roll back the whole batch, so the
@@ -74,6 +87,23 @@ func (t *wtx) row(ctx context.Context, q string, args ...any) row {
 		return row{c.queryRow(ctx, q, args)}
 	}
 	return row{t.c.queryRow(ctx, q, slices.Clone(args))}
+}
+
+// each runs q in the transaction and calls scan with every row until scan fails, like Store.each. The
+// rows are read to the end before it returns: a transaction runs one statement at a time, so the
+// statements that act on what q returned come after.
+func (t *wtx) each(ctx context.Context, q string, args []any, scan func(scanner) error) error {
+	rows, err := t.c.query(context.WithoutCancel(ctx), q, args)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return mapErr(err)
+		}
+	}
+	return mapErr(rows.Err())
 }
 
 // Every read and write of the store goes through row, each and wtx.exec, which hand back driver errors

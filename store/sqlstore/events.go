@@ -1,18 +1,275 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/scimsso/scimsso/store"
 )
 
-// ListEvents implements store.EventStore.
-func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
-	return nil, errors.New("sqlstore: events: not implemented yet")
+// The event log. Every store method that makes a change the platform's applications follow records
+// its events itself, inside its own write transaction (the fn that s.write runs, so on SQLite inside
+// the write's savepoint of a group commit): a write that fails or rolls back leaves no event, and no
+// event exists without its change. One INSERT per event, of the JSON of the object after the change;
+// the tenant's slug comes from a cache, so recording reads nothing more.
+//
+// seq is what a reader follows: "a reader that has seen every event up to Seq never sees a smaller one
+// appear later". On SQLite, with its one writer, the row id taken at insert is in commit order. On
+// PostgreSQL transactions commit in another order than they insert, so rows are inserted pending and
+// numbered once committed (sequencer.go); ListEvents and LastEventSeq see numbered rows only.
+
+// EventRetention is how long events are kept: Sweep deletes older ones (but the newest).
+const EventRetention = 30 * 24 * time.Hour
+
+// defaultEventLimit is ListEvents' page size when the query gives none.
+const defaultEventLimit = 100
+
+// wakeup is a channel of one pending signal: a send never blocks, and signals sent before the reader
+// comes back are one.
+type wakeup chan struct{}
+
+func newWakeup() wakeup { return make(wakeup, 1) }
+
+func (w wakeup) notify() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
 }
 
-// LastEventSeq implements store.EventStore.
+// EventsWritten returns a channel that receives after events written through this Store value became
+// visible to ListEvents: after the commit on SQLite; on PostgreSQL after they were numbered, which
+// this Store's sequencer also notices for events written by other replicas (within about
+// sequenceEvery). It holds at most one signal, however many commits came before it was read, and
+// never blocks a writer. It is a wake-up, not a delivery: a reader lists from its cursor when woken,
+// and still lists now and then, since writes of other processes (a CLI on the SQLite file) wake
+// nobody here.
+func (s *Store) EventsWritten() <-chan struct{} { return s.written }
+
+// tenantSlug is the slug of tenant id, read once and then cached; ErrNotFound for an unknown tenant.
+func (s *Store) tenantSlug(ctx context.Context, db rower, id string) (string, error) {
+	if v, ok := s.slugs.Load(id); ok {
+		return v.(string), nil
+	}
+	var slug string
+	if err := db.row(ctx, `SELECT slug FROM tenants WHERE id = ?`, id).Scan(&slug); err != nil {
+		return "", err
+	}
+	s.slugs.Store(id, slug)
+	return slug, nil
+}
+
+const insertEvent = `INSERT INTO events (id, type, tenant_id, subject, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?)`
+
+// record writes one event of the tenant in tx; subject is the user it is about ("" for tenant events)
+// and data the JSON of the object.
+func (s *Store) record(ctx context.Context, tx *wtx, now time.Time, typ, tenantID, subject string, data []byte) error {
+	tx.events++
+	_, err := tx.exec(ctx, insertEvent, uuid.NewString(), typ, tenantID, subject, micros(now), string(data))
+	return err
+}
+
+// recordObject records one event whose data is obj.
+func (s *Store) recordObject(ctx context.Context, tx *wtx, now time.Time, typ, tenantID, subject string, obj any) error {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", typ, err)
+	}
+	return s.record(ctx, tx, now, typ, tenantID, subject, data)
+}
+
+// userEvents are the events of a change of a user from old to u, in the order they are recorded: one
+// per kind of change, none when nothing changed. userName changing (other than in case) is
+// user.email_changed, the emails changing with it included; active flipping is user.deactivated or
+// user.reactivated; any other change is user.updated.
+func userEvents(old, u *store.User) []string {
+	var types []string
+	rest := u.Clone()
+	rest.Active = old.Active
+	emailChanged := store.Key(u.UserName) != store.Key(old.UserName)
+	if emailChanged {
+		rest.UserName, rest.Emails = old.UserName, old.Emails
+	}
+	if !rest.Equal(old) {
+		types = append(types, store.EventUserUpdated)
+	}
+	if emailChanged {
+		types = append(types, store.EventUserEmailChanged)
+	}
+	switch {
+	case old.Active && !u.Active:
+		types = append(types, store.EventUserDeactivated)
+	case !old.Active && u.Active:
+		types = append(types, store.EventUserReactivated)
+	}
+	return types
+}
+
+// recordUser records events of the types about u, each with u as it is now.
+func (s *Store) recordUser(ctx context.Context, tx *wtx, now time.Time, u *store.User, types ...string) error {
+	if len(types) == 0 {
+		return nil
+	}
+	slug, err := s.tenantSlug(ctx, tx, u.TenantID)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(store.NewUserObject(u, slug))
+	if err != nil {
+		return fmt.Errorf("user event: %w", err)
+	}
+	for _, typ := range types {
+		if err := s.record(ctx, tx, now, typ, u.TenantID, u.ID, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordSessionStarted records session.started for ss.
+func (s *Store) recordSessionStarted(ctx context.Context, tx *wtx, now time.Time, ss *store.Session) error {
+	slug, err := s.tenantSlug(ctx, tx, ss.TenantID)
+	if err != nil {
+		return err
+	}
+	return s.recordObject(ctx, tx, now, store.EventSessionStarted, ss.TenantID, ss.UserID, store.NewSessionObject(ss, slug))
+}
+
+// endSessions deletes the sessions matching where (a condition on sessions, with its args) and records
+// a session.ended event for each, with reason and the OpenID clients holding tokens of the session;
+// it returns how many ended.
+func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason, where string, args ...any) (int64, error) {
+	var ended []store.Session
+	err := tx.each(ctx, `DELETE FROM sessions WHERE `+where+` RETURNING id_hash, tenant_id, user_id, created_at, expires_at, mobile`, args,
+		func(sc scanner) error {
+			var ss store.Session
+			var c, e int64
+			var mobile int
+			if err := sc.Scan(&ss.IDHash, &ss.TenantID, &ss.UserID, &c, &e, &mobile); err != nil {
+				return err
+			}
+			ss.CreatedAt, ss.ExpiresAt, ss.Mobile = fromMicros(c), fromMicros(e), mobile != 0
+			ended = append(ended, ss)
+			return nil
+		})
+	if err != nil {
+		return 0, err
+	}
+	// RETURNING gives no order: record them oldest first, so the log reads the same on every backend.
+	slices.SortFunc(ended, func(a, b store.Session) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(string(a.IDHash), string(b.IDHash)))
+	})
+	for i := range ended {
+		ss := &ended[i]
+		slug, err := s.tenantSlug(ctx, tx, ss.TenantID)
+		if err != nil {
+			return 0, err
+		}
+		o := store.NewSessionObject(ss, slug)
+		o.Reason = reason
+		err = tx.each(ctx, `SELECT DISTINCT client_id FROM oidc_tokens WHERE session_hash = ? ORDER BY client_id`, []any{ss.IDHash},
+			func(sc scanner) error {
+				var id string
+				if err := sc.Scan(&id); err != nil {
+					return err
+				}
+				o.Clients = append(o.Clients, id)
+				return nil
+			})
+		if err != nil {
+			return 0, err
+		}
+		if err := s.recordObject(ctx, tx, now, store.EventSessionEnded, ss.TenantID, ss.UserID, o); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(ended)), nil
+}
+
+// sweepEvents deletes the events older than EventRetention, but always keeps the newest event, so
+// that seq goes on from it (SQLite's next row id is one above the greatest); Sweep calls it in its
+// transaction. It walks the seq index from the oldest event to the first one young enough to keep,
+// and deletes what lies before: the cost is that of the rows deleted, and no index on occurred_at is
+// kept up on every write. (An event older than a younger one's seq stays until that one goes: times
+// are the transactions', and seq their order of commit, which agree to within a transaction's length.)
+func sweepEvents(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
+	res, err := tx.exec(ctx, `DELETE FROM events WHERE seq > 0 AND seq < coalesce(
+		(SELECT seq FROM events WHERE seq > 0 AND occurred_at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) FROM events))`,
+		micros(now.Add(-EventRetention)))
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// ListEvents implements store.EventStore. Every event committed before the call is visible to it; a
+// Limit of 0 or less lists defaultEventLimit events.
+func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
+	if err := s.db.settleEvents(ctx); err != nil {
+		return nil, fmt.Errorf("sqlstore: list events: %w", mapErr(err))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultEventLimit
+	}
+	args := []any{max(q.After, 0)}
+	cond := ""
+	if len(q.Types) > 0 {
+		// Only known types can match; keeping to them bounds the statement texts (one per count) and
+		// the placeholders.
+		types := slices.DeleteFunc(slices.Clone(q.Types), func(t string) bool { return !slices.Contains(store.EventTypes, t) })
+		slices.Sort(types)
+		types = slices.Compact(types)
+		if len(types) == 0 {
+			return []store.Event{}, nil
+		}
+		cond = " AND type IN (?" + strings.Repeat(", ?", len(types)-1) + ")"
+		for _, t := range types {
+			args = append(args, t)
+		}
+	}
+	args = append(args, limit)
+	out := make([]store.Event, 0, min(limit, 512))
+	err := s.each(ctx, `SELECT seq, id, type, tenant_id, subject, occurred_at, data FROM events WHERE seq > ?`+cond+` ORDER BY seq LIMIT ?`, args,
+		func(sc scanner) error {
+			var e store.Event
+			var at int64
+			if err := sc.Scan(&e.Seq, &e.ID, &e.Type, &e.TenantID, &e.Subject, &at, &e.Data); err != nil {
+				return err
+			}
+			e.OccurredAt = fromMicros(at)
+			out = append(out, e)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list events: %w", err)
+	}
+	for i := range out {
+		slug, err := s.tenantSlug(ctx, s, out[i].TenantID)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list events: tenant %s: %w", out[i].TenantID, mapErr(err))
+		}
+		out[i].Tenant = slug
+	}
+	return out, nil
+}
+
+// LastEventSeq implements store.EventStore. Every event committed before the call is counted.
 func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
-	return 0, errors.New("sqlstore: events: not implemented yet")
+	if err := s.db.settleEvents(ctx); err != nil {
+		return 0, fmt.Errorf("sqlstore: last event seq: %w", mapErr(err))
+	}
+	var seq int64
+	if err := s.row(ctx, `SELECT coalesce(max(seq), 0) FROM events WHERE seq > 0`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("sqlstore: last event seq: %w", err)
+	}
+	return seq, nil
 }

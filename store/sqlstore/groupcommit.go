@@ -179,6 +179,19 @@ func (t liteTx) exec(ctx context.Context, q string, args []any) (sql.Result, err
 	return st.ExecContext(ctx, args...)
 }
 
+func (t liteTx) query(ctx context.Context, q string, args []any) (*sql.Rows, error) {
+	st, cached, err := t.l.wStmts.get(ctx, t.l.wconn.PrepareContext, q)
+	if err != nil || !cached {
+		// A statement prepared on the connection is finalized by Close at once, open rows or not: an
+		// uncached one is left to database/sql, which closes it with its rows.
+		if st != nil {
+			st.Close()
+		}
+		return t.l.wconn.QueryContext(ctx, q, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
 func (t liteTx) queryRow(ctx context.Context, q string, args []any) *sql.Row {
 	st, cached, err := t.l.wStmts.get(ctx, t.l.wconn.PrepareContext, q)
 	if err != nil {

@@ -23,7 +23,8 @@ import (
 func TestPostgresConnectionLostDuringList(t *testing.T) {
 	ctx := context.Background()
 	cut := &cutter{}
-	s, err := OpenPostgres(ctx, PostgresOptions{URL: pgtest.URL(t), dial: cut.dial})
+	// No sequencer goroutine: its queries would meet the cut meant for the list.
+	s, err := OpenPostgres(ctx, PostgresOptions{URL: pgtest.URL(t), dial: cut.dial, noSequencer: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +60,10 @@ func TestPostgresConnectionLostDuringList(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if _, err := s.LastEventSeq(ctx); err != nil { // numbers the events, so ListEvents below only reads
+		t.Fatal(err)
+	}
+
 	lists := []struct {
 		name string
 		rows int // the rows the list's queries return before the one to cut, counting from 1
@@ -73,6 +78,8 @@ func TestPostgresConnectionLostDuringList(t *testing.T) {
 		{"ListTenants", 1, func() error { _, err := s.ListTenants(ctx); return err }},
 		{"TenantBySlug domains", 2, func() error { _, err := s.TenantBySlug(ctx, "acme"); return err }},
 		{"LoginFailures", 1, func() error { _, err := s.LoginFailures(ctx, "acct:x", time.Time{}); return err }},
+		// The first row is that of the check for events still to number.
+		{"ListEvents", 2, func() error { _, err := s.ListEvents(ctx, store.EventQuery{Limit: 10}); return err }},
 	}
 	for _, l := range lists {
 		for _, where := range []struct {

@@ -32,10 +32,15 @@ func (s *Store) PasswordSignIn(ctx context.Context, tenantID string, in *store.P
 		if err != nil {
 			return errUpdater{err}
 		}
-		// The identity of the row is not complete's to change.
+		// The identity of the row is not complete's to change. Signing in is no change of the user: its
+		// time is stored without raising the version (see SignIn).
 		u.ID, u.TenantID, u.CreatedAt, u.Version = old.ID, old.TenantID, old.CreatedAt, old.Version
+		u.LastSignInAt = now
 		if u.Equal(old) {
 			u = old
+			if err := setLastSignIn(ctx, tx, now, seq, u); err != nil {
+				return err
+			}
 		} else {
 			if err := s.updateUserRow(ctx, tx, now, seq, old, u); err != nil {
 				return err
@@ -54,7 +59,7 @@ func (s *Store) PasswordSignIn(ctx context.Context, tenantID string, in *store.P
 			return err
 		}
 		in.Session.TenantID, in.Session.UserID, in.Session.Pending = tenantID, u.ID, pending
-		if err := insertSession(ctx, tx, now, &in.Session); err != nil {
+		if err := s.insertSession(ctx, tx, now, &in.Session); err != nil {
 			return err
 		}
 		out = u

@@ -33,6 +33,8 @@ type PostgresOptions struct {
 
 	// dial, for tests, opens the store's connections to the server (a connection cut mid-answer).
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// noSequencer, for tests, runs no sequencer goroutine: events are numbered only by the readers.
+	noSequencer bool
 }
 
 // IsPostgresURL reports whether dsn names a PostgreSQL database rather than a SQLite file.
@@ -47,6 +49,7 @@ type postgres struct {
 	db  *sql.DB
 	now func() time.Time
 	rb  rebinder
+	seq sequencer // numbers committed events (sequencer.go)
 }
 
 // OpenPostgres connects to the PostgreSQL database at opts.URL and applies pending migrations; replicas
@@ -78,10 +81,14 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Store, error) {
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: &postgres{db: db, now: opts.Now}, now: opts.Now, keys: opts.Keyring}
+	p := &postgres{db: db, now: opts.Now, seq: sequencer{db: db, written: newWakeup(), kick: newWakeup()}}
+	s := &Store{db: p, now: opts.Now, keys: opts.Keyring, written: p.seq.written}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if !opts.noSequencer {
+		p.seq.start()
 	}
 	return s, nil
 }
@@ -167,11 +174,19 @@ func (p *postgres) migrationConn(ctx context.Context) (*sql.Conn, func(), error)
 	return conn, release, nil
 }
 
+// eventsCommitted wakes the sequencer, which numbers the events and then wakes the reader.
+func (p *postgres) eventsCommitted() { p.seq.kick.notify() }
+
+func (p *postgres) settleEvents(ctx context.Context) error { return p.seq.settle(ctx) }
+
 func (p *postgres) bind(q string) string { return p.rb.rebind(q) }
 
 func (p *postgres) pool() *sql.DB { return p.db }
 
-func (p *postgres) close() error { return p.db.Close() }
+func (p *postgres) close() error {
+	p.seq.stopAndWait()
+	return p.db.Close()
+}
 
 // pgTx runs a write transaction's statements on its transaction; pgx caches their plans.
 type pgTx struct {
@@ -181,6 +196,10 @@ type pgTx struct {
 
 func (t *pgTx) exec(ctx context.Context, q string, args []any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, t.rb.rebind(q), args...)
+}
+
+func (t *pgTx) query(ctx context.Context, q string, args []any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.rb.rebind(q), args...)
 }
 
 func (t *pgTx) queryRow(ctx context.Context, q string, args []any) *sql.Row {

@@ -11,21 +11,24 @@ import (
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, ss *store.Session) error {
-	err := s.write(ctx, func(tx *wtx, now time.Time) error { return insertSession(ctx, tx, now, ss) })
+	err := s.write(ctx, func(tx *wtx, now time.Time) error { return s.insertSession(ctx, tx, now, ss) })
 	if err != nil {
 		return fmt.Errorf("sqlstore: create session: %w", err)
 	}
 	return nil
 }
 
-func insertSession(ctx context.Context, tx *wtx, now time.Time, ss *store.Session) error {
+// insertSession stores ss inside tx with now as its creation and last-seen time, and records
+// session.started.
+func (s *Store) insertSession(ctx context.Context, tx *wtx, now time.Time, ss *store.Session) error {
 	_, err := tx.exec(ctx, `INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, expires_at, mobile, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		ss.IDHash, ss.TenantID, ss.UserID, micros(now), micros(now), micros(ss.ExpiresAt), b2i(ss.Mobile), b2i(ss.Pending))
-	if err == nil {
-		ss.CreatedAt = fromMicros(micros(now))
-		ss.LastSeenAt = ss.CreatedAt
+	if err != nil {
+		return err
 	}
-	return err
+	ss.CreatedAt = fromMicros(micros(now))
+	ss.LastSeenAt = ss.CreatedAt
+	return s.recordSessionStarted(ctx, tx, now, ss)
 }
 
 // TouchSession implements store.Store.
@@ -50,12 +53,36 @@ func (s *Store) SessionByHash(ctx context.Context, idHash []byte) (*store.Sessio
 
 // DeleteSession implements store.Store.
 func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
-	return s.writeOne(ctx, "delete session", anyRows, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+	return s.EndSession(ctx, idHash, store.EndLogout)
+}
+
+// EndSession implements store.Store.
+func (s *Store) EndSession(ctx context.Context, idHash []byte, reason string) error {
+	switch reason {
+	case store.EndLogout, store.EndTimeout, store.EndDeactivated:
+	default:
+		return fmt.Errorf("sqlstore: end session: unknown reason %q", reason)
+	}
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		_, err := s.endSessions(ctx, tx, now, reason, `id_hash = ?`, idHash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: end session: %w", err)
+	}
+	return nil
 }
 
 // DeleteUserSessions implements store.Store.
 func (s *Store) DeleteUserSessions(ctx context.Context, tenantID, userID string) error {
-	return s.writeOne(ctx, "delete user sessions", anyRows, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		_, err := s.endSessions(ctx, tx, now, store.EndLogout, `tenant_id = ? AND user_id = ?`, tenantID, userID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete user sessions: %w", err)
+	}
+	return nil
 }
 
 const authnRequestCols = `tenant_id, id, binding_hash, return_to, purpose, session_hash, client_key, created_at, expires_at`
@@ -167,6 +194,9 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 			return errUpdater{err}
 		}
 		u = u.Clone()
+		// Signing in is not a change of the user: its time is stored without raising the version,
+		// recorded in the events of a change that comes with it, and is no event of its own.
+		u.LastSignInAt = now
 		a := in.Audit
 		a.TenantID = tenantID
 		if u.ID == "" {
@@ -185,6 +215,9 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 			if u.Equal(old) {
 				u = old
 				a.Operation = ""
+				if err := setLastSignIn(ctx, tx, now, seq, u); err != nil {
+					return err
+				}
 			} else if err := s.updateUserRow(ctx, tx, now, seq, old, u); err != nil {
 				return err
 			}
@@ -203,7 +236,7 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 			if err != nil {
 				return err
 			}
-		} else if err := insertSession(ctx, tx, now, &in.Session); err != nil {
+		} else if err := s.insertSession(ctx, tx, now, &in.Session); err != nil {
 			return err
 		}
 		out = u
@@ -217,6 +250,13 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 		return nil, fmt.Errorf("sqlstore: sign in: %w", err)
 	}
 	return out, nil
+}
+
+// setLastSignIn stores now as the last sign-in of user u (row seq), leaving its version as it is.
+func setLastSignIn(ctx context.Context, tx *wtx, now time.Time, seq int64, u *store.User) error {
+	u.LastSignInAt = fromMicros(micros(now))
+	_, err := tx.exec(ctx, `UPDATE users SET last_sign_in_at = ? WHERE seq = ?`, micros(now), seq)
+	return err
 }
 
 // Lookup implements store.Store.
@@ -302,7 +342,6 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 			{`DELETE FROM authn_requests WHERE expires_at <= ?`, micros(now)},
 			{`DELETE FROM test_links WHERE expires_at <= ?`, micros(now)},
 			{`DELETE FROM used_assertions WHERE expires_at <= ?`, micros(now)},
-			{`DELETE FROM sessions WHERE expires_at <= ?`, micros(now)},
 			{`DELETE FROM login_failures WHERE at < ?`, day},
 		} {
 			res, err := tx.exec(ctx, q.sql, q.before)
@@ -312,7 +351,15 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 			k, _ := res.RowsAffected()
 			n += k
 		}
-		k, err := sweepOIDC(ctx, tx, now)
+		k, err := s.endSessions(ctx, tx, now, store.EndTimeout, `expires_at <= ?`, micros(now))
+		if n += k; err != nil {
+			return err
+		}
+		if k, err = sweepEvents(ctx, tx, now); err != nil {
+			return err
+		}
+		n += k
+		k, err = sweepOIDC(ctx, tx, now)
 		n += k
 		if err != nil {
 			return err

@@ -72,6 +72,9 @@ type sqlite struct {
 	wconn  *sql.Conn
 	wStmts stmtCache
 
+	// written wakes EventsWritten's reader after a commit that recorded events.
+	written wakeup
+
 	// jobsPool is the job queue's connection (JobsDB), on the writer's DSN.
 	jobsPool
 }
@@ -126,8 +129,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r := sql.OpenDB(connector{drv, "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()})
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit, jobsPool: jobsPool{dsn: dsn}}
-	s := &Store{db: l, now: opts.Now, keys: opts.Keyring}
+	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit, written: newWakeup(), jobsPool: jobsPool{dsn: dsn}}
+	s := &Store{db: l, now: opts.Now, keys: opts.Keyring, written: l.written}
 	wconn, err := w.Conn(ctx)
 	if err != nil {
 		s.Close()
@@ -208,6 +211,11 @@ func (l *sqlite) migrationConn(context.Context) (*sql.Conn, func(), error) {
 	}
 	return l.wconn, l.unlockW, nil
 }
+
+// eventsCommitted wakes the reader at once: the one writer numbers events in commit order.
+func (l *sqlite) eventsCommitted() { l.written.notify() }
+
+func (l *sqlite) settleEvents(context.Context) error { return nil }
 
 func (l *sqlite) bind(q string) string { return q }
 

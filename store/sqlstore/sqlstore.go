@@ -15,8 +15,18 @@
 //	postgres.go    opening PostgreSQL: the pool, placeholders, row and advisory locks
 //	migrate.go     the embedded migrations and the one runner for both dialects
 //	errors.go      driver errors to store sentinels, for both drivers
+//	events.go      the event log: recording events in their change's transaction, listing, retention
+//	sequencer.go   PostgreSQL's numbering of committed events
 //
 // and one file per group of store.Store methods (tenants.go, users.go, sessions.go, sso.go…).
+//
+// Events are written by the store methods that make the changes, inside the same write transaction.
+// Their seq promises a reader following by cursor that no event appears behind it. SQLite's one
+// writer numbers rows in commit order at insert. PostgreSQL's writers commit in another order than
+// they insert, so rows go in pending and a sequencer numbers them once committed, one sequencer at a
+// time across replicas (an advisory lock), without making writers wait for each other: the other way,
+// a lock held from the last event insert through the commit, would put every event-writing commit of
+// the cluster, fsync included, in one line.
 package sqlstore
 
 import (
@@ -25,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/scimsso/scimsso/internal/sealing"
@@ -36,14 +47,30 @@ type Store struct {
 	db   dialect
 	now  func() time.Time
 	keys *sealing.Keyring
+	// slugs caches tenant id → slug for the events, which name tenants by slug: a slug never changes
+	// and a tenant is never deleted, so an entry never goes stale.
+	slugs sync.Map
+	// written is EventsWritten's channel; the dialect sends on it.
+	written wakeup
 }
 
 var _ store.Store = (*Store)(nil)
 
 // write runs fn as one transaction: it applies whole or not at all, and write returns only after it is
-// committed, with fn's error or the commit's mapped by mapErr. now is the transaction's time.
+// committed, with fn's error or the commit's mapped by mapErr. now is the transaction's time. A
+// transaction that recorded events tells the dialect once it is committed.
 func (s *Store) write(ctx context.Context, fn func(tx *wtx, now time.Time) error) error {
-	return s.db.write(ctx, fn)
+	recorded := false
+	err := s.db.write(ctx, func(tx *wtx, now time.Time) error {
+		n := tx.events
+		err := fn(tx, now)
+		recorded = tx.events > n
+		return err
+	})
+	if err == nil && recorded {
+		s.db.eventsCommitted()
+	}
+	return err
 }
 
 // row runs a one-row query on the read pool. Point reads are not cancellable: the driver starts a

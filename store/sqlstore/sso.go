@@ -54,7 +54,13 @@ func (s *Store) PutSSOSettings(ctx context.Context, tenantID string, set *store.
 		if errors.Is(affected(res, nil), store.ErrNotFound) {
 			return store.ErrVersionMismatch
 		}
-		return nil
+		slug, err := s.tenantSlug(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		stored := *set
+		stored.TenantID, stored.Version, stored.UpdatedAt = tenantID, set.Version+1, fromMicros(micros(now))
+		return s.recordObject(ctx, tx, now, store.EventSSOSettingsChanged, tenantID, "", store.NewSSOSettingsObject(&stored, slug))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: put sso settings: %w", err)

@@ -37,6 +37,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 		return fmt.Errorf("sqlstore: create tenant: %w", err)
 	}
 	t.ID, t.CreatedAt = id, fromMicros(micros(created))
+	s.slugs.Store(id, t.Slug)
 	return nil
 }
 
@@ -143,13 +144,27 @@ func (s *Store) CreateToken(ctx context.Context, tok *store.Token) error {
 		created = now
 		_, err := tx.exec(ctx, `INSERT INTO scim_tokens (id, tenant_id, name, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, 0)`,
 			id, tok.TenantID, tok.Name, tok.Hash, micros(now), micros(tok.ExpiresAt))
-		return err
+		if err != nil {
+			return err
+		}
+		issued := *tok
+		issued.ID, issued.CreatedAt, issued.RevokedAt = id, fromMicros(micros(now)), time.Time{}
+		return s.recordToken(ctx, tx, now, store.EventSCIMTokenIssued, &issued)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create token: %w", err)
 	}
 	tok.ID, tok.CreatedAt = id, fromMicros(micros(created))
 	return nil
+}
+
+// recordToken records an event of the type about tok, which is never shown with its hash.
+func (s *Store) recordToken(ctx context.Context, tx *wtx, now time.Time, typ string, tok *store.Token) error {
+	slug, err := s.tenantSlug(ctx, tx, tok.TenantID)
+	if err != nil {
+		return err
+	}
+	return s.recordObject(ctx, tx, now, typ, tok.TenantID, "", store.NewTokenObject(tok, slug))
 }
 
 const tokenCols = `id, tenant_id, name, hash, created_at, expires_at, revoked_at`
@@ -234,5 +249,18 @@ func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token,
 
 // RevokeToken implements store.Store.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, id string) error {
-	return s.writeOne(ctx, "revoke token", oneRow, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at = 0`, txNow{}, id, tenantID)
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		tok := store.Token{ID: id, TenantID: tenantID, RevokedAt: fromMicros(micros(now))}
+		var c, e int64
+		if err := tx.row(ctx, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at = 0 RETURNING name, created_at, expires_at`,
+			micros(now), id, tenantID).Scan(&tok.Name, &c, &e); err != nil {
+			return err // no such live token of the tenant: store.ErrNotFound
+		}
+		tok.CreatedAt, tok.ExpiresAt = fromMicros(c), fromMicros(e)
+		return s.recordToken(ctx, tx, now, store.EventSCIMTokenRevoked, &tok)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: revoke token: %w", err)
+	}
+	return nil
 }

@@ -50,17 +50,18 @@ func decodeEmails(s string) ([]store.Email, error) {
 }
 
 const userCols = `seq, id, tenant_id, user_name, emails, given_name, family_name, country, department, team,
-	coalesce(external_id, ''), secondary_email, extra, active, source, created_at, updated_at, version`
+	coalesce(external_id, ''), secondary_email, extra, active, source, created_at, updated_at, version, last_sign_in_at`
 
 func scanUser(sc interface{ Scan(...any) error }) (*store.User, int64, error) {
 	var u store.User
-	var seq, c, m int64
+	var seq, c, m, signIn int64
 	var emails, source string
 	var active int
 	if err := sc.Scan(&seq, &u.ID, &u.TenantID, &u.UserName, &emails, &u.GivenName, &u.FamilyName, &u.Country,
-		&u.Department, &u.Team, &u.ExternalID, &u.SecondaryEmail, &u.Extra, &active, &source, &c, &m, &u.Version); err != nil {
+		&u.Department, &u.Team, &u.ExternalID, &u.SecondaryEmail, &u.Extra, &active, &source, &c, &m, &u.Version, &signIn); err != nil {
 		return nil, 0, err
 	}
+	u.LastSignInAt = fromMicros(signIn)
 	var err error
 	if u.Emails, err = decodeEmails(emails); err != nil {
 		return nil, 0, fmt.Errorf("user %s: emails: %w", u.ID, err)
@@ -106,6 +107,7 @@ func (s *Store) insertAudit(ctx context.Context, tx *wtx, now time.Time, a store
 
 // CreateUser implements store.Store.
 func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, a store.Audit) error {
+	u.LastSignInAt = time.Time{} // provisioned, not signed in: only sign-ins set it
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		if err := s.insertUser(ctx, tx, now, tenantID, u); err != nil {
 			return err
@@ -120,7 +122,8 @@ func (s *Store) CreateUser(ctx context.Context, tenantID string, u *store.User, 
 	return nil
 }
 
-// insertUser stores u as a new user of the tenant inside tx and fills in its id, times and version.
+// insertUser stores u as a new user of the tenant inside tx, fills in its id, times and version, and
+// records user.created. u.LastSignInAt is stored as given (a sign-in's time, or zero).
 func (s *Store) insertUser(ctx context.Context, tx *wtx, now time.Time, tenantID string, u *store.User) error {
 	id := uuid.NewString()
 	if err := placeInTeam(ctx, tx, tenantID, u); err != nil {
@@ -128,11 +131,12 @@ func (s *Store) insertUser(ctx context.Context, tx *wtx, now time.Time, tenantID
 	}
 	var seq int64
 	err := tx.row(ctx, `INSERT INTO users (id, tenant_id, user_name, user_name_key, emails, given_name, family_name,
-		country, department, team, external_id, secondary_email, secondary_email_key, extra, active, source, created_at, updated_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING seq`,
+		country, department, team, external_id, secondary_email, secondary_email_key, extra, active, source, created_at, updated_at, version,
+		last_sign_in_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING seq`,
 		id, tenantID, u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName,
 		u.Country, u.Department, u.Team, nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail),
-		nonNil(u.Extra), b2i(u.Active), string(u.Source), micros(now), micros(now)).Scan(&seq)
+		nonNil(u.Extra), b2i(u.Active), string(u.Source), micros(now), micros(now), micros(u.LastSignInAt)).Scan(&seq)
 	if err != nil {
 		return err
 	}
@@ -141,7 +145,8 @@ func (s *Store) insertUser(ctx context.Context, tx *wtx, now time.Time, tenantID
 	}
 	at := fromMicros(micros(now))
 	u.ID, u.TenantID, u.CreatedAt, u.UpdatedAt, u.Version = id, tenantID, at, at, 1
-	return nil
+	u.LastSignInAt = fromMicros(micros(u.LastSignInAt))
+	return s.recordUser(ctx, tx, now, u, store.EventUserCreated)
 }
 
 // UserByID implements store.Store.
@@ -215,8 +220,9 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion
 		if err := fn(u); err != nil {
 			return errUpdater{err}
 		}
-		// The identity of the row is not the updater's to change.
+		// The identity of the row is not the updater's to change, nor when the user last signed in.
 		u.ID, u.TenantID, u.CreatedAt, u.Version = old.ID, old.TenantID, old.CreatedAt, old.Version
+		u.LastSignInAt = old.LastSignInAt
 		a.TenantID, a.UserID = tenantID, id
 		if u.Equal(old) {
 			out = old
@@ -238,20 +244,21 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, wantVersion
 	return out, nil
 }
 
-// updateUserRow stores u over old (row seq) inside tx with the version raised, and ends the user's
-// sessions when u deactivates it.
+// updateUserRow stores u over old (row seq) inside tx with the version raised (and u.LastSignInAt as
+// given), records the events of the change, and ends the user's sessions when u deactivates it.
 func (s *Store) updateUserRow(ctx context.Context, tx *wtx, now time.Time, seq int64, old, u *store.User) error {
 	if err := placeInTeam(ctx, tx, old.TenantID, u); err != nil {
 		return err
 	}
 	u.Version = old.Version + 1
 	u.UpdatedAt = fromMicros(micros(now))
+	u.LastSignInAt = fromMicros(micros(u.LastSignInAt))
 	if _, err := tx.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, emails = ?, given_name = ?, family_name = ?,
 		country = ?, department = ?, team = ?, external_id = ?, secondary_email = ?, secondary_email_key = ?, extra = ?, active = ?, source = ?,
-		updated_at = ?, version = ? WHERE seq = ?`,
+		updated_at = ?, version = ?, last_sign_in_at = ? WHERE seq = ?`,
 		u.UserName, store.Key(u.UserName), encodeEmails(u.Emails), u.GivenName, u.FamilyName, u.Country, u.Department, u.Team,
 		nullIfEmpty(u.ExternalID), u.SecondaryEmail, store.Key(u.SecondaryEmail), nonNil(u.Extra), b2i(u.Active), string(u.Source),
-		micros(now), u.Version, seq); err != nil {
+		micros(now), u.Version, micros(u.LastSignInAt), seq); err != nil {
 		return err
 	}
 	if encodeEmails(u.Emails) != encodeEmails(old.Emails) {
@@ -262,8 +269,11 @@ func (s *Store) updateUserRow(ctx context.Context, tx *wtx, now time.Time, seq i
 			return err
 		}
 	}
+	if err := s.recordUser(ctx, tx, now, u, userEvents(old, u)...); err != nil {
+		return err
+	}
 	if old.Active && !u.Active {
-		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, u.TenantID, u.ID); err != nil {
+		if _, err := s.endSessions(ctx, tx, now, store.EndDeactivated, `tenant_id = ? AND user_id = ?`, u.TenantID, u.ID); err != nil {
 			return err
 		}
 	}

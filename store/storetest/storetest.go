@@ -81,6 +81,13 @@ func Run(t *testing.T, newStore NewStore) {
 		{"WebhookCursor", testWebhookCursor},
 		{"ConcurrentWebhookAdvance", testConcurrentWebhookAdvance},
 		{"SweepDeliveries", testSweepDeliveries},
+		{"EventsUsers", testEventsUsers},
+		{"EventsSessions", testEventsSessions},
+		{"EventsSignIn", testEventsSignIn},
+		{"EventsTenant", testEventsTenant},
+		{"EventsRollback", testEventsRollback},
+		{"EventsQuery", testEventsQuery},
+		{"EventsRetention", testEventsRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,2 +1,26 @@
--- PLACEHOLDER on branch hooks only, so that 0010 has a predecessor until branch events (which owns 0008)
--- is merged; the merge of main replaces this file with the events migration.
+-- The event log (SPEC "Platform API: directory and events"): every change the platform's applications
+-- follow, written in the transaction of the change. seq is the reader's cursor, increasing in the
+-- order events become visible. SQLite has one writer, so the row id in commit order is that order.
+-- A new row id is one above the greatest, and the sweep always keeps the newest event, so no number is
+-- given twice (AUTOINCREMENT would too, at the cost of a write to sqlite_sequence in every
+-- transaction). (PostgreSQL numbers its rows after they commit: see its 0008.) The seq index is the
+-- retention index too: events are swept from the oldest seq up to the first event younger than 30
+-- days, so no index on occurred_at is kept up on every write. data is the JSON of the object after
+-- the change.
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    tenant_id   TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    data        TEXT NOT NULL
+);
+
+-- When the user last signed in, in Unix microseconds; 0: never. A sign-in sets it without raising the
+-- user's version.
+ALTER TABLE users ADD COLUMN last_sign_in_at INTEGER NOT NULL DEFAULT 0;
+
+-- The OpenID clients holding tokens of a session, read when it ends (session.ended names them for
+-- back-channel logout).
+CREATE INDEX oidc_tokens_session ON oidc_tokens(session_hash);
