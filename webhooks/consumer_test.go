@@ -17,7 +17,7 @@ import (
 type logoutConsumer struct{}
 
 func (logoutConsumer) Requests(_ context.Context, w *store.Webhook, ev *store.Event, _ time.Time) ([]Request, error) {
-	if !strings.Contains(string(ev.Data), w.Ref) {
+	if !strings.Contains(string(ev.Data), `"user_name":"`+w.Ref+`"`) {
 		return nil, nil
 	}
 	h := http.Header{}
@@ -29,20 +29,23 @@ func (logoutConsumer) Requests(_ context.Context, w *store.Webhook, ev *store.Ev
 // and the events it makes no request for pass without a delivery.
 func TestConsumerKind(t *testing.T) {
 	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
-		l := newEventLog(open(t))
+		l := newEventLog(t, open(t))
+		l.user("u1")
+		l.user("u2")
 		got := make(chan string, 10)
 		srv := newReceiverFunc(t, func(r *http.Request) {
 			r.ParseForm()
 			got <- r.Form.Get("logout_token")
 		})
-		d := &store.Webhook{Kind: "test_logout", Ref: "u1", URL: srv + "/bcl", Types: []string{store.EventSessionEnded}}
+		last, _ := l.LastEventSeq(ctx)
+		d := &store.Webhook{Kind: "test_logout", Ref: "u1@acme.test", URL: srv + "/bcl", Types: []string{store.EventUserDeactivated}, Cursor: last}
 		if err := l.CreateWebhook(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 		startService(t, l, func(c *Config) { c.Consumers = map[string]Consumer{"test_logout": logoutConsumer{}} })
-		l.emit(store.EventSessionEnded, "u2", time.Time{}) // not u1's: no request
-		want := l.emit(store.EventSessionEnded, "u1", time.Time{})
-		l.emit(store.EventUserCreated, "u1", time.Time{}) // not its type
+		l.emit(store.EventUserDeactivated, "u2", time.Time{}) // not u1's: no request
+		want := l.emit(store.EventUserDeactivated, "u1", time.Time{})
+		end := l.emit(store.EventUserCreated, "u3", time.Time{}) // not its type
 		select {
 		case id := <-got:
 			if id != want.ID {
@@ -51,7 +54,7 @@ func TestConsumerKind(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("no request")
 		}
-		waitCursor(t, l, d.ID, 3)
+		waitCursor(t, l, d.ID, end.Seq)
 		ds, _ := l.ListDeliveries(ctx, d.ID, 10)
 		if len(ds) != 1 || ds[0].EventID != want.ID || ds[0].Outcome != store.DeliveryDelivered {
 			t.Errorf("deliveries %+v, want the one request", ds)

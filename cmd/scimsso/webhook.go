@@ -28,13 +28,8 @@ func (m *Main) startWebhooks(ctx context.Context, s *sqlstore.Store, log *zap.Lo
 		log.Warn("webhooks may be sent to loopback addresses over http (--" + loopbackFlag + "): for a receiver on this machine only")
 	}
 	db, dialect := s.JobsDB()
-	var wake <-chan struct{}
-	// TODO(merge): s.EventsWritten() once branch events lands.
-	if ew, ok := any(s).(interface{ EventsWritten() <-chan struct{} }); ok {
-		wake = ew.EventsWritten()
-	}
 	svc, err := webhooks.New(webhooks.Config{Store: s, DB: db, Dialect: dialect, Logger: log, RiverLogger: slog.New(&zapSlog{log: log.Named("river")}),
-		Metrics: m.metrics, Now: m.Now, AllowHTTPLoopback: loopback, Wake: wake})
+		Metrics: m.metrics, Now: m.Now, AllowHTTPLoopback: loopback, Wake: s.EventsWritten()})
 	if err != nil {
 		return err
 	}
