@@ -3,7 +3,8 @@
 # (in the same run, on fresh servers and databases, alternating which goes first), and the delivery
 # lag (event committed -> receiver got it) at that rate, from the load tool's own receiver.
 # Usage: cmd/scimload/webhooks.sh [RUNS] [USERS] [DB]   (DB: sqlite, default, or a postgres:// URL of
-# a server on which this script may create and drop databases scimload_hooks_N)
+# a server on which this script may create and drop databases scimload_hooks_N). With PIN=1 the server
+# runs on core 0 and the load tool (and its receiver) on core 1, as speed.sh's isolated rows.
 set -euo pipefail
 runs=${1:-3}
 users=${2:-20000}
@@ -18,8 +19,10 @@ S=$bin/scimsso
 addr=127.0.0.1:${SCIMLOAD_PORT:-18080}
 hook=127.0.0.1:${SCIMLOAD_HOOK_PORT:-18090}
 
+pin_server=() pin_load=()
+if [ "${PIN:-}" = 1 ]; then pin_server=(taskset -c 0) pin_load=(taskset -c 1); fi
 start() {
-	"$S" serve --addr "$addr" --db "$db" --metrics-addr off --allow-http-loopback-webhooks 2>server.log &
+	"${pin_server[@]}" "$S" serve --addr "$addr" --db "$db" --metrics-addr off --allow-http-loopback-webhooks 2>server.log &
 	pid=$!
 	for _ in $(seq 50); do (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null && return; sleep 0.1; done
 	echo "server did not start" >&2
@@ -42,7 +45,7 @@ done_dir() { cd /; rm -rf "$dir"; }
 run() {
 	local tag=$1
 	shift
-	SCIMLOAD_TOKEN=$token "$bin/scimload" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" -n "$users" -seed-only "$@" |
+	SCIMLOAD_TOKEN=$token "${pin_load[@]}" "$bin/scimload" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" -n "$users" -seed-only "$@" |
 		grep -E '^(create|webhook-lag)' | sed "s/^/run$r $tag /"
 }
 without() { fresh; start; run no-webhook; stop; done_dir; }

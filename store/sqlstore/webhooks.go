@@ -255,7 +255,8 @@ func (s *Store) ListDeliveries(ctx context.Context, webhookID string, limit int)
 	return out, nil
 }
 
-// DeliveryOf implements store.Store.
+// DeliveryOf implements store.Store. It reads the webhook's deliveries (no index by event: each
+// delivery recorded would pay for one, for a look-up only a resend makes).
 func (s *Store) DeliveryOf(ctx context.Context, webhookID, eventID string) (*store.Delivery, error) {
 	d, err := scanDelivery(s.row(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE webhook_id = ? AND event_id = ?
 		ORDER BY id DESC LIMIT 1`, webhookID, eventID))

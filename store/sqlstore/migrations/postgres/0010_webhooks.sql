@@ -28,5 +28,4 @@ CREATE TABLE webhook_deliveries (
 );
 
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
-CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (webhook_id, event_id);
 CREATE INDEX webhook_deliveries_by_seq ON webhook_deliveries (webhook_id, seq);
