@@ -409,6 +409,13 @@ type Store interface {
 	UserByID(ctx context.Context, tenantID, id string) (*User, error)
 	// ListUsers returns the page of the tenant's users matching q and the total number matching.
 	ListUsers(ctx context.Context, tenantID string, q UserQuery) ([]User, int, error)
+	// UsersAfter returns, in creation order, at most limit (> 0) of the tenant's users created after the
+	// user at position after (0: from the first), and the position of the last one returned when more
+	// users follow it (0 when none do): a keyset page, which users created or changed meanwhile never
+	// shift, so a walk from 0 sees every user that existed when it began exactly once. Positions are
+	// the store's, increase with creation and mean nothing outside it; one of another tenant is still
+	// only a position. An unknown tenant has no users.
+	UsersAfter(ctx context.Context, tenantID string, after int64, limit int) (users []User, next int64, err error)
 	// UpdateUser runs fn on a copy of the stored user inside one transaction and stores the result with
 	// the version raised, unless fn changed nothing (then the user is left as stored, version included).
 	// Either way a is recorded in the same transaction. An error from fn aborts the whole update, records
@@ -535,6 +542,7 @@ type Store interface {
 	OIDCStore
 	EventStore
 	WebhookStore
+	APIKeyStore
 }
 
 // Key is the form in which case-insensitive values (userName, emails, domains) are compared and indexed.

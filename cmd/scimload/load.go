@@ -42,6 +42,7 @@ const (
 	opAuthorize // the oidc phase's GET /oidc/authorize with a session
 	opToken     // its POST /oidc/token
 	opRoundTrip // the two together
+	opEvents    // the events phase's pages of GET /api/v1/events
 	numOps
 )
 
@@ -67,6 +68,8 @@ func (o op) String() string {
 		return "token"
 	case opRoundTrip:
 		return "oidc"
+	case opEvents:
+		return "events"
 	}
 	return "op" + strconv.Itoa(int(o))
 }
@@ -112,6 +115,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		{cfg.phases.signin, l.signin},
 		{cfg.phases.verify, l.verify},
 		{cfg.phases.oidc, l.oidc},
+		{cfg.phases.events, l.events},
 	} {
 		if !phase.on {
 			continue
@@ -496,6 +500,7 @@ func (l *loader) runJobs(ctx context.Context, n int, ops []op, job func(context.
 			t.ok += wt.ok
 			t.notOK += wt.notOK
 			t.transport += wt.transport
+			t.items += wt.items
 		}
 		slices.Sort(t.lat)
 	}
@@ -507,6 +512,7 @@ type tally struct {
 	lat       []time.Duration // of ok requests
 	ok, notOK int
 	transport int // not ok for want of a response (counted in notOK too)
+	items     int // what the ok requests carried (the events phase: events read)
 }
 
 // worker is one goroutine's client state. Only that goroutine uses it.

@@ -48,6 +48,14 @@
 //	        reported as "token"; the row "oidc" is the two together. The
 //	        client is one registered with scimsso client add --redirect-uri
 //	        (-client-id, -client-secret or SCIMLOAD_CLIENT_SECRET).
+//	events  the platform API's event log read as an application keeping a
+//	        copy in sync reads it: each of -c workers pages from seq 0 with
+//	        GET /api/v1/events?after=SEQ&limit=500 and the API key (-api-key
+//	        or SCIMLOAD_API_KEY, scope events:read; never printed), from each
+//	        next_after, until a page is empty or it has read -e events. The
+//	        row counts pages (each must be 200, in seq order, and end at its
+//	        next_after); the line under it the events read and events/s over
+//	        the phase's wall time, every reader's together.
 //
 // User i (0 <= i < n) has userName PREFIX-i@DOMAIN and externalId 00uPREFIXi.
 // -prefix defaults to a random 6-character string, so runs against one server
@@ -114,6 +122,9 @@ type config struct {
 	// clientSecret is the OIDC client's secret; like the token, it is never printed.
 	clientSecret string
 	redirectURI  string
+	e            int // events each reader reads at most
+	// apiKey is the platform API key of the events phase; like the token, it is never printed.
+	apiKey string
 	// webhookListen is where a webhook receiver listens during the run (-webhook-listen); "": none.
 	webhookListen string
 	// webhookSecret verifies its deliveries (SCIMLOAD_WEBHOOK_SECRET); never printed.
@@ -121,8 +132,8 @@ type config struct {
 }
 
 // phaseSet says which phases run; they always run in the order create,
-// filter, patch, signin, verify, oidc.
-type phaseSet struct{ create, filter, patch, signin, verify, oidc bool }
+// filter, patch, signin, verify, oidc, events.
+type phaseSet struct{ create, filter, patch, signin, verify, oidc, events bool }
 
 // String lists the phases that run, in order, comma-separated.
 func (p phaseSet) String() string {
@@ -130,7 +141,7 @@ func (p phaseSet) String() string {
 	for _, ph := range []struct {
 		on   bool
 		name string
-	}{{p.create, "create"}, {p.filter, "filter"}, {p.patch, "patch"}, {p.signin, "signin"}, {p.verify, "verify"}, {p.oidc, "oidc"}} {
+	}{{p.create, "create"}, {p.filter, "filter"}, {p.patch, "patch"}, {p.signin, "signin"}, {p.verify, "verify"}, {p.oidc, "oidc"}, {p.events, "events"}} {
 		if ph.on {
 			names = append(names, ph.name)
 		}
@@ -187,13 +198,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.m, "m", 1000, "PATCHes (patch phase)")
 	pids := fs.String("pid", "", "server `pid`s, comma-separated, to read CPU time and RSS from /proc, summed (optional)")
 	fs.StringVar(&cfg.prefix, "prefix", "", "userName prefix (default: random 6 characters per run)")
-	phases := fs.String("phases", "create,filter,patch", "comma-separated phases to run: create, filter, patch, signin, verify, oidc")
+	phases := fs.String("phases", "create,filter,patch", "comma-separated phases to run: create, filter, patch, signin, verify, oidc, events")
 	fs.IntVar(&cfg.s, "s", 2000, "sign-ins (signin phase)")
 	fs.IntVar(&cfg.v, "v", 20000, "GET /auth/verify requests (verify phase)")
 	fs.IntVar(&cfg.o, "o", 5000, "round trips, authorize then token (oidc phase)")
 	fs.StringVar(&cfg.clientID, "client-id", "", "client_id of an OIDC client (oidc phase; scimsso client add)")
 	fs.StringVar(&cfg.clientSecret, "client-secret", "", "its client_secret (default $SCIMLOAD_CLIENT_SECRET)")
 	fs.StringVar(&cfg.redirectURI, "redirect-uri", "", "a redirect URI the client registered (oidc phase)")
+	fs.IntVar(&cfg.e, "e", 200000, "events each reader reads at most (events phase)")
+	fs.StringVar(&cfg.apiKey, "api-key", "", "platform API key with the scope events:read (events phase; default $SCIMLOAD_API_KEY)")
 	fs.StringVar(&cfg.idpDir, "idp", "", "`dir`ectory of the IdP key the tenant trusts (signin phase; make one with -write-idp)")
 	writeIdP := fs.String("write-idp", "", "write a new IdP key, certificate and metadata.xml to `dir`, print the scimsso command that trusts it, and exit")
 	fs.StringVar(&cfg.spBase, "sp-base", "", "the server's --base-url, for the Audience and Destination of sign-ins (default: scheme and host of -base)")
@@ -228,6 +241,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if cfg.clientSecret == "" {
 		cfg.clientSecret = getenv("SCIMLOAD_CLIENT_SECRET")
 	}
+	if cfg.apiKey == "" {
+		cfg.apiKey = getenv("SCIMLOAD_API_KEY")
+	}
 	cfg.webhookSecret = getenv("SCIMLOAD_WEBHOOK_SECRET")
 	if cfg.webhookListen != "" && cfg.webhookSecret == "" {
 		return bad("-webhook-listen needs the webhook's secret in SCIMLOAD_WEBHOOK_SECRET")
@@ -249,8 +265,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 			cfg.phases.verify = true
 		case "oidc":
 			cfg.phases.oidc = true
+		case "events":
+			cfg.phases.events = true
 		default:
-			return bad("-phases: unknown phase %q (want create, filter, patch, signin, verify, oidc)", p)
+			return bad("-phases: unknown phase %q (want create, filter, patch, signin, verify, oidc, events)", p)
 		}
 	}
 	cfg.prefixSet = cfg.prefix != ""
@@ -290,8 +308,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return bad("-prefix %q: want 1-40 of A-Z a-z 0-9 . _ - starting with a letter or digit", cfg.prefix)
 	case cfg.c < 1:
 		return bad("-c %d: want at least 1", cfg.c)
-	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0 || cfg.s < 0 || cfg.v < 0 || cfg.o < 0:
-		return bad("-n, -k, -m, -s, -v and -o must not be negative")
+	case cfg.n < 0 || cfg.k < 0 || cfg.m < 0 || cfg.s < 0 || cfg.v < 0 || cfg.o < 0 || cfg.e < 0:
+		return bad("-n, -k, -m, -s, -v, -o and -e must not be negative")
+	case cfg.phases.events && cfg.apiKey == "":
+		return bad("the events phase needs a platform API key: pass -api-key or set SCIMLOAD_API_KEY (scimsso apikey create --scope events:read)")
 	case cfg.timeout <= 0:
 		return bad("-timeout %v: want a positive duration", cfg.timeout)
 	case (cfg.phases.filter && cfg.k > 0 || cfg.phases.patch && cfg.m > 0 || cfg.phases.signin && cfg.s > 0 || cfg.phases.verify || cfg.phases.oidc && cfg.o > 0) && cfg.n == 0:

@@ -28,7 +28,11 @@ type result struct {
 	Max           float64  `json:"max_ms"`
 	ServerCPUMsOp *float64 `json:"server_cpu_ms_op,omitempty"`
 	ServerRSSMB   *float64 `json:"server_rss_mb,omitempty"`
-	Errors        []sample `json:"errors,omitempty"`
+	// Items and ItemsPerS are what the ok requests carried, for the phases whose requests carry many
+	// (events: the events read), over the phase's wall time.
+	Items     int      `json:"items,omitempty"`
+	ItemsPerS float64  `json:"items_per_s,omitempty"`
+	Errors    []sample `json:"errors,omitempty"`
 }
 
 // summarize makes a phase row from a merged tally whose latencies are
@@ -49,6 +53,8 @@ func summarize(phase string, t *tally, elapsed time.Duration, fails []sample) re
 	}
 	if elapsed > 0 {
 		r.OKPerS = math.Round(float64(t.ok)/elapsed.Seconds()*10) / 10
+		r.Items = t.items
+		r.ItemsPerS = math.Round(float64(t.items)/elapsed.Seconds()*10) / 10
 	}
 	return r
 }
@@ -134,6 +140,9 @@ func (r *reporter) phase(res result) error {
 		fmt.Fprintf(&b, " %9s %7s", optional(res.ServerCPUMsOp, 3), optional(res.ServerRSSMB, 1))
 	}
 	b.WriteString("\n")
+	if res.Items > 0 {
+		fmt.Fprintf(&b, "  %s: %d read, %.1f/s\n", res.Phase, res.Items, res.ItemsPerS)
+	}
 	for _, s := range res.Errors {
 		code := "no response"
 		if s.Status != 0 {

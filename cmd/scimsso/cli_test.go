@@ -50,6 +50,9 @@ var cliCommands = []struct {
 	{"webhook list", nil, nil, true},
 	{"webhook remove", nil, nil, true},
 	{"webhook deliveries", []string{"limit", "resend"}, map[string]string{"limit": "50"}, true},
+	{"apikey create", []string{"name", "scope"}, nil, true},
+	{"apikey list", nil, nil, true},
+	{"apikey revoke", nil, nil, true},
 }
 
 // TestHelp: every command answers --help (also -h, and `scimsso help COMMAND`) on stdout with exit 0,
@@ -224,6 +227,9 @@ func TestOnlySomeCommandsCreateADatabase(t *testing.T) {
 		{"webhook", "list"},
 		{"webhook", "remove", "0123"},
 		{"webhook", "deliveries", "0123"},
+		{"apikey", "create", "--name", "sync", "--scope", "events:read"},
+		{"apikey", "list"},
+		{"apikey", "revoke", "0123"},
 	}
 	// Every command that opens the store is in the list, but those that may create a database: a new
 	// command cannot slip by.

@@ -40,7 +40,7 @@ func deps(t *testing.T, pkg string) []string {
 // starter through an interface cmd wires, and the people's web hands a person to the SAML sign-in the
 // same way), and store depends on nothing of the module.
 func TestLayout(t *testing.T) {
-	http := []string{"scimserver", "samlsp", "people"}
+	http := []string{"scimserver", "samlsp", "people", "openid", "platformapi"}
 	for _, p := range http {
 		d := deps(t, p)
 		for _, other := range http {

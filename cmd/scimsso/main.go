@@ -140,6 +140,10 @@ func (m *Main) commands() []command {
 		{"webhook deliveries", "ID [--limit 50] [--resend EVENT_ID]",
 			"Lists a webhook's latest delivery attempts and given-up events, newest first; --resend sends an event again.", nil, m.webhookDeliveries},
 		{"oidc rotate-key", "", "Makes new ID token signing keys sign from now on; the replaced keys stay in the published key set for 24 hours.", nil, m.oidcRotateKey},
+		{"apikey create", "--name LABEL --scope S[,S…]",
+			"Creates a platform API key with scopes directory:read, events:read, manage: the key alone on stdout (shown only once), its id on stderr.", nil, m.apikeyCreate},
+		{"apikey list", "", "Lists the platform API keys (never the keys themselves).", nil, m.apikeyList},
+		{"apikey revoke", "ID", "Revokes a platform API key; it stops working at once.", nil, m.apikeyRevoke},
 	}
 }
 

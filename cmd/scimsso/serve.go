@@ -22,6 +22,7 @@ import (
 	"github.com/scimsso/scimsso/internal/requestid"
 	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/people"
+	"github.com/scimsso/scimsso/platformapi"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/scimserver"
 	"github.com/scimsso/scimsso/store"
@@ -325,6 +326,11 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	op.Routes(r)
+	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics})
+	if err != nil {
+		return nil, err
+	}
+	api.Routes(r)
 	proxies := m.proxies
 	if proxies == nil {
 		proxies = &clientaddr.Resolver{}

@@ -55,6 +55,9 @@ func TestPostgresConnectionLostDuringList(t *testing.T) {
 		if err := s.RecordLoginFailure(ctx, "acct:x"); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.CreateAPIKey(ctx, &store.APIKey{Name: name, Scopes: []string{store.ScopeManage}, Hash: []byte(name)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.ReplaceDepartmentMap(ctx, acme.ID, []store.DepartmentMapping{{Department: "R&D", Team: "team 0"}, {Department: "Sales", Team: "team 1"}}); err != nil {
 		t.Fatal(err)
@@ -78,6 +81,8 @@ func TestPostgresConnectionLostDuringList(t *testing.T) {
 		{"ListTenants", 1, func() error { _, err := s.ListTenants(ctx); return err }},
 		{"TenantBySlug domains", 2, func() error { _, err := s.TenantBySlug(ctx, "acme"); return err }},
 		{"LoginFailures", 1, func() error { _, err := s.LoginFailures(ctx, "acct:x", time.Time{}); return err }},
+		{"UsersAfter", 1, func() error { _, _, err := s.UsersAfter(ctx, acme.ID, 0, 10); return err }},
+		{"ListAPIKeys", 1, func() error { _, err := s.ListAPIKeys(ctx); return err }},
 		// The first row is that of the check for events still to number.
 		{"ListEvents", 2, func() error { _, err := s.ListEvents(ctx, store.EventQuery{Limit: 10}); return err }},
 	}

@@ -206,6 +206,8 @@ func TestLookupPlans(t *testing.T) {
 		}, "COVERING INDEX authn_requests_tenant (tenant_id=? AND expires_at>?)"},
 		{"login attempts of a key", func() { s.ReserveLoginAttempt(ctx, time.Minute, store.Limit{Key: "k", Max: 1}) }, "login_failures_key (key=? AND at>?)"},
 		{"forget a login attempt", func() { s.ForgetLoginAttempt(ctx, "x") }, "login_failures_attempt (attempt=?)"},
+		{"API key check", func() { s.APIKeyByHash(ctx, []byte("x")) }, "sqlite_autoindex_api_keys_2 (hash=?)"},
+		{"a page of users", func() { s.UsersAfter(ctx, tn.ID, 1, 50) }, "users_tenant_seq (tenant_id=? AND seq>?)"},
 	}
 	indexes := map[string]string{
 		"userName eq":                     "users_user_name (tenant_id=? AND user_name_key=?)",

@@ -200,6 +200,32 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.UserQuer
 	return users, total, nil
 }
 
+// UsersAfter implements store.Store: the tenant's users past the position after (a users.seq), one
+// more than asked for to learn whether another page follows, on the (tenant_id, seq) index.
+func (s *Store) UsersAfter(ctx context.Context, tenantID string, after int64, limit int) ([]store.User, int64, error) {
+	if limit <= 0 {
+		return nil, 0, fmt.Errorf("sqlstore: users after: limit %d: want > 0", limit)
+	}
+	users := make([]store.User, 0, min(limit, 256))
+	var seqs []int64
+	err := s.each(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{tenantID, after, limit + 1},
+		func(sc scanner) error {
+			u, seq, err := scanUser(sc)
+			if err != nil {
+				return err
+			}
+			users, seqs = append(users, *u), append(seqs, seq)
+			return nil
+		})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: users after: %w", err)
+	}
+	if len(users) <= limit {
+		return users, 0, nil
+	}
+	return users[:limit], seqs[limit-1], nil
+}
+
 // pointLookup reports whether f is an eq on a uniquely indexed attribute (the existence checks IdPs send).
 func pointLookup(f *store.Filter) bool {
 	return f != nil && f.Op == store.OpEq && (f.Attr == store.AttrUserName || f.Attr == store.AttrExternalID || f.Attr == store.AttrID)

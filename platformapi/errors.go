@@ -1,0 +1,99 @@
+package platformapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/scimsso/scimsso/internal/httpjson"
+	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/internal/requestid"
+	"github.com/scimsso/scimsso/store"
+)
+
+// The error codes of the platform API: the "error" of every error body. A client acts on the code;
+// the message is for the person reading it.
+const (
+	codeUnauthorized     = "unauthorized"       // 401: no live API key
+	codeForbidden        = "forbidden"          // 403: the key lacks the scope
+	codeNotFound         = "not_found"          // 404: no such tenant, user or path
+	codeMethodNotAllowed = "method_not_allowed" // 405
+	codeInvalidCursor    = "invalid_cursor"     // 400: a cursor not made by this list (start again without one)
+	codeInvalidRequest   = "invalid_request"    // 400: a parameter out of range or unknown
+	codeUnavailable      = "unavailable"        // 503: the database is unreachable; retry after Retry-After
+	codeInternal         = "internal_error"     // 500
+)
+
+// apiError is an error a client may see.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) *apiError {
+	return errorf(http.StatusBadRequest, codeInvalidRequest, format, args...)
+}
+
+// errUnauthorized is the one answer to a missing, malformed, unknown or revoked key.
+var errUnauthorized = errorf(http.StatusUnauthorized, codeUnauthorized,
+	"A live API key is required: send Authorization: Bearer KEY with a key from scimsso apikey create.")
+
+// retryAfter is what a 503 tells the client to wait, in seconds, as cmd's middleware would.
+const retryAfter = "2"
+
+// errorBody is every error's JSON.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// toAPI is the one place that decides what a client sees for an error: an *apiError as it is, the
+// store's unavailability as 503, anything else logged with the request id and answered with a 500
+// that carries the id but no internal text.
+func (s *Server) toAPI(r *http.Request, err error) *apiError {
+	var e *apiError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, store.ErrUnavailable):
+		s.metrics.StoreError(metrics.StoreUnavailable)
+		s.log.Warn("platform API: store unavailable", zap.String("request_id", requestid.From(r.Context())), zap.Error(err))
+		return errorf(http.StatusServiceUnavailable, codeUnavailable, "The service is briefly unavailable; retry the request.")
+	}
+	s.metrics.StoreError(metrics.StoreInternal)
+	id := requestid.From(r.Context())
+	s.log.Error("platform API request failed", zap.String("request_id", id), zap.String("path", r.URL.Path), zap.Error(err))
+	return errorf(http.StatusInternalServerError, codeInternal, "Internal error; reference %s.", id)
+}
+
+// writeError renders err as an error body with its status.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := s.toAPI(r, err)
+	switch e.Status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scimsso"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	writeJSON(w, e.Status, errorBody{Error: e.Code, Message: e.Message})
+}
+
+// writeJSON writes v with status. Every answer may carry people's data or says whether a key works:
+// no cache keeps it. A json.RawMessage is written as it is (the events list is built from EventJSON).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Cache-Control", "no-store")
+	if httpjson.Write(w, status, "application/json", v) != nil {
+		httpjson.Write(w, http.StatusInternalServerError, "application/json",
+			json.RawMessage(`{"error":"`+codeInternal+`","message":"internal error"}`))
+	}
+}
