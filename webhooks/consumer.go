@@ -2,7 +2,6 @@ package webhooks
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -37,7 +36,7 @@ func (webhookConsumer) Requests(_ context.Context, w *store.Webhook, ev *store.E
 	if !w.Wants(ev.Type) {
 		return nil, nil
 	}
-	body, err := EventJSON(ev)
+	body, err := store.EventJSON(*ev) // the bytes GET /api/v1/events lists it as
 	if err != nil {
 		return nil, err
 	}
@@ -46,24 +45,4 @@ func (webhookConsumer) Requests(_ context.Context, w *store.Webhook, ev *store.E
 		return nil, err
 	}
 	return []Request{{URL: w.URL, Header: h, Body: body}}, nil
-}
-
-// eventObject is an event as GET /api/v1/events shows it.
-type eventObject struct {
-	ID         string          `json:"id"`
-	Seq        int64           `json:"seq"`
-	Type       string          `json:"type"`
-	Tenant     string          `json:"tenant"`
-	OccurredAt time.Time       `json:"occurred_at"`
-	Data       json.RawMessage `json:"data"`
-}
-
-// EventJSON is ev as the events API shows it, the body of its webhooks.
-// TODO(merge): use the events API's one definition once branch api lands.
-func EventJSON(ev *store.Event) ([]byte, error) {
-	data := json.RawMessage(ev.Data)
-	if len(data) == 0 {
-		data = json.RawMessage("null")
-	}
-	return json.Marshal(eventObject{ID: ev.ID, Seq: ev.Seq, Type: ev.Type, Tenant: ev.Tenant, OccurredAt: ev.OccurredAt.UTC(), Data: data})
 }

@@ -39,7 +39,7 @@ func TestDeliverEveryType(t *testing.T) {
 		}
 		lastOf := map[string]int{} // by lane, the index in got of its last event
 		for _, ev := range want {
-			body, _ := EventJSON(&ev)
+			body, _ := store.EventJSON(ev)
 			i := slices.IndexFunc(got, func(r received) bool { return r.id == ev.ID })
 			if i < 0 || !bytes.Equal(got[i].body, body) {
 				t.Errorf("%s: got %d, want body %s", ev.Type, i, body)
@@ -53,7 +53,7 @@ func TestDeliverEveryType(t *testing.T) {
 		if ids := some.delivered(); !slices.Equal(ids, []string{want[3].ID, want[6].ID}) {
 			t.Errorf("the webhook of two types got %v", ids)
 		}
-		if b, _ := EventJSON(&want[0]); !strings.Contains(string(b), `"type":"user.created"`) || !strings.Contains(string(b), `"seq":2,`) {
+		if b, _ := store.EventJSON(want[0]); !strings.Contains(string(b), `"type":"user.created"`) || !strings.Contains(string(b), `"seq":2,`) {
 			t.Errorf("body %s", b)
 		}
 	})

@@ -267,6 +267,29 @@ func TestWebhookDelivery(t *testing.T) {
 			if !strings.Contains(out, "user.reactivated") || !strings.Contains(out, "204") {
 				t.Errorf("deliveries:\n%s", out)
 			}
+			// Each body is the event as GET /api/v1/events lists it, byte for byte.
+			key, _ := mustRun(t, db, "apikey", "create", "--name", "sync", "--scope", "events:read")
+			r, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/events?after=0", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Header.Set("Authorization", "Bearer "+strings.TrimSpace(key))
+			res, body := send(t, r)
+			var page struct{ Data []json.RawMessage }
+			if err := json.Unmarshal(body, &page); err != nil || res.StatusCode != http.StatusOK {
+				t.Fatalf("GET /api/v1/events: %d %s", res.StatusCode, body)
+			}
+			listed := map[string]string{}
+			for _, raw := range page.Data {
+				var ev struct{ ID string }
+				json.Unmarshal(raw, &ev)
+				listed[ev.ID] = string(raw)
+			}
+			for _, r := range h.requests() {
+				if listed[r.id] != string(r.body) {
+					t.Errorf("webhook body %s\nevents API    %s", r.body, listed[r.id])
+				}
+			}
 			if n := target.startedCount(); n != 0 {
 				t.Errorf("the redirect's target got %d requests", n)
 			}
