@@ -55,6 +55,13 @@ type EventQuery struct {
 	After int64    // only events with a greater Seq
 	Limit int      // at most this many; 0 or less: 100
 	Types []string // only these types; empty: every type
+	// Lazy reads only what is readable already: events committed an instant ago may be missing until
+	// a later read (on PostgreSQL, until they are numbered, within about 20 ms, after which
+	// EventsWritten wakes its reader), and the read writes nothing. Without it a read first makes
+	// every committed event readable, so a client reads its own writes, at the cost of a write
+	// (PostgreSQL's numbering, a commit) per read when events are pending. Delivery, woken by
+	// EventsWritten, reads lazily.
+	Lazy bool
 }
 
 // EventStore is the event log's part of the Store. Events are written by the Store's own write

@@ -534,12 +534,14 @@ type Store interface {
 
 	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions (each with a
 	// session.ended event, reason EndTimeout), failed password attempts older than a day, events older
-	// than 30 days (but the newest), and the OpenID provider's expired requests, tokens and retired
-	// keys, and returns how many rows went.
+	// than 30 days (but the newest), the OpenID provider's expired requests, tokens and retired keys,
+	// and webhook deliveries past what a webhook keeps (MaxDeliveries, DeliveryRetention), and returns
+	// how many rows went.
 	Sweep(ctx context.Context) (int64, error)
 
 	OIDCStore
 	EventStore
+	WebhookStore
 	APIKeyStore
 }
 

@@ -97,6 +97,13 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := rep.start(); err != nil {
 		return err
 	}
+	var hooks *hookReceiver
+	if cfg.webhookListen != "" {
+		var err error
+		if hooks, err = startHookReceiver(cfg.webhookListen, cfg.webhookSecret); err != nil {
+			return err
+		}
+	}
 	notOK := 0
 	for _, phase := range []struct {
 		on  bool
@@ -121,6 +128,13 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 			}
 		}
 		if err != nil {
+			return err
+		}
+	}
+	if hooks != nil {
+		r := hooks.result(ctx, 3*time.Second, 2*time.Minute)
+		notOK += r.NotOK
+		if err := rep.phase(r); err != nil {
 			return err
 		}
 	}

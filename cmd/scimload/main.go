@@ -11,6 +11,12 @@
 // SCIMLOAD_TOKEN instead of -token, the OIDC client's secret from
 // SCIMLOAD_CLIENT_SECRET instead of -client-secret; neither is ever printed.
 //
+// With -webhook-listen ADDR the tool also receives the server's webhook deliveries there (a webhook
+// added with scimsso webhook add --url http://ADDR/… --allow-http-loopback-webhooks, its secret in
+// SCIMLOAD_WEBHOOK_SECRET): after the phases it waits until deliveries stop for 3 s and prints the
+// row webhook-lag, the time from each event's occurred_at to its first arrival (requests: events,
+// not_ok: deliveries whose signature did not verify).
+//
 // First one GET /Users?startIndex=1&count=2 (Okta's "test connection")
 // checks that the server answers and takes the token. Then the phases named
 // by -phases run in this order, each with -c workers over one shared queue
@@ -119,6 +125,10 @@ type config struct {
 	e            int // events each reader reads at most
 	// apiKey is the platform API key of the events phase; like the token, it is never printed.
 	apiKey string
+	// webhookListen is where a webhook receiver listens during the run (-webhook-listen); "": none.
+	webhookListen string
+	// webhookSecret verifies its deliveries (SCIMLOAD_WEBHOOK_SECRET); never printed.
+	webhookSecret string
 }
 
 // phaseSet says which phases run; they always run in the order create,
@@ -203,6 +213,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&cfg.seedOnly, "seed-only", false, "create without existence checks; only the create phase unless -phases is given")
 	fs.BoolVar(&cfg.json, "json", false, "print JSON lines instead of a table")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "per-request timeout (Okta's is 60s)")
+	fs.StringVar(&cfg.webhookListen, "webhook-listen", "", "run a webhook receiver on `addr` (host:port) during the phases, verifying signatures with $SCIMLOAD_WEBHOOK_SECRET, and report the delivery lag as the row webhook-lag")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -232,6 +243,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if cfg.apiKey == "" {
 		cfg.apiKey = getenv("SCIMLOAD_API_KEY")
+	}
+	cfg.webhookSecret = getenv("SCIMLOAD_WEBHOOK_SECRET")
+	if cfg.webhookListen != "" && cfg.webhookSecret == "" {
+		return bad("-webhook-listen needs the webhook's secret in SCIMLOAD_WEBHOOK_SECRET")
 	}
 	if cfg.seedOnly && !set["phases"] {
 		*phases = "create"

@@ -19,7 +19,7 @@ var cliCommands = []struct {
 	defaults map[string]string
 	store    bool // opens the store (has the --db flags)
 }{
-	{"serve", []string{"addr", "base-url", "log-format", "log-level", "shutdown-timeout", "sweep-every", "trusted-proxies", "metrics-addr", "secret-key-file", "forward-auth-hosts"},
+	{"serve", []string{"addr", "base-url", "log-format", "log-level", "shutdown-timeout", "sweep-every", "trusted-proxies", "metrics-addr", "secret-key-file", "forward-auth-hosts", "allow-http-loopback-webhooks"},
 		map[string]string{"addr": ":8080", "base-url": "http://localhost:8080", "db": "scimsso.db", "shutdown-timeout": "30s", "sweep-every": "1m", "metrics-addr": "127.0.0.1:9090"}, true},
 	{"demo", []string{"addr", "base-url", "idp-addr", "log-level"}, map[string]string{"addr": "127.0.0.1:8080", "idp-addr": "127.0.0.1:8081"}, false},
 	{"tenant create", []string{"name", "domain"}, map[string]string{"db": "scimsso.db"}, true},
@@ -46,6 +46,10 @@ var cliCommands = []struct {
 	{"client list", nil, nil, true},
 	{"client remove", nil, nil, true},
 	{"oidc rotate-key", nil, nil, true},
+	{"webhook add", []string{"url", "types", "allow-http-loopback-webhooks", "secret-key-file"}, nil, true},
+	{"webhook list", nil, nil, true},
+	{"webhook remove", nil, nil, true},
+	{"webhook deliveries", []string{"limit", "resend"}, map[string]string{"limit": "50"}, true},
 	{"apikey create", []string{"name", "scope"}, nil, true},
 	{"apikey list", nil, nil, true},
 	{"apikey revoke", nil, nil, true},
@@ -219,6 +223,10 @@ func TestOnlySomeCommandsCreateADatabase(t *testing.T) {
 		{"client", "list"},
 		{"client", "remove", "0123"},
 		{"oidc", "rotate-key"},
+		{"webhook", "add", "--url", "https://hooks.example.com/x"},
+		{"webhook", "list"},
+		{"webhook", "remove", "0123"},
+		{"webhook", "deliveries", "0123"},
 		{"apikey", "create", "--name", "sync", "--scope", "events:read"},
 		{"apikey", "list"},
 		{"apikey", "revoke", "0123"},

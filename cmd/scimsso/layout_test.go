@@ -55,4 +55,12 @@ func TestLayout(t *testing.T) {
 	if d := deps(t, "store"); len(d) != 0 {
 		t.Errorf("store imports %v", d)
 	}
+	// Delivery works on the store's interfaces and on no HTTP package: cmd hands it the job queue's
+	// database and the wake-ups.
+	d := deps(t, "webhooks")
+	for _, p := range append(http, "openid", "store/sqlstore") {
+		if slices.Contains(d, p) {
+			t.Errorf("webhooks imports %s (its dependencies: %v)", p, d)
+		}
+	}
 }

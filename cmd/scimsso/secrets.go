@@ -13,8 +13,8 @@ import (
 	"github.com/scimsso/scimsso/store/sqlstore"
 )
 
-// secretsRotate re-encrypts every tenant's SP private key, and every OpenID Connect signing key not
-// yet retired, under the first key of --secret-key-file: keys stored in clear (before a key file was
+// secretsRotate re-encrypts every tenant's SP private key, every OpenID Connect signing key not yet
+// retired, and every webhook's secret, under the first key of --secret-key-file: keys stored in clear (before a key file was
 // configured) and keys under an older key id. It is a
 // command rather than something serve does at start because replicas restart one at a time: one
 // with the new key file must not re-encrypt under a key id the others cannot read yet. Run it once
@@ -45,6 +45,10 @@ func (m *Main) secretsRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	wrep, err := s.ResealWebhookSecrets(ctx)
+	if err != nil {
+		return err
+	}
 	if len(rep.Unreadable) > 0 {
 		return fmt.Errorf("secrets rotate: re-encrypted %d SP private keys, but %d could not be read and were left as they are: %s",
 			rep.Resealed, len(rep.Unreadable), unreadable(rep))
@@ -55,11 +59,28 @@ func (m *Main) secretsRotate(ctx context.Context, args []string) error {
 		return fmt.Errorf("secrets rotate: re-encrypted %d OIDC signing keys, but %d current ones could not be read and were left as they are: %s",
 			orep.Resealed, n, unreadableOIDC(orep))
 	}
+	if n := len(wrep.Unreadable); n > 0 {
+		return fmt.Errorf("secrets rotate: re-encrypted %d webhook secrets, but %d could not be read and were left as they are: %s",
+			wrep.Resealed, n, unreadableWebhooks(wrep))
+	}
 	fmt.Fprintf(m.Stdout, "re-encrypted %d SP private keys; %d tenants' keys are under the current key\n", rep.Resealed, rep.Current)
 	if orep.Current+orep.Stale()+len(orep.Unreadable) > 0 {
 		fmt.Fprintf(m.Stdout, "re-encrypted %d OIDC signing keys; %d are under the current key\n", orep.Resealed, orep.Current)
 	}
+	if wrep.Current+wrep.Stale() > 0 {
+		fmt.Fprintf(m.Stdout, "re-encrypted %d webhook secrets; %d are under the current key\n", wrep.Resealed, wrep.Current)
+	}
 	return nil
+}
+
+// unreadableWebhooks lists the webhooks whose secret does not open, with why, in id order.
+func unreadableWebhooks(rep sqlstore.WebhookSecretReport) string {
+	ids := make([]string, 0, len(rep.Unreadable))
+	for id, err := range rep.Unreadable {
+		ids = append(ids, id+" ("+err.Error()+")")
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, "; ")
 }
 
 // unreadableOIDC lists the signing keys that do not open, with why, in key id order.
@@ -129,6 +150,17 @@ func logAtRest(ctx context.Context, s *sqlstore.Store, d dbFlags, log *zap.Logge
 	if d.secretKeyFile != "" && orep.Stale() > 0 {
 		log.Warn("some OIDC signing keys are not encrypted under the current key: run scimsso secrets rotate",
 			zap.Int("unencrypted", orep.Plain), zap.Int("older_key", orep.Older))
+	}
+	wrep, err := s.WebhookSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	if d.secretKeyFile != "" && wrep.Stale() > 0 {
+		log.Warn("some webhook secrets are not encrypted under the current key: run scimsso secrets rotate",
+			zap.Int("unencrypted", wrep.Plain), zap.Int("older_key", wrep.Older))
+	}
+	for id, err := range wrep.Unreadable {
+		log.Error("a webhook's secret cannot be read: delivery to it fails", zap.String("webhook", id), zap.Error(err))
 	}
 	return nil
 }

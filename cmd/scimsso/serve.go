@@ -41,6 +41,7 @@ type serveConfig struct {
 	trustedProxies  string // comma-separated CIDRs or addresses, as clientaddr.Parse reads them
 	metricsAddr     string // "" or "off" serves no metrics
 	forwardHosts    string // comma-separated hosts of forward authentication, as people.ParseForwardAuthHosts reads them
+	loopbackHooks   bool   // --allow-http-loopback-webhooks
 }
 
 func (c *serveConfig) validate() error {
@@ -106,6 +107,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.sweepEvery, "sweep-every", time.Minute, "how often expired sign-in state is deleted")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed (default: none)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "listen address of /metrics, apart from --addr (off or empty: no metrics)")
+	fs.BoolVar(&c.loopbackHooks, loopbackFlag, false, "allow webhooks to http:// (or https://) loopback addresses, for a receiver on this machine; otherwise https to public addresses only")
 	fs.StringVar(&c.forwardHosts, "forward-auth-hosts", "", "comma-separated hosts (host or host:port, BASE's host name) that GET /auth/verify may send a person back to after signing in (default: none)")
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
@@ -162,6 +164,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	// After both listens, so a serve that fails to start prints its one error line and nothing else.
 	if err := logAtRest(ctx, s, c.db, log); err != nil {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+		return err
+	}
+	if err := m.startWebhooks(ctx, s, log, c.loopbackHooks); err != nil {
 		ln.Close()
 		if mln != nil {
 			mln.Close()

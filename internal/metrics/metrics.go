@@ -25,6 +25,8 @@ type Metrics struct {
 	signIns     *prometheus.CounterVec
 	scimOps     *prometheus.CounterVec
 	storeErrors *prometheus.CounterVec
+	deliveries  *prometheus.CounterVec
+	lag         prometheus.Histogram
 }
 
 // New returns the metrics with the Go runtime's and the process's collectors beside them.
@@ -52,8 +54,17 @@ func New() *Metrics {
 			Name: "scimsso_store_errors_total",
 			Help: "Store failures a request met: unavailable (database unreachable, answered 503) or internal (answered 500).",
 		}, []string{"kind"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimsso_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by outcome: delivered (2xx), failed (retried later) or gave_up.",
+		}, []string{"outcome"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "scimsso_webhook_delivery_lag_seconds",
+			Help:    "Time from an event's commit to its receiver's 2xx.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 3600},
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.signIns, m.scimOps, m.storeErrors,
+	m.registry.MustRegister(m.requests, m.latency, m.signIns, m.scimOps, m.storeErrors, m.deliveries, m.lag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -100,4 +111,21 @@ func (m *Metrics) StoreError(kind string) {
 		return
 	}
 	m.storeErrors.WithLabelValues(kind).Inc()
+}
+
+// WebhookDelivery records one delivery attempt's outcome: store.DeliveryDelivered, DeliveryFailed or
+// DeliveryGaveUp.
+func (m *Metrics) WebhookDelivery(outcome string) {
+	if m == nil {
+		return
+	}
+	m.deliveries.WithLabelValues(outcome).Inc()
+}
+
+// WebhookLag records the time from an event's commit to its receiver's 2xx.
+func (m *Metrics) WebhookLag(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.lag.Observe(d.Seconds())
 }

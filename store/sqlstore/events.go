@@ -220,8 +220,10 @@ func sweepEvents(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
 // ListEvents implements store.EventStore. Every event committed before the call is visible to it; a
 // Limit of 0 or less lists defaultEventLimit events.
 func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
-	if err := s.db.settleEvents(ctx); err != nil {
-		return nil, fmt.Errorf("sqlstore: list events: %w", mapErr(err))
+	if !q.Lazy {
+		if err := s.db.settleEvents(ctx); err != nil {
+			return nil, fmt.Errorf("sqlstore: list events: %w", mapErr(err))
+		}
 	}
 	limit := q.Limit
 	if limit <= 0 {

@@ -324,8 +324,16 @@ func (f *finder) DepartmentTeam(department string) (string, bool, error) {
 
 // Sweep implements store.Store.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
+	hooks, err := s.ListWebhooks(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: sweep: %w", err)
+	}
+	ids := make([]string, len(hooks))
+	for i, w := range hooks {
+		ids[i] = w.ID
+	}
 	var n int64
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+	err = s.write(ctx, func(tx *wtx, now time.Time) error {
 		day := micros(now.Add(-24 * time.Hour))
 		for _, q := range []struct {
 			sql    string
@@ -352,6 +360,11 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 		}
 		n += k
 		k, err = sweepOIDC(ctx, tx, now)
+		n += k
+		if err != nil {
+			return err
+		}
+		k, err = sweepWebhooks(ctx, tx, now, ids)
 		n += k
 		return err
 	})

@@ -74,6 +74,9 @@ type sqlite struct {
 
 	// written wakes EventsWritten's reader after a commit that recorded events.
 	written wakeup
+
+	// jobsPool is the job queue's connection (JobsDB), on the writer's DSN.
+	jobsPool
 }
 
 // Open opens (creating if needed) the SQLite database at opts.Path and applies pending migrations.
@@ -126,7 +129,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r := sql.OpenDB(connector{drv, "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()})
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit, written: newWakeup()}
+	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit, written: newWakeup(), jobsPool: jobsPool{dsn: dsn}}
 	s := &Store{db: l, now: opts.Now, keys: opts.Keyring, written: l.written}
 	wconn, err := w.Conn(ctx)
 	if err != nil {
@@ -227,5 +230,5 @@ func (l *sqlite) close() error {
 		errs = append(errs, l.wconn.Close())
 		l.wconn = nil
 	}
-	return errors.Join(append(errs, l.r.Close(), l.w.Close())...)
+	return errors.Join(append(errs, l.r.Close(), l.w.Close(), l.closeJobs())...)
 }

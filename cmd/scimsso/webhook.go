@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
+	"github.com/scimsso/scimsso/webhooks"
+)
+
+// The webhooks' operator commands. Delivery itself runs in serve (startWebhooks).
+
+// startWebhooks starts delivering events to webhooks (package webhooks, on river in the store's
+// database) and registers its stop, which runs after the HTTP server has finished its requests and
+// before the store closes.
+func (m *Main) startWebhooks(ctx context.Context, s *sqlstore.Store, log *zap.Logger, loopback bool) error {
+	log = log.Named("webhooks")
+	if loopback {
+		log.Warn("webhooks may be sent to loopback addresses over http (--" + loopbackFlag + "): for a receiver on this machine only")
+	}
+	db, dialect := s.JobsDB()
+	svc, err := webhooks.New(webhooks.Config{Store: s, DB: db, Dialect: dialect, Logger: log, RiverLogger: slog.New(&zapSlog{log: log.Named("river")}),
+		Metrics: m.metrics, Now: m.Now, AllowHTTPLoopback: loopback, Wake: s.EventsWritten()})
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	m.onClose(func() error {
+		// A drain yields within seconds; one still running after this is taken up by another replica
+		// (or this one's next start).
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		return svc.Stop(sctx)
+	})
+	return nil
+}
+
+// loopbackFlag is --allow-http-loopback-webhooks, on serve (delivery) and webhook add (the URL check):
+// SCIMSSO_ALLOW_HTTP_LOOPBACK_WEBHOOKS sets both.
+const loopbackFlag = "allow-http-loopback-webhooks"
+
+func registerLoopback(fs *flag.FlagSet) *bool {
+	return fs.Bool(loopbackFlag, false, "allow webhooks to http:// (or https://) loopback addresses, for a receiver on this machine; otherwise https to public addresses only")
+}
+
+// webhookAdd adds a webhook: its secret alone on stdout (shown only this once), its id on stderr.
+func (m *Main) webhookAdd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("webhook add", flag.ContinueOnError)
+	var d dbFlags
+	d.register(fs)
+	url := fs.String("url", "", "where events are POSTed: https (http only to loopback, with --"+loopbackFlag+")")
+	types := fs.String("types", "", "comma-separated event types it gets (default: every type): "+strings.Join(store.EventTypes, ", "))
+	loopback := registerLoopback(fs)
+	pos, err := m.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("webhook add", pos, 0, "no arguments (the URL is --url)"); err != nil {
+		return err
+	}
+	if *url == "" {
+		return errors.New("webhook add: --url is required")
+	}
+	var ts []string
+	for _, t := range strings.Split(*types, ",") {
+		if t = strings.TrimSpace(t); t != "" && !contains(ts, t) {
+			ts = append(ts, t)
+		}
+	}
+	// Checked before the store opens: a bad URL or type is wrong wherever the database is.
+	if err := webhooks.CheckURL(*url, *loopback); err != nil {
+		return fmt.Errorf("webhook add: %w", err)
+	}
+	if err := webhooks.CheckTypes(ts); err != nil {
+		return fmt.Errorf("webhook add: %w", err)
+	}
+	s, err := m.openExistingStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	w, err := webhooks.Add(ctx, s, *url, ts, *loopback)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, w.Secret)
+	fmt.Fprintf(m.Stderr, "added webhook %s for %s; the secret above is shown only once: it verifies the webhook-signature header\n", w.ID, typesText(w.Types))
+	return nil
+}
+
+func contains(v []string, s string) bool {
+	for _, x := range v {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func typesText(ts []string) string {
+	if len(ts) == 0 {
+		return "every event type"
+	}
+	return strings.Join(ts, ",")
+}
+
+// webhookList lists the webhooks, never their secrets.
+func (m *Main) webhookList(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("webhook list", flag.ContinueOnError)
+	var d dbFlags
+	d.register(fs)
+	pos, err := m.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("webhook list", pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	s, err := m.openExistingStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	hooks, err := s.ListWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := s.LastEventSeq(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tURL\tTYPES\tCREATED\tBEHIND\tFAILING")
+	for _, w := range hooks {
+		if w.Kind != store.KindWebhook {
+			continue
+		}
+		failing := "-"
+		if w.Failures > 0 {
+			failing = fmt.Sprintf("%d attempts", w.Failures)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", w.ID, w.URL, typesText(w.Types), w.CreatedAt.Format(time.RFC3339), max(last-w.Cursor, 0), failing)
+	}
+	return tw.Flush()
+}
+
+// webhookRemove removes a webhook: delivery to it stops at once.
+func (m *Main) webhookRemove(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("webhook remove", flag.ContinueOnError)
+	var d dbFlags
+	d.register(fs)
+	pos, err := m.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("webhook remove", pos, 1, "ID"); err != nil {
+		return err
+	}
+	s, err := m.openExistingStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	if err := s.DeleteWebhook(ctx, pos[0]); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("unknown webhook %q", pos[0])
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "removed webhook %s\n", pos[0])
+	return nil
+}
+
+// webhookDeliveries lists a webhook's recent attempts and give-ups, newest first, or with --resend
+// enqueues one more delivery of an event.
+func (m *Main) webhookDeliveries(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("webhook deliveries", flag.ContinueOnError)
+	var d dbFlags
+	d.register(fs)
+	limit := fs.Int("limit", 50, "how many of the latest deliveries to list (at most 1000)")
+	resend := fs.String("resend", "", "EVENT_ID: send this event to the webhook once more (a server delivers it within seconds)")
+	pos, err := m.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("webhook deliveries", pos, 1, "ID"); err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > store.MaxDeliveries {
+		return fmt.Errorf("webhook deliveries: --limit must be 1 to %d", store.MaxDeliveries)
+	}
+	s, err := m.openExistingStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	id := pos[0]
+	if _, err := s.Webhook(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("unknown webhook %q", id)
+	} else if err != nil {
+		return err
+	}
+	if *resend != "" {
+		return m.resend(ctx, s, id, *resend)
+	}
+	ds, err := s.ListDeliveries(ctx, id, *limit)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tEVENT\tSEQ\tTYPE\tOUTCOME\tSTATUS\tERROR")
+	for _, d := range ds {
+		status, outcome, errText := "-", d.Outcome, d.Error
+		if d.Status != 0 {
+			status = fmt.Sprint(d.Status)
+		}
+		if d.Resend {
+			outcome += " (resend)"
+		}
+		if errText == "" {
+			errText = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.At.Format(time.RFC3339), d.EventID, d.Seq, d.EventType, outcome, status, errText)
+	}
+	return tw.Flush()
+}
+
+// resend enqueues the resend job in the store's database, where a server's delivery takes it.
+func (m *Main) resend(ctx context.Context, s *sqlstore.Store, id, eventID string) error {
+	db, dialect := s.JobsDB()
+	svc, err := webhooks.New(webhooks.Config{Store: s, DB: db, Dialect: dialect, Logger: zap.NewNop(), InsertOnly: true})
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	if err := svc.Resend(ctx, id, eventID); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("webhook deliveries: event %q was never sent to webhook %s (see 'scimsso webhook deliveries %s')", eventID, id, id)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "event %s will be sent to webhook %s again\n", eventID, id)
+	return nil
+}
