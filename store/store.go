@@ -668,14 +668,17 @@ func (t *OIDCToken) Live(now time.Time) bool {
 
 // OIDCStore is the OpenID provider's part of the Store.
 type OIDCStore interface {
-	// CreateOIDCClient stores c with a new ID and the store's time as its creation time.
+	// CreateOIDCClient stores c with a new ID and the store's time as its creation time. A client with
+	// a BackchannelLogoutURI gets, in the same transaction, its destination of events: a Webhook of
+	// KindBackchannelLogout (Ref c.ID, URL the URI, Types session.ended) that gets the events after
+	// the newest one now.
 	CreateOIDCClient(ctx context.Context, c *OIDCClient) error
 	// OIDCClient returns the client, or ErrNotFound.
 	OIDCClient(ctx context.Context, id string) (*OIDCClient, error)
 	// ListOIDCClients returns every client ordered by name, then id.
 	ListOIDCClients(ctx context.Context) ([]OIDCClient, error)
-	// DeleteOIDCClient removes the client with its requests and tokens (which stop working at once).
-	// ErrNotFound for an unknown client.
+	// DeleteOIDCClient removes the client with its requests and tokens (which stop working at once) and
+	// its back-channel logout destination with its deliveries. ErrNotFound for an unknown client.
 	DeleteOIDCClient(ctx context.Context, id string) error
 
 	// OIDCKeys returns the signing keys that are not retired at the store's time: the current keys

@@ -33,12 +33,35 @@ func splitSpaces(s string) []string { return strings.Fields(s) }
 // CreateOIDCClient implements store.Store.
 func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error {
 	id := uuid.NewString()
+	// A session.ended event at or before last cannot name a client that does not exist yet: its
+	// destination starts after it (events later committed get greater seqs).
+	var last int64
+	hookID, secret := uuid.NewString(), []byte{}
+	if c.BackchannelLogoutURI != "" {
+		var err error
+		if last, err = s.LastEventSeq(ctx); err != nil {
+			return fmt.Errorf("sqlstore: create oidc client: %w", err)
+		}
+		// Its destination has no secret (logout tokens are signed with the provider's keys), sealed as
+		// every webhook's is, so that it counts as current, not as one left in clear.
+		if s.keys != nil {
+			if secret, err = s.keys.Seal(secret, webhookSecretContext(hookID)); err != nil {
+				return fmt.Errorf("sqlstore: create oidc client: %w", err)
+			}
+		}
+	}
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
 		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg,
 			backchannel_logout_uri, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs),
 			joinLines(c.PostLogoutRedirectURIs), b2i(c.Public), nonNil(c.SecretHash), c.IDTokenAlg, c.BackchannelLogoutURI, micros(now))
+		if err != nil || c.BackchannelLogoutURI == "" {
+			return err
+		}
+		_, err = tx.exec(ctx, `INSERT INTO webhooks (id, kind, ref, url, types, secret, created_at, last_seq, failures)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, hookID, store.KindBackchannelLogout, id, c.BackchannelLogoutURI,
+			store.EventSessionEnded, secret, micros(now), last)
 		return err
 	})
 	if err != nil {
@@ -91,9 +114,20 @@ func (s *Store) ListOIDCClients(ctx context.Context) ([]store.OIDCClient, error)
 	return out, nil
 }
 
-// DeleteOIDCClient implements store.Store. The foreign keys delete the client's requests and tokens.
+// DeleteOIDCClient implements store.Store. The foreign keys delete the client's requests and tokens,
+// and its destination's deliveries.
 func (s *Store) DeleteOIDCClient(ctx context.Context, id string) error {
-	return s.writeOne(ctx, "delete oidc client", oneRow, `DELETE FROM oidc_clients WHERE id = ?`, id)
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		if err := affected(tx.exec(ctx, `DELETE FROM oidc_clients WHERE id = ?`, id)); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `DELETE FROM webhooks WHERE kind = ? AND ref = ?`, store.KindBackchannelLogout, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete oidc client: %w", err)
+	}
+	return nil
 }
 
 // oidcKeyContext names the record a sealed signing key belongs to.

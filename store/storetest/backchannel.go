@@ -10,6 +10,71 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
+// testBackchannelDestinations: a client registered with a back-channel logout URI gets, with it, a
+// destination of events (KindBackchannelLogout, Ref the client, session.ended only) that starts after
+// the newest event; a client without one gets none; removing the client removes its destination and
+// deliveries, and nothing else.
+func testBackchannelDestinations(t *testing.T, s store.Store, clock *Clock) {
+	tn := mustTenant(t, s, "acme", "acme.com")
+	mustUser(t, s, tn.ID, "ada@acme.com", "ext-ada")
+	last, err := s.LastEventSeq(ctx)
+	if err != nil || last == 0 {
+		t.Fatalf("LastEventSeq after a create = %d, %v; want the create's event", last, err)
+	}
+	hook := mustWebhook(t, s, "https://hooks.test/all", last)
+	with := mustOIDCClient(t, s, "wiki", false) // registered with a back-channel logout URI
+	without := mustOIDCClient(t, s, "app", true)
+	if with.BackchannelLogoutURI == "" || without.BackchannelLogoutURI != "" {
+		t.Fatalf("fixture: %+v, %+v", with, without)
+	}
+	dests := func() []store.Webhook {
+		t.Helper()
+		ws, err := s.ListWebhooks(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.DeleteFunc(ws, func(w store.Webhook) bool { return w.Kind != store.KindBackchannelLogout })
+	}
+	ds := dests()
+	if len(ds) != 1 {
+		t.Fatalf("back-channel logout destinations %+v, want the one of client %s", ds, with.ID)
+	}
+	d := ds[0]
+	if d.Ref != with.ID || d.URL != with.BackchannelLogoutURI || !slices.Equal(d.Types, []string{store.EventSessionEnded}) || d.Cursor != last ||
+		d.Failures != 0 || !d.CreatedAt.Equal(with.CreatedAt) {
+		t.Errorf("destination %+v; want Ref %s, URL %s, session.ended only, cursor %d", d, with.ID, with.BackchannelLogoutURI, last)
+	}
+	got, err := s.Webhook(ctx, d.ID)
+	if err != nil || got.Kind != store.KindBackchannelLogout || got.Secret != "" {
+		t.Errorf("Webhook(%s) = %+v, %v; want it, without a secret", d.ID, got, err)
+	}
+	if err := s.AdvanceWebhook(ctx, d.ID, last, last+1, []store.Delivery{delivery(&d, last+1, store.DeliveryDelivered, clock.Now())}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.DeleteOIDCClient(ctx, without.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(dests()) != 1 {
+		t.Errorf("removing a client without a back-channel logout URI removed a destination")
+	}
+	clock.Add(time.Second)
+	if err := s.DeleteOIDCClient(ctx, with.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ds := dests(); len(ds) != 0 {
+		t.Errorf("destinations after the client was removed: %+v", ds)
+	}
+	_, err = s.Webhook(ctx, d.ID)
+	wantErr(t, "the removed client's destination", err, store.ErrNotFound)
+	if ds, err := s.ListDeliveries(ctx, d.ID, 10); err != nil || len(ds) != 0 {
+		t.Errorf("deliveries of the removed destination: %+v, %v", ds, err)
+	}
+	if _, err := s.Webhook(ctx, hook.ID); err != nil {
+		t.Errorf("the webhook went with the client: %v", err)
+	}
+}
+
 // testSessionClients: the clients that redeemed a code of a session are named by its session.ended
 // event (sorted, once each) though their tokens expired and were swept long before; a session no
 // client signed in with names none; a removed client is not named; what is remembered for a session
