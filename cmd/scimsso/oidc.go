@@ -9,9 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/scimsso/scimsso/internal/egress"
 	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/webhooks"
 )
 
 // The OpenID provider's operator commands: clients (the platform's applications) and key rotation.
@@ -30,7 +30,7 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 	backchannel := fs.String("backchannel-logout-uri", "", "where a logout token is POSTed when a session of the client ends (OpenID Connect Back-Channel Logout; https)")
 	// The rule of webhook URLs: http, and loopback hosts, only where the server allows loopback
 	// receivers. The same flag (and SCIMSSO_ variable) as serve's, so that one setting serves both.
-	loopback := fs.Bool("allow-http-loopback-webhooks", false, "accept a back-channel logout URI on a loopback address, http included (serve needs the same flag to deliver to it)")
+	loopback := registerLoopback(fs)
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -54,7 +54,7 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 		}
 	}
 	if *backchannel != "" {
-		if err := egress.CheckURL(*backchannel, *loopback); err != nil {
+		if err := webhooks.CheckURL(*backchannel, *loopback); err != nil {
 			return fmt.Errorf("client add: --backchannel-logout-uri: %w", err)
 		}
 	}
