@@ -140,6 +140,10 @@ func New(cfg Config) (*Server, error) {
 		GrantTypeRefreshToken: true,
 		SupportedScopes:       scopes,
 		SupportedClaims:       claimNames,
+		// Logout tokens (LogoutToken), with sid, go to clients that registered a back-channel
+		// logout URI, when a session of theirs ends.
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
 	}, &storage{s}, op.StaticIssuer(issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("openid: %w", err)

@@ -150,8 +150,9 @@ type SessionObject struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	Mobile    bool      `json:"mobile"`
 	Reason    string    `json:"reason,omitempty"` // session.ended: EndLogout, EndTimeout or EndDeactivated
-	// Clients are, in a session.ended event, the OpenID Connect clients (client ids, sorted) that held
-	// tokens of the session when it ended: the ones a back-channel logout goes to.
+	// Clients are, in a session.ended event, the OpenID Connect clients (client ids, sorted) that
+	// signed in with the session (redeemed a code of it), whether or not their tokens have expired
+	// since: the ones a back-channel logout goes to.
 	Clients []string `json:"clients,omitempty"`
 }
 

@@ -577,7 +577,11 @@ type OIDCClient struct {
 	// IDTokenAlg is the algorithm that signs the client's ID tokens (its registered
 	// id_token_signed_response_alg): AlgRS256 or AlgES256; empty means AlgRS256.
 	IDTokenAlg string
-	CreatedAt  time.Time
+	// BackchannelLogoutURI is where the client is sent a logout token (OpenID Connect Back-Channel
+	// Logout 1.0) when a session it holds tokens of ends; empty when it registered none. Whoever
+	// registers it checks it first, with the rule webhook URLs follow.
+	BackchannelLogoutURI string
+	CreatedAt            time.Time
 }
 
 // Signing algorithms of OIDCKey.
@@ -664,14 +668,17 @@ func (t *OIDCToken) Live(now time.Time) bool {
 
 // OIDCStore is the OpenID provider's part of the Store.
 type OIDCStore interface {
-	// CreateOIDCClient stores c with a new ID and the store's time as its creation time.
+	// CreateOIDCClient stores c with a new ID and the store's time as its creation time. A client with
+	// a BackchannelLogoutURI gets, in the same transaction, its destination of events: a Webhook of
+	// KindBackchannelLogout (Ref c.ID, URL the URI, Types session.ended) that gets the events after
+	// the newest one now.
 	CreateOIDCClient(ctx context.Context, c *OIDCClient) error
 	// OIDCClient returns the client, or ErrNotFound.
 	OIDCClient(ctx context.Context, id string) (*OIDCClient, error)
 	// ListOIDCClients returns every client ordered by name, then id.
 	ListOIDCClients(ctx context.Context) ([]OIDCClient, error)
-	// DeleteOIDCClient removes the client with its requests and tokens (which stop working at once).
-	// ErrNotFound for an unknown client.
+	// DeleteOIDCClient removes the client with its requests and tokens (which stop working at once) and
+	// its back-channel logout destination with its deliveries. ErrNotFound for an unknown client.
 	DeleteOIDCClient(ctx context.Context, id string) error
 
 	// OIDCKeys returns the signing keys that are not retired at the store's time: the current keys
@@ -702,9 +709,11 @@ type OIDCStore interface {
 	// OIDCAuthRequestByCode returns the unexpired request whose code hashes to codeHash, its code used
 	// or not (CodeUsedAt says); ErrNotFound when there is none.
 	OIDCAuthRequestByCode(ctx context.Context, codeHash []byte) (*OIDCAuthRequest, error)
-	// RedeemOIDCCode uses up the code of request id and stores toks, in one transaction. If the code
-	// was used already, it instead revokes every token of the request's family and returns
-	// ErrReplayed (the revocation is kept). ErrNotFound when the request has no unexpired code.
+	// RedeemOIDCCode uses up the code of request id and stores toks, in one transaction, and remembers
+	// each token's client as signed in with its session until the session ends (the Clients of its
+	// session.ended event: back-channel logout). If the code was used already, it instead revokes
+	// every token of the request's family and returns ErrReplayed (the revocation is kept).
+	// ErrNotFound when the request has no unexpired code.
 	RedeemOIDCCode(ctx context.Context, id string, toks []OIDCToken) error
 	// OIDCToken returns the token whose hash is hash, live or not, or ErrNotFound.
 	OIDCToken(ctx context.Context, hash []byte) (*OIDCToken, error)

@@ -11,6 +11,11 @@ const (
 	// KindWebhook is a webhook added by `scimsso webhook add`: each event of its types is POSTed as the
 	// events API's JSON, signed with its secret (Standard Webhooks).
 	KindWebhook = "webhook"
+	// KindBackchannelLogout is the destination of an OpenID Connect client registered with a
+	// back-channel logout URI, made with the client (CreateOIDCClient) and removed with it; its Ref is
+	// the client's id, its URL the client's URI, its Types session.ended. Each session.ended event
+	// whose session the client held tokens of is POSTed to it as a logout token.
+	KindBackchannelLogout = "backchannel_logout"
 )
 
 // Webhook is a destination of events: a URL that gets, in seq order, every event of its Types that

@@ -42,7 +42,7 @@ var cliCommands = []struct {
 	{"user set-password", []string{"tenant"}, nil, true},
 	{"audit", []string{"tenant", "since"}, map[string]string{"since": "24h"}, true},
 	{"secrets rotate", []string{"secret-key-file"}, nil, true},
-	{"client add", []string{"redirect-uri", "post-logout-redirect-uri", "public"}, nil, true},
+	{"client add", []string{"redirect-uri", "post-logout-redirect-uri", "public", "id-token-alg", "backchannel-logout-uri", "allow-http-loopback-webhooks"}, nil, true},
 	{"client list", nil, nil, true},
 	{"client remove", nil, nil, true},
 	{"oidc rotate-key", nil, nil, true},

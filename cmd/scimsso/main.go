@@ -53,6 +53,9 @@ type Main struct {
 	forwardHosts []string
 	// metrics counts what the handler serves (serve, unless --metrics-addr is off); nil counts nothing.
 	metrics *metrics.Metrics
+	// logoutToken makes OpenID Connect logout tokens: the provider's, set by buildHandler, handed to
+	// delivery (startWebhooks) for back-channel logout.
+	logoutToken func(ctx context.Context, c *store.OIDCClient, sub, sid string) (string, error)
 	// httpAddr and metricsAddr are where serve listens (metricsAddr nil without metrics); serveErr
 	// receives a listener's failure (Wait).
 	httpAddr, metricsAddr net.Addr
@@ -129,7 +132,7 @@ func (m *Main) commands() []command {
 		{"audit", "--tenant SLUG [--since 24h]", "Lists a tenant's SCIM write attempts, accepted and refused.", nil, m.audit},
 		{"secrets rotate", "--secret-key-file F",
 			"Re-encrypts every tenant's SP private key under the key file's first key (KEYID:BASE64 lines, mode 0600).", nil, m.secretsRotate},
-		{"client add", "NAME --redirect-uri URL [--redirect-uri URL…] [--post-logout-redirect-uri URL…] [--public] [--id-token-alg RS256|ES256]",
+		{"client add", "NAME --redirect-uri URL [--redirect-uri URL…] [--post-logout-redirect-uri URL…] [--public] [--id-token-alg RS256|ES256] [--backchannel-logout-uri URL]",
 			"Registers an OpenID Connect client (an application): client_id=… and, unless --public, client_secret=… (shown only once) on stdout.", nil, m.clientAdd},
 		{"client list", "", "Lists the OpenID Connect clients (never their secrets).", nil, m.clientList},
 		{"client remove", "ID", "Removes an OpenID Connect client; its tokens stop working at once.", nil, m.clientRemove},
@@ -138,7 +141,7 @@ func (m *Main) commands() []command {
 		{"webhook list", "", "Lists the webhooks (never their secrets), how many events each is behind and whether it is failing.", nil, m.webhookList},
 		{"webhook remove", "ID", "Removes a webhook; delivery to it stops.", nil, m.webhookRemove},
 		{"webhook deliveries", "ID [--limit 50] [--resend EVENT_ID]",
-			"Lists a webhook's latest delivery attempts and given-up events, newest first; --resend sends an event again.", nil, m.webhookDeliveries},
+			"Lists a webhook's latest delivery attempts and given-up events, newest first (an OpenID client's id: its back-channel logouts); --resend sends an event again.", nil, m.webhookDeliveries},
 		{"oidc rotate-key", "", "Makes new ID token signing keys sign from now on; the replaced keys stay in the published key set for 24 hours.", nil, m.oidcRotateKey},
 		{"apikey create", "--name LABEL --scope S[,S…]",
 			"Creates a platform API key with scopes directory:read, events:read, manage: the key alone on stdout (shown only once), its id on stderr.", nil, m.apikeyCreate},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/webhooks"
 )
 
 // The OpenID provider's operator commands: clients (the platform's applications) and key rotation.
@@ -26,6 +27,10 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 	fs.Var(&logouts, "post-logout-redirect-uri", "where logout may return the browser (repeatable)")
 	public := fs.Bool("public", false, "a public client (single-page or native app): no secret, PKCE S256 required")
 	alg := fs.String("id-token-alg", store.AlgRS256, "the algorithm that signs the client's ID tokens (its id_token_signed_response_alg): RS256 or ES256")
+	backchannel := fs.String("backchannel-logout-uri", "", "where a logout token is POSTed when a session of the client ends (OpenID Connect Back-Channel Logout; https)")
+	// The rule of webhook URLs: http, and loopback hosts, only where the server allows loopback
+	// receivers. The same flag (and SCIMSSO_ variable) as serve's, so that one setting serves both.
+	loopback := registerLoopback(fs)
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -48,7 +53,13 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 			return fmt.Errorf("client add: %w", err)
 		}
 	}
-	c := &store.OIDCClient{Name: name, RedirectURIs: dedupe(redirects), PostLogoutRedirectURIs: dedupe(logouts), Public: *public}
+	if *backchannel != "" {
+		if err := webhooks.CheckURL(*backchannel, *loopback); err != nil {
+			return fmt.Errorf("client add: --backchannel-logout-uri: %w", err)
+		}
+	}
+	c := &store.OIDCClient{Name: name, RedirectURIs: dedupe(redirects), PostLogoutRedirectURIs: dedupe(logouts), Public: *public,
+		BackchannelLogoutURI: *backchannel}
 	if *alg == store.AlgES256 {
 		c.IDTokenAlg = store.AlgES256 // RS256 is stored as the default, ""
 	}
@@ -108,7 +119,7 @@ func (m *Main) clientList(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tID TOKEN\tCREATED\tREDIRECT URIS\tPOST-LOGOUT URIS")
+	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tID TOKEN\tCREATED\tREDIRECT URIS\tPOST-LOGOUT URIS\tBACK-CHANNEL LOGOUT URI")
 	for _, c := range cs {
 		kind := "confidential"
 		if c.Public {
@@ -118,8 +129,12 @@ func (m *Main) clientList(ctx context.Context, args []string) error {
 		if alg == "" {
 			alg = store.AlgRS256
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, alg, c.CreatedAt.Format(time.RFC3339),
-			strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "))
+		bc := c.BackchannelLogoutURI
+		if bc == "" {
+			bc = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, alg, c.CreatedAt.Format(time.RFC3339),
+			strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "), bc)
 	}
 	return tw.Flush()
 }

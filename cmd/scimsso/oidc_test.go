@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/oauth2"
 
+	"github.com/scimsso/scimsso/internal/pgtest"
 	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
@@ -56,6 +57,7 @@ type oidcEnv struct {
 	op     *gooidc.Provider
 	conf   oauth2.Config // the confidential client
 	public oauth2.Config // the public client
+	main   *Main         // the Main whose buildHandler serves srv
 }
 
 // cli runs a scimsso command in-process against the environment's database and returns its stdout.
@@ -88,7 +90,16 @@ func newOIDCEnv(t testing.TB) *oidcEnv { return newOIDCEnvWith(t, nil) }
 
 // newOIDCEnvWith is newOIDCEnv with the server's store wrapped by wrap (nil: as it is).
 func newOIDCEnvWith(t testing.TB, wrap func(store.Store) store.Store) *oidcEnv {
+	return newOIDCEnvOn(t, "sqlite", wrap)
+}
+
+// newOIDCEnvOn is newOIDCEnvWith on backend: "sqlite" (a file) or "postgres" (a fresh database, when
+// SCIMSSO_TEST_POSTGRES names a server).
+func newOIDCEnvOn(t testing.TB, backend string, wrap func(store.Store) store.Store) *oidcEnv {
 	e := &oidcEnv{t: t, clock: storetest.NewClock(time.Now()), db: filepath.Join(t.TempDir(), "scimsso.db")}
+	if backend == "postgres" {
+		e.db = pgtest.URL(t)
+	}
 	e.cli("tenant", "create", "acme", "--name", "Acme", "--domain", "acme.com")
 	var err error
 	e.idp, err = samltest.New("https://idp.test/acme", "https://idp.test/acme/sso", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
@@ -107,7 +118,11 @@ func newOIDCEnvWith(t testing.TB, wrap func(store.Store) store.Store) *oidcEnv {
 		t.Fatalf("client add printed %v and %v", conf, pub)
 	}
 
-	e.st, err = sqlstore.Open(context.Background(), sqlstore.Options{Path: e.db, Now: e.clock.Now})
+	if backend == "postgres" {
+		e.st, err = sqlstore.OpenPostgres(context.Background(), sqlstore.PostgresOptions{URL: e.db, Now: e.clock.Now})
+	} else {
+		e.st, err = sqlstore.Open(context.Background(), sqlstore.Options{Path: e.db, Now: e.clock.Now})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +137,7 @@ func newOIDCEnvWith(t testing.TB, wrap func(store.Store) store.Store) *oidcEnv {
 	if wrap != nil {
 		st = wrap(st)
 	}
+	e.main = m
 	h, err := m.buildHandler(st, zaptest.NewLogger(t), e.base)
 	if err != nil {
 		t.Fatal(err)

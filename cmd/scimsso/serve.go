@@ -326,6 +326,7 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	op.Routes(r)
+	m.logoutToken = op.LogoutToken
 	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics})
 	if err != nil {
 		return nil, err

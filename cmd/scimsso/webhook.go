@@ -29,7 +29,7 @@ func (m *Main) startWebhooks(ctx context.Context, s *sqlstore.Store, log *zap.Lo
 	}
 	db, dialect := s.JobsDB()
 	svc, err := webhooks.New(webhooks.Config{Store: s, DB: db, Dialect: dialect, Logger: log, RiverLogger: slog.New(&zapSlog{log: log.Named("river")}),
-		Metrics: m.metrics, Now: m.Now, AllowHTTPLoopback: loopback, Wake: s.EventsWritten()})
+		Metrics: m.metrics, Now: m.Now, AllowHTTPLoopback: loopback, Wake: s.EventsWritten(), Consumers: m.consumers(s)})
 	if err != nil {
 		return err
 	}
@@ -44,6 +44,16 @@ func (m *Main) startWebhooks(ctx context.Context, s *sqlstore.Store, log *zap.Lo
 		return svc.Stop(sctx)
 	})
 	return nil
+}
+
+// consumers are the kinds of destination beyond webhooks: OpenID Connect back-channel logout, whose
+// tokens the provider built by buildHandler signs (none without it: a process that serves no
+// provider delivers no logout).
+func (m *Main) consumers(s store.Store) map[string]webhooks.Consumer {
+	if m.logoutToken == nil {
+		return nil
+	}
+	return map[string]webhooks.Consumer{store.KindBackchannelLogout: &webhooks.Backchannel{Store: s, Token: m.logoutToken}}
 }
 
 // loopbackFlag is --allow-http-loopback-webhooks, on serve (delivery) and webhook add (the URL check):
@@ -169,6 +179,10 @@ func (m *Main) webhookRemove(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A client's back-channel logout goes with the client, not on its own.
+	if w, err := s.Webhook(ctx, pos[0]); err == nil && w.Kind == store.KindBackchannelLogout {
+		return fmt.Errorf("%s is the back-channel logout of OpenID client %s: remove the client, or add it again without --backchannel-logout-uri", pos[0], w.Ref)
+	}
 	if err := s.DeleteWebhook(ctx, pos[0]); errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("unknown webhook %q", pos[0])
 	} else if err != nil {
@@ -202,7 +216,10 @@ func (m *Main) webhookDeliveries(ctx context.Context, args []string) error {
 	}
 	id := pos[0]
 	if _, err := s.Webhook(ctx, id); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("unknown webhook %q", id)
+		// An OpenID client's id names its back-channel logout deliveries.
+		if id, err = backchannelOf(ctx, s, id); err != nil {
+			return err
+		}
 	} else if err != nil {
 		return err
 	}
@@ -229,6 +246,21 @@ func (m *Main) webhookDeliveries(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.At.Format(time.RFC3339), d.EventID, d.Seq, d.EventType, outcome, status, errText)
 	}
 	return tw.Flush()
+}
+
+// backchannelOf returns the id of the back-channel logout destination of OpenID client clientID, or
+// an error saying that no webhook or client with a back-channel logout URI has that id.
+func backchannelOf(ctx context.Context, s store.Store, clientID string) (string, error) {
+	ws, err := s.ListWebhooks(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, w := range ws {
+		if w.Kind == store.KindBackchannelLogout && w.Ref == clientID {
+			return w.ID, nil
+		}
+	}
+	return "", fmt.Errorf("unknown webhook %q (nor an OpenID client with a back-channel logout URI)", clientID)
 }
 
 // resend enqueues the resend job in the store's database, where a server's delivery takes it.

@@ -143,7 +143,7 @@ func (s *Store) recordSessionStarted(ctx context.Context, tx *wtx, now time.Time
 }
 
 // endSessions deletes the sessions matching where (a condition on sessions, with its args) and records
-// a session.ended event for each, with reason and the OpenID clients holding tokens of the session;
+// a session.ended event for each, with reason and the OpenID clients signed in with the session;
 // it returns how many ended.
 func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason, where string, args ...any) (int64, error) {
 	var ended []store.Session
@@ -174,7 +174,9 @@ func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason,
 		}
 		o := store.NewSessionObject(ss, slug)
 		o.Reason = reason
-		err = tx.each(ctx, `SELECT DISTINCT client_id FROM oidc_tokens WHERE session_hash = ? ORDER BY client_id`, []any{ss.IDHash},
+		// The clients signed in with the session (rememberSignIns), told by back-channel logout: read
+		// and forgotten with it.
+		err = tx.each(ctx, `SELECT client_id FROM oidc_session_clients WHERE session_hash = ? ORDER BY client_id`, []any{ss.IDHash},
 			func(sc scanner) error {
 				var id string
 				if err := sc.Scan(&id); err != nil {
@@ -185,6 +187,11 @@ func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason,
 			})
 		if err != nil {
 			return 0, err
+		}
+		if len(o.Clients) > 0 {
+			if _, err := tx.exec(ctx, `DELETE FROM oidc_session_clients WHERE session_hash = ?`, ss.IDHash); err != nil {
+				return 0, err
+			}
 		}
 		if err := s.recordObject(ctx, tx, now, store.EventSessionEnded, ss.TenantID, ss.UserID, o); err != nil {
 			return 0, err

@@ -33,12 +33,35 @@ func splitSpaces(s string) []string { return strings.Fields(s) }
 // CreateOIDCClient implements store.Store.
 func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error {
 	id := uuid.NewString()
+	// A session.ended event at or before last cannot name a client that does not exist yet: its
+	// destination starts after it (events later committed get greater seqs).
+	var last int64
+	hookID, secret := uuid.NewString(), []byte{}
+	if c.BackchannelLogoutURI != "" {
+		var err error
+		if last, err = s.LastEventSeq(ctx); err != nil {
+			return fmt.Errorf("sqlstore: create oidc client: %w", err)
+		}
+		// Its destination has no secret (logout tokens are signed with the provider's keys), sealed as
+		// every webhook's is, so that it counts as current, not as one left in clear.
+		if s.keys != nil {
+			if secret, err = s.keys.Seal(secret, webhookSecretContext(hookID)); err != nil {
+				return fmt.Errorf("sqlstore: create oidc client: %w", err)
+			}
+		}
+	}
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
-		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs), joinLines(c.PostLogoutRedirectURIs), b2i(c.Public),
-			nonNil(c.SecretHash), c.IDTokenAlg, micros(now))
+		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg,
+			backchannel_logout_uri, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs),
+			joinLines(c.PostLogoutRedirectURIs), b2i(c.Public), nonNil(c.SecretHash), c.IDTokenAlg, c.BackchannelLogoutURI, micros(now))
+		if err != nil || c.BackchannelLogoutURI == "" {
+			return err
+		}
+		_, err = tx.exec(ctx, `INSERT INTO webhooks (id, kind, ref, url, types, secret, created_at, last_seq, failures)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, hookID, store.KindBackchannelLogout, id, c.BackchannelLogoutURI,
+			store.EventSessionEnded, secret, micros(now), last)
 		return err
 	})
 	if err != nil {
@@ -48,14 +71,14 @@ func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error
 	return nil
 }
 
-const oidcClientCols = `id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg, created_at`
+const oidcClientCols = `id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg, backchannel_logout_uri, created_at`
 
 func scanOIDCClient(sc scanner) (*store.OIDCClient, error) {
 	var c store.OIDCClient
 	var redirects, logouts string
 	var public int
 	var created int64
-	if err := sc.Scan(&c.ID, &c.Name, &redirects, &logouts, &public, &c.SecretHash, &c.IDTokenAlg, &created); err != nil {
+	if err := sc.Scan(&c.ID, &c.Name, &redirects, &logouts, &public, &c.SecretHash, &c.IDTokenAlg, &c.BackchannelLogoutURI, &created); err != nil {
 		return nil, err
 	}
 	c.RedirectURIs, c.PostLogoutRedirectURIs = splitLines(redirects), splitLines(logouts)
@@ -91,9 +114,20 @@ func (s *Store) ListOIDCClients(ctx context.Context) ([]store.OIDCClient, error)
 	return out, nil
 }
 
-// DeleteOIDCClient implements store.Store. The foreign keys delete the client's requests and tokens.
+// DeleteOIDCClient implements store.Store. The foreign keys delete the client's requests and tokens,
+// and its destination's deliveries.
 func (s *Store) DeleteOIDCClient(ctx context.Context, id string) error {
-	return s.writeOne(ctx, "delete oidc client", oneRow, `DELETE FROM oidc_clients WHERE id = ?`, id)
+	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+		if err := affected(tx.exec(ctx, `DELETE FROM oidc_clients WHERE id = ?`, id)); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `DELETE FROM webhooks WHERE kind = ? AND ref = ?`, store.KindBackchannelLogout, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete oidc client: %w", err)
+	}
+	return nil
 }
 
 // oidcKeyContext names the record a sealed signing key belongs to.
@@ -315,6 +349,23 @@ func insertOIDCTokens(ctx context.Context, tx *wtx, now time.Time, toks []store.
 	return nil
 }
 
+// rememberSignIns records that the clients of toks signed in with their sessions: when a session
+// ends, its clients are sent back-channel logout (endSessions reads and forgets them). A client's
+// tokens expire and are swept long before its own session, begun with the ID token, need end.
+func rememberSignIns(ctx context.Context, tx *wtx, toks []store.OIDCToken) error {
+	seen := map[string]bool{}
+	for _, t := range toks {
+		if k := string(t.SessionHash) + "\x00" + t.ClientID; !seen[k] {
+			seen[k] = true
+			if _, err := tx.exec(ctx, `INSERT INTO oidc_session_clients (session_hash, client_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+				nonNil(t.SessionHash), t.ClientID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func revokeFamily(ctx context.Context, tx *wtx, now time.Time, family string) error {
 	_, err := tx.exec(ctx, `UPDATE oidc_tokens SET revoked_at = ? WHERE family = ? AND revoked_at = 0`, micros(now), family)
 	return err
@@ -329,7 +380,10 @@ func (s *Store) RedeemOIDCCode(ctx context.Context, id string, toks []store.OIDC
 		res, err := tx.exec(ctx, `UPDATE oidc_auth_requests SET code_used_at = ? WHERE id = ? AND code_used_at = 0 AND code_expires_at > ?`,
 			micros(now), id, micros(now))
 		if err = affected(res, err); err == nil {
-			return insertOIDCTokens(ctx, tx, now, toks)
+			if err := insertOIDCTokens(ctx, tx, now, toks); err != nil {
+				return err
+			}
+			return rememberSignIns(ctx, tx, toks)
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -422,8 +476,8 @@ func (s *Store) RevokeOIDCFamily(ctx context.Context, family string) error {
 	return nil
 }
 
-// sweepOIDC deletes the provider's expired requests and tokens and its retired keys; Sweep calls it in
-// its transaction.
+// sweepOIDC deletes the provider's expired requests and tokens, its retired keys, and the clients
+// remembered for sessions that are gone; Sweep calls it in its transaction.
 func sweepOIDC(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
 	var n int64
 	for _, q := range []string{
@@ -438,6 +492,15 @@ func sweepOIDC(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
 		k, _ := res.RowsAffected()
 		n += k
 	}
+	// A sign-in remembered as its session ended elsewhere at the same moment (a code redeemed on one
+	// PostgreSQL replica while another ends the session) has no session left to end it.
+	res, err := tx.exec(ctx, `DELETE FROM oidc_session_clients WHERE NOT EXISTS
+		(SELECT 1 FROM sessions s WHERE s.id_hash = oidc_session_clients.session_hash)`)
+	if err != nil {
+		return n, err
+	}
+	k, _ := res.RowsAffected()
+	n += k
 	return n, nil
 }
 

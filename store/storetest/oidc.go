@@ -25,6 +25,7 @@ func mustOIDCClient(t *testing.T, s store.Store, name string, public bool) *stor
 	if !public {
 		c.SecretHash = hash("secret of " + name)
 		c.IDTokenAlg = store.AlgES256
+		c.BackchannelLogoutURI = "https://app.test/backchannel?tenant=any"
 	}
 	if err := s.CreateOIDCClient(ctx, c); err != nil {
 		t.Fatalf("CreateOIDCClient(%s): %v", name, err)
@@ -73,16 +74,17 @@ func testOIDCClients(t *testing.T, s store.Store, clock *Clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, conf) || got.CreatedAt.IsZero() || got.IDTokenAlg != store.AlgES256 {
+	if !reflect.DeepEqual(got, conf) || got.CreatedAt.IsZero() || got.IDTokenAlg != store.AlgES256 ||
+		got.BackchannelLogoutURI != "https://app.test/backchannel?tenant=any" {
 		t.Errorf("OIDCClient = %+v, want %+v", got, conf)
 	}
-	if got, err := s.OIDCClient(ctx, pub.ID); err != nil || !got.Public || got.SecretHash != nil {
-		t.Errorf("public client = %+v, %v; want public without a secret", got, err)
+	if got, err := s.OIDCClient(ctx, pub.ID); err != nil || !got.Public || got.SecretHash != nil || got.BackchannelLogoutURI != "" {
+		t.Errorf("public client = %+v, %v; want public without a secret or back-channel logout URI", got, err)
 	}
 	_, err = s.OIDCClient(ctx, "nope")
 	wantErr(t, "OIDCClient(unknown)", err, store.ErrNotFound)
 	list, err := s.ListOIDCClients(ctx)
-	if err != nil || len(list) != 2 || list[0].Name != "app" || list[1].Name != "wiki" {
+	if err != nil || len(list) != 2 || list[0].Name != "app" || list[1].Name != "wiki" || !reflect.DeepEqual(list[1], *conf) {
 		t.Fatalf("ListOIDCClients = %+v, %v; want app, wiki", list, err)
 	}
 

@@ -90,6 +90,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventsRollback", testEventsRollback},
 		{"EventsQuery", testEventsQuery},
 		{"EventsRetention", testEventsRetention},
+		{"BackchannelDestinations", testBackchannelDestinations},
+		{"SessionClients", testSessionClients},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
