@@ -67,10 +67,14 @@ type EventQuery struct {
 //     email_changed is a change of userName (other than in case), the emails changing with it
 //     included; deactivated and reactivated are active flipping; updated is any other change.
 //     Data: the UserObject after the change.
-//   - session.started: CreateSession, SignIn (not when it continues a session), PasswordSignIn.
+//   - session.started: CreateSession, SignIn (not when it continues a session), PasswordSignIn. A
+//     Pending session (first sign-in not finished: /welcome has still to collect what it needs) is
+//     recorded as started too, and CompleteSession records nothing: it has its id and expiry, ends
+//     like any other (session.ended follows), and no token is issued in it before it completes.
 //   - session.ended: DeleteSession, EndSession, DeleteUserSessions (each ended session), Sweep
-//     (timeout), UpdateUser deactivating the user (deactivated). Data: the SessionObject with its
-//     reason and the OpenID clients that held tokens of it.
+//     (timeout), UpdateUser deactivating the user (deactivated). A session whose expiry had passed
+//     when it was ended (not yet swept) ended by timeout, and says so, whatever ended it. Data: the
+//     SessionObject with its reason and the OpenID clients holding tokens of it (see Clients).
 //   - sso.settings_changed: PutSSOSettings (an SSOSettingsObject); scim_token.issued: CreateToken;
 //     scim_token.revoked: RevokeToken (a TokenObject).
 //
@@ -144,7 +148,10 @@ type SessionObject struct {
 	Mobile    bool      `json:"mobile"`
 	Reason    string    `json:"reason,omitempty"` // session.ended: EndLogout, EndTimeout or EndDeactivated
 	// Clients are, in a session.ended event, the OpenID Connect clients (client ids, sorted) that held
-	// tokens of the session when it ended: the ones a back-channel logout goes to.
+	// tokens of the session when it ended, not revoked: the ones a back-channel logout goes to. A
+	// client whose tokens were all revoked is not one (it was cut off from the session already); one
+	// whose tokens merely expired is, as long as they are stored (Sweep deletes them after the
+	// sessions it ends): it knew the session, and its own session with the person may go on.
 	Clients []string `json:"clients,omitempty"`
 }
 

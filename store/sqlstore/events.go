@@ -143,8 +143,9 @@ func (s *Store) recordSessionStarted(ctx context.Context, tx *wtx, now time.Time
 }
 
 // endSessions deletes the sessions matching where (a condition on sessions, with its args) and records
-// a session.ended event for each, with reason and the OpenID clients holding tokens of the session;
-// it returns how many ended.
+// a session.ended event for each, with reason and the OpenID clients holding tokens of the session
+// that are not revoked; it returns how many ended. A session past its expiry had already ended by
+// timeout, unswept: its reason is EndTimeout, whatever ends it now.
 func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason, where string, args ...any) (int64, error) {
 	var ended []store.Session
 	err := tx.each(ctx, `DELETE FROM sessions WHERE `+where+` RETURNING id_hash, tenant_id, user_id, created_at, expires_at, mobile`, args,
@@ -174,7 +175,13 @@ func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason,
 		}
 		o := store.NewSessionObject(ss, slug)
 		o.Reason = reason
-		err = tx.each(ctx, `SELECT DISTINCT client_id FROM oidc_tokens WHERE session_hash = ? ORDER BY client_id`, []any{ss.IDHash},
+		if !ss.ExpiresAt.After(now) {
+			o.Reason = store.EndTimeout
+		}
+		// A revoked token is one the client must no longer use (a refresh replayed, the family
+		// revoked): it does not make the client one that still holds the session. An expired one
+		// does, until Sweep deletes it: the client knew the session, and its own may go on.
+		err = tx.each(ctx, `SELECT DISTINCT client_id FROM oidc_tokens WHERE session_hash = ? AND revoked_at = 0 ORDER BY client_id`, []any{ss.IDHash},
 			func(sc scanner) error {
 				var id string
 				if err := sc.Scan(&id); err != nil {
