@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -145,75 +146,124 @@ func (s *Store) recordSessionStarted(ctx context.Context, tx *wtx, now time.Time
 // endSessions deletes the sessions matching where (a condition on sessions, with its args) and records
 // a session.ended event for each, with reason and the OpenID clients holding tokens of the session
 // that are not revoked; it returns how many ended. A session past its expiry had already ended by
-// timeout, unswept: its reason is EndTimeout, whatever ends it now.
+// timeout, unswept: its reason is EndTimeout, whatever ends it now. The clients come back with each
+// deleted row, from one index lookup inside the DELETE: no statement per session (Sweep ends a
+// thousand at a time).
 func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason, where string, args ...any) (int64, error) {
-	var ended []store.Session
-	err := tx.each(ctx, `DELETE FROM sessions WHERE `+where+` RETURNING id_hash, tenant_id, user_id, created_at, expires_at, mobile`, args,
+	var ended []endedSession
+	// A revoked token is one the client must no longer use (a refresh replayed, the family revoked):
+	// it does not make the client one that still holds the session. An expired one does, until Sweep
+	// deletes it after the sessions: the client knew the session, and its own may go on.
+	err := tx.each(ctx, `DELETE FROM sessions WHERE `+where+` RETURNING id_hash, tenant_id, user_id, created_at, expires_at, mobile,
+		(SELECT string_agg(client_id, ' ') FROM oidc_tokens WHERE session_hash = sessions.id_hash AND revoked_at = 0)`, args,
 		func(sc scanner) error {
-			var ss store.Session
-			var c, e int64
+			var e endedSession
+			var c, x int64
 			var mobile int
-			if err := sc.Scan(&ss.IDHash, &ss.TenantID, &ss.UserID, &c, &e, &mobile); err != nil {
+			var clients sql.NullString
+			if err := sc.Scan(&e.IDHash, &e.TenantID, &e.UserID, &c, &x, &mobile, &clients); err != nil {
 				return err
 			}
-			ss.CreatedAt, ss.ExpiresAt, ss.Mobile = fromMicros(c), fromMicros(e), mobile != 0
-			ended = append(ended, ss)
+			e.CreatedAt, e.ExpiresAt, e.Mobile = fromMicros(c), fromMicros(x), mobile != 0
+			e.clients = slices.Compact(slices.Sorted(slices.Values(strings.Fields(clients.String))))
+			ended = append(ended, e)
 			return nil
 		})
 	if err != nil {
 		return 0, err
 	}
 	// RETURNING gives no order: record them oldest first, so the log reads the same on every backend.
-	slices.SortFunc(ended, func(a, b store.Session) int {
+	slices.SortFunc(ended, func(a, b endedSession) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(string(a.IDHash), string(b.IDHash)))
 	})
 	for i := range ended {
-		ss := &ended[i]
-		slug, err := s.tenantSlug(ctx, tx, ss.TenantID)
+		e := &ended[i]
+		slug, err := s.tenantSlug(ctx, tx, e.TenantID)
 		if err != nil {
 			return 0, err
 		}
-		o := store.NewSessionObject(ss, slug)
-		o.Reason = reason
-		if !ss.ExpiresAt.After(now) {
+		o := store.NewSessionObject(&e.Session, slug)
+		o.Reason, o.Clients = reason, e.clients
+		if !e.ExpiresAt.After(now) {
 			o.Reason = store.EndTimeout
 		}
-		// A revoked token is one the client must no longer use (a refresh replayed, the family
-		// revoked): it does not make the client one that still holds the session. An expired one
-		// does, until Sweep deletes it: the client knew the session, and its own may go on.
-		err = tx.each(ctx, `SELECT DISTINCT client_id FROM oidc_tokens WHERE session_hash = ? AND revoked_at = 0 ORDER BY client_id`, []any{ss.IDHash},
-			func(sc scanner) error {
-				var id string
-				if err := sc.Scan(&id); err != nil {
-					return err
-				}
-				o.Clients = append(o.Clients, id)
-				return nil
-			})
-		if err != nil {
-			return 0, err
-		}
-		if err := s.recordObject(ctx, tx, now, store.EventSessionEnded, ss.TenantID, ss.UserID, o); err != nil {
+		if err := s.recordObject(ctx, tx, now, store.EventSessionEnded, e.TenantID, e.UserID, o); err != nil {
 			return 0, err
 		}
 	}
 	return int64(len(ended)), nil
 }
 
+// endedSession is a session endSessions deleted, with the clients holding tokens of it.
+type endedSession struct {
+	store.Session
+	clients []string
+}
+
+// sweepBatch bounds the sessions one transaction of Sweep ends, and the events one deletes: on SQLite
+// every other write waits for the one writer meanwhile (100,000 expired sessions in one transaction
+// held a SCIM write up 4 s).
+const sweepBatch = 1000
+
+// sweepSessions ends the expired sessions, sweepBatch at a time, each batch its own transaction, until
+// a batch finds fewer: writes queued meanwhile go between the batches. It returns how many ended.
+func (s *Store) sweepSessions(ctx context.Context) (int64, error) {
+	var n int64
+	for {
+		var k int64
+		err := s.write(ctx, func(tx *wtx, now time.Time) error {
+			var err error
+			// The outer condition again, so that on PostgreSQL a session touched (moved on) while the
+			// DELETE waited for its row is re-checked and kept.
+			k, err = s.endSessions(ctx, tx, now, store.EndTimeout,
+				`id_hash IN (SELECT id_hash FROM sessions WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2) AND expires_at <= ?1`,
+				micros(now), sweepBatch)
+			return err
+		})
+		n += k
+		if err != nil || k < sweepBatch {
+			return n, err
+		}
+	}
+}
+
 // sweepEvents deletes the events older than EventRetention, but always keeps the newest event, so
-// that seq goes on from it (SQLite's next row id is one above the greatest); Sweep calls it in its
-// transaction. It walks the seq index from the oldest event to the first one young enough to keep,
-// and deletes what lies before: the cost is that of the rows deleted, and no index on occurred_at is
-// kept up on every write. (An event older than a younger one's seq stays until that one goes: times
-// are the transactions', and seq their order of commit, which agree to within a transaction's length.)
-func sweepEvents(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
-	res, err := tx.exec(ctx, `DELETE FROM events WHERE seq > 0 AND seq < coalesce(
-		(SELECT seq FROM events WHERE seq > 0 AND occurred_at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) FROM events))`,
-		micros(now.Add(-EventRetention)))
+// that seq goes on from it (a new seq is one above the greatest, on both backends), sweepBatch at a
+// time, each batch its own transaction. It finds the first event young enough to keep by walking the
+// seq index from the oldest (the cost is that of the rows it then deletes, and no index on
+// occurred_at is kept up on every write), and deletes by seq below it, each batch starting where the
+// last one ended, not walking again over what it deleted. (An event older than a younger one's seq
+// stays until that one goes: times are the transactions', and seq their order of commit, which agree
+// to within a transaction's length.)
+func (s *Store) sweepEvents(ctx context.Context) (int64, error) {
+	var lo, keep int64
+	err := s.row(ctx, `SELECT coalesce((SELECT min(seq) FROM events WHERE seq > 0), 0),
+		coalesce((SELECT seq FROM events WHERE seq > 0 AND occurred_at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) FROM events), 0)`,
+		micros(s.now().Add(-EventRetention))).Scan(&lo, &keep)
 	if err != nil {
 		return 0, err
 	}
-	n, _ := res.RowsAffected()
+	var n int64
+	for lo < keep {
+		var k int64
+		err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+			k = 0
+			return tx.each(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?) RETURNING seq`,
+				[]any{lo, keep, sweepBatch}, func(sc scanner) error {
+					var seq int64
+					if err := sc.Scan(&seq); err != nil {
+						return err
+					}
+					k++
+					lo = max(lo, seq+1)
+					return nil
+				})
+		})
+		n += k
+		if err != nil || k < sweepBatch {
+			return n, err
+		}
+	}
 	return n, nil
 }
 
