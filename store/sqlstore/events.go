@@ -277,25 +277,17 @@ func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Eve
 	if limit <= 0 {
 		limit = defaultEventLimit
 	}
-	args := []any{max(q.After, 0)}
-	cond := ""
+	var types []string
 	if len(q.Types) > 0 {
-		// Only known types can match; keeping to them bounds the statement texts (one per count) and
-		// the placeholders.
-		types := slices.DeleteFunc(slices.Clone(q.Types), func(t string) bool { return !slices.Contains(store.EventTypes, t) })
-		slices.Sort(types)
-		types = slices.Compact(types)
+		// Only known types can match, and the statement names them (listEventsSQL): keep to the
+		// list's own strings, each once, in its order.
+		types = slices.DeleteFunc(slices.Clone(store.EventTypes), func(t string) bool { return !slices.Contains(q.Types, t) })
 		if len(types) == 0 {
 			return []store.Event{}, nil
 		}
-		cond = " AND type IN (?" + strings.Repeat(", ?", len(types)-1) + ")"
-		for _, t := range types {
-			args = append(args, t)
-		}
 	}
-	args = append(args, limit)
 	out := make([]store.Event, 0, min(limit, 512))
-	err := s.each(ctx, `SELECT seq, id, type, tenant_id, subject, occurred_at, data FROM events WHERE seq > ?`+cond+` ORDER BY seq LIMIT ?`, args,
+	err := s.each(ctx, listEventsSQL(types), []any{max(q.After, 0), limit},
 		func(sc scanner) error {
 			var e store.Event
 			var at int64
@@ -317,6 +309,46 @@ func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Eve
 		out[i].Tenant = slug
 	}
 	return out, nil
+}
+
+// eventCols are the columns ListEvents reads.
+const eventCols = `seq, id, type, tenant_id, subject, occurred_at, data`
+
+// listEventsSQL is ListEvents' statement: the events after ?1, at most ?2, in seq order, of the types
+// given (none: of every type), which must be store.EventTypes' own strings.
+//
+// With types, each is a walk in seq order from the cursor that stops at ?2 rows: of the (type, seq)
+// index for a rare type, of the log for a common one, whose rows come soon; the first ?2 of the walks
+// are returned. "type IN (…)" would either walk the log from the cursor for rare types too (the whole
+// log after it) or read every event of the types after the cursor to sort them; this reads at most
+// ?2 rows a type. The types are written into the statement, not bound: on PostgreSQL a prepared
+// statement settles on a generic plan, made without the bound values, which takes the type for one
+// of ten (common) and walks the log for every type; written in, each plan is made for its types.
+// They are constants from a list of ten, so the statements are few.
+func listEventsSQL(types []string) string {
+	walk := func(typ string) string {
+		cond := ""
+		if typ != "" {
+			cond = `type = '` + typ + `' AND `
+		}
+		return `SELECT ` + eventCols + ` FROM events WHERE ` + cond + `seq > ?1 ORDER BY seq LIMIT ?2`
+	}
+	switch len(types) {
+	case 0:
+		return walk("")
+	case 1:
+		return walk(types[0])
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT ` + eventCols + ` FROM (`)
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(` UNION ALL `)
+		}
+		fmt.Fprintf(&b, `SELECT * FROM (%s) t%d`, walk(t), i)
+	}
+	b.WriteString(`) e ORDER BY seq LIMIT ?2`)
+	return b.String()
 }
 
 // LastEventSeq implements store.EventStore. Every event committed before the call is counted.

@@ -19,6 +19,10 @@ CREATE TABLE events (
     data        TEXT NOT NULL
 );
 
+-- A poll for a few types (types=) walks each type's events from the cursor in seq order, not the
+-- whole log after it.
+CREATE INDEX events_type ON events(type, seq);
+
 -- When the user last signed in, in Unix microseconds; 0: never. A sign-in sets it without raising the
 -- user's version.
 ALTER TABLE users ADD COLUMN last_sign_in_at BIGINT NOT NULL DEFAULT 0;
