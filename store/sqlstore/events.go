@@ -23,8 +23,9 @@ import (
 //
 // seq is what a reader follows: "a reader that has seen every event up to Seq never sees a smaller one
 // appear later". On SQLite, with its one writer, the row id taken at insert is in commit order. On
-// PostgreSQL transactions commit in another order than they insert, so rows are inserted pending and
-// numbered once committed (sequencer.go); ListEvents and LastEventSeq see numbered rows only.
+// PostgreSQL transactions commit in another order than they insert, so events are written to a queue
+// and moved into the log, numbered, once committed (sequencer.go); ListEvents and LastEventSeq read
+// the log only.
 
 // EventRetention is how long events are kept: Sweep deletes older ones (but the newest).
 const EventRetention = 30 * 24 * time.Hour
@@ -67,13 +68,18 @@ func (s *Store) tenantSlug(ctx context.Context, db rower, id string) (string, er
 	return slug, nil
 }
 
-const insertEvent = `INSERT INTO events (id, type, tenant_id, subject, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?)`
+// insertEvent records an event where its seq is given at insert (SQLite); insertPendingEvent where it
+// is given after the commit (PostgreSQL, sequencer.go). The dialect says which (eventInsert).
+const (
+	insertEvent        = `INSERT INTO events (id, type, tenant_id, subject, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?)`
+	insertPendingEvent = `INSERT INTO events_pending (id, type, tenant_id, subject, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?)`
+)
 
 // record writes one event of the tenant in tx; subject is the user it is about ("" for tenant events)
 // and data the JSON of the object.
 func (s *Store) record(ctx context.Context, tx *wtx, now time.Time, typ, tenantID, subject string, data []byte) error {
 	tx.events++
-	_, err := tx.exec(ctx, insertEvent, uuid.NewString(), typ, tenantID, subject, micros(now), string(data))
+	_, err := tx.exec(ctx, s.db.eventInsert(), uuid.NewString(), typ, tenantID, subject, micros(now), string(data))
 	return err
 }
 
@@ -237,8 +243,8 @@ func (s *Store) sweepSessions(ctx context.Context) (int64, error) {
 // to within a transaction's length.)
 func (s *Store) sweepEvents(ctx context.Context) (int64, error) {
 	var lo, keep int64
-	err := s.row(ctx, `SELECT coalesce((SELECT min(seq) FROM events WHERE seq > 0), 0),
-		coalesce((SELECT seq FROM events WHERE seq > 0 AND occurred_at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) FROM events), 0)`,
+	err := s.row(ctx, `SELECT coalesce((SELECT min(seq) FROM events), 0),
+		coalesce((SELECT seq FROM events WHERE occurred_at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) FROM events), 0)`,
 		micros(s.now().Add(-EventRetention))).Scan(&lo, &keep)
 	if err != nil {
 		return 0, err
@@ -357,7 +363,7 @@ func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("sqlstore: last event seq: %w", mapErr(err))
 	}
 	var seq int64
-	if err := s.row(ctx, `SELECT coalesce(max(seq), 0) FROM events WHERE seq > 0`).Scan(&seq); err != nil {
+	if err := s.row(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("sqlstore: last event seq: %w", err)
 	}
 	return seq, nil

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -376,5 +378,83 @@ func TestSweepInBatches(t *testing.T) {
 				t.Fatalf("the token created during Sweep is event %d, session.ended are %d to %d: Sweep held the writer throughout", token, first, last)
 			}
 		})
+	}
+}
+
+// TestSequencerVacuumsItsQueue: on PostgreSQL events wait in a queue until the sequencer moves them
+// into the log. Every move leaves dead entries in the queue's index, which each look for work walks
+// until a vacuum, and autovacuum comes once a minute: after a burst is numbered, the sequencer
+// vacuums the queue itself, and its look is again a few pages, however many events went through.
+func TestSequencerVacuumsItsQueue(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenPostgres(ctx, PostgresOptions{URL: pgtest.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	const burst = 20000
+	err = s.write(ctx, func(tx *wtx, now time.Time) error {
+		for range burst {
+			if err := s.record(ctx, tx, now, store.EventUserUpdated, tn.ID, "u", []byte(`{}`)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := s.db.pool()
+	lookPages := func() int {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY OFF) "+lookSQL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		pages := 0
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			// The top node's line counts its children's buffers too.
+			if _, hits, ok := strings.Cut(line, "Buffers: shared hit="); ok && pages == 0 {
+				n, _ := strconv.Atoi(strings.Fields(hits)[0])
+				pages = n
+			}
+		}
+		return pages
+	}
+	if seq, err := s.LastEventSeq(ctx); err != nil || seq != burst {
+		t.Fatalf("LastEventSeq = %d, %v; want %d", seq, err, burst)
+	}
+	before := lookPages()
+	// Wait for the sequencer's vacuum (a VACUUM command, not autovacuum's).
+	for {
+		var n int64
+		if err := db.QueryRowContext(ctx, `SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'events_pending'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	after := lookPages()
+	t.Logf("the look for work: %d pages after the burst was numbered, %d after the vacuum", before, after)
+	if after > 10 {
+		t.Fatalf("the look for work reads %d pages after the queue was vacuumed, want a few", after)
+	}
+	var events, pending int
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM events_pending)`).Scan(&events, &pending); err != nil {
+		t.Fatal(err)
+	}
+	if events != burst || pending != 0 {
+		t.Fatalf("%d events in the log, %d in the queue; want %d and 0", events, pending, burst)
 	}
 }

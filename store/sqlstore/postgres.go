@@ -177,6 +177,8 @@ func (p *postgres) migrationConn(ctx context.Context) (*sql.Conn, func(), error)
 // eventsCommitted wakes the sequencer, which numbers the events and then wakes the reader.
 func (p *postgres) eventsCommitted() { p.seq.kick.notify() }
 
+func (p *postgres) eventInsert() string { return insertPendingEvent }
+
 func (p *postgres) settleEvents(ctx context.Context) error { return p.seq.settle(ctx) }
 
 func (p *postgres) bind(q string) string { return p.rb.rebind(q) }

@@ -10,21 +10,27 @@ import (
 // promises: two transactions insert events 5 and 6, 6 commits first, a reader lists it and moves its
 // cursor past 6, and 5 appears after, behind the cursor, skipped for ever. Serialising the writers'
 // last insert and commit under one lock would fix it at the cost of one commit (fsync) at a time for
-// the whole cluster. Instead an event is inserted pending, its seq the negative of an insert number
-// (events_pending, taken at insert, so insert order within a transaction and between transactions
-// that wait for each other's row locks), which no cursor (>= 0) reaches. A sequencer then numbers the
-// committed pending rows from events_seq, in insert order, in one statement, holding an advisory lock
-// that makes it the only one numbering, on any replica; its numbers become visible at its commit, all
-// at once, and every later run numbers above them. So a reader never sees a number appear below one
-// it has seen. Writers never wait for each other or for the sequencer.
+// the whole cluster. Instead an event is written to a queue, events_pending, where n is its insert
+// number (insert order within a transaction and between transactions that wait for each other's row
+// locks), and no reader looks. A sequencer moves the committed ones into events, in insert order, in
+// one statement (DELETE … RETURNING into INSERT), numbering them on from the greatest seq there,
+// holding an advisory lock that makes it the only one numbering, on any replica; its numbers become
+// visible at its commit, all at once, and every later run numbers above them. So a reader never sees
+// a number appear below one it has seen. Writers never wait for each other or for the sequencer.
+//
+// events only grows at its right edge and no row of it is updated: its index keeps no dead entries
+// where readers and the sequencer look (numbering in place, from a negative seq to a positive one,
+// left one per event for the sequencer's every look to walk until vacuum: 6M of them took 40 ms a
+// look, two looks' time). The queue's dead entries are those of the last moves, which autovacuum
+// takes soon (its settings in 0008).
 //
 // Each Store on PostgreSQL runs a sequencer goroutine: woken after a local commit that wrote events
 // (at once when it has not run for sequenceEvery, else at its next round), and every sequenceEvery,
 // which also numbers what other replicas' writers committed (a replica may crash between its commit
 // and waking its own). Readers (ListEvents, LastEventSeq) number what is committed and pending before
-// they read, so a client reads its own writes. Numbering costs a second write of each row (the
-// UPDATE) and a commit per run, off the request path: at most one run per sequenceEvery per replica
-// under load, however many writes.
+// they read, so a client reads its own writes. Numbering costs a second write of each row and a
+// commit per run, off the request path: at most one run per sequenceEvery per replica under load,
+// however many writes.
 
 // sequencerLock is the advisory lock key held while numbering ("scimssoe"): a single key, beside the
 // migration lock's.
@@ -34,8 +40,15 @@ const sequencerLock = migrationLock<<8 | 'e'
 // for events another replica numbered (to wake EventsWritten's reader).
 const sequenceEvery = 20 * time.Millisecond
 
-// sequenceBatch bounds the rows one numbering transaction updates.
+// sequenceBatch bounds the rows one numbering transaction moves.
 const sequenceBatch = 10000
+
+// vacuumEvery is how often at most the sequencer vacuums the queue after events were numbered. Until
+// a vacuum, every look for work walks the dead index entries of the rows moved since the last one
+// (200,000 of them: 1,000 buffers and 1 ms a look, 4 ms when the planner went through the heap), and
+// autovacuum comes only once a minute (autovacuum_naptime). Vacuuming a second's moves costs about
+// what moving them did; idle, nothing is vacuumed.
+const vacuumEvery = time.Second
 
 // sequencer numbers PostgreSQL's pending events.
 type sequencer struct {
@@ -66,8 +79,8 @@ func (q *sequencer) run(ctx context.Context) {
 	defer close(q.done)
 	t := time.NewTicker(sequenceEvery)
 	defer t.Stop()
-	var seen int64
-	var lastRun time.Time
+	var seen, vacuumed int64 // the greatest seq seen, and when the queue was last vacuumed
+	var lastRun, lastVacuum time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -83,11 +96,11 @@ func (q *sequencer) run(ctx context.Context) {
 		lastRun = time.Now()
 		// Errors (the database away) are left to the next round: readers meet them in their own
 		// queries, and nothing here is lost, only later.
-		lo, hi, err := q.bounds(ctx)
+		pending, hi, err := q.look(ctx)
 		if err != nil {
 			continue
 		}
-		if lo < 0 {
+		if pending {
 			last, err := q.number(ctx)
 			if err != nil {
 				continue
@@ -98,20 +111,34 @@ func (q *sequencer) run(ctx context.Context) {
 			seen = hi
 			q.written.notify()
 		}
+		// Rows were moved (here, by a reader or by another replica) since the last vacuum. Another
+		// replica's vacuum at the same time is skipped, not waited for; a failure is left to the next
+		// round, and to autovacuum.
+		if seen > vacuumed && time.Since(lastVacuum) >= vacuumEvery {
+			lastVacuum = time.Now()
+			if _, err := q.db.ExecContext(ctx, `VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON) events_pending`); err == nil {
+				vacuumed = seen
+			}
+		}
 	}
 }
 
-// bounds returns the smallest and greatest seq (0 without events): a pending event makes lo negative,
-// a newly numbered one raises hi. Both are one step into the primary key's index.
-func (q *sequencer) bounds(ctx context.Context) (lo, hi int64, err error) {
-	err = q.db.QueryRowContext(ctx, `SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM events`).Scan(&lo, &hi)
-	return lo, hi, mapErr(err)
+// lookSQL is whether events wait in the queue (committed or not: the move takes the committed ones)
+// and the greatest seq given (0 without events): two steps into the ends of two indexes. Not EXISTS,
+// whose plan may walk the queue's heap (the pages of a burst, until vacuumed): the first entry of its
+// index.
+const lookSQL = `SELECT (SELECT n FROM events_pending ORDER BY n LIMIT 1) IS NOT NULL, coalesce((SELECT max(seq) FROM events), 0)`
+
+// look runs lookSQL.
+func (q *sequencer) look(ctx context.Context) (pending bool, last int64, err error) {
+	err = q.db.QueryRowContext(ctx, lookSQL).Scan(&pending, &last)
+	return pending, last, mapErr(err)
 }
 
 // settle numbers the committed pending events, if there are any, before a read.
 func (q *sequencer) settle(ctx context.Context) error {
-	lo, _, err := q.bounds(ctx)
-	if err != nil || lo >= 0 {
+	pending, _, err := q.look(ctx)
+	if err != nil || !pending {
 		return err
 	}
 	_, err = q.number(ctx)
@@ -136,10 +163,24 @@ func (q *sequencer) number(ctx context.Context) (int64, error) {
 	}
 }
 
+// moveEvents moves up to $1 committed pending events, in insert order, into events, numbered on from
+// the greatest seq there, and returns how many it moved and the last seq it gave. It runs under the
+// sequencer lock, after taking it: its snapshot sees every run before it, and the greatest seq never
+// goes (the sweep keeps the newest event), so no number is given twice.
+const moveEvents = `WITH moved AS (
+		DELETE FROM events_pending WHERE n IN (SELECT n FROM events_pending ORDER BY n LIMIT $1)
+		RETURNING n, id, type, tenant_id, subject, occurred_at, data
+	), numbered AS (
+		INSERT INTO events (seq, id, type, tenant_id, subject, occurred_at, data)
+		SELECT (SELECT coalesce(max(seq), 0) FROM events) + row_number() OVER (ORDER BY n), id, type, tenant_id, subject, occurred_at, data
+		FROM moved
+		RETURNING seq
+	)
+	SELECT count(*), coalesce(max(seq), 0) FROM numbered`
+
 // numberBatch numbers up to sequenceBatch committed pending events in insert order, in one transaction
 // under the sequencer lock: n numbered, the last being seq last. Each statement after the lock sees
-// what committed before it (READ COMMITTED), so no row another sequencer numbered is numbered again.
-// Numbers taken from events_seq by a run that then fails are never given: seq has gaps, never repeats.
+// what committed before it (READ COMMITTED), so no row another sequencer moved is seen again.
 func (q *sequencer) numberBatch(ctx context.Context) (n, last int64, err error) {
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -149,21 +190,7 @@ func (q *sequencer) numberBatch(ctx context.Context) (n, last int64, err error) 
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(sequencerLock)); err != nil {
 		return 0, 0, err
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM events WHERE seq < 0 LIMIT $1) p`, sequenceBatch).Scan(&n); err != nil {
-		return 0, 0, err
-	}
-	if n == 0 {
-		return 0, 0, tx.Commit()
-	}
-	// n numbers at once: only the sequencer, under its lock, takes from events_seq.
-	if err := tx.QueryRowContext(ctx, `SELECT setval('events_seq', nextval('events_seq') + $1 - 1)`, n).Scan(&last); err != nil {
-		return 0, 0, err
-	}
-	// The first n pending rows in insert order (the least negative first) get last-n+1 … last. More may
-	// have committed since the count; the LIMIT takes n of them, still in insert order.
-	if _, err := tx.ExecContext(ctx, `UPDATE events SET seq = $1 + p.r FROM (
-			SELECT seq AS pending, row_number() OVER (ORDER BY seq DESC) AS r FROM events WHERE seq < 0 ORDER BY seq DESC LIMIT $2
-		) p WHERE events.seq = p.pending`, last-n, n); err != nil {
+	if err := tx.QueryRowContext(ctx, moveEvents, sequenceBatch).Scan(&n, &last); err != nil {
 		return 0, 0, err
 	}
 	return n, last, tx.Commit()
