@@ -81,9 +81,13 @@ type EventQuery struct {
 // Sweep deletes events older than 30 days, but the newest.
 type EventStore interface {
 	// ListEvents returns the events after q.After in seq order, at most q.Limit (100 when it is 0
-	// or less), of q.Types only when it names any. Every event committed before the call is there.
+	// or less), of q.Types only when it names any. Every event committed before the call is there,
+	// unless making it visible took too long: a store that numbers events after their commit (on
+	// PostgreSQL) waits for that a few seconds at most, then lists what is numbered, and the rest
+	// comes at a later call, after what this one listed.
 	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
-	// LastEventSeq returns the greatest Seq a reader can see now (0 when there is no event).
+	// LastEventSeq returns the greatest Seq a reader can see now (0 when there is no event), the
+	// events committed before the call counted as ListEvents lists them.
 	LastEventSeq(ctx context.Context) (int64, error)
 }
 

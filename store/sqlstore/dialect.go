@@ -40,8 +40,8 @@ type dialect interface {
 	// committed.
 	eventInsert() string
 	// settleEvents makes every event committed before the call visible to ListEvents: nothing to do on
-	// SQLite; on PostgreSQL the committed events still pending are numbered, so a reader sees its own
-	// writes.
+	// SQLite; on PostgreSQL the committed events pending at the call are numbered, so a reader sees
+	// its own writes, within readerWait (then the read goes on without them, and no error).
 	settleEvents(ctx context.Context) error
 	// bind turns a query's ? placeholders into the dialect's.
 	bind(q string) string

@@ -273,8 +273,9 @@ func (s *Store) sweepEvents(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// ListEvents implements store.EventStore. Every event committed before the call is visible to it; a
-// Limit of 0 or less lists defaultEventLimit events.
+// ListEvents implements store.EventStore. Every event committed before the call is visible to it,
+// unless numbering it took longer than readerWait (PostgreSQL, sequencer.go); a Limit of 0 or less
+// lists defaultEventLimit events.
 func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
 	if err := s.db.settleEvents(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: list events: %w", mapErr(err))
@@ -357,7 +358,8 @@ func listEventsSQL(types []string) string {
 	return b.String()
 }
 
-// LastEventSeq implements store.EventStore. Every event committed before the call is counted.
+// LastEventSeq implements store.EventStore. Every event committed before the call is counted, as in
+// ListEvents.
 func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 	if err := s.db.settleEvents(ctx); err != nil {
 		return 0, fmt.Errorf("sqlstore: last event seq: %w", mapErr(err))

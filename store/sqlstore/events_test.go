@@ -458,3 +458,100 @@ func TestSequencerVacuumsItsQueue(t *testing.T) {
 		t.Fatalf("%d events in the log, %d in the queue; want %d and 0", events, pending, burst)
 	}
 }
+
+// TestReaderNumbering: on PostgreSQL a reader numbers the events pending when it starts, so a client
+// reads its own writes, but no more: not the writes that commit while it numbers (it would go on while
+// they come), and not for longer than readerWait: with the sequencer lock held elsewhere it reads what
+// is numbered, without an error.
+func TestReaderNumbering(t *testing.T) {
+	ctx := context.Background()
+	open := func(t *testing.T) (*Store, *store.Tenant) {
+		s, err := OpenPostgres(ctx, PostgresOptions{URL: pgtest.URL(t), noSequencer: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		return s, tn
+	}
+	write := func(t *testing.T, s *Store, tn *store.Tenant, subjects ...string) {
+		t.Helper()
+		err := s.write(ctx, func(tx *wtx, now time.Time) error {
+			for _, sub := range subjects {
+				if err := s.record(ctx, tx, now, store.EventUserUpdated, tn.ID, sub, []byte(`{}`)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	subjects := func(t *testing.T, s *Store) string {
+		t.Helper()
+		es, err := s.ListEvents(ctx, store.EventQuery{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Subject)
+		}
+		return strings.Join(out, " ")
+	}
+
+	t.Run("what was pending at its start", func(t *testing.T) {
+		s, tn := open(t)
+		q := &s.db.(*postgres).seq
+		q.batch = 2 // the reader's first batch is full: it goes on
+		write(t, s, tn, "a", "b", "c")
+		q.afterBatch = func() {
+			q.afterBatch = nil
+			write(t, s, tn, "d", "e") // commits while the reader numbers
+		}
+		if got := subjects(t, s); got != "a b c" {
+			t.Fatalf("the reader listed %q, want the events pending at its start, a b c", got)
+		}
+		var pending int
+		if err := s.db.pool().QueryRowContext(ctx, `SELECT count(*) FROM events_pending`).Scan(&pending); err != nil || pending != 2 {
+			t.Fatalf("%d events left in the queue (%v), want d and e", pending, err)
+		}
+		if got := subjects(t, s); got != "a b c d e" {
+			t.Fatalf("the next reader listed %q, want a b c d e", got)
+		}
+	})
+
+	t.Run("the sequencer lock held elsewhere", func(t *testing.T) {
+		s, tn := open(t)
+		write(t, s, tn, "a")
+		if got := subjects(t, s); got != "a" {
+			t.Fatalf("listed %q, want a", got)
+		}
+		write(t, s, tn, "b")
+		conn, err := s.db.pool().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(sequencerLock)); err != nil {
+			t.Fatal(err)
+		}
+		// The test's deadline is the failure if the reader waits for the lock.
+		if got := subjects(t, s); got != "a" {
+			t.Fatalf("with the lock held elsewhere the reader listed %q, want what was numbered, a", got)
+		}
+		if _, err := s.LastEventSeq(ctx); err != nil {
+			t.Fatalf("LastEventSeq with the lock held elsewhere: %v", err)
+		}
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, int64(sequencerLock)); err != nil {
+			t.Fatal(err)
+		}
+		if got := subjects(t, s); got != "a b" {
+			t.Fatalf("once the lock is free the reader listed %q, want a b", got)
+		}
+	})
+}

@@ -81,7 +81,7 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Store, error) {
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	p := &postgres{db: db, now: opts.Now, seq: sequencer{db: db, written: newWakeup(), kick: newWakeup()}}
+	p := &postgres{db: db, now: opts.Now, seq: sequencer{db: db, written: newWakeup(), kick: newWakeup(), batch: sequenceBatch}}
 	s := &Store{db: p, now: opts.Now, keys: opts.Keyring, written: p.seq.written}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"math"
+	"strconv"
 	"time"
 )
 
@@ -27,8 +29,8 @@ import (
 // Each Store on PostgreSQL runs a sequencer goroutine: woken after a local commit that wrote events
 // (at once when it has not run for sequenceEvery, else at its next round), and every sequenceEvery,
 // which also numbers what other replicas' writers committed (a replica may crash between its commit
-// and waking its own). Readers (ListEvents, LastEventSeq) number what is committed and pending before
-// they read, so a client reads its own writes. Numbering costs a second write of each row and a
+// and waking its own). Readers (ListEvents, LastEventSeq) number what is committed and pending when
+// they start before they read, so a client reads its own writes, within readerWait. Numbering costs a second write of each row and a
 // commit per run, off the request path: at most one run per sequenceEvery per replica under load,
 // however many writes.
 
@@ -57,6 +59,10 @@ type sequencer struct {
 	kick    wakeup // a local commit wrote events
 	stop    context.CancelFunc
 	done    chan struct{}
+	batch   int64 // the rows one numbering transaction moves at most: sequenceBatch; tests make it small
+
+	// afterBatch, for tests, runs in each numbering transaction after its move, before its commit.
+	afterBatch func()
 }
 
 // start runs the sequencer's goroutine until stopAndWait.
@@ -135,14 +141,36 @@ func (q *sequencer) look(ctx context.Context) (pending bool, last int64, err err
 	return pending, last, mapErr(err)
 }
 
-// settle numbers the committed pending events, if there are any, before a read.
+// readerWait bounds the numbering a reader (ListEvents, LastEventSeq) does before it reads: it waits
+// for the sequencer lock that long at most, and starts no batch after it. A reader that cannot number
+// in time (the lock held up, a backlog left by a sequencer that was down) reads what is numbered; the
+// sequencer numbers the rest. A batch once started is finished, not cancelled: its work is not lost,
+// and it is bounded (sequenceBatch rows).
+const readerWait = 2 * time.Second
+
+// settle numbers, before a read, the events committed and pending when it is called, so a client
+// reads its own writes: those up to the queue's greatest n then, not those written after, or a
+// reader could go on numbering other clients' writes for as long as they come. It gives up after
+// readerWait, with no error: the read then sees what is numbered.
 func (q *sequencer) settle(ctx context.Context) error {
-	pending, _, err := q.look(ctx)
-	if err != nil || !pending {
-		return err
+	var upTo sql.NullInt64
+	if err := q.db.QueryRowContext(ctx, `SELECT max(n) FROM events_pending`).Scan(&upTo); err != nil || !upTo.Valid {
+		return mapErr(err)
 	}
-	_, err = q.number(ctx)
-	return err
+	deadline := time.Now().Add(readerWait)
+	for {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return nil
+		}
+		n, _, err := q.numberBatch(ctx, upTo.Int64, wait)
+		if isLockTimeout(err) {
+			return nil
+		}
+		if err != nil || n < q.batch {
+			return mapErr(err)
+		}
+	}
 }
 
 // number numbers every committed pending event, a batch per transaction, and returns the last seq
@@ -150,25 +178,25 @@ func (q *sequencer) settle(ctx context.Context) error {
 func (q *sequencer) number(ctx context.Context) (int64, error) {
 	var last int64
 	for {
-		n, l, err := q.numberBatch(ctx)
+		n, l, err := q.numberBatch(ctx, math.MaxInt64, 0)
 		if err != nil {
 			return last, mapErr(err)
 		}
 		if n > 0 {
 			last = l
 		}
-		if n < sequenceBatch {
+		if n < q.batch {
 			return last, nil
 		}
 	}
 }
 
-// moveEvents moves up to $1 committed pending events, in insert order, into events, numbered on from
-// the greatest seq there, and returns how many it moved and the last seq it gave. It runs under the
-// sequencer lock, after taking it: its snapshot sees every run before it, and the greatest seq never
-// goes (the sweep keeps the newest event), so no number is given twice.
+// moveEvents moves up to $1 committed pending events, of n up to $2, in insert order, into events,
+// numbered on from the greatest seq there, and returns how many it moved and the last seq it gave. It
+// runs under the sequencer lock, after taking it: its snapshot sees every run before it, and the
+// greatest seq never goes (the sweep keeps the newest event), so no number is given twice.
 const moveEvents = `WITH moved AS (
-		DELETE FROM events_pending WHERE n IN (SELECT n FROM events_pending ORDER BY n LIMIT $1)
+		DELETE FROM events_pending WHERE n IN (SELECT n FROM events_pending WHERE n <= $2 ORDER BY n LIMIT $1)
 		RETURNING n, id, type, tenant_id, subject, occurred_at, data
 	), numbered AS (
 		INSERT INTO events (seq, id, type, tenant_id, subject, occurred_at, data)
@@ -178,20 +206,31 @@ const moveEvents = `WITH moved AS (
 	)
 	SELECT count(*), coalesce(max(seq), 0) FROM numbered`
 
-// numberBatch numbers up to sequenceBatch committed pending events in insert order, in one transaction
-// under the sequencer lock: n numbered, the last being seq last. Each statement after the lock sees
-// what committed before it (READ COMMITTED), so no row another sequencer moved is seen again.
-func (q *sequencer) numberBatch(ctx context.Context) (n, last int64, err error) {
+// numberBatch numbers up to q.batch committed pending events of n up to upTo in insert order, in one
+// transaction under the sequencer lock: n numbered, the last being seq last. Each statement after the
+// lock sees what committed before it (READ COMMITTED), so no row another sequencer moved is seen
+// again. With wait > 0, waiting for the lock is bounded by it (lock_timeout, for this transaction
+// only): the error then is one isLockTimeout reports.
+func (q *sequencer) numberBatch(ctx context.Context, upTo int64, wait time.Duration) (n, last int64, err error) {
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer tx.Rollback() // after Commit, a no-op
+	if wait > 0 {
+		ms := strconv.FormatInt(max(wait.Milliseconds(), 1), 10) // 0 would be no limit
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true)`, ms); err != nil {
+			return 0, 0, err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(sequencerLock)); err != nil {
 		return 0, 0, err
 	}
-	if err := tx.QueryRowContext(ctx, moveEvents, sequenceBatch).Scan(&n, &last); err != nil {
+	if err := tx.QueryRowContext(ctx, moveEvents, q.batch, upTo).Scan(&n, &last); err != nil {
 		return 0, 0, err
+	}
+	if q.afterBatch != nil {
+		q.afterBatch()
 	}
 	return n, last, tx.Commit()
 }
