@@ -6,14 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scimsso/scimsso/internal/pgtest"
 	"github.com/scimsso/scimsso/store"
@@ -554,4 +560,92 @@ func TestReaderNumbering(t *testing.T) {
 			t.Fatalf("once the lock is free the reader listed %q, want a b", got)
 		}
 	})
+}
+
+// TestSequencerBacksOff: with the database away, the sequencer's rounds fail; it retries less and less
+// often (not 50 times a second), says so once, and once more when it numbers again.
+func TestSequencerBacksOff(t *testing.T) {
+	ctx := context.Background()
+	d := &switchDialer{}
+	core, logged := observer.New(zap.InfoLevel)
+	entries := make(chan zapcore.Entry, 16)
+	log := zap.New(core, zap.Hooks(func(e zapcore.Entry) error { entries <- e; return nil }))
+	s, err := OpenPostgres(ctx, PostgresOptions{URL: pgtest.URL(t), dial: d.dial, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+
+	d.set(true)
+	const window = 2 * time.Second // without a backoff: 100 rounds
+	time.Sleep(window)
+	if n := d.count(); n < 1 || n > 15 {
+		t.Errorf("%d connection attempts in %v with the database away; want a few, fewer and fewer", n, window)
+	}
+	if _, err := s.ListEvents(ctx, store.EventQuery{}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("ListEvents with the database away: %v, want store.ErrUnavailable", err)
+	}
+	if got := logged.FilterLevelExact(zap.WarnLevel).Len(); got != 1 {
+		t.Errorf("%d warnings while the database was away, want 1: %v", got, logged.All())
+	}
+
+	d.set(false)
+	for e := range entries {
+		if e.Level == zap.InfoLevel {
+			break // numbering again: the test's deadline is the failure if it never says so
+		}
+	}
+	if got := logged.Len(); got != 2 {
+		t.Errorf("%d log entries, want a warning and the recovery: %v", got, logged.All())
+	}
+	if err := s.CreateToken(ctx, &store.Token{TenantID: tn.ID, Name: "okta", Hash: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	<-s.EventsWritten() // numbered by the sequencer again
+}
+
+// switchDialer connects a store to PostgreSQL until set away: then it closes the connections it made
+// and refuses new ones, as when the server is gone, until set back. It counts the attempts while away.
+type switchDialer struct {
+	mu       sync.Mutex
+	away     bool
+	attempts int
+	conns    []net.Conn
+}
+
+func (d *switchDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.away {
+		d.attempts++
+		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+	}
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err == nil {
+		d.conns = append(d.conns, c)
+	}
+	return c, err
+}
+
+// set sends the database away (closing every connection) or brings it back; the count starts again.
+func (d *switchDialer) set(away bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.away, d.attempts = away, 0
+	if away {
+		for _, c := range d.conns {
+			c.Close()
+		}
+		d.conns = nil
+	}
+}
+
+func (d *switchDialer) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.attempts
 }

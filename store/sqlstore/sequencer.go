@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // PostgreSQL's event numbering. A sequence number taken at insert does not give readers what seq
@@ -60,6 +62,7 @@ type sequencer struct {
 	stop    context.CancelFunc
 	done    chan struct{}
 	batch   int64 // the rows one numbering transaction moves at most: sequenceBatch; tests make it small
+	log     *zap.Logger
 
 	// afterBatch, for tests, runs in each numbering transaction after its move, before its commit.
 	afterBatch func()
@@ -81,12 +84,18 @@ func (q *sequencer) stopAndWait() {
 	}
 }
 
+// run numbers events until ctx ends: a round every sequenceEvery, or at a local commit's kick when
+// the last round is that old. A round that fails (the database away) is retried after a delay that
+// doubles up to retryMax, and kicks wait for it: nothing is lost, only later, and readers meet the
+// error in their own queries. The first failure is logged, and the first round that works after.
 func (q *sequencer) run(ctx context.Context) {
 	defer close(q.done)
-	t := time.NewTicker(sequenceEvery)
+	t := time.NewTimer(sequenceEvery)
 	defer t.Stop()
-	var seen, vacuumed int64 // the greatest seq seen, and when the queue was last vacuumed
-	var lastRun, lastVacuum time.Time
+	var seen, vacuumed int64 // the greatest seq seen, and the one when the queue was last vacuumed
+	var lastRun, lastVacuum, failingSince time.Time
+	var failures int
+	var retry time.Duration
 	for {
 		select {
 		case <-ctx.Done():
@@ -94,25 +103,30 @@ func (q *sequencer) run(ctx context.Context) {
 		case <-q.kick:
 			// Numbering commits, and a commit waits for the disk: under load, one run per tick numbers
 			// what every commit of the tick wrote, rather than one run after each of them.
-			if time.Since(lastRun) < sequenceEvery {
+			if failures > 0 || time.Since(lastRun) < sequenceEvery {
 				continue
 			}
 		case <-t.C:
 		}
 		lastRun = time.Now()
-		// Errors (the database away) are left to the next round: readers meet them in their own
-		// queries, and nothing here is lost, only later.
-		pending, hi, err := q.look(ctx)
-		if err != nil {
-			continue
-		}
-		if pending {
-			last, err := q.number(ctx)
-			if err != nil {
-				continue
+		hi, err := q.round(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			if failures == 0 {
+				failingSince, retry = lastRun, sequenceEvery
+				q.log.Warn("cannot number events; retrying less and less often", zap.Error(err), zap.Duration("retry_max", retryMax))
 			}
-			hi = max(hi, last)
+			failures++
+			retry = min(2*retry, retryMax)
+			t.Reset(retry)
+			continue
+		case failures > 0:
+			q.log.Info("numbering events again", zap.Int("failed_rounds", failures), zap.Duration("after", time.Since(failingSince)))
+			failures = 0
 		}
+		t.Reset(sequenceEvery)
 		if hi > seen {
 			seen = hi
 			q.written.notify()
@@ -127,6 +141,20 @@ func (q *sequencer) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// retryMax bounds the delay between the sequencer's rounds while they fail: with the database away,
+// each replica tries every 5 seconds, not 50 times a second.
+const retryMax = 5 * time.Second
+
+// round numbers the committed pending events, if any, and returns the greatest seq there is.
+func (q *sequencer) round(ctx context.Context) (int64, error) {
+	pending, hi, err := q.look(ctx)
+	if err != nil || !pending {
+		return hi, err
+	}
+	last, err := q.number(ctx)
+	return max(hi, last), err
 }
 
 // lookSQL is whether events wait in the queue (committed or not: the move takes the committed ones)
