@@ -2,12 +2,14 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,7 +202,7 @@ func followByCursor(t *testing.T, replicas []*Store, stagger time.Duration) {
 }
 
 // TestEventsWritten: the wake-up comes after a write that recorded events (on PostgreSQL once the
-// sequencer has numbered them), and not after one that recorded none; Close stops the sequencer.
+// sequencer has numbered them), and not after one that recorded none.
 func TestEventsWritten(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -235,14 +237,6 @@ func TestEventsWritten(t *testing.T) {
 			es, err := s.ListEvents(ctx, store.EventQuery{Limit: 10})
 			if err != nil || len(es) != 1 || es[0].Type != store.EventSCIMTokenIssued {
 				t.Fatalf("after the wake-up: %+v, %v", es, err)
-			}
-			if p, ok := s.db.(*postgres); ok {
-				s.Close()
-				select {
-				case <-p.seq.done:
-				default:
-					t.Fatal("the sequencer still runs after Close")
-				}
 			}
 		})
 	}
@@ -648,4 +642,99 @@ func (d *switchDialer) count() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.attempts
+}
+
+// TestCloseStopsTheSequencer: Close returns while the sequencer numbers, waiting for a lock held
+// elsewhere, and while it backs off from a database that is away; either way no goroutine of the store
+// is left behind.
+func TestCloseStopsTheSequencer(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		// busy makes the sequencer busy; what it returns runs after Close, before the count.
+		busy func(t *testing.T, s *Store, url string, d *switchDialer, warned <-chan struct{}) (after func())
+	}{
+		{"numbering", func(t *testing.T, s *Store, url string, _ *switchDialer, _ <-chan struct{}) func() {
+			other, err := sql.Open("pgx", url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := other.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := func() { conn.Close(); other.Close() }
+			if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(sequencerLock)); err != nil {
+				t.Fatal(err)
+			}
+			tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+			if err := s.CreateTenant(ctx, tn); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateToken(ctx, &store.Token{TenantID: tn.ID, Name: "okta", Hash: []byte("h")}); err != nil {
+				t.Fatal(err)
+			}
+			// Wait until the sequencer waits for the lock: it is in a numbering transaction.
+			for {
+				var waiting int
+				err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if waiting > 0 {
+					return done
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}},
+		{"the database away", func(t *testing.T, _ *Store, _ string, d *switchDialer, warned <-chan struct{}) func() {
+			d.set(true)
+			<-warned // the sequencer failed a round and backs off
+			return func() {}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			url := pgtest.URL(t)
+			d := &switchDialer{}
+			warned := make(chan struct{}, 1)
+			core, _ := observer.New(zap.InfoLevel)
+			log := zap.New(core, zap.Hooks(func(e zapcore.Entry) error {
+				if e.Level == zap.WarnLevel {
+					select {
+					case warned <- struct{}{}:
+					default:
+					}
+				}
+				return nil
+			}))
+			s, err := OpenPostgres(ctx, PostgresOptions{URL: url, dial: d.dial, Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := c.busy(t, s, url, d, warned)
+			if err := s.Close(); err != nil { // the test's deadline is the failure if it never returns
+				t.Fatal(err)
+			}
+			after()
+			// The store's goroutines end with Close, some (the driver's) a moment after it returns; the
+			// test's deadline is the failure if one is left, and its dump shows which.
+			for storeGoroutines() != "" {
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// storeGoroutines returns the stacks of the goroutines running the store's code (its sequencer) or
+// its driver's (pgx, database/sql), other than the caller's; "" when there is none.
+func storeGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var left []string
+	for _, g := range strings.Split(string(buf), "\n\n")[1:] { // the first is the caller's
+		if strings.Contains(g, "sqlstore.(*sequencer)") || strings.Contains(g, "jackc/pgx") || strings.Contains(g, "database/sql.") {
+			left = append(left, g)
+		}
+	}
+	return strings.Join(left, "\n\n")
 }
