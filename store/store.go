@@ -436,8 +436,8 @@ type Store interface {
 	// DeleteSession ends the session as logged out: EndSession with EndLogout.
 	DeleteSession(ctx context.Context, idHash []byte) error
 	// EndSession ends the session, recording a session.ended event with reason (EndLogout, EndTimeout
-	// or EndDeactivated) in the same transaction; ending an unknown session is not an error and
-	// records nothing.
+	// or EndDeactivated; EndTimeout whatever the reason when the session had expired, unswept) in the
+	// same transaction; ending an unknown session is not an error and records nothing.
 	EndSession(ctx context.Context, idHash []byte, reason string) error
 	// DeleteUserSessions ends every session of the tenant's user, each with a session.ended event
 	// (EndLogout).

@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/scimsso/scimsso/internal/sealing"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
@@ -26,6 +28,9 @@ type dbFlags struct {
 	// secretKeyFile encrypts tenants' SP private keys at rest. Every command that opens the store takes
 	// it: those that create tenants must seal their keys, and those that read tenants must open them.
 	secretKeyFile string
+	// log, not a flag, is serve's logger, for what the store's background work has to say (nil: the
+	// commands, which log nothing).
+	log *zap.Logger
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
@@ -93,7 +98,7 @@ func (m *Main) openStore(ctx context.Context, d dbFlags) (*sqlstore.Store, error
 		if d.maxConns <= 0 {
 			return nil, errors.New("--pg-max-conns must be positive")
 		}
-		s, err := sqlstore.OpenPostgres(ctx, sqlstore.PostgresOptions{URL: dsn, Now: m.Now, MaxConns: d.maxConns, Keyring: keys})
+		s, err := sqlstore.OpenPostgres(ctx, sqlstore.PostgresOptions{URL: dsn, Now: m.Now, MaxConns: d.maxConns, Keyring: keys, Logger: d.log})
 		if err != nil {
 			return nil, fmt.Errorf("--db %s: %w", dbName(dsn), err)
 		}

@@ -124,6 +124,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	c.db.log = log.Named("store")
 	s, err := m.openStore(ctx, c.db)
 	if err != nil {
 		return err

@@ -35,9 +35,13 @@ type dialect interface {
 	// (numbered in commit order), so it wakes EventsWritten's readers; PostgreSQL's are numbered once
 	// committed, so it wakes its sequencer, which wakes them after.
 	eventsCommitted()
+	// eventInsert is the statement that records an event (events.go): insertEvent on SQLite, which
+	// numbers it at insert; insertPendingEvent on PostgreSQL, whose sequencer numbers it once
+	// committed.
+	eventInsert() string
 	// settleEvents makes every event committed before the call visible to ListEvents: nothing to do on
-	// SQLite; on PostgreSQL the committed events still pending are numbered, so a reader sees its own
-	// writes.
+	// SQLite; on PostgreSQL the committed events pending at the call are numbered, so a reader sees
+	// its own writes, within readerWait (then the read goes on without them, and no error).
 	settleEvents(ctx context.Context) error
 	// bind turns a query's ? placeholders into the dialect's.
 	bind(q string) string

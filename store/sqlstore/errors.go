@@ -59,7 +59,15 @@ const (
 	pgCannotConnectNow    = "57P03"
 	pgTooManyConnections  = "53300"
 	pgReadOnlyTransaction = "25006" // a replica promoted or demoted under us
+	pgLockNotAvailable    = "55P03" // lock_timeout
 )
+
+// isLockTimeout reports whether err is PostgreSQL giving up waiting for a lock at the transaction's
+// lock_timeout.
+func isLockTimeout(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == pgLockNotAvailable
+}
 
 // mapPG turns PostgreSQL errors into the store's sentinels; false when err is none of them.
 func mapPG(err error) (error, bool) {

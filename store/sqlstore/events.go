@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -22,8 +23,9 @@ import (
 //
 // seq is what a reader follows: "a reader that has seen every event up to Seq never sees a smaller one
 // appear later". On SQLite, with its one writer, the row id taken at insert is in commit order. On
-// PostgreSQL transactions commit in another order than they insert, so rows are inserted pending and
-// numbered once committed (sequencer.go); ListEvents and LastEventSeq see numbered rows only.
+// PostgreSQL transactions commit in another order than they insert, so events are written to a queue
+// and moved into the log, numbered, once committed (sequencer.go); ListEvents and LastEventSeq read
+// the log only.
 
 // EventRetention is how long events are kept: Sweep deletes older ones (but the newest).
 const EventRetention = 30 * 24 * time.Hour
@@ -66,13 +68,18 @@ func (s *Store) tenantSlug(ctx context.Context, db rower, id string) (string, er
 	return slug, nil
 }
 
-const insertEvent = `INSERT INTO events (id, type, tenant_id, subject, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?)`
+// insertEvent records an event where its seq is given at insert (SQLite); insertPendingEvent where it
+// is given after the commit (PostgreSQL, sequencer.go). The dialect says which (eventInsert).
+const (
+	insertEvent        = `INSERT INTO events (id, type, tenant_id, subject, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?)`
+	insertPendingEvent = `INSERT INTO events_pending (id, type, tenant_id, subject, occurred_at, data) VALUES (?, ?, ?, ?, ?, ?)`
+)
 
 // record writes one event of the tenant in tx; subject is the user it is about ("" for tenant events)
 // and data the JSON of the object.
 func (s *Store) record(ctx context.Context, tx *wtx, now time.Time, typ, tenantID, subject string, data []byte) error {
 	tx.events++
-	_, err := tx.exec(ctx, insertEvent, uuid.NewString(), typ, tenantID, subject, micros(now), string(data))
+	_, err := tx.exec(ctx, s.db.eventInsert(), uuid.NewString(), typ, tenantID, subject, micros(now), string(data))
 	return err
 }
 
@@ -143,82 +150,136 @@ func (s *Store) recordSessionStarted(ctx context.Context, tx *wtx, now time.Time
 }
 
 // endSessions deletes the sessions matching where (a condition on sessions, with its args) and records
-// a session.ended event for each, with reason and the OpenID clients signed in with the session;
-// it returns how many ended.
+// a session.ended event for each, with reason and the OpenID clients signed in with the session
+// (rememberSignIns: they redeemed a code of it, whether or not their tokens have expired since),
+// which are forgotten with it; it returns how many ended. A session past its expiry had already ended by
+// timeout, unswept: its reason is EndTimeout, whatever ends it now. The clients come back with each
+// deleted row, from one index lookup inside the DELETE: no statement per session (Sweep ends a
+// thousand at a time).
 func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason, where string, args ...any) (int64, error) {
-	var ended []store.Session
-	err := tx.each(ctx, `DELETE FROM sessions WHERE `+where+` RETURNING id_hash, tenant_id, user_id, created_at, expires_at, mobile`, args,
+	var ended []endedSession
+	// The clients signed in with the session, told by back-channel logout: read with each deleted row.
+	err := tx.each(ctx, `DELETE FROM sessions WHERE `+where+` RETURNING id_hash, tenant_id, user_id, created_at, expires_at, mobile,
+		(SELECT string_agg(client_id, ' ') FROM oidc_session_clients WHERE session_hash = sessions.id_hash)`, args,
 		func(sc scanner) error {
-			var ss store.Session
-			var c, e int64
+			var e endedSession
+			var c, x int64
 			var mobile int
-			if err := sc.Scan(&ss.IDHash, &ss.TenantID, &ss.UserID, &c, &e, &mobile); err != nil {
+			var clients sql.NullString
+			if err := sc.Scan(&e.IDHash, &e.TenantID, &e.UserID, &c, &x, &mobile, &clients); err != nil {
 				return err
 			}
-			ss.CreatedAt, ss.ExpiresAt, ss.Mobile = fromMicros(c), fromMicros(e), mobile != 0
-			ended = append(ended, ss)
+			e.CreatedAt, e.ExpiresAt, e.Mobile = fromMicros(c), fromMicros(x), mobile != 0
+			e.clients = slices.Compact(slices.Sorted(slices.Values(strings.Fields(clients.String))))
+			ended = append(ended, e)
 			return nil
 		})
 	if err != nil {
 		return 0, err
 	}
 	// RETURNING gives no order: record them oldest first, so the log reads the same on every backend.
-	slices.SortFunc(ended, func(a, b store.Session) int {
+	slices.SortFunc(ended, func(a, b endedSession) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(string(a.IDHash), string(b.IDHash)))
 	})
 	for i := range ended {
-		ss := &ended[i]
-		slug, err := s.tenantSlug(ctx, tx, ss.TenantID)
+		e := &ended[i]
+		slug, err := s.tenantSlug(ctx, tx, e.TenantID)
 		if err != nil {
 			return 0, err
 		}
-		o := store.NewSessionObject(ss, slug)
-		o.Reason = reason
-		// The clients signed in with the session (rememberSignIns), told by back-channel logout: read
-		// and forgotten with it.
-		err = tx.each(ctx, `SELECT client_id FROM oidc_session_clients WHERE session_hash = ? ORDER BY client_id`, []any{ss.IDHash},
-			func(sc scanner) error {
-				var id string
-				if err := sc.Scan(&id); err != nil {
-					return err
-				}
-				o.Clients = append(o.Clients, id)
-				return nil
-			})
-		if err != nil {
-			return 0, err
+		o := store.NewSessionObject(&e.Session, slug)
+		o.Reason, o.Clients = reason, e.clients
+		if !e.ExpiresAt.After(now) {
+			o.Reason = store.EndTimeout
 		}
 		if len(o.Clients) > 0 {
-			if _, err := tx.exec(ctx, `DELETE FROM oidc_session_clients WHERE session_hash = ?`, ss.IDHash); err != nil {
+			if _, err := tx.exec(ctx, `DELETE FROM oidc_session_clients WHERE session_hash = ?`, e.IDHash); err != nil {
 				return 0, err
 			}
 		}
-		if err := s.recordObject(ctx, tx, now, store.EventSessionEnded, ss.TenantID, ss.UserID, o); err != nil {
+		if err := s.recordObject(ctx, tx, now, store.EventSessionEnded, e.TenantID, e.UserID, o); err != nil {
 			return 0, err
 		}
 	}
 	return int64(len(ended)), nil
 }
 
+// endedSession is a session endSessions deleted, with the clients signed in with it.
+type endedSession struct {
+	store.Session
+	clients []string
+}
+
+// sweepBatch bounds the sessions one transaction of Sweep ends, and the events one deletes: on SQLite
+// every other write waits for the one writer meanwhile (100,000 expired sessions in one transaction
+// held a SCIM write up 4 s).
+const sweepBatch = 1000
+
+// sweepSessions ends the expired sessions, sweepBatch at a time, each batch its own transaction, until
+// a batch finds fewer: writes queued meanwhile go between the batches. It returns how many ended.
+func (s *Store) sweepSessions(ctx context.Context) (int64, error) {
+	var n int64
+	for {
+		var k int64
+		err := s.write(ctx, func(tx *wtx, now time.Time) error {
+			var err error
+			// The outer condition again, so that on PostgreSQL a session touched (moved on) while the
+			// DELETE waited for its row is re-checked and kept.
+			k, err = s.endSessions(ctx, tx, now, store.EndTimeout,
+				`id_hash IN (SELECT id_hash FROM sessions WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2) AND expires_at <= ?1`,
+				micros(now), sweepBatch)
+			return err
+		})
+		n += k
+		if err != nil || k < sweepBatch {
+			return n, err
+		}
+	}
+}
+
 // sweepEvents deletes the events older than EventRetention, but always keeps the newest event, so
-// that seq goes on from it (SQLite's next row id is one above the greatest); Sweep calls it in its
-// transaction. It walks the seq index from the oldest event to the first one young enough to keep,
-// and deletes what lies before: the cost is that of the rows deleted, and no index on occurred_at is
-// kept up on every write. (An event older than a younger one's seq stays until that one goes: times
-// are the transactions', and seq their order of commit, which agree to within a transaction's length.)
-func sweepEvents(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
-	res, err := tx.exec(ctx, `DELETE FROM events WHERE seq > 0 AND seq < coalesce(
-		(SELECT seq FROM events WHERE seq > 0 AND occurred_at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) FROM events))`,
-		micros(now.Add(-EventRetention)))
+// that seq goes on from it (a new seq is one above the greatest, on both backends), sweepBatch at a
+// time, each batch its own transaction. It finds the first event young enough to keep by walking the
+// seq index from the oldest (the cost is that of the rows it then deletes, and no index on
+// occurred_at is kept up on every write), and deletes by seq below it, each batch starting where the
+// last one ended, not walking again over what it deleted. (An event older than a younger one's seq
+// stays until that one goes: times are the transactions', and seq their order of commit, which agree
+// to within a transaction's length.)
+func (s *Store) sweepEvents(ctx context.Context) (int64, error) {
+	var lo, keep int64
+	err := s.row(ctx, `SELECT coalesce((SELECT min(seq) FROM events), 0),
+		coalesce((SELECT seq FROM events WHERE occurred_at >= ? ORDER BY seq LIMIT 1), (SELECT max(seq) FROM events), 0)`,
+		micros(s.now().Add(-EventRetention))).Scan(&lo, &keep)
 	if err != nil {
 		return 0, err
 	}
-	n, _ := res.RowsAffected()
+	var n int64
+	for lo < keep {
+		var k int64
+		err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+			k = 0
+			return tx.each(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?) RETURNING seq`,
+				[]any{lo, keep, sweepBatch}, func(sc scanner) error {
+					var seq int64
+					if err := sc.Scan(&seq); err != nil {
+						return err
+					}
+					k++
+					lo = max(lo, seq+1)
+					return nil
+				})
+		})
+		n += k
+		if err != nil || k < sweepBatch {
+			return n, err
+		}
+	}
 	return n, nil
 }
 
-// ListEvents implements store.EventStore. Every event committed before the call is visible to it; a
-// Limit of 0 or less lists defaultEventLimit events.
+// ListEvents implements store.EventStore. Every event committed before the call is visible to it,
+// unless numbering it took longer than readerWait (PostgreSQL, sequencer.go); a Limit of 0 or less
+// lists defaultEventLimit events.
 func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
 	if !q.Lazy {
 		if err := s.db.settleEvents(ctx); err != nil {
@@ -229,25 +290,17 @@ func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Eve
 	if limit <= 0 {
 		limit = defaultEventLimit
 	}
-	args := []any{max(q.After, 0)}
-	cond := ""
+	var types []string
 	if len(q.Types) > 0 {
-		// Only known types can match; keeping to them bounds the statement texts (one per count) and
-		// the placeholders.
-		types := slices.DeleteFunc(slices.Clone(q.Types), func(t string) bool { return !slices.Contains(store.EventTypes, t) })
-		slices.Sort(types)
-		types = slices.Compact(types)
+		// Only known types can match, and the statement names them (listEventsSQL): keep to the
+		// list's own strings, each once, in its order.
+		types = slices.DeleteFunc(slices.Clone(store.EventTypes), func(t string) bool { return !slices.Contains(q.Types, t) })
 		if len(types) == 0 {
 			return []store.Event{}, nil
 		}
-		cond = " AND type IN (?" + strings.Repeat(", ?", len(types)-1) + ")"
-		for _, t := range types {
-			args = append(args, t)
-		}
 	}
-	args = append(args, limit)
 	out := make([]store.Event, 0, min(limit, 512))
-	err := s.each(ctx, `SELECT seq, id, type, tenant_id, subject, occurred_at, data FROM events WHERE seq > ?`+cond+` ORDER BY seq LIMIT ?`, args,
+	err := s.each(ctx, listEventsSQL(types), []any{max(q.After, 0), limit},
 		func(sc scanner) error {
 			var e store.Event
 			var at int64
@@ -271,13 +324,54 @@ func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Eve
 	return out, nil
 }
 
-// LastEventSeq implements store.EventStore. Every event committed before the call is counted.
+// eventCols are the columns ListEvents reads.
+const eventCols = `seq, id, type, tenant_id, subject, occurred_at, data`
+
+// listEventsSQL is ListEvents' statement: the events after ?1, at most ?2, in seq order, of the types
+// given (none: of every type), which must be store.EventTypes' own strings.
+//
+// With types, each is a walk in seq order from the cursor that stops at ?2 rows: of the (type, seq)
+// index for a rare type, of the log for a common one, whose rows come soon; the first ?2 of the walks
+// are returned. "type IN (…)" would either walk the log from the cursor for rare types too (the whole
+// log after it) or read every event of the types after the cursor to sort them; this reads at most
+// ?2 rows a type. The types are written into the statement, not bound: on PostgreSQL a prepared
+// statement settles on a generic plan, made without the bound values, which takes the type for one
+// of ten (common) and walks the log for every type; written in, each plan is made for its types.
+// They are constants from a list of ten, so the statements are few.
+func listEventsSQL(types []string) string {
+	walk := func(typ string) string {
+		cond := ""
+		if typ != "" {
+			cond = `type = '` + typ + `' AND `
+		}
+		return `SELECT ` + eventCols + ` FROM events WHERE ` + cond + `seq > ?1 ORDER BY seq LIMIT ?2`
+	}
+	switch len(types) {
+	case 0:
+		return walk("")
+	case 1:
+		return walk(types[0])
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT ` + eventCols + ` FROM (`)
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(` UNION ALL `)
+		}
+		fmt.Fprintf(&b, `SELECT * FROM (%s) t%d`, walk(t), i)
+	}
+	b.WriteString(`) e ORDER BY seq LIMIT ?2`)
+	return b.String()
+}
+
+// LastEventSeq implements store.EventStore. Every event committed before the call is counted, as in
+// ListEvents.
 func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 	if err := s.db.settleEvents(ctx); err != nil {
 		return 0, fmt.Errorf("sqlstore: last event seq: %w", mapErr(err))
 	}
 	var seq int64
-	if err := s.row(ctx, `SELECT coalesce(max(seq), 0) FROM events WHERE seq > 0`).Scan(&seq); err != nil {
+	if err := s.row(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("sqlstore: last event seq: %w", err)
 	}
 	return seq, nil

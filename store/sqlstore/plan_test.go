@@ -16,6 +16,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/scimsso/scimsso/internal/pgtest"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -286,4 +287,105 @@ func (s *Store) explain(t *testing.T, q string) string {
 		t.Fatalf("explain %s: %v", q, err)
 	}
 	return strings.Join(plan, "\n")
+}
+
+// TestEventTypePlans: a poll for a few types walks the (type, seq) index from the cursor, never the
+// whole log after it. On SQLite (without statistics) every statement ListEvents runs for one to three
+// types searches events_type for each type. On PostgreSQL, over a log of common events and a few rare
+// ones, a poll for the rare type, alone or with common ones, walks events_type for it, in the plan
+// for its values and in the generic plan a prepared statement may settle on.
+func TestEventTypePlans(t *testing.T) {
+	ctx := context.Background()
+	polls := [][]string{
+		{store.EventSCIMTokenIssued},
+		{store.EventSCIMTokenIssued, store.EventUserUpdated},
+		{store.EventSCIMTokenIssued, store.EventUserUpdated, store.EventSessionEnded},
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		s := openTest(t)
+		for _, types := range polls {
+			if _, err := s.ListEvents(ctx, store.EventQuery{Types: types}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := 0
+		for _, q := range s.cachedStatements() {
+			if !strings.Contains(q, "FROM events") {
+				continue
+			}
+			n++
+			plan := s.explain(t, q)
+			if strings.Count(plan, "events_type (type=? AND seq>?)") != strings.Count(q, "type =") || strings.Contains(plan, "SCAN events") {
+				t.Errorf("a poll by type does not walk events_type alone:\n%s\n%s", q, plan)
+			}
+		}
+		if n != len(polls) {
+			t.Fatalf("%d statements on events, want %d", n, len(polls))
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		s, err := OpenPostgres(ctx, PostgresOptions{URL: pgtest.URL(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		err = s.write(ctx, func(tx *wtx, now time.Time) error {
+			common := slices.DeleteFunc(slices.Clone(store.EventTypes), func(typ string) bool { return typ == store.EventSCIMTokenIssued })
+			for i := range 20000 {
+				typ := common[i%len(common)]
+				if i%5000 == 0 {
+					typ = store.EventSCIMTokenIssued
+				}
+				if err := s.record(ctx, tx, now, typ, tn.ID, "", []byte(`{}`)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.LastEventSeq(ctx); err != nil { // numbers them
+			t.Fatal(err)
+		}
+		conn, err := s.db.pool().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		exec := func(q string) {
+			t.Helper()
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		exec("ANALYZE events")
+		for i, types := range polls {
+			q := s.db.bind(listEventsSQL(types))
+			exec(fmt.Sprintf("PREPARE poll%d AS %s", i, q))
+			values := "0, 100"
+			for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+				exec("SET plan_cache_mode = " + mode)
+				var plan []string
+				rows, err := conn.QueryContext(ctx, fmt.Sprintf("EXPLAIN EXECUTE poll%d(%s)", i, values))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var line string
+					rows.Scan(&line)
+					plan = append(plan, line)
+				}
+				rows.Close()
+				all := strings.Join(plan, "\n")
+				if !strings.Contains(all, "events_type") || strings.Contains(all, "Seq Scan on events") {
+					t.Errorf("%s, %s: the plan does not walk events_type:\n%s\n%s", strings.Join(types, ","), mode, q, all)
+				}
+			}
+		}
+	})
 }

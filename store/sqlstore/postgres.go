@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/sealing"
 )
@@ -30,6 +31,9 @@ type PostgresOptions struct {
 	MaxConns int
 	// Keyring, as in Options, encrypts tenants' SP private keys at rest.
 	Keyring *sealing.Keyring
+	// Logger receives what the store's background work has to say (the event sequencer failing and
+	// recovering); nil: nothing is logged.
+	Logger *zap.Logger
 
 	// dial, for tests, opens the store's connections to the server (a connection cut mid-answer).
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -81,7 +85,11 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Store, error) {
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	p := &postgres{db: db, now: opts.Now, seq: sequencer{db: db, written: newWakeup(), kick: newWakeup()}}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	p := &postgres{db: db, now: opts.Now, seq: sequencer{db: db, written: newWakeup(), kick: newWakeup(), batch: sequenceBatch,
+		log: opts.Logger.Named("sequencer")}}
 	s := &Store{db: p, now: opts.Now, keys: opts.Keyring, written: p.seq.written}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -176,6 +184,8 @@ func (p *postgres) migrationConn(ctx context.Context) (*sql.Conn, func(), error)
 
 // eventsCommitted wakes the sequencer, which numbers the events and then wakes the reader.
 func (p *postgres) eventsCommitted() { p.seq.kick.notify() }
+
+func (p *postgres) eventInsert() string { return insertPendingEvent }
 
 func (p *postgres) settleEvents(ctx context.Context) error { return p.seq.settle(ctx) }
 

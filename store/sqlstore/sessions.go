@@ -322,7 +322,9 @@ func (f *finder) DepartmentTeam(department string) (string, bool, error) {
 	return departmentTeam(f.ctx, f.row, f.tenantID, department)
 }
 
-// Sweep implements store.Store.
+// Sweep implements store.Store. It ends the expired sessions first, in batches (sweepSessions), each
+// with a session.ended event naming the clients signed in with it; then deletes the other expired rows
+// in one transaction, and the old events in batches (sweepEvents).
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	hooks, err := s.ListWebhooks(ctx)
 	if err != nil {
@@ -332,7 +334,10 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	for i, w := range hooks {
 		ids[i] = w.ID
 	}
-	var n int64
+	n, err := s.sweepSessions(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: sweep: sessions: %w", err)
+	}
 	err = s.write(ctx, func(tx *wtx, now time.Time) error {
 		day := micros(now.Add(-24 * time.Hour))
 		for _, q := range []struct {
@@ -351,15 +356,7 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 			k, _ := res.RowsAffected()
 			n += k
 		}
-		k, err := s.endSessions(ctx, tx, now, store.EndTimeout, `expires_at <= ?`, micros(now))
-		if n += k; err != nil {
-			return err
-		}
-		if k, err = sweepEvents(ctx, tx, now); err != nil {
-			return err
-		}
-		n += k
-		k, err = sweepOIDC(ctx, tx, now)
+		k, err := sweepOIDC(ctx, tx, now)
 		n += k
 		if err != nil {
 			return err
@@ -371,5 +368,9 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: sweep: %w", err)
 	}
-	return n, nil
+	k, err := s.sweepEvents(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: sweep: events: %w", err)
+	}
+	return n + k, nil
 }

@@ -215,6 +215,8 @@ func (l *sqlite) migrationConn(context.Context) (*sql.Conn, func(), error) {
 // eventsCommitted wakes the reader at once: the one writer numbers events in commit order.
 func (l *sqlite) eventsCommitted() { l.written.notify() }
 
+func (l *sqlite) eventInsert() string { return insertEvent }
+
 func (l *sqlite) settleEvents(context.Context) error { return nil }
 
 func (l *sqlite) bind(q string) string { return q }

@@ -23,10 +23,10 @@
 // Events are written by the store methods that make the changes, inside the same write transaction.
 // Their seq promises a reader following by cursor that no event appears behind it. SQLite's one
 // writer numbers rows in commit order at insert. PostgreSQL's writers commit in another order than
-// they insert, so rows go in pending and a sequencer numbers them once committed, one sequencer at a
-// time across replicas (an advisory lock), without making writers wait for each other: the other way,
-// a lock held from the last event insert through the commit, would put every event-writing commit of
-// the cluster, fsync included, in one line.
+// they insert, so events go to a queue and a sequencer moves them into the log, numbered, once
+// committed, one sequencer at a time across replicas (an advisory lock), without making writers wait
+// for each other: the other way, a lock held from the last event insert through the commit, would put
+// every event-writing commit of the cluster, fsync included, in one line.
 package sqlstore
 
 import (

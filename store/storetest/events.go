@@ -272,6 +272,39 @@ func testEventsSessions(t *testing.T, s store.Store, clock *Clock) {
 	}
 	wantEnded(before, store.EndLogout, b1, b2)
 
+	// A session that expired and was not swept yet ended by timeout, however it is ended now.
+	expired := newSession("expired", u, time.Minute)
+	clock.Add(2 * time.Minute)
+	before = last(t, s)
+	if err := s.DeleteSession(ctx, expired.IDHash); err != nil {
+		t.Fatal(err)
+	}
+	wantEnded(before, store.EndTimeout, expired)
+
+	// The clients named are those signed in with the session (they redeemed a code of it), whether
+	// their tokens expired or were revoked since: each may have a session of its own with the person
+	// that a back-channel logout ends.
+	wiki, chat, mail := mustOIDCClient(t, s, "wiki", false), mustOIDCClient(t, s, "chat", true), mustOIDCClient(t, s, "mail", false)
+	held := newSession("held", u, 3*time.Hour)
+	giveTokens(t, s, clock, wiki.ID, "wiki-1", held) // revoked below: wiki is still told
+	giveTokens(t, s, clock, chat.ID, "chat-1", held)
+	giveTokens(t, s, clock, mail.ID, "mail-1", held) // revoked below, but mail-2 is not
+	giveTokens(t, s, clock, mail.ID, "mail-2", held)
+	for _, family := range []string{"wiki-1", "mail-1"} {
+		if err := s.RevokeOIDCFamily(ctx, family); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Add(time.Hour) // the tokens (10 minutes) expire; the session does not
+	before = last(t, s)
+	if err := s.DeleteSession(ctx, held.IDHash); err != nil {
+		t.Fatal(err)
+	}
+	es := wantTypes(t, s, before, store.EventSessionEnded)
+	want := store.NewSessionObject(held, "acme")
+	want.Reason, want.Clients = store.EndLogout, slices.Sorted(slices.Values([]string{chat.ID, mail.ID, wiki.ID}))
+	sameJSON(t, "session.ended", es[0].Data, want)
+
 	// Sweep ends the sessions that timed out, and only those.
 	soon := newSession("soon", v, time.Minute)
 	clock.Add(2 * time.Minute)
