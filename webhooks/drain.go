@@ -107,13 +107,13 @@ func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 	if !ok {
 		return river.JobCancel(fmt.Errorf("webhook %s: no consumer of kind %q in this binary", id, w.Kind))
 	}
-	// After a failure, events of other lanes past the one that failed may have been delivered already:
-	// they are not sent again (a user's receiver would see an older state after a newer one).
-	var sent map[string]bool
-	if w.Failures > 0 {
-		if sent, err = st.DeliveredAfter(ctx, id, w.Cursor); err != nil {
-			return err
-		}
+	// Events of other lanes past the cursor may have been delivered already (after a failure, or by a
+	// drain that stopped early: its turn ended, Stop, a timeout): they are not sent again, or a user's
+	// receiver would see an older state after a newer one. Always read: a drain cut short resets the
+	// failures to 0 with such events left behind the cursor (one indexed query).
+	sent, err := st.DeliveredAfter(ctx, id, w.Cursor)
+	if err != nil {
+		return err
 	}
 	until := s.cfg.Now().Add(drainFor)
 	for {
