@@ -439,7 +439,7 @@ func (r *resendWorker) Work(ctx context.Context, job *river.Job[ResendArgs]) err
 }
 
 // Backoff is the wait before the next attempt after failures failed attempts in a row: 4 s, doubling,
-// capped at an hour, with up to 10% jitter either way so that drains failing together spread out.
+// with up to 10% jitter either way so that drains failing together spread out, capped at an hour.
 // The first retry comes within 10 s (4.4 s at most; river's scheduler makes a job due within 5 s
 // available at once).
 func Backoff(failures int) time.Duration {
@@ -447,8 +447,8 @@ func Backoff(failures int) time.Duration {
 	for i := 1; i < failures && d < time.Hour; i++ {
 		d *= 2
 	}
-	d = min(d, time.Hour)
-	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+	// The cap comes after the jitter: never more than an hour.
+	return min(d+time.Duration((rand.Float64()*0.2-0.1)*float64(d)), time.Hour)
 }
 
 // RetryPolicy is river's ClientRetryPolicy for delivery jobs: the wait is Backoff of the failures
