@@ -3,7 +3,6 @@ package webhooks
 import (
 	"testing"
 	"time"
-
 )
 
 // Backoff's waits: the first retry within 10 s, none above an hour (once, the jitter came after the
