@@ -454,7 +454,8 @@ func Backoff(failures int) time.Duration {
 // RetryPolicy is river's ClientRetryPolicy for delivery jobs: the wait is Backoff of the failures
 // the job's worker counted (a drain counts the webhook's failures since its last delivered event, kept
 // in the store, so a drain enqueued anew keeps the pace), or of the job's own errors when its worker
-// counted none (another kind of job, or a panic).
+// counted none (another kind of job, or a panic), except a drain's: soon, as its errors gather over a
+// long life.
 type RetryPolicy struct {
 	now  func() time.Time
 	mu   sync.Mutex
@@ -477,7 +478,14 @@ func (p *RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	d, ok := p.next[job.ID]
 	delete(p.next, job.ID)
 	p.mu.Unlock()
-	if !ok {
+	switch {
+	case ok:
+	case job.Kind == (DrainArgs{}).Kind():
+		// A drain whose worker recorded no wait: rescued (its replica died) or panicked. A drain job
+		// lives long and gathers errors over its life, so they say nothing of the receiver: retry
+		// soon; the webhook's failures in the store pace a failing receiver.
+		d = Backoff(1)
+	default:
 		d = Backoff(len(job.Errors) + 1)
 	}
 	return time.Now().Add(d)
