@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -329,6 +331,43 @@ func TestDrainCutShortDoesNotResend(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("user a received %v; want %v", got, want)
+		}
+	})
+}
+
+// Stop closes the kept-alive connections to receivers (once, they stayed open until their idle timeout).
+func TestStopClosesIdleConnections(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
+		l := newEventLog(t, open(t))
+		closed := make(chan struct{}, 100)
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				closed <- struct{}{}
+			}
+		}
+		srv.Start()
+		t.Cleanup(srv.Close)
+		w, err := Add(ctx, l, srv.URL+"/hook", nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.user("a")
+		e := l.emit(store.EventUserUpdated, "a", time.Time{})
+		s := startService(t, l, nil)
+		waitCursor(t, l, w.ID, e.Seq)
+		select {
+		case <-closed:
+			t.Fatal("a connection was closed before Stop")
+		default:
+		}
+		if err := s.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Error("the receiver's connection is still open 10 s after Stop")
 		}
 	})
 }
