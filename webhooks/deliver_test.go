@@ -126,7 +126,7 @@ func TestRetryUntilDelivered(t *testing.T) {
 		if !slices.ContainsFunc(reqs, func(r received) bool { return r.id == reqs[0].id && r.status == http.StatusOK }) {
 			t.Errorf("event %s never delivered", reqs[0].id)
 		}
-		ds, err := l.ListDeliveries(ctx, w.ID, 100)
+		ds, err := l.ListDeliveries(ctx, w.ID, "", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestGiveUpAndResend(t *testing.T) {
 		e3 := l.emit(store.EventUserUpdated, "new", time.Time{})
 		s := startService(t, l, nil)
 		waitCursor(t, l, w.ID, e3.Seq)
-		ds, _ := l.ListDeliveries(ctx, w.ID, 10)
+		ds, _ := l.ListDeliveries(ctx, w.ID, "", 10)
 		var outcomes []string
 		for _, d := range slices.Backward(ds) {
 			outcomes = append(outcomes, d.EventID+":"+d.Outcome)
