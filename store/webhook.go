@@ -107,9 +107,10 @@ type WebhookStore interface {
 	DeliveredAfter(ctx context.Context, webhookID string, after int64) (map[string]bool, error)
 	// RecordDelivery records d (a resend) without touching the cursor; ErrNotFound for an unknown webhook.
 	RecordDelivery(ctx context.Context, d Delivery) error
-	// ListDeliveries returns the webhook's recorded deliveries, newest first, at most limit; the store
-	// keeps the latest MaxDeliveries a webhook and give-ups for DeliveryRetention.
-	ListDeliveries(ctx context.Context, webhookID string, limit int) ([]Delivery, error)
+	// ListDeliveries returns the webhook's recorded deliveries of the outcome (every outcome when ""),
+	// newest first, at most limit; the store keeps the latest MaxDeliveries a webhook and give-ups for
+	// DeliveryRetention.
+	ListDeliveries(ctx context.Context, webhookID, outcome string, limit int) ([]Delivery, error)
 	// DeliveryOf returns the newest delivery recorded of event eventID to the webhook, or ErrNotFound.
 	DeliveryOf(ctx context.Context, webhookID, eventID string) (*Delivery, error)
 }

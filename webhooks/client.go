@@ -31,6 +31,9 @@ type sender struct {
 	client *http.Client
 }
 
+// closeIdle closes the sender's idle connections.
+func (s *sender) closeIdle() { s.client.CloseIdleConnections() }
+
 func newSender(allowLoopback bool, timeout time.Duration) *sender {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: dialControl(allowLoopback)}
 	tr := &http.Transport{

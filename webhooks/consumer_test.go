@@ -55,7 +55,7 @@ func TestConsumerKind(t *testing.T) {
 			t.Fatal("no request")
 		}
 		waitCursor(t, l, d.ID, end.Seq)
-		ds, _ := l.ListDeliveries(ctx, d.ID, 10)
+		ds, _ := l.ListDeliveries(ctx, d.ID, "", 10)
 		if len(ds) != 1 || ds[0].EventID != want.ID || ds[0].Outcome != store.DeliveryDelivered {
 			t.Errorf("deliveries %+v, want the one request", ds)
 		}

@@ -107,13 +107,13 @@ func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 	if !ok {
 		return river.JobCancel(fmt.Errorf("webhook %s: no consumer of kind %q in this binary", id, w.Kind))
 	}
-	// After a failure, events of other lanes past the one that failed may have been delivered already:
-	// they are not sent again (a user's receiver would see an older state after a newer one).
-	var sent map[string]bool
-	if w.Failures > 0 {
-		if sent, err = st.DeliveredAfter(ctx, id, w.Cursor); err != nil {
-			return err
-		}
+	// Events of other lanes past the cursor may have been delivered already (after a failure, or by a
+	// drain that stopped early: its turn ended, Stop, a timeout): they are not sent again, or a user's
+	// receiver would see an older state after a newer one. Always read: a drain cut short resets the
+	// failures to 0 with such events left behind the cursor (one indexed query).
+	sent, err := st.DeliveredAfter(ctx, id, w.Cursor)
+	if err != nil {
+		return err
 	}
 	until := s.cfg.Now().Add(drainFor)
 	for {
@@ -439,7 +439,7 @@ func (r *resendWorker) Work(ctx context.Context, job *river.Job[ResendArgs]) err
 }
 
 // Backoff is the wait before the next attempt after failures failed attempts in a row: 4 s, doubling,
-// capped at an hour, with up to 10% jitter either way so that drains failing together spread out.
+// with up to 10% jitter either way so that drains failing together spread out, capped at an hour.
 // The first retry comes within 10 s (4.4 s at most; river's scheduler makes a job due within 5 s
 // available at once).
 func Backoff(failures int) time.Duration {
@@ -447,14 +447,15 @@ func Backoff(failures int) time.Duration {
 	for i := 1; i < failures && d < time.Hour; i++ {
 		d *= 2
 	}
-	d = min(d, time.Hour)
-	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+	// The cap comes after the jitter: never more than an hour.
+	return min(d+time.Duration((rand.Float64()*0.2-0.1)*float64(d)), time.Hour)
 }
 
 // RetryPolicy is river's ClientRetryPolicy for delivery jobs: the wait is Backoff of the failures
 // the job's worker counted (a drain counts the webhook's failures since its last delivered event, kept
 // in the store, so a drain enqueued anew keeps the pace), or of the job's own errors when its worker
-// counted none (another kind of job, or a panic).
+// counted none (another kind of job, or a panic), except a drain's: soon, as its errors gather over a
+// long life.
 type RetryPolicy struct {
 	now  func() time.Time
 	mu   sync.Mutex
@@ -477,7 +478,14 @@ func (p *RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	d, ok := p.next[job.ID]
 	delete(p.next, job.ID)
 	p.mu.Unlock()
-	if !ok {
+	switch {
+	case ok:
+	case job.Kind == (DrainArgs{}).Kind():
+		// A drain whose worker recorded no wait: rescued (its replica died) or panicked. A drain job
+		// lives long and gathers errors over its life, so they say nothing of the receiver: retry
+		// soon; the webhook's failures in the store pace a failing receiver.
+		d = Backoff(1)
+	default:
 		d = Backoff(len(job.Errors) + 1)
 	}
 	return time.Now().Add(d)

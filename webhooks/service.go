@@ -257,6 +257,9 @@ func (s *Service) Stop(ctx context.Context) error {
 	if ctx.Err() != nil {
 		err = s.client.StopAndCancel(context.WithoutCancel(ctx))
 	}
+	// No attempt runs any more: the kept-alive connections to receivers are closed now, not when
+	// their idle timeout passes (a Service stopped and started again, or a test, would leak them).
+	s.sender.closeIdle()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("webhooks: stop: %w", err)
 	}

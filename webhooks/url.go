@@ -37,6 +37,10 @@ func CheckURL(raw string, allowHTTPLoopback bool) error {
 			return fmt.Errorf("webhook URL %q points at %s", raw, why)
 		}
 		loopback = a.Unmap().IsLoopback()
+	} else if numericHost(host) {
+		// 127.1, 2130706433, 0x7f.1: not an address netip reads, yet resolvers and browsers take it as
+		// one (inet_aton), so the dialer would reach whatever IPv4 address it spells.
+		return fmt.Errorf("webhook URL %q has a numeric host that is not an IPv4 address in dotted decimal (a.b.c.d)", raw)
 	} else if loopback && !allowHTTPLoopback {
 		return fmt.Errorf("webhook URL %q points at a loopback address (serve --allow-http-loopback-webhooks allows it)", raw)
 	}
@@ -52,14 +56,26 @@ func CheckURL(raw string, allowHTTPLoopback bool) error {
 	return nil
 }
 
+// numericHost reports whether host ends in a number (decimal, or hex with 0x), as the WHATWG URL
+// standard reads an IPv4 host: no DNS name ends so (top-level domains are not numeric).
+func numericHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	if hex, ok := strings.CutPrefix(last, "0x"); ok {
+		return strings.Trim(hex, "0123456789abcdef") == ""
+	}
+	return last != "" && strings.Trim(last, "0123456789") == ""
+}
+
 func isLoopbackName(host string) bool {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
 // notPublic are ranges beyond net/netip's predicates that no webhook receiver lives in: carrier-grade
-// NAT, IETF protocol assignments, benchmarking, "this network", reserved, and NAT64 (which maps any
-// IPv4 address, private ones included).
+// NAT, IETF protocol assignments, benchmarking, "this network", reserved, and the IPv6 forms that
+// embed an IPv4 address, private ones included: NAT64, IPv4-compatible (::/96; :: and ::1 are
+// caught before), SIIT (::ffff:0:0:0/96), 6to4 (2002::/16) and Teredo (2001::/32).
 var notPublic = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
@@ -68,6 +84,10 @@ var notPublic = []netip.Prefix{
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("2001::/32"),
 }
 
 // refused names the kind of address a is when webhooks may not be sent there, or returns "".

@@ -140,7 +140,7 @@ func (m *Main) commands() []command {
 			"Adds a webhook: each event after now (of --types, default all) is POSTed to URL, signed: its secret alone on stdout (shown only once), its id on stderr.", nil, m.webhookAdd},
 		{"webhook list", "", "Lists the webhooks (never their secrets), how many events each is behind and whether it is failing.", nil, m.webhookList},
 		{"webhook remove", "ID", "Removes a webhook; delivery to it stops.", nil, m.webhookRemove},
-		{"webhook deliveries", "ID [--limit 50] [--resend EVENT_ID]",
+		{"webhook deliveries", "ID [--limit 50] [--outcome delivered|failed|gave_up] [--resend EVENT_ID]",
 			"Lists a webhook's latest delivery attempts and given-up events, newest first (an OpenID client's id: its back-channel logouts); --resend sends an event again.", nil, m.webhookDeliveries},
 		{"oidc rotate-key", "", "Makes new ID token signing keys sign from now on; the replaced keys stay in the published key set for 24 hours.", nil, m.oidcRotateKey},
 		{"apikey create", "--name LABEL --scope S[,S…]",

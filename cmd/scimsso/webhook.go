@@ -199,6 +199,7 @@ func (m *Main) webhookDeliveries(ctx context.Context, args []string) error {
 	var d dbFlags
 	d.register(fs)
 	limit := fs.Int("limit", 50, "how many of the latest deliveries to list (at most 1000)")
+	outcome := fs.String("outcome", "", "list only deliveries of this outcome: delivered, failed or gave_up (a give-up stays listed behind any number of deliveries)")
 	resend := fs.String("resend", "", "EVENT_ID: send this event to the webhook once more (a server delivers it within seconds)")
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
@@ -209,6 +210,11 @@ func (m *Main) webhookDeliveries(ctx context.Context, args []string) error {
 	}
 	if *limit < 1 || *limit > store.MaxDeliveries {
 		return fmt.Errorf("webhook deliveries: --limit must be 1 to %d", store.MaxDeliveries)
+	}
+	switch *outcome {
+	case "", store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryGaveUp:
+	default:
+		return fmt.Errorf("webhook deliveries: --outcome must be %s, %s or %s", store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryGaveUp)
 	}
 	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
@@ -226,7 +232,7 @@ func (m *Main) webhookDeliveries(ctx context.Context, args []string) error {
 	if *resend != "" {
 		return m.resend(ctx, s, id, *resend)
 	}
-	ds, err := s.ListDeliveries(ctx, id, *limit)
+	ds, err := s.ListDeliveries(ctx, id, *outcome, *limit)
 	if err != nil {
 		return err
 	}

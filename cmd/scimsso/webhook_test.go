@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/scimsso/scimsso/internal/pgtest"
 	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
 	"github.com/scimsso/scimsso/webhooks"
 )
 
@@ -183,12 +185,14 @@ func TestWebhookCLI(t *testing.T) {
 		{[]string{"deliveries", "nope"}, `unknown webhook "nope"`},
 		{[]string{"deliveries", id[1], "--limit", "0"}, "--limit"},
 		{[]string{"deliveries", id[1], "--resend", "evt_nope"}, "never sent"},
+		{[]string{"deliveries", id[1], "--outcome", "lost"}, "--outcome must be delivered, failed or gave_up"},
 		{[]string{"remove", "nope"}, `unknown webhook "nope"`},
 	} {
 		if line := mustFail(t, db, append([]string{"webhook"}, tc.args...)...); !strings.Contains(line, tc.want) {
 			t.Errorf("webhook %v: %q, want it to say %q", tc.args, line, tc.want)
 		}
 	}
+	webhookGaveUpBehind(t, db, id[1])
 	if out, _ := mustRun(t, db, "webhook", "remove", id[1]); !strings.Contains(out, "removed webhook "+id[1]) {
 		t.Errorf("webhook remove: %q", out)
 	}
@@ -374,5 +378,40 @@ func TestWebhookKillReplicaMidDelivery(t *testing.T) {
 	}
 	if len(seen) != 15 {
 		t.Errorf("%d events delivered, want 15", len(seen))
+	}
+}
+
+// webhookGaveUpBehind: a give-up behind MaxDeliveries deliveries is not among the latest, but
+// --outcome gave_up lists it (and only it); --outcome delivered lists only deliveries.
+func webhookGaveUpBehind(t *testing.T, db, id string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := func(seq int64, outcome string) store.Delivery {
+		return store.Delivery{WebhookID: id, EventID: fmt.Sprintf("evt_%d", seq), Seq: seq, EventType: store.EventUserCreated,
+			At: time.Now(), Outcome: outcome}
+	}
+	ds := []store.Delivery{d(1, store.DeliveryGaveUp)}
+	for i := range store.MaxDeliveries {
+		ds = append(ds, d(int64(i+2), store.DeliveryDelivered))
+	}
+	if err := st.AdvanceWebhook(ctx, id, 0, int64(store.MaxDeliveries+1), ds); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if out, _ := mustRun(t, db, "webhook", "deliveries", id, "--limit", fmt.Sprint(store.MaxDeliveries)); strings.Contains(out, "gave_up") ||
+		strings.Count(out, "\n") != store.MaxDeliveries+1 {
+		t.Errorf("deliveries: %d lines, give-up shown: %v", strings.Count(out, "\n"), strings.Contains(out, "gave_up"))
+	}
+	out, _ := mustRun(t, db, "webhook", "deliveries", id, "--outcome", "gave_up")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "evt_1 ") || !strings.Contains(lines[1], "gave_up") {
+		t.Errorf("deliveries --outcome gave_up:\n%s", out)
+	}
+	out, _ = mustRun(t, db, "webhook", "deliveries", id, "--outcome", "delivered", "--limit", "5")
+	if strings.Count(out, "\n") != 6 || strings.Contains(out, "gave_up") {
+		t.Errorf("deliveries --outcome delivered --limit 5:\n%s", out)
 	}
 }

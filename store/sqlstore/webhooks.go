@@ -235,20 +235,25 @@ func scanDelivery(sc scanner) (*store.Delivery, error) {
 }
 
 // ListDeliveries implements store.Store.
-func (s *Store) ListDeliveries(ctx context.Context, webhookID string, limit int) ([]store.Delivery, error) {
+func (s *Store) ListDeliveries(ctx context.Context, webhookID, outcome string, limit int) ([]store.Delivery, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlstore: list deliveries: limit %d: want > 0", limit)
 	}
+	q, args := `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`, []any{webhookID, limit}
+	if outcome != "" {
+		// Index webhook_deliveries_by_outcome.
+		q = `SELECT ` + deliveryCols + ` FROM webhook_deliveries WHERE webhook_id = ? AND outcome = ? ORDER BY id DESC LIMIT ?`
+		args = []any{webhookID, outcome, limit}
+	}
 	var out []store.Delivery
-	err := s.each(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`,
-		[]any{webhookID, limit}, func(sc scanner) error {
-			d, err := scanDelivery(sc)
-			if err != nil {
-				return err
-			}
-			out = append(out, *d)
-			return nil
-		})
+	err := s.each(ctx, q, args, func(sc scanner) error {
+		d, err := scanDelivery(sc)
+		if err != nil {
+			return err
+		}
+		out = append(out, *d)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list deliveries: %w", err)
 	}

@@ -67,7 +67,7 @@ func testBackchannelDestinations(t *testing.T, s store.Store, clock *Clock) {
 	}
 	_, err = s.Webhook(ctx, d.ID)
 	wantErr(t, "the removed client's destination", err, store.ErrNotFound)
-	if ds, err := s.ListDeliveries(ctx, d.ID, 10); err != nil || len(ds) != 0 {
+	if ds, err := s.ListDeliveries(ctx, d.ID, "", 10); err != nil || len(ds) != 0 {
 		t.Errorf("deliveries of the removed destination: %+v, %v", ds, err)
 	}
 	if _, err := s.Webhook(ctx, hook.ID); err != nil {

@@ -74,7 +74,7 @@ func testWebhooks(t *testing.T, s store.Store, clock *Clock) {
 	if err := s.DeleteWebhook(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("DeleteWebhook twice = %v, want ErrNotFound", err)
 	}
-	if ds, err := s.ListDeliveries(ctx, a.ID, 10); err != nil || len(ds) != 0 {
+	if ds, err := s.ListDeliveries(ctx, a.ID, "", 10); err != nil || len(ds) != 0 {
 		t.Errorf("deliveries of a removed webhook = %v, %v", ds, err)
 	}
 	if list, _ := s.ListWebhooks(ctx); len(list) != 1 || list[0].ID != b.ID {
@@ -140,7 +140,7 @@ func testWebhookCursor(t *testing.T, s store.Store, clock *Clock) {
 	if got, _ := s.Webhook(ctx, w.ID); got.Failures != 0 {
 		t.Errorf("failures after a delivery = %d, want 0", got.Failures)
 	}
-	ds, err := s.ListDeliveries(ctx, w.ID, 100)
+	ds, err := s.ListDeliveries(ctx, w.ID, "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func testWebhookCursor(t *testing.T, s store.Store, clock *Clock) {
 	if ds[1].Status != 0 || ds[1].Error != "timeout" || ds[8].Status != 500 || ds[8].EventType != store.EventUserUpdated {
 		t.Errorf("failed attempts = %+v, %+v", ds[1], ds[8])
 	}
-	if ds, _ := s.ListDeliveries(ctx, w.ID, 2); len(ds) != 2 || ds[0].Seq != 16 {
+	if ds, _ := s.ListDeliveries(ctx, w.ID, "", 2); len(ds) != 2 || ds[0].Seq != 16 {
 		t.Errorf("ListDeliveries(limit 2) = %+v", ds)
 	}
 	d, err := s.DeliveryOf(ctx, w.ID, "ev13")
@@ -205,7 +205,7 @@ func testConcurrentWebhookAdvance(t *testing.T, s store.Store, clock *Clock) {
 			t.Errorf("AdvanceWebhook = %v", err)
 		}
 	}
-	if ds, _ := s.ListDeliveries(ctx, w.ID, 100); won != 1 || len(ds) != 1 {
+	if ds, _ := s.ListDeliveries(ctx, w.ID, "", 100); won != 1 || len(ds) != 1 {
 		t.Errorf("%d advances won, %d deliveries recorded; want 1, 1", won, len(ds))
 	}
 }
@@ -232,11 +232,17 @@ func testSweepDeliveries(t *testing.T, s store.Store, clock *Clock) {
 	if _, err := s.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := s.ListDeliveries(ctx, w.ID, 2*store.MaxDeliveries)
+	got, _ := s.ListDeliveries(ctx, w.ID, "", 2*store.MaxDeliveries)
 	if len(got) != store.MaxDeliveries+1 || got[0].Seq != int64(store.MaxDeliveries+6) || got[len(got)-1].Outcome != store.DeliveryGaveUp {
 		t.Errorf("after sweep: %d deliveries, newest %d, oldest %+v", len(got), got[0].Seq, got[len(got)-1])
 	}
-	if got, _ := s.ListDeliveries(ctx, other.ID, 10); len(got) != 1 {
+	if got, err := s.ListDeliveries(ctx, w.ID, store.DeliveryGaveUp, 1); err != nil || len(got) != 1 || got[0].Seq != 1 {
+		t.Errorf("ListDeliveries(gave_up, 1) = %+v, %v; want the give-up behind %d deliveries", got, err, store.MaxDeliveries)
+	}
+	if got, _ := s.ListDeliveries(ctx, w.ID, store.DeliveryDelivered, 2*store.MaxDeliveries); len(got) != store.MaxDeliveries {
+		t.Errorf("ListDeliveries(delivered) = %d, want %d", len(got), store.MaxDeliveries)
+	}
+	if got, _ := s.ListDeliveries(ctx, other.ID, "", 10); len(got) != 1 {
 		t.Errorf("another webhook's deliveries: %d, want 1", len(got))
 	}
 	clock.Add(store.DeliveryRetention + time.Second)

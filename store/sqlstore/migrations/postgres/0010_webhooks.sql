@@ -29,3 +29,5 @@ CREATE TABLE webhook_deliveries (
 
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
 CREATE INDEX webhook_deliveries_by_seq ON webhook_deliveries (webhook_id, seq);
+-- webhook deliveries --outcome: a give-up stays reachable behind any number of deliveries.
+CREATE INDEX webhook_deliveries_by_outcome ON webhook_deliveries (webhook_id, outcome, id);
