@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/scimsso/scimsso/store"
 )
@@ -25,7 +26,9 @@ func TestWritesRecordEvents(t *testing.T) {
 	before := seq()
 	id := h.create("ana@example.com", "ext-ana")
 	sum := sha256.Sum256([]byte("ana's browser"))
-	if err := h.st.CreateSession(ctx, &store.Session{IDHash: sum[:], TenantID: h.acme.ID, UserID: id}); err != nil {
+	// A live session (the store's clock is time.Now): one past its expiry would end by timeout.
+	ss := &store.Session{IDHash: sum[:], TenantID: h.acme.ID, UserID: id, ExpiresAt: time.Now().Add(time.Hour)}
+	if err := h.st.CreateSession(ctx, ss); err != nil {
 		t.Fatal(err)
 	}
 	wantEvents(t, h, before, id, store.EventUserCreated, store.EventSessionStarted)

@@ -25,16 +25,16 @@ import (
 // events only grows at its right edge and no row of it is updated: its index keeps no dead entries
 // where readers and the sequencer look (numbering in place, from a negative seq to a positive one,
 // left one per event for the sequencer's every look to walk until vacuum: 6M of them took 40 ms a
-// look, two looks' time). The queue's dead entries are those of the last moves, which autovacuum
-// takes soon (its settings in 0008).
+// look, two looks' time). The queue's dead entries are those of the last moves: the sequencer
+// vacuums it within vacuumEvery after it numbered, autovacuum behind it (its settings in 0008).
 //
 // Each Store on PostgreSQL runs a sequencer goroutine: woken after a local commit that wrote events
 // (at once when it has not run for sequenceEvery, else at its next round), and every sequenceEvery,
 // which also numbers what other replicas' writers committed (a replica may crash between its commit
-// and waking its own). Readers (ListEvents, LastEventSeq) number what is committed and pending when
-// they start before they read, so a client reads its own writes, within readerWait. Numbering costs a second write of each row and a
-// commit per run, off the request path: at most one run per sequenceEvery per replica under load,
-// however many writes.
+// and waking its own). Readers (ListEvents, LastEventSeq) number what was committed and pending when
+// they started before they read, so a client reads its own writes, within readerWait. Numbering
+// costs a second write of each row and a commit per run, off the request path: at most one run per
+// sequenceEvery per replica under load, however many writes.
 
 // sequencerLock is the advisory lock key held while numbering ("scimssoe"): a single key, beside the
 // migration lock's.
