@@ -713,7 +713,8 @@ type OIDCStore interface {
 	// each token's client as signed in with its session until the session ends (the Clients of its
 	// session.ended event: back-channel logout). If the code was used already, it instead revokes
 	// every token of the request's family and returns ErrReplayed (the revocation is kept).
-	// ErrNotFound when the request has no unexpired code.
+	// ErrNotFound when the request has no unexpired code, or the session the tokens name has ended
+	// (nothing written; the session cannot end while this runs).
 	RedeemOIDCCode(ctx context.Context, id string, toks []OIDCToken) error
 	// OIDCToken returns the token whose hash is hash, live or not, or ErrNotFound.
 	OIDCToken(ctx context.Context, hash []byte) (*OIDCToken, error)

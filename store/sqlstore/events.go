@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -153,28 +152,29 @@ func (s *Store) recordSessionStarted(ctx context.Context, tx *wtx, now time.Time
 // a session.ended event for each, with reason and the OpenID clients signed in with the session
 // (rememberSignIns: they redeemed a code of it, whether or not their tokens have expired since),
 // which are forgotten with it; it returns how many ended. A session past its expiry had already ended by
-// timeout, unswept: its reason is EndTimeout, whatever ends it now. The clients come back with each
-// deleted row, from one index lookup inside the DELETE: no statement per session (Sweep ends a
-// thousand at a time).
+// timeout, unswept: its reason is EndTimeout, whatever ends it now. The clients are deleted and read
+// by a statement of their own after the sessions' DELETE, 64 sessions at a time (Sweep ends a
+// thousand at once): on PostgreSQL a subquery of the DELETE would read them as they were when it
+// started, and miss a client whose sign-in committed while the DELETE waited for the session's row
+// (RedeemOIDCCode locks it).
 func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason, where string, args ...any) (int64, error) {
 	var ended []endedSession
-	// The clients signed in with the session, told by back-channel logout: read with each deleted row.
-	err := tx.each(ctx, `DELETE FROM sessions WHERE `+where+` RETURNING id_hash, tenant_id, user_id, created_at, expires_at, mobile,
-		(SELECT string_agg(client_id, ' ') FROM oidc_session_clients WHERE session_hash = sessions.id_hash)`, args,
+	err := tx.each(ctx, `DELETE FROM sessions WHERE `+where+` RETURNING id_hash, tenant_id, user_id, created_at, expires_at, mobile`, args,
 		func(sc scanner) error {
 			var e endedSession
 			var c, x int64
 			var mobile int
-			var clients sql.NullString
-			if err := sc.Scan(&e.IDHash, &e.TenantID, &e.UserID, &c, &x, &mobile, &clients); err != nil {
+			if err := sc.Scan(&e.IDHash, &e.TenantID, &e.UserID, &c, &x, &mobile); err != nil {
 				return err
 			}
 			e.CreatedAt, e.ExpiresAt, e.Mobile = fromMicros(c), fromMicros(x), mobile != 0
-			e.clients = slices.Compact(slices.Sorted(slices.Values(strings.Fields(clients.String))))
 			ended = append(ended, e)
 			return nil
 		})
 	if err != nil {
+		return 0, err
+	}
+	if err := forgetSignIns(ctx, tx, ended); err != nil {
 		return 0, err
 	}
 	// RETURNING gives no order: record them oldest first, so the log reads the same on every backend.
@@ -192,16 +192,54 @@ func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason,
 		if !e.ExpiresAt.After(now) {
 			o.Reason = store.EndTimeout
 		}
-		if len(o.Clients) > 0 {
-			if _, err := tx.exec(ctx, `DELETE FROM oidc_session_clients WHERE session_hash = ?`, e.IDHash); err != nil {
-				return 0, err
-			}
-		}
 		if err := s.recordObject(ctx, tx, now, store.EventSessionEnded, e.TenantID, e.UserID, o); err != nil {
 			return 0, err
 		}
 	}
 	return int64(len(ended)), nil
+}
+
+// forgetSignIns deletes the rows of the OpenID clients signed in with the ended sessions and puts
+// them in each session's clients, sorted. The sessions go 64 to a statement, the last chunk padded
+// with its last session (a repeat in IN changes nothing), so that SQLite prepares two statements,
+// not one per count.
+func forgetSignIns(ctx context.Context, tx *wtx, ended []endedSession) error {
+	const chunk = 64
+	byHash := make(map[string]*endedSession, len(ended))
+	for i := range ended {
+		byHash[string(ended[i].IDHash)] = &ended[i]
+	}
+	for lo := 0; lo < len(ended); lo += chunk {
+		part := ended[lo:min(lo+chunk, len(ended))]
+		n := chunk
+		if len(ended) == 1 {
+			n = 1
+		}
+		args := make([]any, n)
+		for i := range args {
+			args[i] = part[min(i, len(part)-1)].IDHash
+		}
+		q := `DELETE FROM oidc_session_clients WHERE session_hash IN (?` + strings.Repeat(", ?", n-1) + `) RETURNING session_hash, client_id`
+		err := tx.each(ctx, q, args, func(sc scanner) error {
+			var h []byte
+			var client string
+			if err := sc.Scan(&h, &client); err != nil {
+				return err
+			}
+			if e := byHash[string(h)]; e != nil {
+				e.clients = append(e.clients, client)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for i := range ended {
+		slices.Sort(ended[i].clients)
+		ended[i].clients = slices.Compact(ended[i].clients)
+	}
+	return nil
 }
 
 // endedSession is a session endSessions deleted, with the clients signed in with it.

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -380,6 +381,22 @@ func (s *Store) RedeemOIDCCode(ctx context.Context, id string, toks []store.OIDC
 		res, err := tx.exec(ctx, `UPDATE oidc_auth_requests SET code_used_at = ? WHERE id = ? AND code_used_at = 0 AND code_expires_at > ?`,
 			micros(now), id, micros(now))
 		if err = affected(res, err); err == nil {
+			// The session must still be live, and stays so until this commits (its row locked on
+			// PostgreSQL; SQLite's one writer): a logout, deactivation or sweep ending it meanwhile
+			// would otherwise miss this client, which would hold tokens and a sid of a dead session
+			// and never be told by back-channel logout.
+			for i, t := range toks {
+				if i > 0 && bytes.Equal(t.SessionHash, toks[0].SessionHash) {
+					continue
+				}
+				var exp int64
+				if err := tx.row(ctx, `SELECT expires_at FROM sessions WHERE id_hash = ?`+s.forUpdate(), nonNil(t.SessionHash)).Scan(&exp); err != nil {
+					return err // ErrNotFound: the session ended
+				}
+				if exp <= micros(now) {
+					return store.ErrNotFound
+				}
+			}
 			if err := insertOIDCTokens(ctx, tx, now, toks); err != nil {
 				return err
 			}

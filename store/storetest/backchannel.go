@@ -91,7 +91,7 @@ func testSessionClients(t *testing.T, s store.Store, clock *Clock) {
 		return ss
 	}
 	n := 0
-	redeem := func(c *store.OIDCClient, session string) {
+	redeemErr := func(c *store.OIDCClient, session string, want error) {
 		t.Helper()
 		n++
 		id := fmt.Sprintf("req%d", n)
@@ -102,10 +102,9 @@ func testSessionClients(t *testing.T, s store.Store, clock *Clock) {
 		}
 		tok := store.OIDCToken{Hash: hash("access" + id), ClientID: c.ID, OIDCSignIn: in, Family: id, Scopes: []string{"openid"},
 			ExpiresAt: clock.Now().Add(10 * time.Minute)}
-		if err := s.RedeemOIDCCode(ctx, id, []store.OIDCToken{tok}); err != nil {
-			t.Fatal(err)
-		}
+		wantErr(t, "redeeming a code of session "+session, s.RedeemOIDCCode(ctx, id, []store.OIDCToken{tok}), want)
 	}
+	redeem := func(c *store.OIDCClient, session string) { t.Helper(); redeemErr(c, session, nil) }
 	ended := func(ss *store.Session, end func() error) []string {
 		t.Helper()
 		before, err := s.LastEventSeq(ctx)
@@ -132,7 +131,9 @@ func testSessionClients(t *testing.T, s store.Store, clock *Clock) {
 	redeem(a, "one")
 	redeem(a, "one") // a second sign-in of the same client: named once
 	redeem(c, "two")
-	redeem(a, "ghost") // a session that does not exist (it ended as the code was redeemed)
+	// A session that ended as its code was redeemed: the code is refused (its tokens would be dead,
+	// and the client, remembered for no session, would never be told by back-channel logout).
+	redeemErr(a, "ghost", store.ErrNotFound)
 	clock.Add(time.Hour)
 	if _, err := s.Sweep(ctx); err != nil {
 		t.Fatal(err)

@@ -46,6 +46,17 @@ func mustOIDCRequest(t *testing.T, s store.Store, clock *Clock, clientID, id str
 	return r
 }
 
+// mustOIDCSession stores the session oidcSignIn names (a code of an ended session is not redeemed).
+func mustOIDCSession(t *testing.T, s store.Store, clock *Clock) {
+	t.Helper()
+	tn := mustTenant(t, s, "oidc-session", "oidc-session.test")
+	u := mustUser(t, s, tn.ID, "ada@oidc-session.test", "")
+	ss := &store.Session{IDHash: oidcSignIn.SessionHash, TenantID: tn.ID, UserID: u.ID, ExpiresAt: clock.Now().Add(30 * 24 * time.Hour)}
+	if err := s.CreateSession(ctx, ss); err != nil {
+		t.Fatal(err)
+	}
+}
+
 var oidcSignIn = store.OIDCSignIn{TenantID: "t1", UserID: "u1", SessionHash: hash("session"), AuthTime: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), AMR: "saml"}
 
 func oidcTokens(clientID, family, suffix string, expires time.Time) []store.OIDCToken {
@@ -68,6 +79,7 @@ func mustToken(t *testing.T, s store.Store, name string) *store.OIDCToken {
 // testOIDCClients: clients are stored with their lists, secret hash and type, listed by name, and a
 // removed client takes its requests and tokens with it.
 func testOIDCClients(t *testing.T, s store.Store, clock *Clock) {
+	mustOIDCSession(t, s, clock)
 	conf := mustOIDCClient(t, s, "wiki", false)
 	pub := mustOIDCClient(t, s, "app", true)
 	got, err := s.OIDCClient(ctx, conf.ID)
@@ -157,6 +169,7 @@ func testOIDCKeys(t *testing.T, s store.Store, clock *Clock) {
 // testOIDCCodes: a code is issued once per request, redeemed once; a second redemption fails and
 // revokes what the first issued; an expired code redeems nothing and revokes nothing.
 func testOIDCCodes(t *testing.T, s store.Store, clock *Clock) {
+	mustOIDCSession(t, s, clock)
 	c := mustOIDCClient(t, s, "wiki", false)
 	req := mustOIDCRequest(t, s, clock, c.ID, "req1")
 	got, err := s.OIDCAuthRequest(ctx, "req1")
@@ -242,6 +255,7 @@ func testOIDCCodes(t *testing.T, s store.Store, clock *Clock) {
 // testOIDCRefresh: a refresh token is used up by its rotation; using it again revokes its whole family,
 // the tokens of the rotation included.
 func testOIDCRefresh(t *testing.T, s store.Store, clock *Clock) {
+	mustOIDCSession(t, s, clock)
 	c := mustOIDCClient(t, s, "wiki", false)
 	mustOIDCRequest(t, s, clock, c.ID, "req1")
 	if err := s.IssueOIDCCode(ctx, "req1", oidcSignIn, hash("code1"), clock.Now().Add(time.Minute), clock.Now().Add(11*time.Minute)); err != nil {
@@ -295,6 +309,7 @@ func testOIDCRefresh(t *testing.T, s store.Store, clock *Clock) {
 // testConcurrentOIDCRedeem: of concurrent redemptions of one code exactly one issues tokens, and
 // whichever came second revokes them.
 func testConcurrentOIDCRedeem(t *testing.T, s store.Store, clock *Clock) {
+	mustOIDCSession(t, s, clock)
 	c := mustOIDCClient(t, s, "wiki", false)
 	mustOIDCRequest(t, s, clock, c.ID, "req1")
 	if err := s.IssueOIDCCode(ctx, "req1", oidcSignIn, hash("code1"), clock.Now().Add(time.Minute), clock.Now().Add(11*time.Minute)); err != nil {
@@ -334,6 +349,7 @@ func testConcurrentOIDCRedeem(t *testing.T, s store.Store, clock *Clock) {
 // that one write, what IssueOIDCCode would have made of it: found by its code, redeemed once, and
 // never given a second code.
 func testOIDCAnsweredAtOnce(t *testing.T, s store.Store, clock *Clock) {
+	mustOIDCSession(t, s, clock)
 	c := mustOIDCClient(t, s, "wiki", false)
 	keep := clock.Now().Add(11 * time.Minute)
 	r := &store.OIDCAuthRequest{ID: "req1", ClientID: c.ID, RedirectURI: "https://app.test/cb", Scopes: []string{"openid"}, State: "st",

@@ -14,6 +14,8 @@ CREATE TABLE oidc_session_clients (
     client_id    TEXT NOT NULL REFERENCES oidc_clients(id) ON DELETE CASCADE,
     PRIMARY KEY (session_hash, client_id)
 );
+-- Removing a client deletes its rows (ON DELETE CASCADE): by this index, not a scan of the table.
+CREATE INDEX oidc_session_clients_client ON oidc_session_clients(client_id);
 
 INSERT INTO oidc_session_clients (session_hash, client_id)
     SELECT DISTINCT t.session_hash, t.client_id FROM oidc_tokens t
