@@ -173,8 +173,10 @@ func (q *sequencer) look(ctx context.Context) (pending bool, last int64, err err
 // for the sequencer lock that long at most, and starts no batch after it. A reader that cannot number
 // in time (the lock held up, a backlog left by a sequencer that was down) reads what is numbered; the
 // sequencer numbers the rest. A batch once started is finished, not cancelled: its work is not lost,
-// and it is bounded (sequenceBatch rows).
-const readerWait = 2 * time.Second
+// and it is bounded (sequenceBatch rows). It is long enough that only a sequencer that is stuck, not
+// one numbering a burst on a loaded machine, makes a reader go without its own writes (2 s did, under
+// the whole test suite's load).
+const readerWait = 10 * time.Second
 
 // settle numbers, before a read, the events committed and pending when it is called, so a client
 // reads its own writes: those up to the queue's greatest n then, not those written after, or a
