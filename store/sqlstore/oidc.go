@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/scimsso/scimsso/internal/sealing"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -521,105 +520,23 @@ func sweepOIDC(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
 	return n, nil
 }
 
-// OIDCKeyReport says how the OpenID provider's signing keys (the ones not yet retired) are held; its
-// counts mean what SPKeyReport's do. Unreadable is keyed by key id.
-type OIDCKeyReport struct {
-	Current, Older, Plain, Resealed int
-	Unreadable                      map[string]error
-	// UnreadableRetiring are the keys of Unreadable that are retiring: they only verify (their public
-	// half is enough) until they leave the key set, so they need no fixing.
-	UnreadableRetiring int
+// oidcKeys is where the OpenID provider's signing keys are stored; the retired ones (out of the key
+// set) are not reported.
+var oidcKeys = sealedKind{
+	what:    "oidc keys",
+	list:    `SELECT id, id, private_key, retires_at FROM oidc_keys WHERE retires_at = 0 OR retires_at > ? ORDER BY id`,
+	args:    func(s *Store) []any { return []any{micros(s.now())} },
+	update:  `UPDATE oidc_keys SET private_key = ? WHERE id = ? AND private_key = ?`,
+	context: oidcKeyContext,
 }
 
-// Stale is how many readable keys are not under the keyring's first key.
-func (r OIDCKeyReport) Stale() int { return r.Older + r.Plain }
-
-type oidcKeyRow struct {
-	id       string
-	stored   []byte
-	retiring bool
-}
-
-// oidcKeyState opens every signing key not yet retired and counts it in a report; it returns the rows
-// that are readable but not under the first key, with their plaintext.
-func (s *Store) oidcKeyState(ctx context.Context) (rep OIDCKeyReport, stale []oidcKeyRow, plain [][]byte, err error) {
-	var rows []oidcKeyRow
-	err = s.each(ctx, `SELECT id, private_key, retires_at FROM oidc_keys WHERE retires_at = 0 OR retires_at > ? ORDER BY id`,
-		[]any{micros(s.now())}, func(sc scanner) error {
-			var r oidcKeyRow
-			var retires int64
-			if err := sc.Scan(&r.id, &r.stored, &retires); err != nil {
-				return err
-			}
-			r.retiring = retires != 0
-			rows = append(rows, r)
-			return nil
-		})
-	if err != nil {
-		return rep, nil, nil, fmt.Errorf("sqlstore: oidc keys: %w", err)
-	}
-	rep.Unreadable = map[string]error{}
-	for _, r := range rows {
-		pt, err := s.keys.Open(r.stored, oidcKeyContext(r.id))
-		if err != nil {
-			rep.Unreadable[r.id] = err
-			if r.retiring {
-				rep.UnreadableRetiring++
-			}
-			continue
-		}
-		id, sealed := sealing.KeyID(r.stored)
-		switch {
-		case !sealed:
-			rep.Plain++
-		case s.keys != nil && id == s.keys.Current():
-			rep.Current++
-			continue
-		default:
-			rep.Older++
-		}
-		stale = append(stale, r)
-		plain = append(plain, pt)
-	}
-	return rep, stale, plain, nil
-}
-
-// OIDCKeyState reports how the signing keys are held, as SPKeys does for the SP keys.
+// OIDCKeyState reports how the signing keys not yet retired are held, as SPKeys does for the SP keys.
 func (s *Store) OIDCKeyState(ctx context.Context) (OIDCKeyReport, error) {
-	rep, _, _, err := s.oidcKeyState(ctx)
-	return rep, err
+	return s.sealedReport(ctx, oidcKeys)
 }
 
 // ResealOIDCKeys encrypts under the keyring's first key every signing key (not yet retired) stored in
-// clear or under another key, as ResealSPKeys does for the SP keys: each replaced only if it is still
-// the value read, all in one transaction; keys that do not open are left as they are and reported.
-// Without a keyring it refuses.
+// clear or under another key, as ResealSPKeys does for the SP keys.
 func (s *Store) ResealOIDCKeys(ctx context.Context) (OIDCKeyReport, error) {
-	if s.keys == nil {
-		return OIDCKeyReport{}, errors.New("sqlstore: reseal oidc keys: no secret key file is configured")
-	}
-	rep, stale, plain, err := s.oidcKeyState(ctx)
-	if err != nil || len(stale) == 0 {
-		return rep, err
-	}
-	sealed := make([][]byte, len(stale))
-	for i, r := range stale {
-		if sealed[i], err = s.keys.Seal(plain[i], oidcKeyContext(r.id)); err != nil {
-			return OIDCKeyReport{}, fmt.Errorf("sqlstore: reseal oidc keys: %w", err)
-		}
-	}
-	ids, stored := make([]string, len(stale)), make([][]byte, len(stale))
-	for i, r := range stale {
-		ids[i], stored[i] = r.id, r.stored
-	}
-	n, err := s.replaceSealed(ctx, `UPDATE oidc_keys SET private_key = ? WHERE id = ? AND private_key = ?`, ids, stored, sealed)
-	if err != nil {
-		return OIDCKeyReport{}, fmt.Errorf("sqlstore: reseal oidc keys: %w", mapErr(err))
-	}
-	after, err := s.OIDCKeyState(ctx)
-	if err != nil {
-		return OIDCKeyReport{}, err
-	}
-	after.Resealed = n
-	return after, nil
+	return s.reseal(ctx, oidcKeys)
 }

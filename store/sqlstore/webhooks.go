@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/scimsso/scimsso/internal/sealing"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -293,92 +292,21 @@ func sweepWebhooks(ctx context.Context, tx *wtx, now time.Time, ids []string) (i
 	return n, nil
 }
 
-// WebhookSecretReport says how the webhooks' secrets are held; its counts mean what SPKeyReport's do.
-// Unreadable is keyed by webhook id: delivery to those fails until the key file has their key again.
-type WebhookSecretReport struct {
-	Current, Older, Plain, Resealed int
-	Unreadable                      map[string]error
-}
-
-// Stale is how many readable secrets are not under the keyring's first key.
-func (r WebhookSecretReport) Stale() int { return r.Older + r.Plain }
-
-type webhookSecretRow struct {
-	id     string
-	stored []byte
-}
-
-// webhookSecretState opens every webhook's secret and counts it in a report; it returns the rows that
-// are readable but not under the first key, with their plaintext.
-func (s *Store) webhookSecretState(ctx context.Context) (rep WebhookSecretReport, stale []webhookSecretRow, plain [][]byte, err error) {
-	var rows []webhookSecretRow
-	err = s.each(ctx, `SELECT id, secret FROM webhooks ORDER BY id`, nil, func(sc scanner) error {
-		var r webhookSecretRow
-		if err := sc.Scan(&r.id, &r.stored); err != nil {
-			return err
-		}
-		rows = append(rows, r)
-		return nil
-	})
-	if err != nil {
-		return rep, nil, nil, fmt.Errorf("sqlstore: webhook secrets: %w", err)
-	}
-	rep.Unreadable = map[string]error{}
-	for _, r := range rows {
-		pt, err := s.keys.Open(r.stored, webhookSecretContext(r.id))
-		if err != nil {
-			rep.Unreadable[r.id] = err
-			continue
-		}
-		id, sealed := sealing.KeyID(r.stored)
-		switch {
-		case !sealed:
-			rep.Plain++
-		case s.keys != nil && id == s.keys.Current():
-			rep.Current++
-			continue
-		default:
-			rep.Older++
-		}
-		stale = append(stale, r)
-		plain = append(plain, pt)
-	}
-	return rep, stale, plain, nil
+// webhookSecrets is where the webhooks' secrets are stored, reported by webhook id.
+var webhookSecrets = sealedKind{
+	what:    "webhook secrets",
+	list:    `SELECT id, id, secret, 0 FROM webhooks ORDER BY id`,
+	update:  `UPDATE webhooks SET secret = ? WHERE id = ? AND secret = ?`,
+	context: webhookSecretContext,
 }
 
 // WebhookSecrets reports how the webhooks' secrets are held, as SPKeys does for the SP keys.
 func (s *Store) WebhookSecrets(ctx context.Context) (WebhookSecretReport, error) {
-	rep, _, _, err := s.webhookSecretState(ctx)
-	return rep, err
+	return s.sealedReport(ctx, webhookSecrets)
 }
 
 // ResealWebhookSecrets encrypts under the keyring's first key every webhook secret stored in clear or
-// under another key, as ResealSPKeys does for the SP keys: each replaced only if it is still the
-// value read, all in one transaction; secrets that do not open are left as they are and reported.
-// Without a keyring it refuses.
+// under another key, as ResealSPKeys does for the SP keys.
 func (s *Store) ResealWebhookSecrets(ctx context.Context) (WebhookSecretReport, error) {
-	if s.keys == nil {
-		return WebhookSecretReport{}, errors.New("sqlstore: reseal webhook secrets: no secret key file is configured")
-	}
-	rep, stale, plain, err := s.webhookSecretState(ctx)
-	if err != nil || len(stale) == 0 {
-		return rep, err
-	}
-	ids, stored, sealed := make([]string, len(stale)), make([][]byte, len(stale)), make([][]byte, len(stale))
-	for i, r := range stale {
-		ids[i], stored[i] = r.id, r.stored
-		if sealed[i], err = s.keys.Seal(plain[i], webhookSecretContext(r.id)); err != nil {
-			return WebhookSecretReport{}, fmt.Errorf("sqlstore: reseal webhook secrets: %w", err)
-		}
-	}
-	n, err := s.replaceSealed(ctx, `UPDATE webhooks SET secret = ? WHERE id = ? AND secret = ?`, ids, stored, sealed)
-	if err != nil {
-		return WebhookSecretReport{}, fmt.Errorf("sqlstore: reseal webhook secrets: %w", mapErr(err))
-	}
-	after, err := s.WebhookSecrets(ctx)
-	if err != nil {
-		return WebhookSecretReport{}, err
-	}
-	after.Resealed = n
-	return after, nil
+	return s.reseal(ctx, webhookSecrets)
 }
