@@ -390,10 +390,9 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 	}
 }
 
-// TestKillDuringProvisioning kills the server with SIGKILL while four clients create users, restarts
-// it, and checks that what was acknowledged is all there, once and whole.
-func TestKillDuringProvisioning(t *testing.T) {
-	t.Parallel()
+// onBothStores runs test in parallel on a fresh SQLite file and on a fresh PostgreSQL database, each
+// named by the DSN it gets.
+func onBothStores(t *testing.T, test func(t *testing.T, db string)) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
@@ -401,19 +400,28 @@ func TestKillDuringProvisioning(t *testing.T) {
 			if backend == "postgres" {
 				db = pgtest.URL(t)
 			}
-			createTenant(t, db, "acme", "acme.com")
-			tok, _ := issueToken(t, db, "acme")
-			s := startServer(t, db)
-			const workers = 4
-			p := provision(s.url, tok, workers) // requests to the killed server go unanswered (status 0)
-			waitFor(t, "50 acknowledged creates", 30*time.Second, func() bool { return p.acknowledged() >= 50 })
-			s.signal(t, syscall.SIGKILL)
-			s.wait(t, 5*time.Second)
-			p.halt()
-			s = startServer(t, db)
-			p.verify(t, s.url, workers)
+			test(t, db)
 		})
 	}
+}
+
+// TestKillDuringProvisioning kills the server with SIGKILL while four clients create users, restarts
+// it, and checks that what was acknowledged is all there, once and whole.
+func TestKillDuringProvisioning(t *testing.T) {
+	t.Parallel()
+	onBothStores(t, func(t *testing.T, db string) {
+		createTenant(t, db, "acme", "acme.com")
+		tok, _ := issueToken(t, db, "acme")
+		s := startServer(t, db)
+		const workers = 4
+		p := provision(s.url, tok, workers) // requests to the killed server go unanswered (status 0)
+		waitFor(t, "50 acknowledged creates", 30*time.Second, func() bool { return p.acknowledged() >= 50 })
+		s.signal(t, syscall.SIGKILL)
+		s.wait(t, 5*time.Second)
+		p.halt()
+		s = startServer(t, db)
+		p.verify(t, s.url, workers)
+	})
 }
 
 // TestPostgresRestartUnderLoad stops PostgreSQL while clients create users: the server answers 503

@@ -241,67 +241,60 @@ func scimChanges(t *testing.T, base, tok, email string) {
 // webhook's deliveries list them; a receiver that redirects gets nothing followed (its target nothing).
 func TestWebhookDelivery(t *testing.T) {
 	t.Parallel()
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			db := newDB(t)
-			if backend == "postgres" {
-				db = pgtest.URL(t)
-			}
-			createTenant(t, db, "acme", "acme.com")
-			tok, _ := issueToken(t, db, "acme")
-			h := newHookReceiver(t)
-			id := addHook(t, db, h)
-			target := newHookReceiver(t)
-			redirect := httptest.NewServer(http.RedirectHandler(target.srv.URL, http.StatusTemporaryRedirect))
-			defer redirect.Close()
-			mustRun(t, db, "webhook", "add", "--url", redirect.URL, "--allow-http-loopback-webhooks", "--types", "user.created")
-			s := startServer(t, db, "--allow-http-loopback-webhooks")
-			scimChanges(t, s.url, tok, "ada@acme.com")
-			want := []string{store.EventUserCreated, store.EventUserUpdated, store.EventUserEmailChanged, store.EventUserDeactivated, store.EventUserReactivated}
-			waitFor(t, "the five events", 30*time.Second, func() bool { _, types := h.delivered(); return len(types) >= 5 })
-			if _, types := h.delivered(); !slices.Equal(types, want) {
-				t.Errorf("delivered %v, want %v", types, want)
-			}
-			waitFor(t, "the delivery records", 30*time.Second, func() bool {
-				out, _ := mustRun(t, db, "webhook", "deliveries", id)
-				return strings.Count(out, "delivered") == 5
-			})
+	onBothStores(t, func(t *testing.T, db string) {
+		createTenant(t, db, "acme", "acme.com")
+		tok, _ := issueToken(t, db, "acme")
+		h := newHookReceiver(t)
+		id := addHook(t, db, h)
+		target := newHookReceiver(t)
+		redirect := httptest.NewServer(http.RedirectHandler(target.srv.URL, http.StatusTemporaryRedirect))
+		defer redirect.Close()
+		mustRun(t, db, "webhook", "add", "--url", redirect.URL, "--allow-http-loopback-webhooks", "--types", "user.created")
+		s := startServer(t, db, "--allow-http-loopback-webhooks")
+		scimChanges(t, s.url, tok, "ada@acme.com")
+		want := []string{store.EventUserCreated, store.EventUserUpdated, store.EventUserEmailChanged, store.EventUserDeactivated, store.EventUserReactivated}
+		waitFor(t, "the five events", 30*time.Second, func() bool { _, types := h.delivered(); return len(types) >= 5 })
+		if _, types := h.delivered(); !slices.Equal(types, want) {
+			t.Errorf("delivered %v, want %v", types, want)
+		}
+		waitFor(t, "the delivery records", 30*time.Second, func() bool {
 			out, _ := mustRun(t, db, "webhook", "deliveries", id)
-			if !strings.Contains(out, "user.reactivated") || !strings.Contains(out, "204") {
-				t.Errorf("deliveries:\n%s", out)
-			}
-			// Each body is the event as GET /api/v1/events lists it, byte for byte.
-			key, _ := mustRun(t, db, "apikey", "create", "--name", "sync", "--scope", "events:read")
-			r, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/events?after=0", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Header.Set("Authorization", "Bearer "+strings.TrimSpace(key))
-			res, body := send(t, r)
-			var page struct{ Data []json.RawMessage }
-			if err := json.Unmarshal(body, &page); err != nil || res.StatusCode != http.StatusOK {
-				t.Fatalf("GET /api/v1/events: %d %s", res.StatusCode, body)
-			}
-			listed := map[string]string{}
-			for _, raw := range page.Data {
-				var ev struct{ ID string }
-				json.Unmarshal(raw, &ev)
-				listed[ev.ID] = string(raw)
-			}
-			for _, r := range h.requests() {
-				if listed[r.id] != string(r.body) {
-					t.Errorf("webhook body %s\nevents API    %s", r.body, listed[r.id])
-				}
-			}
-			if n := target.startedCount(); n != 0 {
-				t.Errorf("the redirect's target got %d requests", n)
-			}
-			if !strings.Contains(s.logs(t), "loopback") {
-				t.Error("serve does not log that loopback webhooks are allowed")
-			}
+			return strings.Count(out, "delivered") == 5
 		})
-	}
+		out, _ := mustRun(t, db, "webhook", "deliveries", id)
+		if !strings.Contains(out, "user.reactivated") || !strings.Contains(out, "204") {
+			t.Errorf("deliveries:\n%s", out)
+		}
+		// Each body is the event as GET /api/v1/events lists it, byte for byte.
+		key, _ := mustRun(t, db, "apikey", "create", "--name", "sync", "--scope", "events:read")
+		r, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/events?after=0", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", "Bearer "+strings.TrimSpace(key))
+		res, body := send(t, r)
+		var page struct{ Data []json.RawMessage }
+		if err := json.Unmarshal(body, &page); err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/v1/events: %d %s", res.StatusCode, body)
+		}
+		listed := map[string]string{}
+		for _, raw := range page.Data {
+			var ev struct{ ID string }
+			json.Unmarshal(raw, &ev)
+			listed[ev.ID] = string(raw)
+		}
+		for _, r := range h.requests() {
+			if listed[r.id] != string(r.body) {
+				t.Errorf("webhook body %s\nevents API    %s", r.body, listed[r.id])
+			}
+		}
+		if n := target.startedCount(); n != 0 {
+			t.Errorf("the redirect's target got %d requests", n)
+		}
+		if !strings.Contains(s.logs(t), "loopback") {
+			t.Error("serve does not log that loopback webhooks are allowed")
+		}
+	})
 }
 
 // TestWebhookHangingReceiverDoesNotSlowSCIM: while the receiver holds every request, SCIM creates go
