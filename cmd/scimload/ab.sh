@@ -7,36 +7,24 @@
 set -euo pipefail
 rev=${1:?usage: cmd/scimload/ab.sh REV [ROUNDS]}
 rounds=${2:-7}
-cd "$(dirname "$0")/../.."
-bin=$(mktemp -d)
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$bin"' EXIT
+: "${SCIMLOAD_PORT:=18081}"
+. "$(dirname "$0")/lib.sh"
 mkdir "$bin/a"
 git archive "$rev" | tar -x -C "$bin/a"
 (cd "$bin/a" && go build -o "$bin/scimsso-A" ./cmd/scimsso)
-go build -o "$bin/scimsso-B" ./cmd/scimsso
-go build -o "$bin/scimload" ./cmd/scimload
-addr=127.0.0.1:${SCIMLOAD_PORT:-18081}
+ln "$S" "$bin/scimsso-B"
 
 # one TAG ROUND: the three phases against a fresh server TAG on a fresh database.
 one() {
-	local S=$bin/scimsso-$1 dir token
-	dir=$(mktemp -d)
-	cd "$dir"
-	"$S" tenant create acme --name Acme --domain example.com >/dev/null
-	token=$("$S" token issue --tenant acme 2>/dev/null)
-	"$S" serve --addr "$addr" 2>server.log &
-	pid=$!
-	for _ in $(seq 50); do (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null && break; sleep 0.1; done
-	SCIMLOAD_TOKEN=$token "$bin/scimload" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" -n 20000 -seed-only -prefix p |
+	local S=$bin/scimsso-$1
+	fresh
+	serve "$S"
+	SCIMLOAD_TOKEN=$token "$L" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" -n 20000 -seed-only -prefix p |
 		grep -E '^create' | sed "s/^/$1 r$2 /"
-	SCIMLOAD_TOKEN=$token "$bin/scimload" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" -n 20000 -k 10000 -m 5000 -phases filter,patch -prefix p |
+	SCIMLOAD_TOKEN=$token "$L" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" -n 20000 -k 10000 -m 5000 -phases filter,patch -prefix p |
 		grep -E '^(filter|patch)' | sed "s/^/$1 r$2 /"
-	kill "$pid"
-	wait "$pid" 2>/dev/null || true
-	pid=""
-	cd /
-	rm -rf "$dir"
+	stop
+	done_dir
 }
 
 for r in $(seq "$rounds"); do

@@ -7,23 +7,14 @@ set -euo pipefail
 rounds=${1:-20000}
 workers=${2:-8}
 alg=${3:-RS256}
-cd "$(dirname "$0")/../.."
-bin=$(mktemp -d)
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$bin"' EXIT
-go build -o "$bin/scimsso" ./cmd/scimsso
-go build -o "$bin/scimload" ./cmd/scimload
-S=$bin/scimsso
-addr=127.0.0.1:${SCIMLOAD_PORT:-18080}
+. "$(dirname "$0")/lib.sh"
 cd "$bin"
 "$S" tenant create acme --name Acme --domain example.com >/dev/null
 token=$("$S" token issue --tenant acme 2>/dev/null)
-"$bin/scimload" -write-idp idp >/dev/null
+"$L" -write-idp idp >/dev/null
 "$S" sso set --tenant acme --metadata-file idp/metadata.xml --state active >/dev/null 2>&1
 client=$("$S" client add load --redirect-uri http://127.0.0.1/cb --id-token-alg "$alg" 2>/dev/null)
-"$S" serve --addr "$addr" --metrics-addr off --base-url "http://$addr" 2>server.log &
-pid=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null && break; sleep 0.1; done
-SCIMLOAD_TOKEN=$token SCIMLOAD_CLIENT_SECRET=$(sed -n 's/^client_secret=//p' <<<"$client") "$bin/scimload" \
+serve "$S" --metrics-addr off --base-url "http://$addr"
+SCIMLOAD_TOKEN=$token SCIMLOAD_CLIENT_SECRET=$(sed -n 's/^client_secret=//p' <<<"$client") "$L" \
 	-base "http://$addr/scim/v2/acme" -phases create,oidc -seed-only -n 100 -o "$rounds" -c "$workers" -pid "$pid" \
 	-idp idp -client-id "$(sed -n 's/^client_id=//p' <<<"$client")" -redirect-uri http://127.0.0.1/cb

@@ -7,42 +7,22 @@
 set -euo pipefail
 runs=${1:-4}
 mode=${2:-both}
-cd "$(dirname "$0")/../.."
-bin=$(mktemp -d)
-pid=""
-# A failed step ends the script (set -e): its server must not stay on the port for the next run.
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$bin"' EXIT
-go build -o "$bin/scimsso" ./cmd/scimsso
-go build -o "$bin/scimload" ./cmd/scimload
-S=$bin/scimsso
-addr=127.0.0.1:${SCIMLOAD_PORT:-18080}
+. "$(dirname "$0")/lib.sh"
 
-# start [CPU]: a server on a fresh database in the current directory, pinned to CPU when given.
+# start [CPU]: a server on the fresh database in the current directory, pinned to CPU when given.
 start() {
-	local pin=()
+	pin=()
 	[ -n "${1:-}" ] && pin=(taskset -c "$1")
-	"${pin[@]}" "$S" serve --addr "$addr" 2>server.log &
-	pid=$!
-	for _ in $(seq 50); do (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null && return; sleep 0.1; done
-	echo "server did not start" >&2
-	exit 1
+	serve "$S"
 }
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 # load TAG [CPU] ARGS…: scimload against the server; its phase rows prefixed with TAG.
 load() {
 	local tag=$1 pin=()
 	shift
 	if [[ "$1" =~ ^[0-9]+$ ]]; then pin=(taskset -c "$1"); shift; fi
-	SCIMLOAD_TOKEN=$token "${pin[@]}" "$bin/scimload" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" "$@" |
+	SCIMLOAD_TOKEN=$token "${pin[@]}" "$L" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" "$@" |
 		grep -E '^(exists|create|filter|patch|server rss)' | sed "s/^/run$r $tag /"
 }
-fresh() {
-	dir=$(mktemp -d)
-	cd "$dir"
-	"$S" tenant create acme --name Acme --domain example.com >/dev/null
-	token=$("$S" token issue --tenant acme)
-}
-done_dir() { cd /; rm -rf "$dir"; }
 
 for r in $(seq "$runs"); do
 	if [ "$mode" != isolated ]; then

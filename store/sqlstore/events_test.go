@@ -201,45 +201,53 @@ func followByCursor(t *testing.T, replicas []*Store, stagger time.Duration) {
 	}
 }
 
-// TestEventsWritten: the wake-up comes after a write that recorded events (on PostgreSQL once the
-// sequencer has numbered them), and not after one that recorded none.
-func TestEventsWritten(t *testing.T) {
+// onBothBackends runs test on a fresh SQLite store and a fresh PostgreSQL one, with the clock now
+// (nil: the real one).
+func onBothBackends(t *testing.T, now func() time.Time, test func(t *testing.T, s *Store)) {
 	ctx := context.Background()
-	for _, c := range []struct {
-		name string
-		open func(t *testing.T) *Store
-	}{
-		{"sqlite", openTest},
-		{"postgres", func(t *testing.T) *Store {
-			s, err := OpenPostgres(ctx, PostgresOptions{URL: pgtest.URL(t)})
+	open := map[string]func(t *testing.T) (*Store, error){
+		"sqlite": func(t *testing.T) (*Store, error) {
+			return Open(ctx, Options{Path: filepath.Join(t.TempDir(), "x.db"), Now: now})
+		},
+		"postgres": func(t *testing.T) (*Store, error) {
+			return OpenPostgres(ctx, PostgresOptions{URL: pgtest.URL(t), Now: now})
+		},
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			s, err := open[name](t)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			return s
-		}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			s := c.open(t)
-			tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
-			if err := s.CreateTenant(ctx, tn); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-s.EventsWritten():
-				t.Fatal("woken by a write that recorded no event")
-			default:
-			}
-			if err := s.CreateToken(ctx, &store.Token{TenantID: tn.ID, Name: "okta", Hash: []byte("h")}); err != nil {
-				t.Fatal(err)
-			}
-			<-s.EventsWritten() // the test's deadline is the failure if it never comes
-			es, err := s.ListEvents(ctx, store.EventQuery{Limit: 10})
-			if err != nil || len(es) != 1 || es[0].Type != store.EventSCIMTokenIssued {
-				t.Fatalf("after the wake-up: %+v, %v", es, err)
-			}
+			test(t, s)
 		})
 	}
+}
+
+// TestEventsWritten: the wake-up comes after a write that recorded events (on PostgreSQL once the
+// sequencer has numbered them), and not after one that recorded none.
+func TestEventsWritten(t *testing.T) {
+	ctx := context.Background()
+	onBothBackends(t, nil, func(t *testing.T, s *Store) {
+		tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-s.EventsWritten():
+			t.Fatal("woken by a write that recorded no event")
+		default:
+		}
+		if err := s.CreateToken(ctx, &store.Token{TenantID: tn.ID, Name: "okta", Hash: []byte("h")}); err != nil {
+			t.Fatal(err)
+		}
+		<-s.EventsWritten() // the test's deadline is the failure if it never comes
+		es, err := s.ListEvents(ctx, store.EventQuery{Limit: 10})
+		if err != nil || len(es) != 1 || es[0].Type != store.EventSCIMTokenIssued {
+			t.Fatalf("after the wake-up: %+v, %v", es, err)
+		}
+	})
 }
 
 // TestSweepInBatches: Sweep ends many expired sessions, every one with its session.ended event naming
@@ -251,140 +259,117 @@ func TestSweepInBatches(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC).UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
-	for _, c := range []struct {
-		name string
-		open func(t *testing.T) *Store
-	}{
-		{"sqlite", func(t *testing.T) *Store {
-			s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "x.db"), Now: now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		}},
-		{"postgres", func(t *testing.T) *Store {
-			s, err := OpenPostgres(ctx, PostgresOptions{URL: pgtest.URL(t), Now: now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			s := c.open(t)
-			tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
-			if err := s.CreateTenant(ctx, tn); err != nil {
-				t.Fatal(err)
-			}
-			u := &store.User{UserName: "a@acme.com", Emails: []store.Email{{Value: "a@acme.com", Primary: true}}, Active: true, Source: store.SourceSCIM}
-			if err := s.CreateUser(ctx, tn.ID, u, store.Audit{}); err != nil {
-				t.Fatal(err)
-			}
-			cl := &store.OIDCClient{Name: "wiki", RedirectURIs: []string{"https://wiki.test/cb"}, Public: true}
-			if err := s.CreateOIDCClient(ctx, cl); err != nil {
-				t.Fatal(err)
-			}
-			const n = 2*sweepBatch + 500
-			withTokens := map[string]bool{} // session ids, every 97th
-			err := s.write(ctx, func(tx *wtx, now time.Time) error {
-				for i := range n {
-					ss := &store.Session{IDHash: fmt.Appendf(nil, "session %d", i), TenantID: tn.ID, UserID: u.ID, ExpiresAt: now.Add(time.Minute)}
-					if err := s.insertSession(ctx, tx, now, ss); err != nil {
+	onBothBackends(t, now, func(t *testing.T, s *Store) {
+		tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		u := &store.User{UserName: "a@acme.com", Emails: []store.Email{{Value: "a@acme.com", Primary: true}}, Active: true, Source: store.SourceSCIM}
+		if err := s.CreateUser(ctx, tn.ID, u, store.Audit{}); err != nil {
+			t.Fatal(err)
+		}
+		cl := &store.OIDCClient{Name: "wiki", RedirectURIs: []string{"https://wiki.test/cb"}, Public: true}
+		if err := s.CreateOIDCClient(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+		const n = 2*sweepBatch + 500
+		withTokens := map[string]bool{} // session ids, every 97th
+		err := s.write(ctx, func(tx *wtx, now time.Time) error {
+			for i := range n {
+				ss := &store.Session{IDHash: fmt.Appendf(nil, "session %d", i), TenantID: tn.ID, UserID: u.ID, ExpiresAt: now.Add(time.Minute)}
+				if err := s.insertSession(ctx, tx, now, ss); err != nil {
+					return err
+				}
+				if i%97 == 0 {
+					withTokens[store.SessionID(ss.IDHash)] = true
+					in := store.OIDCSignIn{TenantID: tn.ID, UserID: u.ID, SessionHash: ss.IDHash, AuthTime: now, AMR: "saml"}
+					toks := []store.OIDCToken{{Hash: fmt.Appendf(nil, "at %d", i), ClientID: cl.ID, OIDCSignIn: in, Family: fmt.Sprint(i),
+						Scopes: []string{"openid"}, ExpiresAt: now.Add(time.Hour)}}
+					if err := insertOIDCTokens(ctx, tx, now, toks); err != nil {
 						return err
 					}
-					if i%97 == 0 {
-						withTokens[store.SessionID(ss.IDHash)] = true
-						in := store.OIDCSignIn{TenantID: tn.ID, UserID: u.ID, SessionHash: ss.IDHash, AuthTime: now, AMR: "saml"}
-						toks := []store.OIDCToken{{Hash: fmt.Appendf(nil, "at %d", i), ClientID: cl.ID, OIDCSignIn: in, Family: fmt.Sprint(i),
-							Scopes: []string{"openid"}, ExpiresAt: now.Add(time.Hour)}}
-						if err := insertOIDCTokens(ctx, tx, now, toks); err != nil {
-							return err
-						}
-						if err := rememberSignIns(ctx, tx, toks); err != nil { // as RedeemOIDCCode does
-							return err
-						}
+					if err := rememberSignIns(ctx, tx, toks); err != nil { // as RedeemOIDCCode does
+						return err
 					}
 				}
-				return nil
-			})
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(int64(2 * time.Minute))
+		before, err := s.LastEventSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		var swept int64
+		var sweepErr, tokenErr error
+		if l, ok := s.db.(*sqlite); ok {
+			// Sweep's first transaction and then a token's creation queue behind the writer held here.
+			l.lockW()
+			var wg sync.WaitGroup
+			wg.Go(func() { swept, sweepErr = s.Sweep(ctx) })
+			waitQueue(s, 1)
+			wg.Go(func() { tokenErr = s.CreateToken(ctx, &store.Token{TenantID: tn.ID, Name: "okta", Hash: []byte("h")}) })
+			waitQueue(s, 2)
+			l.unlockW()
+			wg.Wait()
+		} else {
+			swept, sweepErr = s.Sweep(ctx)
+		}
+		if sweepErr != nil || tokenErr != nil || swept < n {
+			t.Fatalf("Sweep = %d, %v (token: %v); want the %d sessions", swept, sweepErr, tokenErr, n)
+		}
+
+		var es []store.Event
+		for after := before; ; {
+			page, err := s.ListEvents(ctx, store.EventQuery{After: after, Limit: 500})
 			if err != nil {
 				t.Fatal(err)
 			}
-			clock.Add(int64(2 * time.Minute))
-			before, err := s.LastEventSeq(ctx)
-			if err != nil {
-				t.Fatal(err)
+			if len(page) == 0 {
+				break
 			}
-
-			var swept int64
-			var sweepErr, tokenErr error
-			if l, ok := s.db.(*sqlite); ok {
-				// Sweep's first transaction and then a token's creation queue behind the writer held here.
-				l.lockW()
-				var wg sync.WaitGroup
-				wg.Go(func() { swept, sweepErr = s.Sweep(ctx) })
-				waitQueue(s, 1)
-				wg.Go(func() { tokenErr = s.CreateToken(ctx, &store.Token{TenantID: tn.ID, Name: "okta", Hash: []byte("h")}) })
-				waitQueue(s, 2)
-				l.unlockW()
-				wg.Wait()
-			} else {
-				swept, sweepErr = s.Sweep(ctx)
-			}
-			if sweepErr != nil || tokenErr != nil || swept < n {
-				t.Fatalf("Sweep = %d, %v (token: %v); want the %d sessions", swept, sweepErr, tokenErr, n)
-			}
-
-			var es []store.Event
-			for after := before; ; {
-				page, err := s.ListEvents(ctx, store.EventQuery{After: after, Limit: 500})
-				if err != nil {
+			es, after = append(es, page...), page[len(page)-1].Seq
+		}
+		ended, first, last, token := map[string]bool{}, -1, -1, -1
+		for i, e := range es {
+			switch e.Type {
+			case store.EventSessionEnded:
+				var o store.SessionObject
+				if err := json.Unmarshal(e.Data, &o); err != nil {
 					t.Fatal(err)
 				}
-				if len(page) == 0 {
-					break
+				wantClients := "[]"
+				if withTokens[o.ID] {
+					wantClients = fmt.Sprint([]string{cl.ID})
 				}
-				es, after = append(es, page...), page[len(page)-1].Seq
-			}
-			ended, first, last, token := map[string]bool{}, -1, -1, -1
-			for i, e := range es {
-				switch e.Type {
-				case store.EventSessionEnded:
-					var o store.SessionObject
-					if err := json.Unmarshal(e.Data, &o); err != nil {
-						t.Fatal(err)
-					}
-					wantClients := "[]"
-					if withTokens[o.ID] {
-						wantClients = fmt.Sprint([]string{cl.ID})
-					}
-					if ended[o.ID] || o.Reason != store.EndTimeout || fmt.Sprint(o.Clients) != wantClients {
-						t.Fatalf("session.ended %s (seen before: %v), want reason timeout and clients %s", e.Data, ended[o.ID], wantClients)
-					}
-					ended[o.ID] = true
-					if first < 0 {
-						first = i
-					}
-					last = i
-				case store.EventSCIMTokenIssued:
-					token = i
-				case store.EventSessionStarted:
-					// The setup's own: on PostgreSQL a reader numbers what is pending only within
-					// readerWait, so some may come after before.
-				default:
-					t.Fatalf("unexpected %s", e.Type)
+				if ended[o.ID] || o.Reason != store.EndTimeout || fmt.Sprint(o.Clients) != wantClients {
+					t.Fatalf("session.ended %s (seen before: %v), want reason timeout and clients %s", e.Data, ended[o.ID], wantClients)
 				}
+				ended[o.ID] = true
+				if first < 0 {
+					first = i
+				}
+				last = i
+			case store.EventSCIMTokenIssued:
+				token = i
+			case store.EventSessionStarted:
+				// The setup's own: on PostgreSQL a reader numbers what is pending only within
+				// readerWait, so some may come after before.
+			default:
+				t.Fatalf("unexpected %s", e.Type)
 			}
-			if len(ended) != n {
-				t.Fatalf("%d sessions ended with an event, want %d", len(ended), n)
-			}
-			if _, ok := s.db.(*sqlite); ok && !(first < token && token < last) {
-				t.Fatalf("the token created during Sweep is event %d, session.ended are %d to %d: Sweep held the writer throughout", token, first, last)
-			}
-		})
-	}
+		}
+		if len(ended) != n {
+			t.Fatalf("%d sessions ended with an event, want %d", len(ended), n)
+		}
+		if _, ok := s.db.(*sqlite); ok && !(first < token && token < last) {
+			t.Fatalf("the token created during Sweep is event %d, session.ended are %d to %d: Sweep held the writer throughout", token, first, last)
+		}
+	})
 }
 
 // TestSequencerVacuumsItsQueue: on PostgreSQL events wait in a queue until the sequencer moves them
