@@ -26,11 +26,13 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	if len(q.Types) > 0 {
 		// Read first: an event made after this read may be listed below or not, and either way its
 		// seq is above last.
-		if last, err = s.st.LastEventSeq(r.Context()); err != nil {
+		if last, err = s.st.LastEventSeq(r.Context(), false); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 	}
+	// Numbered above when there is a filter: the list need not number again.
+	q.Lazy = len(q.Types) > 0
 	events, err := s.st.ListEvents(r.Context(), q)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -51,7 +51,7 @@ func (e *env) events(name, query string) (page eventPage, events []apiEvent) {
 // lastSeq is the seq of the last event now.
 func (e *env) lastSeq() int64 {
 	e.t.Helper()
-	n, err := e.st.LastEventSeq(context.Background())
+	n, err := e.st.LastEventSeq(context.Background(), false)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestEvents(t *testing.T) {
 		}
 		// One match followed by other events: a page that is not full ends at the log's end, not at
 		// the match.
-		lastSeq, err := e.st.LastEventSeq(ctx)
+		lastSeq, err := e.st.LastEventSeq(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}

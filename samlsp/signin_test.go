@@ -130,7 +130,7 @@ func TestReconciliation(t *testing.T) {
 				seeded = tc.seed(h)
 			}
 			before := h.Users()
-			seq, err := h.St.LastEventSeq(ctx)
+			seq, err := h.St.LastEventSeq(ctx, false)
 			if err != nil {
 				t.Fatal(err)
 			}

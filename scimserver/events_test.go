@@ -17,7 +17,7 @@ func TestWritesRecordEvents(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	seq := func() int64 {
-		n, err := h.st.LastEventSeq(ctx)
+		n, err := h.st.LastEventSeq(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}

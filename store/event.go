@@ -86,8 +86,10 @@ type EventStore interface {
 	// ListEvents returns the events after q.After in seq order, at most q.Limit (100 when it is 0
 	// or less), of q.Types only when it names any. Every event committed before the call is there.
 	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
-	// LastEventSeq returns the greatest Seq a reader can see now (0 when there is no event).
-	LastEventSeq(ctx context.Context) (int64, error)
+	// LastEventSeq returns the greatest Seq a reader can see now (0 when there is no event): with lazy,
+	// what is readable already, as EventQuery.Lazy reads; without, after numbering what was committed
+	// (on PostgreSQL a write transaction), so a client counts its own writes.
+	LastEventSeq(ctx context.Context, lazy bool) (int64, error)
 }
 
 // SessionID is a session's public id, as events and ID tokens (sid) name it: derived from the stored

@@ -25,7 +25,7 @@ func BenchmarkDrain(b *testing.B) {
 		for i := range b.N {
 			l.emit(store.EventUserUpdated, fmt.Sprintf("u%d", i%50), time.Time{})
 		}
-		last, _ := l.LastEventSeq(ctx)
+		last, _ := l.LastEventSeq(ctx, false)
 		b.ResetTimer()
 		startService(b, l, nil)
 		for {

@@ -37,7 +37,7 @@ func TestConsumerKind(t *testing.T) {
 			r.ParseForm()
 			got <- r.Form.Get("logout_token")
 		})
-		last, _ := l.LastEventSeq(ctx)
+		last, _ := l.LastEventSeq(ctx, false)
 		d := &store.Webhook{Kind: "test_logout", Ref: "u1@acme.test", URL: srv + "/bcl", Types: []string{store.EventUserDeactivated}, Cursor: last}
 		if err := l.CreateWebhook(ctx, d); err != nil {
 			t.Fatal(err)

@@ -67,7 +67,7 @@ type catchUpWorker struct {
 
 func (c *catchUpWorker) Work(ctx context.Context, _ *river.Job[CatchUpArgs]) error {
 	st := c.s.cfg.Store
-	last, err := st.LastEventSeq(ctx)
+	last, err := st.LastEventSeq(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -116,11 +116,22 @@ func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 		return err
 	}
 	until := s.cfg.Now().Add(drainFor)
+	var skipTo int64 // the seq the cursor may move to, up to which no event was of its types
+	// end moves the cursor over what the last passes found none of its types in, as the drain ends.
+	end := func(ret error) error {
+		if skipTo > w.Cursor {
+			if err := s.advance(context.WithoutCancel(ctx), w, skipTo, nil); err != nil {
+				return ignoreMoved(err)
+			}
+		}
+		return ret
+	}
 	for {
-		// last matters only to a webhook of some types (below); read before the events.
+		// last matters only to a webhook of some types (below); read before the events, and lazily
+		// like them: every event up to it is readable to the list below.
 		var last int64
 		if len(w.Types) > 0 {
-			if last, err = st.LastEventSeq(ctx); err != nil {
+			if last, err = st.LastEventSeq(ctx, true); err != nil {
 				return err
 			}
 		}
@@ -154,8 +165,18 @@ func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 		if all && len(evs) < batch && last > to {
 			// Every event of its types up to last was read (last was read first, and events become
 			// visible in seq order): the cursor moves to last, so the catch-up does not take a
-			// webhook of a few types for behind.
-			to = last
+			// webhook of a few types for behind. With events delivered, in this pass's write; a pass
+			// that found none writes nothing, and the drain moves the cursor when it ends (a
+			// back-channel client, of session.ended only, would otherwise write its cursor at every
+			// wake-up under SCIM load).
+			if len(evs) > 0 {
+				to = last
+			} else {
+				skipTo = last
+			}
+		}
+		if skipTo > to && (ctx.Err() != nil || failed != nil) {
+			to = skipTo
 		}
 		if ctx.Err() != nil {
 			// Stopping (or past the job's timeout): keep what was delivered and yield; no failure
@@ -177,10 +198,10 @@ func (d *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 			return ignoreMoved(err)
 		}
 		if s.cfg.Now().After(until) {
-			return river.JobSnooze(0)
+			return end(river.JobSnooze(0))
 		}
 		if all && len(evs) < batch && !s.idle(ctx, id, poke, until) {
-			return nil // nothing more, and no wake-up came for a while
+			return end(nil) // nothing more, and no wake-up came for a while
 		}
 	}
 }

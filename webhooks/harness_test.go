@@ -117,13 +117,13 @@ func (l *eventLog) emit(typ, subject string, at time.Time) store.Event {
 		l.clock.back.Store(int64(time.Since(at)))
 		defer l.clock.back.Store(0)
 	}
-	before, err := l.LastEventSeq(ctx)
+	before, err := l.LastEventSeq(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	update := func(fn func(*store.User)) {
 		u := l.user(subject)
-		before, _ = l.LastEventSeq(ctx)
+		before, _ = l.LastEventSeq(ctx, false)
 		nu, err := l.UpdateUser(ctx, l.tenant.ID, u.ID, 0, store.Audit{Operation: "patch", Outcome: "200"}, func(u *store.User) error { fn(u); return nil })
 		if err != nil {
 			t.Fatal(err)
@@ -149,7 +149,7 @@ func (l *eventLog) emit(typ, subject string, at time.Time) store.Event {
 	case store.EventSessionStarted:
 		u := l.user(subject)
 		h := sha256.Sum256([]byte(fmt.Sprintf("%s %d", subject, time.Now().UnixNano())))
-		before, _ = l.LastEventSeq(ctx)
+		before, _ = l.LastEventSeq(ctx, false)
 		if err := l.CreateSession(ctx, &store.Session{IDHash: h[:], TenantID: l.tenant.ID, UserID: u.ID, ExpiresAt: l.clock.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func (l *eventLog) emit(typ, subject string, at time.Time) store.Event {
 		if l.sessions[subject] == nil {
 			l.emit(store.EventSessionStarted, subject, at)
 		}
-		before, _ = l.LastEventSeq(ctx)
+		before, _ = l.LastEventSeq(ctx, false)
 		if err := l.DeleteSession(ctx, l.sessions[subject]); err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,7 @@ func (l *eventLog) emit(typ, subject string, at time.Time) store.Event {
 		if l.token == "" {
 			l.emit(store.EventSCIMTokenIssued, subject, at)
 		}
-		before, _ = l.LastEventSeq(ctx)
+		before, _ = l.LastEventSeq(ctx, false)
 		if err := l.RevokeToken(ctx, l.tenant.ID, l.token); err != nil {
 			t.Fatal(err)
 		}

@@ -367,7 +367,7 @@ func Add(ctx context.Context, st Store, url string, types []string, allowHTTPLoo
 	if err != nil {
 		return nil, err
 	}
-	last, err := st.LastEventSeq(ctx)
+	last, err := st.LastEventSeq(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: add: %w", err)
 	}

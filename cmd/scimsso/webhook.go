@@ -144,7 +144,7 @@ func (m *Main) webhookList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	last, err := s.LastEventSeq(ctx)
+	last, err := s.LastEventSeq(ctx, false)
 	if err != nil {
 		return err
 	}

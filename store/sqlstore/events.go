@@ -402,11 +402,13 @@ func listEventsSQL(types []string) string {
 	return b.String()
 }
 
-// LastEventSeq implements store.EventStore. Every event committed before the call is counted, as in
-// ListEvents.
-func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
-	if err := s.db.settleEvents(ctx); err != nil {
-		return 0, fmt.Errorf("sqlstore: last event seq: %w", mapErr(err))
+// LastEventSeq implements store.EventStore. Unless lazy, every event committed before the call is
+// counted, as in ListEvents.
+func (s *Store) LastEventSeq(ctx context.Context, lazy bool) (int64, error) {
+	if !lazy {
+		if err := s.db.settleEvents(ctx); err != nil {
+			return 0, fmt.Errorf("sqlstore: last event seq: %w", mapErr(err))
+		}
 	}
 	var seq int64
 	if err := s.row(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&seq); err != nil {

@@ -44,7 +44,7 @@ func TestEventsOfAFailedBatchWrite(t *testing.T) {
 	if err := s.CreateUser(ctx, tn.ID, taken, store.Audit{}); err != nil {
 		t.Fatal(err)
 	}
-	before, err := s.LastEventSeq(ctx)
+	before, err := s.LastEventSeq(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestSweepInBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock.Add(int64(2 * time.Minute))
-		before, err := s.LastEventSeq(ctx)
+		before, err := s.LastEventSeq(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -421,7 +421,7 @@ func TestSequencerVacuumsItsQueue(t *testing.T) {
 		}
 		return pages
 	}
-	if seq, err := s.LastEventSeq(ctx); err != nil || seq != burst {
+	if seq, err := s.LastEventSeq(ctx, false); err != nil || seq != burst {
 		t.Fatalf("LastEventSeq = %d, %v; want %d", seq, err, burst)
 	}
 	before := lookPages()
@@ -535,7 +535,7 @@ func TestReaderNumbering(t *testing.T) {
 		if got := subjects(t, s); got != "a" {
 			t.Fatalf("with the lock held elsewhere the reader listed %q, want what was numbered, a", got)
 		}
-		if _, err := s.LastEventSeq(ctx); err != nil {
+		if _, err := s.LastEventSeq(ctx, false); err != nil {
 			t.Fatalf("LastEventSeq with the lock held elsewhere: %v", err)
 		}
 		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, int64(sequencerLock)); err != nil {

@@ -63,7 +63,7 @@ func TestPostgresConnectionLostDuringList(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := s.LastEventSeq(ctx); err != nil { // numbers the events, so ListEvents below only reads
+	if _, err := s.LastEventSeq(ctx, false); err != nil { // numbers the events, so ListEvents below only reads
 		t.Fatal(err)
 	}
 

@@ -39,7 +39,7 @@ func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error
 	hookID, secret := uuid.NewString(), []byte{}
 	if c.BackchannelLogoutURI != "" {
 		var err error
-		if last, err = s.LastEventSeq(ctx); err != nil {
+		if last, err = s.LastEventSeq(ctx, false); err != nil {
 			return fmt.Errorf("sqlstore: create oidc client: %w", err)
 		}
 		// Its destination has no secret (logout tokens are signed with the provider's keys), sealed as

@@ -349,7 +349,7 @@ func TestEventTypePlans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.LastEventSeq(ctx); err != nil { // numbers them
+		if _, err := s.LastEventSeq(ctx, false); err != nil { // numbers them
 			t.Fatal(err)
 		}
 		conn, err := s.db.pool().Conn(ctx)

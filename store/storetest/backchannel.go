@@ -17,7 +17,7 @@ import (
 func testBackchannelDestinations(t *testing.T, s store.Store, clock *Clock) {
 	tn := mustTenant(t, s, "acme", "acme.com")
 	mustUser(t, s, tn.ID, "ada@acme.com", "ext-ada")
-	last, err := s.LastEventSeq(ctx)
+	last, err := s.LastEventSeq(ctx, false)
 	if err != nil || last == 0 {
 		t.Fatalf("LastEventSeq after a create = %d, %v; want the create's event", last, err)
 	}
@@ -107,7 +107,7 @@ func testSessionClients(t *testing.T, s store.Store, clock *Clock) {
 	redeem := func(c *store.OIDCClient, session string) { t.Helper(); redeemErr(c, session, nil) }
 	ended := func(ss *store.Session, end func() error) []string {
 		t.Helper()
-		before, err := s.LastEventSeq(ctx)
+		before, err := s.LastEventSeq(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,7 +45,7 @@ func events(t *testing.T, s store.Store, after int64) []store.Event {
 // last is the store's last seq.
 func last(t *testing.T, s store.Store) int64 {
 	t.Helper()
-	n, err := s.LastEventSeq(ctx)
+	n, err := s.LastEventSeq(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
