@@ -518,6 +518,7 @@ func TestReaderNumbering(t *testing.T) {
 
 	t.Run("the sequencer lock held elsewhere", func(t *testing.T) {
 		s, tn := open(t)
+		s.db.(*postgres).seq.wait = 200 * time.Millisecond // not readerWait's 10 s, twice
 		write(t, s, tn, "a")
 		if got := subjects(t, s); got != "a" {
 			t.Fatalf("listed %q, want a", got)
@@ -531,7 +532,7 @@ func TestReaderNumbering(t *testing.T) {
 		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(sequencerLock)); err != nil {
 			t.Fatal(err)
 		}
-		// The test's deadline is the failure if the reader waits for the lock.
+		// The test's deadline is the failure if the reader waits for the lock beyond its wait.
 		if got := subjects(t, s); got != "a" {
 			t.Fatalf("with the lock held elsewhere the reader listed %q, want what was numbered, a", got)
 		}

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,19 +34,18 @@ func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error
 	id := uuid.NewString()
 	// A session.ended event at or before last cannot name a client that does not exist yet: its
 	// destination starts after it (events later committed get greater seqs).
-	var last int64
-	hookID, secret := uuid.NewString(), []byte{}
+	var insertDest func(tx *wtx, now time.Time) error
 	if c.BackchannelLogoutURI != "" {
-		var err error
-		if last, err = s.LastEventSeq(ctx, false); err != nil {
+		last, err := s.LastEventSeq(ctx, false)
+		if err != nil {
 			return fmt.Errorf("sqlstore: create oidc client: %w", err)
 		}
 		// Its destination has no secret (logout tokens are signed with the provider's keys), sealed as
 		// every webhook's is, so that it counts as current, not as one left in clear.
-		if s.keys != nil {
-			if secret, err = s.keys.Seal(secret, webhookSecretContext(hookID)); err != nil {
-				return fmt.Errorf("sqlstore: create oidc client: %w", err)
-			}
+		dest := &store.Webhook{Kind: store.KindBackchannelLogout, Ref: id, URL: c.BackchannelLogoutURI,
+			Types: []string{store.EventSessionEnded}, Cursor: last}
+		if insertDest, err = s.newWebhook(dest); err != nil {
+			return fmt.Errorf("sqlstore: create oidc client: %w", err)
 		}
 	}
 	var created time.Time
@@ -56,13 +54,10 @@ func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error
 		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg,
 			backchannel_logout_uri, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs),
 			joinLines(c.PostLogoutRedirectURIs), b2i(c.Public), nonNil(c.SecretHash), c.IDTokenAlg, c.BackchannelLogoutURI, micros(now))
-		if err != nil || c.BackchannelLogoutURI == "" {
+		if err != nil || insertDest == nil {
 			return err
 		}
-		_, err = tx.exec(ctx, `INSERT INTO webhooks (id, kind, ref, url, types, secret, created_at, last_seq, failures)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, hookID, store.KindBackchannelLogout, id, c.BackchannelLogoutURI,
-			store.EventSessionEnded, secret, micros(now), last)
-		return err
+		return insertDest(tx, now)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create oidc client: %w", err)
@@ -384,12 +379,10 @@ func (s *Store) RedeemOIDCCode(ctx context.Context, id string, toks []store.OIDC
 			// PostgreSQL; SQLite's one writer): a logout, deactivation or sweep ending it meanwhile
 			// would otherwise miss this client, which would hold tokens and a sid of a dead session
 			// and never be told by back-channel logout.
-			for i, t := range toks {
-				if i > 0 && bytes.Equal(t.SessionHash, toks[0].SessionHash) {
-					continue
-				}
+			// The tokens of one code come from one sign-in: one session.
+			if len(toks) > 0 {
 				var exp int64
-				if err := tx.row(ctx, `SELECT expires_at FROM sessions WHERE id_hash = ?`+s.forUpdate(), nonNil(t.SessionHash)).Scan(&exp); err != nil {
+				if err := tx.row(ctx, `SELECT expires_at FROM sessions WHERE id_hash = ?`+s.forUpdate(), nonNil(toks[0].SessionHash)).Scan(&exp); err != nil {
 					return err // ErrNotFound: the session ended
 				}
 				if exp <= micros(now) {
@@ -508,15 +501,8 @@ func sweepOIDC(ctx context.Context, tx *wtx, now time.Time) (int64, error) {
 		k, _ := res.RowsAffected()
 		n += k
 	}
-	// A sign-in remembered as its session ended elsewhere at the same moment (a code redeemed on one
-	// PostgreSQL replica while another ends the session) has no session left to end it.
-	res, err := tx.exec(ctx, `DELETE FROM oidc_session_clients WHERE NOT EXISTS
-		(SELECT 1 FROM sessions s WHERE s.id_hash = oidc_session_clients.session_hash)`)
-	if err != nil {
-		return n, err
-	}
-	k, _ := res.RowsAffected()
-	n += k
+	// oidc_session_clients needs no sweep: a code is redeemed only while its session lives, with the
+	// session's row locked (RedeemOIDCCode), and every end of a session deletes its rows (endSessions).
 	return n, nil
 }
 

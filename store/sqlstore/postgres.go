@@ -88,7 +88,7 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	p := &postgres{db: db, now: opts.Now, seq: sequencer{db: db, written: newWakeup(), kick: newWakeup(), batch: sequenceBatch,
+	p := &postgres{db: db, now: opts.Now, seq: sequencer{db: db, written: newWakeup(), kick: newWakeup(), batch: sequenceBatch, wait: readerWait,
 		log: opts.Logger.Named("sequencer")}}
 	s := &Store{db: p, now: opts.Now, keys: opts.Keyring, written: p.seq.written}
 	if err := s.migrate(ctx); err != nil {

@@ -62,7 +62,9 @@ type sequencer struct {
 	stop    context.CancelFunc
 	done    chan struct{}
 	batch   int64 // the rows one numbering transaction moves at most: sequenceBatch; tests make it small
-	log     *zap.Logger
+	// wait is how long a reader numbers before it reads: readerWait; tests make it short.
+	wait time.Duration
+	log  *zap.Logger
 
 	// afterBatch, for tests, runs in each numbering transaction after its move, before its commit.
 	afterBatch func()
@@ -187,7 +189,7 @@ func (q *sequencer) settle(ctx context.Context) error {
 	if err := q.db.QueryRowContext(ctx, `SELECT max(n) FROM events_pending`).Scan(&upTo); err != nil || !upTo.Valid {
 		return mapErr(err)
 	}
-	deadline := time.Now().Add(readerWait)
+	deadline := time.Now().Add(q.wait)
 	for {
 		wait := time.Until(deadline)
 		if wait <= 0 {

@@ -21,30 +21,40 @@ func webhookSecretContext(id string) string { return "webhook:" + id + ":secret"
 
 // CreateWebhook implements store.Store.
 func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
+	insert, err := s.newWebhook(w)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create webhook: %w", err)
+	}
+	if err := s.write(ctx, insert); err != nil {
+		w.ID = "" // the insert ran, but its transaction did not commit
+		return fmt.Errorf("sqlstore: create webhook: %w", err)
+	}
+	return nil
+}
+
+// newWebhook gives w a new id (and the default kind), seals its secret outside any transaction, and
+// returns the insert to run in one, which also sets w's id and creation time: the one way a webhook row is
+// made, by CreateWebhook and by CreateOIDCClient for a back-channel destination.
+func (s *Store) newWebhook(w *store.Webhook) (func(tx *wtx, now time.Time) error, error) {
 	id := uuid.NewString()
-	kind := w.Kind
-	if kind == "" {
-		kind = store.KindWebhook
+	if w.Kind == "" {
+		w.Kind = store.KindWebhook
 	}
 	secret := []byte(w.Secret)
 	if s.keys != nil {
 		var err error
 		if secret, err = s.keys.Seal(secret, webhookSecretContext(id)); err != nil {
-			return fmt.Errorf("sqlstore: create webhook: %w", err)
+			return nil, err
 		}
 	}
-	var created time.Time
-	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		created = now
-		_, err := tx.exec(ctx, `INSERT INTO webhooks (id, kind, ref, url, types, secret, created_at, last_seq, failures)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, id, kind, w.Ref, w.URL, joinSpaces(w.Types), secret, micros(now), w.Cursor)
+	return func(tx *wtx, now time.Time) error {
+		_, err := tx.exec(context.Background(), `INSERT INTO webhooks (id, kind, ref, url, types, secret, created_at, last_seq, failures)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, id, w.Kind, w.Ref, w.URL, joinSpaces(w.Types), nonNil(secret), micros(now), w.Cursor)
+		if err == nil {
+			w.ID, w.CreatedAt, w.Failures = id, fromMicros(micros(now)), 0
+		}
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: create webhook: %w", err)
-	}
-	w.ID, w.Kind, w.CreatedAt, w.Failures = id, kind, fromMicros(micros(created)), 0
-	return nil
+	}, nil
 }
 
 const webhookCols = `id, kind, ref, url, types, created_at, last_seq, failures`

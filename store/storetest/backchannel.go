@@ -155,8 +155,8 @@ func testSessionClients(t *testing.T, s store.Store, clock *Clock) {
 	if got := ended(none, func() error { return s.DeleteUserSessions(ctx, tn.ID, u.ID) }); len(got) != 0 {
 		t.Errorf("a session no client signed in with ended naming %v", got)
 	}
-	// What was remembered of "ghost" went with the sweep: a session by that name, begun now, has no
-	// clients.
+	// Nothing was remembered of "ghost", whose code was refused: a session by that name, begun now,
+	// ends naming no client.
 	ghost := newSession("ghost")
 	if got := ended(ghost, func() error { return s.DeleteSession(ctx, ghost.IDHash) }); len(got) != 0 {
 		t.Errorf("a new session ended naming %v, remembered for a session that was gone", got)

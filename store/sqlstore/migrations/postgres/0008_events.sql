@@ -45,7 +45,3 @@ CREATE TABLE events_pending (
 -- When the user last signed in, in Unix microseconds; 0: never. A sign-in sets it without raising the
 -- user's version.
 ALTER TABLE users ADD COLUMN last_sign_in_at BIGINT NOT NULL DEFAULT 0;
-
--- The OpenID clients holding tokens of a session, read when it ends (session.ended names them for
--- back-channel logout).
-CREATE INDEX oidc_tokens_session ON oidc_tokens(session_hash);
