@@ -70,7 +70,8 @@ func (m *Main) webhookAdd(ctx context.Context, args []string) error {
 	var d dbFlags
 	d.register(fs)
 	url := fs.String("url", "", "where events are POSTed: https (http only to loopback, with --"+loopbackFlag+")")
-	types := fs.String("types", "", "comma-separated event types it gets (default: every type): "+strings.Join(store.EventTypes, ", "))
+	var types multiFlag
+	fs.Var(&types, "types", "event types it gets, comma-separated or repeated (default: every type): "+strings.Join(store.EventTypes, ", "))
 	loopback := registerLoopback(fs)
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
@@ -82,18 +83,13 @@ func (m *Main) webhookAdd(ctx context.Context, args []string) error {
 	if *url == "" {
 		return errors.New("webhook add: --url is required")
 	}
-	var ts []string
-	for _, t := range strings.Split(*types, ",") {
-		if t = strings.TrimSpace(t); t != "" && !contains(ts, t) {
-			ts = append(ts, t)
-		}
-	}
 	// Checked before the store opens: a bad URL or type is wrong wherever the database is.
 	if err := webhooks.CheckURL(*url, *loopback); err != nil {
 		return fmt.Errorf("webhook add: %w", err)
 	}
-	if err := webhooks.CheckTypes(ts); err != nil {
-		return fmt.Errorf("webhook add: %w", err)
+	ts, err := store.ParseEventTypes(types...)
+	if err != nil {
+		return fmt.Errorf("webhook add: --types: %w", err)
 	}
 	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
@@ -106,15 +102,6 @@ func (m *Main) webhookAdd(ctx context.Context, args []string) error {
 	fmt.Fprintln(m.Stdout, w.Secret)
 	fmt.Fprintf(m.Stderr, "added webhook %s for %s; the secret above is shown only once: it verifies the webhook-signature header\n", w.ID, typesText(w.Types))
 	return nil
-}
-
-func contains(v []string, s string) bool {
-	for _, x := range v {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func typesText(ts []string) string {

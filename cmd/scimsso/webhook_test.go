@@ -163,7 +163,7 @@ func TestWebhookCLI(t *testing.T) {
 		t.Errorf("refused adds stored something:\n%s", out)
 	}
 
-	stdout, stderr := mustRun(t, db, "webhook", "add", "--url", "https://hooks.example.com/scimsso", "--types", "user.created, user.deactivated")
+	stdout, stderr := mustRun(t, db, "webhook", "add", "--url", "https://hooks.example.com/scimsso", "--types", "user.created, user.deactivated", "--types", "user.created")
 	if !regexp.MustCompile(`^whsec_[A-Za-z0-9+/]{43}=\n$`).MatchString(stdout) {
 		t.Errorf("webhook add: stdout %q, want the secret alone", stdout)
 	}
