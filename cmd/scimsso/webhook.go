@@ -56,12 +56,13 @@ func (m *Main) consumers(s store.Store) map[string]webhooks.Consumer {
 	return map[string]webhooks.Consumer{store.KindBackchannelLogout: &webhooks.Backchannel{Store: s, Token: m.logoutToken}}
 }
 
-// loopbackFlag is --allow-http-loopback-webhooks, on serve (delivery) and webhook add (the URL check):
-// SCIMSSO_ALLOW_HTTP_LOOPBACK_WEBHOOKS sets both.
+// loopbackFlag is --allow-http-loopback-webhooks, on serve (delivery), webhook add and client create
+// (the URL check): SCIMSSO_ALLOW_HTTP_LOOPBACK_WEBHOOKS sets them all.
 const loopbackFlag = "allow-http-loopback-webhooks"
 
-func registerLoopback(fs *flag.FlagSet) *bool {
-	return fs.Bool(loopbackFlag, false, "allow webhooks to http:// (or https://) loopback addresses, for a receiver on this machine; otherwise https to public addresses only")
+// registerLoopback declares loopbackFlag on fs into p, with the one help text every command shows.
+func registerLoopback(fs *flag.FlagSet, p *bool) {
+	fs.BoolVar(p, loopbackFlag, false, "allow webhooks to http:// (or https://) loopback addresses, for a receiver on this machine; otherwise https to public addresses only")
 }
 
 // webhookAdd adds a webhook: its secret alone on stdout (shown only this once), its id on stderr.
@@ -72,7 +73,8 @@ func (m *Main) webhookAdd(ctx context.Context, args []string) error {
 	url := fs.String("url", "", "where events are POSTed: https (http only to loopback, with --"+loopbackFlag+")")
 	var types multiFlag
 	fs.Var(&types, "types", "event types it gets, comma-separated or repeated (default: every type): "+strings.Join(store.EventTypes, ", "))
-	loopback := registerLoopback(fs)
+	var loopback bool
+	registerLoopback(fs, &loopback)
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -84,7 +86,7 @@ func (m *Main) webhookAdd(ctx context.Context, args []string) error {
 		return errors.New("webhook add: --url is required")
 	}
 	// Checked before the store opens: a bad URL or type is wrong wherever the database is.
-	if err := webhooks.CheckURL(*url, *loopback); err != nil {
+	if err := webhooks.CheckURL(*url, loopback); err != nil {
 		return fmt.Errorf("webhook add: %w", err)
 	}
 	ts, err := store.ParseEventTypes(types...)
@@ -95,7 +97,7 @@ func (m *Main) webhookAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	w, err := webhooks.Add(ctx, s, *url, ts, *loopback)
+	w, err := webhooks.Add(ctx, s, *url, ts, loopback)
 	if err != nil {
 		return err
 	}
