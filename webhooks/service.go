@@ -144,7 +144,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.attemptTimeout = AttemptTimeout
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, sender: newSender(cfg.AllowHTTPLoopback, cfg.attemptTimeout),
-		consumers: map[string]Consumer{store.KindWebhook: webhookConsumer{}}, policy: newRetryPolicy(cfg.Now),
+		consumers: map[string]Consumer{store.KindWebhook: webhookConsumer{}}, policy: newRetryPolicy(),
 		active: map[string]*local{}}
 	for k, c := range cfg.Consumers {
 		s.consumers[k] = c
