@@ -40,10 +40,7 @@ func (s *Server) LogoutToken(ctx context.Context, c *store.OIDCClient, sub, sid 
 	if c == nil || c.ID == "" || sub == "" || sid == "" {
 		return "", errors.New("openid: a logout token needs a client, a subject and a session id")
 	}
-	alg := jose.RS256
-	if c.IDTokenAlg == store.AlgES256 {
-		alg = jose.ES256
-	}
+	alg := idTokenAlg(c)
 	k, err := s.keys.signing(ctx, alg)
 	if err != nil {
 		return "", err

@@ -127,10 +127,16 @@ type signingFor struct {
 func (sf *signingFor) set(c *store.OIDCClient) {
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
-	sf.id, sf.alg = c.ID, jose.RS256
+	sf.id, sf.alg = c.ID, idTokenAlg(c)
+}
+
+// idTokenAlg is the algorithm that signs c's ID tokens, and so its logout tokens: its registered
+// id_token_signed_response_alg, RS256 when it registered none.
+func idTokenAlg(c *store.OIDCClient) jose.SignatureAlgorithm {
 	if c.IDTokenAlg == store.AlgES256 {
-		sf.alg = jose.ES256
+		return jose.ES256
 	}
+	return jose.RS256
 }
 
 func (sf *signingFor) get() jose.SignatureAlgorithm {

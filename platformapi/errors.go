@@ -48,9 +48,6 @@ func invalid(format string, args ...any) *apiError {
 var errUnauthorized = errorf(http.StatusUnauthorized, codeUnauthorized,
 	"A live API key is required: send Authorization: Bearer KEY with a key from scimsso apikey create.")
 
-// retryAfter is what a 503 tells the client to wait, in seconds, as cmd's middleware would.
-const retryAfter = "2"
-
 // errorBody is every error's JSON.
 type errorBody struct {
 	Error   string `json:"error"`
@@ -79,11 +76,9 @@ func (s *Server) toAPI(r *http.Request, err error) *apiError {
 // writeError renders err as an error body with its status.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := s.toAPI(r, err)
-	switch e.Status {
-	case http.StatusUnauthorized:
+	// A 503's Retry-After is added by the server's middleware, the same for every route.
+	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimsso"`)
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeJSON(w, e.Status, errorBody{Error: e.Code, Message: e.Message})
 }

@@ -169,13 +169,8 @@ func parseEvents(raw string) (store.EventQuery, error) {
 		return store.EventQuery{}, err
 	}
 	if v := p["types"]; v != "" {
-		for _, t := range strings.Split(v, ",") {
-			if !slices.Contains(store.EventTypes, t) {
-				return store.EventQuery{}, invalid("Unknown event type %q in types; the types are %s.", clip(t), strings.Join(store.EventTypes, ", "))
-			}
-			if !slices.Contains(q.Types, t) {
-				q.Types = append(q.Types, t)
-			}
+		if q.Types, err = store.ParseEventTypes(v); err != nil {
+			return store.EventQuery{}, invalid("In types: %s.", err)
 		}
 	}
 	return q, nil

@@ -4,6 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -26,6 +30,33 @@ const (
 var EventTypes = []string{
 	EventUserCreated, EventUserUpdated, EventUserEmailChanged, EventUserDeactivated, EventUserReactivated,
 	EventSessionStarted, EventSessionEnded, EventSSOSettingsChanged, EventSCIMTokenIssued, EventSCIMTokenRevoked,
+}
+
+// ErrUnknownEventType is what ParseEventTypes' refusal wraps.
+var ErrUnknownEventType = errors.New("unknown event type")
+
+// ParseEventTypes is the one rule for a list of event types, wherever it comes from (the events
+// list's ?types=, webhook add --types, webhooks.Add): vals are comma-separated lists, each entry
+// trimmed and one of EventTypes (an empty entry is not); repeats are dropped, the first kept, in the
+// order given. No vals: nil, meaning every type. A refusal wraps ErrUnknownEventType and names the
+// entry (clipped, as it may come from a client) and the types there are.
+func ParseEventTypes(vals ...string) ([]string, error) {
+	var out []string
+	for _, v := range vals {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimSpace(t)
+			if !slices.Contains(EventTypes, t) {
+				if len(t) > 64 {
+					t = t[:64] + "…"
+				}
+				return nil, fmt.Errorf("%w %q; the types are %s", ErrUnknownEventType, t, strings.Join(EventTypes, ", "))
+			}
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Reasons a session ended, the "reason" of a session.ended event.

@@ -67,6 +67,32 @@ func TestParseScopes(t *testing.T) {
 	}
 }
 
+// TestParseEventTypes: the one rule for event type lists (?types=, webhook add --types).
+func TestParseEventTypes(t *testing.T) {
+	for _, tt := range []struct {
+		in   []string
+		want []string
+		bad  string // part of the refusal
+	}{
+		{in: nil},
+		{in: []string{"user.created"}, want: []string{"user.created"}},
+		{in: []string{"session.ended, user.created", "session.ended"}, want: []string{"session.ended", "user.created"}},
+		{in: []string{"user.created,"}, bad: `unknown event type ""`},
+		{in: []string{""}, bad: `unknown event type ""`},
+		{in: []string{"user.created", "user.*"}, bad: `unknown event type "user.*"; the types are user.created,`},
+		{in: []string{"User.Created"}, bad: `"User.Created"`},
+		{in: []string{strings.Repeat("x", 100)}, bad: `"` + strings.Repeat("x", 64) + `…"`},
+	} {
+		got, err := store.ParseEventTypes(tt.in...)
+		switch {
+		case tt.bad == "" && (err != nil || !slices.Equal(got, tt.want)):
+			t.Errorf("ParseEventTypes(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		case tt.bad != "" && (!errors.Is(err, store.ErrUnknownEventType) || !strings.Contains(err.Error(), tt.bad)):
+			t.Errorf("ParseEventTypes(%q) = %v, %v; want ErrUnknownEventType saying %q", tt.in, got, err, tt.bad)
+		}
+	}
+}
+
 // TestAPIKeyPrefix: an API key is told from a SCIM token by its shape alone.
 func TestAPIKeyPrefix(t *testing.T) {
 	key, _, err := store.NewSecret(store.APIKeyPrefix)

@@ -34,7 +34,7 @@ func TestBackoff(t *testing.T) {
 // job without a recorded wait backs off on its errors, and a recorded wait is used as is.
 func TestRetryPolicy(t *testing.T) {
 	errs := make([]rivertype.AttemptError, 30)
-	p := newRetryPolicy(time.Now)
+	p := newRetryPolicy()
 	p.set(7, 20*time.Minute)
 	for _, tc := range []struct {
 		name     string

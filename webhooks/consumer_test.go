@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/scimsso/scimsso/store"
-	"github.com/scimsso/scimsso/store/sqlstore"
 )
 
 // logoutConsumer is a Consumer of another kind, shaped like back-channel logout: for each session of
@@ -28,8 +27,8 @@ func (logoutConsumer) Requests(_ context.Context, w *store.Webhook, ev *store.Ev
 // A destination of another kind is delivered through its Consumer like a webhook: in order, recorded,
 // and the events it makes no request for pass without a delivery.
 func TestConsumerKind(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
-		l := newEventLog(t, open(t))
+	backends(t, func(t *testing.T, open func(t testing.TB) *eventLog) {
+		l := open(t)
 		l.user("u1")
 		l.user("u2")
 		got := make(chan string, 10)

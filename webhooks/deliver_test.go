@@ -14,15 +14,14 @@ import (
 	"time"
 
 	"github.com/scimsso/scimsso/store"
-	"github.com/scimsso/scimsso/store/sqlstore"
 )
 
 // Each event type reaches the receiver once, signed, its body the events API's JSON; the user's
 // events in seq order, and the tenant's; a webhook of a few types gets only those; a webhook added
 // later gets only later events.
 func TestDeliverEveryType(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
-		l := newEventLog(t, open(t))
+	backends(t, func(t *testing.T, open func(t testing.TB) *eventLog) {
+		l := open(t)
 		l.emit(store.EventUserCreated, "before", time.Time{}) // before the webhooks: not theirs
 		all := newReceiver(t, nil)
 		some := newReceiver(t, nil)
@@ -66,8 +65,8 @@ func TestDeliverEveryType(t *testing.T) {
 // lane delivered past another's failure is not sent again); webhook-id is the same on every attempt,
 // the timestamp fresh; the first retry comes within 10 s; the failures are visible in the deliveries.
 func TestRetryUntilDelivered(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
-		l := newEventLog(t, open(t))
+	backends(t, func(t *testing.T, open func(t testing.TB) *eventLog) {
+		l := open(t)
 		for i := range 3 {
 			l.user(fmt.Sprintf("u%d", i))
 		}
@@ -151,8 +150,8 @@ func TestRetryUntilDelivered(t *testing.T) {
 // One user's event fails for good while the others' go on: the others are delivered once each, the
 // cursor waits before the failing event, and that user's later events wait behind it.
 func TestLanes(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
-		l := newEventLog(t, open(t))
+	backends(t, func(t *testing.T, open func(t testing.TB) *eventLog) {
+		l := open(t)
 		rc := newReceiver(t, func(_ int, body []byte) int {
 			if strings.Contains(string(body), `"user_name":"bad@acme.test"`) {
 				return http.StatusBadRequest
@@ -187,8 +186,8 @@ func TestLanes(t *testing.T) {
 // An event still undelivered GiveUpAfter after it occurred is given up (visible), the cursor moves
 // past it and later events are delivered; a resend delivers it again.
 func TestGiveUpAndResend(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
-		l := newEventLog(t, open(t))
+	backends(t, func(t *testing.T, open func(t testing.TB) *eventLog) {
+		l := open(t)
 		var failOld atomic.Bool
 		failOld.Store(true)
 		rc := newReceiver(t, func(_ int, body []byte) int {
@@ -236,9 +235,8 @@ func TestGiveUpAndResend(t *testing.T) {
 // Events written while no service runs are delivered once one starts; a drain cut off by Stop is
 // taken up again by the next start.
 func TestRestart(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
-		st := open(t)
-		l := newEventLog(t, st)
+	backends(t, func(t *testing.T, open func(t testing.TB) *eventLog) {
+		l := open(t)
 		rc := newReceiver(t, nil)
 		for i := range 5 {
 			l.user(fmt.Sprintf("u%d", i))
@@ -285,8 +283,8 @@ func waitCursor(t testing.TB, l *eventLog, id string, seq int64) {
 // A drain cut by drainFor while one lane ran ahead: the events that lane delivered past the cursor are
 // not sent again by the next drain (once, they were: a user received an older event after a newer one).
 func TestDrainCutShortDoesNotResend(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
-		l := newEventLog(t, open(t))
+	backends(t, func(t *testing.T, open func(t testing.TB) *eventLog) {
+		l := open(t)
 		others := []string{"b", "c", "d", "e", "f", "g", "h", "i"}
 		l.user("a")
 		for _, u := range others {
@@ -337,8 +335,8 @@ func TestDrainCutShortDoesNotResend(t *testing.T) {
 
 // Stop closes the kept-alive connections to receivers (once, they stayed open until their idle timeout).
 func TestStopClosesIdleConnections(t *testing.T) {
-	backends(t, func(t *testing.T, open func(t testing.TB) *sqlstore.Store) {
-		l := newEventLog(t, open(t))
+	backends(t, func(t *testing.T, open func(t testing.TB) *eventLog) {
+		l := open(t)
 		closed := make(chan struct{}, 100)
 		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 		srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {

@@ -478,13 +478,12 @@ func Backoff(failures int) time.Duration {
 // counted none (another kind of job, or a panic), except a drain's: soon, as its errors gather over a
 // long life.
 type RetryPolicy struct {
-	now  func() time.Time
 	mu   sync.Mutex
 	next map[int64]time.Duration // by job id, set by the worker just before it returns its error
 }
 
-func newRetryPolicy(now func() time.Time) *RetryPolicy {
-	return &RetryPolicy{now: now, next: map[int64]time.Duration{}}
+func newRetryPolicy() *RetryPolicy {
+	return &RetryPolicy{next: map[int64]time.Duration{}}
 }
 
 func (p *RetryPolicy) set(jobID int64, d time.Duration) {
@@ -509,5 +508,6 @@ func (p *RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	default:
 		d = Backoff(len(job.Errors) + 1)
 	}
+	// The wall clock, not Config.Now: river schedules the retry against its own.
 	return time.Now().Add(d)
 }

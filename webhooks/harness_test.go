@@ -26,28 +26,31 @@ import (
 var ctx = context.Background()
 
 // backends runs fn on SQLite and on PostgreSQL (when SCIMSSO_TEST_POSTGRES names a server). open
-// opens the test's store (again, for a restart), on a clock that events can set.
-func backends(t *testing.T, fn func(t *testing.T, open func(t testing.TB) *sqlstore.Store)) {
+// opens the test's store (again, for a restart) and returns an event log over it; every store a
+// subtest opens shares the subtest's clock, which the log's events set.
+func backends(t *testing.T, fn func(t *testing.T, open func(t testing.TB) *eventLog)) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "scimsso.db")
-		fn(t, func(t testing.TB) *sqlstore.Store {
-			s, err := sqlstore.Open(ctx, sqlstore.Options{Path: path, Now: clockOf(t).Now})
+		c := &clock{}
+		fn(t, func(t testing.TB) *eventLog {
+			s, err := sqlstore.Open(ctx, sqlstore.Options{Path: path, Now: c.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			return s
+			return newEventLog(t, s, c)
 		})
 	})
 	t.Run("postgres", func(t *testing.T) {
 		url := pgtest.URL(t)
-		fn(t, func(t testing.TB) *sqlstore.Store {
-			s, err := sqlstore.OpenPostgres(ctx, sqlstore.PostgresOptions{URL: url, Now: clockOf(t).Now})
+		c := &clock{}
+		fn(t, func(t testing.TB) *eventLog {
+			s, err := sqlstore.OpenPostgres(ctx, sqlstore.PostgresOptions{URL: url, Now: c.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			return s
+			return newEventLog(t, s, c)
 		})
 	})
 }
@@ -56,13 +59,6 @@ func backends(t *testing.T, fn func(t *testing.T, open func(t testing.TB) *sqlst
 type clock struct{ back atomic.Int64 }
 
 func (c *clock) Now() time.Time { return time.Now().Add(-time.Duration(c.back.Load())) }
-
-var clocks sync.Map // by test name
-
-func clockOf(t testing.TB) *clock {
-	c, _ := clocks.LoadOrStore(t.Name(), &clock{})
-	return c.(*clock)
-}
 
 // eventLog makes real events through the store: in tenant acme, about users named by subject.
 type eventLog struct {
@@ -78,8 +74,9 @@ type eventLog struct {
 	token    string
 }
 
-func newEventLog(t testing.TB, s *sqlstore.Store) *eventLog {
-	l := &eventLog{Store: s, t: t, clock: clockOf(t), wake: s.EventsWritten(), users: map[string]*store.User{}, sessions: map[string][]byte{}}
+// newEventLog is an event log over s, whose clock c must be (for emit's events in the past).
+func newEventLog(t testing.TB, s *sqlstore.Store, c *clock) *eventLog {
+	l := &eventLog{Store: s, t: t, clock: c, wake: s.EventsWritten(), users: map[string]*store.User{}, sessions: map[string][]byte{}}
 	tn, err := s.TenantBySlug(ctx, "acme")
 	if errors.Is(err, store.ErrNotFound) {
 		tn = &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"acme.test"}, SPKeyPEM: []byte("key"), SPCertPEM: []byte("cert")}

@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -145,7 +144,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.attemptTimeout = AttemptTimeout
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, sender: newSender(cfg.AllowHTTPLoopback, cfg.attemptTimeout),
-		consumers: map[string]Consumer{store.KindWebhook: webhookConsumer{}}, policy: newRetryPolicy(cfg.Now),
+		consumers: map[string]Consumer{store.KindWebhook: webhookConsumer{}}, policy: newRetryPolicy(),
 		active: map[string]*local{}}
 	for k, c := range cfg.Consumers {
 		s.consumers[k] = c
@@ -355,12 +354,13 @@ func (s *Service) Resend(ctx context.Context, id, eventID string) error {
 
 // Add stores a new webhook for url and types (all when empty) with a new secret, and returns it with
 // the secret, which is shown once. It gets the events after the newest one now. url must pass
-// CheckURL and every type be one of store.EventTypes.
+// CheckURL and types store.ParseEventTypes, whose list is stored.
 func Add(ctx context.Context, st Store, url string, types []string, allowHTTPLoopback bool) (*store.Webhook, error) {
 	if err := CheckURL(url, allowHTTPLoopback); err != nil {
 		return nil, err
 	}
-	if err := CheckTypes(types); err != nil {
+	types, err := store.ParseEventTypes(types...)
+	if err != nil {
 		return nil, err
 	}
 	secret, err := NewSecret()
@@ -376,14 +376,4 @@ func Add(ctx context.Context, st Store, url string, types []string, allowHTTPLoo
 		return nil, err
 	}
 	return w, nil
-}
-
-// CheckTypes refuses a type that is not one of store.EventTypes, naming those that are.
-func CheckTypes(types []string) error {
-	for _, t := range types {
-		if !slices.Contains(store.EventTypes, t) {
-			return fmt.Errorf("unknown event type %q (want some of %s)", t, strings.Join(store.EventTypes, ", "))
-		}
-	}
-	return nil
 }

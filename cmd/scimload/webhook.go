@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -29,10 +28,9 @@ type hookReceiver struct {
 	seen  map[string]bool
 }
 
+// startHookReceiver listens on addr; secret is never empty (parseFlags requires it with
+// -webhook-listen).
 func startHookReceiver(addr, secret string) (*hookReceiver, error) {
-	if secret == "" {
-		return nil, errors.New("-webhook-listen needs the webhook's secret in SCIMLOAD_WEBHOOK_SECRET")
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

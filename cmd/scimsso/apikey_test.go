@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,27 +8,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 var (
 	apiKeyShape = regexp.MustCompile(`^scimsso_key_[A-Za-z0-9_-]{43}$`)
 	uuidShape   = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 )
-
-// serveDB runs serve in this process on db (which commands of the real binary also use) and returns
-// its URL; it stops when the test ends.
-func serveDB(t *testing.T, db string) string {
-	t.Helper()
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &lockedBuffer{},
-		Getenv: func(string) string { return "" }, Now: time.Now}
-	if err := m.Run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "off",
-		"--base-url", "http://127.0.0.1", "--db", db}); err != nil {
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return "http://" + m.httpAddr.String()
-}
 
 // TestAPIKeyCommands: apikey create prints the key alone on stdout and its id on stderr; the key
 // reads the platform API with its scopes and no other; list never shows a key or its hash; revoke
@@ -71,7 +54,7 @@ func TestAPIKeyCommands(t *testing.T) {
 		}
 	}
 
-	url := serveDB(t, db)
+	url := serveInProcess(t, db).url
 	get := func(key string) int {
 		t.Helper()
 		r, _ := http.NewRequest(http.MethodGet, url+"/api/v1/tenants", nil)

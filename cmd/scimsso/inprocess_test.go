@@ -48,9 +48,9 @@ type inProcess struct {
 	mURL   string // the metrics listener
 }
 
-// serveInProcess runs serve with Main.Run, which must return once it listens; Close stops it when the
-// test ends.
-func serveInProcess(t *testing.T) *inProcess {
+// serveInProcess runs serve on db (which commands of the real binary may also use) with Main.Run,
+// which must return once it listens; Close stops it when the test ends.
+func serveInProcess(t *testing.T, db string) *inProcess {
 	t.Helper()
 	p := &inProcess{stderr: &lockedBuffer{}}
 	p.m = &Main{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: p.stderr,
@@ -58,7 +58,7 @@ func serveInProcess(t *testing.T) *inProcess {
 	done := make(chan error, 1)
 	go func() {
 		done <- p.m.Run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
-			"--base-url", "http://127.0.0.1", "--db", newDB(t)})
+			"--base-url", "http://127.0.0.1", "--db", db})
 	}()
 	select {
 	case err := <-done:
@@ -77,7 +77,7 @@ func serveInProcess(t *testing.T) *inProcess {
 // metrics and their own logs, the protocol library's lines included (no process-global registry or
 // logger decides where they go); Close finishes and logs "stopped"; Wait returns once ctx is done.
 func TestServeInProcess(t *testing.T) {
-	a, b := serveInProcess(t), serveInProcess(t)
+	a, b := serveInProcess(t, newDB(t)), serveInProcess(t, newDB(t))
 
 	for _, p := range []*inProcess{a, b} {
 		if res, body := do(t, http.MethodGet, p.url+"/healthz", nil); res.StatusCode != http.StatusOK || body != "ok\n" {

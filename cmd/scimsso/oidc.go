@@ -30,7 +30,8 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 	backchannel := fs.String("backchannel-logout-uri", "", "where a logout token is POSTed when a session of the client ends (OpenID Connect Back-Channel Logout; https)")
 	// The rule of webhook URLs: http, and loopback hosts, only where the server allows loopback
 	// receivers. The same flag (and SCIMSSO_ variable) as serve's, so that one setting serves both.
-	loopback := registerLoopback(fs)
+	var loopback bool
+	registerLoopback(fs, &loopback)
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -54,7 +55,7 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 		}
 	}
 	if *backchannel != "" {
-		if err := webhooks.CheckURL(*backchannel, *loopback); err != nil {
+		if err := webhooks.CheckURL(*backchannel, loopback); err != nil {
 			return fmt.Errorf("client add: --backchannel-logout-uri: %w", err)
 		}
 	}

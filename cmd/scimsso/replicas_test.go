@@ -481,6 +481,8 @@ func TestPostgresDownEveryRoute(t *testing.T) {
 	idp, tok := ssoTenant(t, db)
 	s := startServer(t, db)
 	id := createUser(t, s.url, "acme", tok, "alice@acme.com")
+	key, _ := mustRun(t, db, "apikey", "create", "--name", "sync", "--scope", "directory:read,events:read")
+	key = strings.TrimSpace(key)
 	_, session := postResponse(t, s.url, samlResponse(t, idp, "", "alice@acme.com"))
 	if session == nil {
 		t.Fatal("sign-in refused")
@@ -518,6 +520,18 @@ func TestPostgresDownEveryRoute(t *testing.T) {
 		}},
 		{"/me", func() *http.Response { res, _ := do(t, http.MethodGet, s.url+"/me", nil, session); return res }},
 		{"/readyz", func() *http.Response { res, _ := do(t, http.MethodGet, s.url+"/readyz", nil); return res }},
+		{"platform API users", func() *http.Response {
+			r, _ := http.NewRequest(http.MethodGet, s.url+"/api/v1/tenants/acme/users", nil)
+			r.Header.Set("Authorization", "Bearer "+key)
+			res, _ := send(t, r)
+			return res
+		}},
+		{"platform API events", func() *http.Response {
+			r, _ := http.NewRequest(http.MethodGet, s.url+"/api/v1/events", nil)
+			r.Header.Set("Authorization", "Bearer "+key)
+			res, _ := send(t, r)
+			return res
+		}},
 	}
 	pg.Stop()
 	for _, rt := range routes {

@@ -56,12 +56,13 @@ func (m *Main) consumers(s store.Store) map[string]webhooks.Consumer {
 	return map[string]webhooks.Consumer{store.KindBackchannelLogout: &webhooks.Backchannel{Store: s, Token: m.logoutToken}}
 }
 
-// loopbackFlag is --allow-http-loopback-webhooks, on serve (delivery) and webhook add (the URL check):
-// SCIMSSO_ALLOW_HTTP_LOOPBACK_WEBHOOKS sets both.
+// loopbackFlag is --allow-http-loopback-webhooks, on serve (delivery), webhook add and client create
+// (the URL check): SCIMSSO_ALLOW_HTTP_LOOPBACK_WEBHOOKS sets them all.
 const loopbackFlag = "allow-http-loopback-webhooks"
 
-func registerLoopback(fs *flag.FlagSet) *bool {
-	return fs.Bool(loopbackFlag, false, "allow webhooks to http:// (or https://) loopback addresses, for a receiver on this machine; otherwise https to public addresses only")
+// registerLoopback declares loopbackFlag on fs into p, with the one help text every command shows.
+func registerLoopback(fs *flag.FlagSet, p *bool) {
+	fs.BoolVar(p, loopbackFlag, false, "allow webhooks to http:// (or https://) loopback addresses, for a receiver on this machine; otherwise https to public addresses only")
 }
 
 // webhookAdd adds a webhook: its secret alone on stdout (shown only this once), its id on stderr.
@@ -70,8 +71,10 @@ func (m *Main) webhookAdd(ctx context.Context, args []string) error {
 	var d dbFlags
 	d.register(fs)
 	url := fs.String("url", "", "where events are POSTed: https (http only to loopback, with --"+loopbackFlag+")")
-	types := fs.String("types", "", "comma-separated event types it gets (default: every type): "+strings.Join(store.EventTypes, ", "))
-	loopback := registerLoopback(fs)
+	var types multiFlag
+	fs.Var(&types, "types", "event types it gets, comma-separated or repeated (default: every type): "+strings.Join(store.EventTypes, ", "))
+	var loopback bool
+	registerLoopback(fs, &loopback)
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -82,39 +85,25 @@ func (m *Main) webhookAdd(ctx context.Context, args []string) error {
 	if *url == "" {
 		return errors.New("webhook add: --url is required")
 	}
-	var ts []string
-	for _, t := range strings.Split(*types, ",") {
-		if t = strings.TrimSpace(t); t != "" && !contains(ts, t) {
-			ts = append(ts, t)
-		}
-	}
 	// Checked before the store opens: a bad URL or type is wrong wherever the database is.
-	if err := webhooks.CheckURL(*url, *loopback); err != nil {
+	if err := webhooks.CheckURL(*url, loopback); err != nil {
 		return fmt.Errorf("webhook add: %w", err)
 	}
-	if err := webhooks.CheckTypes(ts); err != nil {
-		return fmt.Errorf("webhook add: %w", err)
+	ts, err := store.ParseEventTypes(types...)
+	if err != nil {
+		return fmt.Errorf("webhook add: --types: %w", err)
 	}
 	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
 		return err
 	}
-	w, err := webhooks.Add(ctx, s, *url, ts, *loopback)
+	w, err := webhooks.Add(ctx, s, *url, ts, loopback)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, w.Secret)
 	fmt.Fprintf(m.Stderr, "added webhook %s for %s; the secret above is shown only once: it verifies the webhook-signature header\n", w.ID, typesText(w.Types))
 	return nil
-}
-
-func contains(v []string, s string) bool {
-	for _, x := range v {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func typesText(ts []string) string {
