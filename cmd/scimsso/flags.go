@@ -7,10 +7,11 @@ import (
 	"io"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/scimsso/scimsso/store"
 )
 
 // multiFlag is a repeatable string flag (--domain a --domain b).
@@ -184,25 +185,8 @@ func editDistance(a, b string) int {
 }
 
 // parseDuration accepts Go durations plus a day suffix ("90d", "14d", "1d12h").
-func parseDuration(s string) (time.Duration, error) {
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		s = s[i+1:]
-		if s == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use for example 90d, 12h or 30m)", s)
-	}
-	return days + d, nil
-}
+// parseDuration reads a duration with whole days in front ("90d", "12h"): store.ParseDuration.
+func parseDuration(s string) (time.Duration, error) { return store.ParseDuration(s) }
 
 func sortStrings(s []string) []string {
 	sort.Strings(s)

@@ -45,40 +45,25 @@ func checkSSOSettings(s *store.SSOSettings) error {
 
 func (m *Main) ssoSet(ctx context.Context, args []string) error {
 	var fs *flag.FlagSet
-	f := struct {
-		state, metaFile, metaURL, exclude, hard, soft, mobile, countryFormat, sigAlg, signedElement, idpInit string
-		principal, secondary, first, last, email, country, department                                        string
-		forceCountry, forceDepartment, skipDest, signRequests                                                bool
-	}{}
+	var metaFile, metaURL string
 	return m.runTenantCommand(ctx, tenantCommand{
 		name: "sso set", args: "no arguments",
 		flags: func(s *flag.FlagSet) {
 			fs = s
-			s.StringVar(&f.state, "state", "", "off, testing or active")
-			s.StringVar(&f.metaFile, "metadata-file", "", "IdP metadata XML file")
-			s.StringVar(&f.metaURL, "metadata-url", "", "IdP metadata URL (fetched now, once)")
-			s.StringVar(&f.exclude, "exclude", "", "comma-separated emails that sign in with a password instead of SSO (replaces the list)")
-			s.StringVar(&f.hard, "hard-timeout", "", "idle time after which a session ends (max 14d)")
-			s.StringVar(&f.soft, "soft-timeout", "", "idle time after which the IdP is asked again silently (max 24h)")
-			s.StringVar(&f.mobile, "mobile-hard-timeout", "", "hard timeout of sessions signed in with client=mobile (max 90d; 0: --hard-timeout)")
-			s.StringVar(&f.countryFormat, "country-format", "", "iso or name")
-			s.StringVar(&f.sigAlg, "signature-algorithm", "", "sha256 (RSA-SHA256/384/512) or sha1 (also RSA-SHA1)")
-			s.StringVar(&f.signedElement, "signed-element", "", "what the IdP signs: assertion, response or both")
-			s.StringVar(&f.principal, "principal-id-attr", "", "attribute with the immutable user id (mandatory when set; empty: off)")
-			s.StringVar(&f.secondary, "secondary-email-attr", "", "attribute with a second email used to match users (empty: off)")
-			s.StringVar(&f.first, "attr-first-name", "", "first-name attribute names, comma-separated")
-			s.StringVar(&f.last, "attr-last-name", "", "last-name attribute names")
-			s.StringVar(&f.email, "attr-email", "", "email attribute names")
-			s.StringVar(&f.country, "attr-country", "", "country attribute names")
-			s.StringVar(&f.department, "attr-department", "", "department attribute names")
-			s.BoolVar(&f.forceCountry, "force-country", false, "ask for the country at first sign-in even when the assertion has it")
-			s.BoolVar(&f.forceDepartment, "force-department", false, "ask for the team at first sign-in even when the department maps")
-			s.BoolVar(&f.skipDest, "skip-destination-validation", false, "TESTING ONLY: do not check Destination and Recipient")
-			s.BoolVar(&f.signRequests, "sign-requests", false, "sign AuthnRequests with the tenant's SP key")
-			s.StringVar(&f.idpInit, "idp-initiated", "", "on (default) or off: accept unsolicited responses, e.g. from an IdP portal tile")
+			s.StringVar(&metaFile, "metadata-file", "", "IdP metadata XML file")
+			s.StringVar(&metaURL, "metadata-url", "", "IdP metadata URL (fetched now, once)")
+			// Every other flag is a setting of store's table, parsed by SSOSettings.Set, the one parser
+			// the management API and the console use too.
+			for _, st := range store.SSOSettingTable {
+				if st.Bool {
+					s.Bool(st.Name, false, st.Help)
+				} else {
+					s.String(st.Name, "", st.Help)
+				}
+			}
 		},
 		check: func([]string) error {
-			if f.metaFile != "" && f.metaURL != "" {
+			if metaFile != "" && metaURL != "" {
 				return errors.New("give --metadata-file or --metadata-url, not both")
 			}
 			return nil
@@ -90,87 +75,34 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 			}
 			var idp *samlsp.IdP
 			switch {
-			case f.metaFile != "":
-				b, err := readLimited(f.metaFile)
+			case metaFile != "":
+				b, err := readLimited(metaFile)
 				if err != nil {
 					return fmt.Errorf("--metadata-file: %v", err)
 				}
 				if idp, err = samlsp.ParseIdPMetadata(b); err != nil {
-					return fmt.Errorf("--metadata-file %s: %v", f.metaFile, err)
+					return fmt.Errorf("--metadata-file %s: %v", metaFile, err)
 				}
-			case f.metaURL != "":
-				b, err := fetchMetadata(ctx, f.metaURL)
+			case metaURL != "":
+				b, err := fetchMetadata(ctx, metaURL)
 				if err != nil {
 					return fmt.Errorf("--metadata-url: %v", err)
 				}
 				if idp, err = samlsp.ParseIdPMetadata(b); err != nil {
-					return fmt.Errorf("--metadata-url %s: %v", f.metaURL, err)
+					return fmt.Errorf("--metadata-url %s: %v", metaURL, err)
 				}
 			}
 			if idp != nil {
-				cur.IdPEntityID, cur.IdPSSOURL, cur.IdPCertificatesPEM, cur.IdPMetadataURL = idp.EntityID, idp.SSOURL, idp.CertificatesPEM, f.metaURL
+				cur.IdPEntityID, cur.IdPSSOURL, cur.IdPCertificatesPEM, cur.IdPMetadataURL = idp.EntityID, idp.SSOURL, idp.CertificatesPEM, metaURL
 			}
 			var perr error
 			fs.Visit(func(fl *flag.Flag) {
 				if perr != nil {
 					return
 				}
-				switch fl.Name {
-				case "state":
-					cur.State = store.SSOState(f.state)
-				case "exclude":
-					cur.Exclude = nil
-					for _, e := range strings.Split(f.exclude, ",") {
-						if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
-							cur.Exclude = append(cur.Exclude, e)
-						}
-					}
-				case "hard-timeout":
-					cur.HardTimeout, perr = parseDuration(f.hard)
-				case "soft-timeout":
-					cur.SoftTimeout, perr = parseDuration(f.soft)
-				case "mobile-hard-timeout":
-					cur.MobileHardTimeout, perr = parseDuration(f.mobile)
-				case "country-format":
-					cur.CountryFormat = store.CountryFormat(f.countryFormat)
-				case "signature-algorithm":
-					cur.SignatureAlgorithm = store.SignatureAlgorithm(f.sigAlg)
-				case "signed-element":
-					cur.SignedElement = store.SignedElement(f.signedElement)
-				case "principal-id-attr":
-					cur.PrincipalIDAttr = strings.TrimSpace(f.principal)
-				case "secondary-email-attr":
-					cur.SecondaryEmailAttr = strings.TrimSpace(f.secondary)
-				case "attr-first-name":
-					cur.AttrFirstName = strings.TrimSpace(f.first)
-				case "attr-last-name":
-					cur.AttrLastName = strings.TrimSpace(f.last)
-				case "attr-email":
-					cur.AttrEmail = strings.TrimSpace(f.email)
-				case "attr-country":
-					cur.AttrCountry = strings.TrimSpace(f.country)
-				case "attr-department":
-					cur.AttrDepartment = strings.TrimSpace(f.department)
-				case "force-country":
-					cur.ForceCountry = f.forceCountry
-				case "force-department":
-					cur.ForceDepartment = f.forceDepartment
-				case "skip-destination-validation":
-					cur.SkipDestinationValidation = f.skipDest
-				case "sign-requests":
-					cur.SignRequests = f.signRequests
-				case "idp-initiated":
-					switch f.idpInit {
-					case "on":
-						cur.NoIdPInitiated = false
-					case "off":
-						cur.NoIdPInitiated = true
-					default:
-						perr = errors.New("must be on or off")
-					}
-				}
-				if perr != nil {
-					perr = fmt.Errorf("--%s: %v", fl.Name, perr)
+				// --tenant, --db and the metadata flags are not settings: Set says so, and they are passed over.
+				if err := cur.Set(fl.Name, fl.Value.String()); err != nil && !errors.Is(err, store.ErrUnknownSetting) {
+					perr = errors.New("--" + err.Error())
 				}
 			})
 			if perr != nil {
