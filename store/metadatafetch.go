@@ -2,6 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -57,4 +63,86 @@ type MetadataFetchStore interface {
 	// reports whether it recorded it; the check and the event are one transaction, so a certificate is
 	// announced once, whichever replica sees it first. ErrNotFound for an unknown tenant.
 	AnnounceCertificateExpiring(ctx context.Context, tenantID string, c CertificateObject) (bool, error)
+}
+
+// IdPCertificate is what the console shows of one of a tenant's IdP signing certificates.
+type IdPCertificate struct {
+	PEM         string
+	Fingerprint string // SHA-256 of the DER, lower-case hex
+	Subject     string
+	NotBefore   time.Time
+	NotAfter    time.Time
+}
+
+// Valid reports whether the certificate is within its validity at now.
+func (c *IdPCertificate) Valid(now time.Time) bool {
+	return !now.Before(c.NotBefore) && now.Before(c.NotAfter)
+}
+
+// Expiring reports whether the certificate expires within CertificateWarning of now (or has expired).
+func (c *IdPCertificate) Expiring(now time.Time) bool {
+	return c.NotAfter.Before(now.Add(CertificateWarning))
+}
+
+// ParseIdPCertificate reads one PEM certificate of SSOSettings.IdPCertificatesPEM.
+func ParseIdPCertificate(p string) (*IdPCertificate, error) {
+	b, _ := pem.Decode([]byte(p))
+	if b == nil || b.Type != "CERTIFICATE" {
+		return nil, errors.New("not a PEM certificate")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	fp := sha256.Sum256(c.Raw)
+	return &IdPCertificate{PEM: p, Fingerprint: hex.EncodeToString(fp[:]), Subject: c.Subject.String(),
+		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC()}, nil
+}
+
+// IdPCertificates returns s's IdP signing certificates, in order, each read; a certificate that does
+// not parse is an error naming its position.
+func (s *SSOSettings) IdPCertificates() ([]IdPCertificate, error) {
+	out := make([]IdPCertificate, 0, len(s.IdPCertificatesPEM))
+	for i, p := range s.IdPCertificatesPEM {
+		c, err := ParseIdPCertificate(p)
+		if err != nil {
+			return nil, fmt.Errorf("IdP certificate %d: %w", i+1, err)
+		}
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
+// MergeIdPCertificates returns the certificates a tenant keeps when its IdP's metadata now lists
+// listed (PEM): every listed certificate not held yet is added at once (a rollover's new key is
+// trusted before the IdP signs with it); a held certificate the metadata no longer lists is removed
+// only when the metadata lists at least one certificate valid at now, so that the tenant is never
+// left without a certificate that works. Certificates compare by fingerprint; order is held first,
+// then the new ones as listed.
+func MergeIdPCertificates(held []string, listed []IdPCertificate, now time.Time) []string {
+	in := map[string]bool{}
+	anyValid := false
+	for _, c := range listed {
+		in[c.Fingerprint] = true
+		anyValid = anyValid || c.Valid(now)
+	}
+	var out []string
+	have := map[string]bool{}
+	for _, p := range held {
+		c, err := ParseIdPCertificate(p)
+		if err != nil {
+			continue // not a certificate: never a working one
+		}
+		have[c.Fingerprint] = true
+		if in[c.Fingerprint] || !anyValid {
+			out = append(out, p)
+		}
+	}
+	for _, c := range listed {
+		if !have[c.Fingerprint] {
+			have[c.Fingerprint] = true
+			out = append(out, c.PEM)
+		}
+	}
+	return out
 }
