@@ -139,6 +139,20 @@ func (r *Refresher) Refresh(ctx context.Context, tenantID string) (*RefreshResul
 	if err != nil {
 		return nil, fmt.Errorf("samlsp: refresh: %w", err)
 	}
+	set, err := r.st.SSOSettings(ctx, t.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && set.IdPMetadataURL == "") {
+		// Nothing to fetch, and nothing to schedule: the certificates (if any) are still checked.
+		res := &RefreshResult{}
+		if err == nil {
+			if err := r.announce(ctx, t, res); err != nil {
+				return res, err
+			}
+		}
+		return res, ErrNoMetadataURL
+	}
+	if err != nil {
+		return nil, fmt.Errorf("samlsp: refresh: %w", err)
+	}
 	if _, err := r.st.ClaimMetadataFetch(ctx, t.ID, r.interval, true); err != nil {
 		return nil, fmt.Errorf("samlsp: refresh: %w", err)
 	}
