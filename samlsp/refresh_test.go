@@ -188,12 +188,12 @@ func TestMetadataRefresh(t *testing.T) {
 
 		// Metadata listing only an expired certificate never takes the working one away.
 		expired := newIdP(t, "https://idp.example/acme", now.Add(-48*time.Hour), now.Add(-24*time.Hour))
-		res, err := r.Refresh(ctx, tn.ID)
+		res, err := r.RefreshMetadata(ctx, tn.ID)
 		if err != nil || res.Changed {
 			t.Fatalf("Refresh with nothing new = %+v, %v", res, err)
 		}
 		md.serve(expired.Metadata())
-		res, err = r.Refresh(ctx, tn.ID)
+		res, err = r.RefreshMetadata(ctx, tn.ID)
 		if err != nil || !slices.Equal(res.Kept, []string{fb}) || len(res.Removed) != 0 {
 			t.Fatalf("Refresh with only an expired certificate = %+v, %v", res, err)
 		}
@@ -207,7 +207,7 @@ func TestMetadataRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 		md.serve(moved.Metadata(b.Cert))
-		if _, err := r.Refresh(ctx, tn.ID); err != nil {
+		if _, err := r.RefreshMetadata(ctx, tn.ID); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.SSOSettings(ctx, tn.ID)
@@ -228,7 +228,7 @@ func TestMetadataRefresh(t *testing.T) {
 			{"a DOCTYPE", func() { md.serve([]byte(`<!DOCTYPE x [<!ENTITY e "e">]><x/>`)) }, "DOCTYPE"},
 		} {
 			tc.setup()
-			if _, err := r.Refresh(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), tc.reason) {
+			if _, err := r.RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("%s: Refresh = %v", tc.name, err)
 			}
 			f := fetch()
@@ -246,7 +246,7 @@ func TestMetadataRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := md.fetches.Load()
-		if _, err := r.Refresh(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "private address") {
+		if _, err := r.RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "private address") {
 			t.Errorf("private URL: %v", err)
 		}
 		if f := fetch(); !strings.Contains(f.LastError, "private address") || md.fetches.Load() != before {
@@ -260,7 +260,7 @@ func TestMetadataRefresh(t *testing.T) {
 		}
 		strict := md.policy()
 		strict.AllowHTTPLoopback = false
-		if _, err := newRefresher(st, strict).Refresh(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "loopback") || md.fetches.Load() != before {
+		if _, err := newRefresher(st, strict).RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "loopback") || md.fetches.Load() != before {
 			t.Errorf("loopback without the setting: %v", err)
 		}
 
@@ -317,7 +317,7 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 			if _, err := r.RefreshDue(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := r.Refresh(ctx, tn.ID); err != nil {
+			if _, err := r.RefreshMetadata(ctx, tn.ID); err != nil {
 				t.Fatal(err)
 			}
 			clock.Add(time.Hour)
@@ -341,7 +341,7 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 		if err := st.PutSSOSettings(ctx, tn.ID, s); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Refresh(ctx, tn.ID); !errors.Is(err, samlsp.ErrNoMetadataURL) {
+		if _, err := r.RefreshMetadata(ctx, tn.ID); !errors.Is(err, store.ErrNoMetadataURL) {
 			t.Errorf("Refresh without a URL: %v", err)
 		}
 	})

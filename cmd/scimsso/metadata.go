@@ -66,11 +66,11 @@ func (m *Main) ssoRefreshMetadata(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			res, err := r.Refresh(ctx, t.ID)
+			res, err := r.RefreshMetadata(ctx, t.ID)
 			for _, fp := range res.Announced {
 				fmt.Fprintf(m.Stderr, "warning: IdP certificate sha256 %s expires within 30 days (sso.certificate_expiring recorded)\n", fp)
 			}
-			if errors.Is(err, samlsp.ErrNoMetadataURL) {
+			if errors.Is(err, store.ErrNoMetadataURL) {
 				return fmt.Errorf("tenant %q: its IdP metadata was not given by URL (sso set --metadata-url)", t.Slug)
 			}
 			if err != nil {
