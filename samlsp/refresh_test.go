@@ -75,6 +75,22 @@ func fingerprint(t *testing.T, idp *samltest.IdP) string {
 	return c.Fingerprint
 }
 
+// tenantByURL creates tenant acme on st with SSO active for idp, its metadata given by url.
+func tenantByURL(t *testing.T, st store.Store, idp *samltest.IdP, url string) *store.Tenant {
+	t.Helper()
+	tn := &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"acme.com"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+	if err := st.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	set := store.DefaultSSOSettings()
+	set.State, set.IdPEntityID, set.IdPSSOURL = store.SSOActive, idp.EntityID, idp.SSOURL
+	set.IdPCertificatesPEM, set.IdPMetadataURL = []string{idp.CertPEM()}, url
+	if err := st.PutSSOSettings(ctx, tn.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
 // refreshBackends runs test on a SQLite file and on PostgreSQL, each store on clock.
 func refreshBackends(t *testing.T, test func(t *testing.T, open func() store.Store, clock *storetest.Clock)) {
 	for _, backend := range []string{"sqlite", "postgres"} {
@@ -115,16 +131,7 @@ func TestMetadataRefresh(t *testing.T) {
 		a := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(365*24*time.Hour))
 		b := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(2*365*24*time.Hour))
 		md := newMetadataServer(t)
-		tn := &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"acme.com"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
-		if err := st.CreateTenant(ctx, tn); err != nil {
-			t.Fatal(err)
-		}
-		set := store.DefaultSSOSettings()
-		set.State, set.IdPEntityID, set.IdPSSOURL = store.SSOActive, a.EntityID, a.SSOURL
-		set.IdPCertificatesPEM, set.IdPMetadataURL = []string{a.CertPEM()}, md.srv.URL+"/metadata"
-		if err := st.PutSSOSettings(ctx, tn.ID, set); err != nil {
-			t.Fatal(err)
-		}
+		tn := tenantByURL(t, st, a, md.srv.URL+"/metadata")
 		const interval = 6 * time.Hour
 		newRefresher := func(st store.Store, p safefetch.Policy) *samlsp.Refresher {
 			r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: p, Interval: interval})
@@ -299,16 +306,7 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 		later := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(300*24*time.Hour))
 		md := newMetadataServer(t)
 		md.serve(soon.Metadata(later.Cert))
-		tn := &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"acme.com"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
-		if err := st.CreateTenant(ctx, tn); err != nil {
-			t.Fatal(err)
-		}
-		set := store.DefaultSSOSettings()
-		set.State, set.IdPEntityID, set.IdPSSOURL = store.SSOActive, soon.EntityID, soon.SSOURL
-		set.IdPCertificatesPEM, set.IdPMetadataURL = []string{soon.CertPEM()}, md.srv.URL+"/metadata"
-		if err := st.PutSSOSettings(ctx, tn.ID, set); err != nil {
-			t.Fatal(err)
-		}
+		tn := tenantByURL(t, st, soon, md.srv.URL+"/metadata")
 		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: md.policy(), Interval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
