@@ -92,6 +92,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventsRetention", testEventsRetention},
 		{"BackchannelDestinations", testBackchannelDestinations},
 		{"SessionClients", testSessionClients},
+		{"TenantAdmins", testTenantAdmins},
+		{"SetupLinks", testSetupLinks},
+		{"ConcurrentSetupLinkUse", testConcurrentSetupLinkUse},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
