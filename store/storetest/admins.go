@@ -43,8 +43,8 @@ func testTenantAdmins(t *testing.T, s store.Store, _ *Clock) {
 		t.Fatalf("ListAdmins(globex) = %+v, %v", as, err)
 	}
 	acts, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
-	if err != nil || len(acts) != 2 || acts[0].Action != store.ActionAdminAdded || acts[0].Target != amy.ID || acts[1].Target != zed.ID {
-		t.Fatalf("admin actions = %+v, %v; want two admin.added (the repeat records none)", acts, err)
+	if err != nil || len(acts) != 3 || acts[0].Action != store.ActionAdminAdded || acts[0].Target != amy.ID || acts[1].Target != zed.ID {
+		t.Fatalf("admin actions = %+v, %v; want two admin.added (the repeat records none) after tenant.created", acts, err)
 	}
 
 	sess := &store.AdminSession{IDHash: hashOf("zed console"), TenantID: a.ID, UserID: zed.ID,
@@ -64,7 +64,7 @@ func testTenantAdmins(t *testing.T, s store.Store, _ *Clock) {
 		t.Fatal(err)
 	}
 	acts, _ = s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
-	if len(acts) != 3 || acts[0].Action != store.ActionAdminRemoved || acts[0].Before != `{"id":"`+zed.ID+`","user_name":"zed@acme.test","admin":true}` ||
+	if len(acts) != 4 || acts[0].Action != store.ActionAdminRemoved || acts[0].Before != `{"id":"`+zed.ID+`","user_name":"zed@acme.test","admin":true}` ||
 		acts[0].After != `{"id":"`+zed.ID+`","user_name":"zed@acme.test","admin":false}` {
 		t.Fatalf("admin actions after removal = %+v", acts)
 	}
@@ -120,7 +120,7 @@ func testSetupLinks(t *testing.T, s store.Store, clock *Clock) {
 	wantErr(t, "session of a second use", err, store.ErrNotFound)
 
 	acts, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
-	if err != nil || len(acts) != 3 || acts[0].Action != store.ActionSetupLinkUsed || acts[0].Actor.Kind != store.ActorSetupLink ||
+	if err != nil || len(acts) != 4 || acts[0].Action != store.ActionSetupLinkUsed || acts[0].Actor.Kind != store.ActorSetupLink ||
 		acts[2].Action != store.ActionSetupLinkCreated || acts[2].Actor != (store.Actor{Kind: store.ActorAPIKey, ID: "key1", Name: "ops"}) {
 		t.Fatalf("admin actions = %+v, %v", acts, err)
 	}
@@ -174,5 +174,74 @@ func testConcurrentSetupLinkUse(t *testing.T, s store.Store, clock *Clock) {
 	}
 	if ok != 1 || sessions != 1 {
 		t.Fatalf("%d of %d concurrent uses succeeded and %d sessions exist; want 1 and 1", ok, n, sessions)
+	}
+}
+
+// testAdminActionPages: the log is listed newest first, by tenant or whole, in pages by seq.
+func testAdminActionPages(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	for i := range 5 {
+		for _, tn := range []*store.Tenant{a, b} {
+			if err := s.AddDomain(ctx, tn.ID, tn.Slug+string(rune('a'+i))+".test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	all, err := s.ListAdminActions(ctx, store.AdminActionQuery{Limit: 500})
+	if err != nil || len(all) != 12 { // two tenant.created, ten domain.added
+		t.Fatalf("whole log = %d entries, %v", len(all), err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Seq >= all[i-1].Seq {
+			t.Fatalf("log not newest first: %d after %d", all[i].Seq, all[i-1].Seq)
+		}
+	}
+	p1, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID, Limit: 4})
+	if err != nil || len(p1) != 4 || p1[0].Target != "acmee.test" || p1[0].After != `{"domain":"acmee.test"}` {
+		t.Fatalf("first page = %+v, %v", p1, err)
+	}
+	p2, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID, Limit: 4, Before: p1[3].Seq})
+	if err != nil || len(p2) != 2 || p2[0].Target != "acmea.test" || p2[1].Action != store.ActionTenantCreated || p2[1].TenantID != a.ID {
+		t.Fatalf("second page = %+v, %v", p2, err)
+	}
+	for _, e := range append(p1, p2...) {
+		if e.TenantID != a.ID {
+			t.Fatalf("acme's page holds %+v", e)
+		}
+	}
+}
+
+// testSweepAdmins: Sweep deletes used and expired setup links, expired console sessions and audit
+// entries older than a year, and keeps the rest.
+func testSweepAdmins(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme") // tenant.created, a year and a day before the sweep
+	clock.Add(24 * time.Hour)
+	for i, exp := range []time.Duration{time.Hour, 48 * time.Hour, 400 * 24 * time.Hour} {
+		l := &store.SetupLink{TenantID: a.ID, Scopes: []string{store.AdminScopeSSO}, Hash: hashOf("l" + string(rune('0'+i))), ExpiresAt: clock.Now().Add(exp)}
+		if err := s.CreateSetupLink(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.UseSetupLink(ctx, hashOf("l2"), &store.AdminSession{IDHash: hashOf("long"), ExpiresAt: clock.Now().Add(400 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAdminSession(ctx, &store.AdminSession{IDHash: hashOf("short"), TenantID: a.ID, UserID: "u", ExpiresAt: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(365*24*time.Hour - 2*time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.ListSetupLinks(ctx, a.ID)
+	if err != nil || len(ls) != 0 {
+		t.Fatalf("setup links after sweep = %+v, %v; want none (two expired, one used)", ls, err)
+	}
+	if _, err := s.AdminSessionByHash(ctx, hashOf("long")); err != nil {
+		t.Fatalf("a live console session was swept: %v", err)
+	}
+	acts, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
+	if err != nil || len(acts) != 4 || acts[3].Action != store.ActionSetupLinkCreated {
+		t.Fatalf("audit after sweep = %+v, %v; want tenant.created gone, the rest kept", acts, err)
 	}
 }

@@ -95,6 +95,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TenantAdmins", testTenantAdmins},
 		{"SetupLinks", testSetupLinks},
 		{"ConcurrentSetupLinkUse", testConcurrentSetupLinkUse},
+		{"AdminActionPages", testAdminActionPages},
+		{"SweepAdmins", testSweepAdmins},
+		{"AdminAudit", testAdminAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
