@@ -128,7 +128,7 @@ func New(cfg Config) (*Server, error) {
 		now = time.Now
 	}
 	return &Server{cfg: cfg, st: cfg.Store, log: cfg.Logger, csrf: guard, secure: u.Scheme == "https", now: now,
-		nav: []navPage{{"", "Overview", ""}}}, nil
+		nav: []navPage{{"", "Overview", ""}, {"sso", "SSO", store.AdminScopeSSO}}}, nil
 }
 
 // Routes mounts the console on r.
@@ -140,6 +140,7 @@ func (s *Server) Routes(r *mux.Router) {
 	}).Methods(http.MethodGet)
 	s.handle(r, http.MethodGet, "/", "", s.overview)
 	s.handle(r, http.MethodPost, "/signout", "", s.signOut)
+	s.ssoRoutes(r)
 }
 
 // request is one console request that passed the checks: the tenant of the route, the console

@@ -20,6 +20,15 @@ var consoleRoutes = []struct {
 }{
 	{http.MethodGet, "/", nil},
 	{http.MethodPost, "/signout", url.Values{}},
+	{http.MethodGet, "/sso", nil},
+	{http.MethodPost, "/sso", url.Values{"version": {"1"}, "state": {"off"}, "hard-timeout": {"1d"}, "soft-timeout": {"1h"},
+		"attr-first-name": {"f"}, "attr-last-name": {"l"}, "attr-email": {"e"}, "country-format": {"iso"},
+		"signature-algorithm": {"sha256"}, "signed-element": {"assertion"}, "idp-initiated": {"on"}}},
+	{http.MethodPost, "/sso/state", url.Values{"version": {"1"}, "state": {"off"}}},
+	{http.MethodPost, "/sso/test", url.Values{}},
+	{http.MethodPost, "/sso/metadata/file", url.Values{}},
+	{http.MethodPost, "/sso/metadata/url", url.Values{"url": {"https://idp.example/metadata"}}},
+	{http.MethodPost, "/sso/metadata", url.Values{"version": {"1"}, "entity_id": {"https://evil.example"}, "sso_url": {"https://evil.example/sso"}}},
 }
 
 // TestSetupLinkOpens: opening a link (GET) shows the Continue page and uses nothing, so a mail
@@ -112,7 +121,7 @@ func TestTenantAdminEntry(t *testing.T) {
 		t.Fatalf("admin: %d\n%s", res.StatusCode, body)
 	}
 	contains(t, "overview", body, "signed in as ada@acme.com")
-	wantNav(t, body, "Overview")
+	wantNav(t, body, "Overview", "SSO")
 	for _, path := range []string{"/admin/globex/", "/admin/nope/"} {
 		res, body := h.get(admin, path)
 		if res.StatusCode != http.StatusNotFound || stripRef(body) != stripRef(notFound) {
