@@ -68,7 +68,7 @@ func TestSetupLinkOpens(t *testing.T) {
 	}
 	contains(t, "overview", body, "signed in as a setup link", "active")
 	acts := h.actions(h.Tenant)
-	if acts[0].Action != store.ActionSetupLinkUsed || acts[0].Actor.Kind != store.ActorSetupLink {
+	if acts[0].Action != store.ActionSetupLinkUsed || acts[0].Actor.Kind != store.ActorSetupLink || acts[0].Actor.ID != acts[0].Target || acts[0].Target == "" {
 		t.Fatalf("audit %+v", acts[0])
 	}
 
