@@ -428,11 +428,11 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data any
 // overviewView is the overview page's data.
 type overviewView struct {
 	view
-	State          string
-	IdPEntityID    string
-	SessionEnds    time.Time
-	Warnings       []string
-	HasSSO, HasAll bool
+	State       string
+	IdPEntityID string
+	SessionEnds time.Time
+	Warnings    []string
+	HasSSO      bool
 }
 
 // overview is the console's first page: the tenant, its SSO state, and what to do next.
