@@ -190,7 +190,7 @@ func (s *Server) guard(method, scope string, multipart int64, fn handlerFunc) ht
 			s.failed(w, r, "console actor", err)
 			return
 		}
-		if actor == nil { // a tenant admin's session whose user went: the session goes too
+		if actor == nil { // a tenant admin's session whose user was deactivated or is gone: refused
 			s.notFound(w, r)
 			return
 		}
