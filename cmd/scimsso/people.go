@@ -25,11 +25,8 @@ func (m *Main) teamAdd(ctx context.Context, args []string) error {
 		flags: func(fs *flag.FlagSet) { hidden = fs.Bool("hidden", false, "not offered at first sign-in") },
 		check: func(pos []string) error { return checkName("team name", pos[0]) },
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
-			tm := &store.Team{Name: pos[0], Hidden: *hidden}
-			if err := s.CreateTeam(ctx, t.ID, tm); err != nil {
-				if errors.Is(err, store.ErrAlreadyExists) {
-					return fmt.Errorf("tenant %q already has a team %q", t.Slug, pos[0])
-				}
+			tm, err := store.AddTeam(ctx, s, t, pos[0], *hidden)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(m.Stdout, "added team %q to tenant %s\n", tm.Name, t.Slug)
@@ -80,14 +77,10 @@ func (m *Main) departmentMapImport(ctx context.Context, args []string) error {
 			return nil
 		},
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
-			teams, err := s.ListTeams(ctx, t.ID)
-			if err != nil {
-				return err
-			}
-			if err := store.CheckDepartmentTeams(rows, teams); err != nil {
-				return fmt.Errorf("%s: nothing imported: %v (add teams with 'scimsso team add')", pos[0], err)
-			}
-			if err := s.ReplaceDepartmentMap(ctx, t.ID, rows); err != nil {
+			if err := store.ImportDepartmentMap(ctx, s, t, rows); err != nil {
+				if errors.Is(err, store.ErrInvalid) {
+					return fmt.Errorf("%s: nothing imported: %w (add teams with 'scimsso team add')", pos[0], err)
+				}
 				return fmt.Errorf("%s: nothing imported: %w", pos[0], err)
 			}
 			fmt.Fprintf(m.Stdout, "imported %d departments into tenant %s's department map (it replaces the previous map)\n", len(rows), t.Slug)
