@@ -66,25 +66,52 @@ func ParseDepartmentMap(r io.Reader) ([]DepartmentMapping, error) {
 			continue
 		}
 		d, tm := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1])
-		if err := CheckName("department", d); err != nil {
-			bad = append(bad, LineError{line, err.Error()})
+		if why := checkDepartmentRow(d, tm, line, seen); why != "" {
+			bad = append(bad, LineError{line, why})
 			continue
 		}
-		if err := CheckName("team", tm); err != nil {
-			bad = append(bad, LineError{line, err.Error()})
-			continue
-		}
-		if prev, dup := seen[Key(d)]; dup {
-			bad = append(bad, LineError{line, fmt.Sprintf("department %q is already mapped on line %d", d, prev)})
-			continue
-		}
-		seen[Key(d)] = line
 		rows = append(rows, DepartmentMapping{Department: d, Team: tm})
 	}
 	if len(bad) > 0 {
 		return nil, &DepartmentMapError{Lines: bad}
 	}
 	return rows, nil
+}
+
+// checkDepartmentRow says what is wrong with the row at line (its number), "" when nothing is, and
+// records its department in seen.
+func checkDepartmentRow(d, tm string, line int, seen map[string]int) string {
+	if err := CheckName("department", d); err != nil {
+		return err.Error()
+	}
+	if err := CheckName("team", tm); err != nil {
+		return err.Error()
+	}
+	if prev, dup := seen[Key(d)]; dup {
+		return fmt.Sprintf("department %q is already mapped on line %d", d, prev)
+	}
+	seen[Key(d)] = line
+	return ""
+}
+
+// CheckDepartmentMap applies ParseDepartmentMap's rules to rows given one by one (the management
+// API's JSON): names as they are (not trimmed), no department twice. The *DepartmentMapError numbers
+// the rows from 1 as its lines.
+func CheckDepartmentMap(rows []DepartmentMapping) error {
+	var bad []LineError
+	seen := map[string]int{}
+	for i, r := range rows {
+		if why := checkDepartmentRow(r.Department, r.Team, i+1, seen); why != "" {
+			bad = append(bad, LineError{i + 1, why})
+			if len(bad) == MaxDepartmentMapErrors {
+				break
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return &DepartmentMapError{Lines: bad}
+	}
+	return nil
 }
 
 // CheckDepartmentTeams reports every row of m whose team is not one of teams (the tenant's), in one

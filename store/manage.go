@@ -242,3 +242,19 @@ type OIDCClientSpec struct {
 	IDTokenAlg             string // AlgRS256 (also ""), or AlgES256
 	BackchannelLogoutURI   string // "" for none
 }
+
+// MaxSetupLinkLifetime bounds how long a setup link may wait to be opened: a link is a credential
+// sent by mail or chat, so it should not outlive the week its setup takes.
+const MaxSetupLinkLifetime = 7 * 24 * time.Hour
+
+// SetupLinkScopes is the rule of a setup link's scopes (setup-link --sso --scim, the management
+// API): the parts named, or both when neither is.
+func SetupLinkScopes(sso, scim bool) []string {
+	switch {
+	case sso && !scim:
+		return []string{AdminScopeSSO}
+	case scim && !sso:
+		return []string{AdminScopeSCIM}
+	}
+	return []string{AdminScopeSSO, AdminScopeSCIM}
+}

@@ -39,9 +39,8 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 	if err := wantArgs("client add", pos, 1, "NAME"); err != nil {
 		return err
 	}
-	c, secret, err := openid.NewClient(store.OIDCClientSpec{Name: pos[0], RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
-		Public: *public, IDTokenAlg: *alg, BackchannelLogoutURI: *backchannel},
-		func(u string) error { return webhooks.CheckURL(u, loopback) })
+	c, secret, err := newOIDCClient(store.OIDCClientSpec{Name: pos[0], RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
+		Public: *public, IDTokenAlg: *alg, BackchannelLogoutURI: *backchannel}, loopback)
 	if err != nil {
 		return fmt.Errorf("client add: %s%w", clientFlag(err), err)
 	}
@@ -60,6 +59,18 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stderr, "registered client %q, %s\n", c.Name, kind)
 	return nil
+}
+
+// newOIDCClient checks spec and makes the client (openid.NewClient), its back-channel logout URI by
+// the webhook URL rule with loopback as serve's --allow-http-loopback-webhooks: client add and the
+// management API both register clients through it.
+func newOIDCClient(spec store.OIDCClientSpec, loopback bool) (*store.OIDCClient, string, error) {
+	return openid.NewClient(spec, func(u string) error { return webhooks.CheckURL(u, loopback) })
+}
+
+// newOIDCClient is the management API's newOIDCClient, with the loopback flag serve was given.
+func (m *Main) newOIDCClient(spec store.OIDCClientSpec) (*store.OIDCClient, string, error) {
+	return newOIDCClient(spec, m.loopbackHooks)
 }
 
 // clientFlag is the flag, with ": ", of the field openid.NewClient refused, "" for the NAME.
