@@ -2,7 +2,9 @@ package platformapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -361,7 +363,15 @@ func parseDepartmentMap(b []byte, mt string) ([]store.DepartmentMapping, error) 
 	}
 	var de *store.DepartmentMapError
 	if errors.As(err, &de) {
-		return nil, invalid("Nothing imported: %s.", de.Error())
+		msg := de.Error()
+		if mt != "text/csv" { // JSON has rows, not lines: the same numbers, by their name
+			parts := make([]string, len(de.Lines))
+			for i, l := range de.Lines {
+				parts[i] = fmt.Sprintf("data row %d: %s", l.Line, l.Reason)
+			}
+			msg = strings.Join(parts, "; ")
+		}
+		return nil, invalid("Nothing imported: %s.", msg)
 	}
 	return rows, err
 }
