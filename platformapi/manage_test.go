@@ -675,3 +675,86 @@ func TestManageBadRequests(t *testing.T) {
 		}
 	})
 }
+
+// TestManageSetupLinksAdminsAudit: setup links, tenant admins and the admin audit log, where the store
+// keeps them (store.AdminStore); where it does not yet, each of these routes answers 501 and changes
+// nothing.
+func TestManageSetupLinksAdminsAudit(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		a, ok := e.st.(store.AdminStore)
+		if !ok {
+			before := e.snapshot()
+			for _, rt := range manageRoutes(t, e) {
+				if strings.Contains(rt.path, "/setup-links") || strings.Contains(rt.path, "/admins") || strings.HasSuffix(rt.path, "/audit") {
+					apiError(t, rt.method+" "+rt.path, e.call(rt.method, rt.path, "manage", rt.body, rt.ct), http.StatusNotImplemented, "not_implemented")
+				}
+			}
+			if e.snapshot() != before {
+				t.Fatal("a 501 changed the store")
+			}
+			return
+		}
+		var link struct {
+			ID        string    `json:"id"`
+			URL       string    `json:"url"`
+			Scopes    []string  `json:"scopes"`
+			ExpiresAt time.Time `json:"expires_at"`
+			Status    string    `json:"status"`
+		}
+		e.must(http.MethodPost, "/api/v1/tenants/acme/setup-links", map[string]any{"scim": true, "expires": "2h"}, "", http.StatusCreated, &link)
+		if !strings.HasPrefix(link.URL, e.srv.URL+"/setup/"+store.SetupLinkPrefix) || fmt.Sprint(link.Scopes) != "[scim]" || link.Status != "waiting" ||
+			link.ExpiresAt.After(time.Now().Add(2*time.Hour)) || link.ExpiresAt.Before(time.Now().Add(time.Hour)) {
+			t.Fatalf("setup link: %+v", link)
+		}
+		res := e.must(http.MethodGet, "/api/v1/tenants/acme/setup-links", nil, "", http.StatusOK, nil)
+		secret := link.URL[strings.LastIndex(link.URL, "/")+1:]
+		if strings.Contains(string(res.body), secret) || !strings.Contains(string(res.body), link.ID) {
+			t.Fatalf("setup links list: %s", res.body)
+		}
+		for _, bad := range []string{`{"expires":"8d"}`, `{"expires":"0"}`, `{"sso":"yes"}`} {
+			apiError(t, bad, e.call(http.MethodPost, "/api/v1/tenants/acme/setup-links", "manage", bad, ""), http.StatusBadRequest, "invalid_request")
+		}
+
+		u := e.create("acme", "alice@acme.com")
+		b := e.create("beta", "bob@beta.com")
+		e.must(http.MethodPut, "/api/v1/tenants/acme/admins/"+u.ID, nil, "", http.StatusNoContent, nil)
+		var admins userList
+		e.must(http.MethodGet, "/api/v1/tenants/acme/admins", nil, "", http.StatusOK, &admins)
+		if len(admins.Data) != 1 || admins.Data[0].ID != u.ID {
+			t.Fatalf("admins: %+v", admins.Data)
+		}
+		// Another tenant's user is no user of this one.
+		apiError(t, "beta's user", e.call(http.MethodPut, "/api/v1/tenants/acme/admins/"+b.ID, "manage", nil, ""), http.StatusNotFound, "not_found")
+		if is, _ := a.IsAdmin(context.Background(), e.beta.ID, b.ID); is {
+			t.Fatal("beta's user became an admin through acme")
+		}
+		e.must(http.MethodDelete, "/api/v1/tenants/acme/admins/"+u.ID, nil, "", http.StatusNoContent, nil)
+		if is, _ := a.IsAdmin(context.Background(), e.acme.ID, u.ID); is {
+			t.Fatal("still an admin")
+		}
+
+		// Every change above is audited with the API key as its actor.
+		k, err := e.st.APIKeyByHash(context.Background(), store.HashSecret(e.keys["manage"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var audit struct {
+			Data []struct {
+				Tenant *string `json:"tenant"`
+				Action string  `json:"action"`
+				Actor  struct{ Kind, ID string }
+			}
+			NextCursor *string `json:"next_cursor"`
+		}
+		e.must(http.MethodGet, "/api/v1/audit?tenant=acme&limit=2", nil, "", http.StatusOK, &audit)
+		if len(audit.Data) != 2 || audit.NextCursor == nil || audit.Data[0].Action != "admin.removed" || audit.Data[0].Actor.Kind != store.ActorAPIKey ||
+			audit.Data[0].Actor.ID != k.ID || audit.Data[0].Tenant == nil || *audit.Data[0].Tenant != "acme" {
+			t.Fatalf("audit: %+v", audit)
+		}
+		e.must(http.MethodGet, "/api/v1/audit?tenant=acme&before="+*audit.NextCursor, nil, "", http.StatusOK, &audit)
+		if len(audit.Data) == 0 || audit.Data[0].Action != "setup_link.created" {
+			t.Fatalf("audit's next page: %+v", audit.Data)
+		}
+		apiError(t, "audit of an unknown tenant", e.call(http.MethodGet, "/api/v1/audit?tenant=nobody", "manage", nil, ""), http.StatusNotFound, "not_found")
+	})
+}
