@@ -97,15 +97,7 @@ func (s *Server) createSetupLink(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listSetupLinks(w http.ResponseWriter, r *http.Request) {
 	s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
 		ls, err := a.ListSetupLinks(r.Context(), t.ID)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out := make([]setupLinkObject, 0, len(ls))
-		for i := range ls {
-			out = append(out, s.newSetupLinkObject(&ls[i]))
-		}
-		dataList(w, out)
+		writeList(s, w, r, ls, err, s.newSetupLinkObject)
 	})(w, r)
 }
 
@@ -113,15 +105,7 @@ func (s *Server) listSetupLinks(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listAdmins(w http.ResponseWriter, r *http.Request) {
 	s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
 		us, err := a.ListAdmins(r.Context(), t.ID)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out := make([]store.UserObject, 0, len(us))
-		for i := range us {
-			out = append(out, store.NewUserObject(&us[i], t.Slug))
-		}
-		dataList(w, out)
+		writeList(s, w, r, us, err, func(u *store.User) store.UserObject { return store.NewUserObject(u, t.Slug) })
 	})(w, r)
 }
 
@@ -129,19 +113,9 @@ func (s *Server) listAdmins(w http.ResponseWriter, r *http.Request) {
 // user that is not the tenant's. Setting what is set already is not an error.
 func (s *Server) setAdmin(on bool) http.HandlerFunc {
 	return s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
-		id := mux.Vars(r)["user_id"]
-		err := store.ErrNotFound
-		if len(id) <= maxUserID {
-			err = a.SetAdmin(r.Context(), t.ID, id, on)
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			err = errorf(http.StatusNotFound, codeNotFound, "Tenant %s has no user %q.", t.Slug, clip(id))
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		s.changeByID(w, r, "user_id", "Tenant "+t.Slug+" has no user %q.", func(id string) error {
+			return a.SetAdmin(r.Context(), t.ID, id, on)
+		})
 	})
 }
 

@@ -60,6 +60,38 @@ func dataList[T any](w http.ResponseWriter, items []T) {
 	writeJSON(w, http.StatusOK, list[T]{Data: items})
 }
 
+// writeList answers a read of the store: err, or items, each as conv shows it, as a list of one page.
+func writeList[T, U any](s *Server, w http.ResponseWriter, r *http.Request, items []T, err error, conv func(*T) U) {
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]U, 0, len(items))
+	for i := range items {
+		out = append(out, conv(&items[i]))
+	}
+	dataList(w, out)
+}
+
+// changeByID runs change on the id the path's {name} holds and answers 204, or a 404 with notFound
+// (a format of the id) when change returns store.ErrNotFound. An id longer than any the store makes
+// names nothing and is not looked up.
+func (s *Server) changeByID(w http.ResponseWriter, r *http.Request, name, notFound string, change func(id string) error) {
+	id := mux.Vars(r)[name]
+	err := store.ErrNotFound
+	if len(id) <= maxUserID {
+		err = change(id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		err = errorf(http.StatusNotFound, codeNotFound, notFound, clip(id))
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // timeOrNil is t in UTC, or nil for the zero time (JSON null: never).
 func timeOrNil(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -176,15 +208,7 @@ func (s *Server) newTokenObject(t *store.Token) tokenObject {
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
 		toks, err := s.st.ListTokens(r.Context(), t.ID)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out := make([]tokenObject, 0, len(toks))
-		for i := range toks {
-			out = append(out, s.newTokenObject(&toks[i]))
-		}
-		dataList(w, out)
+		writeList(s, w, r, toks, err, s.newTokenObject)
 	})(w, r)
 }
 
@@ -225,19 +249,9 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 // that token live.
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
-		id := mux.Vars(r)["id"]
-		err := store.ErrNotFound
-		if len(id) <= maxUserID {
-			err = s.st.RevokeToken(r.Context(), t.ID, id)
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			err = errorf(http.StatusNotFound, codeNotFound, "Tenant %s has no live SCIM token %q.", t.Slug, clip(id))
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		s.changeByID(w, r, "id", "Tenant "+t.Slug+" has no live SCIM token %q.", func(id string) error {
+			return s.st.RevokeToken(r.Context(), t.ID, id)
+		})
 	})(w, r)
 }
 
@@ -250,19 +264,13 @@ type teamObject struct {
 	Root   bool   `json:"root"`
 }
 
+func newTeamObject(tm *store.Team) teamObject { return teamObject{tm.ID, tm.Name, tm.Hidden, tm.Root} }
+
 // listTeams answers GET /api/v1/tenants/{slug}/teams: by name, the root team included.
 func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) {
 	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
 		teams, err := s.st.ListTeams(r.Context(), t.ID)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out := make([]teamObject, 0, len(teams))
-		for _, tm := range teams {
-			out = append(out, teamObject{tm.ID, tm.Name, tm.Hidden, tm.Root})
-		}
-		dataList(w, out)
+		writeList(s, w, r, teams, err, newTeamObject)
 	})(w, r)
 }
 
@@ -282,7 +290,7 @@ func (s *Server) addTeam(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, teamObject{tm.ID, tm.Name, tm.Hidden, tm.Root})
+		writeJSON(w, http.StatusCreated, newTeamObject(tm))
 	})(w, r)
 }
 
@@ -300,15 +308,7 @@ func (s *Server) showDepartmentMap(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) writeDepartmentMap(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
 	m, err := s.st.DepartmentMap(r.Context(), t.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := make([]departmentRow, 0, len(m))
-	for _, row := range m {
-		out = append(out, departmentRow(row))
-	}
-	dataList(w, out)
+	writeList(s, w, r, m, err, func(row *store.DepartmentMapping) departmentRow { return departmentRow(*row) })
 }
 
 // putDepartmentMap answers PUT /api/v1/tenants/{slug}/department-map: the tenant's whole map, as a
@@ -407,15 +407,7 @@ func newClientObject(c *store.OIDCClient) clientObject {
 // listClients answers GET /api/v1/clients: by name; never a secret or its hash.
 func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
 	cs, err := s.st.ListOIDCClients(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := make([]clientObject, 0, len(cs))
-	for i := range cs {
-		out = append(out, newClientObject(&cs[i]))
-	}
-	dataList(w, out)
+	writeList(s, w, r, cs, err, newClientObject)
 }
 
 // clientRequest is the body of POST /api/v1/clients, `client add`'s flags.
@@ -453,19 +445,7 @@ func (s *Server) addClient(w http.ResponseWriter, r *http.Request) {
 
 // removeClient answers DELETE /api/v1/clients/{id}: 204; its tokens stop working at once.
 func (s *Server) removeClient(w http.ResponseWriter, r *http.Request) {
-	id := mux.Vars(r)["id"]
-	err := store.ErrNotFound
-	if len(id) <= maxUserID {
-		err = s.st.DeleteOIDCClient(r.Context(), id)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		err = errorf(http.StatusNotFound, codeNotFound, "There is no client %q.", clip(id))
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.changeByID(w, r, "id", "There is no client %q.", func(id string) error { return s.st.DeleteOIDCClient(r.Context(), id) })
 }
 
 type webhookObject struct {
@@ -601,13 +581,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ds, err := s.st.ListDeliveries(r.Context(), h.ID, p["outcome"], limit)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := make([]deliveryObject, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, deliveryObject{d.At.UTC(), d.EventID, d.Seq, d.EventType, d.Outcome, d.Status, d.Error, d.Resend})
-	}
-	dataList(w, out)
+	writeList(s, w, r, ds, err, func(d *store.Delivery) deliveryObject {
+		return deliveryObject{d.At.UTC(), d.EventID, d.Seq, d.EventType, d.Outcome, d.Status, d.Error, d.Resend}
+	})
 }

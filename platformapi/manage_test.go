@@ -3,7 +3,6 @@ package platformapi_test
 import (
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/platformapi"
 	"github.com/scimsso/scimsso/samlsp"
+	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
 	"github.com/scimsso/scimsso/webhooks"
 )
@@ -150,23 +150,14 @@ func (e *env) snapshot() string {
 	return b.String()
 }
 
-// idpMetadata is an IdP's metadata as Entra and Okta publish it, with a new signing certificate.
+// idpMetadata is the metadata of a real test IdP (samltest), with a new signing certificate.
 func idpMetadata(t *testing.T) string {
 	t.Helper()
-	_, cert, err := samlsp.GenerateKeyPair("idp", time.Now())
+	idp, err := samltest.New("https://sts.example/tenant/", "https://login.example/saml2", time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, _ := pem.Decode(cert)
-	b64 := strings.Join(strings.Split(strings.TrimSpace(string(pem.EncodeToMemory(block))), "\n")[1:], "")
-	b64 = strings.TrimSuffix(b64, "-----END CERTIFICATE-----")
-	return `<?xml version="1.0"?>
-<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sts.example/tenant/">
-  <IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-    <KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>` + b64 + `</X509Certificate></X509Data></KeyInfo></KeyDescriptor>
-    <SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://login.example/saml2"/>
-  </IDPSSODescriptor>
-</EntityDescriptor>`
+	return string(idp.Metadata())
 }
 
 type tenantJSON struct {
