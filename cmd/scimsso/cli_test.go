@@ -40,6 +40,8 @@ var cliCommands = []struct {
 	{"team list", []string{"tenant"}, nil, true},
 	{"department-map import", []string{"tenant"}, nil, true},
 	{"user set-password", []string{"tenant"}, nil, true},
+	{"user set-admin", []string{"tenant", "off"}, nil, true},
+	{"setup-link", []string{"tenant", "expires", "sso", "scim", "base-url"}, map[string]string{"expires": "24h", "base-url": "http://localhost:8080"}, true},
 	{"audit", []string{"tenant", "since"}, map[string]string{"since": "24h"}, true},
 	{"secrets rotate", []string{"secret-key-file"}, nil, true},
 	{"client add", []string{"redirect-uri", "post-logout-redirect-uri", "public", "id-token-alg", "backchannel-logout-uri", "allow-http-loopback-webhooks"}, nil, true},

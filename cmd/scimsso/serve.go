@@ -323,6 +323,11 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	web.Routes(r)
+	admin, err := m.newConsole(s, log.Named("console"), baseURL, sessions, sp)
+	if err != nil {
+		return nil, err
+	}
+	admin.Routes(r)
 	op, err := openid.New(openid.Config{Store: s, Logger: log.Named("oidc"), BaseURL: baseURL, Now: m.Now, Session: web.SessionOf, ForgetSession: sessions.Forget})
 	if err != nil {
 		return nil, err

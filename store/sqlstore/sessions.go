@@ -372,5 +372,9 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: sweep: events: %w", err)
 	}
-	return n + k, nil
+	a, err := s.sweepAdmins(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: sweep: admins: %w", err)
+	}
+	return n + k + a, nil
 }

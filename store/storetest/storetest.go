@@ -92,6 +92,12 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventsRetention", testEventsRetention},
 		{"BackchannelDestinations", testBackchannelDestinations},
 		{"SessionClients", testSessionClients},
+		{"TenantAdmins", testTenantAdmins},
+		{"SetupLinks", testSetupLinks},
+		{"ConcurrentSetupLinkUse", testConcurrentSetupLinkUse},
+		{"AdminActionPages", testAdminActionPages},
+		{"SweepAdmins", testSweepAdmins},
+		{"AdminAudit", testAdminAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
