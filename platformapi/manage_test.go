@@ -25,10 +25,9 @@ import (
 )
 
 // manageConfig is the platform API's Config as cmd wires it: the same key pairs, client rule and
-// metadata reader as the CLI, webhooks to loopback allowed (as serve --allow-http-loopback-webhooks),
-// and the store's admin part when it has one.
+// metadata reader as the CLI, webhooks to loopback allowed (as serve --allow-http-loopback-webhooks).
 func manageConfig(st store.Store, log *zap.Logger, base string) platformapi.Config {
-	cfg := platformapi.Config{
+	return platformapi.Config{
 		Store: st, Logger: log, BaseURL: base,
 		NewSPKeyPair: func(slug string) ([]byte, []byte, error) { return samlsp.GenerateKeyPair("scimsso "+slug, time.Now()) },
 		NewOIDCClient: func(spec store.OIDCClientSpec) (*store.OIDCClient, string, error) {
@@ -43,10 +42,6 @@ func manageConfig(st store.Store, log *zap.Logger, base string) platformapi.Conf
 		},
 		AllowHTTPLoopback: true,
 	}
-	if a, ok := st.(store.AdminStore); ok {
-		cfg.Admins = a
-	}
-	return cfg
 }
 
 // call sends a management API request with the key named key ("" for none) and a body: a string is
@@ -551,13 +546,6 @@ func TestManageAuthorization(t *testing.T) {
 				}
 			}
 		}
-		// The routes that need the store's admin part answer 501 where the store lacks it, changing nothing.
-		if _, ok := e.st.(store.AdminStore); !ok {
-			for _, p := range []string{"/api/v1/tenants/acme/setup-links", "/api/v1/tenants/acme/admins", "/api/v1/audit"} {
-				apiError(t, p, e.call(http.MethodGet, p, "manage", nil, ""), http.StatusNotImplemented, "not_implemented")
-			}
-			apiError(t, "POST setup-links", e.call(http.MethodPost, "/api/v1/tenants/acme/setup-links", "manage", map[string]any{}, ""), http.StatusNotImplemented, "not_implemented")
-		}
 		// A method a path does not serve: 405 with Allow.
 		res := e.call(http.MethodPut, "/api/v1/tenants/acme/teams", "manage", map[string]any{}, "")
 		apiError(t, "PUT teams", res, http.StatusMethodNotAllowed, "method_not_allowed")
@@ -667,24 +655,10 @@ func TestManageBadRequests(t *testing.T) {
 	})
 }
 
-// TestManageSetupLinksAdminsAudit: setup links, tenant admins and the admin audit log, where the store
-// keeps them (store.AdminStore); where it does not yet, each of these routes answers 501 and changes
-// nothing.
+// TestManageSetupLinksAdminsAudit: setup links made and listed without their secret, tenant admins
+// made and unmade (never another tenant's user), and every change audited with the key as its actor.
 func TestManageSetupLinksAdminsAudit(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		a, ok := e.st.(store.AdminStore)
-		if !ok {
-			before := e.snapshot()
-			for _, rt := range manageRoutes(t, e) {
-				if strings.Contains(rt.path, "/setup-links") || strings.Contains(rt.path, "/admins") || strings.HasSuffix(rt.path, "/audit") {
-					apiError(t, rt.method+" "+rt.path, e.call(rt.method, rt.path, "manage", rt.body, rt.ct), http.StatusNotImplemented, "not_implemented")
-				}
-			}
-			if e.snapshot() != before {
-				t.Fatal("a 501 changed the store")
-			}
-			return
-		}
 		var link struct {
 			ID        string    `json:"id"`
 			URL       string    `json:"url"`
@@ -716,11 +690,11 @@ func TestManageSetupLinksAdminsAudit(t *testing.T) {
 		}
 		// Another tenant's user is no user of this one.
 		apiError(t, "beta's user", e.call(http.MethodPut, "/api/v1/tenants/acme/admins/"+b.ID, "manage", nil, ""), http.StatusNotFound, "not_found")
-		if is, _ := a.IsAdmin(context.Background(), e.beta.ID, b.ID); is {
+		if is, _ := e.st.IsAdmin(context.Background(), e.beta.ID, b.ID); is {
 			t.Fatal("beta's user became an admin through acme")
 		}
 		e.must(http.MethodDelete, "/api/v1/tenants/acme/admins/"+u.ID, nil, "", http.StatusNoContent, nil)
-		if is, _ := a.IsAdmin(context.Background(), e.acme.ID, u.ID); is {
+		if is, _ := e.st.IsAdmin(context.Background(), e.acme.ID, u.ID); is {
 			t.Fatal("still an admin")
 		}
 
