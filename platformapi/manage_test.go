@@ -98,8 +98,9 @@ func apiError(t *testing.T, what string, res response, status int, code string) 
 }
 
 // snapshot is everything the management API could change, as text, so that a refused request can be
-// shown to have changed nothing: tenants with their domains, tokens, SSO settings, teams and
-// department maps, clients, webhooks, API keys, and the last event's seq (a change records one).
+// shown to have changed nothing: tenants with their domains, tokens, SSO settings, teams, department
+// maps, setup links and admins, clients, webhooks, API keys, the admin audit log and the last event's
+// seq (a change records an entry in both).
 func (e *env) snapshot() string {
 	e.t.Helper()
 	ctx := context.Background()
@@ -129,7 +130,16 @@ func (e *env) snapshot() string {
 		m, err := e.st.DepartmentMap(ctx, t.ID)
 		must(err)
 		fmt.Fprintf(&b, "  map %+v\n", m)
+		ls, err := e.st.ListSetupLinks(ctx, t.ID)
+		must(err)
+		fmt.Fprintf(&b, "  setup links %+v\n", ls)
+		as, err := e.st.ListAdmins(ctx, t.ID)
+		must(err)
+		fmt.Fprintf(&b, "  admins %d\n", len(as))
 	}
+	acts, err := e.st.ListAdminActions(ctx, store.AdminActionQuery{Limit: 500})
+	must(err)
+	fmt.Fprintf(&b, "admin actions %d\n", len(acts))
 	cs, err := e.st.ListOIDCClients(ctx)
 	must(err)
 	fmt.Fprintf(&b, "clients %+v\n", cs)
@@ -676,8 +686,14 @@ func TestManageSetupLinksAdminsAudit(t *testing.T) {
 		if strings.Contains(string(res.body), secret) || !strings.Contains(string(res.body), link.ID) {
 			t.Fatalf("setup links list: %s", res.body)
 		}
-		for _, bad := range []string{`{"expires":"8d"}`, `{"expires":"0"}`, `{"sso":"yes"}`} {
-			apiError(t, bad, e.call(http.MethodPost, "/api/v1/tenants/acme/setup-links", "manage", bad, ""), http.StatusBadRequest, "invalid_request")
+		before := e.snapshot()
+		for _, bad := range []struct{ body, want string }{
+			{`{"expires":"8d"}`, "expires:"}, {`{"expires":"0"}`, "expires:"}, {`{"sso":"yes"}`, "sso must be true or false"}, {`{"admins":true}`, `"admins"`},
+		} {
+			msg := apiError(t, bad.body, e.call(http.MethodPost, "/api/v1/tenants/acme/setup-links", "manage", bad.body, ""), http.StatusBadRequest, "invalid_request")
+			if !strings.Contains(msg, bad.want) || e.snapshot() != before {
+				t.Fatalf("%s: %q lacks %q, or the store changed", bad.body, msg, bad.want)
+			}
 		}
 
 		u := e.create("acme", "alice@acme.com")
