@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/scimsso/scimsso/internal/csrf"
 	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/page"
 	"github.com/scimsso/scimsso/store"
@@ -61,6 +62,7 @@ type Server struct {
 	sessions *Sessions
 	sso      SSO
 	origin   string // BASE's origin, which a form post's Origin header must equal
+	csrf     *csrf.Guard
 	base     string // BASE without a trailing slash
 
 	forwardHosts []forwardHost
@@ -96,11 +98,15 @@ func New(cfg Config) (*Server, error) {
 		}
 		hosts = append(hosts, h)
 	}
+	guard, err := csrf.New(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("people: %w", err)
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, metrics: cfg.Metrics, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host,
+	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, metrics: cfg.Metrics, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host, csrf: guard,
 		base: strings.TrimRight(cfg.BaseURL, "/"), forwardHosts: hosts, now: now,
 		passwordChecks: make(chan struct{}, maxPasswordChecks), cache: map[string]*tenant{}}, nil
 }

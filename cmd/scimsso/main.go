@@ -51,6 +51,12 @@ type Main struct {
 	proxies *clientaddr.Resolver
 	// forwardHosts are serve --forward-auth-hosts, checked; nil allows no forward-auth redirect.
 	forwardHosts []string
+	// loopbackHooks is serve --allow-http-loopback-webhooks: the management API adds webhooks and
+	// back-channel logout URIs by the rule delivery follows.
+	loopbackHooks bool
+	// loopbackMeta is serve --allow-http-loopback-metadata: the console fetches IdP metadata URLs by
+	// the rule the periodic refresh follows.
+	loopbackMeta bool
 	// metrics counts what the handler serves (serve, unless --metrics-addr is off); nil counts nothing.
 	metrics *metrics.Metrics
 	// logoutToken makes OpenID Connect logout tokens: the provider's, set by buildHandler, handed to
@@ -131,6 +137,10 @@ func (m *Main) commands() []command {
 			"Replaces a tenant's department map with the file's department,team rows (a header row is optional); all or nothing.", nil, m.departmentMapImport},
 		{"user set-password", "--tenant SLUG EMAIL",
 			"Sets the password of a user on the tenant's exclusion list; the password is one line on stdin.", nil, m.userSetPassword},
+		{"user set-admin", "--tenant SLUG EMAIL [--off]",
+			"Makes a user a tenant admin, who reaches the console at /admin/SLUG/ after signing in; --off takes it away.", nil, m.userSetAdmin},
+		{"setup-link", "--tenant SLUG [--expires 24h] [--sso] [--scim] [--base-url URL]",
+			"Prints a one-time link (alone on stdout) that opens the tenant's console for its IT admin: SSO, SCIM or (neither flag) both.", nil, m.setupLink},
 		{"audit", "--tenant SLUG [--since 24h]", "Lists a tenant's SCIM write attempts, accepted and refused.", nil, m.audit},
 		{"secrets rotate", "--secret-key-file F",
 			"Re-encrypts every tenant's SP private key under the key file's first key (KEYID:BASE64 lines, mode 0600).", nil, m.secretsRotate},

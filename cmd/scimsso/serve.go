@@ -143,6 +143,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			"set --trusted-proxies, or every client shares the proxy's address in every limit", zap.Stringer("peer", peer))
 	}
 	m.forwardHosts, _ = people.ParseForwardAuthHosts(c.forwardHosts, c.baseURL) // checked by validate
+	m.loopbackHooks = c.loopbackHooks
+	m.loopbackMeta = c.loopbackMeta
 	if !metricsOff(c.metricsAddr) {
 		m.metrics = metrics.New()
 	}
@@ -335,13 +337,19 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	web.Routes(r)
+	admin, err := m.newConsole(s, log.Named("console"), baseURL, sessions, sp)
+	if err != nil {
+		return nil, err
+	}
+	admin.Routes(r)
 	op, err := openid.New(openid.Config{Store: s, Logger: log.Named("oidc"), BaseURL: baseURL, Now: m.Now, Session: web.SessionOf, ForgetSession: sessions.Forget})
 	if err != nil {
 		return nil, err
 	}
 	op.Routes(r)
 	m.logoutToken = op.LogoutToken
-	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics})
+	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics, BaseURL: baseURL, Now: m.Now,
+		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimsso/scimsso/platformapi"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
 )
@@ -207,6 +208,15 @@ func (m *Main) ssoTestLink(ctx context.Context, args []string) error {
 			return nil
 		},
 	}, args)
+}
+
+// parseIdPMetadata is samlsp.ParseIdPMetadata for the management API.
+func parseIdPMetadata(b []byte) (platformapi.IdPMetadata, error) {
+	idp, err := samlsp.ParseIdPMetadata(b)
+	if err != nil {
+		return platformapi.IdPMetadata{}, err
+	}
+	return platformapi.IdPMetadata{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
 }
 
 // fetchSummary describes the state of the periodic fetch of the tenant's IdP metadata.

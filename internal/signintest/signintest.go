@@ -1,6 +1,7 @@
 // Package signintest runs scimsso's sign-in as a browser meets it, for tests: the SAML service provider
-// (samlsp) and the people's web (people) wired as cmd wires them, on a real SQLite file, behind TLS,
-// with tenant acme trusting a real test IdP (samltest). Both packages' tests drive it over HTTP.
+// (samlsp), the people's web (people) and the admin console (console) wired as cmd wires them, on a
+// real SQLite file, behind TLS, with tenant acme trusting a real test IdP (samltest). The packages'
+// tests drive it over HTTP.
 package signintest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -30,6 +32,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/net/html"
 
+	"github.com/scimsso/scimsso/console"
 	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/samlsp/samltest"
@@ -67,6 +70,9 @@ type Harness struct {
 	StoreOptions func(*sqlstore.Options)
 	// WebConfig, when set, adjusts the people's web configuration at start (set it, then Restart).
 	WebConfig func(*people.Config)
+	// ConsoleConfig, when set, adjusts the admin console's configuration at start (set it, then
+	// Restart). The console is wired as cmd wires it; FetchMetadata fails unless set here.
+	ConsoleConfig func(*console.Config)
 }
 
 // New starts a harness whose tenant's settings are the defaults, SSO active with the test IdP,
@@ -136,9 +142,31 @@ func (h *Harness) Start() {
 	if err != nil {
 		h.T.Fatal(err)
 	}
+	consoleCfg := console.Config{Store: st, Logger: log, BaseURL: h.Srv.URL, Now: now, SignedIn: sessions.Current,
+		TestLink: func(ctx context.Context, t *store.Tenant) (string, error) {
+			return samlsp.NewTestLink(ctx, st, h.Srv.URL, t, now().Add(10*time.Minute))
+		},
+		MetadataURL: sp.MetadataURL, ACSURL: sp.ACSURL,
+		ParseMetadata: func(b []byte) (*console.IdP, error) {
+			idp, err := samlsp.ParseIdPMetadata(b)
+			if err != nil {
+				return nil, err
+			}
+			return &console.IdP{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
+		},
+		FetchMetadata: func(context.Context, string) ([]byte, error) { return nil, errors.New("the harness fetches nothing") },
+	}
+	if h.ConsoleConfig != nil {
+		h.ConsoleConfig(&consoleCfg)
+	}
+	admin, err := console.New(consoleCfg)
+	if err != nil {
+		h.T.Fatal(err)
+	}
 	r := mux.NewRouter()
 	sp.Routes(r)
 	web.Routes(r)
+	admin.Routes(r)
 	h.St, h.Logs, h.Handler = st, logs, r
 	h.Srv.Config.Handler = r
 }

@@ -22,7 +22,12 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 		created = now
 		_, err := tx.exec(ctx, `INSERT INTO api_keys (id, name, scopes, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, 0)`,
 			id, k.Name, strings.Join(k.Scopes, ","), k.Hash, micros(now))
-		return err
+		if err != nil {
+			return err
+		}
+		made := *k
+		made.ID, made.CreatedAt, made.RevokedAt = id, fromMicros(micros(now)), time.Time{}
+		return s.audit(ctx, tx, now, "", store.ActionAPIKeyCreated, id, nil, store.NewAPIKeyAuditObject(&made))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create API key: %w", err)
@@ -77,5 +82,18 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]store.APIKey, error) {
 
 // RevokeAPIKey implements store.APIKeyStore.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
-	return s.writeOne(ctx, "revoke API key", oneRow, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, txNow{}, id)
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		k, err := scanAPIKey(tx.row(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0 RETURNING id, name, scopes, created_at, revoked_at`,
+			micros(now), id), false)
+		if err != nil {
+			return err // no such live key: store.ErrNotFound
+		}
+		before := *k
+		before.RevokedAt = time.Time{}
+		return s.audit(ctx, tx, now, "", store.ActionAPIKeyRevoked, id, store.NewAPIKeyAuditObject(&before), store.NewAPIKeyAuditObject(k))
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: revoke API key: %w", err)
+	}
+	return nil
 }

@@ -54,10 +54,17 @@ func (s *Store) CreateOIDCClient(ctx context.Context, c *store.OIDCClient) error
 		_, err := tx.exec(ctx, `INSERT INTO oidc_clients (id, name, redirect_uris, post_logout_uris, public, secret_hash, id_token_alg,
 			backchannel_logout_uri, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, c.Name, joinLines(c.RedirectURIs),
 			joinLines(c.PostLogoutRedirectURIs), b2i(c.Public), nonNil(c.SecretHash), c.IDTokenAlg, c.BackchannelLogoutURI, micros(now))
-		if err != nil || insertDest == nil {
+		if err != nil {
 			return err
 		}
-		return insertDest(tx, now)
+		if insertDest != nil {
+			if err := insertDest(tx, now); err != nil {
+				return err
+			}
+		}
+		made := *c
+		made.ID, made.CreatedAt = id, fromMicros(micros(now))
+		return s.audit(ctx, tx, now, "", store.ActionOIDCClientAdded, id, nil, store.NewOIDCClientAuditObject(&made))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create oidc client: %w", err)
@@ -112,12 +119,15 @@ func (s *Store) ListOIDCClients(ctx context.Context) ([]store.OIDCClient, error)
 // DeleteOIDCClient implements store.Store. The foreign keys delete the client's requests and tokens,
 // and its destination's deliveries.
 func (s *Store) DeleteOIDCClient(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
-		if err := affected(tx.exec(ctx, `DELETE FROM oidc_clients WHERE id = ?`, id)); err != nil {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		old, err := scanOIDCClient(tx.row(ctx, `DELETE FROM oidc_clients WHERE id = ? RETURNING `+oidcClientCols, id))
+		if err != nil {
+			return err // no such client: store.ErrNotFound
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM webhooks WHERE kind = ? AND ref = ?`, store.KindBackchannelLogout, id); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `DELETE FROM webhooks WHERE kind = ? AND ref = ?`, store.KindBackchannelLogout, id)
-		return err
+		return s.audit(ctx, tx, now, "", store.ActionOIDCClientRemoved, id, store.NewOIDCClientAuditObject(old), nil)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete oidc client: %w", err)

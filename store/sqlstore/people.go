@@ -13,7 +13,12 @@ import (
 // CreateTeam implements store.Store.
 func (s *Store) CreateTeam(ctx context.Context, tenantID string, t *store.Team) error {
 	id := uuid.NewString()
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error { return insertTeam(ctx, tx, tenantID, id, t.Name, t.Hidden, false) })
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		if err := insertTeam(ctx, tx, tenantID, id, t.Name, t.Hidden, false); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, tenantID, store.ActionTeamCreated, id, nil, store.TeamAuditObject{ID: id, Name: t.Name, Hidden: t.Hidden})
+	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create team: %w", mapErr(err))
 	}
@@ -47,7 +52,19 @@ func (s *Store) ListTeams(ctx context.Context, tenantID string) ([]store.Team, e
 
 // ReplaceDepartmentMap implements store.Store.
 func (s *Store) ReplaceDepartmentMap(ctx context.Context, tenantID string, m []store.DepartmentMapping) error {
-	err := s.write(ctx, func(tx *wtx, _ time.Time) error {
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		var old []store.DepartmentMapping
+		if err := tx.each(ctx, `SELECT m.department, t.name FROM department_map m JOIN teams t ON t.id = m.team_id
+			WHERE m.tenant_id = ? ORDER BY m.department_key`, []any{tenantID}, func(sc scanner) error {
+			var r store.DepartmentMapping
+			if err := sc.Scan(&r.Department, &r.Team); err != nil {
+				return err
+			}
+			old = append(old, r)
+			return nil
+		}); err != nil {
+			return err
+		}
 		if _, err := tx.exec(ctx, `DELETE FROM department_map WHERE tenant_id = ?`, tenantID); err != nil {
 			return err
 		}
@@ -61,7 +78,7 @@ func (s *Store) ReplaceDepartmentMap(ctx context.Context, tenantID string, m []s
 				return fmt.Errorf("department %q: %w", r.Department, mapErr(err))
 			}
 		}
-		return nil
+		return s.audit(ctx, tx, now, tenantID, store.ActionDepartmentMapReplaced, "", store.NewDepartmentMapAuditObject(old), store.NewDepartmentMapAuditObject(m))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: replace department map: %w", err)
@@ -119,16 +136,16 @@ func (s *Store) CompleteSession(ctx context.Context, idHash []byte) error {
 // SetPassword implements store.Store.
 func (s *Store) SetPassword(ctx context.Context, tenantID, userID, hash string) error {
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		var n int
-		if err := tx.row(ctx, `SELECT count(*) FROM users WHERE tenant_id = ? AND id = ?`, tenantID, userID).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			return store.ErrNotFound
+		var name string
+		if err := tx.row(ctx, `SELECT user_name FROM users WHERE tenant_id = ? AND id = ?`, tenantID, userID).Scan(&name); err != nil {
+			return err // another tenant's or no user: store.ErrNotFound
 		}
 		_, err := tx.exec(ctx, `INSERT INTO passwords (tenant_id, user_id, hash, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (tenant_id, user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at`, tenantID, userID, hash, micros(now))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, tenantID, store.ActionPasswordSet, userID, nil, store.UserAuditObject{ID: userID, UserName: name, PasswordSet: true})
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: set password: %w", err)

@@ -38,6 +38,19 @@ func (s *Store) PutSSOSettings(ctx context.Context, tenantID string, set *store.
 	var at time.Time
 	err = s.write(ctx, func(tx *wtx, now time.Time) error {
 		at = now
+		var old *store.SSOSettings
+		var oldDoc []byte
+		var oldVersion, oldUpdated int64
+		switch err := tx.row(ctx, `SELECT version, settings, updated_at FROM sso_settings WHERE tenant_id = ?`+s.forUpdate(), tenantID).Scan(&oldVersion, &oldDoc, &oldUpdated); {
+		case err == nil:
+			old = &store.SSOSettings{}
+			if err := json.Unmarshal(oldDoc, old); err != nil {
+				return err
+			}
+			old.TenantID, old.Version, old.UpdatedAt = tenantID, oldVersion, fromMicros(oldUpdated)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 		// Each statement checks the version it changes, so two writers of one version cannot both win.
 		var res sql.Result
 		var err error
@@ -60,7 +73,15 @@ func (s *Store) PutSSOSettings(ctx context.Context, tenantID string, set *store.
 		}
 		stored := *set
 		stored.TenantID, stored.Version, stored.UpdatedAt = tenantID, set.Version+1, fromMicros(micros(now))
-		return s.recordObject(ctx, tx, now, store.EventSSOSettingsChanged, tenantID, "", store.NewSSOSettingsObject(&stored, slug))
+		after := store.NewSSOSettingsObject(&stored, slug)
+		if err := s.recordObject(ctx, tx, now, store.EventSSOSettingsChanged, tenantID, "", after); err != nil {
+			return err
+		}
+		var before any
+		if old != nil {
+			before = store.NewSSOSettingsObject(old, slug)
+		}
+		return s.audit(ctx, tx, now, tenantID, store.ActionSSOSettingsChanged, "", before, after)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: put sso settings: %w", err)

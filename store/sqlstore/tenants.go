@@ -32,7 +32,17 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 			}
 		}
 		created = now
-		return insertTeam(ctx, tx, id, uuid.NewString(), t.Name, true, true)
+		if err := insertTeam(ctx, tx, id, uuid.NewString(), t.Name, true, true); err != nil {
+			return err
+		}
+		made := *t
+		made.ID, made.CreatedAt = id, fromMicros(micros(now))
+		made.Domains = make([]string, len(t.Domains))
+		for i, d := range t.Domains {
+			made.Domains[i] = strings.ToLower(d)
+		}
+		sort.Strings(made.Domains)
+		return s.audit(ctx, tx, now, id, store.ActionTenantCreated, id, nil, store.NewTenantAuditObject(&made))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create tenant: %w", err)
@@ -132,12 +142,32 @@ func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 
 // AddDomain implements store.Store.
 func (s *Store) AddDomain(ctx context.Context, tenantID, domain string) error {
-	return s.writeOne(ctx, "add domain", anyRows, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, strings.ToLower(domain), tenantID)
+	domain = strings.ToLower(domain)
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		if _, err := tx.exec(ctx, `INSERT INTO domains (domain, tenant_id) VALUES (?, ?)`, domain, tenantID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, tenantID, store.ActionDomainAdded, domain, nil, store.DomainAuditObject{Domain: domain})
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: add domain: %w", err)
+	}
+	return nil
 }
 
 // RemoveDomain implements store.Store.
 func (s *Store) RemoveDomain(ctx context.Context, tenantID, domain string) error {
-	return s.writeOne(ctx, "remove domain", oneRow, `DELETE FROM domains WHERE domain = ? AND tenant_id = ?`, strings.ToLower(domain), tenantID)
+	domain = strings.ToLower(domain)
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		if err := affected(tx.exec(ctx, `DELETE FROM domains WHERE domain = ? AND tenant_id = ?`, domain, tenantID)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, tenantID, store.ActionDomainRemoved, domain, store.DomainAuditObject{Domain: domain}, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: remove domain: %w", err)
+	}
+	return nil
 }
 
 // CreateToken implements store.Store.
@@ -153,7 +183,7 @@ func (s *Store) CreateToken(ctx context.Context, tok *store.Token) error {
 		}
 		issued := *tok
 		issued.ID, issued.CreatedAt, issued.RevokedAt = id, fromMicros(micros(now)), time.Time{}
-		return s.recordToken(ctx, tx, now, store.EventSCIMTokenIssued, &issued)
+		return s.recordToken(ctx, tx, now, store.EventSCIMTokenIssued, nil, &issued)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create token: %w", err)
@@ -162,13 +192,21 @@ func (s *Store) CreateToken(ctx context.Context, tok *store.Token) error {
 	return nil
 }
 
-// recordToken records an event of the type about tok, which is never shown with its hash.
-func (s *Store) recordToken(ctx context.Context, tx *wtx, now time.Time, typ string, tok *store.Token) error {
+// recordToken records an event of the type about tok, which is never shown with its hash, and the
+// admin action (before: the token before a revocation, nil when issued).
+func (s *Store) recordToken(ctx context.Context, tx *wtx, now time.Time, typ string, before, tok *store.Token) error {
 	slug, err := s.tenantSlug(ctx, tx, tok.TenantID)
 	if err != nil {
 		return err
 	}
-	return s.recordObject(ctx, tx, now, typ, tok.TenantID, "", store.NewTokenObject(tok, slug))
+	obj := store.NewTokenObject(tok, slug)
+	if err := s.recordObject(ctx, tx, now, typ, tok.TenantID, "", obj); err != nil {
+		return err
+	}
+	if before == nil {
+		return s.audit(ctx, tx, now, tok.TenantID, store.ActionSCIMTokenIssued, tok.ID, nil, obj)
+	}
+	return s.audit(ctx, tx, now, tok.TenantID, store.ActionSCIMTokenRevoked, tok.ID, store.NewTokenObject(before, slug), obj)
 }
 
 const tokenCols = `id, tenant_id, name, hash, created_at, expires_at, revoked_at`
@@ -261,7 +299,9 @@ func (s *Store) RevokeToken(ctx context.Context, tenantID, id string) error {
 			return err // no such live token of the tenant: store.ErrNotFound
 		}
 		tok.CreatedAt, tok.ExpiresAt = fromMicros(c), fromMicros(e)
-		return s.recordToken(ctx, tx, now, store.EventSCIMTokenRevoked, &tok)
+		before := tok
+		before.RevokedAt = time.Time{}
+		return s.recordToken(ctx, tx, now, store.EventSCIMTokenRevoked, &before, &tok)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: revoke token: %w", err)

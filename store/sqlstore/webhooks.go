@@ -25,7 +25,13 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: create webhook: %w", err)
 	}
-	if err := s.write(ctx, insert); err != nil {
+	err = s.write(ctx, func(tx *wtx, now time.Time) error {
+		if err := insert(tx, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, "", store.ActionWebhookAdded, w.ID, nil, store.NewWebhookAuditObject(w))
+	})
+	if err != nil {
 		w.ID = "" // the insert ran, but its transaction did not commit
 		return fmt.Errorf("sqlstore: create webhook: %w", err)
 	}
@@ -104,7 +110,17 @@ func (s *Store) ListWebhooks(ctx context.Context) ([]store.Webhook, error) {
 
 // DeleteWebhook implements store.Store. Its deliveries go with it (ON DELETE CASCADE).
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
-	return s.writeOne(ctx, "delete webhook", oneRow, `DELETE FROM webhooks WHERE id = ?`, id)
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		old, err := scanWebhook(tx.row(ctx, `DELETE FROM webhooks WHERE id = ? RETURNING `+webhookCols, id))
+		if err != nil {
+			return err // no such webhook: store.ErrNotFound
+		}
+		return s.audit(ctx, tx, now, "", store.ActionWebhookRemoved, id, store.NewWebhookAuditObject(old), nil)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete webhook: %w", err)
+	}
+	return nil
 }
 
 // AdvanceWebhook implements store.Store.

@@ -97,6 +97,12 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SignInLogRetention", testSignInLogRetention},
 		{"MetadataFetch", testMetadataFetch},
 		{"CertificateExpiring", testCertificateExpiring},
+		{"TenantAdmins", testTenantAdmins},
+		{"SetupLinks", testSetupLinks},
+		{"ConcurrentSetupLinkUse", testConcurrentSetupLinkUse},
+		{"AdminActionPages", testAdminActionPages},
+		{"SweepAdmins", testSweepAdmins},
+		{"AdminAudit", testAdminAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// setupLink makes a one-time link that opens the tenant's console (SPEC "Admins").
+func (m *Main) setupLink(ctx context.Context, args []string) error {
+	var base, expires *string
+	var sso, scim *bool
+	var exp time.Time
+	var scopes []string
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "setup-link", args: "no arguments",
+		flags: func(fs *flag.FlagSet) {
+			base = fs.String("base-url", "http://localhost:8080", "public base URL of the server, as given to serve")
+			expires = fs.String("expires", "24h", "how long the link may wait to be opened (at most 7d)")
+			sso = fs.Bool("sso", false, "the link opens the SSO part of the console (with neither --sso nor --scim: both)")
+			scim = fs.Bool("scim", false, "the link opens the SCIM part of the console")
+		},
+		check: func([]string) error {
+			if !validBaseURL(*base) {
+				return fmt.Errorf("--base-url %q must be an absolute http(s) URL without query or fragment", *base)
+			}
+			// The management API's rules too (store.ParseLifetime, store.SetupLinkScopes).
+			dur, err := store.ParseLifetime(*expires, store.DefaultSetupLinkLifetime, store.MaxSetupLinkLifetime)
+			if err != nil {
+				return fmt.Errorf("--%v", err)
+			}
+			exp = m.Now().Add(dur)
+			scopes = store.SetupLinkScopes(*sso, *scim)
+			return nil
+		},
+		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
+			secret, hash, err := store.NewSecret(store.SetupLinkPrefix)
+			if err != nil {
+				return err
+			}
+			l := &store.SetupLink{TenantID: t.ID, Scopes: scopes, Hash: hash, ExpiresAt: exp}
+			if err := st.CreateSetupLink(ctx, l); err != nil {
+				return err
+			}
+			// The link alone on stdout, so LINK=$(scimsso setup-link ...) works; everything else on stderr.
+			fmt.Fprintln(m.Stdout, strings.TrimRight(*base, "/")+"/setup/"+secret)
+			fmt.Fprintf(m.Stderr, "setup link %s for tenant %s (%s): opens the console once, expires %s; it is shown only once\n",
+				l.ID, t.Slug, strings.Join(scopes, ", "), exp.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}, args)
+}
+
+// userSetAdmin marks a user of the tenant as a tenant admin (or, with --off, not).
+func (m *Main) userSetAdmin(ctx context.Context, args []string) error {
+	var off *bool
+	var email string
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "user set-admin", args: "the user's EMAIL", nargs: 1,
+		flags: func(fs *flag.FlagSet) {
+			off = fs.Bool("off", false, "take the admin role away (and end the user's console sessions)")
+		},
+		check: func(pos []string) (err error) {
+			if email, err = store.ParseEmail(pos[0]); err != nil {
+				return fmt.Errorf("%q is %v", pos[0], err)
+			}
+			return nil
+		},
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
+			var u *store.User
+			err := s.Lookup(ctx, t.ID, func(f store.UserFinder) (err error) { u, err = f.ByEmail(email); return err })
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("tenant %q has no user %s; provision it (SCIM) or let it sign in first", t.Slug, email)
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.SetAdmin(ctx, t.ID, u.ID, !*off); err != nil {
+				return err
+			}
+			if *off {
+				fmt.Fprintf(m.Stdout, "%s is not an admin of tenant %s\n", u.UserName, t.Slug)
+			} else {
+				fmt.Fprintf(m.Stdout, "%s is an admin of tenant %s: the console is at /admin/%s/ after signing in\n", u.UserName, t.Slug, t.Slug)
+			}
+			return nil
+		},
+	}, args)
+}

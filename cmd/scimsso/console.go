@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/scimsso/scimsso/console"
+	"github.com/scimsso/scimsso/people"
+	"github.com/scimsso/scimsso/samlsp"
+	"github.com/scimsso/scimsso/store"
+)
+
+// consoleTestLinkLifetime is how long the link a console's "Test sign-in" makes waits: the browser is
+// sent to it at once.
+const consoleTestLinkLifetime = 10 * time.Minute
+
+// newConsole builds the tenant admin console on what serve built: the console imports neither the
+// people's web nor the SAML service provider, so what it needs of them is handed to it as functions.
+func (m *Main) newConsole(s store.Store, log *zap.Logger, baseURL string, sessions *people.Sessions, sp *samlsp.Server) (*console.Server, error) {
+	return console.New(console.Config{
+		Store: s, Logger: log, BaseURL: baseURL, Now: m.Now, Metrics: m.metrics,
+		SignedIn: sessions.Current,
+		TestLink: func(ctx context.Context, t *store.Tenant) (string, error) {
+			return samlsp.NewTestLink(ctx, s, baseURL, t, m.Now().Add(consoleTestLinkLifetime))
+		},
+		MetadataURL: sp.MetadataURL,
+		ACSURL:      sp.ACSURL,
+		ParseMetadata: func(b []byte) (*console.IdP, error) {
+			idp, err := samlsp.ParseIdPMetadata(b)
+			if err != nil {
+				return nil, err
+			}
+			return &console.IdP{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
+		},
+		FetchMetadata: func(ctx context.Context, url string) ([]byte, error) { return fetchMetadata(ctx, url, m.loopbackMeta) },
+	})
+}

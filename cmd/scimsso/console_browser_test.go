@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// TestBrowserConsoleSetup: a customer's IT admin sets SSO up from a setup link alone, at phone and
+// desktop width: the link's page → Continue → the console → the SSO page → the IdP's metadata file
+// uploaded, checked and stored → the settings saved with one bad value, then fixed → testing → a test
+// sign-in through the demo IdP and its report → active. Every page is screenshotted (go test
+// -artifacts keeps them) and checked for labels and sideways scrolling.
+func TestBrowserConsoleSetup(t *testing.T) {
+	for _, width := range []int64{390, 1280} {
+		t.Run(fmt.Sprintf("width %d", width), func(t *testing.T) {
+			e := newBrowserEnv(t)
+			if width != 390 {
+				e.run(chromedp.EmulateViewport(width, 900))
+			}
+			ctx := context.Background()
+			// The tenant as `tenant create` leaves it: no IdP, SSO off.
+			e.settings(func(s *store.SSOSettings) {
+				v := s.Version
+				*s = *store.DefaultSSOSettings()
+				s.Version = v
+			})
+			secret, hash, err := store.NewSecret(store.SetupLinkPrefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.st.CreateSetupLink(ctx, &store.SetupLink{TenantID: e.tenant.ID, Scopes: []string{store.AdminScopeSSO},
+				Hash: hash, ExpiresAt: time.Now().Add(store.DefaultSetupLinkLifetime)}); err != nil {
+				t.Fatal(err)
+			}
+			metadata := e.idpMetadataFile()
+
+			e.navigate(e.base + "/setup/" + secret)
+			e.at(e.base, "/setup/"+secret)
+			if body := e.page("setup-link"); !strings.Contains(body, "the link works once") {
+				t.Fatalf("setup page: %s", body)
+			}
+			e.submit(`form[action^="/setup/"] button`)
+			e.at(e.base, "/admin/demo/")
+			e.page("console-overview")
+			e.leave()
+			e.run(chromedp.Click(`nav.console a[href="/admin/demo/sso"]`, chromedp.NodeVisible))
+			e.at(e.base, "/admin/demo/sso")
+			if body := e.page("sso"); !strings.Contains(body, "Give these values to your identity provider") {
+				t.Fatalf("SSO page: %s", body)
+			}
+			var entityID string
+			e.run(chromedp.Value(`#sp-entity`, &entityID))
+			if entityID != e.base+"/saml/demo/metadata" {
+				t.Fatalf("entity ID shown %q", entityID)
+			}
+
+			e.run(chromedp.SetUploadFiles(`#metadata-file`, []string{metadata}, chromedp.ByQuery))
+			e.submit(`#metadata-file`)
+			e.at(e.base, "/admin/demo/sso/metadata/file")
+			if body := e.page("metadata-read"); !strings.Contains(body, e.idpURL+"/metadata") || !strings.Contains(body, "expires ") {
+				t.Fatalf("metadata page: %s", body)
+			}
+			e.submit(`form[action="/admin/demo/sso/metadata"] button`)
+			e.at(e.base, "/admin/demo/sso")
+			if body := e.page("metadata-stored"); !strings.Contains(body, "The IdP's metadata is stored.") {
+				t.Fatalf("after storing the metadata: %s", body)
+			}
+
+			e.run(chromedp.SetValue(`#f-hard-timeout`, "soon", chromedp.ByQuery))
+			e.submit(`#f-hard-timeout`)
+			e.at(e.base, "/admin/demo/sso")
+			e.run(chromedp.WaitVisible(`#e-hard-timeout`))
+			if body := e.page("settings-error"); !strings.Contains(body, "Nothing was saved") {
+				t.Fatalf("a bad value: %s", body)
+			}
+			if set, _ := e.st.SSOSettings(ctx, e.tenant.ID); set.HardTimeout != store.MaxHardTimeout {
+				t.Fatalf("a bad value stored %v", set.HardTimeout)
+			}
+			e.run(chromedp.SetValue(`#f-hard-timeout`, "7d", chromedp.ByQuery))
+			e.submit(`#f-hard-timeout`)
+			e.at(e.base, "/admin/demo/sso")
+			if body := e.page("settings-saved"); !strings.Contains(body, "Saved.") {
+				t.Fatalf("after fixing: %s", body)
+			}
+
+			e.submit(`form[action="/admin/demo/sso/state"] button`) // off → testing
+			e.at(e.base, "/admin/demo/sso")
+			e.submit(`form[action="/admin/demo/sso/test"] button`)
+			e.at(e.base, "/saml/demo/test")
+			e.page("test-start")
+			e.submit(`button[type=submit]`)
+			e.idpSignIn("carol")
+			e.at(e.base, "/saml/demo/acs")
+			if body := e.page("test-report"); !strings.Contains(body, "Nothing was stored") || !strings.Contains(body, "carol@example.com") {
+				t.Fatalf("report: %s", body)
+			}
+
+			e.navigate(e.base + "/admin/demo/sso")
+			e.at(e.base, "/admin/demo/sso")
+			e.submit(`form[action="/admin/demo/sso/state"] button`) // testing → active (the first switch)
+			e.at(e.base, "/admin/demo/sso")
+			var state string
+			e.run(chromedp.Text(`#sso-state`, &state))
+			e.page("active")
+			set, err := e.st.SSOSettings(ctx, e.tenant.ID)
+			if err != nil || state != "active" || set.State != store.SSOActive || set.HardTimeout != 7*24*time.Hour ||
+				!strings.HasPrefix(set.IdPEntityID, e.idpURL) {
+				t.Fatalf("state shown %q, stored %+v, %v", state, set, err)
+			}
+			acts, err := e.st.ListAdminActions(ctx, store.AdminActionQuery{TenantID: e.tenant.ID, Limit: 10})
+			if err != nil || acts[0].Actor.Kind != store.ActorSetupLink || acts[0].Action != store.ActionSSOSettingsChanged {
+				t.Fatalf("audit %+v, %v", acts, err)
+			}
+		})
+	}
+}
+
+// idpMetadataFile saves the demo IdP's metadata to a file, as the admin downloads it from their IdP.
+func (e *browserEnv) idpMetadataFile() string {
+	e.t.Helper()
+	u, _ := url.Parse(e.idpURL)
+	res, err := http.Get("http://127.0.0.1:" + u.Port() + "/metadata")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		e.t.Fatalf("IdP metadata: %d %v", res.StatusCode, err)
+	}
+	path := filepath.Join(e.t.TempDir(), "idp-metadata.xml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return path
+}

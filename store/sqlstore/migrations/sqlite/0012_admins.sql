@@ -1,0 +1,62 @@
+-- Admins (SPEC "Admins: console, setup links, management API"): tenant admins, one-time setup links,
+-- console sessions and the admin audit log.
+
+-- A tenant's admins: users marked with `user set-admin`, who reach the console after signing in.
+CREATE TABLE tenant_admins (
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id),
+    user_id    TEXT NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+);
+
+-- One-time links that open a console session of their tenant. Only the SHA-256 of the secret is
+-- stored; used_at is set once (0: unused), and Sweep deletes used and expired links. scopes is a
+-- comma-separated list of sso and scim; created_by_* is the actor that made the link.
+CREATE TABLE setup_links (
+    id              TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL REFERENCES tenants(id),
+    scopes          TEXT NOT NULL,
+    hash            BLOB NOT NULL UNIQUE,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    used_at         INTEGER NOT NULL,
+    created_by_kind TEXT NOT NULL,
+    created_by_id   TEXT NOT NULL,
+    created_by_name TEXT NOT NULL
+);
+CREATE INDEX setup_links_tenant ON setup_links(tenant_id, created_at);
+CREATE INDEX setup_links_expires ON setup_links(expires_at);
+
+-- Console sessions, in the console's own cookie. Only the SHA-256 of the cookie is stored. user_id is
+-- the tenant admin's ('' for a setup link's session), setup_link_id the link that opened it.
+CREATE TABLE admin_sessions (
+    id_hash       BLOB PRIMARY KEY,
+    tenant_id     TEXT NOT NULL REFERENCES tenants(id),
+    user_id       TEXT NOT NULL,
+    setup_link_id TEXT NOT NULL,
+    scopes        TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+);
+CREATE INDEX admin_sessions_user ON admin_sessions(tenant_id, user_id);
+CREATE INDEX admin_sessions_expires ON admin_sessions(expires_at);
+
+-- The admin audit log: every administrative change, written in the change's transaction. seq orders
+-- the log for paging (newest first); it is not a follower's cursor like the events' seq, so a number
+-- taken at insert is enough. tenant_id is '' for what belongs to no tenant. Kept a year, swept by
+-- time (the at index).
+CREATE TABLE admin_actions (
+    seq        INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    tenant_id  TEXT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_id   TEXT NOT NULL,
+    actor_name TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    before_json TEXT NOT NULL,
+    after_json  TEXT NOT NULL
+);
+CREATE INDEX admin_actions_tenant ON admin_actions(tenant_id, seq);
+CREATE INDEX admin_actions_at ON admin_actions(at);

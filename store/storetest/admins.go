@@ -1,0 +1,247 @@
+package storetest
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// The admins' part of the store: tenant admins, setup links, console sessions, the audit log.
+
+// testTenantAdmins: a user of the tenant is made an admin once (a repeat records nothing), listed by
+// userName, and unmade, which ends their console sessions; another tenant's user is ErrNotFound.
+func testTenantAdmins(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	zed := mustUser(t, s, a.ID, "zed@acme.test", "")
+	amy := mustUser(t, s, a.ID, "amy@acme.test", "")
+	other := mustUser(t, s, b.ID, "bob@globex.test", "")
+
+	wantErr(t, "another tenant's user", s.SetAdmin(ctx, a.ID, other.ID, true), store.ErrNotFound)
+	wantErr(t, "unknown user", s.SetAdmin(ctx, a.ID, "nobody", true), store.ErrNotFound)
+	for _, u := range []*store.User{zed, amy, zed} {
+		if err := s.SetAdmin(ctx, a.ID, u.ID, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admins, err := s.ListAdmins(ctx, a.ID)
+	if err != nil || len(admins) != 2 || admins[0].ID != amy.ID || admins[1].ID != zed.ID || admins[0].UserName != "amy@acme.test" {
+		t.Fatalf("ListAdmins = %+v, %v; want amy then zed", admins, err)
+	}
+	if ok, err := s.IsAdmin(ctx, a.ID, zed.ID); err != nil || !ok {
+		t.Fatalf("IsAdmin(zed) = %v, %v", ok, err)
+	}
+	for _, c := range []struct{ tenant, user string }{{b.ID, zed.ID}, {a.ID, other.ID}, {a.ID, "nobody"}} {
+		if ok, err := s.IsAdmin(ctx, c.tenant, c.user); err != nil || ok {
+			t.Fatalf("IsAdmin(%s, %s) = %v, %v; want false", c.tenant, c.user, ok, err)
+		}
+	}
+	if as, err := s.ListAdmins(ctx, b.ID); err != nil || len(as) != 0 {
+		t.Fatalf("ListAdmins(globex) = %+v, %v", as, err)
+	}
+	acts, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
+	if err != nil || len(acts) != 3 || acts[0].Action != store.ActionAdminAdded || acts[0].Target != amy.ID || acts[1].Target != zed.ID {
+		t.Fatalf("admin actions = %+v, %v; want two admin.added (the repeat records none) after tenant.created", acts, err)
+	}
+
+	sess := &store.AdminSession{IDHash: hashOf("zed console"), TenantID: a.ID, UserID: zed.ID,
+		Scopes: []string{store.AdminScopeSSO, store.AdminScopeSCIM, store.AdminScopeAdmins}, ExpiresAt: time.Now().Add(time.Hour).Add(24 * 365 * time.Hour)}
+	if err := s.CreateAdminSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAdmin(ctx, a.ID, zed.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.IsAdmin(ctx, a.ID, zed.ID); ok {
+		t.Fatal("zed is still an admin")
+	}
+	_, err = s.AdminSessionByHash(ctx, sess.IDHash)
+	wantErr(t, "console session of an admin no more", err, store.ErrNotFound)
+	if err := s.SetAdmin(ctx, a.ID, zed.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	acts, _ = s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
+	if len(acts) != 4 || acts[0].Action != store.ActionAdminRemoved || acts[0].Before != `{"id":"`+zed.ID+`","user_name":"zed@acme.test","admin":true}` ||
+		acts[0].After != `{"id":"`+zed.ID+`","user_name":"zed@acme.test","admin":false}` {
+		t.Fatalf("admin actions after removal = %+v", acts)
+	}
+}
+
+func hashOf(s string) []byte { return store.HashSecret(s) }
+
+// testSetupLinks: a link is stored with its creator and listed without its hash; used once it opens a
+// console session of its tenant with its scopes; a second use, an expired or unknown link is
+// ErrNotFound and opens nothing.
+func testSetupLinks(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme")
+	actx := store.WithActor(ctx, store.Actor{Kind: store.ActorAPIKey, ID: "key1", Name: "ops"})
+	wantErr(t, "unknown tenant", s.CreateSetupLink(actx, &store.SetupLink{TenantID: "nope", Scopes: []string{store.AdminScopeSSO}, Hash: hashOf("x"), ExpiresAt: clock.Now().Add(time.Hour)}), store.ErrNotFound)
+	l := &store.SetupLink{TenantID: a.ID, Scopes: []string{store.AdminScopeSSO}, Hash: hashOf("link1"), ExpiresAt: clock.Now().Add(store.DefaultSetupLinkLifetime)}
+	if err := s.CreateSetupLink(actx, l); err != nil {
+		t.Fatal(err)
+	}
+	if l.ID == "" || !l.CreatedAt.Equal(clock.Now()) || l.CreatedBy.Kind != store.ActorAPIKey || l.CreatedBy.Name != "ops" {
+		t.Fatalf("CreateSetupLink set %+v", l)
+	}
+	clock.Add(time.Minute)
+	expired := &store.SetupLink{TenantID: a.ID, Scopes: []string{store.AdminScopeSSO, store.AdminScopeSCIM}, Hash: hashOf("link2"), ExpiresAt: clock.Now().Add(time.Minute)}
+	if err := s.CreateSetupLink(ctx, expired); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.ListSetupLinks(ctx, a.ID)
+	if err != nil || len(ls) != 2 || ls[0].ID != expired.ID || ls[1].ID != l.ID || ls[0].Hash != nil ||
+		!slices.Equal(ls[0].Scopes, expired.Scopes) || ls[0].CreatedBy.Kind != store.ActorCLI || !ls[1].ExpiresAt.Equal(l.ExpiresAt) {
+		t.Fatalf("ListSetupLinks = %+v, %v", ls, err)
+	}
+
+	clock.Add(2 * time.Minute)
+	sess := &store.AdminSession{IDHash: hashOf("s2"), ExpiresAt: clock.Now().Add(time.Hour)}
+	_, err = s.UseSetupLink(ctx, hashOf("link2"), sess)
+	wantErr(t, "expired link", err, store.ErrNotFound)
+	_, err = s.UseSetupLink(ctx, hashOf("nope"), sess)
+	wantErr(t, "unknown link", err, store.ErrNotFound)
+
+	sess = &store.AdminSession{IDHash: hashOf("s1"), ExpiresAt: clock.Now().Add(time.Hour)}
+	used, err := s.UseSetupLink(store.WithActor(ctx, store.Actor{Kind: store.ActorSetupLink, ID: l.ID}), hashOf("link1"), sess)
+	if err != nil || used.ID != l.ID || used.TenantID != a.ID || !used.UsedAt.Equal(clock.Now()) {
+		t.Fatalf("UseSetupLink = %+v, %v", used, err)
+	}
+	got, err := s.AdminSessionByHash(ctx, hashOf("s1"))
+	if err != nil || got.TenantID != a.ID || got.SetupLinkID != l.ID || got.UserID != "" || !slices.Equal(got.Scopes, []string{store.AdminScopeSSO}) ||
+		!got.CreatedAt.Equal(clock.Now()) || !got.ExpiresAt.Equal(sess.ExpiresAt) || !got.Allows(store.AdminScopeSSO) || got.Allows(store.AdminScopeSCIM) {
+		t.Fatalf("AdminSessionByHash = %+v, %v", got, err)
+	}
+	_, err = s.UseSetupLink(ctx, hashOf("link1"), &store.AdminSession{IDHash: hashOf("s3"), ExpiresAt: clock.Now().Add(time.Hour)})
+	wantErr(t, "second use", err, store.ErrNotFound)
+	_, err = s.AdminSessionByHash(ctx, hashOf("s3"))
+	wantErr(t, "session of a second use", err, store.ErrNotFound)
+
+	acts, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
+	if err != nil || len(acts) != 4 || acts[0].Action != store.ActionSetupLinkUsed || acts[0].Actor.Kind != store.ActorSetupLink ||
+		acts[2].Action != store.ActionSetupLinkCreated || acts[2].Actor != (store.Actor{Kind: store.ActorAPIKey, ID: "key1", Name: "ops"}) {
+		t.Fatalf("admin actions = %+v, %v", acts, err)
+	}
+
+	// The console session ends by expiry and by sign-out.
+	clock.Add(time.Hour)
+	_, err = s.AdminSessionByHash(ctx, hashOf("s1"))
+	wantErr(t, "expired console session", err, store.ErrNotFound)
+	keep := &store.AdminSession{IDHash: hashOf("s4"), TenantID: a.ID, UserID: "u", Scopes: []string{store.AdminScopeSSO}, ExpiresAt: clock.Now().Add(time.Hour)}
+	if err := s.CreateAdminSession(ctx, keep); err != nil || !keep.CreatedAt.Equal(clock.Now()) {
+		t.Fatalf("CreateAdminSession: %v, %+v", err, keep)
+	}
+	if err := s.EndAdminSession(ctx, hashOf("s4")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AdminSessionByHash(ctx, hashOf("s4"))
+	wantErr(t, "ended console session", err, store.ErrNotFound)
+	if err := s.EndAdminSession(ctx, hashOf("never")); err != nil {
+		t.Fatalf("ending an unknown session: %v", err)
+	}
+}
+
+// testConcurrentSetupLinkUse: of many concurrent uses of one link exactly one opens a session.
+func testConcurrentSetupLinkUse(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme")
+	if err := s.CreateSetupLink(ctx, &store.SetupLink{TenantID: a.ID, Scopes: []string{store.AdminScopeSCIM}, Hash: hashOf("race"), ExpiresAt: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.UseSetupLink(ctx, hashOf("race"), &store.AdminSession{IDHash: hashOf(string(rune('a' + i))), ExpiresAt: clock.Now().Add(time.Hour)})
+		}()
+	}
+	wg.Wait()
+	ok, sessions := 0, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		default:
+			wantErr(t, "a losing use", err, store.ErrNotFound)
+		}
+		if _, err := s.AdminSessionByHash(ctx, hashOf(string(rune('a'+i)))); err == nil {
+			sessions++
+		}
+	}
+	if ok != 1 || sessions != 1 {
+		t.Fatalf("%d of %d concurrent uses succeeded and %d sessions exist; want 1 and 1", ok, n, sessions)
+	}
+}
+
+// testAdminActionPages: the log is listed newest first, by tenant or whole, in pages by seq.
+func testAdminActionPages(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	for i := range 5 {
+		for _, tn := range []*store.Tenant{a, b} {
+			if err := s.AddDomain(ctx, tn.ID, tn.Slug+string(rune('a'+i))+".test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	all, err := s.ListAdminActions(ctx, store.AdminActionQuery{Limit: 500})
+	if err != nil || len(all) != 12 { // two tenant.created, ten domain.added
+		t.Fatalf("whole log = %d entries, %v", len(all), err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Seq >= all[i-1].Seq {
+			t.Fatalf("log not newest first: %d after %d", all[i].Seq, all[i-1].Seq)
+		}
+	}
+	p1, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID, Limit: 4})
+	if err != nil || len(p1) != 4 || p1[0].Target != "acmee.test" || p1[0].After != `{"domain":"acmee.test"}` {
+		t.Fatalf("first page = %+v, %v", p1, err)
+	}
+	p2, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID, Limit: 4, Before: p1[3].Seq})
+	if err != nil || len(p2) != 2 || p2[0].Target != "acmea.test" || p2[1].Action != store.ActionTenantCreated || p2[1].TenantID != a.ID {
+		t.Fatalf("second page = %+v, %v", p2, err)
+	}
+	for _, e := range append(p1, p2...) {
+		if e.TenantID != a.ID {
+			t.Fatalf("acme's page holds %+v", e)
+		}
+	}
+}
+
+// testSweepAdmins: Sweep deletes used and expired setup links, expired console sessions and audit
+// entries older than a year, and keeps the rest.
+func testSweepAdmins(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme") // tenant.created, a year and a day before the sweep
+	clock.Add(24 * time.Hour)
+	for i, exp := range []time.Duration{time.Hour, 48 * time.Hour, 400 * 24 * time.Hour} {
+		l := &store.SetupLink{TenantID: a.ID, Scopes: []string{store.AdminScopeSSO}, Hash: hashOf("l" + string(rune('0'+i))), ExpiresAt: clock.Now().Add(exp)}
+		if err := s.CreateSetupLink(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.UseSetupLink(ctx, hashOf("l2"), &store.AdminSession{IDHash: hashOf("long"), ExpiresAt: clock.Now().Add(400 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAdminSession(ctx, &store.AdminSession{IDHash: hashOf("short"), TenantID: a.ID, UserID: "u", ExpiresAt: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(365*24*time.Hour - 2*time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.ListSetupLinks(ctx, a.ID)
+	if err != nil || len(ls) != 0 {
+		t.Fatalf("setup links after sweep = %+v, %v; want none (two expired, one used)", ls, err)
+	}
+	if _, err := s.AdminSessionByHash(ctx, hashOf("long")); err != nil {
+		t.Fatalf("a live console session was swept: %v", err)
+	}
+	acts, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
+	if err != nil || len(acts) != 4 || acts[3].Action != store.ActionSetupLinkCreated {
+		t.Fatalf("audit after sweep = %+v, %v; want tenant.created gone, the rest kept", acts, err)
+	}
+}
