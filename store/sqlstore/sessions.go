@@ -239,6 +239,9 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 		} else if err := s.insertSession(ctx, tx, now, &in.Session); err != nil {
 			return err
 		}
+		if err := s.logAccepted(ctx, tx, now, tenantID, u, in.Log); err != nil {
+			return err
+		}
 		out = u
 		return nil
 	})
@@ -371,6 +374,11 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	k, err := s.sweepEvents(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: sweep: events: %w", err)
+	}
+	n += k
+	k, err = s.sweepSignIns(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: sweep: sign-in log: %w", err)
 	}
 	a, err := s.sweepAdmins(ctx)
 	if err != nil {
