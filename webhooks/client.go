@@ -27,12 +27,18 @@ const (
 // sender makes attempts: one POST each, redirects not followed (a 3xx is a failure), through a dialer
 // that refuses addresses CheckURL refuses, never through a proxy from the environment (it would be
 // the address dialled, and the receiver's address would go unchecked).
+//
+// It calls the Transport itself, not an http.Client: a Client's work per request is for redirects,
+// cookies and its Timeout (copying the headers, a deadline wrapped around the Transport's), none of
+// which an attempt uses, and measured a sixth of an attempt's CPU. The attempt's deadline is its
+// context's, which covers reading the answer as Client.Timeout did.
 type sender struct {
-	client *http.Client
+	tr      *http.Transport
+	timeout time.Duration
 }
 
 // closeIdle closes the sender's idle connections.
-func (s *sender) closeIdle() { s.client.CloseIdleConnections() }
+func (s *sender) closeIdle() { s.tr.CloseIdleConnections() }
 
 func newSender(allowLoopback bool, timeout time.Duration) *sender {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: dialControl(allowLoopback)}
@@ -48,14 +54,10 @@ func newSender(allowLoopback bool, timeout time.Duration) *sender {
 		MaxIdleConnsPerHost: 2 * lanes,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
+		// The answer is read only to be discarded: asking for it gzipped would cost a decompressor.
+		DisableCompression: true,
 	}
-	return &sender{client: &http.Client{
-		Transport: tr,
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}}
+	return &sender{tr: tr, timeout: timeout}
 }
 
 // result is the outcome of one attempt.
@@ -68,15 +70,17 @@ type result struct {
 
 // post makes one attempt at r: ok for a 2xx answer. At most MaxResponse of the answer is read.
 func (s *sender) post(ctx context.Context, r Request) result {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
-	if err != nil {
+	if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") || req.URL.Host == "" {
 		return result{reason: "bad URL"}
 	}
 	if r.Header != nil {
 		req.Header = r.Header // the Request is the attempt's own
 	}
-	req.Header.Set("User-Agent", UserAgent)
-	resp, err := s.client.Do(req)
+	req.Header["User-Agent"] = []string{UserAgent}
+	resp, err := s.tr.RoundTrip(req)
 	if err != nil {
 		return result{reason: reason(err)}
 	}
