@@ -73,7 +73,9 @@ func (s *sender) post(ctx context.Context, r Request) result {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
-	if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") || req.URL.Host == "" {
+	// What an http.Client would check or do with the URL and a Transport does not: the scheme, and
+	// userinfo (a Client sends it as Basic credentials; CheckURL refuses it when a URL is stored).
+	if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") || req.URL.Host == "" || req.URL.User != nil {
 		return result{reason: "bad URL"}
 	}
 	if r.Header != nil {
