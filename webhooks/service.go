@@ -5,10 +5,11 @@
 // The events table is the outbox: every change writes its event in its own transaction. Each webhook
 // has a cursor, the seq of the last event delivered or given up. Delivering to webhook W is the river
 // job "drain W" (unique per webhook): read the events after W's cursor of W's types in seq order,
-// 100 at a time, POST each, and move the cursor past those answered 2xx. A drain is enqueued when
-// this process commits events (Config.Wake) and, as the safety net for events another replica wrote
-// or a drain finishing as one committed, by a periodic job on river's leader every second for each
-// webhook whose cursor is behind the newest event.
+// 100 at a time, POST each, and move the cursor past those answered 2xx, recording with it the pass's
+// failed attempts and give-ups but, of its deliveries, only the newest and those ahead of the cursor
+// (recorded). A drain is enqueued when this process commits events (Config.Wake) and, as the safety
+// net for events another replica wrote or a drain finishing as one committed, by a periodic job on
+// river's leader every second for each webhook whose cursor is behind the newest event.
 //
 // Why not a river job per event inserted in the change's transaction: a job per event cannot keep a
 // user's events in order once one of them is retried, while one cursor per webhook orders all its

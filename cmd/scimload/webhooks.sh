@@ -4,7 +4,9 @@
 # lag (event committed -> receiver got it) at that rate, from the load tool's own receiver.
 # Usage: cmd/scimload/webhooks.sh [RUNS] [USERS] [DB]   (DB: sqlite, default, or a postgres:// URL of
 # a server on which this script may create and drop databases scimload_hooks_N). With PIN=1 the server
-# runs on core 0 and the load tool (and its receiver) on core 1, as speed.sh's isolated rows.
+# runs on core 0 and the load tool (and its receiver) on core 1, as speed.sh's isolated rows. With
+# BASE=REV (a commit) each run measures REV's scimsso too, rows tagged base-…, the two binaries
+# alternating: a before/after in the same run.
 set -euo pipefail
 runs=${1:-3}
 users=${2:-20000}
@@ -14,6 +16,14 @@ hook=127.0.0.1:${SCIMLOAD_HOOK_PORT:-18090}
 
 pin_load=()
 if [ "${PIN:-}" = 1 ]; then pin=(taskset -c 0) pin_load=(taskset -c 1); fi
+bins=("$S")
+if [ -n "${BASE:-}" ]; then
+	src=$(mktemp -d)
+	git archive "$BASE" | tar -x -C "$src"
+	(cd "$src" && go build -o "$bin/base-scimsso" ./cmd/scimsso)
+	rm -rf "$src"
+	bins=("$bin/base-scimsso" "$S")
+fi
 start() { serve "$S" --db "$db" --metrics-addr off --allow-http-loopback-webhooks; }
 # setup: a fresh directory and database (SQLite, or a fresh PostgreSQL database scimload_hooks_N).
 setup() {
@@ -29,7 +39,7 @@ run() {
 	local tag=$1
 	shift
 	SCIMLOAD_TOKEN=$token "${pin_load[@]}" "$L" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" -n "$users" -seed-only "$@" |
-		grep -E '^(create|webhook-lag)' | sed "s/^/run$r $tag /"
+		grep -E '^(create|webhook-lag)' | sed "s/^/run$r ${p:-}$tag /"
 }
 without() { setup; start; run no-webhook; stop; done_dir; }
 with() {
@@ -39,6 +49,13 @@ with() {
 	SCIMLOAD_WEBHOOK_SECRET=$secret run webhook -webhook-listen "$hook"
 	stop; done_dir
 }
+main=$S
 for r in $(seq "$runs"); do
-	if ((r % 2)); then without; with; else with; without; fi
+	order=("${bins[@]}")
+	if ((r % 2 == 0)); then order=("${bins[@]:1}" "${bins[0]}"); fi
+	for S in "${order[@]}"; do
+		p=""
+		if [ "$S" != "$main" ]; then p=base-; fi
+		if ((r % 2)); then without; with; else with; without; fi
+	done
 done
