@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -17,14 +18,19 @@ import (
 // The error codes of the platform API: the "error" of every error body. A client acts on the code;
 // the message is for the person reading it.
 const (
-	codeUnauthorized     = "unauthorized"       // 401: no live API key
-	codeForbidden        = "forbidden"          // 403: the key lacks the scope
-	codeNotFound         = "not_found"          // 404: no such tenant, user or path
-	codeMethodNotAllowed = "method_not_allowed" // 405
-	codeInvalidCursor    = "invalid_cursor"     // 400: a cursor not made by this list (start again without one)
-	codeInvalidRequest   = "invalid_request"    // 400: a parameter out of range or unknown
-	codeUnavailable      = "unavailable"        // 503: the database is unreachable; retry after Retry-After
-	codeInternal         = "internal_error"     // 500
+	codeUnauthorized     = "unauthorized"           // 401: no live API key
+	codeForbidden        = "forbidden"              // 403: the key lacks the scope
+	codeNotFound         = "not_found"              // 404: no such tenant, user or path
+	codeMethodNotAllowed = "method_not_allowed"     // 405
+	codeInvalidCursor    = "invalid_cursor"         // 400: a cursor not made by this list (start again without one)
+	codeInvalidRequest   = "invalid_request"        // 400: a parameter out of range or unknown
+	codeConflict         = "conflict"               // 409: it conflicts with what is stored (a taken slug or domain)
+	codeVersionMismatch  = "version_mismatch"       // 409: the SSO settings changed since the version given
+	codeTooLarge         = "request_too_large"      // 413
+	codeUnsupportedMedia = "unsupported_media_type" // 415: the body's Content-Type
+	codeNotImplemented   = "not_implemented"        // 501: this server's store lacks the part asked for
+	codeUnavailable      = "unavailable"            // 503: the database is unreachable; retry after Retry-After
+	codeInternal         = "internal_error"         // 500
 )
 
 // apiError is an error a client may see.
@@ -48,6 +54,22 @@ func invalid(format string, args ...any) *apiError {
 var errUnauthorized = errorf(http.StatusUnauthorized, codeUnauthorized,
 	"A live API key is required: send Authorization: Bearer KEY with a key from scimsso apikey create.")
 
+// refusal is the answer to a change a store rule refused: its status by kind, its message naming the
+// field (as the request spells it) first.
+func refusal(r *store.Refusal) *apiError {
+	msg := r.Msg
+	if r.Field != "" && !strings.HasPrefix(msg, r.Field+":") {
+		msg = r.Field + ": " + msg
+	}
+	switch {
+	case errors.Is(r.Err, store.ErrAlreadyExists):
+		return errorf(http.StatusConflict, codeConflict, "%s", msg)
+	case errors.Is(r.Err, store.ErrNotFound):
+		return errorf(http.StatusNotFound, codeNotFound, "%s", msg)
+	}
+	return invalid("%s", msg)
+}
+
 // errorBody is every error's JSON.
 type errorBody struct {
 	Error   string `json:"error"`
@@ -59,9 +81,12 @@ type errorBody struct {
 // that carries the id but no internal text.
 func (s *Server) toAPI(r *http.Request, err error) *apiError {
 	var e *apiError
+	var ref *store.Refusal
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.As(err, &ref):
+		return refusal(ref)
 	case errors.Is(err, store.ErrUnavailable):
 		s.metrics.StoreError(metrics.StoreUnavailable)
 		s.log.Warn("platform API: store unavailable", zap.String("request_id", requestid.From(r.Context())), zap.Error(err))

@@ -84,7 +84,7 @@ func newEnv(t testing.TB, st store.Store) *env {
 		t.Fatal(err)
 	}
 	scim.Routes(r)
-	api, err := platformapi.New(platformapi.Config{Store: st, Logger: log.Named("api")})
+	api, err := platformapi.New(manageConfig(st, log.Named("api"), e.srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

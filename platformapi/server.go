@@ -4,10 +4,12 @@
 package platformapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
@@ -21,6 +23,34 @@ type Config struct {
 	Store   store.Store
 	Logger  *zap.Logger
 	Metrics *metrics.Metrics // where store failures are counted; nil counts nothing
+	// BaseURL is the server's public URL, which setup links (BASE/setup/TOKEN) start with.
+	BaseURL string
+	// Now is the clock of tokens' expiry; nil: time.Now.
+	Now func() time.Time
+
+	// What the management API needs of packages it may not import (HTTP packages never import each
+	// other), wired by cmd the way the CLI uses them, so both apply one rule.
+
+	// NewSPKeyPair makes a new tenant's SAML service provider key pair (samlsp.GenerateKeyPair).
+	NewSPKeyPair func(slug string) (keyPEM, certPEM []byte, err error)
+	// NewOIDCClient checks a client and makes it with its secret (openid.NewClient, with the webhook
+	// URL rule of AllowHTTPLoopback for a back-channel logout URI).
+	NewOIDCClient func(store.OIDCClientSpec) (*store.OIDCClient, string, error)
+	// ParseIdPMetadata reads an IdP's metadata document (samlsp.ParseIdPMetadata).
+	ParseIdPMetadata func([]byte) (IdPMetadata, error)
+	// AllowHTTPLoopback is serve's --allow-http-loopback-webhooks: webhooks may be added for loopback
+	// receivers over http, as with `webhook add` given the same flag.
+	AllowHTTPLoopback bool
+	// Admins is the store's part for setup links, tenant admins and the admin audit log; nil until the
+	// store implements it, when those routes answer 501.
+	Admins store.AdminStore
+}
+
+// IdPMetadata is what ParseIdPMetadata read of an IdP's metadata.
+type IdPMetadata struct {
+	EntityID        string
+	SSOURL          string
+	CertificatesPEM []string
 }
 
 // Server serves /api/v1/…. It keeps nothing between requests (a key revoked on any replica stops
@@ -29,6 +59,7 @@ type Server struct {
 	st      store.Store
 	log     *zap.Logger
 	metrics *metrics.Metrics
+	cfg     Config
 }
 
 // New checks cfg and builds the server.
@@ -38,34 +69,79 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("platformapi: Store is required")
 	case cfg.Logger == nil:
 		return nil, errors.New("platformapi: Logger is required")
+	case cfg.BaseURL == "":
+		return nil, errors.New("platformapi: BaseURL is required")
+	case cfg.NewSPKeyPair == nil || cfg.NewOIDCClient == nil || cfg.ParseIdPMetadata == nil:
+		return nil, errors.New("platformapi: NewSPKeyPair, NewOIDCClient and ParseIdPMetadata are required")
 	}
-	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics}, nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, cfg: cfg}, nil
 }
 
 // Routes mounts the platform API on r. Every path under /api/v1/ asks for a key first, so an unknown
 // path tells a caller without one nothing.
 func (s *Server) Routes(r *mux.Router) {
 	api := r.PathPrefix("/api/v1").Subrouter()
-	api.Handle("/tenants", s.get(store.ScopeDirectoryRead, s.listTenants))
+	api.Handle("/tenants", s.methods(
+		method{http.MethodGet, store.ScopeDirectoryRead, s.listTenants},
+		method{http.MethodPost, store.ScopeManage, s.createTenant}))
 	api.Handle("/tenants/{slug}/users", s.get(store.ScopeDirectoryRead, s.listUsers))
 	api.Handle("/tenants/{slug}/users/{id}", s.get(store.ScopeDirectoryRead, s.getUser))
 	api.Handle("/events", s.get(store.ScopeEventsRead, s.listEvents))
+	s.manageRoutes(api)
 	api.PathPrefix("/").Handler(s.authenticated("", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "There is no %s in the platform API.", r.URL.Path))
 	}))
 }
 
-// get serves a read-only endpoint that needs scope: GET (and HEAD) after authentication, 405 for
-// any other method.
+// get serves a read-only endpoint that needs scope.
 func (s *Server) get(scope string, h http.HandlerFunc) http.Handler {
-	return s.authenticated(scope, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			s.writeError(w, r, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "Only GET is served here."))
-			return
+	return s.methods(method{http.MethodGet, scope, h})
+}
+
+// method is what one HTTP method of a path does, and the scope it needs.
+type method struct {
+	name  string
+	scope string
+	h     http.HandlerFunc
+}
+
+// methods serves a path by its methods: a live key first (401), then a method it serves (405 with
+// Allow; GET also serves HEAD), then that method's scope (403), so a caller without a key learns
+// nothing, and one with a key learns what the path offers before what its key lacks.
+func (s *Server) methods(ms ...method) http.Handler {
+	var allow []string
+	for _, m := range ms {
+		allow = append(allow, m.name)
+		if m.name == http.MethodGet {
+			allow = append(allow, http.MethodHead)
 		}
-		h(w, r)
+	}
+	return s.authenticated("", func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range ms {
+			if r.Method == m.name || (r.Method == http.MethodHead && m.name == http.MethodGet) {
+				if k := keyOf(r); !k.Allows(m.scope) {
+					s.writeError(w, r, errorf(http.StatusForbidden, codeForbidden, "This API key lacks the scope %s (it has %s).", m.scope, strings.Join(k.Scopes, ", ")))
+					return
+				}
+				m.h(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "This path serves %s only.", strings.Join(allow, ", ")))
 	})
+}
+
+type keyCtx struct{}
+
+// keyOf returns the API key authenticated reads for r.
+func keyOf(r *http.Request) *store.APIKey {
+	k, _ := r.Context().Value(keyCtx{}).(*store.APIKey)
+	return k
 }
 
 // authenticated answers 401 unless r carries a live API key, and 403 unless that key grants scope
@@ -97,7 +173,10 @@ func (s *Server) authenticated(scope string, h http.HandlerFunc) http.Handler {
 			s.writeError(w, r, errorf(http.StatusForbidden, codeForbidden, "This API key lacks the scope %s (it has %s).", scope, strings.Join(k.Scopes, ", ")))
 			return
 		}
-		h(w, r)
+		// The store records every change with who made it (the admin audit log), in the change's own
+		// transaction: here, this key.
+		ctx := store.WithActor(context.WithValue(r.Context(), keyCtx{}, k), store.Actor{Kind: store.ActorAPIKey, ID: k.ID, Name: k.Name})
+		h(w, r.WithContext(ctx))
 	})
 }
 

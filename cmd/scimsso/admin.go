@@ -120,22 +120,6 @@ func sqlitePath(dsn string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
 }
 
-func checkSlug(slug string) error {
-	if _, err := store.ParseSlug(slug); err != nil {
-		return fmt.Errorf("invalid tenant slug %q: use 2-63 characters of a-z, 0-9 and -", slug)
-	}
-	return nil
-}
-
-// normDomain applies the domain rule every email's domain obeys too (store.ParseDomain).
-func normDomain(d string) (string, error) {
-	n, err := store.ParseDomain(d)
-	if err != nil {
-		return "", fmt.Errorf("invalid domain %q: want a DNS name such as acme.com", d)
-	}
-	return n, nil
-}
-
 // tenantOf resolves --tenant SLUG, with one clear error for an unknown one.
 func tenantOf(ctx context.Context, s store.Store, slug string) (*store.Tenant, error) {
 	if slug == "" {
@@ -169,98 +153,45 @@ func (m *Main) tenantCreate(ctx context.Context, args []string) error {
 	if err := wantArgs("tenant create", pos, 1, "SLUG"); err != nil {
 		return err
 	}
-	spec := tenantSpec{slug: pos[0], name: *name, domains: domains}
+	t := &store.Tenant{Slug: pos[0], Name: *name, Domains: domains}
 	// Checked before the store is opened: a refused command creates no database.
-	if err := spec.check(); err != nil {
-		return err
+	if err := store.CheckNewTenant(t); err != nil {
+		return tenantFlagError(err)
 	}
 	s, err := m.openStore(ctx, d)
 	if err != nil {
 		return err
 	}
-	t, err := m.createTenant(ctx, s, spec)
-	if err != nil {
+	if err := m.createTenant(ctx, s, t); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "created tenant %s (%s) with domains %s\n", t.Slug, t.Name, strings.Join(t.Domains, ", "))
 	return nil
 }
 
-// tenantSpec is what a tenant is made from: its slug, display name and domains, as given.
-type tenantSpec struct {
-	slug, name string
-	domains    []string
+// tenantFlagError names the flag of a refused tenant's field, as tenant create spells it.
+func tenantFlagError(err error) error {
+	var r *store.Refusal
+	if errors.As(err, &r) {
+		switch r.Field {
+		case "name":
+			return fmt.Errorf("tenant create: --name: %s", r.Msg)
+		case "domains":
+			return fmt.Errorf("tenant create: --domain: %s", r.Msg)
+		}
+	}
+	return err
 }
 
-// check applies the rules of a new tenant (store.ParseSlug, a name, at least one store.ParseDomain
-// domain) and normalises spec: the name trimmed, the domains in lower case without repeats.
-func (ts *tenantSpec) check() error {
-	if err := checkSlug(ts.slug); err != nil {
-		return err
-	}
-	ts.name = strings.TrimSpace(ts.name)
-	if ts.name == "" {
-		return errors.New("tenant create: --name is required")
-	}
-	if len(ts.domains) == 0 {
-		return errors.New("tenant create: at least one --domain is required")
-	}
-	seen := map[string]bool{}
-	var norm []string
-	for _, x := range ts.domains {
-		n, err := normDomain(x)
-		if err != nil {
-			return err
-		}
-		if !seen[n] {
-			seen[n] = true
-			norm = append(norm, n)
-		}
-	}
-	ts.domains = norm
-	return nil
+// createTenant makes a tenant (tenant create, demo) by store.CreateNewTenant, the management API's
+// rule too, with an SP key pair from samlsp.
+func (m *Main) createTenant(ctx context.Context, s store.Store, t *store.Tenant) error {
+	return tenantFlagError(store.CreateNewTenant(ctx, s, t, m.spKeyPair))
 }
 
-// createTenant is the one way a tenant is made (tenant create, demo): spec checked, its slug and
-// domains free (each conflict named), its SP key pair made, the tenant stored.
-func (m *Main) createTenant(ctx context.Context, s store.Store, spec tenantSpec) (*store.Tenant, error) {
-	if err := spec.check(); err != nil {
-		return nil, err
-	}
-	if _, err := s.TenantBySlug(ctx, spec.slug); err == nil {
-		return nil, fmt.Errorf("tenant %q already exists", spec.slug)
-	}
-	for _, dom := range spec.domains {
-		if t, err := s.TenantByDomain(ctx, dom); err == nil {
-			return nil, fmt.Errorf("domain %s already belongs to tenant %q", dom, t.Slug)
-		}
-	}
-	key, cert, err := samlsp.GenerateKeyPair("scimsso "+spec.slug, m.Now())
-	if err != nil {
-		return nil, err
-	}
-	t := &store.Tenant{Slug: spec.slug, Name: spec.name, Domains: spec.domains, SPKeyPEM: key, SPCertPEM: cert}
-	if err := s.CreateTenant(ctx, t); err != nil {
-		if errors.Is(err, store.ErrAlreadyExists) {
-			return nil, fmt.Errorf("tenant %q or one of its domains already exists", spec.slug)
-		}
-		return nil, err
-	}
-	return t, nil
-}
-
-// newSCIMToken makes a SCIM bearer token for the tenant (token issue, demo) and stores its hash; the
-// token itself is returned once, to be shown once.
-func newSCIMToken(ctx context.Context, s store.Store, tenantID, name string, expires time.Time) (string, *store.Token, error) {
-	tok, hash, err := store.NewSecret(store.TokenPrefix)
-	if err != nil {
-		return "", nil, err
-	}
-	rec := &store.Token{TenantID: tenantID, Name: name, Hash: hash, ExpiresAt: expires}
-	if err := s.CreateToken(ctx, rec); err != nil {
-		return "", nil, err
-	}
-	return tok, rec, nil
+// spKeyPair makes a new tenant's SAML SP key pair.
+func (m *Main) spKeyPair(slug string) (key, cert []byte, err error) {
+	return samlsp.GenerateKeyPair("scimsso "+slug, m.Now())
 }
 
 func (m *Main) tokenIssue(ctx context.Context, args []string) error {
@@ -273,21 +204,17 @@ func (m *Main) tokenIssue(ctx context.Context, args []string) error {
 			expires = fs.String("expires", "", "lifetime, e.g. 90d (default: never)")
 		},
 		check: func([]string) error {
-			if *expires == "" {
-				return nil
-			}
-			dur, err := parseDuration(*expires)
+			dur, err := store.ParseLifetime(*expires, 0, 0)
 			if err != nil {
-				return fmt.Errorf("--expires: %v", err)
+				return fmt.Errorf("--%v", err)
 			}
-			if dur <= 0 {
-				return fmt.Errorf("--expires: must be positive, got %q", *expires)
+			if dur > 0 {
+				exp = m.Now().Add(dur)
 			}
-			exp = m.Now().Add(dur)
 			return nil
 		},
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
-			tok, rec, err := newSCIMToken(ctx, s, t.ID, *name, exp)
+			tok, rec, err := store.IssueToken(ctx, s, t.ID, *name, exp)
 			if err != nil {
 				return err
 			}
@@ -481,50 +408,28 @@ func (m *Main) runTenantCommand(ctx context.Context, c tenantCommand, args []str
 	return c.run(ctx, s, t, pos)
 }
 
-func (m *Main) domainChange(ctx context.Context, cmd string, args []string, apply func(context.Context, store.Store, *store.Tenant, string) error) error {
-	var dom string
+func (m *Main) domainChange(ctx context.Context, cmd, done string, args []string,
+	apply func(context.Context, store.Store, *store.Tenant, string) (string, error)) error {
 	return m.runTenantCommand(ctx, tenantCommand{
 		name: cmd, args: "DOMAIN", nargs: 1,
-		check: func(pos []string) (err error) { dom, err = normDomain(pos[0]); return err },
-		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
-			return apply(ctx, s, t, dom)
+		check: func(pos []string) error { _, err := store.CheckDomain(pos[0]); return err },
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
+			dom, err := apply(ctx, s, t, pos[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Stdout, done+"\n", dom, t.Slug)
+			return nil
 		},
 	}, args)
 }
 
 func (m *Main) domainAdd(ctx context.Context, args []string) error {
-	return m.domainChange(ctx, "domain add", args, func(ctx context.Context, s store.Store, t *store.Tenant, dom string) error {
-		if owner, err := s.TenantByDomain(ctx, dom); err == nil {
-			if owner.ID == t.ID {
-				return fmt.Errorf("domain %s already belongs to tenant %q", dom, t.Slug)
-			}
-			return fmt.Errorf("domain %s belongs to another tenant", dom)
-		}
-		if err := s.AddDomain(ctx, t.ID, dom); err != nil {
-			if errors.Is(err, store.ErrAlreadyExists) {
-				return fmt.Errorf("domain %s belongs to another tenant", dom)
-			}
-			return err
-		}
-		fmt.Fprintf(m.Stdout, "added domain %s to tenant %s\n", dom, t.Slug)
-		return nil
-	})
+	return m.domainChange(ctx, "domain add", "added domain %s to tenant %s", args, store.AddTenantDomain)
 }
 
 func (m *Main) domainRemove(ctx context.Context, args []string) error {
-	return m.domainChange(ctx, "domain remove", args, func(ctx context.Context, s store.Store, t *store.Tenant, dom string) error {
-		if len(t.Domains) == 1 && t.Domains[0] == dom {
-			return fmt.Errorf("domain %s is tenant %q's last domain; add another first", dom, t.Slug)
-		}
-		if err := s.RemoveDomain(ctx, t.ID, dom); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("tenant %q has no domain %s", t.Slug, dom)
-			}
-			return err
-		}
-		fmt.Fprintf(m.Stdout, "removed domain %s from tenant %s\n", dom, t.Slug)
-		return nil
-	})
+	return m.domainChange(ctx, "domain remove", "removed domain %s from tenant %s", args, store.RemoveTenantDomain)
 }
 
 func dash(s string) string {

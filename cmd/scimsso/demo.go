@@ -154,11 +154,12 @@ func (m *Main) demo(ctx context.Context, args []string) error {
 // demoTenant creates tenant demo with domain example.com, as tenant create would, and issues a SCIM
 // token.
 func (m *Main) demoTenant(ctx context.Context, st store.Store) (*store.Tenant, string, error) {
-	t, err := m.createTenant(ctx, st, tenantSpec{slug: "demo", name: "Demo Inc.", domains: []string{"example.com"}})
+	t := &store.Tenant{Slug: "demo", Name: "Demo Inc.", Domains: []string{"example.com"}}
+	err := m.createTenant(ctx, st, t)
 	if err != nil {
 		return nil, "", err
 	}
-	tok, _, err := newSCIMToken(ctx, st, t.ID, "demo", time.Time{})
+	tok, _, err := store.IssueToken(ctx, st, t.ID, "demo", time.Time{})
 	if err != nil {
 		return nil, "", err
 	}

@@ -51,6 +51,9 @@ type Main struct {
 	proxies *clientaddr.Resolver
 	// forwardHosts are serve --forward-auth-hosts, checked; nil allows no forward-auth redirect.
 	forwardHosts []string
+	// loopbackHooks is serve --allow-http-loopback-webhooks: the management API adds webhooks and
+	// back-channel logout URIs by the rule delivery follows.
+	loopbackHooks bool
 	// metrics counts what the handler serves (serve, unless --metrics-addr is off); nil counts nothing.
 	metrics *metrics.Metrics
 	// logoutToken makes OpenID Connect logout tokens: the provider's, set by buildHandler, handed to

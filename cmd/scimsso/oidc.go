@@ -39,36 +39,10 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 	if err := wantArgs("client add", pos, 1, "NAME"); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(pos[0])
-	if err := checkName("client add: NAME", name); err != nil {
-		return err
-	}
-	if len(redirects) == 0 {
-		return errors.New("client add: at least one --redirect-uri is required")
-	}
-	if *alg != store.AlgRS256 && *alg != store.AlgES256 {
-		return fmt.Errorf("client add: --id-token-alg %q: want RS256 or ES256", *alg)
-	}
-	for _, u := range append(append([]string(nil), redirects...), logouts...) {
-		if err := openid.CheckRedirectURI(u); err != nil {
-			return fmt.Errorf("client add: %w", err)
-		}
-	}
-	if *backchannel != "" {
-		if err := webhooks.CheckURL(*backchannel, loopback); err != nil {
-			return fmt.Errorf("client add: --backchannel-logout-uri: %w", err)
-		}
-	}
-	c := &store.OIDCClient{Name: name, RedirectURIs: dedupe(redirects), PostLogoutRedirectURIs: dedupe(logouts), Public: *public,
-		BackchannelLogoutURI: *backchannel}
-	if *alg == store.AlgES256 {
-		c.IDTokenAlg = store.AlgES256 // RS256 is stored as the default, ""
-	}
-	secret := ""
-	if !c.Public {
-		if secret, c.SecretHash, err = openid.NewClientSecret(); err != nil {
-			return err
-		}
+	c, secret, err := newOIDCClient(store.OIDCClientSpec{Name: pos[0], RedirectURIs: redirects, PostLogoutRedirectURIs: logouts,
+		Public: *public, IDTokenAlg: *alg, BackchannelLogoutURI: *backchannel}, loopback)
+	if err != nil {
+		return fmt.Errorf("client add: %s%w", clientFlag(err), err)
 	}
 	s, err := m.openExistingStore(ctx, d)
 	if err != nil {
@@ -87,16 +61,35 @@ func (m *Main) clientAdd(ctx context.Context, args []string) error {
 	return nil
 }
 
-func dedupe(v []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, x := range v {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
+// newOIDCClient checks spec and makes the client (openid.NewClient), its back-channel logout URI by
+// the webhook URL rule with loopback as serve's --allow-http-loopback-webhooks: client add and the
+// management API both register clients through it.
+func newOIDCClient(spec store.OIDCClientSpec, loopback bool) (*store.OIDCClient, string, error) {
+	return openid.NewClient(spec, func(u string) error { return webhooks.CheckURL(u, loopback) })
+}
+
+// newOIDCClient is the management API's newOIDCClient, with the loopback flag serve was given.
+func (m *Main) newOIDCClient(spec store.OIDCClientSpec) (*store.OIDCClient, string, error) {
+	return newOIDCClient(spec, m.loopbackHooks)
+}
+
+// clientFlag is the flag, with ": ", of the field openid.NewClient refused, "" for the NAME.
+func clientFlag(err error) string {
+	var r *store.Refusal
+	if !errors.As(err, &r) {
+		return ""
 	}
-	return out
+	switch r.Field {
+	case "redirect_uris":
+		return "--redirect-uri: "
+	case "post_logout_redirect_uris":
+		return "--post-logout-redirect-uri: "
+	case "id_token_alg":
+		return "--id-token-alg: "
+	case "backchannel_logout_uri":
+		return "--backchannel-logout-uri: "
+	}
+	return ""
 }
 
 // clientList lists the clients; never a secret or its hash.

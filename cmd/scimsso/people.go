@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,21 +10,13 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/store"
 )
 
-// maxTeamName bounds team and department names: they are shown in a select and matched as given.
-const maxTeamName = 200
-
-func checkName(what, v string) error {
-	if strings.TrimSpace(v) != v || v == "" || len(v) > maxTeamName || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return fmt.Errorf("%s %q must be 1 to %d characters of text without surrounding spaces or control characters", what, v, maxTeamName)
-	}
-	return nil
-}
+// checkName is store.CheckName, the rule of every name a person gives.
+func checkName(what, v string) error { return store.CheckName(what, v) }
 
 func (m *Main) teamAdd(ctx context.Context, args []string) error {
 	var hidden *bool
@@ -34,11 +25,8 @@ func (m *Main) teamAdd(ctx context.Context, args []string) error {
 		flags: func(fs *flag.FlagSet) { hidden = fs.Bool("hidden", false, "not offered at first sign-in") },
 		check: func(pos []string) error { return checkName("team name", pos[0]) },
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
-			tm := &store.Team{Name: pos[0], Hidden: *hidden}
-			if err := s.CreateTeam(ctx, t.ID, tm); err != nil {
-				if errors.Is(err, store.ErrAlreadyExists) {
-					return fmt.Errorf("tenant %q already has a team %q", t.Slug, pos[0])
-				}
+			tm, err := store.AddTeam(ctx, s, t, pos[0], *hidden)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(m.Stdout, "added team %q to tenant %s\n", tm.Name, t.Slug)
@@ -72,61 +60,6 @@ func (m *Main) teamList(ctx context.Context, args []string) error {
 	}, args)
 }
 
-// readDepartmentMap reads department,team rows. A first row "department,team" is a header. Every bad
-// row is reported with its line number, and nothing is returned when there is one.
-func readDepartmentMap(r io.Reader) ([]store.DepartmentMapping, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	var rows []store.DepartmentMapping
-	var bad []string
-	seen := map[string]int{}
-	for first := true; ; first = false {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				bad = append(bad, fmt.Sprintf("line %d: %v", pe.Line, pe.Err))
-				if len(bad) >= 50 {
-					break
-				}
-				continue
-			}
-			return nil, err
-		}
-		line, _ := cr.FieldPos(0)
-		if first && len(rec) == 2 && strings.EqualFold(strings.TrimSpace(rec[0]), "department") && strings.EqualFold(strings.TrimSpace(rec[1]), "team") {
-			continue
-		}
-		if len(rec) != 2 {
-			bad = append(bad, fmt.Sprintf("line %d: want 2 fields (department,team), got %d", line, len(rec)))
-			continue
-		}
-		d, tm := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1])
-		if err := checkName("department", d); err != nil {
-			bad = append(bad, fmt.Sprintf("line %d: %v", line, err))
-			continue
-		}
-		if err := checkName("team", tm); err != nil {
-			bad = append(bad, fmt.Sprintf("line %d: %v", line, err))
-			continue
-		}
-		if prev, dup := seen[store.Key(d)]; dup {
-			bad = append(bad, fmt.Sprintf("line %d: department %q is already mapped on line %d", line, d, prev))
-			continue
-		}
-		seen[store.Key(d)] = line
-		rows = append(rows, store.DepartmentMapping{Department: d, Team: tm})
-	}
-	if len(bad) > 0 {
-		return nil, errors.New(strings.Join(bad, "; "))
-	}
-	return rows, nil
-}
-
 // departmentMapImport replaces the tenant's department map with the file's rows, all or nothing.
 func (m *Main) departmentMapImport(ctx context.Context, args []string) error {
 	var rows []store.DepartmentMapping
@@ -138,30 +71,16 @@ func (m *Main) departmentMapImport(ctx context.Context, args []string) error {
 				return err
 			}
 			defer f.Close()
-			if rows, err = readDepartmentMap(io.LimitReader(f, 16<<20)); err != nil {
+			if rows, err = store.ParseDepartmentMap(io.LimitReader(f, store.MaxDepartmentMapFile)); err != nil {
 				return fmt.Errorf("%s: nothing imported: %v", pos[0], err)
 			}
 			return nil
 		},
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
-			teams, err := s.ListTeams(ctx, t.ID)
-			if err != nil {
-				return err
-			}
-			known := map[string]bool{}
-			for _, tm := range teams {
-				known[tm.Name] = true
-			}
-			var bad []string
-			for _, r := range rows {
-				if !known[r.Team] {
-					bad = append(bad, fmt.Sprintf("department %q: tenant %q has no team %q (add it with 'scimsso team add')", r.Department, t.Slug, r.Team))
+			if err := store.ImportDepartmentMap(ctx, s, t, rows); err != nil {
+				if errors.Is(err, store.ErrInvalid) {
+					return fmt.Errorf("%s: nothing imported: %w (add teams with 'scimsso team add')", pos[0], err)
 				}
-			}
-			if len(bad) > 0 {
-				return fmt.Errorf("%s: nothing imported: %s", pos[0], strings.Join(bad, "; "))
-			}
-			if err := s.ReplaceDepartmentMap(ctx, t.ID, rows); err != nil {
 				return fmt.Errorf("%s: nothing imported: %w", pos[0], err)
 			}
 			fmt.Fprintf(m.Stdout, "imported %d departments into tenant %s's department map (it replaces the previous map)\n", len(rows), t.Slug)

@@ -153,23 +153,3 @@ func TestSetPassword(t *testing.T) {
 		t.Fatal("the password is in the database file")
 	}
 }
-
-// FuzzDepartmentMap: any file gives rows or an error, never a panic, and every row it gives is clean.
-func FuzzDepartmentMap(f *testing.F) {
-	for _, s := range []string{"department,team\nR&D,Engineering\n", "a,b,c\n", "\"x\n", ",\n", "a,b\nA,c\n", "\xff,\x00\n"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		rows, err := readDepartmentMap(strings.NewReader(s))
-		if err != nil {
-			return
-		}
-		seen := map[string]bool{}
-		for _, r := range rows {
-			if checkName("department", r.Department) != nil || checkName("team", r.Team) != nil || seen[store.Key(r.Department)] {
-				t.Fatalf("row %+v accepted", r)
-			}
-			seen[store.Key(r.Department)] = true
-		}
-	})
-}

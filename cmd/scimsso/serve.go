@@ -138,6 +138,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			"set --trusted-proxies, or every client shares the proxy's address in every limit", zap.Stringer("peer", peer))
 	}
 	m.forwardHosts, _ = people.ParseForwardAuthHosts(c.forwardHosts, c.baseURL) // checked by validate
+	m.loopbackHooks = c.loopbackHooks
 	if !metricsOff(c.metricsAddr) {
 		m.metrics = metrics.New()
 	}
@@ -333,7 +334,13 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	}
 	op.Routes(r)
 	m.logoutToken = op.LogoutToken
-	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics})
+	apiConf := platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics, BaseURL: baseURL, Now: m.Now,
+		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks}
+	// Setup links, admins and the admin audit are served once the store keeps them.
+	if a, ok := s.(store.AdminStore); ok {
+		apiConf.Admins = a
+	}
+	api, err := platformapi.New(apiConf)
 	if err != nil {
 		return nil, err
 	}

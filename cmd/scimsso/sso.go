@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimsso/scimsso/platformapi"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
 )
@@ -204,6 +205,15 @@ func (m *Main) ssoTestLink(ctx context.Context, args []string) error {
 			return nil
 		},
 	}, args)
+}
+
+// parseIdPMetadata is samlsp.ParseIdPMetadata for the management API.
+func parseIdPMetadata(b []byte) (platformapi.IdPMetadata, error) {
+	idp, err := samlsp.ParseIdPMetadata(b)
+	if err != nil {
+		return platformapi.IdPMetadata{}, err
+	}
+	return platformapi.IdPMetadata{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
 }
 
 // certSummary describes a certificate by subject, expiry and SHA-256 fingerprint.

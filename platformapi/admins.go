@@ -1,0 +1,223 @@
+package platformapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+// Setup links, tenant admins and the admin audit log: the part of the store Config.Admins holds.
+
+// admins returns the store's admin part, or a 501 when this server's store has none.
+func (s *Server) admins() (store.AdminStore, error) {
+	if s.cfg.Admins == nil {
+		return nil, errorf(http.StatusNotImplemented, codeNotImplemented, "This server keeps no setup links, admins or admin audit yet.")
+	}
+	return s.cfg.Admins, nil
+}
+
+// withAdmins is withTenant for the routes of the admin store.
+func (s *Server) withAdmins(h func(http.ResponseWriter, *http.Request, *store.Tenant, store.AdminStore)) http.HandlerFunc {
+	return s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		a, err := s.admins()
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h(w, r, t, a)
+	})
+}
+
+type setupLinkObject struct {
+	ID        string     `json:"id"`
+	Scopes    []string   `json:"scopes"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	UsedAt    *time.Time `json:"used_at"`
+	Status    string     `json:"status"` // waiting, used or expired
+}
+
+func (s *Server) newSetupLinkObject(l *store.SetupLink) setupLinkObject {
+	status := "waiting"
+	switch {
+	case !l.UsedAt.IsZero():
+		status = "used"
+	case !s.cfg.Now().Before(l.ExpiresAt):
+		status = "expired"
+	}
+	return setupLinkObject{ID: l.ID, Scopes: l.Scopes, CreatedAt: l.CreatedAt.UTC(), ExpiresAt: l.ExpiresAt.UTC(), UsedAt: timeOrNil(l.UsedAt), Status: status}
+}
+
+// setupLinkRequest is the body of POST setup-links: `setup-link`'s flags.
+type setupLinkRequest struct {
+	Expires string `json:"expires"` // a duration; "": store.DefaultSetupLinkLifetime
+	SSO     bool   `json:"sso"`
+	SCIM    bool   `json:"scim"`
+}
+
+// createSetupLink answers POST /api/v1/tenants/{slug}/setup-links {expires, sso, scim}: 201 with the
+// link (BASE/setup/TOKEN), shown this once: only its hash is stored.
+func (s *Server) createSetupLink(w http.ResponseWriter, r *http.Request) {
+	s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
+		var req setupLinkRequest
+		if err := decodeBody(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		dur, err := store.ParseLifetime(req.Expires, store.DefaultSetupLinkLifetime, store.MaxSetupLinkLifetime)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		secret, hash, err := store.NewSecret(store.SetupLinkPrefix)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		l := &store.SetupLink{TenantID: t.ID, Scopes: store.SetupLinkScopes(req.SSO, req.SCIM), Hash: hash,
+			ExpiresAt: s.cfg.Now().Add(dur), CreatedBy: store.ActorOf(r.Context())}
+		if err := a.CreateSetupLink(r.Context(), l); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, struct {
+			setupLinkObject
+			URL string `json:"url"`
+		}{s.newSetupLinkObject(l), s.cfg.BaseURL + "/setup/" + secret})
+	})(w, r)
+}
+
+// listSetupLinks answers GET /api/v1/tenants/{slug}/setup-links: newest first, never a link itself.
+func (s *Server) listSetupLinks(w http.ResponseWriter, r *http.Request) {
+	s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
+		ls, err := a.ListSetupLinks(r.Context(), t.ID)
+		writeList(s, w, r, ls, err, s.newSetupLinkObject)
+	})(w, r)
+}
+
+// listAdmins answers GET /api/v1/tenants/{slug}/admins: the tenant admins as user objects.
+func (s *Server) listAdmins(w http.ResponseWriter, r *http.Request) {
+	s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
+		us, err := a.ListAdmins(r.Context(), t.ID)
+		writeList(s, w, r, us, err, func(u *store.User) store.UserObject { return store.NewUserObject(u, t.Slug) })
+	})(w, r)
+}
+
+// setAdmin answers PUT (on) and DELETE (off) /api/v1/tenants/{slug}/admins/{user_id}: 204; 404 for a
+// user that is not the tenant's. Setting what is set already is not an error.
+func (s *Server) setAdmin(on bool) http.HandlerFunc {
+	return s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
+		s.changeByID(w, r, "user_id", "Tenant "+t.Slug+" has no user %q.", func(id string) error {
+			return a.SetAdmin(r.Context(), t.ID, id, on)
+		})
+	})
+}
+
+type actorObject struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type adminActionObject struct {
+	ID     string          `json:"id"`
+	Seq    int64           `json:"seq"`
+	Time   time.Time       `json:"time"`
+	Tenant *string         `json:"tenant"` // null: the platform's (API keys, clients, webhooks)
+	Actor  actorObject     `json:"actor"`
+	Action string          `json:"action"`
+	Target string          `json:"target"`
+	Before json.RawMessage `json:"before"` // the object before the change; null when there was none
+	After  json.RawMessage `json:"after"`
+}
+
+// maxAuditPage bounds a page of the admin audit log, as store.AdminActionQuery does.
+const maxAuditPage = 500
+
+// parseAudit reads the audit list's query: tenant (a slug), before (a seq) and limit.
+func parseAudit(raw string) (slug string, before int64, limit int, err error) {
+	p, err := params(raw, "tenant", "before", "limit")
+	if err != nil {
+		return "", 0, 0, err
+	}
+	if v := p["before"]; v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
+			return "", 0, 0, invalid("before must be a seq: a whole number, 1 or more, not %q.", clip(v))
+		}
+	}
+	if limit, err = parseLimit(p["limit"], defaultPage, maxAuditPage); err != nil {
+		return "", 0, 0, err
+	}
+	return p["tenant"], before, limit, nil
+}
+
+// listAudit answers GET /api/v1/audit?tenant=&before=&limit=: the admin audit log, newest first, of
+// one tenant or of everything; next_cursor is the before of the next (older) page, null on the last.
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
+	slug, before, limit, err := parseAudit(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.admins()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := store.AdminActionQuery{Before: before, Limit: limit}
+	if slug != "" {
+		r = mux.SetURLVars(r, map[string]string{"slug": slug})
+		t, err := s.tenant(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		q.TenantID = t.ID
+	}
+	acts, err := a.ListAdminActions(r.Context(), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	slugs := map[string]string{}
+	out := list[adminActionObject]{Data: make([]adminActionObject, 0, len(acts))}
+	for _, act := range acts {
+		o := adminActionObject{ID: act.ID, Seq: act.Seq, Time: act.Time.UTC(), Actor: actorObject(act.Actor), Action: act.Action,
+			Target: act.Target, Before: rawOrNull(act.Before), After: rawOrNull(act.After)}
+		if act.TenantID != "" {
+			sl, ok := slugs[act.TenantID]
+			if !ok {
+				t, err := s.st.TenantByID(r.Context(), act.TenantID)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					s.writeError(w, r, err)
+					return
+				}
+				if t != nil {
+					sl = t.Slug
+				}
+				slugs[act.TenantID] = sl
+			}
+			o.Tenant = &sl
+		}
+		out.Data = append(out.Data, o)
+	}
+	if len(acts) == limit && limit > 0 {
+		next := strconv.FormatInt(acts[len(acts)-1].Seq, 10)
+		out.NextCursor = &next
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// rawOrNull is s as raw JSON when it is JSON, else null.
+func rawOrNull(s string) json.RawMessage {
+	if s == "" || !json.Valid([]byte(s)) {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(s)
+}

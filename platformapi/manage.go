@@ -1,0 +1,587 @@
+package platformapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/webhooks"
+)
+
+// The management API (scope manage): the operator's CLI over HTTP. Every change goes through the
+// same function of store (or of the package that owns the rule) as the CLI's command, so both refuse
+// the same things in the same words; the key that made it is the actor the store records.
+
+// manageRoutes mounts the management API on api (/api/v1).
+func (s *Server) manageRoutes(api *mux.Router) {
+	m := func(name string, h http.HandlerFunc) method { return method{name, store.ScopeManage, h} }
+	const get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
+	api.Handle("/tenants/{slug}", s.methods(m(get, s.showTenant)))
+	api.Handle("/tenants/{slug}/domains", s.methods(m(post, s.addDomain)))
+	api.Handle("/tenants/{slug}/domains/{domain}", s.methods(m(del, s.removeDomain)))
+	api.Handle("/tenants/{slug}/scim-tokens", s.methods(m(get, s.listTokens), m(post, s.issueToken)))
+	api.Handle("/tenants/{slug}/scim-tokens/{id}", s.methods(m(del, s.revokeToken)))
+	api.Handle("/tenants/{slug}/sso", s.methods(m(get, s.showSSO), m(patch, s.patchSSO)))
+	api.Handle("/tenants/{slug}/teams", s.methods(m(get, s.listTeams), m(post, s.addTeam)))
+	api.Handle("/tenants/{slug}/department-map", s.methods(m(get, s.showDepartmentMap), m(put, s.putDepartmentMap)))
+	api.Handle("/tenants/{slug}/setup-links", s.methods(m(get, s.listSetupLinks), m(post, s.createSetupLink)))
+	api.Handle("/tenants/{slug}/admins", s.methods(m(get, s.listAdmins)))
+	api.Handle("/tenants/{slug}/admins/{user_id}", s.methods(m(put, s.setAdmin(true)), m(del, s.setAdmin(false))))
+	api.Handle("/audit", s.methods(m(get, s.listAudit)))
+	api.Handle("/clients", s.methods(m(get, s.listClients), m(post, s.addClient)))
+	api.Handle("/clients/{id}", s.methods(m(del, s.removeClient)))
+	api.Handle("/webhooks", s.methods(m(get, s.listWebhooks), m(post, s.addWebhook)))
+	api.Handle("/webhooks/{id}", s.methods(m(del, s.removeWebhook)))
+	api.Handle("/webhooks/{id}/deliveries", s.methods(m(get, s.listDeliveries)))
+}
+
+// withTenant runs h with the tenant {slug} names, or answers 404.
+func (s *Server) withTenant(h func(http.ResponseWriter, *http.Request, *store.Tenant)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := s.tenant(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h(w, r, t)
+	}
+}
+
+// dataList writes items as a list of one page: these lists are short (a tenant's tokens, teams).
+func dataList[T any](w http.ResponseWriter, items []T) {
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(w, http.StatusOK, list[T]{Data: items})
+}
+
+// writeList answers a read of the store: err, or items, each as conv shows it, as a list of one page.
+func writeList[T, U any](s *Server, w http.ResponseWriter, r *http.Request, items []T, err error, conv func(*T) U) {
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]U, 0, len(items))
+	for i := range items {
+		out = append(out, conv(&items[i]))
+	}
+	dataList(w, out)
+}
+
+// changeByID runs change on the id the path's {name} holds and answers 204, or a 404 with notFound
+// (a format of the id) when change returns store.ErrNotFound. An id longer than any the store makes
+// names nothing and is not looked up.
+func (s *Server) changeByID(w http.ResponseWriter, r *http.Request, name, notFound string, change func(id string) error) {
+	id := mux.Vars(r)[name]
+	err := store.ErrNotFound
+	if len(id) <= maxUserID {
+		err = change(id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		err = errorf(http.StatusNotFound, codeNotFound, notFound, clip(id))
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// timeOrNil is t in UTC, or nil for the zero time (JSON null: never).
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// --- tenants and domains ---------------------------------------------------------------------------
+
+func newTenantObject(t *store.Tenant) tenantObject {
+	domains := t.Domains
+	if domains == nil {
+		domains = []string{}
+	}
+	return tenantObject{Slug: t.Slug, Name: t.Name, Domains: domains, CreatedAt: t.CreatedAt.UTC()}
+}
+
+// tenantRequest is the body of POST /api/v1/tenants.
+type tenantRequest struct {
+	Slug    string   `json:"slug"`
+	Name    string   `json:"name"`
+	Domains []string `json:"domains"`
+}
+
+// createTenant answers POST /api/v1/tenants {slug, name, domains}: 201 and the tenant, as `tenant
+// create` makes it (store.CreateNewTenant).
+func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
+	var req tenantRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t := &store.Tenant{Slug: req.Slug, Name: req.Name, Domains: req.Domains}
+	if err := store.CreateNewTenant(r.Context(), s.st, t, s.cfg.NewSPKeyPair); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/tenants/"+t.Slug)
+	writeJSON(w, http.StatusCreated, newTenantObject(t))
+}
+
+// showTenant answers GET /api/v1/tenants/{slug}.
+func (s *Server) showTenant(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		writeJSON(w, http.StatusOK, newTenantObject(t))
+	})(w, r)
+}
+
+// addDomain answers POST /api/v1/tenants/{slug}/domains {domain}: 201 and the tenant.
+func (s *Server) addDomain(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		var req struct {
+			Domain string `json:"domain"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if _, err := store.AddTenantDomain(r.Context(), s.st, t, req.Domain); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeTenant(w, r, t.ID, http.StatusCreated)
+	})(w, r)
+}
+
+// removeDomain answers DELETE /api/v1/tenants/{slug}/domains/{domain}: 200 and the tenant.
+func (s *Server) removeDomain(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		if _, err := store.RemoveTenantDomain(r.Context(), s.st, t, mux.Vars(r)["domain"]); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeTenant(w, r, t.ID, http.StatusOK)
+	})(w, r)
+}
+
+// writeTenant writes the tenant as it is stored now.
+func (s *Server) writeTenant(w http.ResponseWriter, r *http.Request, id string, status int) {
+	t, err := s.st.TenantByID(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, newTenantObject(t))
+}
+
+// --- SCIM tokens -----------------------------------------------------------------------------------
+
+// tokenObject is a SCIM token as lists show it: never the token or its hash.
+type tokenObject struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	Status    string     `json:"status"` // live, expired or revoked
+}
+
+func (s *Server) newTokenObject(t *store.Token) tokenObject {
+	status := "live"
+	switch {
+	case !t.RevokedAt.IsZero():
+		status = "revoked"
+	case !t.Live(s.cfg.Now()):
+		status = "expired"
+	}
+	return tokenObject{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt.UTC(), ExpiresAt: timeOrNil(t.ExpiresAt), RevokedAt: timeOrNil(t.RevokedAt), Status: status}
+}
+
+// listTokens answers GET /api/v1/tenants/{slug}/scim-tokens: newest first.
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		toks, err := s.st.ListTokens(r.Context(), t.ID)
+		writeList(s, w, r, toks, err, s.newTokenObject)
+	})(w, r)
+}
+
+// issueToken answers POST /api/v1/tenants/{slug}/scim-tokens {name, expires}: 201 with the token,
+// shown this once (only its hash is stored), as `token issue`.
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		var req struct {
+			Name    string `json:"name"`
+			Expires string `json:"expires"` // a duration such as 90d; "" or absent: never
+		}
+		if err := decodeBody(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		dur, err := store.ParseLifetime(req.Expires, 0, 0)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var exp time.Time
+		if dur > 0 {
+			exp = s.cfg.Now().Add(dur)
+		}
+		secret, tok, err := store.IssueToken(r.Context(), s.st, t.ID, req.Name, exp)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, struct {
+			tokenObject
+			Token string `json:"token"`
+		}{s.newTokenObject(tok), secret})
+	})(w, r)
+}
+
+// revokeToken answers DELETE /api/v1/tenants/{slug}/scim-tokens/{id}: 204; 404 unless the tenant has
+// that token live.
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		s.changeByID(w, r, "id", "Tenant "+t.Slug+" has no live SCIM token %q.", func(id string) error {
+			return s.st.RevokeToken(r.Context(), t.ID, id)
+		})
+	})(w, r)
+}
+
+// --- teams and the department map ------------------------------------------------------------------
+
+type teamObject struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Hidden bool   `json:"hidden"`
+	Root   bool   `json:"root"`
+}
+
+func newTeamObject(tm *store.Team) teamObject { return teamObject{tm.ID, tm.Name, tm.Hidden, tm.Root} }
+
+// listTeams answers GET /api/v1/tenants/{slug}/teams: by name, the root team included.
+func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		teams, err := s.st.ListTeams(r.Context(), t.ID)
+		writeList(s, w, r, teams, err, newTeamObject)
+	})(w, r)
+}
+
+// addTeam answers POST /api/v1/tenants/{slug}/teams {name, hidden}: 201 and the team.
+func (s *Server) addTeam(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		var req struct {
+			Name   string `json:"name"`
+			Hidden bool   `json:"hidden"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		tm, err := store.AddTeam(r.Context(), s.st, t, req.Name, req.Hidden)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, newTeamObject(tm))
+	})(w, r)
+}
+
+type departmentRow struct {
+	Department string `json:"department"`
+	Team       string `json:"team"`
+}
+
+// showDepartmentMap answers GET /api/v1/tenants/{slug}/department-map: the rows by department.
+func (s *Server) showDepartmentMap(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		s.writeDepartmentMap(w, r, t)
+	})(w, r)
+}
+
+func (s *Server) writeDepartmentMap(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+	m, err := s.st.DepartmentMap(r.Context(), t.ID)
+	writeList(s, w, r, m, err, func(row *store.DepartmentMapping) departmentRow { return departmentRow(*row) })
+}
+
+// putDepartmentMap answers PUT /api/v1/tenants/{slug}/department-map: the tenant's whole map, as a
+// text/csv file (`department,team` rows, as department-map import reads them) or JSON
+// {"data":[{department,team}…]} (GET's shape). Every bad line (or row) is named by its number and
+// nothing is imported; 200 and the map as stored.
+func (s *Server) putDepartmentMap(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		rows, err := readDepartmentMap(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := store.ImportDepartmentMap(r.Context(), s.st, t, rows); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeDepartmentMap(w, r, t)
+	})(w, r)
+}
+
+// readDepartmentMap reads the body of PUT department-map in either form.
+func readDepartmentMap(r *http.Request) ([]store.DepartmentMapping, error) {
+	b, mt, err := readBody(r, "text/csv", "application/json")
+	if err != nil {
+		return nil, err
+	}
+	return parseDepartmentMap(b, mt)
+}
+
+// parseDepartmentMap reads a department map body of media type mt: the rules of
+// store.ParseDepartmentMap for a file, of store.CheckDepartmentMap for JSON rows.
+func parseDepartmentMap(b []byte, mt string) ([]store.DepartmentMapping, error) {
+	var rows []store.DepartmentMapping
+	var err error
+	if mt == "text/csv" {
+		rows, err = store.ParseDepartmentMap(bytesReader(b))
+	} else {
+		var req struct {
+			Data []departmentRow `json:"data"`
+		}
+		if err := decodeJSON(b, &req); err != nil {
+			return nil, err
+		}
+		if req.Data == nil {
+			return nil, invalid("data: required: an array of {department, team} rows (an empty array clears the map).")
+		}
+		for _, row := range req.Data {
+			rows = append(rows, store.DepartmentMapping(row))
+		}
+		err = store.CheckDepartmentMap(rows)
+	}
+	var de *store.DepartmentMapError
+	if errors.As(err, &de) {
+		msg := de.Error()
+		if mt != "text/csv" { // JSON has rows, not lines: the same numbers, by their name
+			parts := make([]string, len(de.Lines))
+			for i, l := range de.Lines {
+				parts[i] = fmt.Sprintf("data row %d: %s", l.Line, l.Reason)
+			}
+			msg = strings.Join(parts, "; ")
+		}
+		return nil, invalid("Nothing imported: %s.", msg)
+	}
+	return rows, err
+}
+
+// --- clients and webhooks --------------------------------------------------------------------------
+
+type clientObject struct {
+	ID                     string    `json:"id"`
+	Name                   string    `json:"name"`
+	Public                 bool      `json:"public"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	IDTokenAlg             string    `json:"id_token_alg"`
+	BackchannelLogoutURI   string    `json:"backchannel_logout_uri"`
+	CreatedAt              time.Time `json:"created_at"`
+}
+
+func newClientObject(c *store.OIDCClient) clientObject {
+	alg := c.IDTokenAlg
+	if alg == "" {
+		alg = store.AlgRS256
+	}
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return clientObject{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+		IDTokenAlg: alg, BackchannelLogoutURI: c.BackchannelLogoutURI, CreatedAt: c.CreatedAt.UTC()}
+}
+
+// listClients answers GET /api/v1/clients: by name; never a secret or its hash.
+func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.st.ListOIDCClients(r.Context())
+	writeList(s, w, r, cs, err, newClientObject)
+}
+
+// clientRequest is the body of POST /api/v1/clients, `client add`'s flags.
+type clientRequest struct {
+	Name                   string   `json:"name"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	Public                 bool     `json:"public"`
+	IDTokenAlg             string   `json:"id_token_alg"`
+	BackchannelLogoutURI   string   `json:"backchannel_logout_uri"`
+}
+
+// addClient answers POST /api/v1/clients: 201 and the client, with client_secret (shown this once)
+// for a confidential one.
+func (s *Server) addClient(w http.ResponseWriter, r *http.Request) {
+	var req clientRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, secret, err := s.cfg.NewOIDCClient(store.OIDCClientSpec(req))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.st.CreateOIDCClient(r.Context(), c); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		clientObject
+		ClientSecret string `json:"client_secret,omitempty"`
+	}{newClientObject(c), secret})
+}
+
+// removeClient answers DELETE /api/v1/clients/{id}: 204; its tokens stop working at once.
+func (s *Server) removeClient(w http.ResponseWriter, r *http.Request) {
+	s.changeByID(w, r, "id", "There is no client %q.", func(id string) error { return s.st.DeleteOIDCClient(r.Context(), id) })
+}
+
+type webhookObject struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	Types     []string  `json:"types"` // empty: every type
+	CreatedAt time.Time `json:"created_at"`
+	Behind    int64     `json:"behind"`   // events not yet delivered or given up
+	Failures  int       `json:"failures"` // attempts failed since the last delivery
+}
+
+// listWebhooks answers GET /api/v1/webhooks: oldest first; never a secret. An OpenID client's
+// back-channel logout is the client's, listed with it.
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	hooks, err := s.st.ListWebhooks(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	last, err := s.st.LastEventSeq(r.Context(), false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := []webhookObject{}
+	for _, h := range hooks {
+		if h.Kind == store.KindWebhook {
+			types := h.Types
+			if types == nil {
+				types = []string{}
+			}
+			out = append(out, webhookObject{h.ID, h.URL, types, h.CreatedAt.UTC(), max(last-h.Cursor, 0), h.Failures})
+		}
+	}
+	dataList(w, out)
+}
+
+// addWebhook answers POST /api/v1/webhooks {url, types}: 201 and the webhook with its signing secret,
+// shown this once, as `webhook add` (webhooks.Add, with the server's loopback setting).
+func (s *Server) addWebhook(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		URL   string   `json:"url"`
+		Types []string `json:"types"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// Checked here, not only in Add, so that each refusal names its field.
+	if err := webhooks.CheckURL(req.URL, s.cfg.AllowHTTPLoopback); err != nil {
+		s.writeError(w, r, invalid("url: %s", err))
+		return
+	}
+	if _, err := store.ParseEventTypes(req.Types...); err != nil {
+		s.writeError(w, r, invalid("types: %s", err))
+		return
+	}
+	h, err := webhooks.Add(r.Context(), s.st, req.URL, req.Types, s.cfg.AllowHTTPLoopback)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	types := h.Types
+	if types == nil {
+		types = []string{}
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		webhookObject
+		Secret string `json:"secret"`
+	}{webhookObject{h.ID, h.URL, types, h.CreatedAt.UTC(), 0, 0}, h.Secret})
+}
+
+// webhookOf returns the webhook {id} names, or a 404; an OpenID client's back-channel logout is not
+// one (it goes with its client).
+func (s *Server) webhookOf(r *http.Request) (*store.Webhook, error) {
+	id := mux.Vars(r)["id"]
+	h, err := (*store.Webhook)(nil), store.ErrNotFound
+	if len(id) <= maxUserID {
+		h, err = s.st.Webhook(r.Context(), id)
+	}
+	if errors.Is(err, store.ErrNotFound) || (err == nil && h.Kind != store.KindWebhook) {
+		return nil, errorf(http.StatusNotFound, codeNotFound, "There is no webhook %q.", clip(id))
+	}
+	return h, err
+}
+
+// removeWebhook answers DELETE /api/v1/webhooks/{id}: 204; delivery to it stops at once.
+func (s *Server) removeWebhook(w http.ResponseWriter, r *http.Request) {
+	h, err := s.webhookOf(r)
+	if err == nil {
+		err = s.st.DeleteWebhook(r.Context(), h.ID)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type deliveryObject struct {
+	At        time.Time `json:"at"`
+	EventID   string    `json:"event_id"`
+	Seq       int64     `json:"seq"`
+	EventType string    `json:"event_type"`
+	Outcome   string    `json:"outcome"`
+	Status    int       `json:"status"` // the receiver's HTTP status; 0: none (timeout, connection error)
+	Error     string    `json:"error"`
+	Resend    bool      `json:"resend"`
+}
+
+// listDeliveries answers GET /api/v1/webhooks/{id}/deliveries?outcome=&limit=: the latest attempts
+// and give-ups, newest first, as `webhook deliveries`.
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	p, err := params(r.URL.RawQuery, "outcome", "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, err := parseLimit(p["limit"], defaultPage, store.MaxDeliveries)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	switch p["outcome"] {
+	case "", store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryGaveUp:
+	default:
+		s.writeError(w, r, invalid("outcome must be %s, %s or %s, not %q.", store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryGaveUp, clip(p["outcome"])))
+		return
+	}
+	h, err := s.webhookOf(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ds, err := s.st.ListDeliveries(r.Context(), h.ID, p["outcome"], limit)
+	writeList(s, w, r, ds, err, func(d *store.Delivery) deliveryObject {
+		return deliveryObject{d.At.UTC(), d.EventID, d.Seq, d.EventType, d.Outcome, d.Status, d.Error, d.Resend}
+	})
+}
