@@ -3,6 +3,7 @@ package people
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -119,10 +120,18 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, t *tenan
 	// transaction, so guesses sent at once, to any replica, are never more than the limits allow.
 	attempt, err := s.st.ReserveLoginAttempt(ctx, passwordWindow,
 		store.Limit{Key: acct, Max: maxAccountFailures}, store.Limit{Key: addr, Max: maxAddressFailures})
+	rec := store.SignInRecord{TenantID: t.ID, Method: store.SignInPassword, Email: v.Email, Ref: page.Ref(r), ClientAddr: clientaddr.String(r)}
+	logRefusal := func(code, reason string) {
+		rec.Outcome, rec.Code, rec.Reason = store.SignInRefused, code, reason
+		if err := s.st.RecordSignIn(context.WithoutCancel(ctx), &rec); err != nil {
+			log.Warn("could not record the refusal in the sign-in log", zap.Error(err))
+		}
+	}
 	var le *store.LimitError
 	if errors.As(err, &le) {
 		kind, _, _ := strings.Cut(le.Key, ":") // the key holds the email or the address: log only its kind
 		log.Warn("password sign-in throttled", zap.String("limit", kind))
+		logRefusal("throttled", fmt.Sprintf("too many failed password attempts for this %s in %s", map[string]string{"acct": "account", "addr": "client address"}[kind], passwordWindow))
 		w.Header().Set("Retry-After", strconv.Itoa(int(passwordWindow/time.Second)))
 		v.Error = "Too many failed attempts. Wait 15 minutes and try again."
 		page.Render(w, pages, http.StatusTooManyRequests, "login", v)
@@ -174,21 +183,35 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, t *tenan
 	if cerr != nil {
 		log.Error("stored password hash unreadable", zap.Error(cerr))
 	}
-	refuse := func() {
-		// The reserved attempt stays: it is the failure the limits count.
-		log.Info("password sign-in refused")
+	refuse := func(code, reason string) {
+		// The reserved attempt stays: it is the failure the limits count. The person is told nothing of
+		// which check failed; the tenant's admin reads it in the sign-in log.
+		log.Info("password sign-in refused", zap.String("code", code), zap.String("reason", reason))
+		logRefusal(code, reason)
 		v.Error = "The email or password is not right."
 		page.Render(w, pages, http.StatusUnauthorized, "login", v)
 	}
-	if !ok || hash == dummyHash || u == nil || !u.Active {
-		refuse()
+	switch {
+	case u == nil:
+		refuse("unknown-user", "no user of the tenant has this email")
+		return
+	case hash == dummyHash:
+		refuse("no-password", "the user has no password set")
+		return
+	case !ok:
+		refuse("password", "the password is wrong")
+		return
+	case !u.Active:
+		refuse("deactivated", "the user is deactivated")
 		return
 	}
+	rec.UserID = u.ID
 	in := &store.PasswordSignIn{UserID: u.ID, PasswordHash: hash, Attempt: attempt, AccountKey: acct,
 		Session: store.Session{Mobile: v.Mobile, ExpiresAt: s.now().Add(t.set.SessionTimeout(v.Mobile))},
 		// Recorded only when the department map places the user (it was imported after the user was
 		// written), as an SSO sign-in would.
-		Audit: store.Audit{Operation: "password-signin", Outcome: "ok", Detail: "placed by the department map"}}
+		Audit: store.Audit{Operation: "password-signin", Outcome: "ok", Detail: "placed by the department map"},
+		Log:   &rec}
 	err = s.sessions.Start(w, r, v.ReturnTo, func(idHash []byte) (bool, error) {
 		in.Session.IDHash = idHash
 		_, err := s.st.PasswordSignIn(ctx, t.ID, in, func(f store.UserFinder, u *store.User) (bool, error) {
@@ -199,8 +222,7 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, t *tenan
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		// Deactivated, deleted or given a new password while the check ran.
-		refuse()
+		refuse("changed", "the user was deactivated, deleted or given a new password while the password was checked")
 		return
 	case err != nil:
 		s.internal(w, r, "password sign-in", err)

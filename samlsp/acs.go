@@ -76,6 +76,7 @@ func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	if err != nil {
+		s.logRefusal(r, log, slug, a, store.SignInSAML, err)
 		s.refused(w, log, ref, err)
 		return
 	}
@@ -104,6 +105,7 @@ func (s *Server) reauthenticated(w http.ResponseWriter, r *http.Request, log *za
 		http.Redirect(w, r, req.ReturnTo, http.StatusSeeOther)
 		return
 	}
+	s.logRefusal(r, log, a.c.tenant.Slug, a, store.SignInSAML, err)
 	var rf *refusal
 	var he *httpError
 	if !errors.As(err, &rf) && !errors.As(err, &he) {
@@ -343,9 +345,11 @@ func (s *Server) signIn(r *http.Request, a *accepted, idHash []byte) (*store.Use
 func (s *Server) signInAs(r *http.Request, a *accepted, idHash []byte, cont *store.Session) (*store.User, *decision, error) {
 	now := s.now()
 	mobile := a.request != nil && a.request.Purpose == store.PurposeMobile
+	rec := signInRecord(r, a, store.SignInSAML)
 	in := &store.SignIn{
 		AssertionID: a.assertion.ID, AssertionExpires: replayUntil(a.assertion).Add(clockSkew),
 		Audit: store.Audit{Operation: "sso-signin", Outcome: "ok"},
+		Log:   &rec,
 	}
 	if cont != nil {
 		mobile = cont.Mobile
@@ -373,6 +377,13 @@ func (s *Server) signInAs(r *http.Request, a *accepted, idHash []byte, cont *sto
 			in.Audit.Operation = "sso-update"
 		}
 		in.Audit.Detail = "matched by " + d.matched
+		rec.Reason = in.Audit.Detail
+		switch {
+		case cont != nil:
+			rec.Reason = "silent re-authentication, " + rec.Reason
+		case d.pending:
+			rec.Reason += "; /welcome asks for " + strings.Join(d.ask, ", ")
+		}
 		return d.user, nil
 	})
 	switch {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/page"
@@ -70,6 +71,9 @@ func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Log
 	asked := a != nil && a.request != nil && a.request.Purpose == store.PurposeTest
 	var rf *refusal
 	if verr != nil && (!asked || !errors.As(verr, &rf)) {
+		// Not a test the admin asked for (anyone's post while the tenant is testing), or not a refusal
+		// of the response: an ordinary refusal, recorded as one.
+		s.logRefusal(r, log, mux.Vars(r)["tenant"], a, store.SignInSAML, verr)
 		s.refused(w, log, ref, verr)
 		return
 	}
@@ -77,6 +81,7 @@ func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Log
 	if verr != nil {
 		v.Outcome = fmt.Sprintf("scimsso would refuse this sign-in (%s): %s.", rf.code, rf.reason)
 		log.Info("test sign-in", zap.String("outcome", "refused"), zap.String("code", rf.code), zap.String("reason", rf.reason))
+		s.logTest(r, log, a, "", "", rf)
 	}
 	if as := a.assertion; as != nil {
 		if as.Issuer.Value != "" {
@@ -119,6 +124,7 @@ func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Log
 		switch {
 		case errors.As(err, &rf):
 			v.Outcome = fmt.Sprintf("scimsso would refuse this sign-in (%s): %s.", rf.code, rf.reason)
+			s.logTest(r, log, a, "", "", rf)
 		case err != nil:
 			s.internal(w, r, "test sign-in", err)
 			return
@@ -130,6 +136,7 @@ func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Log
 		}
 		if d != nil {
 			v.Missing = d.ask
+			s.logTest(r, log, a, v.Outcome, d.user.ID, nil)
 		}
 		log.Info("test sign-in", zap.String("outcome", v.Outcome))
 	}

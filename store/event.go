@@ -24,12 +24,14 @@ const (
 	EventSSOSettingsChanged = "sso.settings_changed"
 	EventSCIMTokenIssued    = "scim_token.issued"
 	EventSCIMTokenRevoked   = "scim_token.revoked"
+	// EventSSOCertificateExpiring is in metadatafetch.go, with the refresh that records it.
 )
 
 // EventTypes lists every event type, in the order the README documents them.
 var EventTypes = []string{
 	EventUserCreated, EventUserUpdated, EventUserEmailChanged, EventUserDeactivated, EventUserReactivated,
 	EventSessionStarted, EventSessionEnded, EventSSOSettingsChanged, EventSCIMTokenIssued, EventSCIMTokenRevoked,
+	EventSSOCertificateExpiring,
 }
 
 // ErrUnknownEventType is what ParseEventTypes' refusal wraps.
@@ -111,6 +113,8 @@ type EventQuery struct {
 //     reason and the OpenID clients that held tokens of it.
 //   - sso.settings_changed: PutSSOSettings (an SSOSettingsObject); scim_token.issued: CreateToken;
 //     scim_token.revoked: RevokeToken (a TokenObject).
+//   - sso.certificate_expiring: AnnounceCertificateExpiring, once per certificate (a
+//     CertificateObject).
 //
 // Sweep deletes events older than 30 days, but the newest.
 type EventStore interface {

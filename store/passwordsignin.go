@@ -14,4 +14,6 @@ type PasswordSignIn struct {
 	AccountKey string
 	Session    Session // IDHash, ExpiresAt, Mobile; tenant, user and Pending are filled in
 	Audit      Audit   // recorded for the user when complete changed it
+	// Log, when not nil, is recorded in the sign-in log in the same transaction, as SignIn.Log is.
+	Log *SignInRecord
 }

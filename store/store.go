@@ -221,6 +221,10 @@ type SignIn struct {
 	// ErrNotFound if that session is gone or is another user's.
 	Continue bool
 	Audit    Audit // recorded for the user created or changed
+	// Log, when not nil, is recorded in the tenant's sign-in log in the same transaction, as accepted,
+	// with the signed-in user's id and email filled in: no sign-in without its record, no record without
+	// its sign-in.
+	Log *SignInRecord
 }
 
 // UserFinder looks a tenant's users up inside a sign-in's transaction. Each method returns ErrNotFound
@@ -534,7 +538,8 @@ type Store interface {
 
 	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions (each with a
 	// session.ended event, reason EndTimeout), failed password attempts older than a day, events older
-	// than 30 days (but the newest), the OpenID provider's expired requests, tokens and retired keys,
+	// than 30 days (but the newest), sign-in log records older than SignInRetention (in batches) and
+	// the refusal counts of past minutes, the OpenID provider's expired requests, tokens and retired keys,
 	// webhook deliveries past what a webhook keeps (MaxDeliveries, DeliveryRetention), used and
 	// expired setup links, expired console sessions and admin actions older than a year, and returns
 	// how many rows went.
@@ -545,6 +550,8 @@ type Store interface {
 	WebhookStore
 	APIKeyStore
 	AdminStore
+	SignInLogStore
+	MetadataFetchStore
 }
 
 // Key is the form in which case-insensitive values (userName, emails, domains) are compared and indexed.

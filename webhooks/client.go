@@ -3,15 +3,12 @@ package webhooks
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"syscall"
 	"time"
+
+	"github.com/scimsso/scimsso/internal/safefetch"
 )
 
 // How one attempt is made.
@@ -24,9 +21,8 @@ const (
 	UserAgent = "scimsso-webhooks"
 )
 
-// sender makes attempts: one POST each, redirects not followed (a 3xx is a failure), through a dialer
-// that refuses addresses CheckURL refuses, never through a proxy from the environment (it would be
-// the address dialled, and the receiver's address would go unchecked).
+// sender makes attempts: one POST each, redirects not followed (a 3xx is a failure), through
+// safefetch's transport, which refuses addresses CheckURL refuses and uses no proxy.
 type sender struct {
 	client *http.Client
 }
@@ -35,20 +31,10 @@ type sender struct {
 func (s *sender) closeIdle() { s.client.CloseIdleConnections() }
 
 func newSender(allowLoopback bool, timeout time.Duration) *sender {
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: dialControl(allowLoopback)}
-	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-		// A drain sends up to lanes requests at once to one receiver: with fewer idle connections kept,
-		// every round of lanes would close some and dial anew (measured: a tenth of delivery's CPU).
-		MaxIdleConns:        4 * lanes,
-		MaxIdleConnsPerHost: 2 * lanes,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   true,
-	}
+	tr := policy(allowLoopback).Transport(timeout)
+	// A drain sends up to lanes requests at once to one receiver: with fewer idle connections kept,
+	// every round of lanes would close some and dial anew (measured: a tenth of delivery's CPU).
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 4*lanes, 2*lanes
 	return &sender{client: &http.Client{
 		Transport: tr,
 		Timeout:   timeout,
@@ -78,7 +64,7 @@ func (s *sender) post(ctx context.Context, r Request) result {
 	req.Header.Set("User-Agent", UserAgent)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return result{reason: reason(err)}
+		return result{reason: safefetch.Reason(err)}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponse))
 	resp.Body.Close()
@@ -90,41 +76,4 @@ func (s *sender) post(ctx context.Context, r Request) result {
 		why += " (redirects are not followed)"
 	}
 	return result{status: resp.StatusCode, reason: why}
-}
-
-// reason says why an attempt got no answer, in words that hold neither the URL (it may carry a token)
-// nor anything the receiver sent.
-func reason(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var ae *errAddress
-	var dnsErr *net.DNSError
-	var certErr *tls.CertificateVerificationError
-	var ne net.Error
-	switch {
-	case errors.As(err, &ae):
-		return ae.Error()
-	case errors.Is(err, context.Canceled):
-		return "cancelled"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.As(err, &dnsErr):
-		if dnsErr.IsNotFound {
-			return "no such host"
-		}
-		return "DNS failure"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed by the receiver"
-	case errors.As(err, &certErr):
-		return "TLS certificate not valid"
-	}
-	var re tls.RecordHeaderError
-	if errors.As(err, &re) {
-		return "TLS handshake failed (is it https?)"
-	}
-	return "connection failed"
 }

@@ -172,6 +172,11 @@ func (l *eventLog) emit(typ, subject string, at time.Time) store.Event {
 		if err := l.PutSSOSettings(ctx, l.tenant.ID, set); err != nil {
 			t.Fatal(err)
 		}
+	case store.EventSSOCertificateExpiring:
+		if _, err := l.AnnounceCertificateExpiring(ctx, l.tenant.ID, store.CertificateObject{
+			Fingerprint: fmt.Sprint(time.Now().UnixNano()), Subject: "CN=idp", NotAfter: l.clock.Now().Add(24 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
 	case store.EventSCIMTokenIssued:
 		h := sha256.Sum256([]byte(fmt.Sprint(time.Now().UnixNano())))
 		tok := &store.Token{TenantID: l.tenant.ID, Name: "okta", Hash: h[:]}

@@ -145,3 +145,12 @@ func peerAddr(r *http.Request) netip.Addr {
 	}
 	return a.Unmap()
 }
+
+// String is the client of r as a person reads it (a sign-in log): its whole address, where Key keys
+// an IPv6 client by its /64; RemoteAddr when no address parses.
+func String(r *http.Request) string {
+	if a := From(r); a.IsValid() {
+		return a.String()
+	}
+	return r.RemoteAddr
+}

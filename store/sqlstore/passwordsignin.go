@@ -62,6 +62,9 @@ func (s *Store) PasswordSignIn(ctx context.Context, tenantID string, in *store.P
 		if err := s.insertSession(ctx, tx, now, &in.Session); err != nil {
 			return err
 		}
+		if err := s.logAccepted(ctx, tx, now, tenantID, u, in.Log); err != nil {
+			return err
+		}
 		out = u
 		return nil
 	})

@@ -239,6 +239,9 @@ func (s *Store) SignIn(ctx context.Context, tenantID string, in *store.SignIn, d
 		} else if err := s.insertSession(ctx, tx, now, &in.Session); err != nil {
 			return err
 		}
+		if err := s.logAccepted(ctx, tx, now, tenantID, u, in.Log); err != nil {
+			return err
+		}
 		out = u
 		return nil
 	})
@@ -372,9 +375,15 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: sweep: events: %w", err)
 	}
-	a, err := s.sweepAdmins(ctx)
+	n += k
+	k, err = s.sweepSignIns(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: sweep: sign-in log: %w", err)
+	}
+	n += k
+	k, err = s.sweepAdmins(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: sweep: admins: %w", err)
 	}
-	return n + k + a, nil
+	return n + k, nil
 }

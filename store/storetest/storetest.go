@@ -98,6 +98,11 @@ func Run(t *testing.T, newStore NewStore) {
 		{"AdminActionPages", testAdminActionPages},
 		{"SweepAdmins", testSweepAdmins},
 		{"AdminAudit", testAdminAudit},
+		{"SignInLog", testSignInLog},
+		{"SignInLogCap", testSignInLogCap},
+		{"SignInLogRetention", testSignInLogRetention},
+		{"MetadataFetch", testMetadataFetch},
+		{"CertificateExpiring", testCertificateExpiring},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

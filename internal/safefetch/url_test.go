@@ -1,12 +1,8 @@
-package webhooks
+package safefetch
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestCheckURL(t *testing.T) {
@@ -74,7 +70,7 @@ func TestCheckURL(t *testing.T) {
 		{"https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", false, false},
 		{"https://[2001:db8::1]/", false, true}, // documentation, not Teredo: not refused here
 	} {
-		err := CheckURL(tc.url, tc.loopback)
+		err := CheckURL(tc.url, Policy{AllowHTTPLoopback: tc.loopback, LoopbackSetting: "--allow-loopback"})
 		if (err == nil) != tc.ok {
 			t.Errorf("CheckURL(%q, loopback %v) = %v, want ok=%v", tc.url, tc.loopback, err, tc.ok)
 		}
@@ -84,85 +80,9 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
-// The dialer refuses what CheckURL would, whatever name led there (DNS rebinding): here a loopback
-// receiver without the loopback flag.
-func TestDialRefusesLoopbackWithoutFlag(t *testing.T) {
-	hit := false
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hit = true }))
-	defer srv.Close()
-	res := newSender(false, 2*time.Second).post(context.Background(), Request{URL: srv.URL})
-	if res.ok || hit || !strings.Contains(res.reason, "loopback") {
-		t.Errorf("post to loopback without the flag = %+v (receiver hit: %v)", res, hit)
-	}
-	if res := newSender(true, 2*time.Second).post(context.Background(), Request{URL: srv.URL}); !res.ok || !hit {
-		t.Errorf("post to loopback with the flag = %+v", res)
-	}
-}
-
-// A 3xx is a failure and its Location is not followed; at most MaxResponse of an answer is read, so
-// a receiver sending more does not hold the attempt; a receiver that never answers times out.
-func TestSenderAnswers(t *testing.T) {
-	targetHit := make(chan struct{}, 1)
-	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { targetHit <- struct{}{} }))
-	defer target.Close()
-	release := make(chan struct{})
-	defer close(release)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/redirect":
-			http.Redirect(w, r, target.URL, http.StatusFound)
-		case "/big":
-			// Promise 10 MiB, send a little more than what is read, then wait: a client reading past
-			// MaxResponse would wait for the rest until its timeout.
-			w.Header().Set("Content-Length", "10485760")
-			w.WriteHeader(http.StatusOK)
-			w.Write(make([]byte, MaxResponse+4096))
-			w.(http.Flusher).Flush()
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-		case "/hang":
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-		case "/500":
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	}))
-	defer srv.Close()
-	s := newSender(true, 2*time.Second)
-	for _, tc := range []struct {
-		path   string
-		ok     bool
-		status int
-		reason string
-	}{
-		{"/redirect", false, http.StatusFound, "HTTP 302 (redirects are not followed)"},
-		{"/big", true, http.StatusOK, ""},
-		{"/hang", false, 0, "timeout"},
-		{"/500", false, http.StatusInternalServerError, "HTTP 500"},
-	} {
-		res := s.post(context.Background(), Request{URL: srv.URL + tc.path})
-		if res.ok != tc.ok || res.status != tc.status || res.reason != tc.reason {
-			t.Errorf("%s: %+v, want ok=%v status %d reason %q", tc.path, res, tc.ok, tc.status, tc.reason)
-		}
-	}
-	select {
-	case <-targetHit:
-		t.Error("the redirect's target was requested")
-	default:
-	}
-	srv.Close()
-	if res := newSender(true, 2*time.Second).post(context.Background(), Request{URL: srv.URL}); res.ok || res.reason != "connection refused" {
-		t.Errorf("closed receiver: %+v", res)
-	}
-}
-
 // The dialer refuses the IPv6 forms that embed an IPv4 address, whatever name resolved to them.
 func TestDialRefusesEmbeddedIPv4(t *testing.T) {
-	dc := dialControl(true)
+	dc := Policy{AllowHTTPLoopback: true}.Control()
 	for _, a := range []string{"[::7f00:1]:443", "[::a00:1]:443", "[2002:7f00:1::]:443", "[::ffff:0:7f00:1]:443",
 		"[2001:0:4136:e378:8000:63bf:3fff:fdd2]:443", "[64:ff9b::a00:1]:443", "[::ffff:10.0.0.1]:443"} {
 		if err := dc("tcp", a, nil); err == nil {

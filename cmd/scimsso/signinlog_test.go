@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimsso/scimsso/samlsp/samltest"
+	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
+)
+
+// openStore opens db (a SQLite file or a PostgreSQL URL) beside a running server, closed at the end.
+func openStore(t *testing.T, db string) store.Store {
+	t.Helper()
+	var st store.Store
+	var err error
+	if strings.HasPrefix(db, "postgres") {
+		st, err = sqlstore.OpenPostgres(context.Background(), sqlstore.PostgresOptions{URL: db})
+	} else {
+		st, err = sqlstore.Open(context.Background(), sqlstore.Options{Path: db})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+var shownRef = regexp.MustCompile(`give them this reference: <code>([^<]+)</code>`)
+
+// postForm posts form to u as a browser does (no redirects followed, cookies given) and returns the
+// response, its body and the reference id the page shows the person ("" when it shows none).
+func postForm(t *testing.T, u string, form url.Values, cookies ...*http.Cookie) (*http.Response, string, string) {
+	t.Helper()
+	r, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	res, err := noRedirects.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	ref := ""
+	if m := shownRef.FindStringSubmatch(string(b)); m != nil {
+		ref = m[1]
+	}
+	return res, string(b), ref
+}
+
+// TestSignInLog drives real sign-ins at a running server, on SQLite and PostgreSQL, and reads each back
+// from the tenant's sign-in log: an accepted SAML sign-in, refusals (wrong audience, expired, unsigned,
+// replayed, another tenant's, garbage) with their codes, reasons and the reference the person saw,
+// password sign-ins refused and accepted. Another tenant's refusal lands in that tenant's log only.
+func TestSignInLog(t *testing.T) {
+	t.Parallel()
+	onBothStores(t, func(t *testing.T, db string) {
+		idp, _ := ssoTenant(t, db)
+		createTenant(t, db, "beta", "beta.com")
+		meta := filepath.Join(t.TempDir(), "idp.xml")
+		if err := os.WriteFile(meta, idp.Metadata(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, db, "sso", "set", "--tenant", "beta", "--metadata-file", meta, "--state", "active", "--exclude", "ops@beta.com")
+		mustRun(t, db, "sso", "set", "--tenant", "acme", "--exclude", "ops@acme.com")
+		st := openStore(t, db)
+		acme, _ := st.TenantBySlug(context.Background(), "acme")
+		beta, _ := st.TenantBySlug(context.Background(), "beta")
+		ops := &store.User{UserName: "ops@acme.com", Emails: []store.Email{{Value: "ops@acme.com", Primary: true}}, GivenName: "O", FamilyName: "P",
+			Country: "DE", Active: true, Source: store.SourceSCIM}
+		if err := st.CreateUser(context.Background(), acme.ID, ops, store.Audit{Operation: "create"}); err != nil {
+			t.Fatal(err)
+		}
+		const pw = "correct horse battery staple"
+		if _, msg, code := runStdin(t, pw+"\n", "user", "set-password", "--tenant", "acme", "ops@acme.com", "--db", db); code != 0 {
+			t.Fatalf("set-password: %s", msg)
+		}
+		srv := serveInProcess(t, db)
+		acs := func(slug string) string { return srv.url + "/saml/" + slug + "/acs" }
+		make := func(mutate func(*samltest.Response)) string {
+			r := samltest.Response{ACS: spBase + "/saml/acme/acs", Audience: spBase + "/saml/acme/metadata", NameID: "pat@acme.com",
+				Attrs: []samltest.Attr{{Name: samltest.ClaimEmail, Values: []string{"pat@acme.com"}}, {Name: samltest.ClaimCountry, Values: []string{"DE"}},
+					{Name: "FirstName", Values: []string{"Pat"}}, {Name: "LastName", Values: []string{"P"}}}}
+			if mutate != nil {
+				mutate(&r)
+			}
+			doc, err := idp.Make(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return samltest.Encode(doc)
+		}
+
+		// Accepted: the record carries the request's id (the X-Request-Id every answer carries).
+		good := make(nil)
+		res, body, _ := postForm(t, acs("acme"), url.Values{"SAMLResponse": {good}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("accepted sign-in: %d\n%s", res.StatusCode, body)
+		}
+		okRef := res.Header.Get("X-Request-Id")
+
+		type want struct {
+			name, slug, code, reason string
+			verified                 bool
+			ref                      string
+		}
+		var wants []want
+		for _, tc := range []struct {
+			name, slug, resp, code, reason string
+			verified                       bool
+		}{
+			{"wrong audience", "acme", make(func(r *samltest.Response) { r.Audience = "https://other.example/sp" }), "invalid", "audience", true},
+			{"expired", "acme", make(func(r *samltest.Response) { r.Now = time.Now().Add(-20 * time.Minute) }), "invalid", "expired", false},
+			{"unsigned", "acme", make(func(r *samltest.Response) { r.Sign = "none" }), "invalid", "signature", false},
+			{"replayed", "acme", good, "replay", "already used", true},
+			{"another tenant's", "beta", make(nil), "invalid", "", false},
+			{"garbage", "acme", samltest.Encode([]byte("<hello/>")), "guard", "refused before parsing", false},
+			{"not base64", "acme", "%%%", "request", "not valid base64", false},
+		} {
+			res, body, ref := postForm(t, acs(tc.slug), url.Values{"SAMLResponse": {tc.resp}})
+			if res.StatusCode < 400 || res.StatusCode >= 500 || ref == "" || ref != res.Header.Get("X-Request-Id") {
+				t.Fatalf("%s: status %d, reference %q shown\n%s", tc.name, res.StatusCode, ref, body)
+			}
+			wants = append(wants, want{tc.name, tc.slug, tc.code, tc.reason, tc.verified, ref})
+		}
+
+		// Password sign-ins: a wrong password, then the right one.
+		csrf, tok := csrfPair()
+		login := func(password string) (*http.Response, string, string) {
+			return postForm(t, srv.url+"/login", url.Values{"email": {"ops@acme.com"}, "password": {password}, "csrf": {tok}, "return_to": {"/me"}}, csrf)
+		}
+		res, body, pwRef := login("hunter2-not-it")
+		if res.StatusCode != http.StatusUnauthorized || pwRef == "" {
+			t.Fatalf("wrong password: %d, ref %q\n%s", res.StatusCode, pwRef, body)
+		}
+		res, body, _ = login(pw)
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("right password: %d\n%s", res.StatusCode, body)
+		}
+		pwOKRef := res.Header.Get("X-Request-Id")
+
+		recs, err := st.ListSignIns(context.Background(), store.SignInQuery{TenantID: acme.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byRef := map[string]store.SignInRecord{}
+		for _, r := range recs {
+			byRef[r.Ref] = r
+		}
+		betaRecs, err := st.ListSignIns(context.Background(), store.SignInQuery{TenantID: beta.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range betaRecs {
+			byRef["beta:"+r.Ref] = r
+		}
+		if len(recs) != 9 || len(betaRecs) != 1 {
+			t.Errorf("acme has %d records (want 9), beta %d (want 1): %+v", len(recs), len(betaRecs), recs)
+		}
+		if r, ok := byRef[okRef]; !ok || r.Outcome != store.SignInAccepted || r.Method != store.SignInSAML || r.Email != "pat@acme.com" ||
+			r.UserID == "" || !r.Verified || r.Issuer != "https://idp.test/acme" || r.ClientAddr != "127.0.0.1" || r.Code != "" {
+			t.Errorf("accepted sign-in %s: %+v", okRef, r)
+		}
+		for _, w := range wants {
+			key := w.ref
+			if w.slug == "beta" {
+				key = "beta:" + w.ref
+			}
+			r, ok := byRef[key]
+			if !ok {
+				t.Errorf("%s: no record under reference %s", w.name, w.ref)
+				continue
+			}
+			if r.Outcome != store.SignInRefused || r.Method != store.SignInSAML || r.Code != w.code || !strings.Contains(r.Reason, w.reason) ||
+				r.Verified != w.verified || r.UserID != "" || r.ClientAddr != "127.0.0.1" {
+				t.Errorf("%s: %+v; want code %s, reason with %q, verified %v", w.name, r, w.code, w.reason, w.verified)
+			}
+			if strings.Contains(r.Reason, "<") || len(r.Reason) > store.MaxSignInReason {
+				t.Errorf("%s: the reason holds markup or is too long: %q", w.name, r.Reason)
+			}
+		}
+		if r := byRef[pwRef]; r.Outcome != store.SignInRefused || r.Method != store.SignInPassword || r.Code != "password" ||
+			r.Email != "ops@acme.com" || r.Reason != "the password is wrong" {
+			t.Errorf("refused password sign-in %s: %+v", pwRef, r)
+		}
+		if r := byRef[pwOKRef]; r.Outcome != store.SignInAccepted || r.Method != store.SignInPassword || r.UserID != ops.ID {
+			t.Errorf("accepted password sign-in %s: %+v", pwOKRef, r)
+		}
+		for _, r := range recs {
+			for _, secret := range []string{pw, "hunter2-not-it", good[:40]} {
+				if strings.Contains(r.Reason+r.Email+r.Issuer, secret) {
+					t.Errorf("record %s holds %q", r.Ref, secret)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,292 @@
+package samlsp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/scimsso/scimsso/internal/safefetch"
+	"github.com/scimsso/scimsso/store"
+)
+
+// IdP metadata given by URL is fetched again every RefresherConfig.Interval (SPEC.md "Admins"): by one
+// replica at a time, the one whose store.ClaimMetadataFetch wins. New signing certificates are added
+// at once, one gone from the metadata is removed only while the metadata lists a valid one, a new
+// entity ID or SSO URL is applied; the change is stored with PutSSOSettings as the system's
+// (store.ActorSystem), so the admin audit shows it. A failure (unreachable, refused address, not
+// metadata) changes nothing and is recorded for the console (store.MetadataFetch). Every tenant's
+// certificates expiring within store.CertificateWarning are announced once, by an
+// sso.certificate_expiring event, whether its metadata came by URL or as a file.
+
+// DefaultRefreshInterval is how often a tenant's metadata is fetched again unless told otherwise.
+const DefaultRefreshInterval = 6 * time.Hour
+
+// RefresherConfig configures NewRefresher.
+type RefresherConfig struct {
+	Store  store.Store
+	Logger *zap.Logger
+	// Policy says where metadata may be fetched from (safefetch: https to public addresses; loopback
+	// only with its logged setting).
+	Policy safefetch.Policy
+	// Interval is how often each tenant is refreshed; 0: DefaultRefreshInterval.
+	Interval time.Duration
+	// Now is the clock of certificate validity; nil: time.Now. The schedule is the store's clock.
+	Now func() time.Time
+}
+
+// Refresher refreshes tenants' IdP metadata. It is safe for concurrent use; several replicas may each
+// run one on the same store.
+type Refresher struct {
+	st       store.Store
+	log      *zap.Logger
+	fetch    *safefetch.Fetcher
+	interval time.Duration
+	now      func() time.Time
+}
+
+// NewRefresher returns a Refresher; Store and Logger are required.
+func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("samlsp: refresher: Store is required")
+	case cfg.Logger == nil:
+		return nil, errors.New("samlsp: refresher: Logger is required")
+	case cfg.Interval < 0:
+		return nil, errors.New("samlsp: refresher: Interval may not be negative")
+	}
+	r := &Refresher{st: cfg.Store, log: cfg.Logger, fetch: safefetch.NewFetcher(cfg.Policy), interval: cfg.Interval, now: cfg.Now}
+	if r.interval == 0 {
+		r.interval = DefaultRefreshInterval
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r, nil
+}
+
+// RefreshResult is what one refresh did.
+type RefreshResult struct {
+	Fetched bool     // the metadata was fetched and read (the tenant has an IdPMetadataURL)
+	Changed bool     // the settings were changed (and stored)
+	Added   []string // fingerprints of the certificates added
+	Removed []string // fingerprints of the certificates removed
+	// Kept are fingerprints of certificates the metadata no longer lists that were kept, because it
+	// lists no valid certificate.
+	Kept      []string
+	Announced []string // fingerprints announced as expiring by this refresh
+}
+
+// Run refreshes what is due every tick until ctx ends. Failures are logged; the next tick tries again.
+func (r *Refresher) Run(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		if _, err := r.RefreshDue(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("metadata refresh", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RefreshDue refreshes every tenant with SSO settings whose refresh is due and which this call claims
+// (store.ClaimMetadataFetch), and returns how many it refreshed. A tenant's failure is recorded for it
+// and does not stop the others; only a failure to list them is returned.
+func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
+	ts, err := r.st.ListTenants(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("samlsp: refresh: %w", err)
+	}
+	n := 0
+	for _, t := range ts {
+		set, err := r.st.SSOSettings(ctx, t.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && set.IdPMetadataURL == "" && len(set.IdPCertificatesPEM) == 0) {
+			continue // nothing to fetch, no certificate to watch
+		}
+		if err != nil {
+			r.log.Warn("metadata refresh: settings", zap.String("tenant", t.Slug), zap.Error(err))
+			continue
+		}
+		claimed, err := r.st.ClaimMetadataFetch(ctx, t.ID, r.interval, false)
+		if err != nil {
+			r.log.Warn("metadata refresh: claim", zap.String("tenant", t.Slug), zap.Error(err))
+			continue
+		}
+		if !claimed {
+			continue
+		}
+		n++
+		if _, err := r.refresh(ctx, &t); err != nil && !errors.Is(err, ErrNoMetadataURL) {
+			r.log.Warn("metadata refresh failed", zap.String("tenant", t.Slug), zap.Error(err))
+		}
+	}
+	return n, nil
+}
+
+// Refresh fetches the tenant's metadata now, whatever the schedule (the console's, the management
+// API's and `sso refresh-metadata`'s "refresh now"), and returns what it did. The error says why the
+// fetch or the change failed, in words fit for the tenant's admin (no internal detail); nothing is
+// changed then. ErrNotFound (wrapped) for an unknown tenant.
+func (r *Refresher) Refresh(ctx context.Context, tenantID string) (*RefreshResult, error) {
+	t, err := r.st.TenantByID(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("samlsp: refresh: %w", err)
+	}
+	if _, err := r.st.ClaimMetadataFetch(ctx, t.ID, r.interval, true); err != nil {
+		return nil, fmt.Errorf("samlsp: refresh: %w", err)
+	}
+	return r.refresh(ctx, t)
+}
+
+// ErrNoMetadataURL is Refresh's error for a tenant whose metadata did not come from a URL: its
+// certificates were still checked for expiry.
+var ErrNoMetadataURL = errors.New("the tenant's IdP metadata was not given by URL")
+
+// refresh does one claimed refresh of tenant t: fetch, read and apply the metadata when it has a URL,
+// record the outcome, announce expiring certificates.
+func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*RefreshResult, error) {
+	res := &RefreshResult{}
+	set, err := r.st.SSOSettings(ctx, t.ID)
+	if err != nil {
+		return res, fmt.Errorf("samlsp: refresh: %w", err)
+	}
+	var ferr error
+	if set.IdPMetadataURL != "" {
+		url := set.IdPMetadataURL
+		ferr = r.apply(ctx, t, url, res)
+		failure := ""
+		next := r.interval
+		if ferr != nil {
+			failure = ferr.Error()
+			next = min(r.interval, 30*time.Minute) // a passing failure should not last hours
+			r.log.Warn("IdP metadata refresh failed", zap.String("tenant", t.Slug), zap.String("reason", failure))
+		} else {
+			r.log.Info("IdP metadata refreshed", zap.String("tenant", t.Slug), zap.Bool("changed", res.Changed),
+				zap.Strings("added", res.Added), zap.Strings("removed", res.Removed), zap.Strings("kept", res.Kept))
+		}
+		if err := r.st.FinishMetadataFetch(ctx, t.ID, url, failure, next); err != nil {
+			return res, fmt.Errorf("samlsp: refresh: %w", err)
+		}
+	} else {
+		ferr = ErrNoMetadataURL
+	}
+	if err := r.announce(ctx, t, res); err != nil {
+		return res, err
+	}
+	return res, ferr
+}
+
+// apply fetches and reads the metadata at url and stores what changed, retrying once when the
+// settings changed meanwhile.
+func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res *RefreshResult) error {
+	b, err := r.fetch.Get(ctx, url)
+	if err != nil {
+		return fmt.Errorf("fetching the metadata: %v", err)
+	}
+	idp, err := ParseIdPMetadata(b)
+	if err != nil {
+		return fmt.Errorf("reading the metadata: %v", err)
+	}
+	listed := make([]store.IdPCertificate, 0, len(idp.CertificatesPEM))
+	for _, p := range idp.CertificatesPEM {
+		c, err := store.ParseIdPCertificate(p)
+		if err != nil {
+			return fmt.Errorf("reading the metadata: %v", err)
+		}
+		listed = append(listed, *c)
+	}
+	res.Fetched = true
+	ctx = store.WithActor(ctx, store.Actor{Kind: store.ActorSystem, Name: "IdP metadata refresh"})
+	for attempt := 0; ; attempt++ {
+		set, err := r.st.SSOSettings(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		if set.IdPMetadataURL != url {
+			return nil // the URL changed meanwhile: the next refresh fetches the new one
+		}
+		held, _ := set.IdPCertificates()
+		next := store.MergeIdPCertificates(set.IdPCertificatesPEM, listed, r.now())
+		res.Added, res.Removed, res.Kept = diff(held, listed, next)
+		if slices.Equal(next, set.IdPCertificatesPEM) && set.IdPEntityID == idp.EntityID && set.IdPSSOURL == idp.SSOURL {
+			return nil
+		}
+		set.IdPCertificatesPEM, set.IdPEntityID, set.IdPSSOURL = next, idp.EntityID, idp.SSOURL
+		if err := set.Validate(); err != nil {
+			return fmt.Errorf("the metadata would make the settings invalid: %v", err)
+		}
+		err = r.st.PutSSOSettings(ctx, t.ID, set)
+		if errors.Is(err, store.ErrVersionMismatch) && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		res.Changed = true
+		return nil
+	}
+}
+
+// diff names, by fingerprint, the certificates added to held, removed from it, and kept though the
+// metadata (listed) no longer has them, to reach next.
+func diff(held, listed []store.IdPCertificate, next []string) (added, removed, kept []string) {
+	inNext := map[string]bool{}
+	for _, p := range next {
+		if c, err := store.ParseIdPCertificate(p); err == nil {
+			inNext[c.Fingerprint] = true
+		}
+	}
+	inHeld, inListed := map[string]bool{}, map[string]bool{}
+	for _, c := range listed {
+		inListed[c.Fingerprint] = true
+	}
+	for _, c := range held {
+		inHeld[c.Fingerprint] = true
+		switch {
+		case !inNext[c.Fingerprint]:
+			removed = append(removed, c.Fingerprint)
+		case !inListed[c.Fingerprint]:
+			kept = append(kept, c.Fingerprint)
+		}
+	}
+	for _, c := range listed {
+		if !inHeld[c.Fingerprint] && inNext[c.Fingerprint] {
+			added = append(added, c.Fingerprint)
+			inHeld[c.Fingerprint] = true
+		}
+	}
+	return added, removed, kept
+}
+
+// announce records an sso.certificate_expiring event for each of the tenant's certificates that
+// expires within store.CertificateWarning and was not announced before.
+func (r *Refresher) announce(ctx context.Context, t *store.Tenant, res *RefreshResult) error {
+	set, err := r.st.SSOSettings(ctx, t.ID)
+	if err != nil {
+		return fmt.Errorf("samlsp: refresh: %w", err)
+	}
+	certs, _ := set.IdPCertificates()
+	now := r.now()
+	for _, c := range certs {
+		if !c.Expiring(now) {
+			continue
+		}
+		done, err := r.st.AnnounceCertificateExpiring(ctx, t.ID, store.CertificateObject{Fingerprint: c.Fingerprint, Subject: c.Subject, NotAfter: c.NotAfter})
+		if err != nil {
+			return fmt.Errorf("samlsp: refresh: %w", err)
+		}
+		if done {
+			res.Announced = append(res.Announced, c.Fingerprint)
+			r.log.Warn("IdP certificate expiring", zap.String("tenant", t.Slug), zap.String("fingerprint", c.Fingerprint),
+				zap.Time("not_after", c.NotAfter))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,348 @@
+package samlsp_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/scimsso/scimsso/internal/pgtest"
+	"github.com/scimsso/scimsso/internal/safefetch"
+	"github.com/scimsso/scimsso/samlsp"
+	"github.com/scimsso/scimsso/samlsp/samltest"
+	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
+	"github.com/scimsso/scimsso/store/storetest"
+)
+
+// metadataServer is an IdP's metadata URL over TLS whose document the test changes, counting fetches.
+type metadataServer struct {
+	srv     *httptest.Server
+	doc     atomic.Pointer[[]byte]
+	status  atomic.Int64 // 0: 200 with doc
+	fetches atomic.Int64
+}
+
+func newMetadataServer(t *testing.T) *metadataServer {
+	m := &metadataServer{}
+	m.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.fetches.Add(1)
+		if s := m.status.Load(); s != 0 {
+			w.WriteHeader(int(s))
+			return
+		}
+		w.Write(*m.doc.Load())
+	}))
+	t.Cleanup(m.srv.Close)
+	return m
+}
+
+func (m *metadataServer) serve(doc []byte) { m.doc.Store(&doc); m.status.Store(0) }
+
+// policy trusts the server's certificate and allows loopback, where httptest listens.
+func (m *metadataServer) policy() safefetch.Policy {
+	pool := x509.NewCertPool()
+	pool.AddCert(m.srv.Certificate())
+	return safefetch.Policy{AllowHTTPLoopback: true, LoopbackSetting: "test", RootCAs: pool}
+}
+
+func newIdP(t *testing.T, entityID string, notBefore, notAfter time.Time) *samltest.IdP {
+	t.Helper()
+	idp, err := samltest.New(entityID, "https://idp.example/sso", notBefore, notAfter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idp
+}
+
+func fingerprint(t *testing.T, idp *samltest.IdP) string {
+	t.Helper()
+	c, err := store.ParseIdPCertificate(idp.CertPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Fingerprint
+}
+
+// refreshBackends runs test on a SQLite file and on PostgreSQL, each store on clock.
+func refreshBackends(t *testing.T, test func(t *testing.T, open func() store.Store, clock *storetest.Clock)) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			clock := storetest.NewClock(time.Now())
+			path, url := filepath.Join(t.TempDir(), "s.db"), ""
+			if backend == "postgres" {
+				url = pgtest.URL(t)
+			}
+			open := func() store.Store {
+				var st store.Store
+				var err error
+				if url != "" {
+					st, err = sqlstore.OpenPostgres(context.Background(), sqlstore.PostgresOptions{URL: url, Now: clock.Now})
+				} else {
+					st, err = sqlstore.Open(context.Background(), sqlstore.Options{Path: path, Now: clock.Now})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				return st
+			}
+			test(t, open, clock)
+		})
+	}
+}
+
+// TestMetadataRefresh: a tenant's metadata given by URL is fetched again when due: a new certificate is
+// added at once, the old one removed once the metadata lists a valid one, never the last working
+// one; a new entity ID and SSO URL are applied; a server that fails or sends no metadata, and a URL
+// at a private address, change nothing and are recorded; a certificate expiring soon is announced
+// once; two replicas due at once fetch once.
+func TestMetadataRefresh(t *testing.T) {
+	refreshBackends(t, func(t *testing.T, open func() store.Store, clock *storetest.Clock) {
+		st := open()
+		now := time.Now()
+		a := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(365*24*time.Hour))
+		b := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(2*365*24*time.Hour))
+		md := newMetadataServer(t)
+		tn := &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"acme.com"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+		if err := st.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		set := store.DefaultSSOSettings()
+		set.State, set.IdPEntityID, set.IdPSSOURL = store.SSOActive, a.EntityID, a.SSOURL
+		set.IdPCertificatesPEM, set.IdPMetadataURL = []string{a.CertPEM()}, md.srv.URL+"/metadata"
+		if err := st.PutSSOSettings(ctx, tn.ID, set); err != nil {
+			t.Fatal(err)
+		}
+		const interval = 6 * time.Hour
+		newRefresher := func(st store.Store, p safefetch.Policy) *samlsp.Refresher {
+			r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: p, Interval: interval})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		r := newRefresher(st, md.policy())
+		certs := func() []string {
+			t.Helper()
+			s, err := st.SSOSettings(ctx, tn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := s.IdPCertificates()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, c := range cs {
+				out = append(out, c.Fingerprint)
+			}
+			return out
+		}
+		due := func(want int) {
+			t.Helper()
+			n, err := r.RefreshDue(ctx)
+			if err != nil || n != want {
+				t.Fatalf("RefreshDue = %d, %v; want %d", n, err, want)
+			}
+		}
+		fetch := func() *store.MetadataFetch {
+			t.Helper()
+			f, err := st.MetadataFetch(ctx, tn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		fa, fb := fingerprint(t, a), fingerprint(t, b)
+
+		// The IdP publishes its next key beside the current one: added at once.
+		md.serve(a.Metadata(b.Cert))
+		due(1)
+		if got := certs(); !slices.Equal(got, []string{fa, fb}) {
+			t.Fatalf("after the new key was published: %v, want [a b]", got)
+		}
+		due(0) // not due again before the interval
+		if f := fetch(); f.LastError != "" || f.LastOKAt.IsZero() || !f.NextAt.Equal(clock.Now().Add(interval).Truncate(time.Microsecond)) {
+			t.Errorf("fetch state %+v", f)
+		}
+
+		// The old key is gone from the metadata, which lists a valid one: removed.
+		clock.Add(interval)
+		md.serve(b.Metadata())
+		due(1)
+		if got := certs(); !slices.Equal(got, []string{fb}) {
+			t.Fatalf("after the old key was withdrawn: %v, want [b]", got)
+		}
+
+		// Metadata listing only an expired certificate never takes the working one away.
+		expired := newIdP(t, "https://idp.example/acme", now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+		res, err := r.Refresh(ctx, tn.ID)
+		if err != nil || res.Changed {
+			t.Fatalf("Refresh with nothing new = %+v, %v", res, err)
+		}
+		md.serve(expired.Metadata())
+		res, err = r.Refresh(ctx, tn.ID)
+		if err != nil || !slices.Equal(res.Kept, []string{fb}) || len(res.Removed) != 0 {
+			t.Fatalf("Refresh with only an expired certificate = %+v, %v", res, err)
+		}
+		if got := certs(); !slices.Equal(got, []string{fb, fingerprint(t, expired)}) {
+			t.Fatalf("after metadata of an expired key only: %v, want [b expired]", got)
+		}
+
+		// A new entity ID and SSO URL are applied (with a valid key: the expired one goes).
+		moved, err := samltest.New("https://idp.example/acme-2", "https://idp.example/sso-2", now.Add(-time.Hour), now.Add(365*24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md.serve(moved.Metadata(b.Cert))
+		if _, err := r.Refresh(ctx, tn.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := st.SSOSettings(ctx, tn.ID)
+		if got.IdPEntityID != "https://idp.example/acme-2" || got.IdPSSOURL != "https://idp.example/sso-2" || len(got.IdPCertificatesPEM) != 2 {
+			t.Fatalf("after the IdP moved: %+v", got)
+		}
+		version := got.Version
+
+		// Failures change nothing and are recorded; the next try comes sooner.
+		okAt := fetch().LastOKAt
+		for _, tc := range []struct {
+			name   string
+			setup  func()
+			reason string
+		}{
+			{"HTTP 500", func() { md.status.Store(http.StatusInternalServerError) }, "HTTP 500"},
+			{"not metadata", func() { md.serve([]byte("<html>maintenance</html>")) }, "reading the metadata"},
+			{"a DOCTYPE", func() { md.serve([]byte(`<!DOCTYPE x [<!ENTITY e "e">]><x/>`)) }, "DOCTYPE"},
+		} {
+			tc.setup()
+			if _, err := r.Refresh(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), tc.reason) {
+				t.Errorf("%s: Refresh = %v", tc.name, err)
+			}
+			f := fetch()
+			if !strings.Contains(f.LastError, tc.reason) || !f.LastOKAt.Equal(okAt) || !f.NextAt.Before(clock.Now().Add(time.Hour)) {
+				t.Errorf("%s: fetch state %+v", tc.name, f)
+			}
+			if s, _ := st.SSOSettings(ctx, tn.ID); s.Version != version {
+				t.Errorf("%s: the settings changed (version %d, was %d)", tc.name, s.Version, version)
+			}
+		}
+
+		// A URL at a private address is refused before any connection, whatever the policy allows.
+		got.IdPMetadataURL = "https://10.0.0.7/metadata"
+		if err := st.PutSSOSettings(ctx, tn.ID, got); err != nil {
+			t.Fatal(err)
+		}
+		before := md.fetches.Load()
+		if _, err := r.Refresh(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "private address") {
+			t.Errorf("private URL: %v", err)
+		}
+		if f := fetch(); !strings.Contains(f.LastError, "private address") || md.fetches.Load() != before {
+			t.Errorf("private URL: fetch state %+v", f)
+		}
+		// Without the loopback setting, the test server itself (127.0.0.1) is refused the same way.
+		got, _ = st.SSOSettings(ctx, tn.ID)
+		got.IdPMetadataURL = md.srv.URL + "/metadata"
+		if err := st.PutSSOSettings(ctx, tn.ID, got); err != nil {
+			t.Fatal(err)
+		}
+		strict := md.policy()
+		strict.AllowHTTPLoopback = false
+		if _, err := newRefresher(st, strict).Refresh(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "loopback") || md.fetches.Load() != before {
+			t.Errorf("loopback without the setting: %v", err)
+		}
+
+		// Two replicas, due at once: one fetch.
+		md.serve(moved.Metadata(b.Cert))
+		clock.Add(interval)
+		other := newRefresher(open(), md.policy())
+		before = md.fetches.Load()
+		var wg sync.WaitGroup
+		var refreshed atomic.Int64
+		for _, rr := range []*samlsp.Refresher{r, other, r, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := rr.RefreshDue(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				refreshed.Add(int64(n))
+			}()
+		}
+		wg.Wait()
+		if n := md.fetches.Load() - before; n != 1 || refreshed.Load() != 1 {
+			t.Errorf("4 racing refreshes on 2 replicas fetched %d times, refreshed %d, want 1", n, refreshed.Load())
+		}
+	})
+}
+
+// TestCertificateExpiringAnnounced: a certificate expiring within 30 days is announced by one
+// sso.certificate_expiring event, whatever the number of refreshes; one that is not, by none.
+func TestCertificateExpiringAnnounced(t *testing.T) {
+	refreshBackends(t, func(t *testing.T, open func() store.Store, clock *storetest.Clock) {
+		st := open()
+		now := time.Now()
+		soon := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(10*24*time.Hour))
+		later := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(300*24*time.Hour))
+		md := newMetadataServer(t)
+		md.serve(soon.Metadata(later.Cert))
+		tn := &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"acme.com"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+		if err := st.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		set := store.DefaultSSOSettings()
+		set.State, set.IdPEntityID, set.IdPSSOURL = store.SSOActive, soon.EntityID, soon.SSOURL
+		set.IdPCertificatesPEM, set.IdPMetadataURL = []string{soon.CertPEM()}, md.srv.URL+"/metadata"
+		if err := st.PutSSOSettings(ctx, tn.ID, set); err != nil {
+			t.Fatal(err)
+		}
+		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: md.policy(), Interval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := r.RefreshDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Refresh(ctx, tn.ID); err != nil {
+				t.Fatal(err)
+			}
+			clock.Add(time.Hour)
+		}
+		evs, err := st.ListEvents(ctx, store.EventQuery{Types: []string{store.EventSSOCertificateExpiring}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 1 {
+			t.Fatalf("%d sso.certificate_expiring events, want 1", len(evs))
+		}
+		var c store.CertificateObject
+		if err := json.Unmarshal(evs[0].Data, &c); err != nil || c.Fingerprint != fingerprint(t, soon) || c.Tenant != "acme" ||
+			!c.NotAfter.Equal(soon.Cert.NotAfter.UTC()) {
+			t.Errorf("event data %s: %+v, %v", evs[0].Data, c, err)
+		}
+		// A tenant whose metadata came as a file has its certificates watched too; Refresh says there is
+		// nothing to fetch.
+		s, _ := st.SSOSettings(ctx, tn.ID)
+		s.IdPMetadataURL = ""
+		if err := st.PutSSOSettings(ctx, tn.ID, s); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Refresh(ctx, tn.ID); !errors.Is(err, samlsp.ErrNoMetadataURL) {
+			t.Errorf("Refresh without a URL: %v", err)
+		}
+	})
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// IdP metadata given by URL (SSOSettings.IdPMetadataURL) is fetched again periodically by one replica
+// at a time, which takes the fetch with ClaimMetadataFetch (SPEC.md "Admins": "IdP metadata given by
+// URL is fetched again periodically; new certificates are added before old ones go; certificates
+// expiring within 30 days are shown in the console and announced by an event").
+
+// EventSSOCertificateExpiring is the event of an IdP signing certificate of a tenant that expires
+// within CertificateWarning: recorded once per certificate (AnnounceCertificateExpiring), its data a
+// CertificateObject.
+const EventSSOCertificateExpiring = "sso.certificate_expiring"
+
+// CertificateWarning is how long before its expiry an IdP certificate is announced and shown.
+const CertificateWarning = 30 * 24 * time.Hour
+
+// MetadataFetch is the state of the periodic fetch of a tenant's IdP metadata, as the console shows it.
+type MetadataFetch struct {
+	TenantID string
+	URL      string    // the URL last fetched
+	NextAt   time.Time // when the next fetch is due
+	LastAt   time.Time // when it was last tried; zero: never
+	LastOKAt time.Time // when a fetch last succeeded; zero: never
+	// LastError says why the last try failed (unreachable, refused address, not metadata); "" when it
+	// succeeded. A failed fetch changes no setting.
+	LastError string
+}
+
+// CertificateObject is an IdP signing certificate as the sso.certificate_expiring event shows it.
+type CertificateObject struct {
+	Tenant      string    `json:"tenant"`      // the tenant's slug
+	Fingerprint string    `json:"fingerprint"` // SHA-256 of the DER, lower-case hex
+	Subject     string    `json:"subject"`
+	NotAfter    time.Time `json:"not_after"`
+}
+
+// MetadataFetchStore is the periodic metadata fetch's part of the Store.
+type MetadataFetchStore interface {
+	// ClaimMetadataFetch takes the tenant's next fetch of its IdP metadata: when its fetch is due at
+	// the store's time (or none was ever recorded), or force is set, it moves the next fetch to lease
+	// after now and returns true; otherwise it changes nothing and returns false. The check and the move
+	// are one conditional UPDATE, so of concurrent claims of one due fetch, from any replica, exactly
+	// one returns true. ErrNotFound for an unknown tenant.
+	ClaimMetadataFetch(ctx context.Context, tenantID string, lease time.Duration, force bool) (bool, error)
+	// FinishMetadataFetch records the outcome of a fetch of url at the store's time: failure "" for a
+	// success (LastOKAt moves), else why it failed (cut to a few hundred bytes); the next fetch is due
+	// next after now. ErrNotFound for an unknown tenant.
+	FinishMetadataFetch(ctx context.Context, tenantID, url, failure string, next time.Duration) error
+	// MetadataFetch returns the tenant's fetch state, or ErrNotFound when none was ever claimed.
+	MetadataFetch(ctx context.Context, tenantID string) (*MetadataFetch, error)
+	// AnnounceCertificateExpiring records an sso.certificate_expiring event for the tenant's
+	// certificate c (c.Tenant is filled in), unless one was recorded for that fingerprint before, and
+	// reports whether it recorded it; the check and the event are one transaction, so a certificate is
+	// announced once, whichever replica sees it first. ErrNotFound for an unknown tenant.
+	AnnounceCertificateExpiring(ctx context.Context, tenantID string, c CertificateObject) (bool, error)
+}
+
+// IdPCertificate is what the console shows of one of a tenant's IdP signing certificates.
+type IdPCertificate struct {
+	PEM         string
+	Fingerprint string // SHA-256 of the DER, lower-case hex
+	Subject     string
+	NotBefore   time.Time
+	NotAfter    time.Time
+}
+
+// Valid reports whether the certificate is within its validity at now.
+func (c *IdPCertificate) Valid(now time.Time) bool {
+	return !now.Before(c.NotBefore) && now.Before(c.NotAfter)
+}
+
+// Expiring reports whether the certificate expires within CertificateWarning of now (or has expired).
+func (c *IdPCertificate) Expiring(now time.Time) bool {
+	return c.NotAfter.Before(now.Add(CertificateWarning))
+}
+
+// ParseIdPCertificate reads one PEM certificate of SSOSettings.IdPCertificatesPEM.
+func ParseIdPCertificate(p string) (*IdPCertificate, error) {
+	b, _ := pem.Decode([]byte(p))
+	if b == nil || b.Type != "CERTIFICATE" {
+		return nil, errors.New("not a PEM certificate")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	fp := sha256.Sum256(c.Raw)
+	return &IdPCertificate{PEM: p, Fingerprint: hex.EncodeToString(fp[:]), Subject: c.Subject.String(),
+		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC()}, nil
+}
+
+// IdPCertificates returns s's IdP signing certificates, in order, each read; a certificate that does
+// not parse is an error naming its position.
+func (s *SSOSettings) IdPCertificates() ([]IdPCertificate, error) {
+	out := make([]IdPCertificate, 0, len(s.IdPCertificatesPEM))
+	for i, p := range s.IdPCertificatesPEM {
+		c, err := ParseIdPCertificate(p)
+		if err != nil {
+			return nil, fmt.Errorf("IdP certificate %d: %w", i+1, err)
+		}
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
+// MergeIdPCertificates returns the certificates a tenant keeps when its IdP's metadata now lists
+// listed (PEM): every listed certificate not held yet is added at once (a rollover's new key is
+// trusted before the IdP signs with it); a held certificate the metadata no longer lists is removed
+// only when the metadata lists at least one certificate valid at now, so that the tenant is never
+// left without a certificate that works. Certificates compare by fingerprint; order is held first,
+// then the new ones as listed.
+func MergeIdPCertificates(held []string, listed []IdPCertificate, now time.Time) []string {
+	in := map[string]bool{}
+	anyValid := false
+	for _, c := range listed {
+		in[c.Fingerprint] = true
+		anyValid = anyValid || c.Valid(now)
+	}
+	var out []string
+	have := map[string]bool{}
+	for _, p := range held {
+		c, err := ParseIdPCertificate(p)
+		if err != nil {
+			continue // not a certificate: never a working one
+		}
+		have[c.Fingerprint] = true
+		if in[c.Fingerprint] || !anyValid {
+			out = append(out, p)
+		}
+	}
+	for _, c := range listed {
+		if !have[c.Fingerprint] {
+			have[c.Fingerprint] = true
+			out = append(out, c.PEM)
+		}
+	}
+	return out
+}
