@@ -68,7 +68,7 @@ func TestSetupLinkOpens(t *testing.T) {
 	}
 	contains(t, "overview", body, "signed in as a setup link", "active")
 	acts := h.actions(h.Tenant)
-	if acts[0].Action != store.ActionSetupLinkUsed || acts[0].Actor.Kind != store.ActorSetupLink {
+	if acts[0].Action != store.ActionSetupLinkUsed || acts[0].Actor.Kind != store.ActorSetupLink || acts[0].Actor.ID != acts[0].Target || acts[0].Target == "" {
 		t.Fatalf("audit %+v", acts[0])
 	}
 
@@ -271,4 +271,32 @@ func tamper(v string) string {
 		return "B" + v[1:]
 	}
 	return "A" + v[1:]
+}
+
+// TestAdminSignsInToConsole: a tenant admin without any session opens the console, is sent to sign
+// in (email first, then the IdP) and lands back on the console.
+func TestAdminSignsInToConsole(t *testing.T) {
+	h := newHarness(t)
+	u := h.ScimUser("ada@acme.com", "", true)
+	if err := h.St.SetAdmin(ctx, h.Tenant.ID, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	b := h.Browser()
+	res, _ := h.get(b, "/admin/acme/")
+	loc := res.Header.Get("Location")
+	f := h.Form(b, loc, "/login")
+	f.Values.Set("email", "ada@acme.com")
+	res, body := h.Submit(b, f, nil)
+	if res.StatusCode != http.StatusFound {
+		t.Fatalf("POST /login: %d\n%s", res.StatusCode, body)
+	}
+	id, _ := h.IdpRequest(res)
+	res = h.Post(b, "acme", h.Response("acme", id, signintest.Person("ada@acme.com", "Ada", "Admin"), nil), f.Values.Get("return_to"))
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/acme/" {
+		t.Fatalf("ACS: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	res, body = h.get(b, "/admin/acme/")
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "signed in as ada@acme.com") {
+		t.Fatalf("console: %d\n%s", res.StatusCode, body)
+	}
 }

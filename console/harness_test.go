@@ -33,7 +33,7 @@ type harness struct {
 	Other *store.Tenant // globex
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{Harness: signintest.New(t, nil)} // acme: SSO active with the test IdP
 	h.Other = h.AddTenant("globex", "globex.com")

@@ -145,7 +145,8 @@ type AdminStore interface {
 	// UseSetupLink uses up the link whose secret hashes to hash and stores s (IDHash and ExpiresAt
 	// set by the caller) as a console session of the link's tenant with the link's scopes, in one
 	// transaction, and returns the link. ErrNotFound if there is no such link, or it has expired or
-	// was used; of concurrent calls for one link exactly one succeeds.
+	// was used; of concurrent calls for one link exactly one succeeds. A setup-link actor without an
+	// ID in ctx is recorded as the link used.
 	UseSetupLink(ctx context.Context, hash []byte, s *AdminSession) (*SetupLink, error)
 
 	// CreateAdminSession stores s (a tenant admin's) with the store's time as its creation time.

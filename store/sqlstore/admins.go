@@ -194,6 +194,10 @@ func (s *Store) UseSetupLink(ctx context.Context, hash []byte, ss *store.AdminSe
 		}
 		ss.TenantID, ss.UserID, ss.SetupLinkID, ss.CreatedAt = l.TenantID, "", l.ID, fromMicros(micros(now))
 		ss.Scopes = append([]string(nil), l.Scopes...)
+		if who := store.ActorOf(ctx); who.Kind == store.ActorSetupLink && who.ID == "" {
+			// The console knows the link only by its secret until it is used: name it now.
+			ctx = store.WithActor(ctx, store.Actor{Kind: store.ActorSetupLink, ID: l.ID, Name: who.Name})
+		}
 		return s.audit(ctx, tx, now, l.TenantID, store.ActionSetupLinkUsed, l.ID, store.NewSetupLinkAuditObject(&before), store.NewSetupLinkAuditObject(l))
 	})
 	if err != nil {

@@ -75,7 +75,9 @@ func testAdminAudit(t *testing.T, s store.Store, clock *Clock) {
 			}},
 		{store.ActionAdminRemoved, func() string { return u.ID }, func() error { return s.SetAdmin(actx, tn.ID, u.ID, false) }, nil},
 		{store.ActionAPIKeyCreated, func() string { return key.ID }, func() error { return s.CreateAPIKey(actx, key) },
-			func() error { return s.CreateAPIKey(actx, &store.APIKey{Name: "copy", Scopes: []string{store.ScopeManage}, Hash: apiHash}) }},
+			func() error {
+				return s.CreateAPIKey(actx, &store.APIKey{Name: "copy", Scopes: []string{store.ScopeManage}, Hash: apiHash})
+			}},
 		{store.ActionAPIKeyRevoked, func() string { return key.ID }, func() error { return s.RevokeAPIKey(actx, key.ID) },
 			func() error { return s.RevokeAPIKey(actx, key.ID) }},
 		{store.ActionWebhookAdded, func() string { return hook.ID }, func() error { return s.CreateWebhook(actx, hook) }, nil},
