@@ -121,7 +121,7 @@ func TestTenantAdminEntry(t *testing.T) {
 		t.Fatalf("admin: %d\n%s", res.StatusCode, body)
 	}
 	contains(t, "overview", body, "signed in as ada@acme.com")
-	wantNav(t, body, "Overview", "SSO")
+	wantNav(t, body, "Overview", "SSO", "SCIM", "People", "Teams", "Sign-in log", "Audit")
 	for _, path := range []string{"/admin/globex/", "/admin/nope/"} {
 		res, body := h.get(admin, path)
 		if res.StatusCode != http.StatusNotFound || stripRef(body) != stripRef(notFound) {
