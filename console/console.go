@@ -197,7 +197,7 @@ func (s *Server) guard(method, scope string, multipart int64, fn handlerFunc) ht
 			s.failed(w, r, "console actor", err)
 			return
 		}
-		if actor == nil { // a tenant admin's session whose user went: the session goes too
+		if actor == nil { // a tenant admin's session whose user was deactivated or is gone: refused
 			s.notFound(w, r)
 			return
 		}
@@ -452,11 +452,11 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data any
 // overviewView is the overview page's data.
 type overviewView struct {
 	view
-	State          string
-	IdPEntityID    string
-	SessionEnds    time.Time
-	Warnings       []string
-	HasSSO, HasAll bool
+	State       string
+	IdPEntityID string
+	SessionEnds time.Time
+	Warnings    []string
+	HasSSO      bool
 }
 
 // overview is the console's first page: the tenant, its SSO state, and what to do next.

@@ -34,7 +34,6 @@ func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
 		s.failed(w, r, "setup link page", err)
 		return
 	}
-	w.Header().Set("Referrer-Policy", "no-referrer")
 	s.render(w, http.StatusOK, "setup", setupView{View: page.View{Title: "Set up single sign-on", Ref: page.Ref(r)},
 		Action: "/setup/" + url.PathEscape(token), CSRF: tok})
 }

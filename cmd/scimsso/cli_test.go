@@ -218,6 +218,8 @@ func TestOnlySomeCommandsCreateADatabase(t *testing.T) {
 		{"team", "list", "--tenant", "acme"},
 		{"department-map", "import", "--tenant", "acme", "departments.csv"},
 		{"user", "set-password", "--tenant", "acme", "admin@acme.com"},
+		{"user", "set-admin", "--tenant", "acme", "admin@acme.com"},
+		{"setup-link", "--tenant", "acme"},
 		{"audit", "--tenant", "acme"},
 		{"sso", "test-link", "--tenant", "acme"},
 		{"secrets", "rotate", "--secret-key-file", "keys"},
