@@ -12,35 +12,12 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// Setup links, tenant admins and the admin audit log: the part of the store Config.Admins holds.
+// Setup links, tenant admins and the admin audit log (store.AdminStore).
 
-// admins returns the store's admin part, or a 501 when this server's store has none.
-func (s *Server) admins() (store.AdminStore, error) {
-	if s.cfg.Admins == nil {
-		return nil, errorf(http.StatusNotImplemented, codeNotImplemented, "This server keeps no setup links, admins or admin audit yet.")
-	}
-	return s.cfg.Admins, nil
-}
-
-// withAdmins is withTenant for the routes of the admin store.
-func (s *Server) withAdmins(h func(http.ResponseWriter, *http.Request, *store.Tenant, store.AdminStore)) http.HandlerFunc {
-	return s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
-		a, err := s.admins()
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		h(w, r, t, a)
-	})
-}
-
+// setupLinkObject is a setup link as the audit log shows it (never its secret or hash), with its status.
 type setupLinkObject struct {
-	ID        string     `json:"id"`
-	Scopes    []string   `json:"scopes"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt time.Time  `json:"expires_at"`
-	UsedAt    *time.Time `json:"used_at"`
-	Status    string     `json:"status"` // waiting, used or expired
+	store.SetupLinkAuditObject
+	Status string `json:"status"` // waiting, used or expired
 }
 
 func (s *Server) newSetupLinkObject(l *store.SetupLink) setupLinkObject {
@@ -51,7 +28,7 @@ func (s *Server) newSetupLinkObject(l *store.SetupLink) setupLinkObject {
 	case !s.cfg.Now().Before(l.ExpiresAt):
 		status = "expired"
 	}
-	return setupLinkObject{ID: l.ID, Scopes: l.Scopes, CreatedAt: l.CreatedAt.UTC(), ExpiresAt: l.ExpiresAt.UTC(), UsedAt: timeOrNil(l.UsedAt), Status: status}
+	return setupLinkObject{store.NewSetupLinkAuditObject(l), status}
 }
 
 // setupLinkRequest is the body of POST setup-links: `setup-link`'s flags.
@@ -64,7 +41,7 @@ type setupLinkRequest struct {
 // createSetupLink answers POST /api/v1/tenants/{slug}/setup-links {expires, sso, scim}: 201 with the
 // link (BASE/setup/TOKEN), shown this once: only its hash is stored.
 func (s *Server) createSetupLink(w http.ResponseWriter, r *http.Request) {
-	s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
 		var req setupLinkRequest
 		if err := decodeBody(r, &req); err != nil {
 			s.writeError(w, r, err)
@@ -82,7 +59,7 @@ func (s *Server) createSetupLink(w http.ResponseWriter, r *http.Request) {
 		}
 		l := &store.SetupLink{TenantID: t.ID, Scopes: store.SetupLinkScopes(req.SSO, req.SCIM), Hash: hash,
 			ExpiresAt: s.cfg.Now().Add(dur), CreatedBy: store.ActorOf(r.Context())}
-		if err := a.CreateSetupLink(r.Context(), l); err != nil {
+		if err := s.st.CreateSetupLink(r.Context(), l); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -95,16 +72,16 @@ func (s *Server) createSetupLink(w http.ResponseWriter, r *http.Request) {
 
 // listSetupLinks answers GET /api/v1/tenants/{slug}/setup-links: newest first, never a link itself.
 func (s *Server) listSetupLinks(w http.ResponseWriter, r *http.Request) {
-	s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
-		ls, err := a.ListSetupLinks(r.Context(), t.ID)
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		ls, err := s.st.ListSetupLinks(r.Context(), t.ID)
 		writeList(s, w, r, ls, err, s.newSetupLinkObject)
 	})(w, r)
 }
 
 // listAdmins answers GET /api/v1/tenants/{slug}/admins: the tenant admins as user objects.
 func (s *Server) listAdmins(w http.ResponseWriter, r *http.Request) {
-	s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
-		us, err := a.ListAdmins(r.Context(), t.ID)
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		us, err := s.st.ListAdmins(r.Context(), t.ID)
 		writeList(s, w, r, us, err, func(u *store.User) store.UserObject { return store.NewUserObject(u, t.Slug) })
 	})(w, r)
 }
@@ -112,29 +89,23 @@ func (s *Server) listAdmins(w http.ResponseWriter, r *http.Request) {
 // setAdmin answers PUT (on) and DELETE (off) /api/v1/tenants/{slug}/admins/{user_id}: 204; 404 for a
 // user that is not the tenant's. Setting what is set already is not an error.
 func (s *Server) setAdmin(on bool) http.HandlerFunc {
-	return s.withAdmins(func(w http.ResponseWriter, r *http.Request, t *store.Tenant, a store.AdminStore) {
+	return s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
 		s.changeByID(w, r, "user_id", "Tenant "+t.Slug+" has no user %q.", func(id string) error {
-			return a.SetAdmin(r.Context(), t.ID, id, on)
+			return s.st.SetAdmin(r.Context(), t.ID, id, on)
 		})
 	})
 }
 
-type actorObject struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
 type adminActionObject struct {
-	ID     string          `json:"id"`
-	Seq    int64           `json:"seq"`
-	Time   time.Time       `json:"time"`
-	Tenant *string         `json:"tenant"` // null: the platform's (API keys, clients, webhooks)
-	Actor  actorObject     `json:"actor"`
-	Action string          `json:"action"`
-	Target string          `json:"target"`
-	Before json.RawMessage `json:"before"` // the object before the change; null when there was none
-	After  json.RawMessage `json:"after"`
+	ID     string                 `json:"id"`
+	Seq    int64                  `json:"seq"`
+	Time   time.Time              `json:"time"`
+	Tenant *string                `json:"tenant"` // null: the platform's (API keys, clients, webhooks)
+	Actor  store.ActorAuditObject `json:"actor"`
+	Action string                 `json:"action"`
+	Target string                 `json:"target"`
+	Before json.RawMessage        `json:"before"` // the object before the change; null when there was none
+	After  json.RawMessage        `json:"after"`
 }
 
 // maxAuditPage bounds a page of the admin audit log, as store.AdminActionQuery does.
@@ -165,11 +136,6 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	a, err := s.admins()
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	q := store.AdminActionQuery{Before: before, Limit: limit}
 	if slug != "" {
 		r = mux.SetURLVars(r, map[string]string{"slug": slug})
@@ -180,7 +146,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		q.TenantID = t.ID
 	}
-	acts, err := a.ListAdminActions(r.Context(), q)
+	acts, err := s.st.ListAdminActions(r.Context(), q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -188,7 +154,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	slugs := map[string]string{}
 	out := list[adminActionObject]{Data: make([]adminActionObject, 0, len(acts))}
 	for _, act := range acts {
-		o := adminActionObject{ID: act.ID, Seq: act.Seq, Time: act.Time.UTC(), Actor: actorObject(act.Actor), Action: act.Action,
+		o := adminActionObject{ID: act.ID, Seq: act.Seq, Time: act.Time.UTC(), Actor: store.ActorAuditObject(act.Actor), Action: act.Action,
 			Target: act.Target, Before: rawOrNull(act.Before), After: rawOrNull(act.After)}
 		if act.TenantID != "" {
 			sl, ok := slugs[act.TenantID]

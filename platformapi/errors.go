@@ -28,7 +28,6 @@ const (
 	codeVersionMismatch  = "version_mismatch"       // 409: the SSO settings changed since the version given
 	codeTooLarge         = "request_too_large"      // 413
 	codeUnsupportedMedia = "unsupported_media_type" // 415: the body's Content-Type
-	codeNotImplemented   = "not_implemented"        // 501: this server's store lacks the part asked for
 	codeUnavailable      = "unavailable"            // 503: the database is unreachable; retry after Retry-After
 	codeInternal         = "internal_error"         // 500
 )

@@ -183,32 +183,30 @@ func (s *Server) writeTenant(w http.ResponseWriter, r *http.Request, id string, 
 
 // --- SCIM tokens -----------------------------------------------------------------------------------
 
-// tokenObject is a SCIM token as lists show it: never the token or its hash.
+// tokenObject is a SCIM token as events show it (never the token or its hash), with its status.
 type tokenObject struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
-	RevokedAt *time.Time `json:"revoked_at"`
-	Status    string     `json:"status"` // live, expired or revoked
+	store.TokenObject
+	Status string `json:"status"` // live, expired or revoked
 }
 
-func (s *Server) newTokenObject(t *store.Token) tokenObject {
-	status := "live"
-	switch {
-	case !t.RevokedAt.IsZero():
-		status = "revoked"
-	case !t.Live(s.cfg.Now()):
-		status = "expired"
+func (s *Server) newTokenObject(slug string) func(t *store.Token) tokenObject {
+	return func(t *store.Token) tokenObject {
+		status := "live"
+		switch {
+		case !t.RevokedAt.IsZero():
+			status = "revoked"
+		case !t.Live(s.cfg.Now()):
+			status = "expired"
+		}
+		return tokenObject{store.NewTokenObject(t, slug), status}
 	}
-	return tokenObject{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt.UTC(), ExpiresAt: timeOrNil(t.ExpiresAt), RevokedAt: timeOrNil(t.RevokedAt), Status: status}
 }
 
 // listTokens answers GET /api/v1/tenants/{slug}/scim-tokens: newest first.
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
 		toks, err := s.st.ListTokens(r.Context(), t.ID)
-		writeList(s, w, r, toks, err, s.newTokenObject)
+		writeList(s, w, r, toks, err, s.newTokenObject(t.Slug))
 	})(w, r)
 }
 
@@ -241,7 +239,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, struct {
 			tokenObject
 			Token string `json:"token"`
-		}{s.newTokenObject(tok), secret})
+		}{s.newTokenObject(t.Slug)(tok), secret})
 	})(w, r)
 }
 
@@ -257,14 +255,15 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 
 // --- teams and the department map ------------------------------------------------------------------
 
+// teamObject is a team as the audit log shows it, and whether it is the tenant's root team.
 type teamObject struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Hidden bool   `json:"hidden"`
-	Root   bool   `json:"root"`
+	store.TeamAuditObject
+	Root bool `json:"root"`
 }
 
-func newTeamObject(tm *store.Team) teamObject { return teamObject{tm.ID, tm.Name, tm.Hidden, tm.Root} }
+func newTeamObject(tm *store.Team) teamObject {
+	return teamObject{store.TeamAuditObject{ID: tm.ID, Name: tm.Name, Hidden: tm.Hidden}, tm.Root}
+}
 
 // listTeams answers GET /api/v1/tenants/{slug}/teams: by name, the root team included.
 func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) {
@@ -294,10 +293,8 @@ func (s *Server) addTeam(w http.ResponseWriter, r *http.Request) {
 	})(w, r)
 }
 
-type departmentRow struct {
-	Department string `json:"department"`
-	Team       string `json:"team"`
-}
+// departmentRow is a row of a department map, as the audit log shows it.
+type departmentRow = store.DepartmentMappingAuditObject
 
 // showDepartmentMap answers GET /api/v1/tenants/{slug}/department-map: the rows by department.
 func (s *Server) showDepartmentMap(w http.ResponseWriter, r *http.Request) {
@@ -378,30 +375,22 @@ func parseDepartmentMap(b []byte, mt string) ([]store.DepartmentMapping, error) 
 
 // --- clients and webhooks --------------------------------------------------------------------------
 
-type clientObject struct {
-	ID                     string    `json:"id"`
-	Name                   string    `json:"name"`
-	Public                 bool      `json:"public"`
-	RedirectURIs           []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
-	IDTokenAlg             string    `json:"id_token_alg"`
-	BackchannelLogoutURI   string    `json:"backchannel_logout_uri"`
-	CreatedAt              time.Time `json:"created_at"`
-}
+// clientObject is a client as the audit log shows it (never its secret's hash), its lists never null
+// and its ID token algorithm named.
+type clientObject = store.OIDCClientAuditObject
 
 func newClientObject(c *store.OIDCClient) clientObject {
-	alg := c.IDTokenAlg
-	if alg == "" {
-		alg = store.AlgRS256
+	o := store.NewOIDCClientAuditObject(c)
+	if o.IDTokenAlg == "" {
+		o.IDTokenAlg = store.AlgRS256
 	}
-	nonNil := func(s []string) []string {
-		if s == nil {
-			return []string{}
-		}
-		return s
+	if o.RedirectURIs == nil {
+		o.RedirectURIs = []string{}
 	}
-	return clientObject{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
-		IDTokenAlg: alg, BackchannelLogoutURI: c.BackchannelLogoutURI, CreatedAt: c.CreatedAt.UTC()}
+	if o.PostLogoutRedirectURIs == nil {
+		o.PostLogoutRedirectURIs = []string{}
+	}
+	return o
 }
 
 // listClients answers GET /api/v1/clients: by name; never a secret or its hash.
@@ -448,13 +437,12 @@ func (s *Server) removeClient(w http.ResponseWriter, r *http.Request) {
 	s.changeByID(w, r, "id", "There is no client %q.", func(id string) error { return s.st.DeleteOIDCClient(r.Context(), id) })
 }
 
+// webhookObject is a webhook as the audit log shows it (never its secret; types empty: every
+// type), and how its delivery goes.
 type webhookObject struct {
-	ID        string    `json:"id"`
-	URL       string    `json:"url"`
-	Types     []string  `json:"types"` // empty: every type
-	CreatedAt time.Time `json:"created_at"`
-	Behind    int64     `json:"behind"`   // events not yet delivered or given up
-	Failures  int       `json:"failures"` // attempts failed since the last delivery
+	store.WebhookAuditObject
+	Behind   int64 `json:"behind"`   // events not yet delivered or given up
+	Failures int   `json:"failures"` // attempts failed since the last delivery
 }
 
 // listWebhooks answers GET /api/v1/webhooks: oldest first; never a secret. An OpenID client's
@@ -473,11 +461,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	out := []webhookObject{}
 	for _, h := range hooks {
 		if h.Kind == store.KindWebhook {
-			types := h.Types
-			if types == nil {
-				types = []string{}
-			}
-			out = append(out, webhookObject{h.ID, h.URL, types, h.CreatedAt.UTC(), max(last-h.Cursor, 0), h.Failures})
+			out = append(out, webhookObject{store.NewWebhookAuditObject(&h), max(last-h.Cursor, 0), h.Failures})
 		}
 	}
 	dataList(w, out)
@@ -508,14 +492,10 @@ func (s *Server) addWebhook(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	types := h.Types
-	if types == nil {
-		types = []string{}
-	}
 	writeJSON(w, http.StatusCreated, struct {
 		webhookObject
 		Secret string `json:"secret"`
-	}{webhookObject{h.ID, h.URL, types, h.CreatedAt.UTC(), 0, 0}, h.Secret})
+	}{webhookObject{WebhookAuditObject: store.NewWebhookAuditObject(h)}, h.Secret})
 }
 
 // webhookOf returns the webhook {id} names, or a 404; an OpenID client's back-channel logout is not

@@ -25,10 +25,9 @@ import (
 )
 
 // manageConfig is the platform API's Config as cmd wires it: the same key pairs, client rule and
-// metadata reader as the CLI, webhooks to loopback allowed (as serve --allow-http-loopback-webhooks),
-// and the store's admin part when it has one.
+// metadata reader as the CLI, webhooks to loopback allowed (as serve --allow-http-loopback-webhooks).
 func manageConfig(st store.Store, log *zap.Logger, base string) platformapi.Config {
-	cfg := platformapi.Config{
+	return platformapi.Config{
 		Store: st, Logger: log, BaseURL: base,
 		NewSPKeyPair: func(slug string) ([]byte, []byte, error) { return samlsp.GenerateKeyPair("scimsso "+slug, time.Now()) },
 		NewOIDCClient: func(spec store.OIDCClientSpec) (*store.OIDCClient, string, error) {
@@ -43,10 +42,6 @@ func manageConfig(st store.Store, log *zap.Logger, base string) platformapi.Conf
 		},
 		AllowHTTPLoopback: true,
 	}
-	if a, ok := st.(store.AdminStore); ok {
-		cfg.Admins = a
-	}
-	return cfg
 }
 
 // call sends a management API request with the key named key ("" for none) and a body: a string is
@@ -103,8 +98,9 @@ func apiError(t *testing.T, what string, res response, status int, code string) 
 }
 
 // snapshot is everything the management API could change, as text, so that a refused request can be
-// shown to have changed nothing: tenants with their domains, tokens, SSO settings, teams and
-// department maps, clients, webhooks, API keys, and the last event's seq (a change records one).
+// shown to have changed nothing: tenants with their domains, tokens, SSO settings, teams, department
+// maps, setup links and admins, clients, webhooks, API keys, the admin audit log and the last event's
+// seq (a change records an entry in both).
 func (e *env) snapshot() string {
 	e.t.Helper()
 	ctx := context.Background()
@@ -134,7 +130,16 @@ func (e *env) snapshot() string {
 		m, err := e.st.DepartmentMap(ctx, t.ID)
 		must(err)
 		fmt.Fprintf(&b, "  map %+v\n", m)
+		ls, err := e.st.ListSetupLinks(ctx, t.ID)
+		must(err)
+		fmt.Fprintf(&b, "  setup links %+v\n", ls)
+		as, err := e.st.ListAdmins(ctx, t.ID)
+		must(err)
+		fmt.Fprintf(&b, "  admins %d\n", len(as))
 	}
+	acts, err := e.st.ListAdminActions(ctx, store.AdminActionQuery{Limit: 500})
+	must(err)
+	fmt.Fprintf(&b, "admin actions %d\n", len(acts))
 	cs, err := e.st.ListOIDCClients(ctx)
 	must(err)
 	fmt.Fprintf(&b, "clients %+v\n", cs)
@@ -551,13 +556,6 @@ func TestManageAuthorization(t *testing.T) {
 				}
 			}
 		}
-		// The routes that need the store's admin part answer 501 where the store lacks it, changing nothing.
-		if _, ok := e.st.(store.AdminStore); !ok {
-			for _, p := range []string{"/api/v1/tenants/acme/setup-links", "/api/v1/tenants/acme/admins", "/api/v1/audit"} {
-				apiError(t, p, e.call(http.MethodGet, p, "manage", nil, ""), http.StatusNotImplemented, "not_implemented")
-			}
-			apiError(t, "POST setup-links", e.call(http.MethodPost, "/api/v1/tenants/acme/setup-links", "manage", map[string]any{}, ""), http.StatusNotImplemented, "not_implemented")
-		}
 		// A method a path does not serve: 405 with Allow.
 		res := e.call(http.MethodPut, "/api/v1/tenants/acme/teams", "manage", map[string]any{}, "")
 		apiError(t, "PUT teams", res, http.StatusMethodNotAllowed, "method_not_allowed")
@@ -667,24 +665,10 @@ func TestManageBadRequests(t *testing.T) {
 	})
 }
 
-// TestManageSetupLinksAdminsAudit: setup links, tenant admins and the admin audit log, where the store
-// keeps them (store.AdminStore); where it does not yet, each of these routes answers 501 and changes
-// nothing.
+// TestManageSetupLinksAdminsAudit: setup links made and listed without their secret, tenant admins
+// made and unmade (never another tenant's user), and every change audited with the key as its actor.
 func TestManageSetupLinksAdminsAudit(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		a, ok := e.st.(store.AdminStore)
-		if !ok {
-			before := e.snapshot()
-			for _, rt := range manageRoutes(t, e) {
-				if strings.Contains(rt.path, "/setup-links") || strings.Contains(rt.path, "/admins") || strings.HasSuffix(rt.path, "/audit") {
-					apiError(t, rt.method+" "+rt.path, e.call(rt.method, rt.path, "manage", rt.body, rt.ct), http.StatusNotImplemented, "not_implemented")
-				}
-			}
-			if e.snapshot() != before {
-				t.Fatal("a 501 changed the store")
-			}
-			return
-		}
 		var link struct {
 			ID        string    `json:"id"`
 			URL       string    `json:"url"`
@@ -702,8 +686,14 @@ func TestManageSetupLinksAdminsAudit(t *testing.T) {
 		if strings.Contains(string(res.body), secret) || !strings.Contains(string(res.body), link.ID) {
 			t.Fatalf("setup links list: %s", res.body)
 		}
-		for _, bad := range []string{`{"expires":"8d"}`, `{"expires":"0"}`, `{"sso":"yes"}`} {
-			apiError(t, bad, e.call(http.MethodPost, "/api/v1/tenants/acme/setup-links", "manage", bad, ""), http.StatusBadRequest, "invalid_request")
+		before := e.snapshot()
+		for _, bad := range []struct{ body, want string }{
+			{`{"expires":"8d"}`, "expires:"}, {`{"expires":"0"}`, "expires:"}, {`{"sso":"yes"}`, "sso must be true or false"}, {`{"admins":true}`, `"admins"`},
+		} {
+			msg := apiError(t, bad.body, e.call(http.MethodPost, "/api/v1/tenants/acme/setup-links", "manage", bad.body, ""), http.StatusBadRequest, "invalid_request")
+			if !strings.Contains(msg, bad.want) || e.snapshot() != before {
+				t.Fatalf("%s: %q lacks %q, or the store changed", bad.body, msg, bad.want)
+			}
 		}
 
 		u := e.create("acme", "alice@acme.com")
@@ -716,11 +706,11 @@ func TestManageSetupLinksAdminsAudit(t *testing.T) {
 		}
 		// Another tenant's user is no user of this one.
 		apiError(t, "beta's user", e.call(http.MethodPut, "/api/v1/tenants/acme/admins/"+b.ID, "manage", nil, ""), http.StatusNotFound, "not_found")
-		if is, _ := a.IsAdmin(context.Background(), e.beta.ID, b.ID); is {
+		if is, _ := e.st.IsAdmin(context.Background(), e.beta.ID, b.ID); is {
 			t.Fatal("beta's user became an admin through acme")
 		}
 		e.must(http.MethodDelete, "/api/v1/tenants/acme/admins/"+u.ID, nil, "", http.StatusNoContent, nil)
-		if is, _ := a.IsAdmin(context.Background(), e.acme.ID, u.ID); is {
+		if is, _ := e.st.IsAdmin(context.Background(), e.acme.ID, u.ID); is {
 			t.Fatal("still an admin")
 		}
 

@@ -41,9 +41,6 @@ type Config struct {
 	// AllowHTTPLoopback is serve's --allow-http-loopback-webhooks: webhooks may be added for loopback
 	// receivers over http, as with `webhook add` given the same flag.
 	AllowHTTPLoopback bool
-	// Admins is the store's part for setup links, tenant admins and the admin audit log; nil until the
-	// store implements it, when those routes answer 501.
-	Admins store.AdminStore
 }
 
 // IdPMetadata is what ParseIdPMetadata read of an IdP's metadata.

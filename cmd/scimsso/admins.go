@@ -11,9 +11,6 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// maxSetupLinkLifetime caps --expires of setup-link: a link is a credential in someone's inbox.
-const maxSetupLinkLifetime = 7 * 24 * time.Hour
-
 // setupLink makes a one-time link that opens the tenant's console (SPEC "Admins").
 func (m *Main) setupLink(ctx context.Context, args []string) error {
 	var base, expires *string
@@ -32,20 +29,13 @@ func (m *Main) setupLink(ctx context.Context, args []string) error {
 			if !validBaseURL(*base) {
 				return fmt.Errorf("--base-url %q must be an absolute http(s) URL without query or fragment", *base)
 			}
-			dur, err := parseDuration(*expires)
+			// The management API's rules too (store.ParseLifetime, store.SetupLinkScopes).
+			dur, err := store.ParseLifetime(*expires, store.DefaultSetupLinkLifetime, store.MaxSetupLinkLifetime)
 			if err != nil {
-				return fmt.Errorf("--expires: %v", err)
-			}
-			if dur <= 0 || dur > maxSetupLinkLifetime {
-				return fmt.Errorf("--expires must be positive and at most 7d, got %q", *expires)
+				return fmt.Errorf("--%v", err)
 			}
 			exp = m.Now().Add(dur)
-			if *sso || !*scim {
-				scopes = append(scopes, store.AdminScopeSSO)
-			}
-			if *scim || !*sso {
-				scopes = append(scopes, store.AdminScopeSCIM)
-			}
+			scopes = store.SetupLinkScopes(*sso, *scim)
 			return nil
 		},
 		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {

@@ -334,13 +334,8 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	}
 	op.Routes(r)
 	m.logoutToken = op.LogoutToken
-	apiConf := platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics, BaseURL: baseURL, Now: m.Now,
-		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks}
-	// Setup links, admins and the admin audit are served once the store keeps them.
-	if a, ok := s.(store.AdminStore); ok {
-		apiConf.Admins = a
-	}
-	api, err := platformapi.New(apiConf)
+	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics, BaseURL: baseURL, Now: m.Now,
+		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks})
 	if err != nil {
 		return nil, err
 	}
