@@ -68,18 +68,6 @@ func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
 	return r, nil
 }
 
-// RefreshResult is what one refresh did.
-type RefreshResult struct {
-	Fetched bool     // the metadata was fetched and read (the tenant has an IdPMetadataURL)
-	Changed bool     // the settings were changed (and stored)
-	Added   []string // fingerprints of the certificates added
-	Removed []string // fingerprints of the certificates removed
-	// Kept are fingerprints of certificates the metadata no longer lists that were kept, because it
-	// lists no valid certificate.
-	Kept      []string
-	Announced []string // fingerprints announced as expiring by this refresh
-}
-
 // Run refreshes what is due every tick until ctx ends. Failures are logged; the next tick tries again.
 func (r *Refresher) Run(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
@@ -123,19 +111,33 @@ func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
 			continue
 		}
 		n++
-		if _, err := r.refresh(ctx, &t); err != nil && !errors.Is(err, ErrNoMetadataURL) {
+		if _, err := r.refresh(ctx, &t); err != nil && !errors.Is(err, store.ErrNoMetadataURL) {
 			r.log.Warn("metadata refresh failed", zap.String("tenant", t.Slug), zap.Error(err))
 		}
 	}
 	return n, nil
 }
 
-// Refresh fetches the tenant's metadata now, whatever the schedule (the console's, the management
-// API's and `sso refresh-metadata`'s "refresh now"), and returns what it did. The error says why the
-// fetch or the change failed, in words fit for the tenant's admin (no internal detail); nothing is
-// changed then. ErrNotFound (wrapped) for an unknown tenant.
-func (r *Refresher) Refresh(ctx context.Context, tenantID string) (*RefreshResult, error) {
+var _ store.MetadataRefresher = (*Refresher)(nil)
+
+// RefreshMetadata implements store.MetadataRefresher: the console's, the management API's and `sso
+// refresh-metadata`'s "refresh now".
+func (r *Refresher) RefreshMetadata(ctx context.Context, tenantID string) (*store.MetadataRefresh, error) {
 	t, err := r.st.TenantByID(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("samlsp: refresh: %w", err)
+	}
+	set, err := r.st.SSOSettings(ctx, t.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && set.IdPMetadataURL == "") {
+		// Nothing to fetch, and nothing to schedule: the certificates (if any) are still checked.
+		res := &store.MetadataRefresh{}
+		if err == nil {
+			if err := r.announce(ctx, t, res); err != nil {
+				return res, err
+			}
+		}
+		return res, store.ErrNoMetadataURL
+	}
 	if err != nil {
 		return nil, fmt.Errorf("samlsp: refresh: %w", err)
 	}
@@ -145,14 +147,10 @@ func (r *Refresher) Refresh(ctx context.Context, tenantID string) (*RefreshResul
 	return r.refresh(ctx, t)
 }
 
-// ErrNoMetadataURL is Refresh's error for a tenant whose metadata did not come from a URL: its
-// certificates were still checked for expiry.
-var ErrNoMetadataURL = errors.New("the tenant's IdP metadata was not given by URL")
-
 // refresh does one claimed refresh of tenant t: fetch, read and apply the metadata when it has a URL,
 // record the outcome, announce expiring certificates.
-func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*RefreshResult, error) {
-	res := &RefreshResult{}
+func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.MetadataRefresh, error) {
+	res := &store.MetadataRefresh{}
 	set, err := r.st.SSOSettings(ctx, t.ID)
 	if err != nil {
 		return res, fmt.Errorf("samlsp: refresh: %w", err)
@@ -175,7 +173,7 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*RefreshResul
 			return res, fmt.Errorf("samlsp: refresh: %w", err)
 		}
 	} else {
-		ferr = ErrNoMetadataURL
+		ferr = store.ErrNoMetadataURL
 	}
 	if err := r.announce(ctx, t, res); err != nil {
 		return res, err
@@ -185,7 +183,7 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*RefreshResul
 
 // apply fetches and reads the metadata at url and stores what changed, retrying once when the
 // settings changed meanwhile.
-func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res *RefreshResult) error {
+func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res *store.MetadataRefresh) error {
 	b, err := r.fetch.Get(ctx, url)
 	if err != nil {
 		return fmt.Errorf("fetching the metadata: %v", err)
@@ -267,7 +265,7 @@ func diff(held, listed []store.IdPCertificate, next []string) (added, removed, k
 
 // announce records an sso.certificate_expiring event for each of the tenant's certificates that
 // expires within store.CertificateWarning and was not announced before.
-func (r *Refresher) announce(ctx context.Context, t *store.Tenant, res *RefreshResult) error {
+func (r *Refresher) announce(ctx context.Context, t *store.Tenant, res *store.MetadataRefresh) error {
 	set, err := r.st.SSOSettings(ctx, t.ID)
 	if err != nil {
 		return fmt.Errorf("samlsp: refresh: %w", err)

@@ -75,6 +75,22 @@ func fingerprint(t *testing.T, idp *samltest.IdP) string {
 	return c.Fingerprint
 }
 
+// tenantByURL creates tenant acme on st with SSO active for idp, its metadata given by url.
+func tenantByURL(t *testing.T, st store.Store, idp *samltest.IdP, url string) *store.Tenant {
+	t.Helper()
+	tn := &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"acme.com"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+	if err := st.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	set := store.DefaultSSOSettings()
+	set.State, set.IdPEntityID, set.IdPSSOURL = store.SSOActive, idp.EntityID, idp.SSOURL
+	set.IdPCertificatesPEM, set.IdPMetadataURL = []string{idp.CertPEM()}, url
+	if err := st.PutSSOSettings(ctx, tn.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
 // refreshBackends runs test on a SQLite file and on PostgreSQL, each store on clock.
 func refreshBackends(t *testing.T, test func(t *testing.T, open func() store.Store, clock *storetest.Clock)) {
 	for _, backend := range []string{"sqlite", "postgres"} {
@@ -115,16 +131,7 @@ func TestMetadataRefresh(t *testing.T) {
 		a := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(365*24*time.Hour))
 		b := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(2*365*24*time.Hour))
 		md := newMetadataServer(t)
-		tn := &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"acme.com"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
-		if err := st.CreateTenant(ctx, tn); err != nil {
-			t.Fatal(err)
-		}
-		set := store.DefaultSSOSettings()
-		set.State, set.IdPEntityID, set.IdPSSOURL = store.SSOActive, a.EntityID, a.SSOURL
-		set.IdPCertificatesPEM, set.IdPMetadataURL = []string{a.CertPEM()}, md.srv.URL+"/metadata"
-		if err := st.PutSSOSettings(ctx, tn.ID, set); err != nil {
-			t.Fatal(err)
-		}
+		tn := tenantByURL(t, st, a, md.srv.URL+"/metadata")
 		const interval = 6 * time.Hour
 		newRefresher := func(st store.Store, p safefetch.Policy) *samlsp.Refresher {
 			r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: p, Interval: interval})
@@ -188,12 +195,12 @@ func TestMetadataRefresh(t *testing.T) {
 
 		// Metadata listing only an expired certificate never takes the working one away.
 		expired := newIdP(t, "https://idp.example/acme", now.Add(-48*time.Hour), now.Add(-24*time.Hour))
-		res, err := r.Refresh(ctx, tn.ID)
+		res, err := r.RefreshMetadata(ctx, tn.ID)
 		if err != nil || res.Changed {
 			t.Fatalf("Refresh with nothing new = %+v, %v", res, err)
 		}
 		md.serve(expired.Metadata())
-		res, err = r.Refresh(ctx, tn.ID)
+		res, err = r.RefreshMetadata(ctx, tn.ID)
 		if err != nil || !slices.Equal(res.Kept, []string{fb}) || len(res.Removed) != 0 {
 			t.Fatalf("Refresh with only an expired certificate = %+v, %v", res, err)
 		}
@@ -207,7 +214,7 @@ func TestMetadataRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 		md.serve(moved.Metadata(b.Cert))
-		if _, err := r.Refresh(ctx, tn.ID); err != nil {
+		if _, err := r.RefreshMetadata(ctx, tn.ID); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.SSOSettings(ctx, tn.ID)
@@ -228,7 +235,7 @@ func TestMetadataRefresh(t *testing.T) {
 			{"a DOCTYPE", func() { md.serve([]byte(`<!DOCTYPE x [<!ENTITY e "e">]><x/>`)) }, "DOCTYPE"},
 		} {
 			tc.setup()
-			if _, err := r.Refresh(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), tc.reason) {
+			if _, err := r.RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("%s: Refresh = %v", tc.name, err)
 			}
 			f := fetch()
@@ -246,7 +253,7 @@ func TestMetadataRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := md.fetches.Load()
-		if _, err := r.Refresh(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "private address") {
+		if _, err := r.RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "private address") {
 			t.Errorf("private URL: %v", err)
 		}
 		if f := fetch(); !strings.Contains(f.LastError, "private address") || md.fetches.Load() != before {
@@ -260,7 +267,7 @@ func TestMetadataRefresh(t *testing.T) {
 		}
 		strict := md.policy()
 		strict.AllowHTTPLoopback = false
-		if _, err := newRefresher(st, strict).Refresh(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "loopback") || md.fetches.Load() != before {
+		if _, err := newRefresher(st, strict).RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "loopback") || md.fetches.Load() != before {
 			t.Errorf("loopback without the setting: %v", err)
 		}
 
@@ -299,16 +306,7 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 		later := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(300*24*time.Hour))
 		md := newMetadataServer(t)
 		md.serve(soon.Metadata(later.Cert))
-		tn := &store.Tenant{Slug: "acme", Name: "Acme", Domains: []string{"acme.com"}, SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
-		if err := st.CreateTenant(ctx, tn); err != nil {
-			t.Fatal(err)
-		}
-		set := store.DefaultSSOSettings()
-		set.State, set.IdPEntityID, set.IdPSSOURL = store.SSOActive, soon.EntityID, soon.SSOURL
-		set.IdPCertificatesPEM, set.IdPMetadataURL = []string{soon.CertPEM()}, md.srv.URL+"/metadata"
-		if err := st.PutSSOSettings(ctx, tn.ID, set); err != nil {
-			t.Fatal(err)
-		}
+		tn := tenantByURL(t, st, soon, md.srv.URL+"/metadata")
 		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: md.policy(), Interval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
@@ -317,7 +315,7 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 			if _, err := r.RefreshDue(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := r.Refresh(ctx, tn.ID); err != nil {
+			if _, err := r.RefreshMetadata(ctx, tn.ID); err != nil {
 				t.Fatal(err)
 			}
 			clock.Add(time.Hour)
@@ -341,7 +339,7 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 		if err := st.PutSSOSettings(ctx, tn.ID, s); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Refresh(ctx, tn.ID); !errors.Is(err, samlsp.ErrNoMetadataURL) {
+		if _, err := r.RefreshMetadata(ctx, tn.ID); !errors.Is(err, store.ErrNoMetadataURL) {
 			t.Errorf("Refresh without a URL: %v", err)
 		}
 	})

@@ -65,6 +65,33 @@ type MetadataFetchStore interface {
 	AnnounceCertificateExpiring(ctx context.Context, tenantID string, c CertificateObject) (bool, error)
 }
 
+// ErrNoMetadataURL is MetadataRefresher's error for a tenant whose IdP metadata was not given by URL
+// (its certificates are still checked for expiry).
+var ErrNoMetadataURL = errors.New("the tenant's IdP metadata was not given by URL")
+
+// MetadataRefresh is what one refresh of a tenant's IdP metadata did.
+type MetadataRefresh struct {
+	Fetched bool     // the metadata was fetched and read
+	Changed bool     // the settings were changed (and stored)
+	Added   []string // fingerprints of the certificates added
+	Removed []string // fingerprints of the certificates removed
+	// Kept are fingerprints of certificates the metadata no longer lists that were kept, because it
+	// lists no valid certificate.
+	Kept      []string
+	Announced []string // fingerprints announced as expiring by this refresh
+}
+
+// MetadataRefresher refreshes a tenant's IdP metadata from its URL on demand: what the console's and
+// the management API's "refresh now" call. cmd hands them samlsp's Refresher, which implements it.
+type MetadataRefresher interface {
+	// RefreshMetadata fetches the tenant's metadata now, whatever the schedule, applies it as the
+	// periodic refresh does (as ActorSystem) and returns what it did. ErrNoMetadataURL when the
+	// metadata was not given by URL; ErrNotFound (wrapped) for an unknown tenant; otherwise an error
+	// says why the fetch or the change failed, in words fit for the tenant's admin, and nothing was
+	// changed.
+	RefreshMetadata(ctx context.Context, tenantID string) (*MetadataRefresh, error)
+}
+
 // IdPCertificate is what the console shows of one of a tenant's IdP signing certificates.
 type IdPCertificate struct {
 	PEM         string
@@ -75,12 +102,12 @@ type IdPCertificate struct {
 }
 
 // Valid reports whether the certificate is within its validity at now.
-func (c *IdPCertificate) Valid(now time.Time) bool {
+func (c IdPCertificate) Valid(now time.Time) bool {
 	return !now.Before(c.NotBefore) && now.Before(c.NotAfter)
 }
 
 // Expiring reports whether the certificate expires within CertificateWarning of now (or has expired).
-func (c *IdPCertificate) Expiring(now time.Time) bool {
+func (c IdPCertificate) Expiring(now time.Time) bool {
 	return c.NotAfter.Before(now.Add(CertificateWarning))
 }
 

@@ -34,6 +34,8 @@ func (m *Main) newConsole(s store.Store, log *zap.Logger, baseURL string, sessio
 			}
 			return &console.IdP{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
 		},
-		FetchMetadata: fetchMetadata,
+		FetchMetadata: func(ctx context.Context, raw string) ([]byte, error) {
+			return fetchMetadata(ctx, raw, m.loopbackMetadata)
+		},
 	})
 }

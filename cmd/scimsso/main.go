@@ -54,6 +54,9 @@ type Main struct {
 	// loopbackHooks is serve --allow-http-loopback-webhooks: the management API adds webhooks and
 	// back-channel logout URIs by the rule delivery follows.
 	loopbackHooks bool
+	// loopbackMetadata is serve --allow-http-loopback-metadata: the console fetches IdP metadata by
+	// the same policy as the periodic refresh.
+	loopbackMetadata bool
 	// metrics counts what the handler serves (serve, unless --metrics-addr is off); nil counts nothing.
 	metrics *metrics.Metrics
 	// logoutToken makes OpenID Connect logout tokens: the provider's, set by buildHandler, handed to
@@ -124,6 +127,8 @@ func (m *Main) commands() []command {
 			"[--attr-country A,B] [--attr-department A,B] [--force-country] [--force-department] [--sign-requests] [--skip-destination-validation]",
 			"Changes a tenant's SAML settings: only the flags given; every other setting keeps its stored value.", ssoDefaults, m.ssoSet},
 		{"sso show", "--tenant SLUG", "Shows a tenant's SAML settings, with a warning for each unsafe one.", nil, m.ssoShow},
+		{"sso refresh-metadata", "--tenant SLUG [--allow-http-loopback-metadata]",
+			"Fetches a tenant's IdP metadata from its URL now, as serve does periodically: adds new certificates, removes withdrawn ones while a valid one is listed.", nil, m.ssoRefreshMetadata},
 		{"sso test-link", "--tenant SLUG [--base-url URL] [--expires 1h]",
 			"Prints a one-time link (alone on stdout) that starts a test sign-in: the report shows what the IdP sent and what scimsso would do, and stores nothing.", nil, m.ssoTestLink},
 		{"team add", "--tenant SLUG NAME [--hidden]", "Adds a team people can pick at their first sign-in (unless hidden).", nil, m.teamAdd},

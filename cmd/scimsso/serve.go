@@ -42,6 +42,8 @@ type serveConfig struct {
 	metricsAddr     string // "" or "off" serves no metrics
 	forwardHosts    string // comma-separated hosts of forward authentication, as people.ParseForwardAuthHosts reads them
 	loopbackHooks   bool   // --allow-http-loopback-webhooks
+	metadataRefresh time.Duration
+	loopbackMeta    bool // --allow-http-loopback-metadata
 }
 
 func (c *serveConfig) validate() error {
@@ -58,6 +60,7 @@ func (c *serveConfig) validate() error {
 		{validLevel(c.logLevel), "--log-level must be debug, info, warn or error"},
 		{c.shutdownTimeout > 0, "--shutdown-timeout must be positive"},
 		{c.sweepEvery > 0, "--sweep-every must be positive"},
+		{c.metadataRefresh == 0 || c.metadataRefresh >= time.Minute, "--metadata-refresh must be at least 1m (0: never)"},
 		{c.db.sync == sqlstore.SyncNormal || c.db.sync == sqlstore.SyncFull, "--sqlite-synchronous must be normal or full"},
 		{proxiesErr == nil, fmt.Sprintf("--trusted-proxies: %v", proxiesErr)},
 		{metricsOff(c.metricsAddr) || validHostPort(c.metricsAddr), fmt.Sprintf("--metrics-addr %q must be host:port, or off (or empty) to serve no metrics", c.metricsAddr)},
@@ -108,6 +111,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed (default: none)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "listen address of /metrics, apart from --addr (off or empty: no metrics)")
 	registerLoopback(fs, &c.loopbackHooks)
+	fs.DurationVar(&c.metadataRefresh, "metadata-refresh", samlsp.DefaultRefreshInterval, "how often IdP metadata given by URL is fetched again, by one replica at a time (0: never)")
+	registerMetadataLoopback(fs, &c.loopbackMeta)
 	fs.StringVar(&c.forwardHosts, "forward-auth-hosts", "", "comma-separated hosts (host or host:port, BASE's host name) that GET /auth/verify may send a person back to after signing in (default: none)")
 	pos, err := m.parseFlags(fs, args)
 	if err != nil {
@@ -139,6 +144,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	m.forwardHosts, _ = people.ParseForwardAuthHosts(c.forwardHosts, c.baseURL) // checked by validate
 	m.loopbackHooks = c.loopbackHooks
+	m.loopbackMetadata = c.loopbackMeta
 	if !metricsOff(c.metricsAddr) {
 		m.metrics = metrics.New()
 	}
@@ -192,6 +198,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	go sweep(sweepCtx, s, c.sweepEvery, log.Named("sweep"))
+	if err := startMetadataRefresh(sweepCtx, s, log.Named("metadata"), c.metadataRefresh, c.loopbackMeta, m.Now); err != nil {
+		stopSweep()
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+		return err
+	}
 
 	// Serve returns http.ErrServerClosed once Close shut it down: only another error is a failure.
 	m.serveErr = make(chan error, 2)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,6 +207,90 @@ func TestSignInLog(t *testing.T) {
 					t.Errorf("record %s holds %q", r.Ref, secret)
 				}
 			}
+		}
+	})
+}
+
+// TestSSORefreshMetadata: sso refresh-metadata fetches a tenant's metadata URL now and reports what
+// changed, or why nothing did; serve fetches it by itself when due.
+func TestSSORefreshMetadata(t *testing.T) {
+	t.Parallel()
+	onBothStores(t, func(t *testing.T, db string) {
+		createTenant(t, db, "acme", "acme.com")
+		createTenant(t, db, "beta", "beta.com")
+		now := time.Now()
+		a, err := samltest.New("https://idp.test/acme", "https://idp.test/acme/sso", now.Add(-time.Hour), now.Add(365*24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := samltest.New("https://idp.test/acme", "https://idp.test/acme/sso", now.Add(-time.Hour), now.Add(400*24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc atomic.Pointer[[]byte]
+		var status, fetches atomic.Int64
+		serve := func(d []byte) { doc.Store(&d); status.Store(0) }
+		idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fetches.Add(1)
+			if s := status.Load(); s != 0 {
+				w.WriteHeader(int(s))
+				return
+			}
+			w.Write(*doc.Load())
+		}))
+		defer idp.Close()
+		serve(a.Metadata())
+		mustRun(t, db, "sso", "set", "--tenant", "acme", "--metadata-url", idp.URL+"/md", "--state", "active", "--allow-http-loopback-metadata")
+
+		serve(a.Metadata(b.Cert))
+		if line := mustFail(t, db, "sso", "refresh-metadata", "--tenant", "acme"); !strings.Contains(line, "loopback") {
+			t.Errorf("refresh without the loopback setting: %q", line)
+		}
+		out, _ := mustRun(t, db, "sso", "refresh-metadata", "--tenant", "acme", "--allow-http-loopback-metadata")
+		if out != "refreshed IdP metadata of tenant acme: settings changed: 1 certificate(s) added\n" {
+			t.Errorf("refresh-metadata: %q", out)
+		}
+		ssoShow := func(slug, field string) string {
+			out, _ := mustRun(t, db, "sso", "show", "--tenant", slug)
+			for _, l := range strings.Split(out, "\n") {
+				if v, ok := strings.CutPrefix(l, field+":"); ok {
+					return strings.TrimSpace(v)
+				}
+			}
+			return ""
+		}
+		if s := ssoShow("acme", "IdP certificate 2"); s == "" {
+			t.Errorf("the new certificate is not shown")
+		}
+		status.Store(http.StatusBadGateway)
+		if line := mustFail(t, db, "sso", "refresh-metadata", "--tenant", "acme", "--allow-http-loopback-metadata"); !strings.Contains(line, "HTTP 502; nothing changed") {
+			t.Errorf("refresh of a failing server: %q", line)
+		}
+		if s := ssoShow("acme", "IdP metadata refresh"); !strings.Contains(s, "failed: fetching the metadata: HTTP 502") {
+			t.Errorf("sso show after a failed refresh: %q", s)
+		}
+		if line := mustFail(t, db, "sso", "refresh-metadata", "--tenant", "beta"); !strings.Contains(line, "not given by URL") {
+			t.Errorf("refresh of a tenant without a URL: %q", line)
+		}
+
+		// serve refreshes by itself: a tenant set up by URL and never claimed is due at once.
+		serve(b.Metadata())
+		mustRun(t, db, "sso", "set", "--tenant", "beta", "--metadata-url", idp.URL+"/md", "--state", "testing", "--allow-http-loopback-metadata")
+		before := fetches.Load()
+		st := openStore(t, db)
+		beta, _ := st.TenantBySlug(context.Background(), "beta")
+		srv := startServer(t, db, "--metadata-refresh", "1m", "--allow-http-loopback-metadata")
+		defer func() {
+			if t.Failed() {
+				t.Log(srv.logs(t))
+			}
+		}()
+		waitFor(t, "serve's refresh of beta", 20*time.Second, func() bool {
+			f, err := st.MetadataFetch(context.Background(), beta.ID)
+			return err == nil && !f.LastOKAt.IsZero()
+		})
+		if fetches.Load() == before {
+			t.Error("serve recorded a fetch it did not make")
 		}
 	})
 }

@@ -9,8 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -47,12 +45,14 @@ func checkSSOSettings(s *store.SSOSettings) error {
 func (m *Main) ssoSet(ctx context.Context, args []string) error {
 	var fs *flag.FlagSet
 	var metaFile, metaURL string
+	var loopback bool
 	return m.runTenantCommand(ctx, tenantCommand{
 		name: "sso set", args: "no arguments",
 		flags: func(s *flag.FlagSet) {
 			fs = s
 			s.StringVar(&metaFile, "metadata-file", "", "IdP metadata XML file")
-			s.StringVar(&metaURL, "metadata-url", "", "IdP metadata URL (fetched now, once)")
+			s.StringVar(&metaURL, "metadata-url", "", "IdP metadata URL: https to a public address; fetched now, then again periodically by serve (--metadata-refresh)")
+			registerMetadataLoopback(s, &loopback)
 			// Every other flag is a setting of store's table, parsed by SSOSettings.Set, the one parser
 			// the management API and the console use too.
 			for _, st := range store.SSOSettingTable {
@@ -85,7 +85,7 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 					return fmt.Errorf("--metadata-file %s: %v", metaFile, err)
 				}
 			case metaURL != "":
-				b, err := fetchMetadata(ctx, metaURL)
+				b, err := fetchMetadata(ctx, metaURL, loopback)
 				if err != nil {
 					return fmt.Errorf("--metadata-url: %v", err)
 				}
@@ -142,7 +142,10 @@ func (m *Main) ssoShow(ctx context.Context, args []string) error {
 			fmt.Fprintf(out, "tenant:                      %s\nversion:                     %d\nstate:                       %s\n", t.Slug, s.Version, s.State)
 			fmt.Fprintf(out, "IdP entity ID:               %s\nIdP SSO URL:                 %s\nIdP metadata URL:            %s\n", dash(s.IdPEntityID), dash(s.IdPSSOURL), dash(s.IdPMetadataURL))
 			for i, c := range s.IdPCertificatesPEM {
-				fmt.Fprintf(out, "IdP certificate %d:           %s\n", i+1, certSummary(c))
+				fmt.Fprintf(out, "IdP certificate %d:           %s\n", i+1, certSummary(c, m.Now()))
+			}
+			if s.IdPMetadataURL != "" {
+				fmt.Fprintf(out, "IdP metadata refresh:        %s\n", fetchSummary(ctx, st, t.ID))
 			}
 			mobile := "same as hard-timeout"
 			if s.MobileHardTimeout > 0 {
@@ -216,8 +219,31 @@ func parseIdPMetadata(b []byte) (platformapi.IdPMetadata, error) {
 	return platformapi.IdPMetadata{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
 }
 
-// certSummary describes a certificate by subject, expiry and SHA-256 fingerprint.
-func certSummary(p string) string {
+// fetchSummary describes the state of the periodic fetch of the tenant's IdP metadata.
+func fetchSummary(ctx context.Context, st store.Store, tenantID string) string {
+	f, err := st.MetadataFetch(ctx, tenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "not fetched again since it was set (serve fetches it when due)"
+	}
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	out := "last success " + at(f.LastOKAt) + ", next " + at(f.NextAt)
+	if f.LastError != "" {
+		out += ", last try " + at(f.LastAt) + " failed: " + f.LastError
+	}
+	return out
+}
+
+// certSummary describes a certificate by subject, expiry and SHA-256 fingerprint, and says when it
+// expires within store.CertificateWarning of now.
+func certSummary(p string, now time.Time) string {
 	block, _ := pem.Decode([]byte(p))
 	if block == nil {
 		return "(unreadable)"
@@ -227,7 +253,11 @@ func certSummary(p string) string {
 		return "(unreadable)"
 	}
 	sum := sha256.Sum256(c.Raw)
-	return fmt.Sprintf("%s, expires %s, sha256 %X", c.Subject.CommonName, c.NotAfter.Format("2006-01-02"), sum[:8])
+	out := fmt.Sprintf("%s, expires %s, sha256 %X", c.Subject.CommonName, c.NotAfter.Format("2006-01-02"), sum[:8])
+	if c.NotAfter.Before(now.Add(store.CertificateWarning)) {
+		out += " (EXPIRES WITHIN 30 DAYS)"
+	}
+	return out
 }
 
 func readLimited(path string) ([]byte, error) {
@@ -237,27 +267,4 @@ func readLimited(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, 1<<20+1))
-}
-
-// fetchMetadata downloads IdP metadata once, with a timeout and a size bound.
-func fetchMetadata(ctx context.Context, raw string) ([]byte, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an http(s) URL", raw)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", u.Host, res.Status)
-	}
-	return io.ReadAll(io.LimitReader(res.Body, 1<<20+1))
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,10 +106,26 @@ func TestSSOSettings(t *testing.T) {
 		t.Fatalf("show: %s", s)
 	}
 
-	// Metadata from a URL, fetched once.
-	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(doc)) }))
+	// Metadata from a URL, fetched at once: through safefetch, so this IdP on 127.0.0.1 only with the
+	// loopback setting; never a private address.
+	var fetched atomic.Int64
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fetched.Add(1); w.Write([]byte(doc)) }))
 	defer idp.Close()
-	mustRun(t, db, "sso", "set", "--tenant", "acme", "--metadata-url", idp.URL+"/federationmetadata.xml", "--state", "active")
+	for _, tc := range []struct{ url, want string }{
+		{idp.URL + "/federationmetadata.xml", "loopback"},
+		{"https://10.20.30.40/federationmetadata.xml", "private address"},
+		{"https://169.254.169.254/latest/meta-data", "link-local"},
+		{"https://[::ffff:127.0.0.1]/m", "loopback"},
+		{"http://idp.example.com/m", "not https"},
+	} {
+		if line := mustFail(t, db, "sso", "set", "--tenant", "acme", "--metadata-url", tc.url); !strings.Contains(line, tc.want) {
+			t.Errorf("--metadata-url %s: %q, want it to say %q", tc.url, line, tc.want)
+		}
+	}
+	if fetched.Load() != 0 {
+		t.Fatal("a refused metadata URL was fetched")
+	}
+	mustRun(t, db, "sso", "set", "--tenant", "acme", "--metadata-url", idp.URL+"/federationmetadata.xml", "--state", "active", "--allow-http-loopback-metadata")
 	if s := show(); !strings.Contains(s, idp.URL+"/federationmetadata.xml") || !strings.Contains(s, "state:                       active") {
 		t.Fatalf("show after --metadata-url: %s", s)
 	}

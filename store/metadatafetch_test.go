@@ -1,0 +1,94 @@
+package store_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimsso/scimsso/store"
+)
+
+func testCert(t *testing.T, name string, notBefore, notAfter time.Time) store.IdPCertificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: notBefore, NotAfter: notAfter}, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}}, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := store.ParseIdPCertificate(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *c
+}
+
+// TestMergeIdPCertificates: new certificates are added at once; a withdrawn one goes only while the
+// metadata lists a valid one; order is kept; a PEM written differently is the same certificate.
+func TestMergeIdPCertificates(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	year := 365 * 24 * time.Hour
+	a := testCert(t, "a", now.Add(-year), now.Add(year))
+	b := testCert(t, "b", now.Add(-time.Hour), now.Add(2*year))
+	expired := testCert(t, "expired", now.Add(-2*year), now.Add(-time.Hour))
+	future := testCert(t, "future", now.Add(time.Hour), now.Add(year))
+	names := map[string]string{a.PEM: "a", b.PEM: "b", expired.PEM: "expired", future.PEM: "future"}
+	reflowed := strings.ReplaceAll(a.PEM, "\n", "\r\n")
+	names[reflowed] = "a"
+	for _, tc := range []struct {
+		name   string
+		held   []string
+		listed []store.IdPCertificate
+		want   []string
+	}{
+		{"unchanged", []string{a.PEM}, []store.IdPCertificate{a}, []string{"a"}},
+		{"next key published", []string{a.PEM}, []store.IdPCertificate{a, b}, []string{"a", "b"}},
+		{"old key withdrawn", []string{a.PEM, b.PEM}, []store.IdPCertificate{b}, []string{"b"}},
+		{"rolled over at once", []string{a.PEM}, []store.IdPCertificate{b}, []string{"b"}},
+		{"only an expired one listed", []string{a.PEM}, []store.IdPCertificate{expired}, []string{"a", "expired"}},
+		{"only a not yet valid one listed", []string{a.PEM}, []store.IdPCertificate{future}, []string{"a", "future"}},
+		{"nothing listed", []string{a.PEM}, nil, []string{"a"}},
+		{"the same certificate in another PEM layout", []string{reflowed}, []store.IdPCertificate{a}, []string{"a"}},
+		{"nothing held", nil, []store.IdPCertificate{a, b}, []string{"a", "b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, p := range store.MergeIdPCertificates(tc.held, tc.listed, now) {
+				got = append(got, names[p])
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("MergeIdPCertificates = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if !expired.Expiring(now) || a.Expiring(now) || !testCert(t, "soon", now, now.Add(29*24*time.Hour)).Expiring(now) {
+		t.Error("Expiring")
+	}
+}
+
+// TestSignInRecordBound: every text of a record is cut to its bound at a character boundary, made
+// valid UTF-8 without NUL bytes, and the email compared in lower case.
+func TestSignInRecordBound(t *testing.T) {
+	r := store.SignInRecord{Reason: strings.Repeat("ü", store.MaxSignInReason), Email: "A@B.COM\x00", Issuer: "x\xffy", Code: strings.Repeat("c", 1000)}
+	r.Bound()
+	if len(r.Reason) > store.MaxSignInReason || !strings.HasSuffix(r.Reason, "…") || strings.ContainsRune(r.Reason, '\uFFFD') {
+		t.Errorf("reason %d bytes: %q", len(r.Reason), r.Reason[len(r.Reason)-8:])
+	}
+	if r.Email != "a@b.com" || r.Issuer != "x\uFFFDy" || len(r.Code) > 320 {
+		t.Errorf("bounded %+v", r)
+	}
+	if got := store.Clip("short", 10); got != "short" {
+		t.Errorf("Clip(short) = %q", got)
+	}
+}
