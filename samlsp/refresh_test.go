@@ -180,6 +180,12 @@ func TestMetadataRefresh(t *testing.T) {
 		if got := certs(); !slices.Equal(got, []string{fa, fb}) {
 			t.Fatalf("after the new key was published: %v, want [a b]", got)
 		}
+		// The change is the system's in the admin audit, with the certificates before and after.
+		acts, err := st.ListAdminActions(ctx, store.AdminActionQuery{TenantID: tn.ID, Limit: 10})
+		if err != nil || len(acts) == 0 || acts[0].Action != "sso.settings_changed" || acts[0].Actor.Kind != store.ActorSystem ||
+			strings.Count(acts[0].After, "BEGIN CERTIFICATE") != 2 || strings.Count(acts[0].Before, "BEGIN CERTIFICATE") != 1 {
+			t.Errorf("admin audit of the refresh: %+v, %v", acts, err)
+		}
 		due(0) // not due again before the interval
 		if f := fetch(); f.LastError != "" || f.LastOKAt.IsZero() || !f.NextAt.Equal(clock.Now().Add(interval).Truncate(time.Microsecond)) {
 			t.Errorf("fetch state %+v", f)

@@ -24,7 +24,9 @@ const EventSSOCertificateExpiring = "sso.certificate_expiring"
 // CertificateWarning is how long before its expiry an IdP certificate is announced and shown.
 const CertificateWarning = 30 * 24 * time.Hour
 
-// MetadataFetch is the state of the periodic fetch of a tenant's IdP metadata, as the console shows it.
+// MetadataFetch is the state of the periodic refresh of a tenant's IdP metadata, as the console shows
+// it. A tenant whose metadata came as a file has one too (its certificates are watched for expiry on
+// the same schedule), with URL "" and LastAt zero.
 type MetadataFetch struct {
 	TenantID string
 	URL      string    // the URL last fetched

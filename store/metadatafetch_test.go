@@ -12,11 +12,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scimsso/scimsso/store"
 )
 
-func testCert(t *testing.T, name string, notBefore, notAfter time.Time) store.IdPCertificate {
+func testCert(t testing.TB, name string, notBefore, notAfter time.Time) store.IdPCertificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -91,4 +92,41 @@ func TestSignInRecordBound(t *testing.T) {
 	if got := store.Clip("short", 10); got != "short" {
 		t.Errorf("Clip(short) = %q", got)
 	}
+}
+
+// FuzzMergeIdPCertificates: whatever the held and listed certificates are (the listed ones come from
+// an IdP's metadata), the merge never panics and never leaves a tenant that held a certificate
+// without one.
+func FuzzMergeIdPCertificates(f *testing.F) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	a := testCert(f, "a", now.Add(-time.Hour), now.Add(time.Hour))
+	old := testCert(f, "old", now.Add(-2*time.Hour), now.Add(-time.Hour))
+	f.Add(a.PEM, old.PEM)
+	f.Add(old.PEM, a.PEM)
+	f.Add("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "")
+	f.Fuzz(func(t *testing.T, held, listedPEM string) {
+		var listed []store.IdPCertificate
+		if c, err := store.ParseIdPCertificate(listedPEM); err == nil {
+			listed = append(listed, *c)
+		}
+		out := store.MergeIdPCertificates([]string{held}, listed, now)
+		if _, err := store.ParseIdPCertificate(held); err == nil && len(out) == 0 {
+			t.Fatalf("held %q, listed %d: left with no certificate", held, len(listed))
+		}
+	})
+}
+
+// FuzzClip: Clip returns valid UTF-8 without NUL, within its bound, for any text.
+func FuzzClip(f *testing.F) {
+	f.Add("plain", 10)
+	f.Add("ééééé\x00\xff", 6)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if n < 4 || n > 1<<16 {
+			return
+		}
+		got := store.Clip(s, n)
+		if len(got) > n || !utf8.ValidString(got) || strings.IndexByte(got, 0) >= 0 {
+			t.Fatalf("Clip(%q, %d) = %q", s, n, got)
+		}
+	})
 }

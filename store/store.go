@@ -542,8 +542,8 @@ type Store interface {
 	// Sweep deletes expired AuthnRequests, test links, replay entries and sessions (each with a
 	// session.ended event, reason EndTimeout), failed password attempts older than a day, events older
 	// than 30 days (but the newest), sign-in log records older than SignInRetention (in batches) and
-	// the refusal counts of past minutes, the OpenID provider's expired requests, tokens and retired keys,
-	// webhook deliveries past what a webhook keeps (MaxDeliveries, DeliveryRetention), used and
+	// the refusal counts of past minutes, the OpenID provider's expired requests, tokens and retired
+	// keys, webhook deliveries past what a webhook keeps (MaxDeliveries, DeliveryRetention), used and
 	// expired setup links, expired console sessions and admin actions older than a year, and returns
 	// how many rows went.
 	Sweep(ctx context.Context) (int64, error)
@@ -552,9 +552,9 @@ type Store interface {
 	EventStore
 	WebhookStore
 	APIKeyStore
-	AdminStore
 	SignInLogStore
 	MetadataFetchStore
+	AdminStore
 }
 
 // Key is the form in which case-insensitive values (userName, emails, domains) are compared and indexed.

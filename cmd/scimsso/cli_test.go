@@ -228,6 +228,7 @@ func TestOnlySomeCommandsCreateADatabase(t *testing.T) {
 		{"client", "list"},
 		{"client", "remove", "0123"},
 		{"oidc", "rotate-key"},
+		{"sso", "refresh-metadata", "--tenant", "acme"},
 		{"webhook", "add", "--url", "https://hooks.example.com/x"},
 		{"webhook", "list"},
 		{"webhook", "remove", "0123"},

@@ -34,8 +34,6 @@ func (m *Main) newConsole(s store.Store, log *zap.Logger, baseURL string, sessio
 			}
 			return &console.IdP{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
 		},
-		FetchMetadata: func(ctx context.Context, raw string) ([]byte, error) {
-			return fetchMetadata(ctx, raw, m.loopbackMetadata)
-		},
+		FetchMetadata: func(ctx context.Context, url string) ([]byte, error) { return fetchMetadata(ctx, url, m.loopbackMeta) },
 	})
 }

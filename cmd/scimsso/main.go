@@ -54,9 +54,9 @@ type Main struct {
 	// loopbackHooks is serve --allow-http-loopback-webhooks: the management API adds webhooks and
 	// back-channel logout URIs by the rule delivery follows.
 	loopbackHooks bool
-	// loopbackMetadata is serve --allow-http-loopback-metadata: the console fetches IdP metadata by
-	// the same policy as the periodic refresh.
-	loopbackMetadata bool
+	// loopbackMeta is serve --allow-http-loopback-metadata: the console fetches IdP metadata URLs by
+	// the rule the periodic refresh follows.
+	loopbackMeta bool
 	// metrics counts what the handler serves (serve, unless --metrics-addr is off); nil counts nothing.
 	metrics *metrics.Metrics
 	// logoutToken makes OpenID Connect logout tokens: the provider's, set by buildHandler, handed to

@@ -62,7 +62,7 @@ func freePort(t *testing.T) string {
 // bash (under set -euo pipefail, so any failing line fails the test), from the repository's top
 // directory, with an environment holding only what a fresh shell has — go, a C compiler and curl on
 // PATH, no scimsso — plus PORT (a free port) and, for the end-to-end setup, IDP_METADATA (a real IdP's
-// metadata served on loopback). It also checks what the blocks print and that they stop the server
+// metadata served on loopback, with SCIMSSO_ALLOW_HTTP_LOOPBACK_METADATA). It also checks what the blocks print and that they stop the server
 // they started.
 func TestREADME(t *testing.T) {
 	bash, err := exec.LookPath("bash")
@@ -109,7 +109,9 @@ func TestREADME(t *testing.T) {
 		{"## Five minutes with SCIM", nil, []string{
 			"created tenant acme", "ready", `"userName":"alice@acme.com"`, `"totalResults":1`, "OPERATION", " 201 ",
 		}},
-		{"## Setting up a tenant end to end", []string{"IDP_METADATA=" + idpSrv.URL + "/metadata"}, []string{
+		// The IdP is on loopback: the setting that allows it comes from the environment, as an
+		// operator testing against an IdP on their own machine would set it.
+		{"## Setting up a tenant end to end", []string{"IDP_METADATA=" + idpSrv.URL + "/metadata", "SCIMSSO_ALLOW_HTTP_LOOPBACK_METADATA=true"}, []string{
 			"SCIM base:    http://localhost:", "state testing", `"userName":"admin@acme.com"`, "imported 2 departments",
 			"state active", "set the password of admin@acme.com", "/saml/acme/test?token=",
 		}},

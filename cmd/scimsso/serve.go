@@ -144,7 +144,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	m.forwardHosts, _ = people.ParseForwardAuthHosts(c.forwardHosts, c.baseURL) // checked by validate
 	m.loopbackHooks = c.loopbackHooks
-	m.loopbackMetadata = c.loopbackMeta
+	m.loopbackMeta = c.loopbackMeta
 	if !metricsOff(c.metricsAddr) {
 		m.metrics = metrics.New()
 	}

@@ -380,10 +380,9 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: sweep: sign-in log: %w", err)
 	}
-	n += k
-	k, err = s.sweepAdmins(ctx)
+	a, err := s.sweepAdmins(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: sweep: admins: %w", err)
 	}
-	return n + k, nil
+	return n + k + a, nil
 }

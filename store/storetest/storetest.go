@@ -92,17 +92,17 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EventsRetention", testEventsRetention},
 		{"BackchannelDestinations", testBackchannelDestinations},
 		{"SessionClients", testSessionClients},
+		{"SignInLog", testSignInLog},
+		{"SignInLogCap", testSignInLogCap},
+		{"SignInLogRetention", testSignInLogRetention},
+		{"MetadataFetch", testMetadataFetch},
+		{"CertificateExpiring", testCertificateExpiring},
 		{"TenantAdmins", testTenantAdmins},
 		{"SetupLinks", testSetupLinks},
 		{"ConcurrentSetupLinkUse", testConcurrentSetupLinkUse},
 		{"AdminActionPages", testAdminActionPages},
 		{"SweepAdmins", testSweepAdmins},
 		{"AdminAudit", testAdminAudit},
-		{"SignInLog", testSignInLog},
-		{"SignInLogCap", testSignInLogCap},
-		{"SignInLogRetention", testSignInLogRetention},
-		{"MetadataFetch", testMetadataFetch},
-		{"CertificateExpiring", testCertificateExpiring},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
