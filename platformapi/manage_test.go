@@ -632,6 +632,12 @@ func TestManageBadRequests(t *testing.T) {
 			{"webhook bad type", "POST", "/api/v1/webhooks", `{"url":"https://hooks.example/x","types":["user.exploded"]}`, "", 400, "invalid_request", "types:"},
 			{"webhook types a string", "POST", "/api/v1/webhooks", `{"url":"https://hooks.example/x","types":"user.created"}`, "", 400, "invalid_request", "types must be an array"},
 			{"deliveries limit", "GET", "/api/v1/webhooks/x/deliveries?limit=0", ``, "", 400, "invalid_request", "limit"},
+			{"token id NUL", "DELETE", "/api/v1/tenants/acme/scim-tokens/%00", ``, "", 404, "not_found", "no live SCIM token"},
+			{"token id not UTF-8", "DELETE", "/api/v1/tenants/acme/scim-tokens/%ff", ``, "", 404, "not_found", "no live SCIM token"},
+			{"client id NUL", "DELETE", "/api/v1/clients/%00", ``, "", 404, "not_found", "no client"},
+			{"client id not UTF-8", "DELETE", "/api/v1/clients/%ff", ``, "", 404, "not_found", "no client"},
+			{"webhook id NUL", "DELETE", "/api/v1/webhooks/%00", ``, "", 404, "not_found", "no webhook"},
+			{"webhook id not UTF-8 deliveries", "GET", "/api/v1/webhooks/%ff/deliveries", ``, "", 404, "not_found", "no webhook"},
 			{"audit limit", "GET", "/api/v1/audit?limit=501", ``, "", 400, "invalid_request", "limit"},
 			{"audit unknown parameter", "GET", "/api/v1/audit?tenants=acme", ``, "", 400, "invalid_request", "tenants"},
 		} {
