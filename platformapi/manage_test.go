@@ -592,6 +592,8 @@ func TestManageBadRequests(t *testing.T) {
 			{"too large", "POST", "/api/v1/tenants", `{"name":"` + strings.Repeat("x", 1<<20) + `"}`, "", 413, "request_too_large", "larger"},
 			{"bad slug", "POST", "/api/v1/tenants", `{"slug":"Delta!","name":"D","domains":["delta.com"]}`, "", 400, "invalid_request", "slug:"},
 			{"no name", "POST", "/api/v1/tenants", `{"slug":"delta","domains":["delta.com"]}`, "", 400, "invalid_request", "name:"},
+			{"name with NUL", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D\u0000x","domains":["delta.com"]}`, "", 400, "invalid_request", "name:"},
+			{"name with control", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D\u001bx","domains":["delta.com"]}`, "", 400, "invalid_request", "name:"},
 			{"no domains", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D"}`, "", 400, "invalid_request", "domains:"},
 			{"bad domain", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D","domains":["not a domain"]}`, "", 400, "invalid_request", "domains:"},
 			{"taken slug", "POST", "/api/v1/tenants", `{"slug":"acme","name":"D","domains":["delta.com"]}`, "", 409, "conflict", `tenant "acme" already exists`},
