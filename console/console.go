@@ -128,7 +128,9 @@ func New(cfg Config) (*Server, error) {
 		now = time.Now
 	}
 	return &Server{cfg: cfg, st: cfg.Store, log: cfg.Logger, csrf: guard, secure: u.Scheme == "https", now: now,
-		nav: []navPage{{"", "Overview", ""}, {"sso", "SSO", store.AdminScopeSSO}}}, nil
+		nav: []navPage{{"", "Overview", ""}, {"sso", "SSO", store.AdminScopeSSO}, {"scim", "SCIM", store.AdminScopeSCIM},
+			{"people", "People", ""}, {"teams", "Teams", store.AdminScopeSSO}, {"signins", "Sign-in log", store.AdminScopeSSO},
+			{"audit", "Audit", ""}}}, nil
 }
 
 // Routes mounts the console on r.
@@ -141,6 +143,11 @@ func (s *Server) Routes(r *mux.Router) {
 	s.handle(r, http.MethodGet, "/", "", s.overview)
 	s.handle(r, http.MethodPost, "/signout", "", s.signOut)
 	s.ssoRoutes(r)
+	s.scimRoutes(r)
+	s.peopleRoutes(r)
+	s.teamsRoutes(r)
+	s.signInRoutes(r)
+	s.auditRoutes(r)
 }
 
 // request is one console request that passed the checks: the tenant of the route, the console
@@ -181,7 +188,7 @@ func (s *Server) guard(method, scope string, multipart int64, fn handlerFunc) ht
 			return
 		}
 		if scope != "" && !ses.Allows(scope) {
-			page.Message(w, http.StatusForbidden, "Not allowed", "This console session does not include this page. Ask for a setup link that does.", page.Ref(r))
+			scopeRefused(w, r)
 			return
 		}
 		c := &request{Tenant: t, Session: ses}
@@ -366,6 +373,11 @@ func (s *Server) acceptForm(w http.ResponseWriter, r *http.Request, multipart in
 	return true
 }
 
+// scopeRefused is the refusal of a page the console session's scopes do not include.
+func scopeRefused(w http.ResponseWriter, r *http.Request) {
+	page.Message(w, http.StatusForbidden, "Not allowed", "This console session does not include this page. Ask for a setup link that does.", page.Ref(r))
+}
+
 // notFound is the one refusal of a tenant the session may not see, whether or not it exists.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	page.Message(w, http.StatusNotFound, "Not found", "There is no such page.", page.Ref(r))
@@ -411,6 +423,18 @@ func (s *Server) view(r *http.Request, c *request, title, path string) view {
 		v.Notice = "The IdP's metadata is stored."
 	case "state":
 		v.Notice = "The SSO state is changed."
+	case "revoked":
+		v.Notice = "The token is revoked."
+	case "exclude":
+		v.Notice = "The exclusion list is saved."
+	case "admin-added":
+		v.Notice = "The admin is added."
+	case "admin-removed":
+		v.Notice = "The admin is removed."
+	case "team":
+		v.Notice = "The team is added."
+	case "map":
+		v.Notice = "The department map is replaced."
 	}
 	return v
 }

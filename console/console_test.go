@@ -29,6 +29,18 @@ var consoleRoutes = []struct {
 	{http.MethodPost, "/sso/metadata/file", url.Values{}},
 	{http.MethodPost, "/sso/metadata/url", url.Values{"url": {"https://idp.example/metadata"}}},
 	{http.MethodPost, "/sso/metadata", url.Values{"version": {"1"}, "entity_id": {"https://evil.example"}, "sso_url": {"https://evil.example/sso"}}},
+	{http.MethodGet, "/scim", nil},
+	{http.MethodPost, "/scim/tokens", url.Values{"name": {"evil"}}},
+	{http.MethodPost, "/scim/revoke", url.Values{"id": {"x"}, "confirm": {"yes"}}},
+	{http.MethodGet, "/people", nil},
+	{http.MethodPost, "/people/exclude", url.Values{"version": {"1"}, "exclude": {"evil@acme.com"}}},
+	{http.MethodPost, "/people/admins", url.Values{"email": {"ada@acme.com"}}},
+	{http.MethodPost, "/people/admins/remove", url.Values{"id": {"x"}}},
+	{http.MethodGet, "/teams", nil},
+	{http.MethodPost, "/teams", url.Values{"name": {"Evil"}}},
+	{http.MethodPost, "/teams/department-map", url.Values{}},
+	{http.MethodGet, "/signins", nil},
+	{http.MethodGet, "/audit", nil},
 }
 
 // TestSetupLinkOpens: opening a link (GET) shows the Continue page and uses nothing, so a mail
@@ -121,7 +133,7 @@ func TestTenantAdminEntry(t *testing.T) {
 		t.Fatalf("admin: %d\n%s", res.StatusCode, body)
 	}
 	contains(t, "overview", body, "signed in as ada@acme.com")
-	wantNav(t, body, "Overview", "SSO")
+	wantNav(t, body, "Overview", "SSO", "SCIM", "People", "Teams", "Sign-in log", "Audit")
 	for _, path := range []string{"/admin/globex/", "/admin/nope/"} {
 		res, body := h.get(admin, path)
 		if res.StatusCode != http.StatusNotFound || stripRef(body) != stripRef(notFound) {
@@ -158,6 +170,12 @@ func TestCrossTenant(t *testing.T) {
 	_, notFound := h.get(b, "/admin/nope/")
 	before := len(h.actions(h.Tenant))
 	setBefore, _ := h.St.SSOSettings(ctx, h.Tenant.ID)
+	ada := h.ScimUser("ada@acme.com", "", true)
+	if _, _, err := store.IssueToken(ctx, h.St, h.Tenant.ID, "acme's", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	before = len(h.actions(h.Tenant))
+	stateBefore := h.stateOf(h.Tenant)
 	for _, rt := range consoleRoutes {
 		for _, slug := range []string{"acme", "nope"} {
 			t.Run(rt.method+" "+slug+rt.path, func(t *testing.T) {
@@ -180,6 +198,12 @@ func TestCrossTenant(t *testing.T) {
 	}
 	if set, _ := h.St.SSOSettings(ctx, h.Tenant.ID); set.Version != setBefore.Version {
 		t.Errorf("acme's SSO settings changed: version %d → %d", setBefore.Version, set.Version)
+	}
+	if got := h.stateOf(h.Tenant); got != stateBefore {
+		t.Errorf("acme changed:\n%s\n→\n%s", stateBefore, got)
+	}
+	if admin, _ := h.St.IsAdmin(ctx, h.Tenant.ID, ada.ID); admin {
+		t.Error("globex's session made an admin of acme")
 	}
 	// globex's own console still works.
 	if res, _ := h.get(b, "/admin/globex/"); res.StatusCode != http.StatusOK {

@@ -72,7 +72,7 @@ func TestSSOPage(t *testing.T) {
 		t.Fatalf("%d\n%s", res.StatusCode, body)
 	}
 	signintest.PageHeaders(t, "sso page", res)
-	wantNav(t, body, "Overview", "SSO")
+	wantNav(t, body, "Overview", "SSO", "People", "Teams", "Sign-in log", "Audit")
 	contains(t, "sso page", body,
 		`id="sp-entity" class="copy" readonly value="`+h.EntityID("acme")+`"`,
 		`id="sp-acs" class="copy" readonly value="`+h.Acs("acme")+`"`,
@@ -292,12 +292,12 @@ func TestStateSwitchAndTest(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestScopeRefusal: a SCIM-only console session gets 403 on every SSO route, changes nothing, and
-// its nav does not list the SSO page.
+// its nav does not list the SSO pages.
 func TestScopeRefusal(t *testing.T) {
 	h := newHarness(t)
 	b := h.consoleOf(h.Tenant, store.AdminScopeSCIM)
 	_, body := h.get(b, "/admin/acme/")
-	wantNav(t, body, "Overview")
+	wantNav(t, body, "Overview", "SCIM", "People", "Audit")
 	before := h.settingsOf(h.Tenant).Version
 	for _, rt := range consoleRoutes {
 		if !strings.HasPrefix(rt.path, "/sso") {

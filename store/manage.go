@@ -43,8 +43,11 @@ func CheckNewTenant(t *Tenant) error {
 		return refuse("slug", ErrInvalid, "invalid tenant slug %q: use 2-63 characters of a-z, 0-9 and -", clipValue(t.Slug))
 	}
 	t.Name = strings.TrimSpace(t.Name)
-	if t.Name == "" || len(t.Name) > MaxName {
+	if t.Name == "" {
 		return refuse("name", ErrInvalid, "a tenant needs a name of 1 to %d characters", MaxName)
+	}
+	if err := CheckName("tenant name", t.Name); err != nil {
+		return &Refusal{Field: "name", Err: ErrInvalid, Msg: err.Error()}
 	}
 	if len(t.Domains) == 0 {
 		return refuse("domains", ErrInvalid, "a tenant needs at least one domain")

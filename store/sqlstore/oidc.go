@@ -93,6 +93,9 @@ func scanOIDCClient(sc scanner) (*store.OIDCClient, error) {
 
 // OIDCClient implements store.Store.
 func (s *Store) OIDCClient(ctx context.Context, id string) (*store.OIDCClient, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("sqlstore: oidc client: %w", store.ErrNotFound)
+	}
 	c, err := scanOIDCClient(s.row(ctx, `SELECT `+oidcClientCols+` FROM oidc_clients WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: oidc client: %w", mapErr(err))
@@ -119,6 +122,9 @@ func (s *Store) ListOIDCClients(ctx context.Context) ([]store.OIDCClient, error)
 // DeleteOIDCClient implements store.Store. The foreign keys delete the client's requests and tokens,
 // and its destination's deliveries.
 func (s *Store) DeleteOIDCClient(ctx context.Context, id string) error {
+	if !storable(id) {
+		return fmt.Errorf("sqlstore: delete oidc client: %w", store.ErrNotFound)
+	}
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		old, err := scanOIDCClient(tx.row(ctx, `DELETE FROM oidc_clients WHERE id = ? RETURNING `+oidcClientCols, id))
 		if err != nil {

@@ -291,6 +291,9 @@ func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]store.Token,
 
 // RevokeToken implements store.Store.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, id string) error {
+	if !storable(id) {
+		return fmt.Errorf("sqlstore: revoke token: %w", store.ErrNotFound)
+	}
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		tok := store.Token{ID: id, TenantID: tenantID, RevokedAt: fromMicros(micros(now))}
 		var c, e int64

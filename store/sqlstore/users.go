@@ -327,9 +327,24 @@ func (s *Store) RecordAudit(ctx context.Context, a store.Audit) error {
 
 // ListAudit implements store.Store.
 func (s *Store) ListAudit(ctx context.Context, tenantID string, since time.Time) ([]store.Audit, error) {
+	return s.auditEntries(ctx, "list audit", `SELECT time, tenant_id, token_id, operation, user_id, outcome, detail FROM audit_log
+		WHERE tenant_id = ? AND time >= ? ORDER BY seq`, tenantID, micros(since))
+}
+
+// RecentAudit implements store.Store. The index on (tenant_id, time) is read backwards, so the cost
+// is the limit's, not the log's.
+func (s *Store) RecentAudit(ctx context.Context, tenantID string, limit int) ([]store.Audit, error) {
+	if limit < 1 || limit > 500 {
+		return nil, fmt.Errorf("sqlstore: recent audit: limit %d not in 1..500", limit)
+	}
+	return s.auditEntries(ctx, "recent audit", `SELECT time, tenant_id, token_id, operation, user_id, outcome, detail FROM audit_log
+		WHERE tenant_id = ? ORDER BY time DESC, seq DESC LIMIT ?`, tenantID, limit)
+}
+
+// auditEntries runs a query of audit_log entries.
+func (s *Store) auditEntries(ctx context.Context, what, query string, args ...any) ([]store.Audit, error) {
 	var as []store.Audit
-	err := s.each(ctx, `SELECT time, tenant_id, token_id, operation, user_id, outcome, detail FROM audit_log
-		WHERE tenant_id = ? AND time >= ? ORDER BY seq`, []any{tenantID, micros(since)}, func(sc scanner) error {
+	err := s.each(ctx, query, args, func(sc scanner) error {
 		var a store.Audit
 		var t int64
 		if err := sc.Scan(&t, &a.TenantID, &a.TokenID, &a.Operation, &a.UserID, &a.Outcome, &a.Detail); err != nil {
@@ -340,7 +355,7 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, since time.Time)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list audit: %w", err)
+		return nil, fmt.Errorf("sqlstore: %s: %w", what, err)
 	}
 	return as, nil
 }

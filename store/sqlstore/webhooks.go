@@ -78,6 +78,9 @@ func scanWebhook(sc scanner, extra ...any) (*store.Webhook, error) {
 
 // Webhook implements store.Store.
 func (s *Store) Webhook(ctx context.Context, id string) (*store.Webhook, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("sqlstore: webhook: %w", store.ErrNotFound)
+	}
 	var sealed []byte
 	w, err := scanWebhook(s.row(ctx, `SELECT `+webhookCols+`, secret FROM webhooks WHERE id = ?`, id), &sealed)
 	if err != nil {
@@ -110,6 +113,9 @@ func (s *Store) ListWebhooks(ctx context.Context) ([]store.Webhook, error) {
 
 // DeleteWebhook implements store.Store. Its deliveries go with it (ON DELETE CASCADE).
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	if !storable(id) {
+		return fmt.Errorf("sqlstore: delete webhook: %w", store.ErrNotFound)
+	}
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		old, err := scanWebhook(tx.row(ctx, `DELETE FROM webhooks WHERE id = ? RETURNING `+webhookCols, id))
 		if err != nil {
@@ -264,6 +270,9 @@ func (s *Store) ListDeliveries(ctx context.Context, webhookID, outcome string, l
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlstore: list deliveries: limit %d: want > 0", limit)
 	}
+	if !storable(webhookID) || !storable(outcome) {
+		return nil, nil // names no webhook (or outcome): none delivered
+	}
 	q, args := `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`, []any{webhookID, limit}
 	if outcome != "" {
 		// Index webhook_deliveries_by_outcome.
@@ -288,6 +297,9 @@ func (s *Store) ListDeliveries(ctx context.Context, webhookID, outcome string, l
 // DeliveryOf implements store.Store. It reads the webhook's deliveries (no index by event: each
 // delivery recorded would pay for one, for a look-up only a resend makes).
 func (s *Store) DeliveryOf(ctx context.Context, webhookID, eventID string) (*store.Delivery, error) {
+	if !storable(webhookID) || !storable(eventID) {
+		return nil, fmt.Errorf("sqlstore: delivery of: %w", store.ErrNotFound)
+	}
 	d, err := scanDelivery(s.row(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE webhook_id = ? AND event_id = ?
 		ORDER BY id DESC LIMIT 1`, webhookID, eventID))
 	if err != nil {

@@ -596,6 +596,23 @@ func testAudit(t *testing.T, s store.Store, clock *Clock) {
 	if as, _ := s.ListAudit(ctx, a.ID, start.Add(30*time.Second)); len(as) != 2 || !as[0].Time.Equal(start.Add(time.Minute)) {
 		t.Fatalf("audit since: %+v", as)
 	}
+	// RecentAudit: the newest first, at most limit, the tenant's only.
+	for limit, want := range map[int]string{1: "[delete]", 2: "[delete patch]", 500: "[delete patch create]"} {
+		as, err := s.RecentAudit(ctx, a.ID, limit)
+		var got []string
+		for _, e := range as {
+			if e.TenantID != a.ID {
+				t.Fatalf("RecentAudit of acme returned %+v", e)
+			}
+			got = append(got, e.Operation)
+		}
+		if err != nil || fmt.Sprint(got) != want {
+			t.Fatalf("RecentAudit(%d) = %v, %v; want %s", limit, got, err, want)
+		}
+	}
+	if _, err := s.RecentAudit(ctx, a.ID, 0); err == nil {
+		t.Fatal("RecentAudit with limit 0 accepted")
+	}
 }
 
 func testSessions(t *testing.T, s store.Store, clock *Clock) {
