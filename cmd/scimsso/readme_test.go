@@ -32,8 +32,8 @@ func readmeSections(t *testing.T, readme, heading string) []string {
 	var cur strings.Builder
 	for _, l := range strings.Split(sec, "\n") {
 		switch {
-		case !inBlock && strings.HasPrefix(l, "#"):
-			return blocks
+		case !inBlock && strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "###"):
+			return blocks // the next section (its ### subsections belong to it)
 		case !inBlock && l == "```sh":
 			inBlock = true
 			cur.Reset()
@@ -112,7 +112,7 @@ func TestREADME(t *testing.T) {
 		// The IdP is on loopback: the setting that allows it comes from the environment, as an
 		// operator testing against an IdP on their own machine would set it.
 		{"## Setting up a tenant end to end", []string{"IDP_METADATA=" + idpSrv.URL + "/metadata", "SCIMSSO_ALLOW_HTTP_LOOPBACK_METADATA=true"}, []string{
-			"SCIM base:    http://localhost:", "state testing", `"userName":"admin@acme.com"`, "imported 2 departments",
+			"/setup/scimsso_setup_", "SCIM base:    http://localhost:", "state testing", `"userName":"admin@acme.com"`, "imported 2 departments",
 			"state active", "set the password of admin@acme.com", "/saml/acme/test?token=",
 		}},
 	} {
