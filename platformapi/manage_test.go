@@ -594,6 +594,7 @@ func TestManageBadRequests(t *testing.T) {
 			{"no name", "POST", "/api/v1/tenants", `{"slug":"delta","domains":["delta.com"]}`, "", 400, "invalid_request", "name:"},
 			{"name with NUL", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D\u0000x","domains":["delta.com"]}`, "", 400, "invalid_request", "name:"},
 			{"name with control", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D\u001bx","domains":["delta.com"]}`, "", 400, "invalid_request", "name:"},
+			{"too many domains", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D","domains":["d.com"` + strings.Repeat(`,"d.com"`, store.MaxNewTenantDomains) + `]}`, "", 400, "invalid_request", "at most"},
 			{"no domains", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D"}`, "", 400, "invalid_request", "domains:"},
 			{"bad domain", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D","domains":["not a domain"]}`, "", 400, "invalid_request", "domains:"},
 			{"taken slug", "POST", "/api/v1/tenants", `{"slug":"acme","name":"D","domains":["delta.com"]}`, "", 409, "conflict", `tenant "acme" already exists`},
