@@ -119,6 +119,11 @@ func parseSSOPatch(b []byte) (*ssoPatch, error) {
 	}
 	p := &ssoPatch{values: map[string]string{}, version: -1}
 	for name, v := range raw {
+		// JSON null would unmarshal as the zero value: a switch turned off, version 0. A field
+		// means to change something, so null names no value and is refused.
+		if _, ok := settingNamed(name); (ok || name == "version" || name == "metadata_xml") && string(bytes.TrimSpace(v)) == "null" {
+			return nil, invalid("%s must not be null: give a value, or leave %s out.", name, name)
+		}
 		switch name {
 		case "version":
 			var n int64
@@ -152,6 +157,11 @@ func parseSSOPatch(b []byte) (*ssoPatch, error) {
 			}
 			p.values[name] = str
 		}
+	}
+	if len(p.values) == 0 && p.metadata == nil {
+		// Nothing to change: storing it anyway would make a new version, an event and an audit
+		// entry saying nothing.
+		return nil, invalid("Give at least one SSO setting or metadata_xml to change; the settings are %s.", settingNames())
 	}
 	// Set in the table's order: the outcome never depends on the order of the body's fields.
 	for _, st := range store.SSOSettingTable {
