@@ -19,7 +19,7 @@ import (
 
 // manageRoutes mounts the management API on api (/api/v1).
 func (s *Server) manageRoutes(api *mux.Router) {
-	m := func(name string, h http.HandlerFunc) method { return method{name, store.ScopeManage, h} }
+	m := func(name string, h http.HandlerFunc) method { return method{name, store.ScopeManage, h, ""} }
 	const get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
 	api.Handle("/tenants/{slug}", s.methods(m(get, s.showTenant)))
 	api.Handle("/tenants/{slug}/domains", s.methods(m(post, s.addDomain)))

@@ -301,13 +301,14 @@ func TestAuthentication(t *testing.T) {
 			path  string
 			scope string
 			key   string // a key with the scope
+			also  string // another key allowed, by another scope
 		}{
-			{"/api/v1/tenants", store.ScopeDirectoryRead, "directory"},
-			{"/api/v1/tenants/acme/users", store.ScopeDirectoryRead, "directory"},
-			{"/api/v1/tenants/acme/users?limit=1", store.ScopeDirectoryRead, "directory"},
-			{"/api/v1/tenants/acme/users/" + u.ID, store.ScopeDirectoryRead, "directory"},
-			{"/api/v1/events", store.ScopeEventsRead, "events"},
-			{"/api/v1/events?after=0&limit=5", store.ScopeEventsRead, "events"},
+			{"/api/v1/tenants", store.ScopeDirectoryRead, "directory", "manage"},
+			{"/api/v1/tenants/acme/users", store.ScopeDirectoryRead, "directory", ""},
+			{"/api/v1/tenants/acme/users?limit=1", store.ScopeDirectoryRead, "directory", ""},
+			{"/api/v1/tenants/acme/users/" + u.ID, store.ScopeDirectoryRead, "directory", ""},
+			{"/api/v1/events", store.ScopeEventsRead, "events", ""},
+			{"/api/v1/events?after=0&limit=5", store.ScopeEventsRead, "events", ""},
 		}
 		for _, rt := range routes {
 			t.Run(strings.ReplaceAll(rt.path, u.ID, "{id}"), func(t *testing.T) {
@@ -335,7 +336,7 @@ func TestAuthentication(t *testing.T) {
 					}
 				}
 				for name := range e.keys {
-					if name == "revoked" || name == rt.key || name == "all" {
+					if name == "revoked" || name == rt.key || name == rt.also || name == "all" {
 						continue
 					}
 					msg := e.refused("Bearer "+e.keys[name], rt.path, http.StatusForbidden, "forbidden")
