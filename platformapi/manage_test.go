@@ -377,6 +377,8 @@ func TestManageTeamsAndDepartmentMap(t *testing.T) {
 			{"beta's team", "Money,Finance\n", "text/csv", []string{`no team "Finance"`}},
 			{"bad JSON rows", `{"data":[{"department":"Legal","team":"Sales"},{"department":" x","team":"Sales"}]}`, "application/json", []string{"data row 2: department"}},
 			{"JSON without data", `{}`, "application/json", []string{"data: required"}},
+			{"an empty CSV", "", "text/csv", []string{"no department,team rows", `{"data":[]}`}},
+			{"a CSV header alone", "department,team\n", "text/csv", []string{"no department,team rows"}},
 		} {
 			msg := apiError(t, tc.name, e.call(http.MethodPut, "/api/v1/tenants/acme/department-map", "manage", tc.body, tc.ct), http.StatusBadRequest, "invalid_request")
 			for _, w := range tc.want {
@@ -387,6 +389,11 @@ func TestManageTeamsAndDepartmentMap(t *testing.T) {
 			if after := e.snapshot(); after != before {
 				t.Fatalf("%s changed the store", tc.name)
 			}
+		}
+		// Clearing is asked for explicitly.
+		e.must(http.MethodPut, "/api/v1/tenants/acme/department-map", map[string]any{"data": []row{}}, "", http.StatusOK, &m)
+		if len(m.Data) != 0 {
+			t.Fatalf("map after clearing: %v", m.Data)
 		}
 	})
 }

@@ -71,7 +71,10 @@ func (m *Main) departmentMapImport(ctx context.Context, args []string) error {
 				return err
 			}
 			defer f.Close()
-			if rows, err = store.ParseDepartmentMap(io.LimitReader(f, store.MaxDepartmentMapFile)); err != nil {
+			if rows, err = store.ParseDepartmentMap(f); err != nil {
+				if errors.Is(err, store.ErrEmptyDepartmentMap) {
+					return fmt.Errorf("%s: nothing imported: %v (to clear the map: scimsso department-map clear)", pos[0], err)
+				}
 				return fmt.Errorf("%s: nothing imported: %v", pos[0], err)
 			}
 			return nil
@@ -84,6 +87,21 @@ func (m *Main) departmentMapImport(ctx context.Context, args []string) error {
 				return fmt.Errorf("%s: nothing imported: %w", pos[0], err)
 			}
 			fmt.Fprintf(m.Stdout, "imported %d departments into tenant %s's department map (it replaces the previous map)\n", len(rows), t.Slug)
+			return nil
+		},
+	}, args)
+}
+
+// departmentMapClear empties the tenant's department map: asked for by name, never by importing an
+// empty file.
+func (m *Main) departmentMapClear(ctx context.Context, args []string) error {
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "department-map clear",
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
+			if err := store.ImportDepartmentMap(ctx, s, t, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Stdout, "cleared tenant %s's department map\n", t.Slug)
 			return nil
 		},
 	}, args)
