@@ -691,6 +691,35 @@ func TestManageBadRequests(t *testing.T) {
 	})
 }
 
+// TestManageClipsLongValues: a refused value of half a megabyte is not echoed back whole; an
+// import naming thousands of unknown teams reports at most MaxDepartmentMapErrors of them.
+func TestManageClipsLongValues(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		long := strings.Repeat("x", 500<<10)
+		var manyRows strings.Builder
+		for i := range 2000 {
+			fmt.Fprintf(&manyRows, "Dept %d,Team %d\n", i, i)
+		}
+		before := e.snapshot()
+		for _, tc := range []struct{ name, method, path, body, ct, want string }{
+			{"a long duration", "PATCH", "/api/v1/tenants/acme/sso", `{"soft-timeout":"` + long + `"}`, "", "soft-timeout"},
+			{"a long day count", "PATCH", "/api/v1/tenants/acme/sso", `{"soft-timeout":"` + long + `d"}`, "", "soft-timeout"},
+			{"a long excluded address", "PATCH", "/api/v1/tenants/acme/sso", `{"exclude":"` + long + `"}`, "", "exclude"},
+			{"a long webhook URL", "POST", "/api/v1/webhooks", `{"url":"http://hooks.example/` + long + `"}`, "", "url:"},
+			{"a long back-channel URI", "POST", "/api/v1/clients", `{"name":"Wiki","redirect_uris":["https://wiki.example/cb"],"backchannel_logout_uri":"http://wiki.example/` + long + `"}`, "", "backchannel_logout_uri:"},
+			{"many unknown teams", "PUT", "/api/v1/tenants/acme/department-map", manyRows.String(), "text/csv", "and more"},
+		} {
+			msg := apiError(t, tc.name, e.call(tc.method, tc.path, "manage", tc.body, tc.ct), http.StatusBadRequest, "invalid_request")
+			if !strings.Contains(msg, tc.want) || len(msg) > 8<<10 {
+				t.Errorf("%s: a message of %d bytes (%.200q…); want it short, with %q", tc.name, len(msg), msg, tc.want)
+			}
+			if after := e.snapshot(); after != before {
+				t.Fatalf("%s changed the store", tc.name)
+			}
+		}
+	})
+}
+
 // TestManageSetupLinksAdminsAudit: setup links made and listed without their secret, tenant admins
 // made and unmade (never another tenant's user), and every change audited with the key as its actor.
 func TestManageSetupLinksAdminsAudit(t *testing.T) {

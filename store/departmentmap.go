@@ -150,8 +150,9 @@ func CheckDepartmentMap(rows []DepartmentMapping) error {
 	return nil
 }
 
-// CheckDepartmentTeams reports every row of m whose team is not one of teams (the tenant's), in one
-// error, or nil: a map is imported whole or not at all, and the person fixes every row at once.
+// CheckDepartmentTeams reports every row of m whose team is not one of teams (the tenant's), at most
+// MaxDepartmentMapErrors of them, in one error, or nil: a map is imported whole or not at all, and
+// the person fixes every row at once.
 func CheckDepartmentTeams(m []DepartmentMapping, teams []Team) error {
 	known := map[string]bool{}
 	for _, tm := range teams {
@@ -160,6 +161,10 @@ func CheckDepartmentTeams(m []DepartmentMapping, teams []Team) error {
 	var bad []string
 	for _, r := range m {
 		if !known[r.Team] {
+			if len(bad) == MaxDepartmentMapErrors {
+				bad = append(bad, "and more")
+				break
+			}
 			bad = append(bad, fmt.Sprintf("department %q: the tenant has no team %q", r.Department, r.Team))
 		}
 	}

@@ -187,7 +187,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.Atoi(s[:i])
 		if err != nil || n < 0 || n > 100000 {
-			return 0, fmt.Errorf("invalid duration %q", s)
+			return 0, fmt.Errorf("invalid duration %q", clipValue(s))
 		}
 		days = time.Duration(n) * 24 * time.Hour
 		s = s[i+1:]
@@ -197,7 +197,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use for example 90d, 12h or 30m)", s)
+		return 0, fmt.Errorf("invalid duration %q (use for example 90d, 12h or 30m)", clipValue(s))
 	}
 	return days + d, nil
 }

@@ -22,7 +22,7 @@ import (
 func CheckURL(raw string, allowHTTPLoopback bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("webhook URL %q is not an absolute URL", raw)
+		return fmt.Errorf("webhook URL %q is not an absolute URL", clipURL(raw))
 	}
 	if u.User != nil {
 		return errors.New("a webhook URL may not hold a user or password: put credentials nowhere in it; the signature authenticates scimsso")
@@ -40,20 +40,28 @@ func CheckURL(raw string, allowHTTPLoopback bool) error {
 	} else if numericHost(host) {
 		// 127.1, 2130706433, 0x7f.1: not an address netip reads, yet resolvers and browsers take it as
 		// one (inet_aton), so the dialer would reach whatever IPv4 address it spells.
-		return fmt.Errorf("webhook URL %q has a numeric host that is not an IPv4 address in dotted decimal (a.b.c.d)", raw)
+		return fmt.Errorf("webhook URL %q has a numeric host that is not an IPv4 address in dotted decimal (a.b.c.d)", clipURL(raw))
 	} else if loopback && !allowHTTPLoopback {
-		return fmt.Errorf("webhook URL %q points at a loopback address (serve --allow-http-loopback-webhooks allows it)", raw)
+		return fmt.Errorf("webhook URL %q points at a loopback address (serve --allow-http-loopback-webhooks allows it)", clipURL(raw))
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !loopback || !allowHTTPLoopback {
-			return fmt.Errorf("webhook URL %q is not https (http only to loopback, with serve --allow-http-loopback-webhooks)", raw)
+			return fmt.Errorf("webhook URL %q is not https (http only to loopback, with serve --allow-http-loopback-webhooks)", clipURL(raw))
 		}
 	default:
-		return fmt.Errorf("webhook URL %q is not https", raw)
+		return fmt.Errorf("webhook URL %q is not https", clipURL(raw))
 	}
 	return nil
+}
+
+// clipURL shortens a URL for an error message: a megabyte of URL need not come back in the answer.
+func clipURL(raw string) string {
+	if len(raw) > 128 {
+		return raw[:128] + "…"
+	}
+	return raw
 }
 
 // numericHost reports whether host ends in a number (decimal, or hex with 0x), as the WHATWG URL
