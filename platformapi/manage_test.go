@@ -25,13 +25,14 @@ import (
 )
 
 // manageConfig is the platform API's Config as cmd wires it: the same key pairs, client rule and
-// metadata reader as the CLI, webhooks to loopback allowed (as serve --allow-http-loopback-webhooks).
-func manageConfig(st store.Store, log *zap.Logger, base string) platformapi.Config {
+// metadata reader as the CLI, webhooks to loopback over http allowed when allowLoopback (as serve
+// --allow-http-loopback-webhooks).
+func manageConfig(st store.Store, log *zap.Logger, base string, allowLoopback bool) platformapi.Config {
 	return platformapi.Config{
 		Store: st, Logger: log, BaseURL: base,
 		NewSPKeyPair: func(slug string) ([]byte, []byte, error) { return samlsp.GenerateKeyPair("scimsso "+slug, time.Now()) },
 		NewOIDCClient: func(spec store.OIDCClientSpec) (*store.OIDCClient, string, error) {
-			return openid.NewClient(spec, func(u string) error { return webhooks.CheckURL(u, true) })
+			return openid.NewClient(spec, func(u string) error { return webhooks.CheckURL(u, allowLoopback) })
 		},
 		ParseIdPMetadata: func(b []byte) (platformapi.IdPMetadata, error) {
 			idp, err := samlsp.ParseIdPMetadata(b)
@@ -40,7 +41,7 @@ func manageConfig(st store.Store, log *zap.Logger, base string) platformapi.Conf
 			}
 			return platformapi.IdPMetadata{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
 		},
-		AllowHTTPLoopback: true,
+		AllowHTTPLoopback: allowLoopback,
 	}
 }
 
@@ -467,7 +468,7 @@ func TestManageWebhooks(t *testing.T) {
 		// A server started without --allow-http-loopback-webhooks refuses a loopback receiver, as
 		// webhook add without the flag does.
 		r := mux.NewRouter()
-		cfg := manageConfig(e.st, zaptest.NewLogger(t), "https://sso.example")
+		cfg := manageConfig(e.st, zaptest.NewLogger(t), "https://sso.example", true)
 		cfg.AllowHTTPLoopback = false
 		api, err := platformapi.New(cfg)
 		if err != nil {
@@ -712,6 +713,28 @@ func TestManageClipsLongValues(t *testing.T) {
 			msg := apiError(t, tc.name, e.call(tc.method, tc.path, "manage", tc.body, tc.ct), http.StatusBadRequest, "invalid_request")
 			if !strings.Contains(msg, tc.want) || len(msg) > 8<<10 {
 				t.Errorf("%s: a message of %d bytes (%.200q…); want it short, with %q", tc.name, len(msg), msg, tc.want)
+			}
+			if after := e.snapshot(); after != before {
+				t.Fatalf("%s changed the store", tc.name)
+			}
+		}
+	})
+}
+
+// TestManageLoopbackRefused: without --allow-http-loopback-webhooks, an http URL to loopback is
+// refused for a webhook and a client's back-channel logout, and nothing is stored.
+func TestManageLoopbackRefused(t *testing.T) {
+	backendsLoopback(t, false, func(t *testing.T, e *env) {
+		before := e.snapshot()
+		for _, tc := range []struct{ name, path, body, want string }{
+			{"webhook", "/api/v1/webhooks", `{"url":"http://127.0.0.1:9000/hook"}`, "url:"},
+			{"webhook to localhost", "/api/v1/webhooks", `{"url":"http://localhost:9000/hook"}`, "url:"},
+			{"webhook https to loopback", "/api/v1/webhooks", `{"url":"https://127.0.0.1/hook"}`, "url:"},
+			{"back-channel", "/api/v1/clients", `{"name":"Wiki","redirect_uris":["https://wiki.example/cb"],"backchannel_logout_uri":"http://127.0.0.1:9000/bc"}`, "backchannel_logout_uri:"},
+		} {
+			msg := apiError(t, tc.name, e.call(http.MethodPost, tc.path, "manage", tc.body, ""), http.StatusBadRequest, "invalid_request")
+			if !strings.Contains(msg, tc.want) || !strings.Contains(msg, "loopback") {
+				t.Errorf("%s: %q; want %q and loopback named", tc.name, msg, tc.want)
 			}
 			if after := e.snapshot(); after != before {
 				t.Fatalf("%s changed the store", tc.name)
