@@ -60,19 +60,28 @@ func CheckNewTenant(t *Tenant) error {
 		return refuse("domains", ErrInvalid, "a new tenant takes at most %d domains; add more one at a time", MaxNewTenantDomains)
 	}
 	norm := make([]string, 0, len(t.Domains))
-	seen := make(map[string]bool, len(t.Domains))
 	for _, d := range t.Domains {
 		n, err := checkDomain("domains", d)
 		if err != nil {
 			return err
 		}
-		if !seen[n] {
-			seen[n] = true
-			norm = append(norm, n)
+		norm = append(norm, n)
+	}
+	t.Domains = Dedupe(norm)
+	return nil
+}
+
+// Dedupe returns v without its repeats, in the order of their first appearance (nil for none).
+func Dedupe(v []string) []string {
+	var out []string
+	seen := make(map[string]bool, len(v))
+	for _, x := range v {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
 		}
 	}
-	t.Domains = norm
-	return nil
+	return out
 }
 
 // CheckDomain is ParseDomain with its refusal worded for a person, naming the field "domain".

@@ -116,7 +116,7 @@ func (m *Main) userSetPassword(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("%q is %v", pos[0], err)
 			}
-			set, err := ssoSettingsOf(ctx, s, t.ID)
+			set, err := store.SSOSettingsOf(ctx, s, t.ID)
 			if err != nil {
 				return err
 			}
