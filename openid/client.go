@@ -35,7 +35,7 @@ func NewClient(spec store.OIDCClientSpec, checkBackchannel func(string) error) (
 			}
 		}
 	}
-	c := &store.OIDCClient{Name: name, RedirectURIs: dedupe(spec.RedirectURIs), PostLogoutRedirectURIs: dedupe(spec.PostLogoutRedirectURIs),
+	c := &store.OIDCClient{Name: name, RedirectURIs: store.Dedupe(spec.RedirectURIs), PostLogoutRedirectURIs: store.Dedupe(spec.PostLogoutRedirectURIs),
 		Public: spec.Public, BackchannelLogoutURI: spec.BackchannelLogoutURI}
 	switch spec.IDTokenAlg {
 	case "", store.AlgRS256: // stored as the default, ""
@@ -58,16 +58,4 @@ func NewClient(spec store.OIDCClientSpec, checkBackchannel func(string) error) (
 	}
 	c.SecretHash = hash
 	return c, secret, nil
-}
-
-func dedupe(v []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, x := range v {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }

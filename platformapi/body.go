@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -19,7 +20,7 @@ const maxBody = 1 << 20
 // another type, a 413 for a larger body.
 func readBody(r *http.Request, types ...string) ([]byte, string, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !contains(types, mt) {
+	if err != nil || !slices.Contains(types, mt) {
 		return nil, "", errorf(http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Send the body as %s.", strings.Join(types, " or "))
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
@@ -31,15 +32,6 @@ func readBody(r *http.Request, types ...string) ([]byte, string, error) {
 		return nil, "", invalid("The body could not be read.")
 	}
 	return b, mt, nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // decodeBody reads r's body, application/json, into v (a pointer to a struct), with decodeJSON's rules.

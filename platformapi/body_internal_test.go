@@ -38,9 +38,9 @@ func FuzzManageBodies(f *testing.F) {
 		p, err := parseSSOPatch(b)
 		check("parseSSOPatch", err)
 		if err == nil {
-			for _, name := range p.names {
-				if _, ok := settingNamed(name); !ok {
-					t.Fatalf("parseSSOPatch accepted the setting %q", name)
+			for _, c := range p.changes {
+				if _, ok := store.SSOSettingNamed(c.Name); !ok {
+					t.Fatalf("parseSSOPatch accepted the setting %q", c.Name)
 				}
 			}
 		}

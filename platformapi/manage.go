@@ -19,7 +19,7 @@ import (
 
 // manageRoutes mounts the management API on api (/api/v1).
 func (s *Server) manageRoutes(api *mux.Router) {
-	m := func(name string, h http.HandlerFunc) method { return method{name, store.ScopeManage, h} }
+	m := func(name string, h http.HandlerFunc) method { return method{name, store.ScopeManage, h, ""} }
 	const get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
 	api.Handle("/tenants/{slug}", s.methods(m(get, s.showTenant)))
 	api.Handle("/tenants/{slug}/domains", s.methods(m(post, s.addDomain)))
@@ -311,7 +311,8 @@ func (s *Server) writeDepartmentMap(w http.ResponseWriter, r *http.Request, t *s
 // putDepartmentMap answers PUT /api/v1/tenants/{slug}/department-map: the tenant's whole map, as a
 // text/csv file (`department,team` rows, as department-map import reads them) or JSON
 // {"data":[{department,team}…]} (GET's shape). Every bad line (or row) is named by its number and
-// nothing is imported; 200 and the map as stored.
+// nothing is imported; 200 and the map as stored. A file without a row is refused: only JSON's
+// empty "data" clears the map.
 func (s *Server) putDepartmentMap(w http.ResponseWriter, r *http.Request) {
 	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
 		rows, err := readDepartmentMap(r)
@@ -357,6 +358,10 @@ func parseDepartmentMap(b []byte, mt string) ([]store.DepartmentMapping, error) 
 			rows = append(rows, store.DepartmentMapping(row))
 		}
 		err = store.CheckDepartmentMap(rows)
+	}
+	if errors.Is(err, store.ErrEmptyDepartmentMap) || errors.Is(err, store.ErrDepartmentMapTooLarge) {
+		// An empty upload is most likely a mistake; clearing the map is asked for in JSON.
+		return nil, invalid("Nothing imported: %s; to clear the map, PUT {\"data\":[]} as application/json.", err)
 	}
 	var de *store.DepartmentMapError
 	if errors.As(err, &de) {

@@ -25,13 +25,14 @@ import (
 )
 
 // manageConfig is the platform API's Config as cmd wires it: the same key pairs, client rule and
-// metadata reader as the CLI, webhooks to loopback allowed (as serve --allow-http-loopback-webhooks).
-func manageConfig(st store.Store, log *zap.Logger, base string) platformapi.Config {
+// metadata reader as the CLI, webhooks to loopback over http allowed when allowLoopback (as serve
+// --allow-http-loopback-webhooks).
+func manageConfig(st store.Store, log *zap.Logger, base string, allowLoopback bool) platformapi.Config {
 	return platformapi.Config{
 		Store: st, Logger: log, BaseURL: base,
 		NewSPKeyPair: func(slug string) ([]byte, []byte, error) { return samlsp.GenerateKeyPair("scimsso "+slug, time.Now()) },
 		NewOIDCClient: func(spec store.OIDCClientSpec) (*store.OIDCClient, string, error) {
-			return openid.NewClient(spec, func(u string) error { return webhooks.CheckURL(u, true) })
+			return openid.NewClient(spec, func(u string) error { return webhooks.CheckURL(u, allowLoopback) })
 		},
 		ParseIdPMetadata: func(b []byte) (platformapi.IdPMetadata, error) {
 			idp, err := samlsp.ParseIdPMetadata(b)
@@ -40,7 +41,7 @@ func manageConfig(st store.Store, log *zap.Logger, base string) platformapi.Conf
 			}
 			return platformapi.IdPMetadata{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
 		},
-		AllowHTTPLoopback: true,
+		AllowHTTPLoopback: allowLoopback,
 	}
 }
 
@@ -199,11 +200,14 @@ func TestManageTenants(t *testing.T) {
 		if strings.Join(got.Domains, ",") != "gamma.at" {
 			t.Fatalf("after removing gamma.de: %v", got.Domains)
 		}
-		// The directory's list shows the new tenant: one store behind both.
-		var all struct{ Data []tenantJSON }
-		e.ok("all", "/api/v1/tenants", &all)
-		if len(all.Data) != 3 || all.Data[2].Slug != "gamma" {
-			t.Fatalf("tenants: %+v", all.Data)
+		// The directory's list shows the new tenant: one store behind both. A directory:read key
+		// lists tenants, and so does a manage key (`tenant list` is a CLI command).
+		for _, key := range []string{"directory", "manage"} {
+			var all struct{ Data []tenantJSON }
+			e.ok(key, "/api/v1/tenants", &all)
+			if len(all.Data) != 3 || all.Data[2].Slug != "gamma" {
+				t.Fatalf("tenants with key %s: %+v", key, all.Data)
+			}
 		}
 	})
 }
@@ -374,6 +378,8 @@ func TestManageTeamsAndDepartmentMap(t *testing.T) {
 			{"beta's team", "Money,Finance\n", "text/csv", []string{`no team "Finance"`}},
 			{"bad JSON rows", `{"data":[{"department":"Legal","team":"Sales"},{"department":" x","team":"Sales"}]}`, "application/json", []string{"data row 2: department"}},
 			{"JSON without data", `{}`, "application/json", []string{"data: required"}},
+			{"an empty CSV", "", "text/csv", []string{"no department,team rows", `{"data":[]}`}},
+			{"a CSV header alone", "department,team\n", "text/csv", []string{"no department,team rows"}},
 		} {
 			msg := apiError(t, tc.name, e.call(http.MethodPut, "/api/v1/tenants/acme/department-map", "manage", tc.body, tc.ct), http.StatusBadRequest, "invalid_request")
 			for _, w := range tc.want {
@@ -384,6 +390,11 @@ func TestManageTeamsAndDepartmentMap(t *testing.T) {
 			if after := e.snapshot(); after != before {
 				t.Fatalf("%s changed the store", tc.name)
 			}
+		}
+		// Clearing is asked for explicitly.
+		e.must(http.MethodPut, "/api/v1/tenants/acme/department-map", map[string]any{"data": []row{}}, "", http.StatusOK, &m)
+		if len(m.Data) != 0 {
+			t.Fatalf("map after clearing: %v", m.Data)
 		}
 	})
 }
@@ -457,7 +468,7 @@ func TestManageWebhooks(t *testing.T) {
 		// A server started without --allow-http-loopback-webhooks refuses a loopback receiver, as
 		// webhook add without the flag does.
 		r := mux.NewRouter()
-		cfg := manageConfig(e.st, zaptest.NewLogger(t), "https://sso.example")
+		cfg := manageConfig(e.st, zaptest.NewLogger(t), "https://sso.example", true)
 		cfg.AllowHTTPLoopback = false
 		api, err := platformapi.New(cfg)
 		if err != nil {
@@ -594,6 +605,7 @@ func TestManageBadRequests(t *testing.T) {
 			{"no name", "POST", "/api/v1/tenants", `{"slug":"delta","domains":["delta.com"]}`, "", 400, "invalid_request", "name:"},
 			{"name with NUL", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D\u0000x","domains":["delta.com"]}`, "", 400, "invalid_request", "name:"},
 			{"name with control", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D\u001bx","domains":["delta.com"]}`, "", 400, "invalid_request", "name:"},
+			{"too many domains", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D","domains":["d.com"` + strings.Repeat(`,"d.com"`, store.MaxNewTenantDomains) + `]}`, "", 400, "invalid_request", "at most"},
 			{"no domains", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D"}`, "", 400, "invalid_request", "domains:"},
 			{"bad domain", "POST", "/api/v1/tenants", `{"slug":"delta","name":"D","domains":["not a domain"]}`, "", 400, "invalid_request", "domains:"},
 			{"taken slug", "POST", "/api/v1/tenants", `{"slug":"acme","name":"D","domains":["delta.com"]}`, "", 409, "conflict", `tenant "acme" already exists`},
@@ -618,8 +630,15 @@ func TestManageBadRequests(t *testing.T) {
 			{"SSO bad metadata", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_xml":"<x/>"}`, "", 400, "invalid_request", "metadata_xml:"},
 			{"SSO bad exclude", "PATCH", "/api/v1/tenants/acme/sso", `{"exclude":"not-an-email"}`, "", 400, "invalid_request", "exclude"},
 			{"SSO negative version", "PATCH", "/api/v1/tenants/acme/sso", `{"version":-1}`, "", 400, "invalid_request", "version"},
-			{"SSO If-Match and version differ", "PATCH", "/api/v1/tenants/acme/sso", `{"version":0}`, "ifmatch:\"3\"", 400, "invalid_request", "If-Match"},
-			{"SSO bad If-Match", "PATCH", "/api/v1/tenants/acme/sso", `{}`, "ifmatch:*", 400, "invalid_request", "If-Match"},
+			{"SSO If-Match and version differ", "PATCH", "/api/v1/tenants/acme/sso", `{"version":0,"force-country":true}`, "ifmatch:\"3\"", 400, "invalid_request", "If-Match"},
+			{"SSO bad If-Match", "PATCH", "/api/v1/tenants/acme/sso", `{"force-country":true}`, "ifmatch:*", 400, "invalid_request", "If-Match"},
+			{"SSO nothing to change", "PATCH", "/api/v1/tenants/acme/sso", `{}`, "", 400, "invalid_request", "at least one"},
+			{"SSO null body", "PATCH", "/api/v1/tenants/acme/sso", `null`, "", 400, "invalid_request", "at least one"},
+			{"SSO only a version", "PATCH", "/api/v1/tenants/acme/sso", `{"version":0}`, "", 400, "invalid_request", "at least one"},
+			{"SSO null switch", "PATCH", "/api/v1/tenants/acme/sso", `{"force-country":null}`, "", 400, "invalid_request", "force-country must not be null"},
+			{"SSO null string", "PATCH", "/api/v1/tenants/acme/sso", `{"soft-timeout":null}`, "", 400, "invalid_request", "soft-timeout must not be null"},
+			{"SSO null version", "PATCH", "/api/v1/tenants/acme/sso", `{"force-country":true,"version":null}`, "", 400, "invalid_request", "version must not be null"},
+			{"SSO null metadata", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_xml":null}`, "", 400, "invalid_request", "metadata_xml must not be null"},
 			{"team taken", "POST", "/api/v1/tenants/acme/teams", `{"name":"Sales"}`, "", 409, "conflict", `already has a team "Sales"`},
 			{"team name padded", "POST", "/api/v1/tenants/acme/teams", `{"name":" Sales "}`, "", 400, "invalid_request", "name:"},
 			{"team hidden a string", "POST", "/api/v1/tenants/acme/teams", `{"name":"Ops","hidden":"yes"}`, "", 400, "invalid_request", "hidden must be true or false"},
@@ -669,6 +688,57 @@ func TestManageBadRequests(t *testing.T) {
 					t.Fatalf("the refusal changed the store:\n%s\nwas\n%s", after, before)
 				}
 			})
+		}
+	})
+}
+
+// TestManageClipsLongValues: a refused value of half a megabyte is not echoed back whole; an
+// import naming thousands of unknown teams reports at most MaxDepartmentMapErrors of them.
+func TestManageClipsLongValues(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		long := strings.Repeat("x", 500<<10)
+		var manyRows strings.Builder
+		for i := range 2000 {
+			fmt.Fprintf(&manyRows, "Dept %d,Team %d\n", i, i)
+		}
+		before := e.snapshot()
+		for _, tc := range []struct{ name, method, path, body, ct, want string }{
+			{"a long duration", "PATCH", "/api/v1/tenants/acme/sso", `{"soft-timeout":"` + long + `"}`, "", "soft-timeout"},
+			{"a long day count", "PATCH", "/api/v1/tenants/acme/sso", `{"soft-timeout":"` + long + `d"}`, "", "soft-timeout"},
+			{"a long excluded address", "PATCH", "/api/v1/tenants/acme/sso", `{"exclude":"` + long + `"}`, "", "exclude"},
+			{"a long webhook URL", "POST", "/api/v1/webhooks", `{"url":"http://hooks.example/` + long + `"}`, "", "url:"},
+			{"a long back-channel URI", "POST", "/api/v1/clients", `{"name":"Wiki","redirect_uris":["https://wiki.example/cb"],"backchannel_logout_uri":"http://wiki.example/` + long + `"}`, "", "backchannel_logout_uri:"},
+			{"many unknown teams", "PUT", "/api/v1/tenants/acme/department-map", manyRows.String(), "text/csv", "and more"},
+		} {
+			msg := apiError(t, tc.name, e.call(tc.method, tc.path, "manage", tc.body, tc.ct), http.StatusBadRequest, "invalid_request")
+			if !strings.Contains(msg, tc.want) || len(msg) > 8<<10 {
+				t.Errorf("%s: a message of %d bytes (%.200q…); want it short, with %q", tc.name, len(msg), msg, tc.want)
+			}
+			if after := e.snapshot(); after != before {
+				t.Fatalf("%s changed the store", tc.name)
+			}
+		}
+	})
+}
+
+// TestManageLoopbackRefused: without --allow-http-loopback-webhooks, an http URL to loopback is
+// refused for a webhook and a client's back-channel logout, and nothing is stored.
+func TestManageLoopbackRefused(t *testing.T) {
+	backendsLoopback(t, false, func(t *testing.T, e *env) {
+		before := e.snapshot()
+		for _, tc := range []struct{ name, path, body, want string }{
+			{"webhook", "/api/v1/webhooks", `{"url":"http://127.0.0.1:9000/hook"}`, "url:"},
+			{"webhook to localhost", "/api/v1/webhooks", `{"url":"http://localhost:9000/hook"}`, "url:"},
+			{"webhook https to loopback", "/api/v1/webhooks", `{"url":"https://127.0.0.1/hook"}`, "url:"},
+			{"back-channel", "/api/v1/clients", `{"name":"Wiki","redirect_uris":["https://wiki.example/cb"],"backchannel_logout_uri":"http://127.0.0.1:9000/bc"}`, "backchannel_logout_uri:"},
+		} {
+			msg := apiError(t, tc.name, e.call(http.MethodPost, tc.path, "manage", tc.body, ""), http.StatusBadRequest, "invalid_request")
+			if !strings.Contains(msg, tc.want) || !strings.Contains(msg, "loopback") {
+				t.Errorf("%s: %q; want %q and loopback named", tc.name, msg, tc.want)
+			}
+			if after := e.snapshot(); after != before {
+				t.Fatalf("%s changed the store", tc.name)
+			}
 		}
 	})
 }

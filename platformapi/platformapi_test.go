@@ -40,7 +40,11 @@ type env struct {
 }
 
 // backends runs fn once on SQLite and once on PostgreSQL (skipped without one, unless required).
-func backends(t *testing.T, fn func(t *testing.T, e *env)) {
+func backends(t *testing.T, fn func(t *testing.T, e *env)) { backendsLoopback(t, true, fn) }
+
+// backendsLoopback is backends with webhooks and back-channel URIs to loopback over http allowed
+// (serve --allow-http-loopback-webhooks) or not.
+func backendsLoopback(t *testing.T, allowLoopback bool, fn func(t *testing.T, e *env)) {
 	for _, b := range []struct {
 		name string
 		open func(t *testing.T) store.Store
@@ -63,12 +67,14 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 		t.Run(b.name, func(t *testing.T) {
 			st := b.open(t)
 			t.Cleanup(func() { st.Close() })
-			fn(t, newEnv(t, st))
+			fn(t, newEnvLoopback(t, st, allowLoopback))
 		})
 	}
 }
 
-func newEnv(t testing.TB, st store.Store) *env {
+func newEnv(t testing.TB, st store.Store) *env { return newEnvLoopback(t, st, true) }
+
+func newEnvLoopback(t testing.TB, st store.Store, allowLoopback bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, st: st, scimTokens: map[string]string{}, keys: map[string]string{}}
@@ -84,7 +90,7 @@ func newEnv(t testing.TB, st store.Store) *env {
 		t.Fatal(err)
 	}
 	scim.Routes(r)
-	api, err := platformapi.New(manageConfig(st, log.Named("api"), e.srv.URL))
+	api, err := platformapi.New(manageConfig(st, log.Named("api"), e.srv.URL, allowLoopback))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,13 +307,14 @@ func TestAuthentication(t *testing.T) {
 			path  string
 			scope string
 			key   string // a key with the scope
+			also  string // another key allowed, by another scope
 		}{
-			{"/api/v1/tenants", store.ScopeDirectoryRead, "directory"},
-			{"/api/v1/tenants/acme/users", store.ScopeDirectoryRead, "directory"},
-			{"/api/v1/tenants/acme/users?limit=1", store.ScopeDirectoryRead, "directory"},
-			{"/api/v1/tenants/acme/users/" + u.ID, store.ScopeDirectoryRead, "directory"},
-			{"/api/v1/events", store.ScopeEventsRead, "events"},
-			{"/api/v1/events?after=0&limit=5", store.ScopeEventsRead, "events"},
+			{"/api/v1/tenants", store.ScopeDirectoryRead, "directory", "manage"},
+			{"/api/v1/tenants/acme/users", store.ScopeDirectoryRead, "directory", ""},
+			{"/api/v1/tenants/acme/users?limit=1", store.ScopeDirectoryRead, "directory", ""},
+			{"/api/v1/tenants/acme/users/" + u.ID, store.ScopeDirectoryRead, "directory", ""},
+			{"/api/v1/events", store.ScopeEventsRead, "events", ""},
+			{"/api/v1/events?after=0&limit=5", store.ScopeEventsRead, "events", ""},
 		}
 		for _, rt := range routes {
 			t.Run(strings.ReplaceAll(rt.path, u.ID, "{id}"), func(t *testing.T) {
@@ -335,7 +342,7 @@ func TestAuthentication(t *testing.T) {
 					}
 				}
 				for name := range e.keys {
-					if name == "revoked" || name == rt.key || name == "all" {
+					if name == "revoked" || name == rt.key || name == rt.also || name == "all" {
 						continue
 					}
 					msg := e.refused("Bearer "+e.keys[name], rt.path, http.StatusForbidden, "forbidden")

@@ -83,8 +83,9 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Routes(r *mux.Router) {
 	api := r.PathPrefix("/api/v1").Subrouter()
 	api.Handle("/tenants", s.methods(
-		method{http.MethodGet, store.ScopeDirectoryRead, s.listTenants},
-		method{http.MethodPost, store.ScopeManage, s.createTenant}))
+		// Listing tenants is a directory read and also `tenant list`, which a manage key does.
+		method{http.MethodGet, store.ScopeDirectoryRead, s.listTenants, store.ScopeManage},
+		method{http.MethodPost, store.ScopeManage, s.createTenant, ""}))
 	api.Handle("/tenants/{slug}/users", s.get(store.ScopeDirectoryRead, s.listUsers))
 	api.Handle("/tenants/{slug}/users/{id}", s.get(store.ScopeDirectoryRead, s.getUser))
 	api.Handle("/events", s.get(store.ScopeEventsRead, s.listEvents))
@@ -96,14 +97,16 @@ func (s *Server) Routes(r *mux.Router) {
 
 // get serves a read-only endpoint that needs scope.
 func (s *Server) get(scope string, h http.HandlerFunc) http.Handler {
-	return s.methods(method{http.MethodGet, scope, h})
+	return s.methods(method{http.MethodGet, scope, h, ""})
 }
 
-// method is what one HTTP method of a path does, and the scope it needs.
+// method is what one HTTP method of a path does, and the scope it needs (or, when orScope is not
+// empty, that one instead).
 type method struct {
-	name  string
-	scope string
-	h     http.HandlerFunc
+	name    string
+	scope   string
+	h       http.HandlerFunc
+	orScope string
 }
 
 // methods serves a path by its methods: a live key first (401), then a method it serves (405 with
@@ -120,8 +123,12 @@ func (s *Server) methods(ms ...method) http.Handler {
 	return s.authenticated("", func(w http.ResponseWriter, r *http.Request) {
 		for _, m := range ms {
 			if r.Method == m.name || (r.Method == http.MethodHead && m.name == http.MethodGet) {
-				if k := keyOf(r); !k.Allows(m.scope) {
-					s.writeError(w, r, errorf(http.StatusForbidden, codeForbidden, "This API key lacks the scope %s (it has %s).", m.scope, strings.Join(k.Scopes, ", ")))
+				if k := keyOf(r); !k.Allows(m.scope) && (m.orScope == "" || !k.Allows(m.orScope)) {
+					need := m.scope
+					if m.orScope != "" {
+						need += " or " + m.orScope
+					}
+					s.writeError(w, r, errorf(http.StatusForbidden, codeForbidden, "This API key lacks the scope %s (it has %s).", need, strings.Join(k.Scopes, ", ")))
 					return
 				}
 				m.h(w, r)

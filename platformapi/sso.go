@@ -73,15 +73,6 @@ func newSSOObject(slug string, set *store.SSOSettings) ssoObject {
 	return o
 }
 
-// ssoSettingsOf returns the tenant's stored settings, or the defaults (version 0) when none were stored.
-func (s *Server) ssoSettingsOf(r *http.Request, t *store.Tenant) (*store.SSOSettings, error) {
-	set, err := s.st.SSOSettings(r.Context(), t.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.DefaultSSOSettings(), nil
-	}
-	return set, err
-}
-
 // writeSSO writes set with its version as the ETag.
 func writeSSO(w http.ResponseWriter, slug string, set *store.SSOSettings) {
 	w.Header().Set("ETag", `"`+strconv.FormatInt(set.Version, 10)+`"`)
@@ -91,7 +82,7 @@ func writeSSO(w http.ResponseWriter, slug string, set *store.SSOSettings) {
 // showSSO answers GET /api/v1/tenants/{slug}/sso.
 func (s *Server) showSSO(w http.ResponseWriter, r *http.Request) {
 	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
-		set, err := s.ssoSettingsOf(r, t)
+		set, err := store.SSOSettingsOf(r.Context(), s.st, t.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -103,7 +94,7 @@ func (s *Server) showSSO(w http.ResponseWriter, r *http.Request) {
 // ssoPatch is a PATCH body read: the settings to change, in the body's order of names, the IdP's
 // metadata when given, and the version the client read (-1: none given).
 type ssoPatch struct {
-	names    []string
+	changes  []store.SSOChange
 	values   map[string]string
 	metadata []byte
 	version  int64
@@ -119,6 +110,11 @@ func parseSSOPatch(b []byte) (*ssoPatch, error) {
 	}
 	p := &ssoPatch{values: map[string]string{}, version: -1}
 	for name, v := range raw {
+		// JSON null would unmarshal as the zero value: a switch turned off, version 0. A field
+		// means to change something, so null names no value and is refused.
+		if _, ok := store.SSOSettingNamed(name); (ok || name == "version" || name == "metadata_xml") && string(bytes.TrimSpace(v)) == "null" {
+			return nil, invalid("%s must not be null: give a value, or leave %s out.", name, name)
+		}
 		switch name {
 		case "version":
 			var n int64
@@ -135,7 +131,7 @@ func parseSSOPatch(b []byte) (*ssoPatch, error) {
 			p.metadata = []byte(x)
 			continue
 		}
-		st, ok := settingNamed(name)
+		st, ok := store.SSOSettingNamed(name)
 		if !ok {
 			return nil, invalid("%q is not an SSO setting; the settings are %s.", clip(name), settingNames())
 		}
@@ -153,22 +149,18 @@ func parseSSOPatch(b []byte) (*ssoPatch, error) {
 			p.values[name] = str
 		}
 	}
+	if len(p.values) == 0 && p.metadata == nil {
+		// Nothing to change: storing it anyway would make a new version, an event and an audit
+		// entry saying nothing.
+		return nil, invalid("Give at least one SSO setting or metadata_xml to change; the settings are %s.", settingNames())
+	}
 	// Set in the table's order: the outcome never depends on the order of the body's fields.
 	for _, st := range store.SSOSettingTable {
-		if _, ok := p.values[st.Name]; ok {
-			p.names = append(p.names, st.Name)
+		if v, ok := p.values[st.Name]; ok {
+			p.changes = append(p.changes, store.SSOChange{Name: st.Name, Value: v})
 		}
 	}
 	return p, nil
-}
-
-func settingNamed(name string) (store.SSOSetting, bool) {
-	for _, st := range store.SSOSettingTable {
-		if st.Name == name {
-			return st, true
-		}
-	}
-	return store.SSOSetting{}, false
 }
 
 func settingNames() string {
@@ -222,7 +214,7 @@ func (s *Server) patchSSO(w http.ResponseWriter, r *http.Request) {
 		if want < 0 {
 			want = p.version
 		}
-		set, err := s.ssoSettingsOf(r, t)
+		set, err := store.SSOSettingsOf(r.Context(), s.st, t.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -231,21 +223,16 @@ func (s *Server) patchSSO(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, errVersion(set.Version))
 			return
 		}
+		var idp *store.SSOIdP
 		if p.metadata != nil {
-			idp, err := s.cfg.ParseIdPMetadata(p.metadata)
+			md, err := s.cfg.ParseIdPMetadata(p.metadata)
 			if err != nil {
 				s.writeError(w, r, invalid("metadata_xml: %s", err))
 				return
 			}
-			set.IdPEntityID, set.IdPSSOURL, set.IdPCertificatesPEM, set.IdPMetadataURL = idp.EntityID, idp.SSOURL, idp.CertificatesPEM, ""
+			idp = &store.SSOIdP{EntityID: md.EntityID, SSOURL: md.SSOURL, CertificatesPEM: md.CertificatesPEM}
 		}
-		for _, name := range p.names {
-			if err := set.Set(name, p.values[name]); err != nil {
-				s.writeError(w, r, invalid("%s", err))
-				return
-			}
-		}
-		if err := set.Validate(); err != nil {
+		if err := set.Apply(idp, p.changes); err != nil {
 			var se *store.SettingError
 			if errors.As(err, &se) {
 				msg := se.Setting + ": " + se.Reason
@@ -253,6 +240,8 @@ func (s *Server) patchSSO(w http.ResponseWriter, r *http.Request) {
 					msg += ": give metadata_xml"
 				}
 				err = invalid("%s", msg)
+			} else {
+				err = invalid("%s", err) // Set's, naming the setting
 			}
 			s.writeError(w, r, err)
 			return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,14 +149,7 @@ func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Log
 	page.Render(w, reportPage, http.StatusOK, "report", v)
 }
 
+// dedupe is xs without empty strings and repeats, in order.
 func dedupe(xs []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, x := range xs {
-		if x != "" && !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
+	return store.Dedupe(slices.DeleteFunc(slices.Clone(xs), func(x string) bool { return x == "" }))
 }

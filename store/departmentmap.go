@@ -8,6 +8,15 @@ import (
 	"strings"
 )
 
+// ErrEmptyDepartmentMap is ParseDepartmentMap's answer to a file without a row (empty, or a header
+// alone): importing it would wipe the map, which is asked for explicitly instead, never by an empty
+// upload.
+var ErrEmptyDepartmentMap = errors.New("the file has no department,team rows")
+
+// ErrDepartmentMapTooLarge is ParseDepartmentMap's answer to a file over MaxDepartmentMapFile: cut
+// short, it would import the rows before the cut as if they were all.
+var ErrDepartmentMapTooLarge = fmt.Errorf("the file is larger than %d MiB", MaxDepartmentMapFile>>20)
+
 // MaxDepartmentMapErrors bounds the bad lines ParseDepartmentMap reports: a file of garbage gets an
 // answer of readable length.
 const MaxDepartmentMapErrors = 50
@@ -35,10 +44,11 @@ func (e *DepartmentMapError) Error() string {
 // management API, the console's upload): CSV rows of department,team; a first row "department,team"
 // (any case) is a header. Each name passes CheckName, and no department (case-insensitively) is mapped
 // twice. It returns the rows in file order, or a *DepartmentMapError naming every bad line (at most
-// MaxDepartmentMapErrors of them) and no rows; or the reader's own error. Whether the teams exist is
-// the tenant's to say: CheckDepartmentTeams.
+// MaxDepartmentMapErrors of them) and no rows; ErrEmptyDepartmentMap for a file without a row,
+// ErrDepartmentMapTooLarge past MaxDepartmentMapFile bytes; or the reader's own error. Whether the
+// teams exist is the tenant's to say: CheckDepartmentTeams.
 func ParseDepartmentMap(r io.Reader) ([]DepartmentMapping, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(&cappedReader{r: r, left: MaxDepartmentMapFile})
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	var rows []DepartmentMapping
@@ -75,7 +85,33 @@ func ParseDepartmentMap(r io.Reader) ([]DepartmentMapping, error) {
 	if len(bad) > 0 {
 		return nil, &DepartmentMapError{Lines: bad}
 	}
+	if len(rows) == 0 {
+		return nil, ErrEmptyDepartmentMap
+	}
 	return rows, nil
+}
+
+// cappedReader reads r until left bytes were read, then fails with ErrDepartmentMapTooLarge if r
+// has more (io.LimitReader would end quietly, as if the file ended there).
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, _ := io.ReadFull(c.r, one[:]); n > 0 {
+			return 0, ErrDepartmentMapTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // checkDepartmentRow says what is wrong with the row at line (its number), "" when nothing is, and
@@ -114,8 +150,9 @@ func CheckDepartmentMap(rows []DepartmentMapping) error {
 	return nil
 }
 
-// CheckDepartmentTeams reports every row of m whose team is not one of teams (the tenant's), in one
-// error, or nil: a map is imported whole or not at all, and the person fixes every row at once.
+// CheckDepartmentTeams reports every row of m whose team is not one of teams (the tenant's), at most
+// MaxDepartmentMapErrors of them, in one error, or nil: a map is imported whole or not at all, and
+// the person fixes every row at once.
 func CheckDepartmentTeams(m []DepartmentMapping, teams []Team) error {
 	known := map[string]bool{}
 	for _, tm := range teams {
@@ -124,6 +161,10 @@ func CheckDepartmentTeams(m []DepartmentMapping, teams []Team) error {
 	var bad []string
 	for _, r := range m {
 		if !known[r.Team] {
+			if len(bad) == MaxDepartmentMapErrors {
+				bad = append(bad, "and more")
+				break
+			}
 			bad = append(bad, fmt.Sprintf("department %q: the tenant has no team %q", r.Department, r.Team))
 		}
 	}

@@ -13,17 +13,28 @@ func TestParseDepartmentMap(t *testing.T) {
 		name, in string
 		rows     int
 		errs     []string // each bad line, as "line N: …" starts
+		err      error    // or this error
 	}{
-		{"header and rows", "department,team\nR&D,Engineering\n\"Field Sales, EMEA\",Sales\n", 2, nil},
-		{"no header", "R&D,Engineering\n", 1, nil},
-		{"empty", "", 0, nil},
+		{"header and rows", "department,team\nR&D,Engineering\n\"Field Sales, EMEA\",Sales\n", 2, nil, nil},
+		{"no header", "R&D,Engineering\n", 1, nil, nil},
+		{"empty", "", 0, nil, store.ErrEmptyDepartmentMap},
+		{"a header alone", "department,team\n", 0, nil, store.ErrEmptyDepartmentMap},
+		{"blank lines alone", "\n\n", 0, nil, store.ErrEmptyDepartmentMap},
+		{"as large as allowed", "a,b\n" + strings.Repeat("\n", store.MaxDepartmentMapFile-4), 1, nil, nil},
+		{"a byte too large", "a,b\n" + strings.Repeat("\n", store.MaxDepartmentMapFile-3), 0, nil, store.ErrDepartmentMapTooLarge},
 		{"bad rows by line", "department,team\nLegal,Sales\nonly-one-field\nR&D,Engineering,extra\n,Sales\n", 0,
-			[]string{"line 3: want 2 fields", "line 4: want 2 fields", "line 5: department"}},
-		{"a repeated department", "Legal,Sales\nok,Sales\nLEGAL,Engineering\n", 0, []string{`line 3: department "LEGAL" is already mapped on line 1`}},
-		{"broken CSV", "Legal,Sales\n\"unterminated,Sales\n", 0, []string{"line 2:"}},
+			[]string{"line 3: want 2 fields", "line 4: want 2 fields", "line 5: department"}, nil},
+		{"a repeated department", "Legal,Sales\nok,Sales\nLEGAL,Engineering\n", 0, []string{`line 3: department "LEGAL" is already mapped on line 1`}, nil},
+		{"broken CSV", "Legal,Sales\n\"unterminated,Sales\n", 0, []string{"line 2:"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rows, err := store.ParseDepartmentMap(strings.NewReader(tc.in))
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) || rows != nil {
+					t.Fatalf("got %d rows, %v; want %v", len(rows), err, tc.err)
+				}
+				return
+			}
 			if tc.errs == nil {
 				if err != nil || len(rows) != tc.rows {
 					t.Fatalf("got %d rows, %v; want %d rows", len(rows), err, tc.rows)

@@ -35,6 +35,10 @@ func refuse(field string, kind error, format string, args ...any) *Refusal {
 	return &Refusal{Field: field, Err: kind, Msg: fmt.Sprintf(format, args...)}
 }
 
+// MaxNewTenantDomains caps the domains of one tenant creation: a request's body alone would let a
+// megabyte of names cost seconds of checking.
+const MaxNewTenantDomains = 100
+
 // CheckNewTenant applies the rules of a new tenant to t and normalises it: a slug (ParseSlug), a
 // name (trimmed, not empty, at most MaxName), one or more domains (ParseDomain; lower case, repeats
 // dropped). The error is a *Refusal naming the field: "slug", "name" or "domains".
@@ -52,18 +56,32 @@ func CheckNewTenant(t *Tenant) error {
 	if len(t.Domains) == 0 {
 		return refuse("domains", ErrInvalid, "a tenant needs at least one domain")
 	}
-	var norm []string
+	if len(t.Domains) > MaxNewTenantDomains {
+		return refuse("domains", ErrInvalid, "a new tenant takes at most %d domains; add more one at a time", MaxNewTenantDomains)
+	}
+	norm := make([]string, 0, len(t.Domains))
 	for _, d := range t.Domains {
 		n, err := checkDomain("domains", d)
 		if err != nil {
 			return err
 		}
-		if !containsString(norm, n) {
-			norm = append(norm, n)
+		norm = append(norm, n)
+	}
+	t.Domains = Dedupe(norm)
+	return nil
+}
+
+// Dedupe returns v without its repeats, in the order of their first appearance (nil for none).
+func Dedupe(v []string) []string {
+	var out []string
+	seen := make(map[string]bool, len(v))
+	for _, x := range v {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
 		}
 	}
-	t.Domains = norm
-	return nil
+	return out
 }
 
 // CheckDomain is ParseDomain with its refusal worded for a person, naming the field "domain".
@@ -75,15 +93,6 @@ func checkDomain(field, d string) (string, error) {
 		return "", refuse(field, ErrInvalid, "invalid domain %q: want a DNS name such as acme.com", clipValue(d))
 	}
 	return n, nil
-}
-
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // CreateNewTenant is the one way a tenant is made (tenant create, demo, the management API): t is

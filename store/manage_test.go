@@ -22,6 +22,10 @@ func TestCheckNewTenant(t *testing.T) {
 		{"acme", "  ", []string{"acme.com"}, "name", ""},
 		{"acme", "A", nil, "domains", ""},
 		{"acme", "A", []string{"acme.com", "not a domain"}, "domains", ""},
+		{"acme", "A\x00B", []string{"acme.com"}, "name", ""},
+		{"acme", "A\tB", []string{"acme.com"}, "name", ""},
+		{"acme", "A", manyDomains(store.MaxNewTenantDomains), "", "acme|A|" + fmt.Sprint(manyDomains(store.MaxNewTenantDomains))},
+		{"acme", "A", manyDomains(store.MaxNewTenantDomains + 1), "domains", ""},
 	} {
 		tn := &store.Tenant{Slug: tc.slug, Name: tc.name, Domains: tc.domains}
 		err := store.CheckNewTenant(tn)
@@ -35,6 +39,15 @@ func TestCheckNewTenant(t *testing.T) {
 			t.Errorf("%+v: %v; want a refusal of %s", tc, err, tc.field)
 		}
 	}
+}
+
+// manyDomains is n distinct domains.
+func manyDomains(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("d%d.acme.com", i)
+	}
+	return out
 }
 
 func TestParseLifetime(t *testing.T) {

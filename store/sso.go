@@ -172,10 +172,10 @@ func (s *SSOSettings) Validate() error {
 	}
 	for _, e := range s.Exclude {
 		if _, err := ParseEmail(e); err != nil {
-			return bad("exclude", fmt.Sprintf("%q is %v", e, err))
+			return bad("exclude", fmt.Sprintf("%q is %v", clipValue(e), err))
 		}
 		if e != Key(e) {
-			return bad("exclude", fmt.Sprintf("%q is not in lower case", e))
+			return bad("exclude", fmt.Sprintf("%q is not in lower case", clipValue(e)))
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -187,7 +188,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.Atoi(s[:i])
 		if err != nil || n < 0 || n > 100000 {
-			return 0, fmt.Errorf("invalid duration %q", s)
+			return 0, fmt.Errorf("invalid duration %q", clipValue(s))
 		}
 		days = time.Duration(n) * 24 * time.Hour
 		s = s[i+1:]
@@ -197,7 +198,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use for example 90d, 12h or 30m)", s)
+		return 0, fmt.Errorf("invalid duration %q (use for example 90d, 12h or 30m)", clipValue(s))
 	}
 	return days + d, nil
 }
@@ -213,4 +214,51 @@ func FormatDuration(d time.Duration) string {
 		return strconv.FormatInt(int64(days), 10) + "d"
 	}
 	return strconv.FormatInt(int64(days), 10) + "d" + rest.String()
+}
+
+// SSOSettingsOf returns the tenant's stored SSO settings, or the defaults (version 0) when none were
+// stored: what sso set, sso show and the management API start a change or a display from.
+func SSOSettingsOf(ctx context.Context, st Store, tenantID string) (*SSOSettings, error) {
+	set, err := st.SSOSettings(ctx, tenantID)
+	if errors.Is(err, ErrNotFound) {
+		return DefaultSSOSettings(), nil
+	}
+	return set, err
+}
+
+// SSOSettingNamed returns the setting of SSOSettingTable named name.
+func SSOSettingNamed(name string) (SSOSetting, bool) {
+	for _, st := range SSOSettingTable {
+		if st.Name == name {
+			return st, true
+		}
+	}
+	return SSOSetting{}, false
+}
+
+// SSOIdP is the identity provider a change of SSO settings installs, as read from its metadata.
+type SSOIdP struct {
+	EntityID        string
+	SSOURL          string
+	CertificatesPEM []string
+	MetadataURL     string // where the metadata was fetched; "" for a document given
+}
+
+// SSOChange is one setting changed by name, as Set takes it.
+type SSOChange struct{ Name, Value string }
+
+// Apply is the one way sso set and the management API change SSO settings: the IdP (when not nil)
+// replaces s's, then each change is Set in order, then the whole is checked (Validate). A Set error
+// names its setting ("hard-timeout: …"; ErrUnknownSetting for a name not in the table); Validate's
+// is a *SettingError. Each caller words them for its own names (flags, JSON fields).
+func (s *SSOSettings) Apply(idp *SSOIdP, changes []SSOChange) error {
+	if idp != nil {
+		s.IdPEntityID, s.IdPSSOURL, s.IdPCertificatesPEM, s.IdPMetadataURL = idp.EntityID, idp.SSOURL, idp.CertificatesPEM, idp.MetadataURL
+	}
+	for _, c := range changes {
+		if err := s.Set(c.Name, c.Value); err != nil {
+			return err
+		}
+	}
+	return s.Validate()
 }

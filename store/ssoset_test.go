@@ -63,3 +63,56 @@ func TestSSOSettingRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestSSOSettingsApply: the one change of sso set and the management API: IdP, then settings in
+// order, then Validate; each failure says which setting.
+func TestSSOSettingsApply(t *testing.T) {
+	idp := &SSOIdP{EntityID: "https://idp.example", SSOURL: "https://idp.example/sso", CertificatesPEM: []string{"pem"}, MetadataURL: "https://idp.example/md"}
+	for _, tc := range []struct {
+		name    string
+		idp     *SSOIdP
+		changes []SSOChange
+		setting string // of the *SettingError; "" for none
+		err     string // in a Set error
+		want    string // state after, when no error
+	}{
+		{"nothing", nil, nil, "", "", "off"},
+		{"IdP and testing", idp, []SSOChange{{"state", "testing"}, {"soft-timeout", "2h"}}, "", "", "testing"},
+		{"testing without an IdP", nil, []SSOChange{{"state", "testing"}}, "state", "", ""},
+		{"a bad duration", idp, []SSOChange{{"soft-timeout", "soon"}}, "", "soft-timeout: invalid duration", ""},
+		{"an unknown setting", nil, []SSOChange{{"hard_timeout", "1d"}}, "", "is not an SSO setting", ""},
+		{"out of range", nil, []SSOChange{{"hard-timeout", "30d"}}, "hard-timeout", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := DefaultSSOSettings()
+			err := s.Apply(tc.idp, tc.changes)
+			var se *SettingError
+			switch {
+			case tc.setting != "":
+				if !errors.As(err, &se) || se.Setting != tc.setting {
+					t.Fatalf("%v; want a SettingError of %s", err, tc.setting)
+				}
+			case tc.err != "":
+				if err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("%v; want a Set error with %q", err, tc.err)
+				}
+			default:
+				if err != nil || string(s.State) != tc.want {
+					t.Fatalf("%v, state %s; want %s", err, s.State, tc.want)
+				}
+				if tc.idp != nil && (s.IdPEntityID != idp.EntityID || s.IdPMetadataURL != idp.MetadataURL || len(s.IdPCertificatesPEM) != 1) {
+					t.Fatalf("IdP not installed: %+v", s)
+				}
+			}
+		})
+	}
+}
+
+func TestDedupe(t *testing.T) {
+	if got := strings.Join(Dedupe([]string{"b", "a", "b", "", "a", ""}), ","); got != "b,a," {
+		t.Fatalf("Dedupe = %q", got)
+	}
+	if Dedupe(nil) != nil {
+		t.Fatal("Dedupe(nil) is not nil")
+	}
+}

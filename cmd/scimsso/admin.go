@@ -215,6 +215,10 @@ func (m *Main) tokenIssue(ctx context.Context, args []string) error {
 		},
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
 			tok, rec, err := store.IssueToken(ctx, s, t.ID, *name, exp)
+			var r *store.Refusal
+			if errors.As(err, &r) && r.Field == "name" { // the API's field is the CLI's flag
+				return fmt.Errorf("--name: %s", r.Msg)
+			}
 			if err != nil {
 				return err
 			}

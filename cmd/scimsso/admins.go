@@ -29,7 +29,11 @@ func (m *Main) setupLink(ctx context.Context, args []string) error {
 			if !validBaseURL(*base) {
 				return fmt.Errorf("--base-url %q must be an absolute http(s) URL without query or fragment", *base)
 			}
-			// The management API's rules too (store.ParseLifetime, store.SetupLinkScopes).
+			// The management API's rules too (store.ParseLifetime, store.SetupLinkScopes); but a flag
+			// given empty is a mistake (the API's "" means "not given"; the CLI's default is 24h).
+			if *expires == "" {
+				return errors.New("--expires: give a lifetime such as 24h (at most 7d)")
+			}
 			dur, err := store.ParseLifetime(*expires, store.DefaultSetupLinkLifetime, store.MaxSetupLinkLifetime)
 			if err != nil {
 				return fmt.Errorf("--%v", err)

@@ -541,6 +541,11 @@ func TestTokens(t *testing.T) {
 				t.Errorf("--expires %s: error %q does not name --expires", bad, line)
 			}
 		}
+		for _, bad := range []string{" okta", "a\nb", "x\x7f", strings.Repeat("n", 201)} {
+			if line := mustFail(t, db, "token", "issue", "--tenant", "beta", "--name", bad); !strings.Contains(line, "--name") {
+				t.Errorf("--name %q: error %q does not name --name", bad, line)
+			}
+		}
 		if after := tokenRows(t, db, "beta"); len(after) != len(before) {
 			t.Errorf("refused token issues wrote tokens: %d rows before, %d after", len(before), len(after))
 		}

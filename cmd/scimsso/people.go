@@ -71,7 +71,10 @@ func (m *Main) departmentMapImport(ctx context.Context, args []string) error {
 				return err
 			}
 			defer f.Close()
-			if rows, err = store.ParseDepartmentMap(io.LimitReader(f, store.MaxDepartmentMapFile)); err != nil {
+			if rows, err = store.ParseDepartmentMap(f); err != nil {
+				if errors.Is(err, store.ErrEmptyDepartmentMap) {
+					return fmt.Errorf("%s: nothing imported: %v (to clear the map: scimsso department-map clear)", pos[0], err)
+				}
 				return fmt.Errorf("%s: nothing imported: %v", pos[0], err)
 			}
 			return nil
@@ -89,6 +92,21 @@ func (m *Main) departmentMapImport(ctx context.Context, args []string) error {
 	}, args)
 }
 
+// departmentMapClear empties the tenant's department map: asked for by name, never by importing an
+// empty file.
+func (m *Main) departmentMapClear(ctx context.Context, args []string) error {
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "department-map clear",
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
+			if err := store.ImportDepartmentMap(ctx, s, t, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Stdout, "cleared tenant %s's department map\n", t.Slug)
+			return nil
+		},
+	}, args)
+}
+
 // userSetPassword reads one line from stdin as the password of a user on the tenant's exclusion list.
 func (m *Main) userSetPassword(ctx context.Context, args []string) error {
 	return m.runTenantCommand(ctx, tenantCommand{
@@ -98,7 +116,7 @@ func (m *Main) userSetPassword(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("%q is %v", pos[0], err)
 			}
-			set, err := ssoSettingsOf(ctx, s, t.ID)
+			set, err := store.SSOSettingsOf(ctx, s, t.ID)
 			if err != nil {
 				return err
 			}

@@ -63,6 +63,9 @@ func TestTeamsAndDepartmentMap(t *testing.T) {
 		{"a later row's line number too", "Legal,Sales\nok,Sales\nLegal,Engineering\n", "line 3: department \"Legal\" is already mapped on line 1"},
 		{"an unknown team", "Legal,Sales\nMoney,Finance\n", `has no team "Finance"`},
 		{"broken CSV", "Legal,Sales\n\"unterminated,Sales\n", "line 2"},
+		{"an empty file", "", "no department,team rows"},
+		{"a header alone", "department,team\n", "department-map clear"},
+		{"over 16 MiB", "Legal,Sales\n" + strings.Repeat("\n", store.MaxDepartmentMapFile), "larger than 16 MiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := mustFail(t, db, "department-map", "import", "--tenant", "acme", file(tc.body))
@@ -73,6 +76,31 @@ func TestTeamsAndDepartmentMap(t *testing.T) {
 				t.Fatalf("a refused import changed the map to %s", got)
 			}
 		})
+	}
+}
+
+// TestDepartmentMapClear: department-map clear empties the map; importing an empty file does not.
+func TestDepartmentMapClear(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	createTenant(t, db, "acme", "acme.com")
+	mustRun(t, db, "team", "add", "--tenant", "acme", "Sales")
+	p := filepath.Join(t.TempDir(), "map.csv")
+	if err := os.WriteFile(p, []byte("Legal,Sales\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, db, "department-map", "import", "--tenant", "acme", p)
+	if out, _ := mustRun(t, db, "department-map", "clear", "--tenant", "acme"); !strings.Contains(out, "cleared") {
+		t.Fatalf("clear said %q", out)
+	}
+	st, err := sqlstore.Open(context.Background(), sqlstore.Options{Path: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tn, _ := st.TenantBySlug(context.Background(), "acme")
+	if m, err := st.DepartmentMap(context.Background(), tn.ID); err != nil || len(m) != 0 {
+		t.Fatalf("map after clear: %v, %v", m, err)
 	}
 }
 

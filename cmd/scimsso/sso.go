@@ -18,22 +18,11 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// ssoSettingsOf returns the tenant's stored SSO settings, or the defaults when none were stored.
-func ssoSettingsOf(ctx context.Context, st store.Store, tenantID string) (*store.SSOSettings, error) {
-	set, err := st.SSOSettings(ctx, tenantID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.DefaultSSOSettings(), nil
-	}
-	return set, err
-}
-
-// checkSSOSettings applies store's rules (SSOSettings.Validate) and names the offending setting as
-// its flag.
-func checkSSOSettings(s *store.SSOSettings) error {
-	err := s.Validate()
+// ssoFlagError words an error of SSOSettings.Apply for the CLI: the setting named as its flag.
+func ssoFlagError(err error) error {
 	var se *store.SettingError
 	if !errors.As(err, &se) {
-		return err
+		return errors.New("--" + err.Error()) // Set's: "hard-timeout: …"
 	}
 	msg := "--" + se.Setting + " " + se.Reason
 	if errors.Is(err, store.ErrNoIdP) {
@@ -70,7 +59,7 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 			return nil
 		},
 		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
-			cur, err := ssoSettingsOf(ctx, st, t.ID)
+			cur, err := store.SSOSettingsOf(ctx, st, t.ID)
 			if err != nil {
 				return err
 			}
@@ -93,24 +82,19 @@ func (m *Main) ssoSet(ctx context.Context, args []string) error {
 					return fmt.Errorf("--metadata-url %s: %v", metaURL, err)
 				}
 			}
+			var newIdP *store.SSOIdP
 			if idp != nil {
-				cur.IdPEntityID, cur.IdPSSOURL, cur.IdPCertificatesPEM, cur.IdPMetadataURL = idp.EntityID, idp.SSOURL, idp.CertificatesPEM, metaURL
+				newIdP = &store.SSOIdP{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM, MetadataURL: metaURL}
 			}
-			var perr error
+			var changes []store.SSOChange
 			fs.Visit(func(fl *flag.Flag) {
-				if perr != nil {
-					return
-				}
-				// --tenant, --db and the metadata flags are not settings: Set says so, and they are passed over.
-				if err := cur.Set(fl.Name, fl.Value.String()); err != nil && !errors.Is(err, store.ErrUnknownSetting) {
-					perr = errors.New("--" + err.Error())
+				// --tenant, --db and the metadata flags are not settings: passed over.
+				if _, ok := store.SSOSettingNamed(fl.Name); ok {
+					changes = append(changes, store.SSOChange{Name: fl.Name, Value: fl.Value.String()})
 				}
 			})
-			if perr != nil {
-				return perr
-			}
-			if err := checkSSOSettings(cur); err != nil {
-				return err
+			if err := cur.Apply(newIdP, changes); err != nil {
+				return ssoFlagError(err)
 			}
 			if err := st.PutSSOSettings(ctx, t.ID, cur); err != nil {
 				if errors.Is(err, store.ErrVersionMismatch) {
@@ -131,7 +115,7 @@ func (m *Main) ssoShow(ctx context.Context, args []string) error {
 	return m.runTenantCommand(ctx, tenantCommand{
 		name: "sso show", args: "no arguments",
 		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
-			s, err := ssoSettingsOf(ctx, st, t.ID)
+			s, err := store.SSOSettingsOf(ctx, st, t.ID)
 			if err != nil {
 				return err
 			}
@@ -180,18 +164,18 @@ func (m *Main) ssoTestLink(ctx context.Context, args []string) error {
 			if !validBaseURL(*base) {
 				return fmt.Errorf("--base-url %q must be an absolute http(s) URL without query or fragment", *base)
 			}
-			dur, err := parseDuration(*expires)
-			if err != nil {
-				return fmt.Errorf("--expires: %v", err)
+			if *expires == "" { // a flag given empty is a mistake, not ParseLifetime's "not given"
+				return errors.New("--expires: give a lifetime such as 1h (at most 7d)")
 			}
-			if dur <= 0 || dur > store.MaxTestLinkLifetime {
-				return fmt.Errorf("--expires must be positive and at most 7d, got %q", *expires)
+			dur, err := store.ParseLifetime(*expires, 0, store.MaxTestLinkLifetime)
+			if err != nil {
+				return fmt.Errorf("--%v", err)
 			}
 			exp = m.Now().Add(dur)
 			return nil
 		},
 		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
-			set, err := ssoSettingsOf(ctx, st, t.ID)
+			set, err := store.SSOSettingsOf(ctx, st, t.ID)
 			if err != nil {
 				return err
 			}

@@ -144,10 +144,14 @@ func TestSSOTestLink(t *testing.T) {
 		{"--expires", "8d"},
 		{"--expires", "0"},
 		{"--expires", "soon"},
+		{"--expires", ""},
 		{"--base-url", "ftp://sso.example.com"},
 		{"extra"},
 	} {
-		mustFail(t, db, append([]string{"sso", "test-link", "--tenant", "acme"}, args...)...)
+		msg := mustFail(t, db, append([]string{"sso", "test-link", "--tenant", "acme"}, args...)...)
+		if args[0] != "extra" && !strings.Contains(msg, args[0]) {
+			t.Errorf("sso test-link %q: %q does not name %s", args, msg, args[0])
+		}
 	}
 
 	link := regexp.MustCompile(`^http://127\.0\.0\.1/saml/acme/test\?token=[A-Za-z0-9_-]{43}\n$`)

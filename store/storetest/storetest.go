@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Tenants", testTenants},
 		{"Domains", testDomains},
 		{"Tokens", testTokens},
+		{"UnstorableIDs", testUnstorableIDs},
 		{"APIKeys", testAPIKeys},
 		{"CreateUser", testCreateUser},
 		{"TenantIsolation", testTenantIsolation},
