@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 )
 
 // Policy says where requests may go.
@@ -37,7 +38,7 @@ type Policy struct {
 func CheckURL(raw string, p Policy) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("URL %q is not an absolute URL", raw)
+		return fmt.Errorf("URL %q is not an absolute URL", clip(raw))
 	}
 	if u.User != nil {
 		return errors.New("URL may not hold a user or password: put credentials nowhere in it")
@@ -49,24 +50,24 @@ func CheckURL(raw string, p Policy) error {
 	loopback := isLoopbackName(host)
 	if a, err := netip.ParseAddr(host); err == nil {
 		if why := p.refused(a); why != "" {
-			return fmt.Errorf("URL %q points at %s", raw, why)
+			return fmt.Errorf("URL %q points at %s", clip(raw), why)
 		}
 		loopback = a.Unmap().IsLoopback()
 	} else if numericHost(host) {
 		// 127.1, 2130706433, 0x7f.1: not an address netip reads, yet resolvers and browsers take it as
 		// one (inet_aton), so the dialer would reach whatever IPv4 address it spells.
-		return fmt.Errorf("URL %q has a numeric host that is not an IPv4 address in dotted decimal (a.b.c.d)", raw)
+		return fmt.Errorf("URL %q has a numeric host that is not an IPv4 address in dotted decimal (a.b.c.d)", clip(raw))
 	} else if loopback && !p.AllowHTTPLoopback {
-		return fmt.Errorf("URL %q points at a loopback address (%s allows it)", raw, p.LoopbackSetting)
+		return fmt.Errorf("URL %q points at a loopback address (%s allows it)", clip(raw), p.LoopbackSetting)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !loopback || !p.AllowHTTPLoopback {
-			return fmt.Errorf("URL %q is not https (http only to loopback, with %s)", raw, p.LoopbackSetting)
+			return fmt.Errorf("URL %q is not https (http only to loopback, with %s)", clip(raw), p.LoopbackSetting)
 		}
 	default:
-		return fmt.Errorf("URL %q is not https", raw)
+		return fmt.Errorf("URL %q is not https", clip(raw))
 	}
 	return nil
 }
@@ -149,4 +150,16 @@ func (p Policy) Control() func(network, address string, _ syscall.RawConn) error
 		}
 		return nil
 	}
+}
+
+// clip shortens a URL for an error message: a megabyte of URL need not come back in an answer or a log.
+func clip(raw string) string {
+	if len(raw) <= 128 {
+		return raw
+	}
+	i := 128
+	for i > 0 && !utf8.RuneStart(raw[i]) {
+		i--
+	}
+	return raw[:i] + "…"
 }
