@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -102,6 +103,7 @@ func accessLog(log *zap.Logger, mx *metrics.Metrics, next http.Handler) http.Han
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
+		path := loggedPath(*route, r.URL.Path)
 		if *route == "" {
 			*route = "unmatched"
 		}
@@ -109,7 +111,8 @@ func accessLog(log *zap.Logger, mx *metrics.Metrics, next http.Handler) http.Han
 		log.Info("request",
 			zap.String("request_id", requestid.From(r.Context())),
 			zap.String("method", r.Method),
-			zap.String("path", r.URL.Path),
+			zap.String("path", path),
+			zap.String("route", *route),
 			zap.Int("status", sw.status),
 			zap.Int64("bytes", sw.bytes),
 			zap.Duration("duration", time.Since(start)),
@@ -131,8 +134,12 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 				panic(v)
 			}
 			id := requestid.From(r.Context())
+			route := ""
+			if cell, ok := r.Context().Value(routeKey{}).(*string); ok {
+				route = *cell
+			}
 			log.Error("panic serving request", zap.String("request_id", id),
-				zap.String("path", r.URL.Path), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+				zap.String("path", loggedPath(route, r.URL.Path)), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
 			httpjson.Write(w, http.StatusInternalServerError, "application/json", map[string]string{"error": "internal error", "request_id": id})
 		}()
 		next.ServeHTTP(w, r)
@@ -140,6 +147,34 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 }
 
 type routeKey struct{}
+
+// maxLoggedPath caps the path logged for a request no route matched: a client chooses it.
+const maxLoggedPath = 96
+
+// loggedPath is the path the logs show. A route's variables can be secrets (a setup link is
+// /setup/{token}), so a request that matched a route is logged as the route's template; only an
+// unmatched one (a 404, a 405) is logged by its path, cut short, and with the segment after any
+// secret-bearing prefix replaced, since it may be a mistyped or wrongly-methoded secret link.
+func loggedPath(route, path string) string {
+	if route != "" {
+		return route
+	}
+	if i := strings.Index(path, secretPathPrefix); i >= 0 {
+		rest := path[i+len(secretPathPrefix):]
+		tail := ""
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			tail = rest[j:]
+		}
+		path = path[:i+len(secretPathPrefix)] + "{redacted}" + tail
+	}
+	if len(path) > maxLoggedPath {
+		path = path[:maxLoggedPath] + "…"
+	}
+	return path
+}
+
+// secretPathPrefix is the path prefix whose next segment is a secret (setup links).
+const secretPathPrefix = "/setup/"
 
 // nameRoute is router middleware: it tells accessLog which route matched, as its template
 // (/saml/{tenant}/acs), so that metrics have one series per route, not per tenant or user.
