@@ -101,8 +101,13 @@ type SetupLink struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero: not used yet
+	RevokedAt time.Time // zero: not revoked
 	CreatedBy Actor
 }
+
+// SetupLinkHistory is how long a used, revoked or expired setup link stays listed before Sweep deletes
+// it: lists show what became of the links sent out.
+const SetupLinkHistory = 30 * 24 * time.Hour
 
 // AdminSession is a browser's session of a tenant's console, in its own cookie (not the people's
 // session). Only the SHA-256 of its id is stored.
@@ -140,12 +145,17 @@ type AdminStore interface {
 	// CreateSetupLink stores l with a new ID and the store's time as its creation time. ErrNotFound
 	// for an unknown tenant.
 	CreateSetupLink(ctx context.Context, l *SetupLink) error
-	// ListSetupLinks returns the tenant's setup links, newest first, without their hashes.
+	// ListSetupLinks returns the tenant's setup links, newest first, without their hashes; used,
+	// revoked and expired ones stay listed for SetupLinkHistory.
 	ListSetupLinks(ctx context.Context, tenantID string) ([]SetupLink, error)
+	// RevokeSetupLink makes the tenant's link unusable and ends the console sessions it opened, in one
+	// transaction. ErrNotFound for an id that is not one of the tenant's links. Revoking a revoked
+	// link changes and records nothing.
+	RevokeSetupLink(ctx context.Context, tenantID, id string) error
 	// UseSetupLink uses up the link whose secret hashes to hash and stores s (IDHash and ExpiresAt
 	// set by the caller) as a console session of the link's tenant with the link's scopes, in one
 	// transaction, and returns the link. ErrNotFound if there is no such link, or it has expired or
-	// was used; of concurrent calls for one link exactly one succeeds. A setup-link actor without an
+	// was used or revoked; of concurrent calls for one link exactly one succeeds. A setup-link actor without an
 	// ID in ctx is recorded as the link used.
 	UseSetupLink(ctx context.Context, hash []byte, s *AdminSession) (*SetupLink, error)
 

@@ -135,17 +135,17 @@ func (s *Store) CreateSetupLink(ctx context.Context, l *store.SetupLink) error {
 	return nil
 }
 
-const setupLinkCols = `id, tenant_id, scopes, created_at, expires_at, used_at, created_by_kind, created_by_id, created_by_name`
+const setupLinkCols = `id, tenant_id, scopes, created_at, expires_at, used_at, revoked_at, created_by_kind, created_by_id, created_by_name`
 
 func scanSetupLink(sc scanner) (*store.SetupLink, error) {
 	var l store.SetupLink
 	var scopes string
-	var c, e, u int64
-	if err := sc.Scan(&l.ID, &l.TenantID, &scopes, &c, &e, &u, &l.CreatedBy.Kind, &l.CreatedBy.ID, &l.CreatedBy.Name); err != nil {
+	var c, e, u, r int64
+	if err := sc.Scan(&l.ID, &l.TenantID, &scopes, &c, &e, &u, &r, &l.CreatedBy.Kind, &l.CreatedBy.ID, &l.CreatedBy.Name); err != nil {
 		return nil, err
 	}
 	l.Scopes = splitList(scopes)
-	l.CreatedAt, l.ExpiresAt, l.UsedAt = fromMicros(c), fromMicros(e), fromMicros(u)
+	l.CreatedAt, l.ExpiresAt, l.UsedAt, l.RevokedAt = fromMicros(c), fromMicros(e), fromMicros(u), fromMicros(r)
 	return &l, nil
 }
 
@@ -181,7 +181,7 @@ func (s *Store) UseSetupLink(ctx context.Context, hash []byte, ss *store.AdminSe
 	var l *store.SetupLink
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		var err error
-		l, err = scanSetupLink(tx.row(ctx, `UPDATE setup_links SET used_at = ? WHERE hash = ? AND used_at = 0 AND expires_at > ? RETURNING `+setupLinkCols,
+		l, err = scanSetupLink(tx.row(ctx, `UPDATE setup_links SET used_at = ? WHERE hash = ? AND used_at = 0 AND revoked_at = 0 AND expires_at > ? RETURNING `+setupLinkCols,
 			micros(now), hash, micros(now)))
 		if err != nil {
 			return err // none, used or expired: store.ErrNotFound
@@ -204,6 +204,35 @@ func (s *Store) UseSetupLink(ctx context.Context, hash []byte, ss *store.AdminSe
 		return nil, fmt.Errorf("sqlstore: use setup link: %w", err)
 	}
 	return l, nil
+}
+
+// RevokeSetupLink implements store.AdminStore.
+func (s *Store) RevokeSetupLink(ctx context.Context, tenantID, id string) error {
+	if !storable(id) {
+		return fmt.Errorf("sqlstore: revoke setup link: %w", store.ErrNotFound)
+	}
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		before, err := scanSetupLink(tx.row(ctx, `SELECT `+setupLinkCols+` FROM setup_links WHERE tenant_id = ? AND id = ?`, tenantID, id))
+		if err != nil {
+			return err // another tenant's or no link: store.ErrNotFound
+		}
+		if !before.RevokedAt.IsZero() {
+			return nil
+		}
+		if _, err := tx.exec(ctx, `UPDATE setup_links SET revoked_at = ? WHERE id = ?`, micros(now), id); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM admin_sessions WHERE tenant_id = ? AND setup_link_id = ?`, tenantID, id); err != nil {
+			return err
+		}
+		after := *before
+		after.RevokedAt = fromMicros(micros(now))
+		return s.audit(ctx, tx, now, tenantID, store.ActionSetupLinkRevoked, id, store.NewSetupLinkAuditObject(before), store.NewSetupLinkAuditObject(&after))
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: revoke setup link: %w", err)
+	}
+	return nil
 }
 
 // CreateAdminSession implements store.AdminStore.
@@ -276,17 +305,22 @@ func (s *Store) ListAdminActions(ctx context.Context, q store.AdminActionQuery) 
 	return out, nil
 }
 
-// sweepAdmins deletes used and expired setup links and expired console sessions (one transaction:
+// sweepAdmins deletes setup links used, revoked or expired more than store.SetupLinkHistory ago and
+// expired console sessions (one transaction:
 // they are few), then the audit entries older than AdminActionRetention, sweepBatch at a time, each
 // batch its own transaction, like the events.
 func (s *Store) sweepAdmins(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		for _, q := range []string{
-			`DELETE FROM setup_links WHERE used_at <> 0 OR expires_at <= ?`,
-			`DELETE FROM admin_sessions WHERE expires_at <= ?`,
+		old := micros(now.Add(-store.SetupLinkHistory))
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`DELETE FROM setup_links WHERE expires_at <= ? OR (used_at <> 0 AND used_at <= ?) OR (revoked_at <> 0 AND revoked_at <= ?)`, []any{old, old, old}},
+			{`DELETE FROM admin_sessions WHERE expires_at <= ?`, []any{micros(now)}},
 		} {
-			res, err := tx.exec(ctx, q, micros(now))
+			res, err := tx.exec(ctx, q.sql, q.args...)
 			if err != nil {
 				return err
 			}

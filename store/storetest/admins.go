@@ -245,3 +245,75 @@ func testSweepAdmins(t *testing.T, s store.Store, clock *Clock) {
 		t.Fatalf("audit after sweep = %+v, %v; want tenant.created gone, the rest kept", acts, err)
 	}
 }
+
+// testRevokeSetupLink: revoking a link ends the sessions it opened and refuses its use, recorded once;
+// another tenant's or an unknown id is ErrNotFound. Used, revoked and expired links stay listed for
+// SetupLinkHistory, then Sweep deletes them.
+func testRevokeSetupLink(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	mk := func(tn *store.Tenant, name string, life time.Duration) *store.SetupLink {
+		l := &store.SetupLink{TenantID: tn.ID, Scopes: []string{store.AdminScopeSSO}, Hash: hashOf(name), ExpiresAt: clock.Now().Add(life)}
+		if err := s.CreateSetupLink(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	used, unused, expired, theirs := mk(a, "used", time.Hour), mk(a, "unused", time.Hour), mk(a, "expired", time.Minute), mk(b, "theirs", time.Hour)
+	if _, err := s.UseSetupLink(ctx, hashOf("used"), &store.AdminSession{IDHash: hashOf("ses"), ExpiresAt: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "another tenant's link", s.RevokeSetupLink(ctx, a.ID, theirs.ID), store.ErrNotFound)
+	wantErr(t, "unknown link", s.RevokeSetupLink(ctx, a.ID, "nope"), store.ErrNotFound)
+	wantErr(t, "a NUL id", s.RevokeSetupLink(ctx, a.ID, "x\x00y"), store.ErrNotFound)
+	wantErr(t, "an invalid UTF-8 id", s.RevokeSetupLink(ctx, a.ID, "x\xffy"), store.ErrNotFound)
+
+	actx := store.WithActor(ctx, store.Actor{Kind: store.ActorCLI, Name: "ops"})
+	for _, id := range []string{used.ID, unused.ID, unused.ID} {
+		if err := s.RevokeSetupLink(actx, a.ID, id); err != nil {
+			t.Fatalf("RevokeSetupLink(%s): %v", id, err)
+		}
+	}
+	_, err := s.AdminSessionByHash(ctx, hashOf("ses"))
+	wantErr(t, "session of a revoked link", err, store.ErrNotFound)
+	_, err = s.UseSetupLink(ctx, hashOf("unused"), &store.AdminSession{IDHash: hashOf("ses2"), ExpiresAt: clock.Now().Add(time.Hour)})
+	wantErr(t, "use of a revoked link", err, store.ErrNotFound)
+	acts, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := 0
+	for _, x := range acts {
+		if x.Action == store.ActionSetupLinkRevoked {
+			revoked++
+			if x.Actor.Name != "ops" || (x.Target != used.ID && x.Target != unused.ID) {
+				t.Errorf("revoke recorded as %+v", x)
+			}
+		}
+	}
+	if revoked != 2 {
+		t.Fatalf("%d setup_link.revoked entries, want 2 (a repeat records nothing)", revoked)
+	}
+
+	// History: 29 days on all four of acme's are listed, with what became of them; 31 days on none.
+	clock.Add(29 * 24 * time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.ListSetupLinks(ctx, a.ID)
+	if err != nil || len(ls) != 3 {
+		t.Fatalf("links 29 days on = %+v, %v; want used, revoked and expired still listed", ls, err)
+	}
+	for _, l := range ls {
+		if (l.ID == used.ID && (l.UsedAt.IsZero() || l.RevokedAt.IsZero())) || (l.ID == unused.ID && l.RevokedAt.IsZero()) || (l.ID == expired.ID && !l.RevokedAt.IsZero()) {
+			t.Errorf("listed %+v", l)
+		}
+	}
+	clock.Add(2 * 24 * time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := s.ListSetupLinks(ctx, a.ID); err != nil || len(ls) != 0 {
+		t.Fatalf("links 31 days on = %+v, %v; want none", ls, err)
+	}
+}

@@ -97,6 +97,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ConcurrentSetupLinkUse", testConcurrentSetupLinkUse},
 		{"AdminActionPages", testAdminActionPages},
 		{"SweepAdmins", testSweepAdmins},
+		{"RevokeSetupLink", testRevokeSetupLink},
 		{"AdminAudit", testAdminAudit},
 	}
 	for _, tc := range tests {

@@ -10,8 +10,9 @@ CREATE TABLE tenant_admins (
 );
 
 -- One-time links that open a console session of their tenant. Only the SHA-256 of the secret is
--- stored; used_at is set once (0: unused), and Sweep deletes used and expired links. scopes is a
--- comma-separated list of sso and scim; created_by_* is the actor that made the link.
+-- stored; used_at and revoked_at are set once (0: not yet), and Sweep deletes used, revoked and expired
+-- links 30 days later, so that lists show what happened to them. scopes is a comma-separated list of
+-- sso and scim; created_by_* is the actor that made the link.
 CREATE TABLE setup_links (
     id              TEXT PRIMARY KEY,
     tenant_id       TEXT NOT NULL REFERENCES tenants(id),
@@ -20,6 +21,7 @@ CREATE TABLE setup_links (
     created_at      BIGINT NOT NULL,
     expires_at      BIGINT NOT NULL,
     used_at         BIGINT NOT NULL,
+    revoked_at      BIGINT NOT NULL DEFAULT 0,
     created_by_kind TEXT NOT NULL,
     created_by_id   TEXT NOT NULL,
     created_by_name TEXT NOT NULL
