@@ -116,9 +116,12 @@ type AdminSession struct {
 	TenantID    string
 	UserID      string // the tenant admin's id; "" for a session opened by a setup link
 	SetupLinkID string // the setup link that opened it; "" for a tenant admin's
-	Scopes      []string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	// PeopleSession is the IDHash of the people session a tenant admin's was opened from (nil for a
+	// setup link's): ending that session, however it ends, ends this one in the same transaction.
+	PeopleSession []byte
+	Scopes        []string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
 }
 
 // Allows reports whether the session may use the part of the console that scope names.

@@ -240,8 +240,8 @@ func (s *Store) CreateAdminSession(ctx context.Context, ss *store.AdminSession) 
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
-		_, err := tx.exec(ctx, `INSERT INTO admin_sessions (id_hash, tenant_id, user_id, setup_link_id, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			ss.IDHash, ss.TenantID, ss.UserID, ss.SetupLinkID, strings.Join(ss.Scopes, ","), micros(now), micros(ss.ExpiresAt))
+		_, err := tx.exec(ctx, `INSERT INTO admin_sessions (id_hash, tenant_id, user_id, setup_link_id, people_session, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			ss.IDHash, ss.TenantID, ss.UserID, ss.SetupLinkID, orEmpty(ss.PeopleSession), strings.Join(ss.Scopes, ","), micros(now), micros(ss.ExpiresAt))
 		return err
 	})
 	if err != nil {
@@ -256,10 +256,13 @@ func (s *Store) AdminSessionByHash(ctx context.Context, idHash []byte) (*store.A
 	ss := store.AdminSession{IDHash: idHash}
 	var scopes string
 	var c, e int64
-	err := s.row(ctx, `SELECT tenant_id, user_id, setup_link_id, scopes, created_at, expires_at FROM admin_sessions WHERE id_hash = ? AND expires_at > ?`,
-		idHash, micros(s.now())).Scan(&ss.TenantID, &ss.UserID, &ss.SetupLinkID, &scopes, &c, &e)
+	err := s.row(ctx, `SELECT tenant_id, user_id, setup_link_id, people_session, scopes, created_at, expires_at FROM admin_sessions WHERE id_hash = ? AND expires_at > ?`,
+		idHash, micros(s.now())).Scan(&ss.TenantID, &ss.UserID, &ss.SetupLinkID, &ss.PeopleSession, &scopes, &c, &e)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: admin session: %w", err)
+	}
+	if len(ss.PeopleSession) == 0 {
+		ss.PeopleSession = nil
 	}
 	ss.Scopes, ss.CreatedAt, ss.ExpiresAt = splitList(scopes), fromMicros(c), fromMicros(e)
 	return &ss, nil
@@ -268,6 +271,14 @@ func (s *Store) AdminSessionByHash(ctx context.Context, idHash []byte) (*store.A
 // EndAdminSession implements store.AdminStore.
 func (s *Store) EndAdminSession(ctx context.Context, idHash []byte) error {
 	return s.writeOne(ctx, "end admin session", anyRows, `DELETE FROM admin_sessions WHERE id_hash = ?`, idHash)
+}
+
+// orEmpty stores a nil byte slice as an empty one: the column is NOT NULL.
+func orEmpty(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // maxAdminActions caps a page of ListAdminActions.

@@ -317,3 +317,61 @@ func testRevokeSetupLink(t *testing.T, s store.Store, clock *Clock) {
 		t.Fatalf("links 31 days on = %+v, %v; want none", ls, err)
 	}
 }
+
+// testConsoleEndsWithPeopleSession: a console session opened from a people session is deleted with it
+// by EndSession, DeleteUserSessions, the user's deactivation and the sweep of expired sessions; a
+// setup link's and another session's console sessions stay.
+func testConsoleEndsWithPeopleSession(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme")
+	u := mustUser(t, s, a.ID, "ada@acme.test", "")
+	n := 0
+	pair := func(life time.Duration) (people, console []byte) {
+		n++
+		people, console = hashOf("p"+string(rune('a'+n))), hashOf("c"+string(rune('a'+n)))
+		if err := s.CreateSession(ctx, &store.Session{IDHash: people, TenantID: a.ID, UserID: u.ID, ExpiresAt: clock.Now().Add(life)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateAdminSession(ctx, &store.AdminSession{IDHash: console, TenantID: a.ID, UserID: u.ID, PeopleSession: people,
+			Scopes: []string{store.AdminScopeSSO}, ExpiresAt: clock.Now().Add(8 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		return people, console
+	}
+	gone := func(how string, console []byte) {
+		t.Helper()
+		_, err := s.AdminSessionByHash(ctx, console)
+		wantErr(t, "console session after "+how, err, store.ErrNotFound)
+	}
+	alive := func(how string, console []byte) {
+		t.Helper()
+		if got, err := s.AdminSessionByHash(ctx, console); err != nil {
+			t.Fatalf("console session after %s: %v, want it kept", how, err)
+		} else if len(got.PeopleSession) == 0 {
+			t.Fatalf("console session %+v lost its people session", got)
+		}
+	}
+	p1, c1 := pair(time.Hour)
+	_, c2 := pair(time.Hour)
+	if err := s.EndSession(ctx, p1, store.EndLogout); err != nil {
+		t.Fatal(err)
+	}
+	gone("EndSession", c1)
+	alive("another session's EndSession", c2)
+	if err := s.DeleteUserSessions(ctx, a.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	gone("DeleteUserSessions", c2)
+
+	_, c3 := pair(time.Minute)
+	_, c4 := pair(4 * time.Hour)
+	clock.Add(time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gone("the sweep of its expired session", c3)
+	alive("the sweep, of a live session's", c4)
+	if _, err := s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{Operation: "deactivate"}, func(x *store.User) error { x.Active = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	gone("deactivation", c4)
+}

@@ -98,6 +98,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"AdminActionPages", testAdminActionPages},
 		{"SweepAdmins", testSweepAdmins},
 		{"RevokeSetupLink", testRevokeSetupLink},
+		{"ConsoleEndsWithPeopleSession", testConsoleEndsWithPeopleSession},
 		{"AdminAudit", testAdminAudit},
 	}
 	for _, tc := range tests {

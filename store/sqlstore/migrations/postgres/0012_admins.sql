@@ -30,17 +30,21 @@ CREATE INDEX setup_links_tenant ON setup_links(tenant_id, created_at);
 CREATE INDEX setup_links_expires ON setup_links(expires_at);
 
 -- Console sessions, in the console's own cookie. Only the SHA-256 of the cookie is stored. user_id is
--- the tenant admin's ('' for a setup link's session), setup_link_id the link that opened it.
+-- the tenant admin's ('' for a setup link's session), setup_link_id the link that opened it,
+-- people_session the hash of the tenant admin's people session it was opened from (empty for a setup
+-- link's): whatever ends that session (sign-out, timeout, deactivation) deletes these rows with it.
 CREATE TABLE admin_sessions (
     id_hash       BYTEA PRIMARY KEY,
     tenant_id     TEXT NOT NULL REFERENCES tenants(id),
     user_id       TEXT NOT NULL,
     setup_link_id TEXT NOT NULL,
+    people_session BYTEA NOT NULL DEFAULT ''::bytea,
     scopes        TEXT NOT NULL,
     created_at    BIGINT NOT NULL,
     expires_at    BIGINT NOT NULL
 );
 CREATE INDEX admin_sessions_user ON admin_sessions(tenant_id, user_id);
+CREATE INDEX admin_sessions_people ON admin_sessions(people_session);
 CREATE INDEX admin_sessions_expires ON admin_sessions(expires_at);
 
 -- The admin audit log: every administrative change, written in the change's transaction. seq orders
