@@ -97,9 +97,13 @@ func TestPanicLineNamesRoute(t *testing.T) {
 		{"", "/setup/scimsso_setup_SECRET", "/setup/{redacted}"},
 		{"", "/a/setup/scimsso_setup_SECRET/b", "/a/setup/{redacted}/b"},
 		{"", "/" + strings.Repeat("x", 200), "/" + strings.Repeat("x", maxLoggedPath-1) + "…"},
+		{"/scim/v2/{tenant}", "/scim/v2/acme/Users/123", "/scim/v2/{tenant}/Users/123"},
+		{"/scim/v2/{tenant}", "/scim/v2/acme", "/scim/v2/{tenant}"},
+		{"/admin/{tenant}/", "/admin/acme/", "/admin/{tenant}/"},
+		{"/", "/", "/"},
 	}
 	for _, c := range cases {
-		if got := loggedPath(c.route, c.path); got != c.want {
+		if got := loggedPath(&matched{route: c.route, tail: tailBeyond(c.route, c.path)}, c.path); got != c.want {
 			t.Errorf("loggedPath(%q, %q) = %q, want %q", c.route, c.path, got, c.want)
 		}
 	}
