@@ -170,10 +170,19 @@ func TestMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, err := samltest.New("https://idp.other.test/saml", "https://idp.other.test/sso", time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.ConsoleConfig = func(c *console.Config) {
 		c.FetchMetadata = func(_ context.Context, u string) ([]byte, error) {
-			if u == "https://idp.globex.test/metadata" {
+			switch u {
+			case "https://idp.globex.test/metadata":
 				return idp.Metadata(), nil
+			case "https://internal.test/status": // answers 200, but not with metadata
+				return []byte("<html>internal status page</html>"), nil
+			case "https://other.test/metadata":
+				return other.Metadata(), nil
 			}
 			return nil, errors.New("connection refused by 10.0.0.1")
 		}
@@ -201,6 +210,15 @@ func TestMetadata(t *testing.T) {
 	if res, _ := h.post(b, "/admin/globex/sso", "/admin/globex/sso/metadata/url", url.Values{"url": {"file:///etc/passwd"}}); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("file URL: %d", res.StatusCode)
 	}
+	// A host that answers, but not with metadata, gets the very page an unreachable one gets: the
+	// console is no probe of which internal hosts answer, or what the XML parser makes of them.
+	_, answered := h.post(b, "/admin/globex/sso", "/admin/globex/sso/metadata/url", url.Values{"url": {"https://internal.test/status"}})
+	if strings.ReplaceAll(stripRef(answered), "internal.test/status", "internal.test/x") != stripRef(body) {
+		t.Errorf("a 200 that is not metadata is told apart from no answer:\n%s\n---\n%s", answered, body)
+	}
+	if res, _ := h.post(b, "/admin/globex/sso", "/admin/globex/sso/metadata/url", url.Values{"url": {"https://user:pw@idp.globex.test/metadata"}}); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("URL with credentials: %d", res.StatusCode)
+	}
 	if set := h.settingsOf(h.Other); set.Version != 0 || len(h.actions(h.Other)) != audit {
 		t.Fatalf("refused metadata stored something: %+v", set)
 	}
@@ -214,6 +232,15 @@ func TestMetadata(t *testing.T) {
 		t.Fatal("reading the file stored it")
 	}
 	f := h.storeForm("globex", body)
+	// The confirming form's source_url is never taken on trust: one the rule refuses, one the fetcher
+	// cannot reach, and one whose metadata is not what was shown all store nothing.
+	for _, forged := range []string{"file:///etc/passwd", "http://169.254.169.254/latest/meta-data", "https://other.test/metadata"} {
+		g := h.storeForm("globex", body)
+		g.Values.Set("source_url", forged)
+		if res, page := h.Submit(b, g, h.same()); res.StatusCode != http.StatusBadRequest || h.settingsOf(h.Other).Version != 0 {
+			t.Fatalf("forged source_url %s: %d, version %d\n%s", forged, res.StatusCode, h.settingsOf(h.Other).Version, page)
+		}
+	}
 	res, body = h.Submit(b, f, h.same())
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/globex/sso?done=metadata" {
 		t.Fatalf("store: %d\n%s", res.StatusCode, body)
