@@ -50,6 +50,10 @@ func (s *Store) audit(ctx context.Context, tx *wtx, now time.Time, tenantID, act
 
 // SetAdmin implements store.AdminStore. Taking the flag away also ends the user's console sessions.
 func (s *Store) SetAdmin(ctx context.Context, tenantID, userID string, admin bool) error {
+	if !storable(tenantID) || !storable(userID) {
+		// PostgreSQL refuses NUL bytes and invalid UTF-8 in text: no such user, not a 500.
+		return fmt.Errorf("sqlstore: set admin: %w", store.ErrNotFound)
+	}
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		var name string
 		if err := tx.row(ctx, `SELECT user_name FROM users WHERE tenant_id = ? AND id = ?`, tenantID, userID).Scan(&name); err != nil {
@@ -85,6 +89,9 @@ func (s *Store) SetAdmin(ctx context.Context, tenantID, userID string, admin boo
 
 // IsAdmin implements store.AdminStore.
 func (s *Store) IsAdmin(ctx context.Context, tenantID, userID string) (bool, error) {
+	if !storable(tenantID) || !storable(userID) {
+		return false, nil // no user has such an id
+	}
 	var n int
 	if err := s.row(ctx, `SELECT count(*) FROM tenant_admins WHERE tenant_id = ? AND user_id = ?`, tenantID, userID).Scan(&n); err != nil {
 		return false, fmt.Errorf("sqlstore: is admin: %w", err)

@@ -22,6 +22,14 @@ func testTenantAdmins(t *testing.T, s store.Store, _ *Clock) {
 
 	wantErr(t, "another tenant's user", s.SetAdmin(ctx, a.ID, other.ID, true), store.ErrNotFound)
 	wantErr(t, "unknown user", s.SetAdmin(ctx, a.ID, "nobody", true), store.ErrNotFound)
+	// Ids from outside (a URL, a form) may hold what PostgreSQL refuses in text: not found, never a 500.
+	for _, bad := range []string{"x\x00y", "x\xffy"} {
+		wantErr(t, "a user id of "+bad, s.SetAdmin(ctx, a.ID, bad, true), store.ErrNotFound)
+		wantErr(t, "a user id of "+bad+" (off)", s.SetAdmin(ctx, a.ID, bad, false), store.ErrNotFound)
+		if ok, err := s.IsAdmin(ctx, a.ID, bad); err != nil || ok {
+			t.Fatalf("IsAdmin(%q) = %v, %v; want false, nil", bad, ok, err)
+		}
+	}
 	for _, u := range []*store.User{zed, amy, zed} {
 		if err := s.SetAdmin(ctx, a.ID, u.ID, true); err != nil {
 			t.Fatal(err)
