@@ -455,15 +455,20 @@ type overviewView struct {
 }
 
 // overview is the console's first page: the tenant, its SSO state, and what to do next.
+// The SSO state, the IdP and the settings' warnings are shown only to a session with the sso scope:
+// a SCIM-only link is not told how the tenant's people sign in.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *request) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
-	if err != nil {
-		s.failed(w, r, "console overview", err)
-		return
+	v := overviewView{view: s.view(r, c, "Console of "+c.Tenant.Name, ""), SessionEnds: c.Session.ExpiresAt,
+		HasSSO: c.Session.Allows(store.AdminScopeSSO)}
+	if v.HasSSO {
+		set, err := s.settings(r.Context(), c.Tenant.ID)
+		if err != nil {
+			s.failed(w, r, "console overview", err)
+			return
+		}
+		v.State, v.IdPEntityID, v.Warnings = string(set.State), set.IdPEntityID, set.Warnings()
 	}
-	s.render(w, http.StatusOK, "overview", overviewView{view: s.view(r, c, "Console of "+c.Tenant.Name, ""),
-		State: string(set.State), IdPEntityID: set.IdPEntityID, SessionEnds: c.Session.ExpiresAt, Warnings: set.Warnings(),
-		HasSSO: c.Session.Allows(store.AdminScopeSSO)})
+	s.render(w, http.StatusOK, "overview", v)
 }
 
 // settings returns the tenant's stored SSO settings, or the defaults when none were stored.

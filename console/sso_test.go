@@ -322,9 +322,22 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // its nav does not list the SSO page.
 func TestScopeRefusal(t *testing.T) {
 	h := newHarness(t)
+	h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.SkipDestinationValidation = true }) // a warning
 	b := h.consoleOf(h.Tenant, store.AdminScopeSCIM)
 	_, body := h.get(b, "/admin/acme/")
 	wantNav(t, body, "Overview")
+	// The overview tells a SCIM-only session nothing of how the tenant signs in.
+	warnings := h.settingsOf(h.Tenant).Warnings()
+	if len(warnings) == 0 {
+		t.Fatal("the settings have no warning to hide")
+	}
+	for _, secret := range append([]string{h.IdP.EntityID, "Single sign-on", "Identity provider"}, warnings...) {
+		if strings.Contains(body, html.EscapeString(secret)) {
+			t.Errorf("a SCIM-only session's overview shows %q", secret)
+		}
+	}
+	_, full := h.get(h.consoleOf(h.Tenant, store.AdminScopeSSO), "/admin/acme/")
+	contains(t, "an SSO session's overview", full, h.IdP.EntityID, "Single sign-on", html.EscapeString(warnings[0]))
 	before := h.settingsOf(h.Tenant).Version
 	for _, rt := range consoleRoutes {
 		if !strings.HasPrefix(rt.path, "/sso") {
