@@ -295,6 +295,9 @@ func TestStateSwitchAndTest(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, h.Srv.URL+"/saml/acme/test?token=") {
 		t.Fatalf("test sign-in: %d %s\n%s", res.StatusCode, loc, body)
 	}
+	if acts := h.actions(h.Tenant); acts[0].Action != store.ActionSSOTestStarted || acts[0].Actor.Kind != store.ActorSetupLink {
+		t.Fatalf("the console's test sign-in recorded %+v, want sso.test_started by the setup link", acts[0])
+	}
 	id := h.StartTest(a, loc)
 	_, report := h.PostACS(a, "acme", h.Response("acme", id, signintest.Person("tester@acme.com", "Tess", "Ter"), nil))
 	if !strings.Contains(report, "tester@acme.com") {

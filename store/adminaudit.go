@@ -152,4 +152,25 @@ const (
 	ActionWebhookRemoved        = "webhook.removed"
 	ActionAPIKeyCreated         = "api_key.created"
 	ActionAPIKeyRevoked         = "api_key.revoked"
+	ActionSSOTestStarted        = "sso.test_started"
+	ActionOIDCKeyRotated        = "oidc_key.rotated"
+	ActionSecretsResealed       = "secrets.resealed"
 )
+
+// TestLinkAuditObject is a test sign-in link without its secret's hash.
+type TestLinkAuditObject struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// OIDCKeyAuditObject is an OpenID signing key without its private half.
+type OIDCKeyAuditObject struct {
+	ID        string `json:"id"`
+	Algorithm string `json:"algorithm"`
+}
+
+// ResealAuditObject says how many secrets of a kind (SP keys, OIDC keys, webhook secrets) were
+// re-encrypted under the key file's first key.
+type ResealAuditObject struct {
+	What     string `json:"what"`
+	Resealed int    `json:"resealed"`
+}
