@@ -383,3 +383,31 @@ func testConsoleEndsWithPeopleSession(t *testing.T, s store.Store, clock *Clock)
 	}
 	gone("deactivation", c4)
 }
+
+// testAdminSeqNeverReused: after the sweep emptied the admin audit log, the next entry's seq is still
+// above every seq handed out before, so a saved cursor never skips or repeats entries.
+func testAdminSeqNeverReused(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.test")
+	if err := s.AddDomain(ctx, a.ID, "second.test"); err != nil {
+		t.Fatal(err)
+	}
+	as, err := s.ListAdminActions(ctx, store.AdminActionQuery{Limit: 1})
+	if err != nil || len(as) != 1 {
+		t.Fatalf("ListAdminActions = %+v, %v", as, err)
+	}
+	top := as[0].Seq
+	clock.Add(store.SetupLinkHistory + 400*24*time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if as, err := s.ListAdminActions(ctx, store.AdminActionQuery{}); err != nil || len(as) != 0 {
+		t.Fatalf("after the sweep: %+v, %v; want an empty log", as, err)
+	}
+	if err := s.RemoveDomain(ctx, a.ID, "second.test"); err != nil {
+		t.Fatal(err)
+	}
+	as, err = s.ListAdminActions(ctx, store.AdminActionQuery{Limit: 1})
+	if err != nil || len(as) != 1 || as[0].Seq <= top {
+		t.Fatalf("the entry after the sweep: %+v, %v; want a seq above %d", as, err, top)
+	}
+}

@@ -99,6 +99,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SweepAdmins", testSweepAdmins},
 		{"RevokeSetupLink", testRevokeSetupLink},
 		{"ConsoleEndsWithPeopleSession", testConsoleEndsWithPeopleSession},
+		{"AdminSeqNeverReused", testAdminSeqNeverReused},
 		{"AdminAudit", testAdminAudit},
 	}
 	for _, tc := range tests {

@@ -49,10 +49,11 @@ CREATE INDEX admin_sessions_expires ON admin_sessions(expires_at);
 
 -- The admin audit log: every administrative change, written in the change's transaction. seq orders
 -- the log for paging (newest first); it is not a follower's cursor like the events' seq, so a number
--- taken at insert is enough. tenant_id is '' for what belongs to no tenant. Kept a year, swept by
+-- taken at insert is enough, but one never reused: AUTOINCREMENT, since without it SQLite hands out
+-- max(seq)+1, which after a sweep emptied the table starts again at 1 and a saved cursor would skip. tenant_id is '' for what belongs to no tenant. Kept a year, swept by
 -- time (the at index).
 CREATE TABLE admin_actions (
-    seq        INTEGER PRIMARY KEY,
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     id         TEXT NOT NULL,
     at         INTEGER NOT NULL,
     tenant_id  TEXT NOT NULL,
