@@ -233,6 +233,7 @@ func (s *Server) ssoState(w http.ResponseWriter, r *http.Request, c *request) {
 		return
 	}
 	version, ok := formVersion(r)
+	was := set.State
 	errs := map[string]string{}
 	if !ok {
 		errs[""] = "The form could not be read. Please reload the page."
@@ -242,6 +243,17 @@ func (s *Server) ssoState(w http.ResponseWriter, r *http.Request, c *request) {
 		errs["state"] = err.Error()
 		if errors.Is(err, store.ErrNoIdP) {
 			errs["state"] += ": upload the IdP's metadata first"
+		}
+	} else if set.State == store.SSOActive && was != store.SSOActive {
+		// Going active changes how every person of the tenant signs in: only after a test sign-in that
+		// succeeded with the settings as they are now (any change since needs a new test).
+		tested, err := s.st.SSOTestPassedVersion(r.Context(), c.Tenant.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.failed(w, r, "console sso state", err)
+			return
+		}
+		if err != nil || tested != set.Version || version != set.Version {
+			errs["state"] = "a test sign-in must succeed with the current settings first: press Test sign-in, sign in at your IdP, check the report, then switch to active"
 		}
 	}
 	if len(errs) > 0 {

@@ -355,3 +355,46 @@ func TestScopeRefusal(t *testing.T) {
 		t.Fatal("a refused request changed the settings")
 	}
 }
+
+// TestActiveNeedsTest: the console switches SSO to active only after a test sign-in that succeeded
+// with the settings as they are; a change after the test needs a new one.
+func TestActiveNeedsTest(t *testing.T) {
+	h := newHarness(t)
+	a := h.consoleOf(h.Tenant, store.AdminScopeSSO)
+	set := h.settingsOf(h.Tenant)
+	set.State = store.SSOTesting
+	if err := h.St.PutSSOSettings(ctx, h.Tenant.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	toActive := func() (*http.Response, string) {
+		return h.Send(a, http.MethodPost, "/admin/acme/sso/state", url.Values{"csrf": {h.csrfOf(a)}, "state": {"active"},
+			"version": {itoa(h.settingsOf(h.Tenant).Version)}}, h.same())
+	}
+	refused := func(when string) {
+		t.Helper()
+		res, body := toActive()
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "a test sign-in must succeed with the current settings first") ||
+			h.settingsOf(h.Tenant).State != store.SSOTesting {
+			t.Fatalf("active %s: %d, state %s\n%s", when, res.StatusCode, h.settingsOf(h.Tenant).State, body)
+		}
+	}
+	test := func() {
+		t.Helper()
+		res, _ := h.post(a, "/admin/acme/sso", "/admin/acme/sso/test", nil)
+		id := h.StartTest(a, res.Header.Get("Location"))
+		if _, report := h.PostACS(a, "acme", h.Response("acme", id, signintest.Person("tester@acme.com", "Tess", "Ter"), nil)); !strings.Contains(report, "would create user") {
+			t.Fatalf("report:\n%s", report)
+		}
+	}
+	refused("without a test sign-in")
+	test()
+	// A change after the test: the test no longer speaks for the settings.
+	if res, body := h.post(a, "/admin/acme/sso", "/admin/acme/sso", url.Values{"soft-timeout": {"4h"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", res.StatusCode, body)
+	}
+	refused("after a change since the test")
+	test()
+	if res, body := toActive(); res.StatusCode != http.StatusSeeOther || h.settingsOf(h.Tenant).State != store.SSOActive {
+		t.Fatalf("active after a test: %d %s\n%s", res.StatusCode, h.settingsOf(h.Tenant).State, body)
+	}
+}

@@ -169,6 +169,13 @@ type AdminStore interface {
 	// EndAdminSession deletes the console session; ending an unknown one is not an error.
 	EndAdminSession(ctx context.Context, idHash []byte) error
 
+	// RecordSSOTestPassed records that a test sign-in of the tenant succeeded with its SSO settings at
+	// version (the last one counts).
+	RecordSSOTestPassed(ctx context.Context, tenantID string, version int64) error
+	// SSOTestPassedVersion returns the SSO settings' version of the tenant's last successful test
+	// sign-in; ErrNotFound when there was none.
+	SSOTestPassedVersion(ctx context.Context, tenantID string) (int64, error)
+
 	// ListAdminActions returns a page of the admin audit log, newest first.
 	ListAdminActions(ctx context.Context, q AdminActionQuery) ([]AdminAction, error)
 }

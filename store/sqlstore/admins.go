@@ -280,6 +280,21 @@ func (s *Store) EndAdminSession(ctx context.Context, idHash []byte) error {
 	return s.writeOne(ctx, "end admin session", anyRows, `DELETE FROM admin_sessions WHERE id_hash = ?`, idHash)
 }
 
+// RecordSSOTestPassed implements store.AdminStore.
+func (s *Store) RecordSSOTestPassed(ctx context.Context, tenantID string, version int64) error {
+	return s.writeOne(ctx, "record sso test", anyRows, `INSERT INTO sso_tests (tenant_id, version, at) VALUES (?, ?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version, at = excluded.at`, tenantID, version, txNow{})
+}
+
+// SSOTestPassedVersion implements store.AdminStore.
+func (s *Store) SSOTestPassedVersion(ctx context.Context, tenantID string) (int64, error) {
+	var v int64
+	if err := s.row(ctx, `SELECT version FROM sso_tests WHERE tenant_id = ?`, tenantID).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlstore: sso test: %w", err)
+	}
+	return v, nil
+}
+
 // orEmpty stores a nil byte slice as an empty one: the column is NOT NULL.
 func orEmpty(b []byte) []byte {
 	if b == nil {

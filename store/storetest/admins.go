@@ -411,3 +411,21 @@ func testAdminSeqNeverReused(t *testing.T, s store.Store, clock *Clock) {
 		t.Fatalf("the entry after the sweep: %+v, %v; want a seq above %d", as, err, top)
 	}
 }
+
+// testSSOTestPassed: the last successful test sign-in's version is kept per tenant, replaced by the next.
+func testSSOTestPassed(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	_, err := s.SSOTestPassedVersion(ctx, a.ID)
+	wantErr(t, "no test yet", err, store.ErrNotFound)
+	for _, v := range []int64{3, 5} {
+		if err := s.RecordSSOTestPassed(ctx, a.ID, v); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.SSOTestPassedVersion(ctx, a.ID); err != nil || got != v {
+			t.Fatalf("SSOTestPassedVersion = %d, %v; want %d", got, err, v)
+		}
+	}
+	_, err = s.SSOTestPassedVersion(ctx, b.ID)
+	wantErr(t, "another tenant's test", err, store.ErrNotFound)
+}

@@ -100,6 +100,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RevokeSetupLink", testRevokeSetupLink},
 		{"ConsoleEndsWithPeopleSession", testConsoleEndsWithPeopleSession},
 		{"AdminSeqNeverReused", testAdminSeqNeverReused},
+		{"SSOTestPassed", testSSOTestPassed},
 		{"AdminAudit", testAdminAudit},
 	}
 	for _, tc := range tests {

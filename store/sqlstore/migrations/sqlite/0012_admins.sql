@@ -67,3 +67,11 @@ CREATE TABLE admin_actions (
 );
 CREATE INDEX admin_actions_tenant ON admin_actions(tenant_id, seq);
 CREATE INDEX admin_actions_at ON admin_actions(at);
+
+-- The last test sign-in of a tenant that succeeded: the SSO settings' version it ran with. The console
+-- switches SSO to active only after one with the settings as they are.
+CREATE TABLE sso_tests (
+    tenant_id TEXT PRIMARY KEY REFERENCES tenants(id),
+    version   INTEGER NOT NULL,
+    at        INTEGER NOT NULL
+);
