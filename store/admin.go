@@ -109,6 +109,10 @@ type SetupLink struct {
 // it: lists show what became of the links sent out.
 const SetupLinkHistory = 30 * 24 * time.Hour
 
+// MaxAdminSessionsPerUser caps a tenant admin's console sessions: a browser that does not send the
+// SameSite=Strict console cookie (arriving from another site) opens a new one on every visit.
+const MaxAdminSessionsPerUser = 5
+
 // AdminSession is a browser's session of a tenant's console, in its own cookie (not the people's
 // session). Only the SHA-256 of its id is stored.
 type AdminSession struct {
@@ -162,7 +166,8 @@ type AdminStore interface {
 	// ID in ctx is recorded as the link used.
 	UseSetupLink(ctx context.Context, hash []byte, s *AdminSession) (*SetupLink, error)
 
-	// CreateAdminSession stores s (a tenant admin's) with the store's time as its creation time.
+	// CreateAdminSession stores s (a tenant admin's) with the store's time as its creation time, and
+	// ends the user's oldest console sessions beyond MaxAdminSessionsPerUser.
 	CreateAdminSession(ctx context.Context, s *AdminSession) error
 	// AdminSessionByHash returns the unexpired console session, or ErrNotFound.
 	AdminSessionByHash(ctx context.Context, idHash []byte) (*AdminSession, error)

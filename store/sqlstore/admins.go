@@ -242,11 +242,31 @@ func (s *Store) RevokeSetupLink(ctx context.Context, tenantID, id string) error 
 	return nil
 }
 
-// CreateAdminSession implements store.AdminStore.
+// CreateAdminSession implements store.AdminStore. A tenant admin keeps at most
+// store.MaxAdminSessionsPerUser live console sessions: the oldest beyond it end as this one starts.
 func (s *Store) CreateAdminSession(ctx context.Context, ss *store.AdminSession) error {
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
+		if ss.UserID != "" {
+			var old [][]byte
+			if err := tx.each(ctx, `SELECT id_hash FROM admin_sessions WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC, id_hash`,
+				[]any{ss.TenantID, ss.UserID}, func(sc scanner) error {
+					var h []byte
+					if err := sc.Scan(&h); err != nil {
+						return err
+					}
+					old = append(old, h)
+					return nil
+				}); err != nil {
+				return err
+			}
+			for _, h := range old[min(len(old), store.MaxAdminSessionsPerUser-1):] {
+				if _, err := tx.exec(ctx, `DELETE FROM admin_sessions WHERE id_hash = ?`, h); err != nil {
+					return err
+				}
+			}
+		}
 		_, err := tx.exec(ctx, `INSERT INTO admin_sessions (id_hash, tenant_id, user_id, setup_link_id, people_session, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			ss.IDHash, ss.TenantID, ss.UserID, ss.SetupLinkID, orEmpty(ss.PeopleSession), strings.Join(ss.Scopes, ","), micros(now), micros(ss.ExpiresAt))
 		return err

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -428,4 +429,32 @@ func testSSOTestPassed(t *testing.T, s store.Store, _ *Clock) {
 	}
 	_, err = s.SSOTestPassedVersion(ctx, b.ID)
 	wantErr(t, "another tenant's test", err, store.ErrNotFound)
+}
+
+// testAdminSessionCap: a tenant admin keeps at most MaxAdminSessionsPerUser console sessions, the
+// oldest ending as a new one starts; another admin's and a setup link's are not touched.
+func testAdminSessionCap(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme")
+	mk := func(name, user string) {
+		t.Helper()
+		clock.Add(time.Second)
+		if err := s.CreateAdminSession(ctx, &store.AdminSession{IDHash: hashOf(name), TenantID: a.ID, UserID: user, Scopes: []string{store.AdminScopeSSO},
+			ExpiresAt: clock.Now().Add(8 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("bob", "u2")
+	n := store.MaxAdminSessionsPerUser + 2
+	for i := range n {
+		mk(fmt.Sprintf("ada%d", i), "u1")
+	}
+	for i := range n {
+		_, err := s.AdminSessionByHash(ctx, hashOf(fmt.Sprintf("ada%d", i)))
+		if live := i >= n-store.MaxAdminSessionsPerUser; live != (err == nil) {
+			t.Errorf("ada's session %d of %d: %v (live: want %v)", i, n, err, live)
+		}
+	}
+	if _, err := s.AdminSessionByHash(ctx, hashOf("bob")); err != nil {
+		t.Errorf("another admin's session: %v", err)
+	}
 }

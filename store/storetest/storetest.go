@@ -101,6 +101,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ConsoleEndsWithPeopleSession", testConsoleEndsWithPeopleSession},
 		{"AdminSeqNeverReused", testAdminSeqNeverReused},
 		{"SSOTestPassed", testSSOTestPassed},
+		{"AdminSessionCap", testAdminSessionCap},
 		{"AdminAudit", testAdminAudit},
 	}
 	for _, tc := range tests {
