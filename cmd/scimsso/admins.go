@@ -70,7 +70,7 @@ func (m *Main) setupLinkList(ctx context.Context, args []string) error {
 			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSCOPES\tCREATED\tBY\tEXPIRES\tSTATUS")
 			for _, l := range ls {
-				status := "unused"
+				status := "waiting" // the management API's words
 				switch {
 				case !l.RevokedAt.IsZero():
 					status = "revoked " + l.RevokedAt.UTC().Format(time.RFC3339)

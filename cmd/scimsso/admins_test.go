@@ -153,8 +153,8 @@ func TestSetupLinkListRevoke(t *testing.T) {
 
 	list, _ := mustRun(t, db, "setup-link", "list", "--tenant", "acme")
 	lines := strings.Split(strings.TrimSpace(list), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[1], "sso") || !strings.HasSuffix(lines[1], "unused") || strings.Contains(list, secret) {
-		t.Fatalf("setup-link list:\n%s\nwant one unused sso link and no secret", list)
+	if len(lines) != 2 || !strings.Contains(lines[1], "sso") || !strings.HasSuffix(lines[1], "waiting") || strings.Contains(list, secret) {
+		t.Fatalf("setup-link list:\n%s\nwant one waiting sso link and no secret", list)
 	}
 	id := strings.Fields(lines[1])[0]
 	for _, bad := range []string{theirs, "nope"} {
