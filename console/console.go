@@ -65,9 +65,14 @@ type Config struct {
 	Now     func() time.Time // nil: time.Now
 	Metrics *metrics.Metrics // where store failures are counted; nil counts nothing
 
-	// SignedIn returns the browser's live people session (nil, nil when there is none): cmd passes
-	// people.Sessions.Current. A tenant admin enters the console with it.
-	SignedIn func(*http.Request) (*store.Session, error)
+	// SignedIn returns the browser's live people session (nil when there is none, it ended or passed
+	// its hard timeout, or its user is gone or deactivated) and whether it is stale: idle beyond the
+	// tenant's soft timeout, so the IdP must vouch again before it is used (the people pages' rule).
+	// cmd passes people.Server.SessionOf. A tenant admin enters the console with it.
+	SignedIn func(*http.Request) (sess *store.Session, stale bool, err error)
+	// ReauthURL is where a stale session is sent to be renewed silently at the tenant's IdP, landing
+	// back on returnTo (samlsp.Server.ReauthURL).
+	ReauthURL func(slug, returnTo string) string
 	// TestLink makes a one-time link that starts a test sign-in of the tenant (samlsp.NewTestLink).
 	TestLink func(ctx context.Context, t *store.Tenant) (string, error)
 	// MetadataURL and ACSURL are the tenant's SP metadata URL (also its entity ID) and ACS URL, as the
@@ -109,6 +114,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("console: Logger is required")
 	case cfg.SignedIn == nil:
 		return nil, errors.New("console: SignedIn is required")
+	case cfg.ReauthURL == nil:
+		return nil, errors.New("console: ReauthURL is required")
 	case cfg.TestLink == nil:
 		return nil, errors.New("console: TestLink is required")
 	case cfg.MetadataURL == nil || cfg.ACSURL == nil:
@@ -239,7 +246,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, method string) 
 		}
 		// Another tenant's console session: maybe the person is also signed in as an admin of this one.
 	}
-	ps, err := s.cfg.SignedIn(r)
+	ps, stale, err := s.cfg.SignedIn(r)
 	if err != nil {
 		s.failed(w, r, "console people session", err)
 		return nil, nil, false
@@ -275,7 +282,19 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, method string) 
 		s.notFound(w, r)
 		return nil, nil, false
 	}
-	ses, err = s.open(w, r, &store.AdminSession{TenantID: t.ID, UserID: ps.UserID,
+	if stale {
+		// Idle past the soft timeout: the IdP vouches again (silently) before the console opens, as
+		// before the people's pages; a failed renewal ends the session and sends the person to sign in.
+		here := r.URL.RequestURI()
+		if !page.SafeReturnTo(here) {
+			here = "/admin/" + url.PathEscape(t.Slug) + "/"
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, s.cfg.ReauthURL(t.Slug, here), http.StatusSeeOther)
+		return nil, nil, false
+	}
+	// The console session ends with the people session it is opened from (store.AdminSession).
+	ses, err = s.open(w, r, &store.AdminSession{TenantID: t.ID, UserID: ps.UserID, PeopleSession: ps.IDHash,
 		Scopes: []string{store.AdminScopeSSO, store.AdminScopeSCIM, store.AdminScopeAdmins}}, nil)
 	if err != nil {
 		s.failed(w, r, "console open session", err)
@@ -460,15 +479,20 @@ type overviewView struct {
 }
 
 // overview is the console's first page: the tenant, its SSO state, and what to do next.
+// The SSO state, the IdP and the settings' warnings are shown only to a session with the sso scope:
+// a SCIM-only link is not told how the tenant's people sign in.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *request) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
-	if err != nil {
-		s.failed(w, r, "console overview", err)
-		return
+	v := overviewView{view: s.view(r, c, "Console of "+c.Tenant.Name, ""), SessionEnds: c.Session.ExpiresAt,
+		HasSSO: c.Session.Allows(store.AdminScopeSSO)}
+	if v.HasSSO {
+		set, err := s.settings(r.Context(), c.Tenant.ID)
+		if err != nil {
+			s.failed(w, r, "console overview", err)
+			return
+		}
+		v.State, v.IdPEntityID, v.Warnings = string(set.State), set.IdPEntityID, set.Warnings()
 	}
-	s.render(w, http.StatusOK, "overview", overviewView{view: s.view(r, c, "Console of "+c.Tenant.Name, ""),
-		State: string(set.State), IdPEntityID: set.IdPEntityID, SessionEnds: c.Session.ExpiresAt, Warnings: set.Warnings(),
-		HasSSO: c.Session.Allows(store.AdminScopeSSO)})
+	s.render(w, http.StatusOK, "overview", v)
 }
 
 // settings returns the tenant's stored SSO settings, or the defaults when none were stored.

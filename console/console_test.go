@@ -1,6 +1,8 @@
 package console_test
 
 import (
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -162,12 +164,19 @@ func stripRef(body string) string {
 	return body
 }
 
-// TestCrossTenant: a console session of globex on every route of acme gets the 404 of a tenant that
-// does not exist, and changes nothing.
+// TestCrossTenant: globex's intruders — a setup link's console session, a tenant admin of globex with
+// their console and people sessions, and the same admin with their people session alone — on every
+// route of acme (the upload route posted as multipart) get the 404 of a tenant that does not exist,
+// and change nothing.
 func TestCrossTenant(t *testing.T) {
 	h := newHarness(t)
-	b := h.consoleOf(h.Other, store.AdminScopeSSO, store.AdminScopeSCIM)
-	_, notFound := h.get(b, "/admin/nope/")
+	link := h.consoleOf(h.Other, store.AdminScopeSSO, store.AdminScopeSCIM)
+	admin, peopleOnly := h.otherAdmin(), h.otherAdmin()
+	if res, body := h.get(admin, "/admin/globex/"); res.StatusCode != http.StatusOK || h.JarCookie(admin, consoleCookie) == "" {
+		t.Fatalf("globex's admin at globex's console: %d\n%s", res.StatusCode, body)
+	}
+	h.get(peopleOnly, "/admin/nope/") // a CSRF cookie, no console session
+	_, notFound := h.get(link, "/admin/nope/")
 	before := len(h.actions(h.Tenant))
 	setBefore, _ := h.St.SSOSettings(ctx, h.Tenant.ID)
 	ada := h.ScimUser("ada@acme.com", "", true)
@@ -176,21 +185,30 @@ func TestCrossTenant(t *testing.T) {
 	}
 	before = len(h.actions(h.Tenant))
 	stateBefore := h.stateOf(h.Tenant)
-	for _, rt := range consoleRoutes {
-		for _, slug := range []string{"acme", "nope"} {
-			t.Run(rt.method+" "+slug+rt.path, func(t *testing.T) {
-				var form url.Values
-				if rt.form != nil {
-					form = url.Values{"csrf": {h.csrfOf(b)}}
-					for k, v := range rt.form {
-						form[k] = v
+	for name, b := range map[string]*http.Client{"setup link": link, "tenant admin": admin, "people session": peopleOnly} {
+		for _, rt := range consoleRoutes {
+			for _, slug := range []string{"acme", "nope"} {
+				t.Run(name+" "+rt.method+" "+slug+rt.path, func(t *testing.T) {
+					if name == "people session" && rt.method == http.MethodGet && slug == "acme" {
+						// A GET with a people session of another tenant: the 404, and no console session.
+						defer func() {
+							if h.JarCookie(b, consoleCookie) != "" {
+								t.Fatal("a console session was opened")
+							}
+						}()
 					}
-				}
-				res, body := h.Send(b, rt.method, "/admin/"+slug+rt.path, form, h.same())
-				if res.StatusCode != http.StatusNotFound || stripRef(body) != stripRef(notFound) {
-					t.Fatalf("%d\n%s", res.StatusCode, body)
-				}
-			})
+					var res *http.Response
+					var body string
+					if strings.HasSuffix(rt.path, "/metadata/file") || strings.HasSuffix(rt.path, "/department-map") {
+						res, body = h.multipart(b, "/admin/"+slug+rt.path, []byte("<EntityDescriptor/>"))
+					} else {
+						res, body = h.Send(b, rt.method, "/admin/"+slug+rt.path, formOf(h, b, rt.form), h.same())
+					}
+					if res.StatusCode != http.StatusNotFound || stripRef(body) != stripRef(notFound) {
+						t.Fatalf("%d\n%s", res.StatusCode, body)
+					}
+				})
+			}
 		}
 	}
 	if got := len(h.actions(h.Tenant)); got != before {
@@ -206,9 +224,63 @@ func TestCrossTenant(t *testing.T) {
 		t.Error("globex's session made an admin of acme")
 	}
 	// globex's own console still works.
-	if res, _ := h.get(b, "/admin/globex/"); res.StatusCode != http.StatusOK {
+	if res, _ := h.get(link, "/admin/globex/"); res.StatusCode != http.StatusOK {
 		t.Fatalf("own console: %d", res.StatusCode)
 	}
+}
+
+// otherAdmin signs a new browser in to globex (SSO at the harness's IdP) as a SCIM-provisioned tenant
+// admin of globex.
+func (h *harness) otherAdmin() *http.Client {
+	h.T.Helper()
+	if set, err := h.St.SSOSettings(ctx, h.Other.ID); err != nil || set.State != store.SSOActive {
+		h.Configure(h.Other, h.IdP, nil)
+	}
+	var u *store.User
+	err := h.St.Lookup(ctx, h.Other.ID, func(f store.UserFinder) (err error) { u, err = f.ByEmail("gina@globex.com"); return err })
+	if err != nil {
+		u = &store.User{UserName: "gina@globex.com", Emails: []store.Email{{Value: "gina@globex.com", Type: "work", Primary: true}},
+			GivenName: "Gina", FamilyName: "Globex", Country: "DE", Active: true, Source: store.SourceSCIM}
+		if err := h.St.CreateUser(ctx, h.Other.ID, u, store.Audit{Operation: "create"}); err != nil {
+			h.T.Fatal(err)
+		}
+		if err := h.St.SetAdmin(ctx, h.Other.ID, u.ID, true); err != nil {
+			h.T.Fatal(err)
+		}
+	}
+	b := h.Browser()
+	id := h.Login(b, "globex", "/me")
+	if res := h.Post(b, "globex", h.Response("globex", id, signintest.Person("gina@globex.com", "Gina", "Globex"), nil), ""); res.StatusCode != http.StatusSeeOther {
+		h.T.Fatalf("globex ACS: %d", res.StatusCode)
+	}
+	if code, me := h.Me(b); code != http.StatusOK || me.Session.Pending {
+		h.T.Fatalf("/me at globex: %d %+v", code, me)
+	}
+	return b
+}
+
+// multipart posts file as the metadata upload form (with the browser's CSRF field) to path.
+func (h *harness) multipart(b *http.Client, path string, file []byte) (*http.Response, string) {
+	h.T.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("csrf", h.csrfOf(b))
+	fw, _ := mw.CreateFormFile("metadata", "metadata.xml")
+	fw.Write(file)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, h.Srv.URL+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	for k, v := range h.same() {
+		req.Header.Set(k, v)
+	}
+	res, err := b.Do(req)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out bytes.Buffer
+	out.ReadFrom(res.Body)
+	return res, out.String()
 }
 
 // TestNoSession: without any session a GET goes to sign in; a POST is refused, changing nothing.

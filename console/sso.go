@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -232,6 +233,7 @@ func (s *Server) ssoState(w http.ResponseWriter, r *http.Request, c *request) {
 		return
 	}
 	version, ok := formVersion(r)
+	was := set.State
 	errs := map[string]string{}
 	if !ok {
 		errs[""] = "The form could not be read. Please reload the page."
@@ -241,6 +243,17 @@ func (s *Server) ssoState(w http.ResponseWriter, r *http.Request, c *request) {
 		errs["state"] = err.Error()
 		if errors.Is(err, store.ErrNoIdP) {
 			errs["state"] += ": upload the IdP's metadata first"
+		}
+	} else if set.State == store.SSOActive && was != store.SSOActive {
+		// Going active changes how every person of the tenant signs in: only after a test sign-in that
+		// succeeded with the settings as they are now (any change since needs a new test).
+		tested, err := s.st.SSOTestPassedVersion(r.Context(), c.Tenant.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.failed(w, r, "console sso state", err)
+			return
+		}
+		if err != nil || tested != set.Version || version != set.Version {
+			errs["state"] = "a test sign-in must succeed with the current settings first: press Test sign-in, sign in at your IdP, check the report, then switch to active"
 		}
 	}
 	if len(errs) > 0 {
@@ -303,28 +316,57 @@ func (s *Server) metadataFile(w http.ResponseWriter, r *http.Request, c *request
 // metadataURL fetches metadata from the URL given and shows what it holds.
 func (s *Server) metadataURL(w http.ResponseWriter, r *http.Request, c *request) {
 	raw := strings.TrimSpace(r.PostForm.Get("url"))
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(raw) > 2048 {
+	if !validMetadataURL(raw) {
 		s.metadataError(w, r, c, "The metadata URL must be an absolute https:// address.")
 		return
 	}
-	b, err := s.cfg.FetchMetadata(r.Context(), raw)
-	if err != nil {
-		s.log.Info("console: metadata fetch failed", zap.String("tenant", c.Tenant.Slug), zap.Error(err))
-		// The reason stays in the log: what a server on the network answered is not the admin's to probe.
-		s.metadataError(w, r, c, "The metadata could not be fetched from that URL: it did not answer, or not with metadata. Check the address, or upload the file instead.")
+	idp, ok := s.fetchIdP(r, c, raw)
+	if !ok {
+		s.metadataError(w, r, c, fetchFailed)
 		return
 	}
-	s.metadataRead(w, r, c, b, raw)
+	s.metadataShow(w, r, c, idp, raw)
 }
 
-// metadataRead parses b and shows it with the form that stores it.
+// fetchFailed is the one answer to a metadata URL that did not give usable metadata, whatever the
+// reason: an admin must not learn which internal hosts answer, or what, by the difference between
+// "no answer", "not 200" and "200 but not metadata".
+const fetchFailed = "The metadata could not be fetched from that URL: it did not answer, or not with metadata. Check the address, or upload the file instead."
+
+// validMetadataURL is the console's rule for a metadata URL, checked before any fetch and again
+// before one is stored; the fetcher (Config.FetchMetadata) applies its own network rules on top.
+func validMetadataURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && len(raw) <= 2048
+}
+
+// fetchIdP fetches and parses the metadata at raw; false when either fails, the reason in the log only.
+func (s *Server) fetchIdP(r *http.Request, c *request, raw string) (*IdP, bool) {
+	b, err := s.cfg.FetchMetadata(r.Context(), raw)
+	if err == nil {
+		var idp *IdP
+		if idp, err = s.cfg.ParseMetadata(b); err == nil {
+			return idp, true
+		}
+		err = fmt.Errorf("not usable metadata: %w", err)
+	}
+	s.log.Info("console: metadata fetch failed", zap.String("tenant", c.Tenant.Slug), zap.Error(err))
+	return nil, false
+}
+
+// metadataRead parses an uploaded file and shows it with the form that stores it. The parser's
+// reason is shown: the admin gave the file, so it tells them nothing they did not have.
 func (s *Server) metadataRead(w http.ResponseWriter, r *http.Request, c *request, b []byte, source string) {
 	idp, err := s.cfg.ParseMetadata(b)
 	if err != nil {
 		s.metadataError(w, r, c, "This is not IdP metadata scimsso can use: "+err.Error())
 		return
 	}
+	s.metadataShow(w, r, c, idp, source)
+}
+
+// metadataShow shows idp with the form that stores it.
+func (s *Server) metadataShow(w http.ResponseWriter, r *http.Request, c *request, idp *IdP, source string) {
 	set, err := s.settings(r.Context(), c.Tenant.ID)
 	if err != nil {
 		s.failed(w, r, "console metadata", err)
@@ -381,10 +423,44 @@ func (s *Server) metadataStore(w http.ResponseWriter, r *http.Request, c *reques
 		s.metadataError(w, r, c, "The metadata form could not be read. Please upload the metadata again.")
 		return
 	}
+	if source != "" {
+		// The URL comes back from the browser: it is stored only if it passes the rule again and, fetched
+		// again now, gives the very values the admin confirmed. So no URL is stored that the fetcher
+		// did not accept, and the stored URL is where the stored values came from.
+		if !validMetadataURL(source) {
+			s.metadataError(w, r, c, "The metadata form could not be read. Please upload the metadata again.")
+			return
+		}
+		idp, ok := s.fetchIdP(r, c, source)
+		if !ok {
+			s.metadataError(w, r, c, fetchFailed)
+			return
+		}
+		if idp.EntityID != entity || idp.SSOURL != sso || !sameCertificates(idp.CertificatesPEM, certs) {
+			s.metadataError(w, r, c, "The metadata at that URL is not what was shown: fetch it again and check it.")
+			return
+		}
+	}
 	set.IdPEntityID, set.IdPSSOURL, set.IdPCertificatesPEM, set.IdPMetadataURL = entity, sso, certs, source
 	if err := set.Validate(); err != nil {
 		s.metadataError(w, r, c, fmt.Sprintf("Nothing was stored: %v.", err))
 		return
 	}
 	s.put(w, r, c, set, version, "metadata")
+}
+
+// sameCertificates reports whether a and b hold the same certificates (PEM, compared by their DER),
+// in the same order.
+func sameCertificates(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, _ := pem.Decode([]byte(a[i]))
+		y, _ := pem.Decode([]byte(b[i]))
+		if x == nil || y == nil || !bytes.Equal(x.Bytes, y.Bytes) {
+			return false
+		}
+	}
+	return true
 }

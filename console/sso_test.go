@@ -170,10 +170,19 @@ func TestMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, err := samltest.New("https://idp.other.test/saml", "https://idp.other.test/sso", time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.ConsoleConfig = func(c *console.Config) {
 		c.FetchMetadata = func(_ context.Context, u string) ([]byte, error) {
-			if u == "https://idp.globex.test/metadata" {
+			switch u {
+			case "https://idp.globex.test/metadata":
 				return idp.Metadata(), nil
+			case "https://internal.test/status": // answers 200, but not with metadata
+				return []byte("<html>internal status page</html>"), nil
+			case "https://other.test/metadata":
+				return other.Metadata(), nil
 			}
 			return nil, errors.New("connection refused by 10.0.0.1")
 		}
@@ -201,6 +210,15 @@ func TestMetadata(t *testing.T) {
 	if res, _ := h.post(b, "/admin/globex/sso", "/admin/globex/sso/metadata/url", url.Values{"url": {"file:///etc/passwd"}}); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("file URL: %d", res.StatusCode)
 	}
+	// A host that answers, but not with metadata, gets the very page an unreachable one gets: the
+	// console is no probe of which internal hosts answer, or what the XML parser makes of them.
+	_, answered := h.post(b, "/admin/globex/sso", "/admin/globex/sso/metadata/url", url.Values{"url": {"https://internal.test/status"}})
+	if strings.ReplaceAll(stripRef(answered), "internal.test/status", "internal.test/x") != stripRef(body) {
+		t.Errorf("a 200 that is not metadata is told apart from no answer:\n%s\n---\n%s", answered, body)
+	}
+	if res, _ := h.post(b, "/admin/globex/sso", "/admin/globex/sso/metadata/url", url.Values{"url": {"https://user:pw@idp.globex.test/metadata"}}); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("URL with credentials: %d", res.StatusCode)
+	}
 	if set := h.settingsOf(h.Other); set.Version != 0 || len(h.actions(h.Other)) != audit {
 		t.Fatalf("refused metadata stored something: %+v", set)
 	}
@@ -214,6 +232,15 @@ func TestMetadata(t *testing.T) {
 		t.Fatal("reading the file stored it")
 	}
 	f := h.storeForm("globex", body)
+	// The confirming form's source_url is never taken on trust: one the rule refuses, one the fetcher
+	// cannot reach, and one whose metadata is not what was shown all store nothing.
+	for _, forged := range []string{"file:///etc/passwd", "http://169.254.169.254/latest/meta-data", "https://other.test/metadata"} {
+		g := h.storeForm("globex", body)
+		g.Values.Set("source_url", forged)
+		if res, page := h.Submit(b, g, h.same()); res.StatusCode != http.StatusBadRequest || h.settingsOf(h.Other).Version != 0 {
+			t.Fatalf("forged source_url %s: %d, version %d\n%s", forged, res.StatusCode, h.settingsOf(h.Other).Version, page)
+		}
+	}
 	res, body = h.Submit(b, f, h.same())
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/globex/sso?done=metadata" {
 		t.Fatalf("store: %d\n%s", res.StatusCode, body)
@@ -268,6 +295,9 @@ func TestStateSwitchAndTest(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, h.Srv.URL+"/saml/acme/test?token=") {
 		t.Fatalf("test sign-in: %d %s\n%s", res.StatusCode, loc, body)
 	}
+	if acts := h.actions(h.Tenant); acts[0].Action != store.ActionSSOTestStarted || acts[0].Actor.Kind != store.ActorSetupLink {
+		t.Fatalf("the console's test sign-in recorded %+v, want sso.test_started by the setup link", acts[0])
+	}
 	id := h.StartTest(a, loc)
 	_, report := h.PostACS(a, "acme", h.Response("acme", id, signintest.Person("tester@acme.com", "Tess", "Ter"), nil))
 	if !strings.Contains(report, "tester@acme.com") {
@@ -295,9 +325,22 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // its nav does not list the SSO pages.
 func TestScopeRefusal(t *testing.T) {
 	h := newHarness(t)
+	h.Configure(h.Tenant, h.IdP, func(s *store.SSOSettings) { s.SkipDestinationValidation = true }) // a warning
 	b := h.consoleOf(h.Tenant, store.AdminScopeSCIM)
 	_, body := h.get(b, "/admin/acme/")
 	wantNav(t, body, "Overview", "SCIM", "People", "Audit")
+	// The overview tells a SCIM-only session nothing of how the tenant signs in.
+	warnings := h.settingsOf(h.Tenant).Warnings()
+	if len(warnings) == 0 {
+		t.Fatal("the settings have no warning to hide")
+	}
+	for _, secret := range append([]string{h.IdP.EntityID, "Single sign-on", "Identity provider"}, warnings...) {
+		if strings.Contains(body, html.EscapeString(secret)) {
+			t.Errorf("a SCIM-only session's overview shows %q", secret)
+		}
+	}
+	_, full := h.get(h.consoleOf(h.Tenant, store.AdminScopeSSO), "/admin/acme/")
+	contains(t, "an SSO session's overview", full, h.IdP.EntityID, "Single sign-on", html.EscapeString(warnings[0]))
 	before := h.settingsOf(h.Tenant).Version
 	for _, rt := range consoleRoutes {
 		if !strings.HasPrefix(rt.path, "/sso") {
@@ -310,5 +353,48 @@ func TestScopeRefusal(t *testing.T) {
 	}
 	if h.settingsOf(h.Tenant).Version != before {
 		t.Fatal("a refused request changed the settings")
+	}
+}
+
+// TestActiveNeedsTest: the console switches SSO to active only after a test sign-in that succeeded
+// with the settings as they are; a change after the test needs a new one.
+func TestActiveNeedsTest(t *testing.T) {
+	h := newHarness(t)
+	a := h.consoleOf(h.Tenant, store.AdminScopeSSO)
+	set := h.settingsOf(h.Tenant)
+	set.State = store.SSOTesting
+	if err := h.St.PutSSOSettings(ctx, h.Tenant.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	toActive := func() (*http.Response, string) {
+		return h.Send(a, http.MethodPost, "/admin/acme/sso/state", url.Values{"csrf": {h.csrfOf(a)}, "state": {"active"},
+			"version": {itoa(h.settingsOf(h.Tenant).Version)}}, h.same())
+	}
+	refused := func(when string) {
+		t.Helper()
+		res, body := toActive()
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "a test sign-in must succeed with the current settings first") ||
+			h.settingsOf(h.Tenant).State != store.SSOTesting {
+			t.Fatalf("active %s: %d, state %s\n%s", when, res.StatusCode, h.settingsOf(h.Tenant).State, body)
+		}
+	}
+	test := func() {
+		t.Helper()
+		res, _ := h.post(a, "/admin/acme/sso", "/admin/acme/sso/test", nil)
+		id := h.StartTest(a, res.Header.Get("Location"))
+		if _, report := h.PostACS(a, "acme", h.Response("acme", id, signintest.Person("tester@acme.com", "Tess", "Ter"), nil)); !strings.Contains(report, "would create user") {
+			t.Fatalf("report:\n%s", report)
+		}
+	}
+	refused("without a test sign-in")
+	test()
+	// A change after the test: the test no longer speaks for the settings.
+	if res, body := h.post(a, "/admin/acme/sso", "/admin/acme/sso", url.Values{"soft-timeout": {"4h"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", res.StatusCode, body)
+	}
+	refused("after a change since the test")
+	test()
+	if res, body := toActive(); res.StatusCode != http.StatusSeeOther || h.settingsOf(h.Tenant).State != store.SSOActive {
+		t.Fatalf("active after a test: %d %s\n%s", res.StatusCode, h.settingsOf(h.Tenant).State, body)
 	}
 }

@@ -17,12 +17,14 @@ import (
 // setupLinkObject is a setup link as the audit log shows it (never its secret or hash), with its status.
 type setupLinkObject struct {
 	store.SetupLinkAuditObject
-	Status string `json:"status"` // waiting, used or expired
+	Status string `json:"status"` // waiting, used, revoked or expired
 }
 
 func (s *Server) newSetupLinkObject(l *store.SetupLink) setupLinkObject {
 	status := "waiting"
 	switch {
+	case !l.RevokedAt.IsZero():
+		status = "revoked"
 	case !l.UsedAt.IsZero():
 		status = "used"
 	case !s.cfg.Now().Before(l.ExpiresAt):

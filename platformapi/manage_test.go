@@ -815,5 +815,13 @@ func TestManageSetupLinksAdminsAudit(t *testing.T) {
 			t.Fatalf("audit's next page: %+v", audit.Data)
 		}
 		apiError(t, "audit of an unknown tenant", e.call(http.MethodGet, "/api/v1/audit?tenant=nobody", "manage", nil, ""), http.StatusNotFound, "not_found")
+		// A revoked link is listed as revoked, the same word as the CLI's list.
+		tn, _ := e.st.TenantBySlug(context.Background(), "acme")
+		if err := e.st.RevokeSetupLink(context.Background(), tn.ID, link.ID); err != nil {
+			t.Fatal(err)
+		}
+		if res := e.must(http.MethodGet, "/api/v1/tenants/acme/setup-links", nil, "", http.StatusOK, nil); !strings.Contains(string(res.body), `"status":"revoked"`) {
+			t.Fatalf("setup links list after revoke: %s", res.body)
+		}
 	})
 }

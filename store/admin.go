@@ -101,8 +101,17 @@ type SetupLink struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero: not used yet
+	RevokedAt time.Time // zero: not revoked
 	CreatedBy Actor
 }
+
+// SetupLinkHistory is how long a used, revoked or expired setup link stays listed before Sweep deletes
+// it: lists show what became of the links sent out.
+const SetupLinkHistory = 30 * 24 * time.Hour
+
+// MaxAdminSessionsPerUser caps a tenant admin's console sessions: a browser that does not send the
+// SameSite=Strict console cookie (arriving from another site) opens a new one on every visit.
+const MaxAdminSessionsPerUser = 5
 
 // AdminSession is a browser's session of a tenant's console, in its own cookie (not the people's
 // session). Only the SHA-256 of its id is stored.
@@ -111,9 +120,12 @@ type AdminSession struct {
 	TenantID    string
 	UserID      string // the tenant admin's id; "" for a session opened by a setup link
 	SetupLinkID string // the setup link that opened it; "" for a tenant admin's
-	Scopes      []string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	// PeopleSession is the IDHash of the people session a tenant admin's was opened from (nil for a
+	// setup link's): ending that session, however it ends, ends this one in the same transaction.
+	PeopleSession []byte
+	Scopes        []string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
 }
 
 // Allows reports whether the session may use the part of the console that scope names.
@@ -140,21 +152,34 @@ type AdminStore interface {
 	// CreateSetupLink stores l with a new ID and the store's time as its creation time. ErrNotFound
 	// for an unknown tenant.
 	CreateSetupLink(ctx context.Context, l *SetupLink) error
-	// ListSetupLinks returns the tenant's setup links, newest first, without their hashes.
+	// ListSetupLinks returns the tenant's setup links, newest first, without their hashes; used,
+	// revoked and expired ones stay listed for SetupLinkHistory.
 	ListSetupLinks(ctx context.Context, tenantID string) ([]SetupLink, error)
+	// RevokeSetupLink makes the tenant's link unusable and ends the console sessions it opened, in one
+	// transaction. ErrNotFound for an id that is not one of the tenant's links. Revoking a revoked
+	// link changes and records nothing.
+	RevokeSetupLink(ctx context.Context, tenantID, id string) error
 	// UseSetupLink uses up the link whose secret hashes to hash and stores s (IDHash and ExpiresAt
 	// set by the caller) as a console session of the link's tenant with the link's scopes, in one
 	// transaction, and returns the link. ErrNotFound if there is no such link, or it has expired or
-	// was used; of concurrent calls for one link exactly one succeeds. A setup-link actor without an
+	// was used or revoked; of concurrent calls for one link exactly one succeeds. A setup-link actor without an
 	// ID in ctx is recorded as the link used.
 	UseSetupLink(ctx context.Context, hash []byte, s *AdminSession) (*SetupLink, error)
 
-	// CreateAdminSession stores s (a tenant admin's) with the store's time as its creation time.
+	// CreateAdminSession stores s (a tenant admin's) with the store's time as its creation time, and
+	// ends the user's oldest console sessions beyond MaxAdminSessionsPerUser.
 	CreateAdminSession(ctx context.Context, s *AdminSession) error
 	// AdminSessionByHash returns the unexpired console session, or ErrNotFound.
 	AdminSessionByHash(ctx context.Context, idHash []byte) (*AdminSession, error)
 	// EndAdminSession deletes the console session; ending an unknown one is not an error.
 	EndAdminSession(ctx context.Context, idHash []byte) error
+
+	// RecordSSOTestPassed records that a test sign-in of the tenant succeeded with its SSO settings at
+	// version (the last one counts).
+	RecordSSOTestPassed(ctx context.Context, tenantID string, version int64) error
+	// SSOTestPassedVersion returns the SSO settings' version of the tenant's last successful test
+	// sign-in; ErrNotFound when there was none.
+	SSOTestPassedVersion(ctx context.Context, tenantID string) (int64, error)
 
 	// ListAdminActions returns a page of the admin audit log, newest first.
 	ListAdminActions(ctx context.Context, q AdminActionQuery) ([]AdminAction, error)

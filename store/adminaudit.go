@@ -67,6 +67,7 @@ type SetupLinkAuditObject struct {
 	CreatedAt time.Time        `json:"created_at"`
 	ExpiresAt time.Time        `json:"expires_at"`
 	UsedAt    *time.Time       `json:"used_at"`
+	RevokedAt *time.Time       `json:"revoked_at,omitempty"`
 	CreatedBy ActorAuditObject `json:"created_by"`
 }
 
@@ -80,7 +81,7 @@ type ActorAuditObject struct {
 // NewSetupLinkAuditObject is l as the audit log shows it.
 func NewSetupLinkAuditObject(l *SetupLink) SetupLinkAuditObject {
 	return SetupLinkAuditObject{ID: l.ID, Scopes: append(make([]string, 0, len(l.Scopes)), l.Scopes...),
-		CreatedAt: l.CreatedAt.UTC(), ExpiresAt: l.ExpiresAt.UTC(), UsedAt: timeOrNil(l.UsedAt), CreatedBy: ActorAuditObject(l.CreatedBy)}
+		CreatedAt: l.CreatedAt.UTC(), ExpiresAt: l.ExpiresAt.UTC(), UsedAt: timeOrNil(l.UsedAt), RevokedAt: timeOrNil(l.RevokedAt), CreatedBy: ActorAuditObject(l.CreatedBy)}
 }
 
 // OIDCClientAuditObject is an OpenID client without its secret's hash.
@@ -143,6 +144,7 @@ const (
 	ActionAdminRemoved          = "admin.removed"
 	ActionSetupLinkCreated      = "setup_link.created"
 	ActionSetupLinkUsed         = "setup_link.used"
+	ActionSetupLinkRevoked      = "setup_link.revoked"
 	ActionPasswordSet           = "user.password_set"
 	ActionOIDCClientAdded       = "oidc_client.added"
 	ActionOIDCClientRemoved     = "oidc_client.removed"
@@ -150,4 +152,25 @@ const (
 	ActionWebhookRemoved        = "webhook.removed"
 	ActionAPIKeyCreated         = "api_key.created"
 	ActionAPIKeyRevoked         = "api_key.revoked"
+	ActionSSOTestStarted        = "sso.test_started"
+	ActionOIDCKeyRotated        = "oidc_key.rotated"
+	ActionSecretsResealed       = "secrets.resealed"
 )
+
+// TestLinkAuditObject is a test sign-in link without its secret's hash.
+type TestLinkAuditObject struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// OIDCKeyAuditObject is an OpenID signing key without its private half.
+type OIDCKeyAuditObject struct {
+	ID        string `json:"id"`
+	Algorithm string `json:"algorithm"`
+}
+
+// ResealAuditObject says how many secrets of a kind (SP keys, OIDC keys, webhook secrets) were
+// re-encrypted under the key file's first key.
+type ResealAuditObject struct {
+	What     string `json:"what"`
+	Resealed int    `json:"resealed"`
+}

@@ -486,7 +486,8 @@ type Store interface {
 	SSOSettings(ctx context.Context, tenantID string) (*SSOSettings, error)
 	// PutSSOSettings stores s for the tenant with the version raised by one. If s.Version differs from the
 	// stored version (0 when none is stored): ErrVersionMismatch, nothing written. ErrNotFound for an
-	// unknown tenant. On success s.Version and s.UpdatedAt are set.
+	// unknown tenant. On success s.Version and s.UpdatedAt are set. Storing settings equal to the stored
+	// ones (at the stored version) writes nothing: no new version, no event, no audit entry.
 	PutSSOSettings(ctx context.Context, tenantID string, s *SSOSettings) error
 
 	// CompleteSession marks the session complete (not Pending): first sign-in has what it needs.

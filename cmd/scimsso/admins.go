@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/scimsso/scimsso/store"
@@ -55,6 +56,57 @@ func (m *Main) setupLink(ctx context.Context, args []string) error {
 			fmt.Fprintln(m.Stdout, strings.TrimRight(*base, "/")+"/setup/"+secret)
 			fmt.Fprintf(m.Stderr, "setup link %s for tenant %s (%s): opens the console once, expires %s; it is shown only once\n",
 				l.ID, t.Slug, strings.Join(scopes, ", "), exp.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}, args)
+}
+
+// setupLinkList lists the tenant's setup links and what became of them.
+func (m *Main) setupLinkList(ctx context.Context, args []string) error {
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "setup-link list", args: "no arguments",
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, _ []string) error {
+			ls, err := s.ListSetupLinks(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			now := m.Now()
+			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSCOPES\tCREATED\tBY\tEXPIRES\tSTATUS")
+			for _, l := range ls {
+				status := "waiting" // the management API's words
+				switch {
+				case !l.RevokedAt.IsZero():
+					status = "revoked " + l.RevokedAt.UTC().Format(time.RFC3339)
+				case !l.UsedAt.IsZero():
+					status = "used " + l.UsedAt.UTC().Format(time.RFC3339)
+				case !l.ExpiresAt.After(now):
+					status = "expired"
+				}
+				by := l.CreatedBy.Kind
+				if l.CreatedBy.Name != "" {
+					by += " " + l.CreatedBy.Name
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, strings.Join(l.Scopes, ","), l.CreatedAt.UTC().Format(time.RFC3339), by,
+					l.ExpiresAt.UTC().Format(time.RFC3339), status)
+			}
+			return tw.Flush()
+		},
+	}, args)
+}
+
+// setupLinkRevoke makes a setup link unusable and ends the console sessions it opened.
+func (m *Main) setupLinkRevoke(ctx context.Context, args []string) error {
+	return m.runTenantCommand(ctx, tenantCommand{
+		name: "setup-link revoke", args: "the link's ID", nargs: 1,
+		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
+			if err := s.RevokeSetupLink(ctx, t.ID, pos[0]); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("tenant %q has no setup link %s ('scimsso setup-link list' shows them)", t.Slug, pos[0])
+				}
+				return err
+			}
+			fmt.Fprintf(m.Stdout, "revoked setup link %s of tenant %s; the console sessions it opened have ended\n", pos[0], t.Slug)
 			return nil
 		},
 	}, args)

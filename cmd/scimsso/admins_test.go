@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -135,5 +136,50 @@ func TestUserSetAdmin(t *testing.T) {
 	if err != nil || len(acts) < 2 || acts[0].Action != store.ActionAdminRemoved || acts[1].Action != store.ActionAdminAdded ||
 		acts[0].Actor.Kind != store.ActorCLI || acts[0].Target != u.ID {
 		t.Fatalf("audit = %+v, %v", acts, err)
+	}
+}
+
+// TestSetupLinkListRevoke: setup-link list shows a link (never its secret) and what became of it;
+// setup-link revoke makes it unusable, records setup_link.revoked, and refuses another tenant's or an
+// unknown id by name.
+func TestSetupLinkListRevoke(t *testing.T) {
+	db := newDB(t)
+	createTenant(t, db, "acme", "acme.com")
+	createTenant(t, db, "globex", "globex.com")
+	out, _ := mustRun(t, db, "setup-link", "--tenant", "acme", "--sso")
+	secret := strings.TrimSpace(out[strings.LastIndex(out, "/")+1:])
+	_, msg := mustRun(t, db, "setup-link", "--tenant", "globex")
+	theirs := regexp.MustCompile(`setup link (\S+)`).FindStringSubmatch(msg)[1]
+
+	list, _ := mustRun(t, db, "setup-link", "list", "--tenant", "acme")
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "sso") || !strings.HasSuffix(lines[1], "waiting") || strings.Contains(list, secret) {
+		t.Fatalf("setup-link list:\n%s\nwant one waiting sso link and no secret", list)
+	}
+	id := strings.Fields(lines[1])[0]
+	for _, bad := range []string{theirs, "nope"} {
+		if _, msg, code := run(t, nil, "setup-link", "revoke", "--tenant", "acme", "--db", db, bad); code != 1 || !strings.Contains(msg, bad) {
+			t.Errorf("revoke %s: exit %d %q; want 1 naming it", bad, code, msg)
+		}
+	}
+	if out, _ := mustRun(t, db, "setup-link", "revoke", "--tenant", "acme", id); !strings.Contains(out, "revoked setup link "+id) {
+		t.Fatalf("revoke said %q", out)
+	}
+	list, _ = mustRun(t, db, "setup-link", "list", "--tenant", "acme")
+	if !strings.Contains(list, "revoked ") {
+		t.Fatalf("after revoke, list:\n%s", list)
+	}
+	st, err := sqlstore.Open(context.Background(), sqlstore.Options{Path: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.UseSetupLink(context.Background(), store.HashSecret(secret), &store.AdminSession{IDHash: store.HashSecret("x"), ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("using a revoked link: %v, want ErrNotFound", err)
+	}
+	tn, _ := st.TenantBySlug(context.Background(), "acme")
+	acts, err := st.ListAdminActions(context.Background(), store.AdminActionQuery{TenantID: tn.ID})
+	if err != nil || len(acts) == 0 || acts[0].Action != store.ActionSetupLinkRevoked || acts[0].Target != id || acts[0].Actor.Kind != store.ActorCLI {
+		t.Fatalf("latest admin action = %+v, %v; want setup_link.revoked of %s by the CLI", acts, err, id)
 	}
 }

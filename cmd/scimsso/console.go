@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,10 +19,14 @@ const consoleTestLinkLifetime = 10 * time.Minute
 
 // newConsole builds the tenant admin console on what serve built: the console imports neither the
 // people's web nor the SAML service provider, so what it needs of them is handed to it as functions.
-func (m *Main) newConsole(s store.Store, log *zap.Logger, baseURL string, sessions *people.Sessions, sp *samlsp.Server) (*console.Server, error) {
+func (m *Main) newConsole(s store.Store, log *zap.Logger, baseURL string, web *people.Server, sp *samlsp.Server) (*console.Server, error) {
 	return console.New(console.Config{
 		Store: s, Logger: log, BaseURL: baseURL, Now: m.Now, Metrics: m.metrics,
-		SignedIn: sessions.Current,
+		SignedIn: func(r *http.Request) (*store.Session, bool, error) {
+			ses, _, stale, err := web.SessionOf(r)
+			return ses, stale, err
+		},
+		ReauthURL: sp.ReauthURL,
 		TestLink: func(ctx context.Context, t *store.Tenant) (string, error) {
 			return samlsp.NewTestLink(ctx, s, baseURL, t, m.Now().Add(consoleTestLinkLifetime))
 		},

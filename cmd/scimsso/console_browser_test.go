@@ -97,13 +97,19 @@ func TestBrowserConsoleSetup(t *testing.T) {
 
 			e.submit(`form[action="/admin/demo/sso/state"] button`) // off → testing
 			e.at(e.base, "/admin/demo/sso")
+			// carol is provisioned (as SCIM would), so the test sign-in is one scimsso accepts: the
+			// console goes active only after such a test with the current settings.
+			if err := e.st.CreateUser(ctx, e.tenant.ID, &store.User{UserName: "carol@example.com", Emails: []store.Email{{Value: "carol@example.com", Type: "work", Primary: true}},
+				GivenName: "Carol", FamilyName: "Example", Country: "DE", Active: true, Source: store.SourceSCIM}, store.Audit{Operation: "create"}); err != nil {
+				t.Fatal(err)
+			}
 			e.submit(`form[action="/admin/demo/sso/test"] button`)
 			e.at(e.base, "/saml/demo/test")
 			e.page("test-start")
 			e.submit(`button[type=submit]`)
 			e.idpSignIn("carol")
 			e.at(e.base, "/saml/demo/acs")
-			if body := e.page("test-report"); !strings.Contains(body, "Nothing was stored") || !strings.Contains(body, "carol@example.com") {
+			if body := e.page("test-report"); !strings.Contains(body, "Nothing was stored") || !strings.Contains(body, "carol@example.com") || !strings.Contains(body, "scimsso would sign in user") {
 				t.Fatalf("report: %s", body)
 			}
 

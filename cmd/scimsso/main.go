@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -142,6 +143,8 @@ func (m *Main) commands() []command {
 			"Makes a user a tenant admin, who reaches the console at /admin/SLUG/ after signing in; --off takes it away.", nil, m.userSetAdmin},
 		{"setup-link", "--tenant SLUG [--expires 24h] [--sso] [--scim] [--base-url URL]",
 			"Prints a one-time link (alone on stdout) that opens the tenant's console for its IT admin: SSO, SCIM or (neither flag) both.", nil, m.setupLink},
+		{"setup-link list", "--tenant SLUG", "Lists a tenant's setup links (never the links themselves), used, revoked and expired ones for 30 days.", nil, m.setupLinkList},
+		{"setup-link revoke", "--tenant SLUG ID", "Revokes a setup link: it no longer opens the console, and the console sessions it opened end.", nil, m.setupLinkRevoke},
 		{"audit", "--tenant SLUG [--since 24h]", "Lists a tenant's SCIM write attempts, accepted and refused.", nil, m.audit},
 		{"secrets rotate", "--secret-key-file F",
 			"Re-encrypts every tenant's SP private key under the key file's first key (KEYID:BASE64 lines, mode 0600).", nil, m.secretsRotate},
@@ -253,9 +256,13 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			group = append(group, c)
 		}
 	}
+	bare := slices.ContainsFunc(cmds, func(c command) bool { return c.name == name })
 	if len(group) > 0 {
 		j := commandWord(rest, subs)
-		if j < 0 {
+		if j < 0 && bare {
+			// "setup-link --tenant acme" is the command itself; "setup-link list" one of its group.
+			group = nil
+		} else if j < 0 {
 			if wantsHelp(rest) {
 				for _, c := range group {
 					fmt.Fprintf(m.Stdout, "%s    %s\n", wrapUsage("usage: scimsso "+c.name, c.synopsis, "    "), c.summary)
@@ -273,8 +280,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			}
 			return fmt.Errorf("%s: want a subcommand: one of %s ('scimsso %s --help' shows them)", name, want, name)
 		}
-		lead = append(lead[:len(lead):len(lead)], rest[:j]...)
-		name, rest = name+" "+rest[j], rest[j+1:]
+		if group != nil {
+			lead = append(lead[:len(lead):len(lead)], rest[:j]...)
+			name, rest = name+" "+rest[j], rest[j+1:]
+		}
 	}
 	for _, c := range cmds {
 		if c.name == name {

@@ -997,8 +997,8 @@ func TestServe(t *testing.T) {
 		}
 		for _, l := range lines {
 			if l["request_id"] == "e2e-cookie-request" && l["path"] != nil {
-				if l["method"] != "GET" || l["path"] != "/scim/v2/acme/Users" || l["status"] != float64(200) {
-					t.Errorf("access line for the request with id e2e-cookie-request: %v, want GET /scim/v2/acme/Users 200 (path without the query)", l)
+				if l["method"] != "GET" || l["path"] != "/scim/v2/{tenant}/Users" || l["status"] != float64(200) {
+					t.Errorf("access line for the request with id e2e-cookie-request: %v, want GET /scim/v2/{tenant}/Users 200 (the route, not the path)", l)
 				}
 			}
 		}

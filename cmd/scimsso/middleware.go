@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -97,11 +98,13 @@ func accessLog(log *zap.Logger, mx *metrics.Metrics, next http.Handler) http.Han
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		route := new(string)
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, route)))
+		m := new(matched)
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, m)))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
+		path := loggedPath(m, r.URL.Path)
+		route := &m.route
 		if *route == "" {
 			*route = "unmatched"
 		}
@@ -109,7 +112,8 @@ func accessLog(log *zap.Logger, mx *metrics.Metrics, next http.Handler) http.Han
 		log.Info("request",
 			zap.String("request_id", requestid.From(r.Context())),
 			zap.String("method", r.Method),
-			zap.String("path", r.URL.Path),
+			zap.String("path", path),
+			zap.String("route", *route),
 			zap.Int("status", sw.status),
 			zap.Int64("bytes", sw.bytes),
 			zap.Duration("duration", time.Since(start)),
@@ -131,8 +135,9 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 				panic(v)
 			}
 			id := requestid.From(r.Context())
+			m, _ := r.Context().Value(routeKey{}).(*matched)
 			log.Error("panic serving request", zap.String("request_id", id),
-				zap.String("path", r.URL.Path), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+				zap.String("path", loggedPath(m, r.URL.Path)), zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
 			httpjson.Write(w, http.StatusInternalServerError, "application/json", map[string]string{"error": "internal error", "request_id": id})
 		}()
 		next.ServeHTTP(w, r)
@@ -141,13 +146,72 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 
 type routeKey struct{}
 
+// matched is what nameRoute learnt of the route that matched: its template, and the rest of the
+// path beyond it when the route is a prefix (/scim/v2/{tenant} serves /scim/v2/acme/Users/ID).
+type matched struct {
+	route, tail string
+}
+
+// maxLoggedPath caps the path logged for a request no route matched: a client chooses it.
+const maxLoggedPath = 96
+
+// loggedPath is the path the logs show. A route's variables can be secrets (a setup link is
+// /setup/{token}), so a request that matched a route is logged as the route's template (with the rest
+// of the path beyond a prefix route, which holds no route variable); only an unmatched one (a 404, a
+// 405) is logged by its path, cut short, and with the segment after any secret-bearing prefix
+// replaced, since it may be a mistyped or wrongly-methoded secret link.
+func loggedPath(m *matched, path string) string {
+	if m != nil && m.route != "" {
+		return cut(m.route + m.tail)
+	}
+	if i := strings.Index(path, secretPathPrefix); i >= 0 {
+		rest := path[i+len(secretPathPrefix):]
+		tail := ""
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			tail = rest[j:]
+		}
+		path = path[:i+len(secretPathPrefix)] + "{redacted}" + tail
+	}
+	return cut(path)
+}
+
+// cut shortens a path to maxLoggedPath bytes.
+func cut(path string) string {
+	if len(path) > maxLoggedPath {
+		path = path[:maxLoggedPath] + "…"
+	}
+	return path
+}
+
+// tailBeyond is the part of path beyond as many segments as template has: "" for a route that
+// matched the whole path, "/Users/ID" for /scim/v2/acme/Users/ID under /scim/v2/{tenant}. Route
+// variables match one segment each (mux's default), so counting segments finds where the match ends.
+func tailBeyond(template, path string) string {
+	rest := path
+	for range strings.Count(strings.TrimSuffix(template, "/"), "/") {
+		j := strings.IndexByte(rest[min(1, len(rest)):], '/')
+		if j < 0 {
+			return ""
+		}
+		rest = rest[j+1:]
+	}
+	if rest == "/" {
+		return ""
+	}
+	return rest
+}
+
+// secretPathPrefix is the path prefix whose next segment is a secret (setup links).
+const secretPathPrefix = "/setup/"
+
 // nameRoute is router middleware: it tells accessLog which route matched, as its template
 // (/saml/{tenant}/acs), so that metrics have one series per route, not per tenant or user.
 func nameRoute(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cell, ok := r.Context().Value(routeKey{}).(*string); ok {
+		if m, ok := r.Context().Value(routeKey{}).(*matched); ok {
 			if cr := mux.CurrentRoute(r); cr != nil {
-				*cell, _ = cr.GetPathTemplate()
+				m.route, _ = cr.GetPathTemplate()
+				m.tail = tailBeyond(m.route, r.URL.Path)
 			}
 		}
 		next.ServeHTTP(w, r)

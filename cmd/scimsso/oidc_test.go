@@ -752,6 +752,10 @@ func TestOIDCKeyRotation(t *testing.T) {
 	if !strings.Contains(out, "RS256") || !strings.Contains(out, "ES256") {
 		t.Errorf("oidc rotate-key printed %q", out)
 	}
+	if as, err := e.st.ListAdminActions(e.ctx, store.AdminActionQuery{Limit: 1}); err != nil || len(as) != 1 || as[0].Action != store.ActionOIDCKeyRotated ||
+		as[0].Actor.Kind != store.ActorCLI || !strings.Contains(as[0].After, "RS256") || strings.Contains(as[0].After, "PRIVATE") {
+		t.Errorf("the latest admin action %+v, %v; want oidc_key.rotated by the CLI, naming the keys, not their private halves", as, err)
+	}
 	e.clock.Add(6 * time.Second) // past the replicas' key cache
 	_, code = e.login(&e.conf, "ada@acme.com", "st", random(t))
 	tok2, err := e.conf.Exchange(e.ctx, code)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimsso/scimsso/internal/sealing"
 	"github.com/scimsso/scimsso/samlsp/samltest"
+	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
 )
 
 // writeKeyFile writes a key file of fresh keys with the ids given (the first encrypts) at mode 0600
@@ -236,6 +240,10 @@ func TestSPKeysEncryptedAtRest(t *testing.T) {
 	if out := mustRunEnv(rotEnv, "secrets", "rotate"); !strings.HasPrefix(out, "re-encrypted 0 ") {
 		t.Errorf("a second rotate printed %q, want nothing re-encrypted", out)
 	}
+	// The rotation that re-encrypted is in the admin audit log, once: the second changed nothing.
+	if got := resealActions(t, db, rotEnv); len(got) != 1 || got[0].Actor.Kind != store.ActorCLI || !strings.Contains(got[0].After, `"what":"SP keys","resealed":1`) {
+		t.Errorf("secrets.resealed entries %+v, want one by the CLI naming 1 SP key", got)
+	}
 
 	// The old file, which lacks k2: serve starts, says which tenant cannot sign in, and refuses it.
 	s = startServerEnv(t, db, []string{"SCIMSSO_SECRET_KEY_FILE=" + keyFile})
@@ -331,4 +339,36 @@ func TestSecretsRotateOIDCKeys(t *testing.T) {
 	if res.StatusCode != http.StatusOK || strings.Count(body, `"kid"`) != 2 {
 		t.Errorf("jwks after the rotations: %d %s", res.StatusCode, body)
 	}
+}
+
+// resealActions returns the secrets.resealed entries of the admin audit log, opening the store with
+// the key file env names.
+func resealActions(t *testing.T, db string, env []string) []store.AdminAction {
+	t.Helper()
+	var keyFile string
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "SCIMSSO_SECRET_KEY_FILE="); ok {
+			keyFile = v
+		}
+	}
+	keys, err := sealing.LoadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.Open(context.Background(), sqlstore.Options{Path: db, Keyring: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	as, err := st.ListAdminActions(context.Background(), store.AdminActionQuery{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.AdminAction
+	for _, a := range as {
+		if a.Action == store.ActionSecretsResealed {
+			out = append(out, a)
+		}
+	}
+	return out
 }

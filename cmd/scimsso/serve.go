@@ -337,7 +337,7 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	web.Routes(r)
-	admin, err := m.newConsole(s, log.Named("console"), baseURL, sessions, sp)
+	admin, err := m.newConsole(s, log.Named("console"), baseURL, web, sp)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/pem"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/scimsso/scimsso/samlsp"
+	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
 )
 
 // writeIdPMetadata writes IdP metadata with a fresh signing certificate, as Entra publishes it.
@@ -166,6 +169,22 @@ func TestSSOTestLink(t *testing.T) {
 	}
 	if links[0] == links[1] {
 		t.Fatal("two test links are the same")
+	}
+	st, err := sqlstore.Open(context.Background(), sqlstore.Options{Path: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, _ := st.TenantBySlug(context.Background(), "acme")
+	as, err := st.ListAdminActions(context.Background(), store.AdminActionQuery{TenantID: tn.ID})
+	st.Close()
+	started := 0
+	for _, a := range as {
+		if a.Action == store.ActionSSOTestStarted && a.Actor.Kind == store.ActorCLI {
+			started++
+		}
+	}
+	if err != nil || started != 2 {
+		t.Fatalf("%d sso.test_started entries by the CLI (%v), want one per link", started, err)
 	}
 
 	srv := startServer(t, db)

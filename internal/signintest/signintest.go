@@ -142,7 +142,12 @@ func (h *Harness) Start() {
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	consoleCfg := console.Config{Store: st, Logger: log, BaseURL: h.Srv.URL, Now: now, SignedIn: sessions.Current,
+	consoleCfg := console.Config{Store: st, Logger: log, BaseURL: h.Srv.URL, Now: now,
+		SignedIn: func(r *http.Request) (*store.Session, bool, error) {
+			ses, _, stale, err := web.SessionOf(r)
+			return ses, stale, err
+		},
+		ReauthURL: sp.ReauthURL,
 		TestLink: func(ctx context.Context, t *store.Tenant) (string, error) {
 			return samlsp.NewTestLink(ctx, st, h.Srv.URL, t, now().Add(10*time.Minute))
 		},

@@ -50,6 +50,10 @@ func (s *Store) audit(ctx context.Context, tx *wtx, now time.Time, tenantID, act
 
 // SetAdmin implements store.AdminStore. Taking the flag away also ends the user's console sessions.
 func (s *Store) SetAdmin(ctx context.Context, tenantID, userID string, admin bool) error {
+	if !storable(tenantID) || !storable(userID) {
+		// PostgreSQL refuses NUL bytes and invalid UTF-8 in text: no such user, not a 500.
+		return fmt.Errorf("sqlstore: set admin: %w", store.ErrNotFound)
+	}
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		var name string
 		if err := tx.row(ctx, `SELECT user_name FROM users WHERE tenant_id = ? AND id = ?`, tenantID, userID).Scan(&name); err != nil {
@@ -85,6 +89,9 @@ func (s *Store) SetAdmin(ctx context.Context, tenantID, userID string, admin boo
 
 // IsAdmin implements store.AdminStore.
 func (s *Store) IsAdmin(ctx context.Context, tenantID, userID string) (bool, error) {
+	if !storable(tenantID) || !storable(userID) {
+		return false, nil // no user has such an id
+	}
 	var n int
 	if err := s.row(ctx, `SELECT count(*) FROM tenant_admins WHERE tenant_id = ? AND user_id = ?`, tenantID, userID).Scan(&n); err != nil {
 		return false, fmt.Errorf("sqlstore: is admin: %w", err)
@@ -135,17 +142,17 @@ func (s *Store) CreateSetupLink(ctx context.Context, l *store.SetupLink) error {
 	return nil
 }
 
-const setupLinkCols = `id, tenant_id, scopes, created_at, expires_at, used_at, created_by_kind, created_by_id, created_by_name`
+const setupLinkCols = `id, tenant_id, scopes, created_at, expires_at, used_at, revoked_at, created_by_kind, created_by_id, created_by_name`
 
 func scanSetupLink(sc scanner) (*store.SetupLink, error) {
 	var l store.SetupLink
 	var scopes string
-	var c, e, u int64
-	if err := sc.Scan(&l.ID, &l.TenantID, &scopes, &c, &e, &u, &l.CreatedBy.Kind, &l.CreatedBy.ID, &l.CreatedBy.Name); err != nil {
+	var c, e, u, r int64
+	if err := sc.Scan(&l.ID, &l.TenantID, &scopes, &c, &e, &u, &r, &l.CreatedBy.Kind, &l.CreatedBy.ID, &l.CreatedBy.Name); err != nil {
 		return nil, err
 	}
 	l.Scopes = splitList(scopes)
-	l.CreatedAt, l.ExpiresAt, l.UsedAt = fromMicros(c), fromMicros(e), fromMicros(u)
+	l.CreatedAt, l.ExpiresAt, l.UsedAt, l.RevokedAt = fromMicros(c), fromMicros(e), fromMicros(u), fromMicros(r)
 	return &l, nil
 }
 
@@ -181,7 +188,7 @@ func (s *Store) UseSetupLink(ctx context.Context, hash []byte, ss *store.AdminSe
 	var l *store.SetupLink
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		var err error
-		l, err = scanSetupLink(tx.row(ctx, `UPDATE setup_links SET used_at = ? WHERE hash = ? AND used_at = 0 AND expires_at > ? RETURNING `+setupLinkCols,
+		l, err = scanSetupLink(tx.row(ctx, `UPDATE setup_links SET used_at = ? WHERE hash = ? AND used_at = 0 AND revoked_at = 0 AND expires_at > ? RETURNING `+setupLinkCols,
 			micros(now), hash, micros(now)))
 		if err != nil {
 			return err // none, used or expired: store.ErrNotFound
@@ -206,13 +213,62 @@ func (s *Store) UseSetupLink(ctx context.Context, hash []byte, ss *store.AdminSe
 	return l, nil
 }
 
-// CreateAdminSession implements store.AdminStore.
+// RevokeSetupLink implements store.AdminStore.
+func (s *Store) RevokeSetupLink(ctx context.Context, tenantID, id string) error {
+	if !storable(id) {
+		return fmt.Errorf("sqlstore: revoke setup link: %w", store.ErrNotFound)
+	}
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		before, err := scanSetupLink(tx.row(ctx, `SELECT `+setupLinkCols+` FROM setup_links WHERE tenant_id = ? AND id = ?`, tenantID, id))
+		if err != nil {
+			return err // another tenant's or no link: store.ErrNotFound
+		}
+		if !before.RevokedAt.IsZero() {
+			return nil
+		}
+		if _, err := tx.exec(ctx, `UPDATE setup_links SET revoked_at = ? WHERE id = ?`, micros(now), id); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM admin_sessions WHERE tenant_id = ? AND setup_link_id = ?`, tenantID, id); err != nil {
+			return err
+		}
+		after := *before
+		after.RevokedAt = fromMicros(micros(now))
+		return s.audit(ctx, tx, now, tenantID, store.ActionSetupLinkRevoked, id, store.NewSetupLinkAuditObject(before), store.NewSetupLinkAuditObject(&after))
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: revoke setup link: %w", err)
+	}
+	return nil
+}
+
+// CreateAdminSession implements store.AdminStore. A tenant admin keeps at most
+// store.MaxAdminSessionsPerUser live console sessions: the oldest beyond it end as this one starts.
 func (s *Store) CreateAdminSession(ctx context.Context, ss *store.AdminSession) error {
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
-		_, err := tx.exec(ctx, `INSERT INTO admin_sessions (id_hash, tenant_id, user_id, setup_link_id, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			ss.IDHash, ss.TenantID, ss.UserID, ss.SetupLinkID, strings.Join(ss.Scopes, ","), micros(now), micros(ss.ExpiresAt))
+		if ss.UserID != "" {
+			var old [][]byte
+			if err := tx.each(ctx, `SELECT id_hash FROM admin_sessions WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC, id_hash`,
+				[]any{ss.TenantID, ss.UserID}, func(sc scanner) error {
+					var h []byte
+					if err := sc.Scan(&h); err != nil {
+						return err
+					}
+					old = append(old, h)
+					return nil
+				}); err != nil {
+				return err
+			}
+			for _, h := range old[min(len(old), store.MaxAdminSessionsPerUser-1):] {
+				if _, err := tx.exec(ctx, `DELETE FROM admin_sessions WHERE id_hash = ?`, h); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := tx.exec(ctx, `INSERT INTO admin_sessions (id_hash, tenant_id, user_id, setup_link_id, people_session, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			ss.IDHash, ss.TenantID, ss.UserID, ss.SetupLinkID, orEmpty(ss.PeopleSession), strings.Join(ss.Scopes, ","), micros(now), micros(ss.ExpiresAt))
 		return err
 	})
 	if err != nil {
@@ -227,10 +283,13 @@ func (s *Store) AdminSessionByHash(ctx context.Context, idHash []byte) (*store.A
 	ss := store.AdminSession{IDHash: idHash}
 	var scopes string
 	var c, e int64
-	err := s.row(ctx, `SELECT tenant_id, user_id, setup_link_id, scopes, created_at, expires_at FROM admin_sessions WHERE id_hash = ? AND expires_at > ?`,
-		idHash, micros(s.now())).Scan(&ss.TenantID, &ss.UserID, &ss.SetupLinkID, &scopes, &c, &e)
+	err := s.row(ctx, `SELECT tenant_id, user_id, setup_link_id, people_session, scopes, created_at, expires_at FROM admin_sessions WHERE id_hash = ? AND expires_at > ?`,
+		idHash, micros(s.now())).Scan(&ss.TenantID, &ss.UserID, &ss.SetupLinkID, &ss.PeopleSession, &scopes, &c, &e)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: admin session: %w", err)
+	}
+	if len(ss.PeopleSession) == 0 {
+		ss.PeopleSession = nil
 	}
 	ss.Scopes, ss.CreatedAt, ss.ExpiresAt = splitList(scopes), fromMicros(c), fromMicros(e)
 	return &ss, nil
@@ -239,6 +298,29 @@ func (s *Store) AdminSessionByHash(ctx context.Context, idHash []byte) (*store.A
 // EndAdminSession implements store.AdminStore.
 func (s *Store) EndAdminSession(ctx context.Context, idHash []byte) error {
 	return s.writeOne(ctx, "end admin session", anyRows, `DELETE FROM admin_sessions WHERE id_hash = ?`, idHash)
+}
+
+// RecordSSOTestPassed implements store.AdminStore.
+func (s *Store) RecordSSOTestPassed(ctx context.Context, tenantID string, version int64) error {
+	return s.writeOne(ctx, "record sso test", anyRows, `INSERT INTO sso_tests (tenant_id, version, at) VALUES (?, ?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version, at = excluded.at`, tenantID, version, txNow{})
+}
+
+// SSOTestPassedVersion implements store.AdminStore.
+func (s *Store) SSOTestPassedVersion(ctx context.Context, tenantID string) (int64, error) {
+	var v int64
+	if err := s.row(ctx, `SELECT version FROM sso_tests WHERE tenant_id = ?`, tenantID).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlstore: sso test: %w", err)
+	}
+	return v, nil
+}
+
+// orEmpty stores a nil byte slice as an empty one: the column is NOT NULL.
+func orEmpty(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // maxAdminActions caps a page of ListAdminActions.
@@ -276,17 +358,22 @@ func (s *Store) ListAdminActions(ctx context.Context, q store.AdminActionQuery) 
 	return out, nil
 }
 
-// sweepAdmins deletes used and expired setup links and expired console sessions (one transaction:
+// sweepAdmins deletes setup links used, revoked or expired more than store.SetupLinkHistory ago and
+// expired console sessions (one transaction:
 // they are few), then the audit entries older than AdminActionRetention, sweepBatch at a time, each
 // batch its own transaction, like the events.
 func (s *Store) sweepAdmins(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
-		for _, q := range []string{
-			`DELETE FROM setup_links WHERE used_at <> 0 OR expires_at <= ?`,
-			`DELETE FROM admin_sessions WHERE expires_at <= ?`,
+		old := micros(now.Add(-store.SetupLinkHistory))
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`DELETE FROM setup_links WHERE expires_at <= ? OR (used_at <> 0 AND used_at <= ?) OR (revoked_at <> 0 AND revoked_at <= ?)`, []any{old, old, old}},
+			{`DELETE FROM admin_sessions WHERE expires_at <= ?`, []any{micros(now)}},
 		} {
-			res, err := tx.exec(ctx, q, micros(now))
+			res, err := tx.exec(ctx, q.sql, q.args...)
 			if err != nil {
 				return err
 			}

@@ -199,8 +199,9 @@ func (s *Store) endSessions(ctx context.Context, tx *wtx, now time.Time, reason,
 	return int64(len(ended)), nil
 }
 
-// forgetSignIns deletes the rows of the OpenID clients signed in with the ended sessions and puts
-// them in each session's clients, sorted. The sessions go 64 to a statement, the last chunk padded
+// forgetSignIns deletes the rows of the OpenID clients signed in with the ended sessions (and the
+// console sessions opened from them) and puts them in each session's clients, sorted. The sessions go
+// 64 to a statement, the last chunk padded
 // with its last session (a repeat in IN changes nothing), so that SQLite prepares two statements,
 // not one per count.
 func forgetSignIns(ctx context.Context, tx *wtx, ended []endedSession) error {
@@ -218,6 +219,10 @@ func forgetSignIns(ctx context.Context, tx *wtx, ended []endedSession) error {
 		args := make([]any, n)
 		for i := range args {
 			args[i] = part[min(i, len(part)-1)].IDHash
+		}
+		// The console sessions a tenant admin opened from these sessions end with them.
+		if _, err := tx.exec(ctx, `DELETE FROM admin_sessions WHERE people_session IN (?`+strings.Repeat(", ?", n-1)+`)`, args...); err != nil {
+			return err
 		}
 		q := `DELETE FROM oidc_session_clients WHERE session_hash IN (?` + strings.Repeat(", ?", n-1) + `) RETURNING session_hash, client_id`
 		err := tx.each(ctx, q, args, func(sc scanner) error {

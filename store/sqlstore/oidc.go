@@ -210,7 +210,14 @@ func (s *Store) AddOIDCKeys(ctx context.Context, keys []store.OIDCKey, keep time
 			}
 		}
 		added = true
-		return nil
+		if onlyIfNone {
+			return nil // the first keys, made at start: not an admin's act
+		}
+		after := make([]store.OIDCKeyAuditObject, len(keys))
+		for i, k := range keys {
+			after[i] = store.OIDCKeyAuditObject{ID: k.ID, Algorithm: k.Algorithm}
+		}
+		return s.audit(ctx, tx, now, "", store.ActionOIDCKeyRotated, "", nil, after)
 	})
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: add oidc keys: %w", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scimsso/scimsso/internal/sealing"
+	"github.com/scimsso/scimsso/store"
 )
 
 // The secrets the store must give back in clear (SP private keys, OIDC signing keys, webhook
@@ -138,7 +139,7 @@ func (s *Store) reseal(ctx context.Context, k sealedKind) (SealedReport, error) 
 		}
 	}
 	var n int
-	err = s.write(ctx, func(tx *wtx, _ time.Time) error {
+	err = s.write(ctx, func(tx *wtx, now time.Time) error {
 		n = 0
 		for i, id := range ids {
 			res, err := tx.exec(ctx, k.update, sealed[i], id, stored[i])
@@ -149,7 +150,10 @@ func (s *Store) reseal(ctx context.Context, k sealedKind) (SealedReport, error) 
 				n++
 			}
 		}
-		return nil
+		if n == 0 {
+			return nil
+		}
+		return s.audit(ctx, tx, now, "", store.ActionSecretsResealed, "", nil, store.ResealAuditObject{What: k.what, Resealed: n})
 	})
 	if err != nil {
 		return SealedReport{}, fmt.Errorf("sqlstore: reseal %s: %w", k.what, mapErr(err))

@@ -134,9 +134,12 @@ func (s *Store) CreateTestLink(ctx context.Context, l *store.TestLink) error {
 	var created time.Time
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
-		_, err := tx.exec(ctx, `INSERT INTO test_links (hash, tenant_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-			l.Hash, l.TenantID, micros(now), micros(l.ExpiresAt))
-		return err
+		if _, err := tx.exec(ctx, `INSERT INTO test_links (hash, tenant_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			l.Hash, l.TenantID, micros(now), micros(l.ExpiresAt)); err != nil {
+			return err
+		}
+		// A test sign-in is an admin's act on the tenant's SSO: the log says who started one.
+		return s.audit(ctx, tx, now, l.TenantID, store.ActionSSOTestStarted, "", nil, store.TestLinkAuditObject{ExpiresAt: l.ExpiresAt.UTC()})
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: create test link: %w", err)

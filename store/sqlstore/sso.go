@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -36,8 +37,9 @@ func (s *Store) PutSSOSettings(ctx context.Context, tenantID string, set *store.
 		return fmt.Errorf("sqlstore: put sso settings: %w", err)
 	}
 	var at time.Time
+	var noop bool
 	err = s.write(ctx, func(tx *wtx, now time.Time) error {
-		at = now
+		at, noop = now, false
 		var old *store.SSOSettings
 		var oldDoc []byte
 		var oldVersion, oldUpdated int64
@@ -48,6 +50,10 @@ func (s *Store) PutSSOSettings(ctx context.Context, tenantID string, set *store.
 				return err
 			}
 			old.TenantID, old.Version, old.UpdatedAt = tenantID, oldVersion, fromMicros(oldUpdated)
+			if oldVersion == set.Version && unchanged(old, doc) {
+				noop = true
+				return nil // storing what is stored: no new version, no event, no audit entry
+			}
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
@@ -86,8 +92,20 @@ func (s *Store) PutSSOSettings(ctx context.Context, tenantID string, set *store.
 	if err != nil {
 		return fmt.Errorf("sqlstore: put sso settings: %w", err)
 	}
+	set.TenantID = tenantID
+	if noop {
+		return nil
+	}
 	set.Version++
 	set.UpdatedAt = fromMicros(micros(at))
-	set.TenantID = tenantID
 	return nil
+}
+
+// unchanged reports whether the stored settings old are doc (the new settings' JSON, without tenant,
+// version and time), compared as the same struct marshalled the same way.
+func unchanged(old *store.SSOSettings, doc []byte) bool {
+	c := *old
+	c.TenantID, c.Version, c.UpdatedAt = "", 0, time.Time{}
+	b, err := json.Marshal(c)
+	return err == nil && bytes.Equal(b, doc)
 }

@@ -86,6 +86,15 @@ func testAdminAudit(t *testing.T, s store.Store, clock *Clock) {
 		{store.ActionOIDCClientAdded, func() string { return client.ID }, func() error { return s.CreateOIDCClient(actx, client) }, nil},
 		{store.ActionOIDCClientRemoved, func() string { return client.ID }, func() error { return s.DeleteOIDCClient(actx, client.ID) },
 			func() error { return s.DeleteOIDCClient(actx, client.ID) }},
+		{store.ActionSSOTestStarted, func() string { return "" },
+			func() error {
+				return s.CreateTestLink(actx, &store.TestLink{TenantID: tn.ID, Hash: hashOf("test-link-secret"), ExpiresAt: clock.Now().Add(time.Hour)})
+			}, nil},
+		{store.ActionOIDCKeyRotated, func() string { return "" },
+			func() error {
+				_, err := s.AddOIDCKeys(actx, []store.OIDCKey{{ID: "kid-1", Algorithm: "RS256", PrivateKeyPEM: []byte("OIDC-PRIVATE-KEY"), PublicKeyPEM: []byte("pub")}}, time.Hour, false)
+				return err
+			}, nil},
 	}
 
 	last := func() store.AdminAction {
@@ -124,7 +133,7 @@ func testAdminAudit(t *testing.T, s store.Store, clock *Clock) {
 		if got.Before == "" && got.After == "" {
 			t.Errorf("%s: neither before nor after", st.action)
 		}
-		for _, secret := range []string{"SP-PRIVATE-KEY", "PASSWORD-HASH", "whsec_", "hash", "secret"} {
+		for _, secret := range []string{"SP-PRIVATE-KEY", "PASSWORD-HASH", "OIDC-PRIVATE-KEY", "whsec_", "hash", "secret"} {
 			if strings.Contains(got.Before+got.After, secret) {
 				t.Errorf("%s: audit object holds %q: %s / %s", st.action, secret, got.Before, got.After)
 			}
@@ -138,6 +147,22 @@ func testAdminAudit(t *testing.T, s store.Store, clock *Clock) {
 				t.Errorf("%s: a refused write recorded %+v", st.action, again)
 			}
 		}
+	}
+	// Storing the settings as they are records nothing and keeps the version; so does a first start
+	// making the OIDC keys when there are some.
+	cur, err := s.SSOSettings(ctx, tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cur.Version
+	if err := s.PutSSOSettings(actx, tn.ID, cur); err != nil || cur.Version != v || last().Seq != prev.Seq {
+		t.Fatalf("PutSSOSettings of the stored settings: %v, version %d (was %d), last entry %+v", err, cur.Version, v, last())
+	}
+	if stored, err := s.SSOSettings(ctx, tn.ID); err != nil || stored.Version != v {
+		t.Fatalf("stored version after a no-op = %+v, %v; want %d", stored, err, v)
+	}
+	if added, err := s.AddOIDCKeys(ctx, []store.OIDCKey{{ID: "kid-2", Algorithm: "RS256", PrivateKeyPEM: []byte("k"), PublicKeyPEM: []byte("p")}}, time.Hour, true); err != nil || added || last().Seq != prev.Seq {
+		t.Fatalf("AddOIDCKeys(onlyIfNone) with keys present: %v, %v, last %+v", added, err, last())
 	}
 	// The CLI's writes name no actor: ActorOf gives the CLI.
 	if err := s.AddDomain(ctx, tn.ID, "cli.test"); err != nil {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -22,6 +23,14 @@ func testTenantAdmins(t *testing.T, s store.Store, _ *Clock) {
 
 	wantErr(t, "another tenant's user", s.SetAdmin(ctx, a.ID, other.ID, true), store.ErrNotFound)
 	wantErr(t, "unknown user", s.SetAdmin(ctx, a.ID, "nobody", true), store.ErrNotFound)
+	// Ids from outside (a URL, a form) may hold what PostgreSQL refuses in text: not found, never a 500.
+	for _, bad := range []string{"x\x00y", "x\xffy"} {
+		wantErr(t, "a user id of "+bad, s.SetAdmin(ctx, a.ID, bad, true), store.ErrNotFound)
+		wantErr(t, "a user id of "+bad+" (off)", s.SetAdmin(ctx, a.ID, bad, false), store.ErrNotFound)
+		if ok, err := s.IsAdmin(ctx, a.ID, bad); err != nil || ok {
+			t.Fatalf("IsAdmin(%q) = %v, %v; want false, nil", bad, ok, err)
+		}
+	}
 	for _, u := range []*store.User{zed, amy, zed} {
 		if err := s.SetAdmin(ctx, a.ID, u.ID, true); err != nil {
 			t.Fatal(err)
@@ -243,5 +252,209 @@ func testSweepAdmins(t *testing.T, s store.Store, clock *Clock) {
 	acts, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
 	if err != nil || len(acts) != 4 || acts[3].Action != store.ActionSetupLinkCreated {
 		t.Fatalf("audit after sweep = %+v, %v; want tenant.created gone, the rest kept", acts, err)
+	}
+}
+
+// testRevokeSetupLink: revoking a link ends the sessions it opened and refuses its use, recorded once;
+// another tenant's or an unknown id is ErrNotFound. Used, revoked and expired links stay listed for
+// SetupLinkHistory, then Sweep deletes them.
+func testRevokeSetupLink(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	mk := func(tn *store.Tenant, name string, life time.Duration) *store.SetupLink {
+		l := &store.SetupLink{TenantID: tn.ID, Scopes: []string{store.AdminScopeSSO}, Hash: hashOf(name), ExpiresAt: clock.Now().Add(life)}
+		if err := s.CreateSetupLink(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	used, unused, expired, theirs := mk(a, "used", time.Hour), mk(a, "unused", time.Hour), mk(a, "expired", time.Minute), mk(b, "theirs", time.Hour)
+	if _, err := s.UseSetupLink(ctx, hashOf("used"), &store.AdminSession{IDHash: hashOf("ses"), ExpiresAt: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "another tenant's link", s.RevokeSetupLink(ctx, a.ID, theirs.ID), store.ErrNotFound)
+	wantErr(t, "unknown link", s.RevokeSetupLink(ctx, a.ID, "nope"), store.ErrNotFound)
+	wantErr(t, "a NUL id", s.RevokeSetupLink(ctx, a.ID, "x\x00y"), store.ErrNotFound)
+	wantErr(t, "an invalid UTF-8 id", s.RevokeSetupLink(ctx, a.ID, "x\xffy"), store.ErrNotFound)
+
+	actx := store.WithActor(ctx, store.Actor{Kind: store.ActorCLI, Name: "ops"})
+	for _, id := range []string{used.ID, unused.ID, unused.ID} {
+		if err := s.RevokeSetupLink(actx, a.ID, id); err != nil {
+			t.Fatalf("RevokeSetupLink(%s): %v", id, err)
+		}
+	}
+	_, err := s.AdminSessionByHash(ctx, hashOf("ses"))
+	wantErr(t, "session of a revoked link", err, store.ErrNotFound)
+	_, err = s.UseSetupLink(ctx, hashOf("unused"), &store.AdminSession{IDHash: hashOf("ses2"), ExpiresAt: clock.Now().Add(time.Hour)})
+	wantErr(t, "use of a revoked link", err, store.ErrNotFound)
+	acts, err := s.ListAdminActions(ctx, store.AdminActionQuery{TenantID: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := 0
+	for _, x := range acts {
+		if x.Action == store.ActionSetupLinkRevoked {
+			revoked++
+			if x.Actor.Name != "ops" || (x.Target != used.ID && x.Target != unused.ID) {
+				t.Errorf("revoke recorded as %+v", x)
+			}
+		}
+	}
+	if revoked != 2 {
+		t.Fatalf("%d setup_link.revoked entries, want 2 (a repeat records nothing)", revoked)
+	}
+
+	// History: 29 days on all four of acme's are listed, with what became of them; 31 days on none.
+	clock.Add(29 * 24 * time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.ListSetupLinks(ctx, a.ID)
+	if err != nil || len(ls) != 3 {
+		t.Fatalf("links 29 days on = %+v, %v; want used, revoked and expired still listed", ls, err)
+	}
+	for _, l := range ls {
+		if (l.ID == used.ID && (l.UsedAt.IsZero() || l.RevokedAt.IsZero())) || (l.ID == unused.ID && l.RevokedAt.IsZero()) || (l.ID == expired.ID && !l.RevokedAt.IsZero()) {
+			t.Errorf("listed %+v", l)
+		}
+	}
+	clock.Add(2 * 24 * time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := s.ListSetupLinks(ctx, a.ID); err != nil || len(ls) != 0 {
+		t.Fatalf("links 31 days on = %+v, %v; want none", ls, err)
+	}
+}
+
+// testConsoleEndsWithPeopleSession: a console session opened from a people session is deleted with it
+// by EndSession, DeleteUserSessions, the user's deactivation and the sweep of expired sessions; a
+// setup link's and another session's console sessions stay.
+func testConsoleEndsWithPeopleSession(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme")
+	u := mustUser(t, s, a.ID, "ada@acme.test", "")
+	n := 0
+	pair := func(life time.Duration) (people, console []byte) {
+		n++
+		people, console = hashOf("p"+string(rune('a'+n))), hashOf("c"+string(rune('a'+n)))
+		if err := s.CreateSession(ctx, &store.Session{IDHash: people, TenantID: a.ID, UserID: u.ID, ExpiresAt: clock.Now().Add(life)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateAdminSession(ctx, &store.AdminSession{IDHash: console, TenantID: a.ID, UserID: u.ID, PeopleSession: people,
+			Scopes: []string{store.AdminScopeSSO}, ExpiresAt: clock.Now().Add(8 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		return people, console
+	}
+	gone := func(how string, console []byte) {
+		t.Helper()
+		_, err := s.AdminSessionByHash(ctx, console)
+		wantErr(t, "console session after "+how, err, store.ErrNotFound)
+	}
+	alive := func(how string, console []byte) {
+		t.Helper()
+		if got, err := s.AdminSessionByHash(ctx, console); err != nil {
+			t.Fatalf("console session after %s: %v, want it kept", how, err)
+		} else if len(got.PeopleSession) == 0 {
+			t.Fatalf("console session %+v lost its people session", got)
+		}
+	}
+	p1, c1 := pair(time.Hour)
+	_, c2 := pair(time.Hour)
+	if err := s.EndSession(ctx, p1, store.EndLogout); err != nil {
+		t.Fatal(err)
+	}
+	gone("EndSession", c1)
+	alive("another session's EndSession", c2)
+	if err := s.DeleteUserSessions(ctx, a.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	gone("DeleteUserSessions", c2)
+
+	_, c3 := pair(time.Minute)
+	_, c4 := pair(4 * time.Hour)
+	clock.Add(time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gone("the sweep of its expired session", c3)
+	alive("the sweep, of a live session's", c4)
+	if _, err := s.UpdateUser(ctx, a.ID, u.ID, 0, store.Audit{Operation: "deactivate"}, func(x *store.User) error { x.Active = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	gone("deactivation", c4)
+}
+
+// testAdminSeqNeverReused: after the sweep emptied the admin audit log, the next entry's seq is still
+// above every seq handed out before, so a saved cursor never skips or repeats entries.
+func testAdminSeqNeverReused(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme", "acme.test")
+	if err := s.AddDomain(ctx, a.ID, "second.test"); err != nil {
+		t.Fatal(err)
+	}
+	as, err := s.ListAdminActions(ctx, store.AdminActionQuery{Limit: 1})
+	if err != nil || len(as) != 1 {
+		t.Fatalf("ListAdminActions = %+v, %v", as, err)
+	}
+	top := as[0].Seq
+	clock.Add(store.SetupLinkHistory + 400*24*time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if as, err := s.ListAdminActions(ctx, store.AdminActionQuery{}); err != nil || len(as) != 0 {
+		t.Fatalf("after the sweep: %+v, %v; want an empty log", as, err)
+	}
+	if err := s.RemoveDomain(ctx, a.ID, "second.test"); err != nil {
+		t.Fatal(err)
+	}
+	as, err = s.ListAdminActions(ctx, store.AdminActionQuery{Limit: 1})
+	if err != nil || len(as) != 1 || as[0].Seq <= top {
+		t.Fatalf("the entry after the sweep: %+v, %v; want a seq above %d", as, err, top)
+	}
+}
+
+// testSSOTestPassed: the last successful test sign-in's version is kept per tenant, replaced by the next.
+func testSSOTestPassed(t *testing.T, s store.Store, _ *Clock) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	_, err := s.SSOTestPassedVersion(ctx, a.ID)
+	wantErr(t, "no test yet", err, store.ErrNotFound)
+	for _, v := range []int64{3, 5} {
+		if err := s.RecordSSOTestPassed(ctx, a.ID, v); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.SSOTestPassedVersion(ctx, a.ID); err != nil || got != v {
+			t.Fatalf("SSOTestPassedVersion = %d, %v; want %d", got, err, v)
+		}
+	}
+	_, err = s.SSOTestPassedVersion(ctx, b.ID)
+	wantErr(t, "another tenant's test", err, store.ErrNotFound)
+}
+
+// testAdminSessionCap: a tenant admin keeps at most MaxAdminSessionsPerUser console sessions, the
+// oldest ending as a new one starts; another admin's and a setup link's are not touched.
+func testAdminSessionCap(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme")
+	mk := func(name, user string) {
+		t.Helper()
+		clock.Add(time.Second)
+		if err := s.CreateAdminSession(ctx, &store.AdminSession{IDHash: hashOf(name), TenantID: a.ID, UserID: user, Scopes: []string{store.AdminScopeSSO},
+			ExpiresAt: clock.Now().Add(8 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("bob", "u2")
+	n := store.MaxAdminSessionsPerUser + 2
+	for i := range n {
+		mk(fmt.Sprintf("ada%d", i), "u1")
+	}
+	for i := range n {
+		_, err := s.AdminSessionByHash(ctx, hashOf(fmt.Sprintf("ada%d", i)))
+		if live := i >= n-store.MaxAdminSessionsPerUser; live != (err == nil) {
+			t.Errorf("ada's session %d of %d: %v (live: want %v)", i, n, err, live)
+		}
+	}
+	if _, err := s.AdminSessionByHash(ctx, hashOf("bob")); err != nil {
+		t.Errorf("another admin's session: %v", err)
 	}
 }
