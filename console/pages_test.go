@@ -471,7 +471,7 @@ func TestSignInLogAndAudit(t *testing.T) {
 	if _, err := store.AddTeam(ctx, h.St, h.Other, "Globex secret team", false); err != nil {
 		t.Fatal(err)
 	}
-	s := h.consoleOf(h.Tenant, store.AdminScopeSCIM)
+	s := h.consoleOf(h.Tenant, store.AdminScopeSSO)
 	res, body = h.get(s, "/admin/acme/audit")
 	if res.StatusCode != http.StatusOK || strings.Contains(body, "Globex secret team") {
 		t.Fatalf("audit: %d\n%s", res.StatusCode, body)
@@ -479,8 +479,70 @@ func TestSignInLogAndAudit(t *testing.T) {
 	contains(t, "audit page", body, "management API key ops key", "team.created", "Team 54", `rel="next"`)
 	next = regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(body)
 	_, body = h.get(s, next[1])
-	contains(t, "audit page 2", body, "Team 00", "setup_link.used")
+	contains(t, "audit page 2", body, "Team 00")
 	if strings.Contains(body, "Team 54") {
 		t.Fatal("page 2 repeats page 1")
+	}
+}
+
+// TestAuditScopes: the Audit page shows each entry only to sessions whose scopes cover its action; a
+// SCIM-only setup link reads neither the SSO settings' exclusion list nor who the admins are, even
+// when the entries it may see lie beyond many it may not.
+func TestAuditScopes(t *testing.T) {
+	h := newHarness(t)
+	ab, u := h.signIn("ada@acme.com")
+	actor := store.WithActor(ctx, store.Actor{Kind: store.ActorAPIKey, ID: "k1", Name: "ops key"})
+	if err := h.St.SetAdmin(actor, h.Tenant.ID, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	set := h.settingsOf(h.Tenant)
+	if err := set.Set("exclude", "secret-exclusion@acme.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.St.PutSSOSettings(actor, h.Tenant.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		if _, err := store.AddTeam(actor, h.St, h.Tenant, fmt.Sprintf("Team %02d", i), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc := h.consoleOf(h.Tenant, store.AdminScopeSCIM)
+	h.post(sc, "/admin/acme/scim", "/admin/acme/scim/tokens", url.Values{"name": {"Okta token"}})
+	for _, c := range []struct {
+		scopes     []string
+		want, hide []string
+	}{
+		{[]string{store.AdminScopeSCIM}, []string{"scim_token.issued", "Okta token", "tenant.created"},
+			[]string{"secret-exclusion", "sso.settings_changed", "admin.added", u.ID, "team.created", "setup_link"}},
+		{[]string{store.AdminScopeSSO}, []string{"sso.settings_changed", "secret-exclusion", "team.created"},
+			[]string{"scim_token", "admin.added", "setup_link"}},
+		{[]string{store.AdminScopeAdmins}, []string{"admin.added", "scim_token.issued", "team.created", "setup_link.used", "secret-exclusion"}, nil},
+	} {
+		b := sc
+		switch c.scopes[0] {
+		case store.AdminScopeSSO:
+			b = h.consoleOf(h.Tenant, c.scopes...)
+		case store.AdminScopeAdmins:
+			b = ab
+		}
+		var all string
+		for path := "/admin/acme/audit"; path != ""; {
+			res, body := h.get(b, path)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("%v %s: %d", c.scopes, path, res.StatusCode)
+			}
+			all += body
+			path = ""
+			if m := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(body); m != nil {
+				path = strings.ReplaceAll(m[1], "&amp;", "&")
+			}
+		}
+		contains(t, fmt.Sprint(c.scopes), all, c.want...)
+		for _, x := range c.hide {
+			if strings.Contains(all, x) {
+				t.Errorf("%v sees %q", c.scopes, x)
+			}
+		}
 	}
 }

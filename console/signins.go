@@ -13,8 +13,9 @@ import (
 
 // The Sign-in log and the Audit pages: the tenant's recent sign-ins and refusals with their codes,
 // precise reasons and reference ids (scope sso: what an admin debugging their IdP reads), and the
-// tenant's admin audit log (every console session: whoever may change the tenant may see who changed
-// what; the entries hold no secret). Both are paged newest first by their Seq cursor.
+// tenant's admin audit log (every console session, each entry only to sessions whose scopes cover its
+// action: a SCIM-only setup link must not read the SSO settings' before/after, the IdP certificates or
+// who the admins are). Both are paged newest first by their Seq cursor.
 
 // logPage is how many entries one page of either log shows.
 const logPage = 50
@@ -129,12 +130,45 @@ func actorText(a store.Actor) string {
 	return a.Kind
 }
 
+// actionScope is the console scope whose sessions may read an audit entry of action: the scope of the
+// page that makes such changes. The tenant's creation and its domains concern every part ("" = any
+// session); an action this list does not know is for tenant admins only, so that a new kind of entry
+// is never shown to a setup link by default.
+func actionScope(action string) string {
+	kind, _, _ := strings.Cut(action, ".")
+	switch kind {
+	case "tenant", "domain":
+		return ""
+	case "sso", "team", "department_map", "metadata", "oidc_client":
+		return store.AdminScopeSSO
+	case "scim_token":
+		return store.AdminScopeSCIM
+	}
+	return store.AdminScopeAdmins
+}
+
+// auditBatch is how many entries the Audit page reads at a time while it skips those the session may
+// not see.
+const auditBatch = 200
+
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *request) {
 	before := cursor(r)
-	as, err := s.st.ListAdminActions(r.Context(), store.AdminActionQuery{TenantID: c.Tenant.ID, Before: before, Limit: logPage + 1})
-	if err != nil {
-		s.failed(w, r, "console audit", err)
-		return
+	var as []store.AdminAction
+	for from := before; len(as) <= logPage; {
+		batch, err := s.st.ListAdminActions(r.Context(), store.AdminActionQuery{TenantID: c.Tenant.ID, Before: from, Limit: auditBatch})
+		if err != nil {
+			s.failed(w, r, "console audit", err)
+			return
+		}
+		for _, a := range batch {
+			if sc := actionScope(a.Action); sc == "" || c.Session.Allows(sc) {
+				as = append(as, a)
+			}
+		}
+		if len(batch) < auditBatch {
+			break
+		}
+		from = batch[len(batch)-1].Seq
 	}
 	v := auditView{view: s.view(r, c, "Audit log", "audit")}
 	if len(as) > logPage {
