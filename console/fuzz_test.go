@@ -63,6 +63,9 @@ func FuzzPageForms(f *testing.F) {
 	f.Add(uint8(2), "a,\"b\nc", "")
 	f.Add(uint8(3), "a@acme.com, b", "")
 	f.Add(uint8(4), "%zz", "-1")
+	f.Add(uint8(4), "\x00", "")
+	f.Add(uint8(4), "user\xff", "2")
+	f.Add(uint8(4), "", "")
 	f.Fuzz(func(t *testing.T, form uint8, value, extra string) {
 		h.T = t
 		b := h.consoleOf(h.Tenant, store.AdminScopeSSO, store.AdminScopeSCIM)

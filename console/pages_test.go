@@ -267,6 +267,16 @@ func TestPeople(t *testing.T) {
 	contains(t, "search", body, "1–1 of 1 users", "user03@acme.com", `<span class="error">no</span>`)
 	_, body = h.get(b, "/admin/acme/people?q=nobody")
 	contains(t, "empty search", body, "No users match")
+	for _, q := range []string{"q=%00", "q=user%00", "q=%ff", "q=user0%c3"} {
+		if res, body := h.get(b, "/admin/acme/people?"+q); res.StatusCode != http.StatusOK || !strings.Contains(body, "No users match") {
+			t.Errorf("?%s: %d\n%s", q, res.StatusCode, body)
+		}
+	}
+	for _, q := range []string{"email=%00", "email=p%ff@acme.com"} {
+		if res, _ := h.get(b, "/admin/acme/signins?"+q); res.StatusCode != http.StatusOK {
+			t.Errorf("signins ?%s: %d", q, res.StatusCode)
+		}
+	}
 	for _, q := range []string{"page=-1", "page=x", "q=" + strings.Repeat("%25", 300)} {
 		if res, _ := h.get(b, "/admin/acme/people?"+q); res.StatusCode != http.StatusOK {
 			t.Errorf("?%s: %d", q, res.StatusCode)
@@ -312,10 +322,12 @@ func TestPeople(t *testing.T) {
 	}
 	before = h.stateOf(h.Tenant)
 	for email, want := range map[string]string{
-		"":                "Give the email",
-		"nobody@acme.com": "No user of acme has this email",
-		"gina@globex.com": "No user of acme has this email",
-		"user03@acme.com": "deactivated",
+		"":                    "Give the email",
+		"nobody@acme.com":     "No user of acme has this email",
+		"gina@globex.com":     "No user of acme has this email",
+		"user03@acme.com":     "deactivated",
+		"user01\x00@acme.com": "Give the email",
+		"user01@acme.com\xff": "Give the email",
 	} {
 		res, body := h.post(ab, "/admin/acme/people", "/admin/acme/people/admins", url.Values{"email": {email}})
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, want) || !strings.Contains(body, `id="e-admin"`) {

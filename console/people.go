@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -63,6 +64,11 @@ func userViewOf(u *store.User) userView {
 	return uv
 }
 
+// storable reports whether a value given to a search or a form can be compared with what the store
+// holds: no database stores a NUL or invalid UTF-8 (PostgreSQL refuses the query), so no user matches
+// such a value, and asking the store would turn a client's typo into a 500.
+func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
 // searchFilter matches users whose email (userName or any email) or name contains q.
 func searchFilter(q string) *store.Filter {
 	or := func(a, b *store.Filter) *store.Filter { return &store.Filter{Op: store.OpOr, Left: a, Right: b} }
@@ -88,9 +94,13 @@ func (s *Server) peopleView(r *http.Request, c *request) (peopleView, error) {
 	if v.Query != "" {
 		uq.Filter = searchFilter(v.Query)
 	}
-	us, total, err := s.st.ListUsers(r.Context(), c.Tenant.ID, uq)
-	if err != nil {
-		return v, err
+	var us []store.User
+	var total int
+	if storable(v.Query) {
+		us, total, err = s.st.ListUsers(r.Context(), c.Tenant.ID, uq)
+		if err != nil {
+			return v, err
+		}
 	}
 	for i := range us {
 		v.Users = append(v.Users, userViewOf(&us[i]))
@@ -198,7 +208,7 @@ func (s *Server) adminAdd(w http.ResponseWriter, r *http.Request, c *request) {
 	bad := func(msg string) {
 		s.peopleBad(w, r, c, http.StatusBadRequest, func(v *peopleView) { v.AdminEmail, v.AdminError = email, msg })
 	}
-	if email == "" || len(email) > 320 || !strings.Contains(email, "@") {
+	if email == "" || len(email) > 320 || !strings.Contains(email, "@") || !storable(email) {
 		bad("Give the email of one of " + c.Tenant.Name + "'s users.")
 		return
 	}

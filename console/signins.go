@@ -63,10 +63,13 @@ func (s *Server) signInsPage(w http.ResponseWriter, r *http.Request, c *request)
 	case store.SignInAccepted, store.SignInRefused:
 		sq.Outcome, v.Outcome = o, string(o)
 	}
-	recs, err := s.st.ListSignIns(r.Context(), sq)
-	if err != nil {
-		s.failed(w, r, "console sign-in log", err)
-		return
+	var recs []store.SignInRecord
+	if storable(v.Email) {
+		var err error
+		if recs, err = s.st.ListSignIns(r.Context(), sq); err != nil {
+			s.failed(w, r, "console sign-in log", err)
+			return
+		}
 	}
 	link := func(before int64) string {
 		vals := url.Values{}
