@@ -337,7 +337,7 @@ func TestPeople(t *testing.T) {
 	if res, _ := h.Send(ab, http.MethodPost, "/admin/acme/people/admins/remove", url.Values{"csrf": {h.csrfOf(ab)}, "id": {ada.ID}}, h.same()); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("remove oneself: %d", res.StatusCode)
 	}
-	for _, id := range []string{globexUser.ID, "nope"} {
+	for _, id := range []string{globexUser.ID, "nope", "\xff\xfe", "a\x00b"} {
 		res, _ := h.Send(ab, http.MethodPost, "/admin/acme/people/admins/remove", url.Values{"csrf": {h.csrfOf(ab)}, "id": {id}}, h.same())
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("remove %s: %d", id, res.StatusCode)

@@ -243,6 +243,10 @@ func (s *Server) adminRemove(w http.ResponseWriter, r *http.Request, c *request)
 		})
 		return
 	}
+	if !storable(id) { // no user has such an id, and PostgreSQL refuses to compare it: a 404, not a 500
+		s.notFound(w, r)
+		return
+	}
 	admin, err := s.st.IsAdmin(r.Context(), c.Tenant.ID, id)
 	if err != nil {
 		s.failed(w, r, "console admin remove", err)
