@@ -267,6 +267,12 @@ func TestPeople(t *testing.T) {
 	contains(t, "search", body, "1–1 of 1 users", "user03@acme.com", `<span class="error">no</span>`)
 	_, body = h.get(b, "/admin/acme/people?q=nobody")
 	contains(t, "empty search", body, "No users match")
+	// A term over 200 bytes is cut on a character boundary: still a search, given back whole.
+	long := "user0" + strings.Repeat("é", 150)
+	if res, body := h.get(b, "/admin/acme/people?"+url.Values{"q": {long}}.Encode()); res.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `value="user0`+strings.Repeat("é", 97)+`"`) {
+		t.Errorf("long search: %d\n%s", res.StatusCode, body)
+	}
 	for _, q := range []string{"q=%00", "q=user%00", "q=%ff", "q=user0%c3"} {
 		if res, body := h.get(b, "/admin/acme/people?"+q); res.StatusCode != http.StatusOK || !strings.Contains(body, "No users match") {
 			t.Errorf("?%s: %d\n%s", q, res.StatusCode, body)

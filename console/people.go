@@ -69,6 +69,18 @@ func userViewOf(u *store.User) userView {
 // such a value, and asking the store would turn a client's typo into a 500.
 func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
+// truncate cuts s to at most n bytes on a rune boundary: a cut inside a character would leave
+// invalid UTF-8, which matches nothing and shows as garbage in the search field.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // searchFilter matches users whose email (userName or any email) or name contains q.
 func searchFilter(q string) *store.Filter {
 	or := func(a, b *store.Filter) *store.Filter { return &store.Filter{Op: store.OpOr, Left: a, Right: b} }
@@ -83,9 +95,7 @@ func (s *Server) peopleView(r *http.Request, c *request) (peopleView, error) {
 		ShowAdmins: c.Session.Allows(store.AdminScopeAdmins), SelfID: c.Session.UserID}
 	q := r.URL.Query()
 	v.Query = strings.TrimSpace(q.Get("q"))
-	if len(v.Query) > maxSearch {
-		v.Query = v.Query[:maxSearch]
-	}
+	v.Query = truncate(v.Query, maxSearch)
 	pageNo, err := strconv.Atoi(q.Get("page"))
 	if err != nil || pageNo < 1 || pageNo > 1<<20 {
 		pageNo = 1

@@ -55,9 +55,7 @@ func cursor(r *http.Request) int64 {
 func (s *Server) signInsPage(w http.ResponseWriter, r *http.Request, c *request) {
 	q := r.URL.Query()
 	v := signInsView{view: s.view(r, c, "Sign-in log", "signins"), Email: strings.TrimSpace(q.Get("email"))}
-	if len(v.Email) > 320 {
-		v.Email = v.Email[:320]
-	}
+	v.Email = truncate(v.Email, 320)
 	sq := store.SignInQuery{TenantID: c.Tenant.ID, Email: v.Email, Before: cursor(r), Limit: logPage + 1}
 	switch o := store.SignInOutcome(q.Get("outcome")); o {
 	case store.SignInAccepted, store.SignInRefused:
