@@ -85,7 +85,7 @@ func FuzzPageForms(f *testing.F) {
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("search %q page %q: %d", value, extra, res.StatusCode)
 			}
-			for _, q := range []string{"/admin/acme/signins?" + url.Values{"email": {value}, "before": {extra}, "outcome": {value}}.Encode(),
+			for _, q := range []string{"/admin/acme/signins?" + url.Values{"email": {value}, "before": {extra}, "outcome": {value}, "ref": {value}}.Encode(),
 				"/admin/acme/audit?" + url.Values{"before": {extra}}.Encode()} {
 				if res, _ := h.get(b, q); res.StatusCode != http.StatusOK {
 					t.Fatalf("%s: %d", q, res.StatusCode)

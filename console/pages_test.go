@@ -499,7 +499,13 @@ func TestSignInLogAndAudit(t *testing.T) {
 	if strings.Count(body, "@acme.com</td>") != 1 || !strings.Contains(body, "audience mismatch 07") {
 		t.Fatalf("by email:\n%s", body)
 	}
-	for _, q := range []string{"outcome=nope", "before=-5", "before=x", "email=" + strings.Repeat("a", 400)} {
+	_, body = h.get(b, "/admin/acme/signins?ref=+ref-07+")
+	if strings.Count(body, "@acme.com</td>") != 1 || !strings.Contains(body, "audience mismatch 07") || !strings.Contains(body, `value="ref-07"`) {
+		t.Fatalf("by reference:\n%s", body)
+	}
+	_, body = h.get(b, "/admin/acme/signins?ref=ref-08")
+	contains(t, "unknown reference", body, "match the filter")
+	for _, q := range []string{"outcome=nope", "before=-5", "before=x", "email=" + strings.Repeat("a", 400), "ref=%00", "ref=" + strings.Repeat("%ff", 200)} {
 		if res, _ := h.get(b, "/admin/acme/signins?"+q); res.StatusCode != http.StatusOK {
 			t.Errorf("?%s: %d", q, res.StatusCode)
 		}

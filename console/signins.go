@@ -38,9 +38,9 @@ type signInView struct {
 // signInsView is the Sign-in log page's data.
 type signInsView struct {
 	view
-	Outcome, Email string
-	Records        []signInView
-	Next, First    string
+	Outcome, Email, Ref string
+	Records             []signInView
+	Next, First         string
 }
 
 // cursor reads the before= cursor of a log page (0: from the newest).
@@ -54,15 +54,15 @@ func cursor(r *http.Request) int64 {
 
 func (s *Server) signInsPage(w http.ResponseWriter, r *http.Request, c *request) {
 	q := r.URL.Query()
-	v := signInsView{view: s.view(r, c, "Sign-in log", "signins"), Email: strings.TrimSpace(q.Get("email"))}
+	v := signInsView{view: s.view(r, c, "Sign-in log", "signins"), Email: strings.TrimSpace(q.Get("email")), Ref: truncate(strings.TrimSpace(q.Get("ref")), 100)}
 	v.Email = truncate(v.Email, 320)
-	sq := store.SignInQuery{TenantID: c.Tenant.ID, Email: v.Email, Before: cursor(r), Limit: logPage + 1}
+	sq := store.SignInQuery{TenantID: c.Tenant.ID, Email: v.Email, Ref: v.Ref, Before: cursor(r), Limit: logPage + 1}
 	switch o := store.SignInOutcome(q.Get("outcome")); o {
 	case store.SignInAccepted, store.SignInRefused:
 		sq.Outcome, v.Outcome = o, string(o)
 	}
 	var recs []store.SignInRecord
-	if storable(v.Email) {
+	if storable(v.Email) && storable(v.Ref) {
 		var err error
 		if recs, err = s.st.ListSignIns(r.Context(), sq); err != nil {
 			s.failed(w, r, "console sign-in log", err)
@@ -76,6 +76,9 @@ func (s *Server) signInsPage(w http.ResponseWriter, r *http.Request, c *request)
 		}
 		if v.Email != "" {
 			vals.Set("email", v.Email)
+		}
+		if v.Ref != "" {
+			vals.Set("ref", v.Ref)
 		}
 		if before > 0 {
 			vals.Set("before", strconv.FormatInt(before, 10))
