@@ -88,7 +88,7 @@ var allowedStatus = map[string][]int{
 	"GET /": {200}, "GET /sso": {200}, "GET /scim": {200}, "GET /people": {200}, "GET /teams": {200}, "GET /signins": {200}, "GET /audit": {200},
 	"POST /sso": {400}, "POST /sso/state": {303, 409}, "POST /sso/test": {400}, "POST /sso/metadata/file": {400},
 	"POST /sso/metadata/url": {400}, "POST /sso/metadata": {400},
-	"POST /scim/tokens": {200}, "POST /scim/revoke": {404},
+	"POST /scim/tokens": {409}, "POST /scim/revoke": {404},
 	"POST /people/exclude": {409}, "POST /teams": {303, 400}, "POST /teams/department-map": {400},
 }
 
@@ -187,7 +187,10 @@ func TestSCIMTokens(t *testing.T) {
 		t.Fatalf("refused issues stored:\n%s", after)
 	}
 
-	res, body = h.post(b, "/admin/acme/scim", "/admin/acme/scim/tokens", url.Values{"name": {"Okta provisioning"}, "expires": {"90d"}})
+	issue := h.Form(b, "/admin/acme/scim", "/admin/acme/scim/tokens")
+	issue.Values.Set("name", "Okta provisioning")
+	issue.Values.Set("expires", "90d")
+	res, body = h.Submit(b, issue, h.same())
 	tok := regexp.MustCompile(`id="new-token" class="copy" readonly value="(` + store.TokenPrefix + `[^"]+)"`).FindStringSubmatch(body)
 	if res.StatusCode != http.StatusOK || tok == nil || res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("Location") != "" {
 		t.Fatalf("issue: %d %v\n%s", res.StatusCode, res.Header, body)
@@ -200,6 +203,15 @@ func TestSCIMTokens(t *testing.T) {
 	if a := h.lastAction(h.Tenant); a.Action != store.ActionSCIMTokenIssued || a.Actor.Kind != store.ActorSetupLink || a.Target != rec.ID ||
 		strings.Contains(a.After, tok[1]) {
 		t.Fatalf("audit %+v", a)
+	}
+	// A reload of the answer posts the same form again: refused, nothing issued, no token shown.
+	issued := h.stateOf(h.Tenant)
+	if res, body := h.Submit(b, issue, h.same()); res.StatusCode != http.StatusConflict || !strings.Contains(body, "already issued") ||
+		strings.Contains(body, store.TokenPrefix) {
+		t.Fatalf("reloaded issue: %d\n%s", res.StatusCode, body)
+	}
+	if after := h.stateOf(h.Tenant); after != issued {
+		t.Fatalf("a reload issued another token:\n%s", after)
 	}
 	// Never again: not on the page, not its hash.
 	_, body = h.get(b, "/admin/acme/scim")
