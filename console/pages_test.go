@@ -11,9 +11,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -604,6 +606,46 @@ func TestAuditScopes(t *testing.T) {
 			if strings.Contains(all, x) {
 				t.Errorf("%v sees %q", c.scopes, x)
 			}
+		}
+	}
+}
+
+// TestAdminsRemoveEachOther: two tenant admins removing each other at the same moment leave one
+// admin: one removal succeeds (303), the other is refused (409 from the store, or the guard's 404
+// once the loser's session has ended), never both.
+func TestAdminsRemoveEachOther(t *testing.T) {
+	h := newHarness(t)
+	ab, ada := h.signIn("ada@acme.com")
+	bb, bob := h.signIn("bob@acme.com")
+	for round := range 8 {
+		for _, u := range []*store.User{ada, bob} {
+			if err := h.St.SetAdmin(ctx, h.Tenant.ID, u.ID, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		forms := make([]samltest.Form, 2)
+		for i, c := range []struct {
+			b     *http.Client
+			other *store.User
+		}{{ab, bob}, {bb, ada}} {
+			_, body := h.get(c.b, "/admin/acme/people")
+			if forms[i] = h.FormIn("/admin/acme/people", body, "/admin/acme/people/admins/remove"); forms[i].Values.Get("id") != c.other.ID {
+				t.Fatalf("round %d: the remove form is for %s", round, forms[i].Values.Get("id"))
+			}
+		}
+		codes := make([]int, 2)
+		var wg sync.WaitGroup
+		for i, b := range []*http.Client{ab, bb} {
+			wg.Go(func() {
+				res, _ := h.Submit(b, forms[i], h.same())
+				codes[i] = res.StatusCode
+			})
+		}
+		wg.Wait()
+		as, _ := h.St.ListAdmins(ctx, h.Tenant.ID)
+		slices.Sort(codes)
+		if len(as) != 1 || codes[0] != http.StatusSeeOther || (codes[1] != http.StatusConflict && codes[1] != http.StatusNotFound) {
+			t.Fatalf("round %d: answers %v, %d admins left", round, codes, len(as))
 		}
 	}
 }

@@ -237,6 +237,9 @@ func (s *Server) adminAdd(w http.ResponseWriter, r *http.Request, c *request) {
 		return
 	}
 	if err := s.st.SetAdmin(c.Ctx, c.Tenant.ID, us[0].ID, true); err != nil {
+		if s.adminConflict(w, r, c, err) {
+			return
+		}
 		s.failed(w, r, "console admin add", err)
 		return
 	}
@@ -271,8 +274,27 @@ func (s *Server) adminRemove(w http.ResponseWriter, r *http.Request, c *request)
 			s.notFound(w, r)
 			return
 		}
+		if s.adminConflict(w, r, c, err) {
+			return
+		}
 		s.failed(w, r, "console admin remove", err)
 		return
 	}
 	http.Redirect(w, r, s.pagePath(c, "people")+"?done=admin-removed", http.StatusSeeOther)
+}
+
+// adminConflict answers the store's refusals of an admin change made concurrently with another (the
+// acting admin removed meanwhile, or the tenant's last admin) with a 409 that stored nothing.
+func (s *Server) adminConflict(w http.ResponseWriter, r *http.Request, c *request, err error) bool {
+	var msg string
+	switch {
+	case errors.Is(err, store.ErrNotAdmin):
+		msg = "Nothing was changed: you are no longer an admin of " + c.Tenant.Name + "."
+	case errors.Is(err, store.ErrLastAdmin):
+		msg = "Nothing was changed: " + c.Tenant.Name + " would have no admin left."
+	default:
+		return false
+	}
+	s.peopleBad(w, r, c, http.StatusConflict, func(v *peopleView) { v.AdminError = msg })
+	return true
 }

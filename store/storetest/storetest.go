@@ -98,6 +98,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"MetadataFetch", testMetadataFetch},
 		{"CertificateExpiring", testCertificateExpiring},
 		{"TenantAdmins", testTenantAdmins},
+		{"AdminGuards", testAdminGuards},
 		{"SetupLinks", testSetupLinks},
 		{"ConcurrentSetupLinkUse", testConcurrentSetupLinkUse},
 		{"AdminActionPages", testAdminActionPages},
