@@ -65,6 +65,9 @@ func FuzzPageForms(f *testing.F) {
 	f.Add(uint8(2), "a,\"b\nc", "")
 	f.Add(uint8(3), "a@acme.com, b", "")
 	f.Add(uint8(4), "%zz", "-1")
+	f.Add(uint8(4), "\x00", "")
+	f.Add(uint8(4), "user\xff", "2")
+	f.Add(uint8(4), "", "")
 	f.Fuzz(func(t *testing.T, form uint8, value, extra string) {
 		h.T = t
 		b := h.consoleOf(h.Tenant, store.AdminScopeSSO, store.AdminScopeSCIM)
@@ -84,7 +87,7 @@ func FuzzPageForms(f *testing.F) {
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("search %q page %q: %d", value, extra, res.StatusCode)
 			}
-			for _, q := range []string{"/admin/acme/signins?" + url.Values{"email": {value}, "before": {extra}, "outcome": {value}}.Encode(),
+			for _, q := range []string{"/admin/acme/signins?" + url.Values{"email": {value}, "before": {extra}, "outcome": {value}, "ref": {value}}.Encode(),
 				"/admin/acme/audit?" + url.Values{"before": {extra}}.Encode()} {
 				if res, _ := h.get(b, q); res.StatusCode != http.StatusOK {
 					t.Fatalf("%s: %d", q, res.StatusCode)

@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -79,6 +82,18 @@ func (h *harness) lastAction(tn *store.Tenant) store.AdminAction {
 	return as[0]
 }
 
+// allowedStatus is what each console route answers the form of consoleRoutes when the session's
+// scopes allow it: the handler's own answer (a page, a redirect after the change, or its refusal of
+// that form's values), never the guard's. Where a route changes state, its second try may differ
+// (the SSO state form's version is then stale, the team exists).
+var allowedStatus = map[string][]int{
+	"GET /": {200}, "GET /sso": {200}, "GET /scim": {200}, "GET /people": {200}, "GET /teams": {200}, "GET /signins": {200}, "GET /audit": {200},
+	"POST /sso": {400}, "POST /sso/state": {303, 409}, "POST /sso/test": {400}, "POST /sso/metadata/file": {400},
+	"POST /sso/metadata/url": {400}, "POST /sso/metadata": {400},
+	"POST /scim/tokens": {409}, "POST /scim/revoke": {404},
+	"POST /people/exclude": {409}, "POST /teams": {303, 400}, "POST /teams/department-map": {400},
+}
+
 // TestPageScopes: each page's routes refuse a console session without their scope (403, nothing
 // changed), and the nav offers only what the session may use.
 func TestPageScopes(t *testing.T) {
@@ -114,8 +129,8 @@ func TestPageScopes(t *testing.T) {
 					if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "does not include this page") {
 						t.Errorf("%s %s: %d, want 403", rt.method, rt.path, res.StatusCode)
 					}
-				} else if res.StatusCode == http.StatusForbidden {
-					t.Errorf("%s %s: 403 for scopes %v", rt.method, rt.path, c.scopes)
+				} else if want := allowedStatus[rt.method+" "+rt.path]; !slices.Contains(want, res.StatusCode) {
+					t.Errorf("%s %s: %d for scopes %v, want one of %v", rt.method, rt.path, res.StatusCode, c.scopes, want)
 				}
 			}
 			if n == 0 {
@@ -174,7 +189,10 @@ func TestSCIMTokens(t *testing.T) {
 		t.Fatalf("refused issues stored:\n%s", after)
 	}
 
-	res, body = h.post(b, "/admin/acme/scim", "/admin/acme/scim/tokens", url.Values{"name": {"Okta provisioning"}, "expires": {"90d"}})
+	issue := h.Form(b, "/admin/acme/scim", "/admin/acme/scim/tokens")
+	issue.Values.Set("name", "Okta provisioning")
+	issue.Values.Set("expires", "90d")
+	res, body = h.Submit(b, issue, h.same())
 	tok := regexp.MustCompile(`id="new-token" class="copy" readonly value="(` + store.TokenPrefix + `[^"]+)"`).FindStringSubmatch(body)
 	if res.StatusCode != http.StatusOK || tok == nil || res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("Location") != "" {
 		t.Fatalf("issue: %d %v\n%s", res.StatusCode, res.Header, body)
@@ -188,6 +206,15 @@ func TestSCIMTokens(t *testing.T) {
 		strings.Contains(a.After, tok[1]) {
 		t.Fatalf("audit %+v", a)
 	}
+	// A reload of the answer posts the same form again: refused, nothing issued, no token shown.
+	issued := h.stateOf(h.Tenant)
+	if res, body := h.Submit(b, issue, h.same()); res.StatusCode != http.StatusConflict || !strings.Contains(body, "already issued") ||
+		strings.Contains(body, store.TokenPrefix) {
+		t.Fatalf("reloaded issue: %d\n%s", res.StatusCode, body)
+	}
+	if after := h.stateOf(h.Tenant); after != issued {
+		t.Fatalf("a reload issued another token:\n%s", after)
+	}
 	// Never again: not on the page, not its hash.
 	_, body = h.get(b, "/admin/acme/scim")
 	if strings.Contains(body, tok[1]) || strings.Contains(body, fmt.Sprintf("%x", rec.Hash)) || strings.Contains(body, "new-token") {
@@ -195,14 +222,21 @@ func TestSCIMTokens(t *testing.T) {
 	}
 	contains(t, "token list", body, "Okta provisioning", ">live<")
 
-	// Recent SCIM requests, newest first.
-	u := h.ScimUser("ada@acme.com", "", true)
+	// Recent SCIM requests, newest first; not the sign-ins, which the audit log holds too.
+	u := &store.User{UserName: "ada@acme.com", Active: true, Source: store.SourceSCIM}
+	if err := h.St.CreateUser(ctx, h.Tenant.ID, u, store.Audit{TokenID: rec.ID, Operation: "create", Outcome: "201"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := h.St.RecordAudit(ctx, store.Audit{TenantID: h.Tenant.ID, TokenID: rec.ID, Operation: "patch", UserID: u.ID, Outcome: "400", Detail: "bad country"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.St.RecordAudit(ctx, store.Audit{TenantID: h.Tenant.ID, Operation: "sso-signin", UserID: u.ID, Outcome: "ok"}); err != nil {
 		t.Fatal(err)
 	}
 	_, body = h.get(b, "/admin/acme/scim")
 	table := regexp.MustCompile(`(?s)<table id="scim-requests">.*?</table>`).FindString(body)
-	if i, j := strings.Index(table, "patch"), strings.Index(table, "create"); i < 0 || j < 0 || i > j || !strings.Contains(table, "bad country") || !strings.Contains(table, u.ID) {
+	if i, j := strings.Index(table, "patch"), strings.Index(table, "create"); i < 0 || j < 0 || i > j || !strings.Contains(table, "bad country") || !strings.Contains(table, u.ID) ||
+		strings.Contains(table, "sso-signin") {
 		t.Fatalf("recent requests:\n%s", table)
 	}
 
@@ -267,6 +301,22 @@ func TestPeople(t *testing.T) {
 	contains(t, "search", body, "1–1 of 1 users", "user03@acme.com", `<span class="error">no</span>`)
 	_, body = h.get(b, "/admin/acme/people?q=nobody")
 	contains(t, "empty search", body, "No users match")
+	// A term over 200 bytes is cut on a character boundary: still a search, given back whole.
+	long := "user0" + strings.Repeat("é", 150)
+	if res, body := h.get(b, "/admin/acme/people?"+url.Values{"q": {long}}.Encode()); res.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `value="user0`+strings.Repeat("é", 97)+`"`) {
+		t.Errorf("long search: %d\n%s", res.StatusCode, body)
+	}
+	for _, q := range []string{"q=%00", "q=user%00", "q=%ff", "q=user0%c3"} {
+		if res, body := h.get(b, "/admin/acme/people?"+q); res.StatusCode != http.StatusOK || !strings.Contains(body, "No users match") {
+			t.Errorf("?%s: %d\n%s", q, res.StatusCode, body)
+		}
+	}
+	for _, q := range []string{"email=%00", "email=p%ff@acme.com"} {
+		if res, _ := h.get(b, "/admin/acme/signins?"+q); res.StatusCode != http.StatusOK {
+			t.Errorf("signins ?%s: %d", q, res.StatusCode)
+		}
+	}
 	for _, q := range []string{"page=-1", "page=x", "q=" + strings.Repeat("%25", 300)} {
 		if res, _ := h.get(b, "/admin/acme/people?"+q); res.StatusCode != http.StatusOK {
 			t.Errorf("?%s: %d", q, res.StatusCode)
@@ -278,6 +328,9 @@ func TestPeople(t *testing.T) {
 	res, body = h.post(b, "/admin/acme/people", "/admin/acme/people/exclude", url.Values{"exclude": {"ok@acme.com, not-an-email"}})
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="e-exclude"`) || !strings.Contains(body, "not-an-email") {
 		t.Fatalf("bad exclusion: %d\n%s", res.StatusCode, body)
+	}
+	if after := h.stateOf(h.Tenant); after != before {
+		t.Fatalf("a bad exclusion list stored:\n%s\n→\n%s", before, after)
 	}
 	stale := h.Form(b, "/admin/acme/people", "/admin/acme/people/exclude")
 	res, _ = h.post(b, "/admin/acme/people", "/admin/acme/people/exclude", url.Values{"exclude": {"Ada@Acme.com, bob@acme.com"}})
@@ -294,7 +347,9 @@ func TestPeople(t *testing.T) {
 	if got := fmt.Sprint(h.settingsOf(h.Tenant).Exclude); got != "[ada@acme.com bob@acme.com]" {
 		t.Fatalf("stale form stored %s", got)
 	}
-	_ = before
+	if after := h.stateOf(h.Tenant); after == before {
+		t.Fatal("the exclusion list was not stored")
+	}
 
 	// Tenant admins: a setup link's session may not; a tenant admin may.
 	if res, _ := h.Send(b, http.MethodPost, "/admin/acme/people/admins", url.Values{"csrf": {h.csrfOf(b)}, "email": {"user01@acme.com"}}, h.same()); res.StatusCode != http.StatusForbidden {
@@ -312,10 +367,12 @@ func TestPeople(t *testing.T) {
 	}
 	before = h.stateOf(h.Tenant)
 	for email, want := range map[string]string{
-		"":                "Give the email",
-		"nobody@acme.com": "No user of acme has this email",
-		"gina@globex.com": "No user of acme has this email",
-		"user03@acme.com": "deactivated",
+		"":                    "Give the email",
+		"nobody@acme.com":     "No user of acme has this email",
+		"gina@globex.com":     "No user of acme has this email",
+		"user03@acme.com":     "deactivated",
+		"user01\x00@acme.com": "Give the email",
+		"user01@acme.com\xff": "Give the email",
 	} {
 		res, body := h.post(ab, "/admin/acme/people", "/admin/acme/people/admins", url.Values{"email": {email}})
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, want) || !strings.Contains(body, `id="e-admin"`) {
@@ -325,7 +382,7 @@ func TestPeople(t *testing.T) {
 	if res, _ := h.Send(ab, http.MethodPost, "/admin/acme/people/admins/remove", url.Values{"csrf": {h.csrfOf(ab)}, "id": {ada.ID}}, h.same()); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("remove oneself: %d", res.StatusCode)
 	}
-	for _, id := range []string{globexUser.ID, "nope"} {
+	for _, id := range []string{globexUser.ID, "nope", "\xff\xfe", "a\x00b"} {
 		res, _ := h.Send(ab, http.MethodPost, "/admin/acme/people/admins/remove", url.Values{"csrf": {h.csrfOf(ab)}, "id": {id}}, h.same())
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("remove %s: %d", id, res.StatusCode)
@@ -456,7 +513,13 @@ func TestSignInLogAndAudit(t *testing.T) {
 	if strings.Count(body, "@acme.com</td>") != 1 || !strings.Contains(body, "audience mismatch 07") {
 		t.Fatalf("by email:\n%s", body)
 	}
-	for _, q := range []string{"outcome=nope", "before=-5", "before=x", "email=" + strings.Repeat("a", 400)} {
+	_, body = h.get(b, "/admin/acme/signins?ref=+ref-07+")
+	if strings.Count(body, "@acme.com</td>") != 1 || !strings.Contains(body, "audience mismatch 07") || !strings.Contains(body, `value="ref-07"`) {
+		t.Fatalf("by reference:\n%s", body)
+	}
+	_, body = h.get(b, "/admin/acme/signins?ref=ref-08")
+	contains(t, "unknown reference", body, "match the filter")
+	for _, q := range []string{"outcome=nope", "before=-5", "before=x", "email=" + strings.Repeat("a", 400), "ref=%00", "ref=" + strings.Repeat("%ff", 200)} {
 		if res, _ := h.get(b, "/admin/acme/signins?"+q); res.StatusCode != http.StatusOK {
 			t.Errorf("?%s: %d", q, res.StatusCode)
 		}
@@ -471,7 +534,7 @@ func TestSignInLogAndAudit(t *testing.T) {
 	if _, err := store.AddTeam(ctx, h.St, h.Other, "Globex secret team", false); err != nil {
 		t.Fatal(err)
 	}
-	s := h.consoleOf(h.Tenant, store.AdminScopeSCIM)
+	s := h.consoleOf(h.Tenant, store.AdminScopeSSO)
 	res, body = h.get(s, "/admin/acme/audit")
 	if res.StatusCode != http.StatusOK || strings.Contains(body, "Globex secret team") {
 		t.Fatalf("audit: %d\n%s", res.StatusCode, body)
@@ -479,8 +542,110 @@ func TestSignInLogAndAudit(t *testing.T) {
 	contains(t, "audit page", body, "management API key ops key", "team.created", "Team 54", `rel="next"`)
 	next = regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(body)
 	_, body = h.get(s, next[1])
-	contains(t, "audit page 2", body, "Team 00", "setup_link.used")
+	contains(t, "audit page 2", body, "Team 00")
 	if strings.Contains(body, "Team 54") {
 		t.Fatal("page 2 repeats page 1")
+	}
+}
+
+// TestAuditScopes: the Audit page shows each entry only to sessions whose scopes cover its action; a
+// SCIM-only setup link reads neither the SSO settings' exclusion list nor who the admins are, even
+// when the entries it may see lie beyond many it may not.
+func TestAuditScopes(t *testing.T) {
+	h := newHarness(t)
+	ab, u := h.signIn("ada@acme.com")
+	actor := store.WithActor(ctx, store.Actor{Kind: store.ActorAPIKey, ID: "k1", Name: "ops key"})
+	if err := h.St.SetAdmin(actor, h.Tenant.ID, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	set := h.settingsOf(h.Tenant)
+	if err := set.Set("exclude", "secret-exclusion@acme.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.St.PutSSOSettings(actor, h.Tenant.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		if _, err := store.AddTeam(actor, h.St, h.Tenant, fmt.Sprintf("Team %02d", i), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc := h.consoleOf(h.Tenant, store.AdminScopeSCIM)
+	h.post(sc, "/admin/acme/scim", "/admin/acme/scim/tokens", url.Values{"name": {"Okta token"}})
+	for _, c := range []struct {
+		scopes     []string
+		want, hide []string
+	}{
+		{[]string{store.AdminScopeSCIM}, []string{"scim_token.issued", "Okta token", "tenant.created"},
+			[]string{"secret-exclusion", "sso.settings_changed", "admin.added", u.ID, "team.created", "setup_link"}},
+		{[]string{store.AdminScopeSSO}, []string{"sso.settings_changed", "secret-exclusion", "team.created"},
+			[]string{"scim_token", "admin.added", "setup_link"}},
+		{[]string{store.AdminScopeAdmins}, []string{"admin.added", "scim_token.issued", "team.created", "setup_link.used", "secret-exclusion"}, nil},
+	} {
+		b := sc
+		switch c.scopes[0] {
+		case store.AdminScopeSSO:
+			b = h.consoleOf(h.Tenant, c.scopes...)
+		case store.AdminScopeAdmins:
+			b = ab
+		}
+		var all string
+		for path := "/admin/acme/audit"; path != ""; {
+			res, body := h.get(b, path)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("%v %s: %d", c.scopes, path, res.StatusCode)
+			}
+			all += body
+			path = ""
+			if m := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(body); m != nil {
+				path = strings.ReplaceAll(m[1], "&amp;", "&")
+			}
+		}
+		contains(t, fmt.Sprint(c.scopes), all, c.want...)
+		for _, x := range c.hide {
+			if strings.Contains(all, x) {
+				t.Errorf("%v sees %q", c.scopes, x)
+			}
+		}
+	}
+}
+
+// TestAdminsRemoveEachOther: two tenant admins removing each other at the same moment leave one
+// admin: one removal succeeds (303), the other is refused (409 from the store, or the guard's 404
+// once the loser's session has ended), never both.
+func TestAdminsRemoveEachOther(t *testing.T) {
+	h := newHarness(t)
+	ab, ada := h.signIn("ada@acme.com")
+	bb, bob := h.signIn("bob@acme.com")
+	for round := range 8 {
+		for _, u := range []*store.User{ada, bob} {
+			if err := h.St.SetAdmin(ctx, h.Tenant.ID, u.ID, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		forms := make([]samltest.Form, 2)
+		for i, c := range []struct {
+			b     *http.Client
+			other *store.User
+		}{{ab, bob}, {bb, ada}} {
+			_, body := h.get(c.b, "/admin/acme/people")
+			if forms[i] = h.FormIn("/admin/acme/people", body, "/admin/acme/people/admins/remove"); forms[i].Values.Get("id") != c.other.ID {
+				t.Fatalf("round %d: the remove form is for %s", round, forms[i].Values.Get("id"))
+			}
+		}
+		codes := make([]int, 2)
+		var wg sync.WaitGroup
+		for i, b := range []*http.Client{ab, bb} {
+			wg.Go(func() {
+				res, _ := h.Submit(b, forms[i], h.same())
+				codes[i] = res.StatusCode
+			})
+		}
+		wg.Wait()
+		as, _ := h.St.ListAdmins(ctx, h.Tenant.ID)
+		slices.Sort(codes)
+		if len(as) != 1 || codes[0] != http.StatusSeeOther || (codes[1] != http.StatusConflict && codes[1] != http.StatusNotFound) {
+			t.Fatalf("round %d: answers %v, %d admins left", round, codes, len(as))
+		}
 	}
 }

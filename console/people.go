@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -63,6 +64,23 @@ func userViewOf(u *store.User) userView {
 	return uv
 }
 
+// storable reports whether a value given to a search or a form can be compared with what the store
+// holds: no database stores a NUL or invalid UTF-8 (PostgreSQL refuses the query), so no user matches
+// such a value, and asking the store would turn a client's typo into a 500.
+func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
+// truncate cuts s to at most n bytes on a rune boundary: a cut inside a character would leave
+// invalid UTF-8, which matches nothing and shows as garbage in the search field.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // searchFilter matches users whose email (userName or any email) or name contains q.
 func searchFilter(q string) *store.Filter {
 	or := func(a, b *store.Filter) *store.Filter { return &store.Filter{Op: store.OpOr, Left: a, Right: b} }
@@ -77,9 +95,7 @@ func (s *Server) peopleView(r *http.Request, c *request) (peopleView, error) {
 		ShowAdmins: c.Session.Allows(store.AdminScopeAdmins), SelfID: c.Session.UserID}
 	q := r.URL.Query()
 	v.Query = strings.TrimSpace(q.Get("q"))
-	if len(v.Query) > maxSearch {
-		v.Query = v.Query[:maxSearch]
-	}
+	v.Query = truncate(v.Query, maxSearch)
 	pageNo, err := strconv.Atoi(q.Get("page"))
 	if err != nil || pageNo < 1 || pageNo > 1<<20 {
 		pageNo = 1
@@ -88,9 +104,13 @@ func (s *Server) peopleView(r *http.Request, c *request) (peopleView, error) {
 	if v.Query != "" {
 		uq.Filter = searchFilter(v.Query)
 	}
-	us, total, err := s.st.ListUsers(r.Context(), c.Tenant.ID, uq)
-	if err != nil {
-		return v, err
+	var us []store.User
+	var total int
+	if storable(v.Query) {
+		us, total, err = s.st.ListUsers(r.Context(), c.Tenant.ID, uq)
+		if err != nil {
+			return v, err
+		}
 	}
 	for i := range us {
 		v.Users = append(v.Users, userViewOf(&us[i]))
@@ -198,7 +218,7 @@ func (s *Server) adminAdd(w http.ResponseWriter, r *http.Request, c *request) {
 	bad := func(msg string) {
 		s.peopleBad(w, r, c, http.StatusBadRequest, func(v *peopleView) { v.AdminEmail, v.AdminError = email, msg })
 	}
-	if email == "" || len(email) > 320 || !strings.Contains(email, "@") {
+	if email == "" || len(email) > 320 || !strings.Contains(email, "@") || !storable(email) {
 		bad("Give the email of one of " + c.Tenant.Name + "'s users.")
 		return
 	}
@@ -217,6 +237,9 @@ func (s *Server) adminAdd(w http.ResponseWriter, r *http.Request, c *request) {
 		return
 	}
 	if err := s.st.SetAdmin(c.Ctx, c.Tenant.ID, us[0].ID, true); err != nil {
+		if s.adminConflict(w, r, c, err) {
+			return
+		}
 		s.failed(w, r, "console admin add", err)
 		return
 	}
@@ -233,6 +256,10 @@ func (s *Server) adminRemove(w http.ResponseWriter, r *http.Request, c *request)
 		})
 		return
 	}
+	if !storable(id) { // no user has such an id, and PostgreSQL refuses to compare it: a 404, not a 500
+		s.notFound(w, r)
+		return
+	}
 	admin, err := s.st.IsAdmin(r.Context(), c.Tenant.ID, id)
 	if err != nil {
 		s.failed(w, r, "console admin remove", err)
@@ -247,8 +274,27 @@ func (s *Server) adminRemove(w http.ResponseWriter, r *http.Request, c *request)
 			s.notFound(w, r)
 			return
 		}
+		if s.adminConflict(w, r, c, err) {
+			return
+		}
 		s.failed(w, r, "console admin remove", err)
 		return
 	}
 	http.Redirect(w, r, s.pagePath(c, "people")+"?done=admin-removed", http.StatusSeeOther)
+}
+
+// adminConflict answers the store's refusals of an admin change made concurrently with another (the
+// acting admin removed meanwhile, or the tenant's last admin) with a 409 that stored nothing.
+func (s *Server) adminConflict(w http.ResponseWriter, r *http.Request, c *request, err error) bool {
+	var msg string
+	switch {
+	case errors.Is(err, store.ErrNotAdmin):
+		msg = "Nothing was changed: you are no longer an admin of " + c.Tenant.Name + "."
+	case errors.Is(err, store.ErrLastAdmin):
+		msg = "Nothing was changed: " + c.Tenant.Name + " would have no admin left."
+	default:
+		return false
+	}
+	s.peopleBad(w, r, c, http.StatusConflict, func(v *peopleView) { v.AdminError = msg })
+	return true
 }

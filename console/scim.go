@@ -1,8 +1,11 @@
 package console
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +56,7 @@ type scimView struct {
 	NameError  string
 	ExpError   string
 	FormError  string
+	Issued     string // the issue form's one-use value: tokensDigest of the tokens it was rendered with
 	ConfirmID  string // the revoke confirmation: the token asked about
 	ConfirmTok *tokenView
 }
@@ -65,6 +69,7 @@ func (s *Server) scimView(r *http.Request, c *request) (scimView, error) {
 	if err != nil {
 		return v, err
 	}
+	v.Issued = tokensDigest(toks)
 	now := s.now()
 	for i := range toks {
 		v.Tokens = append(v.Tokens, s.tokenView(&toks[i], now))
@@ -108,6 +113,21 @@ func (s *Server) scimPage(w http.ResponseWriter, r *http.Request, c *request) {
 	s.render(w, http.StatusOK, "scim", v)
 }
 
+// tokensDigest names the set of the tenant's tokens (their ids). The issue form carries the digest
+// it was rendered with, and a POST whose digest is not the current one is refused: a reload of the
+// page that answered an issue (the browser posts the form again) would otherwise issue a second live
+// token the admin never sees. Like the SSO forms' version, it is no secret, only a one-use value; two
+// racing posts of one form may still both issue, which a reload does not do.
+func tokensDigest(toks []store.Token) string {
+	ids := make([]string, len(toks))
+	for i := range toks {
+		ids[i] = toks[i].ID
+	}
+	slices.Sort(ids)
+	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return hex.EncodeToString(sum[:16])
+}
+
 // scimIssue issues a token and shows it on the page that answers this POST, the only time it is ever
 // shown: no redirect (the token would have to travel in a URL or be kept), and the page is no-store.
 func (s *Server) scimIssue(w http.ResponseWriter, r *http.Request, c *request) {
@@ -126,6 +146,22 @@ func (s *Server) scimIssue(w http.ResponseWriter, r *http.Request, c *request) {
 		}
 		v.FormError = "No token was issued."
 		s.render(w, http.StatusBadRequest, "scim", v)
+	}
+	toks, err := s.st.ListTokens(r.Context(), c.Tenant.ID)
+	if err != nil {
+		s.failed(w, r, "console scim issue", err)
+		return
+	}
+	if r.PostForm.Get("issued") != tokensDigest(toks) {
+		v, err := s.scimView(r, c)
+		if err != nil {
+			s.failed(w, r, "console scim", err)
+			return
+		}
+		v.Name, v.Expires = name, expires
+		v.FormError = "No token was issued: a token was already issued from this form (or another since the page was shown). See the list below; to issue another, use the form again."
+		s.render(w, http.StatusConflict, "scim", v)
+		return
 	}
 	if name == "" {
 		bad("name", "Give the token a name that says which client uses it (e.g. Okta provisioning).")

@@ -13,8 +13,9 @@ import (
 
 // The Sign-in log and the Audit pages: the tenant's recent sign-ins and refusals with their codes,
 // precise reasons and reference ids (scope sso: what an admin debugging their IdP reads), and the
-// tenant's admin audit log (every console session: whoever may change the tenant may see who changed
-// what; the entries hold no secret). Both are paged newest first by their Seq cursor.
+// tenant's admin audit log (every console session, each entry only to sessions whose scopes cover its
+// action: a SCIM-only setup link must not read the SSO settings' before/after, the IdP certificates or
+// who the admins are). Both are paged newest first by their Seq cursor.
 
 // logPage is how many entries one page of either log shows.
 const logPage = 50
@@ -37,9 +38,9 @@ type signInView struct {
 // signInsView is the Sign-in log page's data.
 type signInsView struct {
 	view
-	Outcome, Email string
-	Records        []signInView
-	Next, First    string
+	Outcome, Email, Ref string
+	Records             []signInView
+	Next, First         string
 }
 
 // cursor reads the before= cursor of a log page (0: from the newest).
@@ -53,19 +54,20 @@ func cursor(r *http.Request) int64 {
 
 func (s *Server) signInsPage(w http.ResponseWriter, r *http.Request, c *request) {
 	q := r.URL.Query()
-	v := signInsView{view: s.view(r, c, "Sign-in log", "signins"), Email: strings.TrimSpace(q.Get("email"))}
-	if len(v.Email) > 320 {
-		v.Email = v.Email[:320]
-	}
-	sq := store.SignInQuery{TenantID: c.Tenant.ID, Email: v.Email, Before: cursor(r), Limit: logPage + 1}
+	v := signInsView{view: s.view(r, c, "Sign-in log", "signins"), Email: strings.TrimSpace(q.Get("email")), Ref: truncate(strings.TrimSpace(q.Get("ref")), 100)}
+	v.Email = truncate(v.Email, 320)
+	sq := store.SignInQuery{TenantID: c.Tenant.ID, Email: v.Email, Ref: v.Ref, Before: cursor(r), Limit: logPage + 1}
 	switch o := store.SignInOutcome(q.Get("outcome")); o {
 	case store.SignInAccepted, store.SignInRefused:
 		sq.Outcome, v.Outcome = o, string(o)
 	}
-	recs, err := s.st.ListSignIns(r.Context(), sq)
-	if err != nil {
-		s.failed(w, r, "console sign-in log", err)
-		return
+	var recs []store.SignInRecord
+	if storable(v.Email) && storable(v.Ref) {
+		var err error
+		if recs, err = s.st.ListSignIns(r.Context(), sq); err != nil {
+			s.failed(w, r, "console sign-in log", err)
+			return
+		}
 	}
 	link := func(before int64) string {
 		vals := url.Values{}
@@ -74,6 +76,9 @@ func (s *Server) signInsPage(w http.ResponseWriter, r *http.Request, c *request)
 		}
 		if v.Email != "" {
 			vals.Set("email", v.Email)
+		}
+		if v.Ref != "" {
+			vals.Set("ref", v.Ref)
 		}
 		if before > 0 {
 			vals.Set("before", strconv.FormatInt(before, 10))
@@ -129,12 +134,45 @@ func actorText(a store.Actor) string {
 	return a.Kind
 }
 
+// actionScope is the console scope whose sessions may read an audit entry of action: the scope of the
+// page that makes such changes. The tenant's creation and its domains concern every part ("" = any
+// session); an action this list does not know is for tenant admins only, so that a new kind of entry
+// is never shown to a setup link by default.
+func actionScope(action string) string {
+	kind, _, _ := strings.Cut(action, ".")
+	switch kind {
+	case "tenant", "domain":
+		return ""
+	case "sso", "team", "department_map", "metadata", "oidc_client":
+		return store.AdminScopeSSO
+	case "scim_token":
+		return store.AdminScopeSCIM
+	}
+	return store.AdminScopeAdmins
+}
+
+// auditBatch is how many entries the Audit page reads at a time while it skips those the session may
+// not see.
+const auditBatch = 200
+
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *request) {
 	before := cursor(r)
-	as, err := s.st.ListAdminActions(r.Context(), store.AdminActionQuery{TenantID: c.Tenant.ID, Before: before, Limit: logPage + 1})
-	if err != nil {
-		s.failed(w, r, "console audit", err)
-		return
+	var as []store.AdminAction
+	for from := before; len(as) <= logPage; {
+		batch, err := s.st.ListAdminActions(r.Context(), store.AdminActionQuery{TenantID: c.Tenant.ID, Before: from, Limit: auditBatch})
+		if err != nil {
+			s.failed(w, r, "console audit", err)
+			return
+		}
+		for _, a := range batch {
+			if sc := actionScope(a.Action); sc == "" || c.Session.Allows(sc) {
+				as = append(as, a)
+			}
+		}
+		if len(batch) < auditBatch {
+			break
+		}
+		from = batch[len(batch)-1].Seq
 	}
 	v := auditView{view: s.view(r, c, "Audit log", "audit")}
 	if len(as) > logPage {

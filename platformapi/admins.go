@@ -89,11 +89,16 @@ func (s *Server) listAdmins(w http.ResponseWriter, r *http.Request) {
 }
 
 // setAdmin answers PUT (on) and DELETE (off) /api/v1/tenants/{slug}/admins/{user_id}: 204; 404 for a
-// user that is not the tenant's. Setting what is set already is not an error.
+// user that is not the tenant's; 409 for removing the tenant's last admin. Setting what is set
+// already is not an error.
 func (s *Server) setAdmin(on bool) http.HandlerFunc {
 	return s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
 		s.changeByID(w, r, "user_id", "Tenant "+t.Slug+" has no user %q.", func(id string) error {
-			return s.st.SetAdmin(r.Context(), t.ID, id, on)
+			err := s.st.SetAdmin(r.Context(), t.ID, id, on)
+			if errors.Is(err, store.ErrLastAdmin) {
+				return errorf(http.StatusConflict, codeConflict, "This is the last admin of tenant %s; make another admin first.", t.Slug)
+			}
+			return err
 		})
 	})
 }

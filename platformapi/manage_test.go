@@ -787,6 +787,14 @@ func TestManageSetupLinksAdminsAudit(t *testing.T) {
 		if is, _ := e.st.IsAdmin(context.Background(), e.beta.ID, b.ID); is {
 			t.Fatal("beta's user became an admin through acme")
 		}
+		// The last admin is not removed (409, nothing changed); once another is made, it is.
+		msg := apiError(t, "last admin", e.call(http.MethodDelete, "/api/v1/tenants/acme/admins/"+u.ID, "manage", nil, ""), http.StatusConflict, "conflict")
+		if is, _ := e.st.IsAdmin(context.Background(), e.acme.ID, u.ID); !is || !strings.Contains(msg, "last admin") {
+			t.Fatalf("the last admin removed, or %q", msg)
+		}
+		if err := e.st.SetAdmin(context.Background(), e.acme.ID, e.create("acme", "carol@acme.com").ID, true); err != nil {
+			t.Fatal(err)
+		}
 		e.must(http.MethodDelete, "/api/v1/tenants/acme/admins/"+u.ID, nil, "", http.StatusNoContent, nil)
 		if is, _ := e.st.IsAdmin(context.Background(), e.acme.ID, u.ID); is {
 			t.Fatal("still an admin")
@@ -811,7 +819,7 @@ func TestManageSetupLinksAdminsAudit(t *testing.T) {
 			t.Fatalf("audit: %+v", audit)
 		}
 		e.must(http.MethodGet, "/api/v1/audit?tenant=acme&before="+*audit.NextCursor, nil, "", http.StatusOK, &audit)
-		if len(audit.Data) == 0 || audit.Data[0].Action != "setup_link.created" {
+		if len(audit.Data) < 2 || audit.Data[0].Action != "admin.added" || audit.Data[1].Action != "setup_link.created" { // alice's (carol's was by the CLI, on page 1)
 			t.Fatalf("audit's next page: %+v", audit.Data)
 		}
 		apiError(t, "audit of an unknown tenant", e.call(http.MethodGet, "/api/v1/audit?tenant=nobody", "manage", nil, ""), http.StatusNotFound, "not_found")

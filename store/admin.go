@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -138,11 +139,22 @@ func (s *AdminSession) Allows(scope string) bool {
 	return false
 }
 
+// Errors of SetAdmin.
+var (
+	// ErrLastAdmin: the change would leave the tenant without an admin.
+	ErrLastAdmin = errors.New("the tenant's last admin cannot be removed")
+	// ErrNotAdmin: the acting tenant admin's admin role was taken away meanwhile.
+	ErrNotAdmin = errors.New("the acting admin is no longer an admin of the tenant")
+)
+
 // AdminStore is the admins' part of the Store. Every method that changes something records an
 // AdminAction with ActorOf(ctx) in the same transaction.
 type AdminStore interface {
 	// SetAdmin marks the tenant's user as a tenant admin, or not. ErrNotFound for a user that is not
-	// the tenant's. Setting what is already set changes and records nothing.
+	// the tenant's. Setting what is already set changes and records nothing. In the same transaction,
+	// one tenant's changes at a time: ErrNotAdmin when ctx's actor is a tenant admin (ActorAdmin) who
+	// no longer is one; ErrLastAdmin when removing the tenant's last admin, unless the actor is the
+	// CLI (the operator, who can always make another).
 	SetAdmin(ctx context.Context, tenantID, userID string, admin bool) error
 	// IsAdmin reports whether the tenant's user is a tenant admin (false for an unknown user).
 	IsAdmin(ctx context.Context, tenantID, userID string) (bool, error)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -48,7 +49,12 @@ func (e *DepartmentMapError) Error() string {
 // ErrDepartmentMapTooLarge past MaxDepartmentMapFile bytes; or the reader's own error. Whether the
 // teams exist is the tenant's to say: CheckDepartmentTeams.
 func ParseDepartmentMap(r io.Reader) ([]DepartmentMapping, error) {
-	cr := csv.NewReader(&cappedReader{r: r, left: MaxDepartmentMapFile})
+	// Excel's "CSV UTF-8" starts the file with a byte-order mark: not part of the first name.
+	br := bufio.NewReader(&cappedReader{r: r, left: MaxDepartmentMapFile})
+	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	var rows []DepartmentMapping

@@ -2,11 +2,38 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/scimsso/scimsso/store"
 )
+
+// TestParseDepartmentMapBOM: a file saved as Excel's "CSV UTF-8" (a byte-order mark first, CRLF)
+// reads as the same rows, with or without a header; a name with a byte-order mark elsewhere is refused.
+func TestParseDepartmentMapBOM(t *testing.T) {
+	for _, file := range []string{"department-map-bom-header.csv", "department-map-bom-noheader.csv"} {
+		t.Run(file, func(t *testing.T) {
+			f, err := os.Open(filepath.Join("testdata", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			rows, err := store.ParseDepartmentMap(f)
+			if err != nil || fmt.Sprint(rows) != "[{R&D Engineering} {Sales Sales}]" {
+				t.Fatalf("got %q, %v", rows, err)
+			}
+		})
+	}
+	if _, err := store.ParseDepartmentMap(strings.NewReader("R&D,Engineering\n\ufeffSales,Sales\n")); err == nil {
+		t.Fatal("a byte-order mark inside the file is taken as part of a name")
+	}
+	if err := store.CheckName("team name", "\ufeffR&D"); err == nil {
+		t.Fatal("CheckName takes a byte-order mark")
+	}
+}
 
 func TestParseDepartmentMap(t *testing.T) {
 	for _, tc := range []struct {

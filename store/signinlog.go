@@ -91,6 +91,7 @@ type SignInQuery struct {
 	TenantID string
 	Outcome  SignInOutcome // "": both
 	Email    string        // "": any; else records of that email (compared case-insensitively)
+	Ref      string        // "": any; else the record with that reference id (exactly as shown to the person)
 	Before   int64         // only records with Seq < Before; 0: from the newest
 	Limit    int           // at most this many (1..500; 0: 100)
 }

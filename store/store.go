@@ -432,7 +432,8 @@ type Store interface {
 	RecordAudit(ctx context.Context, a Audit) error
 	// ListAudit returns the tenant's audit entries at or after since, oldest first.
 	ListAudit(ctx context.Context, tenantID string, since time.Time) ([]Audit, error)
-	// RecentAudit returns at most limit (1..500) of the tenant's newest audit entries, newest first:
+	// RecentAudit returns at most limit (1..500) of the tenant's newest SCIM requests' audit entries
+	// (those with a TokenID; not the sign-ins'), newest first:
 	// what the console shows of recent SCIM requests, bounded however busy the tenant's client is.
 	RecentAudit(ctx context.Context, tenantID string, limit int) ([]Audit, error)
 

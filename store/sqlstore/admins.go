@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -55,9 +56,25 @@ func (s *Store) SetAdmin(ctx context.Context, tenantID, userID string, admin boo
 		return fmt.Errorf("sqlstore: set admin: %w", store.ErrNotFound)
 	}
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		// The tenant's row locked (PostgreSQL; SQLite has one writer): its admin changes run one at a
+		// time, so two admins removing each other cannot both see the other remain.
+		if err := tx.row(ctx, `SELECT id FROM tenants WHERE id = ?`+s.forUpdate(), tenantID).Scan(new(string)); err != nil {
+			return err
+		}
 		var name string
 		if err := tx.row(ctx, `SELECT user_name FROM users WHERE tenant_id = ? AND id = ?`, tenantID, userID).Scan(&name); err != nil {
 			return err // another tenant's or no user: store.ErrNotFound
+		}
+		admins := func(cond string, args ...any) (int, error) {
+			var n int
+			err := tx.row(ctx, `SELECT count(*) FROM tenant_admins WHERE tenant_id = ?`+cond, append([]any{tenantID}, args...)...).Scan(&n)
+			return n, err
+		}
+		actor := store.ActorOf(ctx)
+		if actor.Kind == store.ActorAdmin { // a request that passed the console's guard before its admin right was taken
+			if n, err := admins(` AND user_id = ?`, actor.ID); err != nil || n == 0 {
+				return cmp.Or(err, store.ErrNotAdmin)
+			}
 		}
 		var res interface{ RowsAffected() (int64, error) }
 		var err error
@@ -76,6 +93,11 @@ func (s *Store) SetAdmin(ctx context.Context, tenantID, userID string, admin boo
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err // already as asked: nothing changed, nothing recorded
+		}
+		if !admin && actor.Kind != store.ActorCLI { // the operator may; anyone else leaves one admin
+			if n, err := admins(""); err != nil || n == 0 {
+				return cmp.Or(err, store.ErrLastAdmin)
+			}
 		}
 		was, is := !admin, admin
 		return s.audit(ctx, tx, now, tenantID, action, userID,

@@ -96,7 +96,13 @@ func (s *Store) ListSignIns(ctx context.Context, q store.SignInQuery) ([]store.S
 		where += ` AND email = ?`
 		args = append(args, store.Key(q.Email))
 	}
-	if !storable(q.TenantID) || !storable(q.Email) {
+	if q.Ref != "" {
+		// No index: the log of a tenant is bounded (30 days, refusals capped per minute), and an admin
+		// looks a reference up once, not in a loop.
+		where += ` AND ref = ?`
+		args = append(args, q.Ref)
+	}
+	if !storable(q.TenantID) || !storable(q.Email) || !storable(q.Ref) {
 		return []store.SignInRecord{}, nil
 	}
 	out := []store.SignInRecord{}

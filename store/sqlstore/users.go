@@ -332,13 +332,14 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, since time.Time)
 }
 
 // RecentAudit implements store.Store. The index on (tenant_id, time) is read backwards, so the cost
-// is the limit's, not the log's.
+// is the limit's (and the sign-ins' in between it skips), not the log's. A SCIM request is an entry
+// made with a token: the sign-ins' entries (sso-signin, password-signin, welcome) have none.
 func (s *Store) RecentAudit(ctx context.Context, tenantID string, limit int) ([]store.Audit, error) {
 	if limit < 1 || limit > 500 {
 		return nil, fmt.Errorf("sqlstore: recent audit: limit %d not in 1..500", limit)
 	}
 	return s.auditEntries(ctx, "recent audit", `SELECT time, tenant_id, token_id, operation, user_id, outcome, detail FROM audit_log
-		WHERE tenant_id = ? ORDER BY time DESC, seq DESC LIMIT ?`, tenantID, limit)
+		WHERE tenant_id = ? AND token_id <> '' ORDER BY time DESC, seq DESC LIMIT ?`, tenantID, limit)
 }
 
 // auditEntries runs a query of audit_log entries.

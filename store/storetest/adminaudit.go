@@ -118,6 +118,14 @@ func testAdminAudit(t *testing.T, s store.Store, clock *Clock) {
 	if prev.Seq != first.Seq {
 		t.Fatalf("a refused CreateTenant recorded %+v", prev)
 	}
+	// From here the actor is a real admin of the tenant, as SetAdmin requires of an ActorAdmin.
+	root := mustUser(t, s, tn.ID, "root@acme.test", "")
+	if err := s.SetAdmin(ctx, tn.ID, root.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	who.ID = root.ID
+	actx = store.WithActor(ctx, who)
+	prev = last()
 	for _, st := range steps {
 		clock.Add(time.Second)
 		if err := st.write(); err != nil {

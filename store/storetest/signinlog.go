@@ -103,6 +103,10 @@ func testSignInLog(t *testing.T, s store.Store, clock *Clock) {
 		{store.SignInQuery{TenantID: b.ID}, "b1"},
 		{store.SignInQuery{TenantID: "nope"}, ""},
 		{store.SignInQuery{TenantID: a.ID, Email: "\xff\x00"}, ""},
+		{store.SignInQuery{TenantID: a.ID, Ref: "r2"}, "r2"},
+		{store.SignInQuery{TenantID: a.ID, Ref: "r2", Outcome: store.SignInAccepted}, ""},
+		{store.SignInQuery{TenantID: b.ID, Ref: "r2"}, ""},
+		{store.SignInQuery{TenantID: a.ID, Ref: "\x00"}, ""},
 	} {
 		if got := refs(listSignIns(t, s, tc.q)); got != tc.want {
 			t.Errorf("ListSignIns(%+v) = %s, want %s", tc.q, got, tc.want)

@@ -99,6 +99,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"MetadataFetch", testMetadataFetch},
 		{"CertificateExpiring", testCertificateExpiring},
 		{"TenantAdmins", testTenantAdmins},
+		{"AdminGuards", testAdminGuards},
 		{"SetupLinks", testSetupLinks},
 		{"ConcurrentSetupLinkUse", testConcurrentSetupLinkUse},
 		{"AdminActionPages", testAdminActionPages},
@@ -602,8 +603,17 @@ func testAudit(t *testing.T, s store.Store, clock *Clock) {
 	if as, _ := s.ListAudit(ctx, a.ID, start.Add(30*time.Second)); len(as) != 2 || !as[0].Time.Equal(start.Add(time.Minute)) {
 		t.Fatalf("audit since: %+v", as)
 	}
-	// RecentAudit: the newest first, at most limit, the tenant's only.
-	for limit, want := range map[int]string{1: "[delete]", 2: "[delete patch]", 500: "[delete patch create]"} {
+	// RecentAudit: the SCIM requests (entries made with a token) only, not the sign-ins or what was
+	// done without a token (the create above); the newest first, at most limit, the tenant's only.
+	for _, op := range []string{"sso-signin", "password-signin", "welcome"} {
+		if err := s.RecordAudit(ctx, store.Audit{TenantID: a.ID, Operation: op, UserID: u.ID, Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RecordAudit(ctx, store.Audit{TenantID: b.ID, TokenID: "tok-b", Operation: "get", Outcome: "200"}); err != nil {
+		t.Fatal(err)
+	}
+	for limit, want := range map[int]string{1: "[delete]", 2: "[delete patch]", 500: "[delete patch]"} {
 		as, err := s.RecentAudit(ctx, a.ID, limit)
 		var got []string
 		for _, e := range as {
