@@ -104,6 +104,9 @@ type SignInLogStore interface {
 	// instead. The count and the write are one transaction, exact across replicas. ErrNotFound for an
 	// unknown tenant.
 	RecordSignIn(ctx context.Context, r *SignInRecord) error
+	// AddRefusals adds n to the count of the SignInCodeMore record of the tenant's minute of at and
+	// class verified (refusals a SignInMeter counted in memory). No record: nothing to add to.
+	AddRefusals(ctx context.Context, tenantID string, at time.Time, verified bool, n int) error
 	// ListSignIns returns a page of the tenant's sign-in log matching q, newest first. An unknown
 	// tenant has none.
 	ListSignIns(ctx context.Context, q SignInQuery) ([]SignInRecord, error)

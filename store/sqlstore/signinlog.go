@@ -24,6 +24,19 @@ func (s *Store) RecordSignIn(ctx context.Context, r *store.SignInRecord) error {
 	return nil
 }
 
+// AddRefusals implements store.Store.
+func (s *Store) AddRefusals(ctx context.Context, tenantID string, at time.Time, verified bool, n int) error {
+	bucket := at.Unix()/60*2 + int64(b2i(verified))
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		_, err := tx.exec(ctx, `UPDATE sign_in_log SET count = count + ? WHERE tenant_id = ? AND bucket = ?`, n, tenantID, bucket+1)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: add refusals: %w", err)
+	}
+	return nil
+}
+
 // recordSignIn writes r within tx at now, capping refusals (store.MaxRefusalsPerMinute per tenant,
 // minute and class). SignIn and PasswordSignIn call it for the accepted sign-in they write.
 func (s *Store) recordSignIn(ctx context.Context, tx *wtx, now time.Time, r *store.SignInRecord) error {
