@@ -99,7 +99,7 @@ type SignInQuery struct {
 // recorded by SignIn or PasswordSignIn in its own transaction (their Log field); the rest here.
 type SignInLogStore interface {
 	// RecordSignIn appends r (its Time the store's, its Count 1, Seq set) to the tenant's log, its texts
-	// cut to their bounds by Bound. A refusal past MaxRefusalsPerMinute of its tenant and class in the
+	// cut to their bounds by Bound. A refusal or test sign-in (Capped) past MaxRefusalsPerMinute of its tenant and class in the
 	// current minute is not stored itself: the minute's SignInCodeMore record of that class counts it
 	// instead. The count and the write are one transaction, exact across replicas. ErrNotFound for an
 	// unknown tenant.
@@ -110,6 +110,13 @@ type SignInLogStore interface {
 	// ListSignIns returns a page of the tenant's sign-in log matching q, newest first. An unknown
 	// tenant has none.
 	ListSignIns(ctx context.Context, q SignInQuery) ([]SignInRecord, error)
+}
+
+// Capped says whether r counts against the minute's cap of its tenant and class: every refusal, and
+// every test sign-in, accepted ones too (an IdP-initiated response posted while the tenant is testing
+// is never marked used, so one signed response could otherwise be posted to fill the log).
+func (r *SignInRecord) Capped() bool {
+	return r.Outcome == SignInRefused || r.Method == SignInTest
 }
 
 // Bound cuts r's texts to the log's bounds and makes them storable (valid UTF-8, no NUL), so that a

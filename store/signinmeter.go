@@ -49,7 +49,7 @@ func NewSignInMeter(st SignInLogStore, now func() time.Time) *SignInMeter {
 // RecordSignIn; a refusal of a class this replica knows full in the current minute only in memory.
 func (m *SignInMeter) Record(ctx context.Context, r *SignInRecord) error {
 	now := m.now()
-	if r.Outcome == SignInRefused {
+	if r.Capped() {
 		k := meterKey{r.TenantID, now.Unix() / 60, r.Verified}
 		m.mu.Lock()
 		c, ok := m.full[k]

@@ -42,7 +42,7 @@ func (s *Store) AddRefusals(ctx context.Context, tenantID string, at time.Time, 
 func (s *Store) recordSignIn(ctx context.Context, tx *wtx, now time.Time, r *store.SignInRecord) error {
 	r.Bound()
 	r.Time, r.Count, r.Seq = fromMicros(micros(now)), 1, 0
-	if r.Outcome == store.SignInRefused {
+	if r.Capped() {
 		// The bucket names the minute and the class: verified refusals (what the tenant's IdP signed)
 		// are counted apart from anyone's garbage, which can never use up their room.
 		bucket := now.Unix()/60*2 + int64(b2i(r.Verified))
@@ -56,7 +56,10 @@ func (s *Store) recordSignIn(ctx context.Context, tx *wtx, now time.Time, r *sto
 			more := store.SignInRecord{TenantID: r.TenantID, Time: r.Time, Outcome: store.SignInRefused, Method: r.Method,
 				Code: store.SignInCodeMore, Verified: r.Verified, Count: 1,
 				Reason: fmt.Sprintf("more than %d refused sign-ins in this minute; the rest are counted here, not recorded one by one", store.MaxRefusalsPerMinute)}
-			if r.Verified {
+			switch {
+			case r.Method == store.SignInTest:
+				more.Reason = fmt.Sprintf("more than %d refused or test sign-ins in this minute; the rest are counted here, not recorded one by one", store.MaxRefusalsPerMinute)
+			case r.Verified:
 				more.Reason += " (responses signed by the IdP: a replayed or misconfigured stream)"
 			}
 			err := tx.row(ctx, `INSERT INTO sign_in_log (tenant_id, at, outcome, method, user_id, email, code, reason, ref, issuer, verified, client_addr, count, bucket)

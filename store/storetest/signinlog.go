@@ -177,6 +177,23 @@ func testSignInLogCap(t *testing.T, s store.Store, clock *Clock) {
 	if got := listSignIns(t, s, store.SignInQuery{TenantID: b.ID}); len(got) != 1 || got[0].Ref != "other" {
 		t.Errorf("other tenant: %+v", got)
 	}
+	// Accepted test sign-ins count against the cap too: one signed response posted again and again
+	// while the tenant is testing is never marked used.
+	for range store.MaxRefusalsPerMinute + 5 {
+		mustRecord(t, s, store.SignInRecord{TenantID: b.ID, Outcome: store.SignInAccepted, Method: store.SignInTest, Verified: true, Ref: "test"})
+	}
+	tests, moreTests := 0, 0
+	for _, r := range listSignIns(t, s, store.SignInQuery{TenantID: b.ID, Limit: 500}) {
+		switch {
+		case r.Ref == "test":
+			tests++
+		case r.Code == store.SignInCodeMore && r.Method == store.SignInTest && r.Verified:
+			moreTests += r.Count
+		}
+	}
+	if tests != store.MaxRefusalsPerMinute || moreTests != 5 {
+		t.Errorf("%d test sign-ins: %d recorded, %d counted; want %d, 5", store.MaxRefusalsPerMinute+5, tests, moreTests, store.MaxRefusalsPerMinute)
+	}
 	clock.Add(time.Minute)
 	if r := mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInRefused, Code: "guard", Ref: "next minute"}); r.Ref != "next minute" {
 		t.Errorf("a refusal of the next minute was recorded as %+v", r)
