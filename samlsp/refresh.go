@@ -192,6 +192,9 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 	if err != nil {
 		return fmt.Errorf("reading the metadata: %v", err)
 	}
+	if len(idp.CertificatesPEM) > store.MaxIdPCertificates {
+		return fmt.Errorf("the metadata lists %d certificates, more than the %d a tenant may hold", len(idp.CertificatesPEM), store.MaxIdPCertificates)
+	}
 	listed := make([]store.IdPCertificate, 0, len(idp.CertificatesPEM))
 	for _, p := range idp.CertificatesPEM {
 		c, err := store.ParseIdPCertificate(p)

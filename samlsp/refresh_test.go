@@ -210,8 +210,8 @@ func TestMetadataRefresh(t *testing.T) {
 		if err != nil || !slices.Equal(res.Kept, []string{fb}) || len(res.Removed) != 0 {
 			t.Fatalf("Refresh with only an expired certificate = %+v, %v", res, err)
 		}
-		if got := certs(); !slices.Equal(got, []string{fb, fingerprint(t, expired)}) {
-			t.Fatalf("after metadata of an expired key only: %v, want [b expired]", got)
+		if got := certs(); !slices.Equal(got, []string{fb}) {
+			t.Fatalf("after metadata of an expired key only: %v, want [b] (an expired key is never added)", got)
 		}
 
 		// A new entity ID and SSO URL are applied (with a valid key: the expired one goes).
@@ -239,6 +239,13 @@ func TestMetadataRefresh(t *testing.T) {
 			{"HTTP 500", func() { md.status.Store(http.StatusInternalServerError) }, "HTTP 500"},
 			{"not metadata", func() { md.serve([]byte("<html>maintenance</html>")) }, "reading the metadata"},
 			{"a DOCTYPE", func() { md.serve([]byte(`<!DOCTYPE x [<!ENTITY e "e">]><x/>`)) }, "DOCTYPE"},
+			{"too many certificates", func() {
+				var many []*x509.Certificate
+				for range store.MaxIdPCertificates {
+					many = append(many, newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(time.Hour)).Cert)
+				}
+				md.serve(moved.Metadata(many...))
+			}, "more than the 10"},
 		} {
 			tc.setup()
 			if _, err := r.RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), tc.reason) {
