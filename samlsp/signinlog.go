@@ -32,8 +32,13 @@ func signInRecord(r *http.Request, a *accepted, method store.SignInMethod) store
 	}
 	if as := a.assertion; as != nil && as.Issuer.Value != "" {
 		rec.Issuer = as.Issuer.Value
+	} else {
+		rec.Issuer = a.info.Issuer // what the response named before it was refused, unverified
 	}
 	rec.Verified = a.verifier != nil && len(a.verifier.verified) > 0
+	// Naming the tenant's IdP puts an unverified refusal in its own class (store.SignInClass), so
+	// that the IdP's responses after a missed key rollover are not lost among strangers' garbage.
+	rec.FromIdP = a.c.set != nil && rec.Issuer != "" && rec.Issuer == a.c.set.IdPEntityID
 	if a.claims != nil && rec.Verified {
 		rec.Email = a.claims.Email
 	}

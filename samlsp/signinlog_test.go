@@ -90,3 +90,35 @@ func TestSignInLogFlood(t *testing.T) {
 		t.Errorf("%d records: %d signed refusals, %d accepted (want 1, 1)", len(got), signed, accepted)
 	}
 }
+
+// TestSignInLogClasses: unsigned responses naming a stranger as issuer, past the cap, do not hide an
+// unsigned response naming the tenant's own IdP (what it sends after a key rollover scimsso missed):
+// that one gets its own record.
+func TestSignInLogClasses(t *testing.T) {
+	h := newHarness(t, nil)
+	p := person("pat@acme.com", "Pat", "P")
+	post := func(issuer string) {
+		t.Helper()
+		res := h.Post(h.Browser(), "acme", h.Response("acme", "", p, func(r *samltest.Response) { r.Sign, r.Issuer = "none", issuer }), "")
+		if res.StatusCode != http.StatusForbidden {
+			t.Fatalf("unsigned response of %s: %d", issuer, res.StatusCode)
+		}
+	}
+	for range store.MaxRefusalsPerMinute + 3 {
+		post("https://stranger.example")
+	}
+	post("https://idp.example/acme")
+	var stranger, idp int
+	for _, r := range signIns(t, h, store.SignInQuery{}) {
+		switch {
+		case r.Code == store.SignInCodeMore:
+		case r.Issuer == "https://idp.example/acme":
+			idp++
+		case r.Issuer == "https://stranger.example":
+			stranger++
+		}
+	}
+	if stranger != store.MaxRefusalsPerMinute || idp != 1 {
+		t.Errorf("%d stranger's refusals recorded, %d of the IdP; want %d, 1", stranger, idp, store.MaxRefusalsPerMinute)
+	}
+}

@@ -25,9 +25,9 @@ type SignInMeter struct {
 }
 
 type meterKey struct {
-	tenant   string
-	minute   int64 // Unix minute of the store's SignInCodeMore record
-	verified bool
+	tenant string
+	minute int64 // Unix minute of the store's SignInCodeMore record
+	class  SignInClass
 }
 
 type meterCount struct {
@@ -50,7 +50,7 @@ func NewSignInMeter(st SignInLogStore, now func() time.Time) *SignInMeter {
 func (m *SignInMeter) Record(ctx context.Context, r *SignInRecord) error {
 	now := m.now()
 	if r.Capped() {
-		k := meterKey{r.TenantID, now.Unix() / 60, r.Verified}
+		k := meterKey{r.TenantID, now.Unix() / 60, r.Class()}
 		m.mu.Lock()
 		c, ok := m.full[k]
 		if ok {
@@ -67,7 +67,7 @@ func (m *SignInMeter) Record(ctx context.Context, r *SignInRecord) error {
 		return err
 	}
 	if r.Code == SignInCodeMore {
-		k := meterKey{r.TenantID, r.Time.Unix() / 60, r.Verified}
+		k := meterKey{r.TenantID, r.Time.Unix() / 60, r.Class()}
 		m.mu.Lock()
 		if _, ok := m.full[k]; !ok {
 			m.full[k] = &meterCount{at: r.Time, flushed: now}
@@ -103,7 +103,7 @@ func (m *SignInMeter) flush(ctx context.Context, fs []meterFlush) {
 	for _, f := range fs {
 		// A count that cannot be written is lost: the log is a debugging aid, and the refusals it
 		// stands for were refused all the same.
-		_ = m.st.AddRefusals(context.WithoutCancel(ctx), f.k.tenant, f.c.at, f.k.verified, f.c.pending)
+		_ = m.st.AddRefusals(context.WithoutCancel(ctx), f.k.tenant, f.c.at, f.k.class, f.c.pending)
 	}
 }
 

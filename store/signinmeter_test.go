@@ -25,7 +25,7 @@ func (c *countingLog) RecordSignIn(_ context.Context, r *store.SignInRecord) err
 	return nil
 }
 
-func (c *countingLog) AddRefusals(_ context.Context, _ string, _ time.Time, _ bool, n int) error {
+func (c *countingLog) AddRefusals(_ context.Context, _ string, _ time.Time, _ store.SignInClass, n int) error {
 	c.writes++
 	c.counted += n
 	return nil

@@ -138,19 +138,23 @@ func testSignInLogCap(t *testing.T, s store.Store, clock *Clock) {
 	}
 	// A SignInMeter's count of this replica lands on the same record, never on another class's or
 	// tenant's, nor on a minute without one.
-	if err := s.AddRefusals(ctx, a.ID, clock.Now(), false, 7); err != nil {
+	if err := s.AddRefusals(ctx, a.ID, clock.Now(), store.ClassOther, 7); err != nil {
 		t.Fatal(err)
 	}
 	for _, add := range []struct {
-		id       string
-		at       time.Time
-		verified bool
-	}{{a.ID, clock.Now(), true}, {b.ID, clock.Now(), false}, {a.ID, clock.Now().Add(-time.Hour), false}} {
-		if err := s.AddRefusals(ctx, add.id, add.at, add.verified, 1000); err != nil {
+		id    string
+		at    time.Time
+		class store.SignInClass
+	}{{a.ID, clock.Now(), store.ClassVerified}, {a.ID, clock.Now(), store.ClassFromIdP}, {a.ID, clock.Now(), store.ClassPassword},
+		{b.ID, clock.Now(), store.ClassOther}, {a.ID, clock.Now().Add(-time.Hour), store.ClassOther}} {
+		if err := s.AddRefusals(ctx, add.id, add.at, add.class, 1000); err != nil {
 			t.Fatal(err)
 		}
 	}
 	mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInRefused, Method: store.SignInSAML, Code: "audience", Ref: "signed", Verified: true})
+	// Nor do the IdP's unverified responses (a missed key rollover) or password refusals.
+	mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInRefused, Method: store.SignInSAML, Code: "invalid", Ref: "from-idp", FromIdP: true})
+	mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInRefused, Method: store.SignInPassword, Code: "password", Ref: "password"})
 	mustRecord(t, s, store.SignInRecord{TenantID: b.ID, Outcome: store.SignInRefused, Method: store.SignInSAML, Code: "guard", Ref: "other"})
 	mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInAccepted, Method: store.SignInSAML, Ref: "ok"})
 	got := listSignIns(t, s, store.SignInQuery{TenantID: a.ID, Limit: 500})
@@ -164,14 +168,14 @@ func testSignInLogCap(t *testing.T, s store.Store, clock *Clock) {
 			}
 		case r.Ref == "junk":
 			junk++
-		case r.Ref == "signed":
+		case r.Ref == "signed" || r.Ref == "from-idp" || r.Ref == "password":
 			signed++
 		case r.Ref == "ok":
 			ok++
 		}
 	}
-	if junk != store.MaxRefusalsPerMinute || more != 1 || signed != 1 || ok != 1 || len(got) != store.MaxRefusalsPerMinute+3 {
-		t.Errorf("recorded %d refusals, %d counting records, %d signed, %d accepted (%d in all); want %d, 1, 1, 1",
+	if junk != store.MaxRefusalsPerMinute || more != 1 || signed != 3 || ok != 1 || len(got) != store.MaxRefusalsPerMinute+5 {
+		t.Errorf("recorded %d refusals, %d counting records, %d of other classes, %d accepted (%d in all); want %d, 1, 3, 1",
 			junk, more, signed, ok, len(got), store.MaxRefusalsPerMinute)
 	}
 	if got := listSignIns(t, s, store.SignInQuery{TenantID: b.ID}); len(got) != 1 || got[0].Ref != "other" {
