@@ -103,6 +103,7 @@ var notPublic = []netip.Prefix{
 	netip.MustParsePrefix("::ffff:0:0:0/96"),
 	netip.MustParsePrefix("2002::/16"),
 	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("fec0::/10"), // site-local (deprecated, still routed inside some sites)
 }
 
 // refused names the kind of address a is when p sends nothing there, or returns "".
