@@ -147,6 +147,9 @@ func (r *Refresher) RefreshMetadata(ctx context.Context, tenantID string) (*stor
 	return r.refresh(ctx, t)
 }
 
+// maxFailure bounds the text of a failed refresh that is logged and kept for the console.
+const maxFailure = 300
+
 // refresh does one claimed refresh of tenant t: fetch, read and apply the metadata when it has a URL,
 // record the outcome, announce expiring certificates.
 func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.MetadataRefresh, error) {
@@ -162,7 +165,8 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.Metada
 		failure := ""
 		next := r.interval
 		if ferr != nil {
-			failure = ferr.Error()
+			// Cut before it is logged or recorded: whatever a failure's text holds, it is bounded.
+			failure = store.Clip(ferr.Error(), maxFailure)
 			next = min(r.interval, 30*time.Minute) // a passing failure should not last hours
 			r.log.Warn("IdP metadata refresh failed", zap.String("tenant", t.Slug), zap.String("reason", failure))
 		} else {
@@ -189,6 +193,10 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 		return fmt.Errorf("fetching the metadata: %v", err)
 	}
 	idp, err := ParseIdPMetadata(b)
+	var me *metadataError
+	if errors.As(err, &me) {
+		return fmt.Errorf("reading the metadata: %s", me.text) // the detail may quote the remote document
+	}
 	if err != nil {
 		return fmt.Errorf("reading the metadata: %v", err)
 	}
@@ -199,7 +207,7 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 	for _, p := range idp.CertificatesPEM {
 		c, err := store.ParseIdPCertificate(p)
 		if err != nil {
-			return fmt.Errorf("reading the metadata: %v", err)
+			return errors.New("reading the metadata: a signing certificate cannot be read")
 		}
 		listed = append(listed, *c)
 	}
@@ -221,7 +229,12 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 		}
 		set.IdPCertificatesPEM, set.IdPEntityID, set.IdPSSOURL = next, idp.EntityID, idp.SSOURL
 		if err := set.Validate(); err != nil {
-			return fmt.Errorf("the metadata would make the settings invalid: %v", err)
+			// Only the setting's name: the rule's words may quote the remote entity ID or SSO URL.
+			var se *store.SettingError
+			if errors.As(err, &se) {
+				return fmt.Errorf("the metadata would make the settings invalid (%s)", se.Setting)
+			}
+			return errors.New("the metadata would make the settings invalid")
 		}
 		err = r.st.PutSSOSettings(ctx, t.ID, set)
 		if errors.Is(err, store.ErrVersionMismatch) && attempt == 0 {

@@ -238,6 +238,7 @@ func TestMetadataRefresh(t *testing.T) {
 		}{
 			{"HTTP 500", func() { md.status.Store(http.StatusInternalServerError) }, "HTTP 500"},
 			{"not metadata", func() { md.serve([]byte("<html>maintenance</html>")) }, "reading the metadata"},
+			{"XML the parser quotes", func() { md.serve([]byte("<remotesecret></y>")) }, "not a SAML EntityDescriptor"},
 			{"a DOCTYPE", func() { md.serve([]byte(`<!DOCTYPE x [<!ENTITY e "e">]><x/>`)) }, "DOCTYPE"},
 			{"too many certificates", func() {
 				var many []*x509.Certificate
@@ -252,6 +253,9 @@ func TestMetadataRefresh(t *testing.T) {
 				t.Errorf("%s: Refresh = %v", tc.name, err)
 			}
 			f := fetch()
+			if strings.Contains(f.LastError, "remotesecret") {
+				t.Errorf("%s: the recorded failure quotes the document: %q", tc.name, f.LastError)
+			}
 			if !strings.Contains(f.LastError, tc.reason) || !f.LastOKAt.Equal(okAt) || !f.NextAt.Before(clock.Now().Add(time.Hour)) {
 				t.Errorf("%s: fetch state %+v", tc.name, f)
 			}
