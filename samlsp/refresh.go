@@ -164,10 +164,13 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.Metada
 		ferr = r.apply(ctx, t, url, res)
 		failure := ""
 		next := r.interval
+		if errors.Is(ferr, store.ErrMetadataURLChanged) {
+			next = 0 // the new URL is due at once
+		}
 		if ferr != nil {
 			// Cut before it is logged or recorded: whatever a failure's text holds, it is bounded.
 			failure = store.Clip(ferr.Error(), maxFailure)
-			next = min(r.interval, 30*time.Minute) // a passing failure should not last hours
+			next = min(next, r.interval, 30*time.Minute) // a passing failure should not last hours
 			r.log.Warn("IdP metadata refresh failed", zap.String("tenant", t.Slug), zap.String("reason", failure))
 		} else {
 			r.log.Info("IdP metadata refreshed", zap.String("tenant", t.Slug), zap.Bool("changed", res.Changed),
@@ -219,7 +222,7 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 			return err
 		}
 		if set.IdPMetadataURL != url {
-			return nil // the URL changed meanwhile: the next refresh fetches the new one
+			return store.ErrMetadataURLChanged // not a success of the new URL: fetched next
 		}
 		held, _ := set.IdPCertificates()
 		next := store.MergeIdPCertificates(set.IdPCertificatesPEM, listed, r.now())

@@ -32,12 +32,16 @@ type metadataServer struct {
 	doc     atomic.Pointer[[]byte]
 	status  atomic.Int64 // 0: 200 with doc
 	fetches atomic.Int64
+	onFetch atomic.Pointer[func()] // run before answering, when set
 }
 
 func newMetadataServer(t *testing.T) *metadataServer {
 	m := &metadataServer{}
 	m.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.fetches.Add(1)
+		if f := m.onFetch.Load(); f != nil {
+			(*f)()
+		}
 		if s := m.status.Load(); s != 0 {
 			w.WriteHeader(int(s))
 			return
@@ -263,6 +267,26 @@ func TestMetadataRefresh(t *testing.T) {
 				t.Errorf("%s: the settings changed (version %d, was %d)", tc.name, s.Version, version)
 			}
 		}
+
+		// The URL changed while the old one was fetched: nothing applied, no success recorded, the new
+		// URL due at once.
+		md.serve(b.Metadata())
+		changed := func() {
+			s, _ := st.SSOSettings(ctx, tn.ID)
+			s.IdPMetadataURL = md.srv.URL + "/other"
+			if err := st.PutSSOSettings(ctx, tn.ID, s); err != nil {
+				t.Error(err)
+			}
+		}
+		md.onFetch.Store(&changed)
+		if _, err := r.RefreshMetadata(ctx, tn.ID); !errors.Is(err, store.ErrMetadataURLChanged) {
+			t.Errorf("URL changed during the fetch: %v", err)
+		}
+		md.onFetch.Store(nil)
+		if f := fetch(); !f.LastOKAt.Equal(okAt) || f.LastError == "" || f.NextAt.After(clock.Now()) {
+			t.Errorf("URL changed during the fetch: fetch state %+v", f)
+		}
+		got, _ = st.SSOSettings(ctx, tn.ID)
 
 		// A URL at a private address is refused before any connection, whatever the policy allows.
 		got.IdPMetadataURL = "https://10.0.0.7/metadata"

@@ -71,6 +71,11 @@ type MetadataFetchStore interface {
 // (its certificates are still checked for expiry).
 var ErrNoMetadataURL = errors.New("the tenant's IdP metadata was not given by URL")
 
+// ErrMetadataURLChanged is MetadataRefresher's error when the tenant's metadata URL changed while the
+// old one was fetched: nothing is applied, nothing is recorded as a success, and the new URL is due
+// at once.
+var ErrMetadataURLChanged = errors.New("the metadata URL changed during the fetch; the new one is fetched next")
+
 // MetadataRefresh is what one refresh of a tenant's IdP metadata did.
 type MetadataRefresh struct {
 	Fetched bool     // the metadata was fetched and read
