@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -92,7 +94,10 @@ func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("samlsp: refresh: %w", err)
 	}
-	n := 0
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, refreshWorkers)
+	defer wg.Wait()
 	for _, t := range ts {
 		set, err := r.st.SSOSettings(ctx, t.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && set.IdPMetadataURL == "" && len(set.IdPCertificatesPEM) == 0) {
@@ -110,13 +115,23 @@ func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
 		if !claimed {
 			continue
 		}
-		n++
-		if _, err := r.refresh(ctx, &t); err != nil && !errors.Is(err, store.ErrNoMetadataURL) {
-			r.log.Warn("metadata refresh failed", zap.String("tenant", t.Slug), zap.Error(err))
-		}
+		n.Add(1)
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if _, err := r.refresh(ctx, &t); err != nil && !errors.Is(err, store.ErrNoMetadataURL) {
+				r.log.Warn("metadata refresh failed", zap.String("tenant", t.Slug), zap.Error(err))
+			}
+		}()
 	}
-	return n, nil
+	wg.Wait()
+	return int(n.Load()), nil
 }
+
+// refreshWorkers is how many tenants RefreshDue fetches at once: a URL that stalls for the whole
+// fetch timeout then holds one worker, not every other tenant's refresh.
+const refreshWorkers = 4
 
 var _ store.MetadataRefresher = (*Refresher)(nil)
 
@@ -176,7 +191,9 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.Metada
 			r.log.Info("IdP metadata refreshed", zap.String("tenant", t.Slug), zap.Bool("changed", res.Changed),
 				zap.Strings("added", res.Added), zap.Strings("removed", res.Removed), zap.Strings("kept", res.Kept))
 		}
-		if err := r.st.FinishMetadataFetch(ctx, t.ID, url, failure, next); err != nil {
+		// Recorded even when ctx ended meanwhile (shutdown): otherwise the claim's lease (the whole
+		// interval) would stand as the next fetch time.
+		if err := r.st.FinishMetadataFetch(context.WithoutCancel(ctx), t.ID, url, failure, next); err != nil {
 			return res, fmt.Errorf("samlsp: refresh: %w", err)
 		}
 	} else {

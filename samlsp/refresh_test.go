@@ -288,6 +288,17 @@ func TestMetadataRefresh(t *testing.T) {
 		}
 		got, _ = st.SSOSettings(ctx, tn.ID)
 
+		// The refresh's context ends during the fetch (shutdown): the failure is still recorded, the next
+		// fetch soon, not the claim's lease of a whole interval.
+		cctx, cancel := context.WithCancel(ctx)
+		stop := func() { cancel() }
+		md.onFetch.Store(&stop)
+		r.RefreshMetadata(cctx, tn.ID)
+		md.onFetch.Store(nil)
+		if f := fetch(); f.LastError == "" || !f.NextAt.Before(clock.Now().Add(time.Hour)) {
+			t.Errorf("cancelled during the fetch: fetch state %+v", f)
+		}
+
 		// A URL at a private address is refused before any connection, whatever the policy allows.
 		got.IdPMetadataURL = "https://10.0.0.7/metadata"
 		if err := st.PutSSOSettings(ctx, tn.ID, got); err != nil {
