@@ -3,7 +3,6 @@ package people
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -123,15 +122,16 @@ func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, t *tenan
 	rec := store.SignInRecord{TenantID: t.ID, Method: store.SignInPassword, Email: v.Email, Ref: page.Ref(r), ClientAddr: clientaddr.String(r)}
 	logRefusal := func(code, reason string) {
 		rec.Outcome, rec.Code, rec.Reason = store.SignInRefused, code, reason
-		if err := s.st.RecordSignIn(context.WithoutCancel(ctx), &rec); err != nil {
+		if err := s.refusals.Record(context.WithoutCancel(ctx), &rec); err != nil {
 			log.Warn("could not record the refusal in the sign-in log", zap.Error(err))
 		}
 	}
 	var le *store.LimitError
 	if errors.As(err, &le) {
 		kind, _, _ := strings.Cut(le.Key, ":") // the key holds the email or the address: log only its kind
+		// Not recorded in the sign-in log: a throttled guess checks nothing, and recording each would
+		// make a guessing flood a store write per post; the failures that led here are recorded.
 		log.Warn("password sign-in throttled", zap.String("limit", kind))
-		logRefusal("throttled", fmt.Sprintf("too many failed password attempts for this %s in %s", map[string]string{"acct": "account", "addr": "client address"}[kind], passwordWindow))
 		w.Header().Set("Retry-After", strconv.Itoa(int(passwordWindow/time.Second)))
 		v.Error = "Too many failed attempts. Wait 15 minutes and try again."
 		page.Render(w, pages, http.StatusTooManyRequests, "login", v)

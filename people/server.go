@@ -67,6 +67,7 @@ type Server struct {
 
 	forwardHosts []forwardHost
 	now          func() time.Time
+	refusals     *store.SignInMeter // counts refusals past the log's cap in memory
 
 	passwordChecks chan struct{} // a slot per password check running (argon2id takes 19 MiB each)
 
@@ -108,7 +109,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, metrics: cfg.Metrics, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host, csrf: guard,
 		base: strings.TrimRight(cfg.BaseURL, "/"), forwardHosts: hosts, now: now,
-		passwordChecks: make(chan struct{}, maxPasswordChecks), cache: map[string]*tenant{}}, nil
+		passwordChecks: make(chan struct{}, maxPasswordChecks), cache: map[string]*tenant{},
+		refusals: store.NewSignInMeter(cfg.Store, now)}, nil
 }
 
 // Routes mounts the people's pages on r.

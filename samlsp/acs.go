@@ -76,7 +76,7 @@ func (s *Server) acs(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	if err != nil {
-		s.logRefusal(r, log, slug, a, store.SignInSAML, err)
+		s.logRefusal(r, log, a, store.SignInSAML, err)
 		s.refused(w, log, ref, err)
 		return
 	}
@@ -105,7 +105,7 @@ func (s *Server) reauthenticated(w http.ResponseWriter, r *http.Request, log *za
 		http.Redirect(w, r, req.ReturnTo, http.StatusSeeOther)
 		return
 	}
-	s.logRefusal(r, log, a.c.tenant.Slug, a, store.SignInSAML, err)
+	s.logRefusal(r, log, a, store.SignInSAML, err)
 	var rf *refusal
 	var he *httpError
 	if !errors.As(err, &rf) && !errors.As(err, &he) {

@@ -33,6 +33,7 @@ type guardInfo struct {
 	Recipient      string // the first SubjectConfirmationData's
 	ResponseSigned bool   // a Signature is a direct child of the Response
 	Encrypted      bool   // the one assertion is an EncryptedAssertion
+	Issuer         string // the Response's Issuer text, unverified
 }
 
 // errGuard marks a response refused by the guard.
@@ -160,6 +161,12 @@ func scan(b []byte, root string) (guardInfo, error) {
 			return fail("an %s inside %s is not allowed", local, "another element")
 		case depth == 1 && root == "Response" && string(local) == "Signature":
 			info.ResponseSigned = true
+		case depth == 1 && root == "Response" && string(local) == "Issuer" && !selfClosing:
+			// The issuer as the response names it, unverified: only the sign-in log's class uses it.
+			text := rest[end+1:]
+			if k := bytes.IndexByte(text, '<'); k >= 0 {
+				info.Issuer = string(bytes.TrimSpace(text[:k]))
+			}
 		case string(local) == "EncryptionMethod":
 			allowed, what := contentEncryption, "data"
 			if depth > 0 && string(open[depth-1]) == "EncryptedKey" {

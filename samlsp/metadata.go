@@ -41,7 +41,7 @@ func ParseIdPMetadata(b []byte) (*IdP, error) {
 	} else {
 		var all saml.EntitiesDescriptor
 		if err := xml.Unmarshal(b, &all); err != nil {
-			return nil, fmt.Errorf("metadata is not a SAML EntityDescriptor: %v", err)
+			return nil, &metadataError{"metadata is not a SAML EntityDescriptor", err}
 		}
 		eds = all.EntityDescriptors
 	}
@@ -69,10 +69,10 @@ func ParseIdPMetadata(b []byte) (*IdP, error) {
 			for _, c := range k.KeyInfo.X509Data.X509Certificates {
 				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Data), ""))
 				if err != nil {
-					return nil, fmt.Errorf("signing certificate is not base64: %v", err)
+					return nil, &metadataError{"signing certificate is not base64", err}
 				}
 				if _, err := x509.ParseCertificate(der); err != nil {
-					return nil, fmt.Errorf("signing certificate does not parse: %v", err)
+					return nil, &metadataError{"signing certificate does not parse", err}
 				}
 				p := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 				if !slices.Contains(idp.CertificatesPEM, p) {
@@ -91,3 +91,13 @@ func ParseIdPMetadata(b []byte) (*IdP, error) {
 	}
 	return idp, nil
 }
+
+// metadataError is a refusal of metadata whose detail (an XML or x509 parser's words) may quote what
+// the document holds: shown to whoever uploaded it, never recorded for a document fetched from a URL
+// (the refresh keeps only text, which is ours).
+type metadataError struct {
+	text   string
+	detail error
+}
+
+func (e *metadataError) Error() string { return e.text + ": " + e.detail.Error() }

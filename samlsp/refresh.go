@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -92,7 +94,10 @@ func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("samlsp: refresh: %w", err)
 	}
-	n := 0
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, refreshWorkers)
+	defer wg.Wait()
 	for _, t := range ts {
 		set, err := r.st.SSOSettings(ctx, t.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && set.IdPMetadataURL == "" && len(set.IdPCertificatesPEM) == 0) {
@@ -110,13 +115,23 @@ func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
 		if !claimed {
 			continue
 		}
-		n++
-		if _, err := r.refresh(ctx, &t); err != nil && !errors.Is(err, store.ErrNoMetadataURL) {
-			r.log.Warn("metadata refresh failed", zap.String("tenant", t.Slug), zap.Error(err))
-		}
+		n.Add(1)
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if _, err := r.refresh(ctx, &t); err != nil && !errors.Is(err, store.ErrNoMetadataURL) {
+				r.log.Warn("metadata refresh failed", zap.String("tenant", t.Slug), zap.Error(err))
+			}
+		}()
 	}
-	return n, nil
+	wg.Wait()
+	return int(n.Load()), nil
 }
+
+// refreshWorkers is how many tenants RefreshDue fetches at once: a URL that stalls for the whole
+// fetch timeout then holds one worker, not every other tenant's refresh.
+const refreshWorkers = 4
 
 var _ store.MetadataRefresher = (*Refresher)(nil)
 
@@ -147,6 +162,9 @@ func (r *Refresher) RefreshMetadata(ctx context.Context, tenantID string) (*stor
 	return r.refresh(ctx, t)
 }
 
+// maxFailure bounds the text of a failed refresh that is logged and kept for the console.
+const maxFailure = 300
+
 // refresh does one claimed refresh of tenant t: fetch, read and apply the metadata when it has a URL,
 // record the outcome, announce expiring certificates.
 func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.MetadataRefresh, error) {
@@ -161,15 +179,21 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.Metada
 		ferr = r.apply(ctx, t, url, res)
 		failure := ""
 		next := r.interval
+		if errors.Is(ferr, store.ErrMetadataURLChanged) {
+			next = 0 // the new URL is due at once
+		}
 		if ferr != nil {
-			failure = ferr.Error()
-			next = min(r.interval, 30*time.Minute) // a passing failure should not last hours
+			// Cut before it is logged or recorded: whatever a failure's text holds, it is bounded.
+			failure = store.Clip(ferr.Error(), maxFailure)
+			next = min(next, r.interval, 30*time.Minute) // a passing failure should not last hours
 			r.log.Warn("IdP metadata refresh failed", zap.String("tenant", t.Slug), zap.String("reason", failure))
 		} else {
 			r.log.Info("IdP metadata refreshed", zap.String("tenant", t.Slug), zap.Bool("changed", res.Changed),
 				zap.Strings("added", res.Added), zap.Strings("removed", res.Removed), zap.Strings("kept", res.Kept))
 		}
-		if err := r.st.FinishMetadataFetch(ctx, t.ID, url, failure, next); err != nil {
+		// Recorded even when ctx ended meanwhile (shutdown): otherwise the claim's lease (the whole
+		// interval) would stand as the next fetch time.
+		if err := r.st.FinishMetadataFetch(context.WithoutCancel(ctx), t.ID, url, failure, next); err != nil {
 			return res, fmt.Errorf("samlsp: refresh: %w", err)
 		}
 	} else {
@@ -189,14 +213,21 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 		return fmt.Errorf("fetching the metadata: %v", err)
 	}
 	idp, err := ParseIdPMetadata(b)
+	var me *metadataError
+	if errors.As(err, &me) {
+		return fmt.Errorf("reading the metadata: %s", me.text) // the detail may quote the remote document
+	}
 	if err != nil {
 		return fmt.Errorf("reading the metadata: %v", err)
+	}
+	if len(idp.CertificatesPEM) > store.MaxIdPCertificates {
+		return fmt.Errorf("the metadata lists %d certificates, more than the %d a tenant may hold", len(idp.CertificatesPEM), store.MaxIdPCertificates)
 	}
 	listed := make([]store.IdPCertificate, 0, len(idp.CertificatesPEM))
 	for _, p := range idp.CertificatesPEM {
 		c, err := store.ParseIdPCertificate(p)
 		if err != nil {
-			return fmt.Errorf("reading the metadata: %v", err)
+			return errors.New("reading the metadata: a signing certificate cannot be read")
 		}
 		listed = append(listed, *c)
 	}
@@ -208,7 +239,7 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 			return err
 		}
 		if set.IdPMetadataURL != url {
-			return nil // the URL changed meanwhile: the next refresh fetches the new one
+			return store.ErrMetadataURLChanged // not a success of the new URL: fetched next
 		}
 		held, _ := set.IdPCertificates()
 		next := store.MergeIdPCertificates(set.IdPCertificatesPEM, listed, r.now())
@@ -218,7 +249,12 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 		}
 		set.IdPCertificatesPEM, set.IdPEntityID, set.IdPSSOURL = next, idp.EntityID, idp.SSOURL
 		if err := set.Validate(); err != nil {
-			return fmt.Errorf("the metadata would make the settings invalid: %v", err)
+			// Only the setting's name: the rule's words may quote the remote entity ID or SSO URL.
+			var se *store.SettingError
+			if errors.As(err, &se) {
+				return fmt.Errorf("the metadata would make the settings invalid (%s)", se.Setting)
+			}
+			return errors.New("the metadata would make the settings invalid")
 		}
 		err = r.st.PutSSOSettings(ctx, t.ID, set)
 		if errors.Is(err, store.ErrVersionMismatch) && attempt == 0 {

@@ -32,12 +32,16 @@ type metadataServer struct {
 	doc     atomic.Pointer[[]byte]
 	status  atomic.Int64 // 0: 200 with doc
 	fetches atomic.Int64
+	onFetch atomic.Pointer[func()] // run before answering, when set
 }
 
 func newMetadataServer(t *testing.T) *metadataServer {
 	m := &metadataServer{}
 	m.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.fetches.Add(1)
+		if f := m.onFetch.Load(); f != nil {
+			(*f)()
+		}
 		if s := m.status.Load(); s != 0 {
 			w.WriteHeader(int(s))
 			return
@@ -210,8 +214,8 @@ func TestMetadataRefresh(t *testing.T) {
 		if err != nil || !slices.Equal(res.Kept, []string{fb}) || len(res.Removed) != 0 {
 			t.Fatalf("Refresh with only an expired certificate = %+v, %v", res, err)
 		}
-		if got := certs(); !slices.Equal(got, []string{fb, fingerprint(t, expired)}) {
-			t.Fatalf("after metadata of an expired key only: %v, want [b expired]", got)
+		if got := certs(); !slices.Equal(got, []string{fb}) {
+			t.Fatalf("after metadata of an expired key only: %v, want [b] (an expired key is never added)", got)
 		}
 
 		// A new entity ID and SSO URL are applied (with a valid key: the expired one goes).
@@ -238,19 +242,61 @@ func TestMetadataRefresh(t *testing.T) {
 		}{
 			{"HTTP 500", func() { md.status.Store(http.StatusInternalServerError) }, "HTTP 500"},
 			{"not metadata", func() { md.serve([]byte("<html>maintenance</html>")) }, "reading the metadata"},
+			{"XML the parser quotes", func() { md.serve([]byte("<remotesecret></y>")) }, "not a SAML EntityDescriptor"},
 			{"a DOCTYPE", func() { md.serve([]byte(`<!DOCTYPE x [<!ENTITY e "e">]><x/>`)) }, "DOCTYPE"},
+			{"too many certificates", func() {
+				var many []*x509.Certificate
+				for range store.MaxIdPCertificates {
+					many = append(many, newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(time.Hour)).Cert)
+				}
+				md.serve(moved.Metadata(many...))
+			}, "more than the 10"},
 		} {
 			tc.setup()
 			if _, err := r.RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("%s: Refresh = %v", tc.name, err)
 			}
 			f := fetch()
+			if strings.Contains(f.LastError, "remotesecret") {
+				t.Errorf("%s: the recorded failure quotes the document: %q", tc.name, f.LastError)
+			}
 			if !strings.Contains(f.LastError, tc.reason) || !f.LastOKAt.Equal(okAt) || !f.NextAt.Before(clock.Now().Add(time.Hour)) {
 				t.Errorf("%s: fetch state %+v", tc.name, f)
 			}
 			if s, _ := st.SSOSettings(ctx, tn.ID); s.Version != version {
 				t.Errorf("%s: the settings changed (version %d, was %d)", tc.name, s.Version, version)
 			}
+		}
+
+		// The URL changed while the old one was fetched: nothing applied, no success recorded, the new
+		// URL due at once.
+		md.serve(b.Metadata())
+		changed := func() {
+			s, _ := st.SSOSettings(ctx, tn.ID)
+			s.IdPMetadataURL = md.srv.URL + "/other"
+			if err := st.PutSSOSettings(ctx, tn.ID, s); err != nil {
+				t.Error(err)
+			}
+		}
+		md.onFetch.Store(&changed)
+		if _, err := r.RefreshMetadata(ctx, tn.ID); !errors.Is(err, store.ErrMetadataURLChanged) {
+			t.Errorf("URL changed during the fetch: %v", err)
+		}
+		md.onFetch.Store(nil)
+		if f := fetch(); !f.LastOKAt.Equal(okAt) || f.LastError == "" || f.NextAt.After(clock.Now()) {
+			t.Errorf("URL changed during the fetch: fetch state %+v", f)
+		}
+		got, _ = st.SSOSettings(ctx, tn.ID)
+
+		// The refresh's context ends during the fetch (shutdown): the failure is still recorded, the next
+		// fetch soon, not the claim's lease of a whole interval.
+		cctx, cancel := context.WithCancel(ctx)
+		stop := func() { cancel() }
+		md.onFetch.Store(&stop)
+		r.RefreshMetadata(cctx, tn.ID)
+		md.onFetch.Store(nil)
+		if f := fetch(); f.LastError == "" || !f.NextAt.Before(clock.Now().Add(time.Hour)) {
+			t.Errorf("cancelled during the fetch: fetch state %+v", f)
 		}
 
 		// A URL at a private address is refused before any connection, whatever the policy allows.

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/page"
@@ -74,7 +73,7 @@ func (s *Server) testReport(w http.ResponseWriter, r *http.Request, log *zap.Log
 	if verr != nil && (!asked || !errors.As(verr, &rf)) {
 		// Not a test the admin asked for (anyone's post while the tenant is testing), or not a refusal
 		// of the response: an ordinary refusal, recorded as one.
-		s.logRefusal(r, log, mux.Vars(r)["tenant"], a, store.SignInSAML, verr)
+		s.logRefusal(r, log, a, store.SignInSAML, verr)
 		s.refused(w, log, ref, verr)
 		return
 	}

@@ -64,6 +64,7 @@ type Server struct {
 	origin   string // scheme://host of baseURL, what a browser sends as Origin from our own pages
 	now      func() time.Time
 	pending  store.RequestLimits
+	refusals *store.SignInMeter // counts refusals past the log's cap in memory
 
 	mu    sync.Mutex
 	cache map[string]*tenantSP // by tenant ID
@@ -105,7 +106,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("samlsp: BaseURL %q is not an absolute URL", cfg.BaseURL)
 	}
 	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, sessions: cfg.Sessions, baseURL: base, origin: u.Scheme + "://" + u.Host,
-		now: now, cache: map[string]*tenantSP{}, pending: pending}, nil
+		now: now, cache: map[string]*tenantSP{}, pending: pending,
+		refusals: store.NewSignInMeter(cfg.Store, now)}, nil
 }
 
 // Routes mounts the SAML endpoints on r.

@@ -15,7 +15,8 @@ import (
 // The ACS writes the tenant's sign-in log (store.SignInLogStore), which the console shows the tenant's
 // IT admin: an accepted sign-in in its own transaction (signInAs sets SignIn.Log), a refusal here,
 // with the code and the precise reason the server's log has under the same reference id the person was
-// shown. The store caps refusals per tenant and minute, so garbage posted to an ACS cannot flood it.
+// shown. The store caps refusals per tenant and minute, so garbage posted to an ACS cannot flood it,
+// and past the cap the server's SignInMeter counts them in memory, so it cannot queue writes either.
 
 // reasonInternal is the reason recorded for a failure that is not the response's fault: the log line
 // under the reference has the cause, which is the operator's to read, not the tenant's.
@@ -31,29 +32,31 @@ func signInRecord(r *http.Request, a *accepted, method store.SignInMethod) store
 	}
 	if as := a.assertion; as != nil && as.Issuer.Value != "" {
 		rec.Issuer = as.Issuer.Value
+	} else {
+		rec.Issuer = a.info.Issuer // what the response named before it was refused, unverified
 	}
 	rec.Verified = a.verifier != nil && len(a.verifier.verified) > 0
+	// Naming the tenant's IdP puts an unverified refusal in its own class (store.SignInClass), so
+	// that the IdP's responses after a missed key rollover are not lost among strangers' garbage.
+	rec.FromIdP = a.c.set != nil && rec.Issuer != "" && rec.Issuer == a.c.set.IdPEntityID
 	if a.claims != nil && rec.Verified {
 		rec.Email = a.claims.Email
 	}
 	return rec
 }
 
-// logRefusal records the refused answer a (nil when it was refused before its tenant's settings were
-// read) to the ACS of tenant slug, with err's code and reason. An unknown tenant has no log. A record
+// logRefusal records the refused answer a to its tenant's ACS, with err's code and reason. A post
+// refused before its tenant's settings were read (a nil: not a form, not SAML, SSO off, an unknown
+// request) records nothing: nothing in it can be verified, anyone can send it, and writing it would
+// make every stranger's post a store write; the server's log has it under the reference. A record
 // that cannot be written is a warning: the person's page and the log line are what matter then.
-func (s *Server) logRefusal(r *http.Request, log *zap.Logger, slug string, a *accepted, method store.SignInMethod, err error) {
+func (s *Server) logRefusal(r *http.Request, log *zap.Logger, a *accepted, method store.SignInMethod, err error) {
+	if a == nil {
+		return
+	}
 	ctx := context.WithoutCancel(r.Context())
 	rec := signInRecord(r, a, method)
-	if a != nil {
-		rec.TenantID = a.c.tenant.ID
-	} else {
-		t, _, terr := s.st.TenantSSOVersion(ctx, slug)
-		if terr != nil {
-			return
-		}
-		rec.TenantID = t.ID
-	}
+	rec.TenantID = a.c.tenant.ID
 	rec.Outcome = store.SignInRefused
 	var he *httpError
 	var rf *refusal
@@ -65,7 +68,7 @@ func (s *Server) logRefusal(r *http.Request, log *zap.Logger, slug string, a *ac
 	default:
 		rec.Code, rec.Reason = "error", reasonInternal
 	}
-	if err := s.st.RecordSignIn(ctx, &rec); err != nil {
+	if err := s.refusals.Record(ctx, &rec); err != nil {
 		log.Warn("could not record the refusal in the sign-in log", zap.Error(err))
 	}
 }
@@ -78,7 +81,7 @@ func (s *Server) logTest(r *http.Request, log *zap.Logger, a *accepted, outcome,
 	if rf != nil {
 		rec.Outcome, rec.Code, rec.Reason = store.SignInRefused, rf.code, rf.reason
 	}
-	if err := s.st.RecordSignIn(context.WithoutCancel(r.Context()), &rec); err != nil {
+	if err := s.refusals.Record(context.WithoutCancel(r.Context()), &rec); err != nil {
 		log.Warn("could not record the test sign-in in the sign-in log", zap.Error(err))
 	}
 }

@@ -71,6 +71,11 @@ type MetadataFetchStore interface {
 // (its certificates are still checked for expiry).
 var ErrNoMetadataURL = errors.New("the tenant's IdP metadata was not given by URL")
 
+// ErrMetadataURLChanged is MetadataRefresher's error when the tenant's metadata URL changed while the
+// old one was fetched: nothing is applied, nothing is recorded as a success, and the new URL is due
+// at once.
+var ErrMetadataURLChanged = errors.New("the metadata URL changed during the fetch; the new one is fetched next")
+
 // MetadataRefresh is what one refresh of a tenant's IdP metadata did.
 type MetadataRefresh struct {
 	Fetched bool     // the metadata was fetched and read
@@ -142,8 +147,13 @@ func (s *SSOSettings) IdPCertificates() ([]IdPCertificate, error) {
 	return out, nil
 }
 
+// MaxIdPCertificates bounds a tenant's IdP certificates: an IdP lists two at a rollover, and every
+// signature is checked against each, so a list a metadata refresh could grow without bound (an IdP
+// rotating keys often, or a hostile metadata URL) would slow every sign-in of the tenant.
+const MaxIdPCertificates = 10
+
 // MergeIdPCertificates returns the certificates a tenant keeps when its IdP's metadata now lists
-// listed (PEM): every listed certificate not held yet is added at once (a rollover's new key is
+// listed (PEM): every listed unexpired certificate not held yet is added at once (a rollover's new key is
 // trusted before the IdP signs with it); a held certificate the metadata no longer lists is removed
 // only when the metadata lists at least one certificate valid at now, so that the tenant is never
 // left without a certificate that works. Certificates compare by fingerprint; order is held first,
@@ -168,7 +178,8 @@ func MergeIdPCertificates(held []string, listed []IdPCertificate, now time.Time)
 		}
 	}
 	for _, c := range listed {
-		if !have[c.Fingerprint] {
+		// An expired certificate is never added: it can verify nothing new and would only take room.
+		if !have[c.Fingerprint] && now.Before(c.NotAfter) {
 			have[c.Fingerprint] = true
 			out = append(out, c.PEM)
 		}

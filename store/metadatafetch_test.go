@@ -57,7 +57,7 @@ func TestMergeIdPCertificates(t *testing.T) {
 		{"next key published", []string{a.PEM}, []store.IdPCertificate{a, b}, []string{"a", "b"}},
 		{"old key withdrawn", []string{a.PEM, b.PEM}, []store.IdPCertificate{b}, []string{"b"}},
 		{"rolled over at once", []string{a.PEM}, []store.IdPCertificate{b}, []string{"b"}},
-		{"only an expired one listed", []string{a.PEM}, []store.IdPCertificate{expired}, []string{"a", "expired"}},
+		{"only an expired one listed", []string{a.PEM}, []store.IdPCertificate{expired}, []string{"a"}},
 		{"only a not yet valid one listed", []string{a.PEM}, []store.IdPCertificate{future}, []string{"a", "future"}},
 		{"nothing listed", []string{a.PEM}, nil, []string{"a"}},
 		{"the same certificate in another PEM layout", []string{reflowed}, []store.IdPCertificate{a}, []string{"a"}},

@@ -14,8 +14,9 @@ import (
 // SignInRetention and swept in batches.
 //
 // Anyone can post garbage to a tenant's ACS, so refusals are capped: at most MaxRefusalsPerMinute of
-// a tenant are recorded one by one within a minute of the store's clock, for each of two classes
-// (refusals of a response that carried a verified signature of the tenant's IdP, and all others).
+// a tenant are recorded one by one within a minute of the store's clock, for each class
+// (SignInClass: verified responses of the tenant's IdP, responses naming it unverified, password
+// refusals, all others).
 // Past the cap, one record of the minute, Code SignInCodeMore, counts the rest (Count). The cap is
 // per class so that a stranger's unsigned garbage can never hide the refusals of what the tenant's
 // own IdP sent. Nothing is ever evicted to make room: old entries leave only by age.
@@ -80,7 +81,11 @@ type SignInRecord struct {
 	Issuer string
 	// Verified reports that the response carried a signature verified against one of the tenant's IdP
 	// certificates: the tenant's own IdP sent it (or it is a replay of what it sent).
-	Verified   bool
+	Verified bool
+	// FromIdP reports that the response named the tenant's IdP as its issuer (unverified: what the
+	// IdP sends after a key rollover scimsso missed looks like this). Not stored: it only picks the
+	// record's class (Class) for the cap.
+	FromIdP    bool
 	ClientAddr string
 	// Count is how many refusals the record stands for: 1, or more for a SignInCodeMore record.
 	Count int
@@ -100,14 +105,57 @@ type SignInQuery struct {
 // recorded by SignIn or PasswordSignIn in its own transaction (their Log field); the rest here.
 type SignInLogStore interface {
 	// RecordSignIn appends r (its Time the store's, its Count 1, Seq set) to the tenant's log, its texts
-	// cut to their bounds by Bound. A refusal past MaxRefusalsPerMinute of its tenant and class in the
+	// cut to their bounds by Bound. A refusal or test sign-in (Capped) past MaxRefusalsPerMinute of its tenant and class in the
 	// current minute is not stored itself: the minute's SignInCodeMore record of that class counts it
 	// instead. The count and the write are one transaction, exact across replicas. ErrNotFound for an
 	// unknown tenant.
 	RecordSignIn(ctx context.Context, r *SignInRecord) error
+	// AddRefusals adds n to the count of the SignInCodeMore record of the tenant's minute of at and
+	// class (refusals a SignInMeter counted in memory). No record: nothing to add to.
+	AddRefusals(ctx context.Context, tenantID string, at time.Time, class SignInClass, n int) error
 	// ListSignIns returns a page of the tenant's sign-in log matching q, newest first. An unknown
 	// tenant has none.
 	ListSignIns(ctx context.Context, q SignInQuery) ([]SignInRecord, error)
+}
+
+// SignInClass is a class of refusals, capped apart from the others so that a flood of one never
+// hides another: a stranger's garbage cannot take the room of what the tenant's IdP sent, nor of
+// password refusals an admin needs to see.
+type SignInClass int
+
+// The classes of SignInRecord.Class.
+const (
+	ClassOther    SignInClass = iota // anything else: garbage with a tenant's settings read
+	ClassVerified                    // a response carrying a verified signature of the tenant's IdP
+	ClassFromIdP                     // a response naming the tenant's IdP as issuer, not verified
+	ClassPassword                    // a password sign-in
+	signInClasses
+)
+
+// Class is the class whose cap r counts against.
+func (r *SignInRecord) Class() SignInClass {
+	switch {
+	case r.Verified:
+		return ClassVerified
+	case r.Method == SignInPassword:
+		return ClassPassword
+	case r.FromIdP:
+		return ClassFromIdP
+	}
+	return ClassOther
+}
+
+// SignInBucket numbers the minute of at and class c (the cap's counter); the minute's
+// SignInCodeMore record of that class is stored under SignInBucket+1, so every bucket is > 0.
+func SignInBucket(at time.Time, c SignInClass) int64 {
+	return at.Unix()/60*int64(signInClasses) + int64(c)
+}
+
+// Capped says whether r counts against the minute's cap of its tenant and class: every refusal, and
+// every test sign-in, accepted ones too (an IdP-initiated response posted while the tenant is testing
+// is never marked used, so one signed response could otherwise be posted to fill the log).
+func (r *SignInRecord) Capped() bool {
+	return r.Outcome == SignInRefused || r.Method == SignInTest
 }
 
 // Bound cuts r's texts to the log's bounds and makes them storable (valid UTF-8, no NUL), so that a

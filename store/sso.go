@@ -124,7 +124,7 @@ func (e *SettingError) Unwrap() error { return e.Err }
 
 // Validate reports the first rule of the spec's table s breaks, as a *SettingError, or nil: every
 // enumerated setting is one of its constants; a state other than off has the IdP's entity ID, SSO URL
-// and a certificate; 0 < soft timeout < hard timeout, each within its maximum; a mobile hard timeout
+// and a certificate; at most MaxIdPCertificates certificates; 0 < soft timeout < hard timeout, each within its maximum; a mobile hard timeout
 // is 0 or more than the soft timeout and at most MaxMobileHardTimeout; the first-name, last-name and
 // email attribute names are set; every excluded address passes ParseEmail in lower case. It changes
 // nothing and reads only s.
@@ -137,6 +137,9 @@ func (s *SSOSettings) Validate() error {
 	}
 	if s.State != SSOOff && (s.IdPEntityID == "" || s.IdPSSOURL == "" || len(s.IdPCertificatesPEM) == 0) {
 		return &SettingError{Setting: "state", Reason: string(s.State) + " " + ErrNoIdP.Error(), Err: ErrNoIdP}
+	}
+	if len(s.IdPCertificatesPEM) > MaxIdPCertificates {
+		return bad("idp-certificates", fmt.Sprintf("must be at most %d", MaxIdPCertificates))
 	}
 	switch {
 	case s.HardTimeout <= 0 || s.HardTimeout > MaxHardTimeout:

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,12 @@ func TestSSOSettingsValidate(t *testing.T) {
 		{"active without IdP", func(s *store.SSOSettings) { s.State, s.IdPCertificatesPEM = store.SSOActive, nil }, "state"},
 		{"testing without SSO URL", func(s *store.SSOSettings) { s.State, s.IdPSSOURL = store.SSOTesting, "" }, "state"},
 		{"off without IdP", func(s *store.SSOSettings) { s.IdPEntityID = "" }, ""},
+		{"certificates at their maximum", func(s *store.SSOSettings) {
+			s.IdPCertificatesPEM = slices.Repeat(s.IdPCertificatesPEM[:1], store.MaxIdPCertificates)
+		}, ""},
+		{"too many certificates", func(s *store.SSOSettings) {
+			s.IdPCertificatesPEM = slices.Repeat(s.IdPCertificatesPEM[:1], store.MaxIdPCertificates+1)
+		}, "idp-certificates"},
 		{"hard at its maximum", func(s *store.SSOSettings) { s.HardTimeout = store.MaxHardTimeout }, ""},
 		{"hard above its maximum", func(s *store.SSOSettings) { s.HardTimeout = 15 * 24 * time.Hour }, "hard-timeout"},
 		{"hard zero", func(s *store.SSOSettings) { s.HardTimeout = 0 }, "hard-timeout"},

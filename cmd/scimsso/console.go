@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/console"
+	"github.com/scimsso/scimsso/internal/safefetch"
 	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
@@ -39,6 +40,15 @@ func (m *Main) newConsole(s store.Store, log *zap.Logger, baseURL string, web *p
 			}
 			return &console.IdP{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
 		},
-		FetchMetadata: func(ctx context.Context, url string) ([]byte, error) { return fetchMetadata(ctx, url, m.loopbackMeta) },
+		FetchMetadata: m.consoleFetch(),
 	})
+}
+
+// consoleFetch is how the console fetches the IdP metadata URL a tenant admin enters: one Fetcher for
+// the server (its Transport pools connections), and never to loopback, whatever
+// --allow-http-loopback-metadata says: that setting is the operator's, for URLs they give on the
+// command line; from the console it would let any tenant admin make scimsso fetch from this machine.
+func (m *Main) consoleFetch() func(ctx context.Context, url string) ([]byte, error) {
+	f := safefetch.NewFetcher(safefetch.Policy{LoopbackSetting: "only the operator's sso set"})
+	return f.Get
 }

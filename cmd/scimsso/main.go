@@ -55,8 +55,8 @@ type Main struct {
 	// loopbackHooks is serve --allow-http-loopback-webhooks: the management API adds webhooks and
 	// back-channel logout URIs by the rule delivery follows.
 	loopbackHooks bool
-	// loopbackMeta is serve --allow-http-loopback-metadata: the console fetches IdP metadata URLs by
-	// the rule the periodic refresh follows.
+	// loopbackMeta is serve --allow-http-loopback-metadata (the periodic refresh's rule); the console
+	// never fetches from loopback (consoleFetch).
 	loopbackMeta bool
 	// metrics counts what the handler serves (serve, unless --metrics-addr is off); nil counts nothing.
 	metrics *metrics.Metrics

@@ -29,13 +29,14 @@ const (
 func (p Policy) Transport(timeout time.Duration) *http.Transport {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: p.Control()}
 	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: p.RootCAs},
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
+		Proxy:                  nil,
+		DialContext:            d.DialContext,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: p.RootCAs},
+		TLSHandshakeTimeout:    timeout,
+		ResponseHeaderTimeout:  timeout,
+		MaxResponseHeaderBytes: 64 << 10, // a metadata or webhook answer needs no more; the default is 1 MiB
+		IdleConnTimeout:        90 * time.Second,
+		ForceAttemptHTTP2:      true,
 	}
 }
 
@@ -55,8 +56,8 @@ func NewFetcher(p Policy) *Fetcher {
 			if len(via) > MaxRedirects {
 				return &redirectError{fmt.Errorf("more than %d redirects", MaxRedirects)}
 			}
-			if err := CheckURL(r.URL.String(), p); err != nil {
-				return &redirectError{err}
+			if err := checkURL(r.URL.String(), p, "its target"); err != nil {
+				return &redirectError{err} // why only: the target's URL may carry what the server chose
 			}
 			return nil
 		},

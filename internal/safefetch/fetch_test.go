@@ -35,9 +35,12 @@ func TestFetcherGet(t *testing.T) {
 		case "/to-doc":
 			http.Redirect(w, r, "/doc", http.StatusFound)
 		case "/to-private":
-			http.Redirect(w, r, "https://10.0.0.1/doc", http.StatusFound)
+			http.Redirect(w, r, "https://10.0.0.1/doc?token=s3cret", http.StatusFound)
 		case "/to-metadata-service":
 			http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
+		case "/huge-header":
+			w.Header().Set("X-Junk", strings.Repeat("j", 100<<10))
+			w.Write([]byte("<EntityDescriptor/>"))
 		case "/loop":
 			http.Redirect(w, r, "/loop", http.StatusFound)
 		default:
@@ -58,6 +61,7 @@ func TestFetcherGet(t *testing.T) {
 		{"/to-private", "private address", 0},
 		{"/to-metadata-service", "link-local", 0},
 		{"/loop", "more than 3 redirects", 0},
+		{"/huge-header", "connection failed", 0},
 	} {
 		b, err := f.Get(context.Background(), srv.URL+tc.path)
 		switch {
@@ -65,6 +69,8 @@ func TestFetcherGet(t *testing.T) {
 			t.Errorf("%s: %d bytes, %v", tc.path, len(b), err)
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("%s: %v, want %q", tc.path, err, tc.err)
+		case err != nil && (strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "10.0.0.1")):
+			t.Errorf("%s: the error quotes the redirect's target: %v", tc.path, err)
 		}
 	}
 

@@ -36,9 +36,14 @@ type Policy struct {
 // multicast, unspecified or reserved. Its refusals start with "URL", for the caller to prefix with
 // what the URL is ("webhook URL …").
 func CheckURL(raw string, p Policy) error {
+	return checkURL(raw, p, fmt.Sprintf("URL %q", clip(raw)))
+}
+
+// checkURL is CheckURL naming raw as name in its refusals: a redirect's target is not quoted.
+func checkURL(raw string, p Policy, name string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("URL %q is not an absolute URL", clip(raw))
+		return fmt.Errorf("%s is not an absolute URL", name)
 	}
 	if u.User != nil {
 		return errors.New("URL may not hold a user or password: put credentials nowhere in it")
@@ -50,24 +55,24 @@ func CheckURL(raw string, p Policy) error {
 	loopback := isLoopbackName(host)
 	if a, err := netip.ParseAddr(host); err == nil {
 		if why := p.refused(a); why != "" {
-			return fmt.Errorf("URL %q points at %s", clip(raw), why)
+			return fmt.Errorf("%s points at %s", name, why)
 		}
 		loopback = a.Unmap().IsLoopback()
 	} else if numericHost(host) {
 		// 127.1, 2130706433, 0x7f.1: not an address netip reads, yet resolvers and browsers take it as
 		// one (inet_aton), so the dialer would reach whatever IPv4 address it spells.
-		return fmt.Errorf("URL %q has a numeric host that is not an IPv4 address in dotted decimal (a.b.c.d)", clip(raw))
+		return fmt.Errorf("%s has a numeric host that is not an IPv4 address in dotted decimal (a.b.c.d)", name)
 	} else if loopback && !p.AllowHTTPLoopback {
-		return fmt.Errorf("URL %q points at a loopback address (%s allows it)", clip(raw), p.LoopbackSetting)
+		return fmt.Errorf("%s points at a loopback address (%s allows it)", name, p.LoopbackSetting)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !loopback || !p.AllowHTTPLoopback {
-			return fmt.Errorf("URL %q is not https (http only to loopback, with %s)", clip(raw), p.LoopbackSetting)
+			return fmt.Errorf("%s is not https (http only to loopback, with %s)", name, p.LoopbackSetting)
 		}
 	default:
-		return fmt.Errorf("URL %q is not https", clip(raw))
+		return fmt.Errorf("%s is not https", name)
 	}
 	return nil
 }
@@ -104,6 +109,7 @@ var notPublic = []netip.Prefix{
 	netip.MustParsePrefix("::ffff:0:0:0/96"),
 	netip.MustParsePrefix("2002::/16"),
 	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("fec0::/10"), // site-local (deprecated, still routed inside some sites)
 }
 
 // refused names the kind of address a is when p sends nothing there, or returns "".

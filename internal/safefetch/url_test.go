@@ -29,6 +29,7 @@ func TestCheckURL(t *testing.T) {
 		{"https://192.168.1.1/hook", false, false},
 		{"https://169.254.169.254/latest/meta-data", false, false},
 		{"https://[fe80::1]/hook", false, false},
+		{"https://[fec0::1]/hook", false, false},
 		{"https://[fd00::1]/hook", false, false},
 		{"https://0.0.0.0/hook", false, false},
 		{"https://[::]/hook", false, false},

@@ -24,15 +24,28 @@ func (s *Store) RecordSignIn(ctx context.Context, r *store.SignInRecord) error {
 	return nil
 }
 
+// AddRefusals implements store.Store.
+func (s *Store) AddRefusals(ctx context.Context, tenantID string, at time.Time, class store.SignInClass, n int) error {
+	bucket := store.SignInBucket(at, class)
+	err := s.write(ctx, func(tx *wtx, now time.Time) error {
+		_, err := tx.exec(ctx, `UPDATE sign_in_log SET count = count + ? WHERE tenant_id = ? AND bucket = ?`, n, tenantID, bucket+1)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: add refusals: %w", err)
+	}
+	return nil
+}
+
 // recordSignIn writes r within tx at now, capping refusals (store.MaxRefusalsPerMinute per tenant,
 // minute and class). SignIn and PasswordSignIn call it for the accepted sign-in they write.
 func (s *Store) recordSignIn(ctx context.Context, tx *wtx, now time.Time, r *store.SignInRecord) error {
 	r.Bound()
 	r.Time, r.Count, r.Seq = fromMicros(micros(now)), 1, 0
-	if r.Outcome == store.SignInRefused {
+	if r.Capped() {
 		// The bucket names the minute and the class: verified refusals (what the tenant's IdP signed)
 		// are counted apart from anyone's garbage, which can never use up their room.
-		bucket := now.Unix()/60*2 + int64(b2i(r.Verified))
+		bucket := store.SignInBucket(now, r.Class())
 		var n int
 		err := tx.row(ctx, `INSERT INTO sign_in_refusals (tenant_id, bucket, n) VALUES (?, ?, 1)
 			ON CONFLICT (tenant_id, bucket) DO UPDATE SET n = sign_in_refusals.n + 1 RETURNING n`, r.TenantID, bucket).Scan(&n)
@@ -41,10 +54,15 @@ func (s *Store) recordSignIn(ctx context.Context, tx *wtx, now time.Time, r *sto
 		}
 		if n > store.MaxRefusalsPerMinute {
 			more := store.SignInRecord{TenantID: r.TenantID, Time: r.Time, Outcome: store.SignInRefused, Method: r.Method,
-				Code: store.SignInCodeMore, Verified: r.Verified, Count: 1,
+				Code: store.SignInCodeMore, Verified: r.Verified, FromIdP: r.FromIdP, Count: 1,
 				Reason: fmt.Sprintf("more than %d refused sign-ins in this minute; the rest are counted here, not recorded one by one", store.MaxRefusalsPerMinute)}
-			if r.Verified {
+			switch {
+			case r.Method == store.SignInTest:
+				more.Reason = fmt.Sprintf("more than %d refused or test sign-ins in this minute; the rest are counted here, not recorded one by one", store.MaxRefusalsPerMinute)
+			case r.Verified:
 				more.Reason += " (responses signed by the IdP: a replayed or misconfigured stream)"
+			case r.FromIdP:
+				more.Reason += " (unverified responses naming the tenant's IdP as issuer: a missed key rollover, or someone posing as it)"
 			}
 			err := tx.row(ctx, `INSERT INTO sign_in_log (tenant_id, at, outcome, method, user_id, email, code, reason, ref, issuer, verified, client_addr, count, bucket)
 				VALUES (?, ?, ?, ?, '', '', ?, ?, '', '', ?, '', 1, ?)
@@ -142,7 +160,7 @@ func (s *Store) sweepSignIns(ctx context.Context) (int64, error) {
 			}
 			k, _ = res.RowsAffected()
 			if k < sweepBatch {
-				res, err := tx.exec(ctx, `DELETE FROM sign_in_refusals WHERE bucket < ?`, (now.Unix()/60-1)*2)
+				res, err := tx.exec(ctx, `DELETE FROM sign_in_refusals WHERE bucket < ?`, store.SignInBucket(now.Add(-time.Minute), 0))
 				if err != nil {
 					return err
 				}

@@ -140,7 +140,25 @@ func testSignInLogCap(t *testing.T, s store.Store, clock *Clock) {
 			t.Fatal(err)
 		}
 	}
+	// A SignInMeter's count of this replica lands on the same record, never on another class's or
+	// tenant's, nor on a minute without one.
+	if err := s.AddRefusals(ctx, a.ID, clock.Now(), store.ClassOther, 7); err != nil {
+		t.Fatal(err)
+	}
+	for _, add := range []struct {
+		id    string
+		at    time.Time
+		class store.SignInClass
+	}{{a.ID, clock.Now(), store.ClassVerified}, {a.ID, clock.Now(), store.ClassFromIdP}, {a.ID, clock.Now(), store.ClassPassword},
+		{b.ID, clock.Now(), store.ClassOther}, {a.ID, clock.Now().Add(-time.Hour), store.ClassOther}} {
+		if err := s.AddRefusals(ctx, add.id, add.at, add.class, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInRefused, Method: store.SignInSAML, Code: "audience", Ref: "signed", Verified: true})
+	// Nor do the IdP's unverified responses (a missed key rollover) or password refusals.
+	mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInRefused, Method: store.SignInSAML, Code: "invalid", Ref: "from-idp", FromIdP: true})
+	mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInRefused, Method: store.SignInPassword, Code: "password", Ref: "password"})
 	mustRecord(t, s, store.SignInRecord{TenantID: b.ID, Outcome: store.SignInRefused, Method: store.SignInSAML, Code: "guard", Ref: "other"})
 	mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInAccepted, Method: store.SignInSAML, Ref: "ok"})
 	got := listSignIns(t, s, store.SignInQuery{TenantID: a.ID, Limit: 500})
@@ -149,23 +167,40 @@ func testSignInLogCap(t *testing.T, s store.Store, clock *Clock) {
 		switch {
 		case r.Code == store.SignInCodeMore:
 			more++
-			if r.Count != extra || r.Verified || r.Outcome != store.SignInRefused {
-				t.Errorf("the record of the rest: %+v, want count %d", r, extra)
+			if r.Count != extra+7 || r.Verified || r.Outcome != store.SignInRefused {
+				t.Errorf("the record of the rest: %+v, want count %d", r, extra+7)
 			}
 		case r.Ref == "junk":
 			junk++
-		case r.Ref == "signed":
+		case r.Ref == "signed" || r.Ref == "from-idp" || r.Ref == "password":
 			signed++
 		case r.Ref == "ok":
 			ok++
 		}
 	}
-	if junk != store.MaxRefusalsPerMinute || more != 1 || signed != 1 || ok != 1 || len(got) != store.MaxRefusalsPerMinute+3 {
-		t.Errorf("recorded %d refusals, %d counting records, %d signed, %d accepted (%d in all); want %d, 1, 1, 1",
+	if junk != store.MaxRefusalsPerMinute || more != 1 || signed != 3 || ok != 1 || len(got) != store.MaxRefusalsPerMinute+5 {
+		t.Errorf("recorded %d refusals, %d counting records, %d of other classes, %d accepted (%d in all); want %d, 1, 3, 1",
 			junk, more, signed, ok, len(got), store.MaxRefusalsPerMinute)
 	}
 	if got := listSignIns(t, s, store.SignInQuery{TenantID: b.ID}); len(got) != 1 || got[0].Ref != "other" {
 		t.Errorf("other tenant: %+v", got)
+	}
+	// Accepted test sign-ins count against the cap too: one signed response posted again and again
+	// while the tenant is testing is never marked used.
+	for range store.MaxRefusalsPerMinute + 5 {
+		mustRecord(t, s, store.SignInRecord{TenantID: b.ID, Outcome: store.SignInAccepted, Method: store.SignInTest, Verified: true, Ref: "test"})
+	}
+	tests, moreTests := 0, 0
+	for _, r := range listSignIns(t, s, store.SignInQuery{TenantID: b.ID, Limit: 500}) {
+		switch {
+		case r.Ref == "test":
+			tests++
+		case r.Code == store.SignInCodeMore && r.Method == store.SignInTest && r.Verified:
+			moreTests += r.Count
+		}
+	}
+	if tests != store.MaxRefusalsPerMinute || moreTests != 5 {
+		t.Errorf("%d test sign-ins: %d recorded, %d counted; want %d, 5", store.MaxRefusalsPerMinute+5, tests, moreTests, store.MaxRefusalsPerMinute)
 	}
 	clock.Add(time.Minute)
 	if r := mustRecord(t, s, store.SignInRecord{TenantID: a.ID, Outcome: store.SignInRefused, Code: "guard", Ref: "next minute"}); r.Ref != "next minute" {
