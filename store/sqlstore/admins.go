@@ -58,7 +58,7 @@ func (s *Store) SetAdmin(ctx context.Context, tenantID, userID string, admin boo
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		// The tenant's row locked (PostgreSQL; SQLite has one writer): its admin changes run one at a
 		// time, so two admins removing each other cannot both see the other remain.
-		if err := tx.row(ctx, `SELECT id FROM tenants WHERE id = ?`+s.forUpdate(), tenantID).Scan(new(string)); err != nil {
+		if err := tx.row(ctx, `SELECT id FROM tenants WHERE id = ?`+s.forNoKeyUpdate(), tenantID).Scan(new(string)); err != nil {
 			return err
 		}
 		var name string
@@ -67,7 +67,9 @@ func (s *Store) SetAdmin(ctx context.Context, tenantID, userID string, admin boo
 		}
 		admins := func(cond string, args ...any) (int, error) {
 			var n int
-			err := tx.row(ctx, `SELECT count(*) FROM tenant_admins WHERE tenant_id = ?`+cond, append([]any{tenantID}, args...)...).Scan(&n)
+			// Admins who can still act: a deactivated admin cannot sign in, so does not count as the one left.
+			err := tx.row(ctx, `SELECT count(*) FROM tenant_admins WHERE tenant_id = ?`+cond+
+				` AND user_id IN (SELECT id FROM users WHERE tenant_id = ? AND active = 1)`, append(append([]any{tenantID}, args...), tenantID)...).Scan(&n)
 			return n, err
 		}
 		actor := store.ActorOf(ctx)

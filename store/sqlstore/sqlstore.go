@@ -105,6 +105,16 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 // forUpdate is the clause that locks the rows a write transaction reads before it changes them.
 func (s *Store) forUpdate() string { return s.db.forUpdate() }
 
+// forNoKeyUpdate locks a row against other writers of it, but not against inserts that reference it
+// (which take FOR KEY SHARE): a parent row locked with FOR UPDATE would make every insert of a child
+// row wait, and two transactions each holding a row the other's insert references would deadlock.
+func (s *Store) forNoKeyUpdate() string {
+	if s.db.forUpdate() == "" {
+		return ""
+	}
+	return " FOR NO KEY UPDATE"
+}
+
 // Ping reports whether the store reaches its database and the schema is there.
 func (s *Store) Ping(ctx context.Context) error {
 	r := s.db.pool()

@@ -51,6 +51,19 @@ func testAdminGuards(t *testing.T, s store.Store, _ *Clock) {
 	if got := admins(); got != "[x@acme.com]" {
 		t.Fatalf("refused changes stored: admins %s", got)
 	}
+	// A deactivated admin cannot sign in to act: the last active admin is still the last.
+	if err := s.SetAdmin(ctx, a.ID, z.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateUser(ctx, a.ID, z.ID, 0, store.Audit{Operation: "deactivate"}, func(u *store.User) error { u.Active = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAdmin(key, a.ID, x.ID, false); !errors.Is(err, store.ErrLastAdmin) {
+		t.Fatalf("removing the last active admin beside a deactivated one: %v, want ErrLastAdmin", err)
+	}
+	if err := s.SetAdmin(ctx, a.ID, z.ID, false); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.SetAdmin(ctx, a.ID, x.ID, false); err != nil {
 		t.Fatalf("the operator removes the last admin: %v", err)
 	}
