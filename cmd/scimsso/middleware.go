@@ -158,19 +158,17 @@ const maxLoggedPath = 96
 // loggedPath is the path the logs show. A route's variables can be secrets (a setup link is
 // /setup/{token}), so a request that matched a route is logged as the route's template (with the rest
 // of the path beyond a prefix route, which holds no route variable); only an unmatched one (a 404, a
-// 405) is logged by its path, cut short, and with the segment after any secret-bearing prefix
-// replaced, since it may be a mistyped or wrongly-methoded secret link.
+// 405) is logged by its path, cut short, and with all after any secret-bearing prefix replaced,
+// since it may be a mistyped or wrongly-methoded secret link.
 func loggedPath(m *matched, path string) string {
 	if m != nil && m.route != "" {
 		return cut(m.route + m.tail)
 	}
-	if i := strings.Index(path, secretPathPrefix); i >= 0 {
-		rest := path[i+len(secretPathPrefix):]
-		tail := ""
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			tail = rest[j:]
-		}
-		path = path[:i+len(secretPathPrefix)] + "{redacted}" + tail
+	// Everything after a secret-bearing prefix goes, in any case and however the path continues: a
+	// doubled slash or a dot segment ("/setup//TOKEN", "/setup/x/../TOKEN", "/SETUP/TOKEN") is not a
+	// route and would otherwise show the token in a later segment.
+	if i := strings.Index(strings.ToLower(path), strings.TrimSuffix(secretPathPrefix, "/")); i >= 0 {
+		path = path[:i] + secretPathPrefix + "{redacted}"
 	}
 	return cut(path)
 }

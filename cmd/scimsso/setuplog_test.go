@@ -90,12 +90,16 @@ func mustRequest(t *testing.T, method, u, body string) *http.Request {
 }
 
 // TestPanicLineNamesRoute: a panic in a handler under a route with a secret variable logs the route,
-// and an unmatched path is logged cut short with the segment after /setup/ redacted.
+// and an unmatched path is logged cut short with all after /setup (any case) redacted.
 func TestPanicLineNamesRoute(t *testing.T) {
 	cases := []struct{ route, path, want string }{
 		{"/setup/{token}", "/setup/scimsso_setup_SECRET", "/setup/{token}"},
 		{"", "/setup/scimsso_setup_SECRET", "/setup/{redacted}"},
-		{"", "/a/setup/scimsso_setup_SECRET/b", "/a/setup/{redacted}/b"},
+		{"", "/a/setup/scimsso_setup_SECRET/b", "/a/setup/{redacted}"},
+		{"", "/setup//scimsso_setup_SECRET", "/setup/{redacted}"},
+		{"", "/setup/x/../scimsso_setup_SECRET", "/setup/{redacted}"},
+		{"", "/SETUP/scimsso_setup_SECRET", "/setup/{redacted}"},
+		{"", "/setupscimsso_setup_SECRET", "/setup/{redacted}"},
 		{"", "/" + strings.Repeat("x", 200), "/" + strings.Repeat("x", maxLoggedPath-1) + "…"},
 		{"/scim/v2/{tenant}", "/scim/v2/acme/Users/123", "/scim/v2/{tenant}/Users/123"},
 		{"/scim/v2/{tenant}", "/scim/v2/acme", "/scim/v2/{tenant}"},
