@@ -200,7 +200,7 @@ func TestCrossTenant(t *testing.T) {
 					var res *http.Response
 					var body string
 					if strings.HasSuffix(rt.path, "/metadata/file") || strings.HasSuffix(rt.path, "/department-map") {
-						res, body = h.multipart(b, "/admin/"+slug+rt.path, []byte("<EntityDescriptor/>"))
+						res, body = h.multipart(b, "/admin/"+slug+rt.path, "metadata", []byte("<EntityDescriptor/>"))
 					} else {
 						res, body = h.Send(b, rt.method, "/admin/"+slug+rt.path, formOf(h, b, rt.form), h.same())
 					}
@@ -259,13 +259,13 @@ func (h *harness) otherAdmin() *http.Client {
 	return b
 }
 
-// multipart posts file as the metadata upload form (with the browser's CSRF field) to path.
-func (h *harness) multipart(b *http.Client, path string, file []byte) (*http.Response, string) {
+// multipart posts file under field as a file upload form (with the browser's CSRF field) to path.
+func (h *harness) multipart(b *http.Client, path, field string, file []byte) (*http.Response, string) {
 	h.T.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	mw.WriteField("csrf", h.csrfOf(b))
-	fw, _ := mw.CreateFormFile("metadata", "metadata.xml")
+	fw, _ := mw.CreateFormFile(field, "upload")
 	fw.Write(file)
 	mw.Close()
 	req, _ := http.NewRequest(http.MethodPost, h.Srv.URL+path, &body)

@@ -1,9 +1,7 @@
 package console_test
 
 import (
-	"bytes"
 	"fmt"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -51,25 +49,7 @@ func (h *harness) stateOf(tn *store.Tenant) string {
 func (h *harness) uploadFile(b *http.Client, pagePath, action, field string, file []byte) (*http.Response, string) {
 	h.T.Helper()
 	h.get(b, pagePath) // the CSRF cookie
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("csrf", h.csrfOf(b))
-	fw, _ := mw.CreateFormFile(field, "upload.csv")
-	fw.Write(file)
-	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, h.Srv.URL+action, &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	for k, v := range h.same() {
-		req.Header.Set(k, v)
-	}
-	res, err := b.Do(req)
-	if err != nil {
-		h.T.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out bytes.Buffer
-	out.ReadFrom(res.Body)
-	return res, out.String()
+	return h.multipart(b, action, field, file)
 }
 
 // lastAction returns the tenant's newest admin audit entry.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"html"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -23,26 +22,7 @@ import (
 // upload posts a metadata file from the SSO page's upload form, as a browser does.
 func (h *harness) upload(b *http.Client, slug string, file []byte) (*http.Response, string) {
 	h.T.Helper()
-	h.get(b, "/admin/"+slug+"/sso") // the CSRF cookie
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("csrf", h.csrfOf(b))
-	fw, _ := mw.CreateFormFile("metadata", "metadata.xml")
-	fw.Write(file)
-	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, h.Srv.URL+"/admin/"+slug+"/sso/metadata/file", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	for k, v := range h.same() {
-		req.Header.Set(k, v)
-	}
-	res, err := b.Do(req)
-	if err != nil {
-		h.T.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out bytes.Buffer
-	out.ReadFrom(res.Body)
-	return res, out.String()
+	return h.uploadFile(b, "/admin/"+slug+"/sso", "/admin/"+slug+"/sso/metadata/file", "metadata", file)
 }
 
 // storeForm returns the metadata page's Store form.
