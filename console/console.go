@@ -485,7 +485,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *request) {
 	v := overviewView{view: s.view(r, c, "Console of "+c.Tenant.Name, ""), SessionEnds: c.Session.ExpiresAt,
 		HasSSO: c.Session.Allows(store.AdminScopeSSO)}
 	if v.HasSSO {
-		set, err := s.settings(r.Context(), c.Tenant.ID)
+		set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 		if err != nil {
 			s.failed(w, r, "console overview", err)
 			return
@@ -493,15 +493,6 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *request) {
 		v.State, v.IdPEntityID, v.Warnings = string(set.State), set.IdPEntityID, set.Warnings()
 	}
 	s.render(w, http.StatusOK, "overview", v)
-}
-
-// settings returns the tenant's stored SSO settings, or the defaults when none were stored.
-func (s *Server) settings(ctx context.Context, tenantID string) (*store.SSOSettings, error) {
-	set, err := s.st.SSOSettings(ctx, tenantID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.DefaultSSOSettings(), nil
-	}
-	return set, err
 }
 
 // signOut ends the console session and clears its cookie. A tenant admin's people session stays: it

@@ -133,7 +133,7 @@ func (s *Server) peopleView(r *http.Request, c *request) (peopleView, error) {
 		v.Next = link(pageNo + 1)
 	}
 	if v.ShowExclude {
-		set, err := s.settings(r.Context(), c.Tenant.ID)
+		set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 		if err != nil {
 			return v, err
 		}
@@ -178,7 +178,7 @@ func (s *Server) peopleBad(w http.ResponseWriter, r *http.Request, c *request, s
 // peopleExclude replaces the exclusion list: parsed by SSOSettings.Set, checked by Validate, stored
 // against the version the form was rendered with.
 func (s *Server) peopleExclude(w http.ResponseWriter, r *http.Request, c *request) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
+	set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 	if err != nil {
 		s.failed(w, r, "console exclude", err)
 		return

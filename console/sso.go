@@ -128,7 +128,7 @@ func (s *Server) certView(p string) certView {
 }
 
 func (s *Server) ssoPage(w http.ResponseWriter, r *http.Request, c *request) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
+	set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 	if err != nil {
 		s.failed(w, r, "console sso", err)
 		return
@@ -146,7 +146,7 @@ func formVersion(r *http.Request) (int64, bool) {
 // on any error nothing is stored and the form comes back with the values given and each error next
 // to its field.
 func (s *Server) ssoSave(w http.ResponseWriter, r *http.Request, c *request) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
+	set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 	if err != nil {
 		s.failed(w, r, "console sso save", err)
 		return
@@ -209,7 +209,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, c *request, set *st
 	set.Version = version
 	err := s.st.PutSSOSettings(c.Ctx, c.Tenant.ID, set)
 	if errors.Is(err, store.ErrVersionMismatch) {
-		cur, err := s.settings(r.Context(), c.Tenant.ID)
+		cur, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 		if err != nil {
 			s.failed(w, r, "console sso", err)
 			return
@@ -227,7 +227,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, c *request, set *st
 
 // ssoState is the switch: off, testing or active, with every other setting as stored.
 func (s *Server) ssoState(w http.ResponseWriter, r *http.Request, c *request) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
+	set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 	if err != nil {
 		s.failed(w, r, "console sso state", err)
 		return
@@ -269,7 +269,7 @@ func (s *Server) ssoState(w http.ResponseWriter, r *http.Request, c *request) {
 // ssoTest makes a test link of the tenant and sends the browser to it: the test sign-in starts only
 // from a console session of the tenant (this route's guard), and stores nothing.
 func (s *Server) ssoTest(w http.ResponseWriter, r *http.Request, c *request) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
+	set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 	if err != nil {
 		s.failed(w, r, "console sso test", err)
 		return
@@ -367,7 +367,7 @@ func (s *Server) metadataRead(w http.ResponseWriter, r *http.Request, c *request
 
 // metadataShow shows idp with the form that stores it.
 func (s *Server) metadataShow(w http.ResponseWriter, r *http.Request, c *request, idp *IdP, source string) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
+	set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 	if err != nil {
 		s.failed(w, r, "console metadata", err)
 		return
@@ -385,7 +385,7 @@ func (s *Server) metadataShow(w http.ResponseWriter, r *http.Request, c *request
 
 // metadataError shows the SSO page with msg next to the metadata forms; nothing is stored.
 func (s *Server) metadataError(w http.ResponseWriter, r *http.Request, c *request, msg string) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
+	set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 	if err != nil {
 		s.failed(w, r, "console metadata", err)
 		return
@@ -399,7 +399,7 @@ func (s *Server) metadataError(w http.ResponseWriter, r *http.Request, c *reques
 // metadataStore stores the IdP's values the admin saw and confirmed, with every other setting as
 // stored. The certificates come back as DER and must each parse.
 func (s *Server) metadataStore(w http.ResponseWriter, r *http.Request, c *request) {
-	set, err := s.settings(r.Context(), c.Tenant.ID)
+	set, err := store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID)
 	if err != nil {
 		s.failed(w, r, "console metadata store", err)
 		return
