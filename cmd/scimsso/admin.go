@@ -286,7 +286,7 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 		name: "audit", args: "no arguments",
 		flags: func(fs *flag.FlagSet) { since = fs.String("since", "24h", "how far back, e.g. 1h or 7d") },
 		check: func([]string) (err error) {
-			if dur, err = parseDuration(*since); err != nil || dur < 0 {
+			if dur, err = store.ParseDuration(*since); err != nil || dur < 0 {
 				return fmt.Errorf("--since: invalid duration %q", *since)
 			}
 			return nil

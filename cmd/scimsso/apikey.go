@@ -32,7 +32,7 @@ func (m *Main) apikeyCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	label := strings.TrimSpace(*name)
-	if err := checkName("apikey create: --name", label); err != nil {
+	if err := store.CheckName("apikey create: --name", label); err != nil {
 		return err
 	}
 	if len(scopes) == 0 {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/scimsso/scimsso/store"
 )
 
 // multiFlag is a repeatable string flag (--domain a --domain b).
@@ -185,9 +183,6 @@ func editDistance(a, b string) int {
 }
 
 // parseDuration accepts Go durations plus a day suffix ("90d", "14d", "1d12h").
-// parseDuration reads a duration with whole days in front ("90d", "12h"): store.ParseDuration.
-func parseDuration(s string) (time.Duration, error) { return store.ParseDuration(s) }
-
 func sortStrings(s []string) []string {
 	sort.Strings(s)
 	return s

@@ -15,15 +15,12 @@ import (
 	"github.com/scimsso/scimsso/store"
 )
 
-// checkName is store.CheckName, the rule of every name a person gives.
-func checkName(what, v string) error { return store.CheckName(what, v) }
-
 func (m *Main) teamAdd(ctx context.Context, args []string) error {
 	var hidden *bool
 	return m.runTenantCommand(ctx, tenantCommand{
 		name: "team add", args: "the team NAME", nargs: 1,
 		flags: func(fs *flag.FlagSet) { hidden = fs.Bool("hidden", false, "not offered at first sign-in") },
-		check: func(pos []string) error { return checkName("team name", pos[0]) },
+		check: func(pos []string) error { return store.CheckName("team name", pos[0]) },
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
 			tm, err := store.AddTeam(ctx, s, t, pos[0], *hidden)
 			if err != nil {
