@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -34,18 +33,7 @@ func TestBrowserConsolePages(t *testing.T) {
 				e.run(chromedp.EmulateViewport(width, 900))
 			}
 			ctx := context.Background()
-			secret, hash, err := store.NewSecret(store.SetupLinkPrefix)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.st.CreateSetupLink(ctx, &store.SetupLink{TenantID: e.tenant.ID, Scopes: []string{store.AdminScopeSSO, store.AdminScopeSCIM},
-				Hash: hash, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
-				t.Fatal(err)
-			}
-			e.navigate(e.base + "/setup/" + secret)
-			e.at(e.base, "/setup/"+secret)
-			e.submit(`form[action^="/setup/"] button`)
-			e.at(e.base, "/admin/demo/")
+			e.openSetupLink(store.AdminScopeSSO, store.AdminScopeSCIM)
 
 			// SCIM: a token, shown once, used by a SCIM client.
 			e.leave()
