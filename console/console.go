@@ -296,6 +296,11 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, method string) 
 	// The console session ends with the people session it is opened from (store.AdminSession).
 	ses, err = s.open(w, r, &store.AdminSession{TenantID: t.ID, UserID: ps.UserID, PeopleSession: ps.IDHash,
 		Scopes: []string{store.AdminScopeSSO, store.AdminScopeSCIM, store.AdminScopeAdmins}}, nil)
+	if errors.Is(err, store.ErrNotAdmin) || errors.Is(err, store.ErrNotFound) {
+		// The admin right or the people session went as the session was being opened.
+		s.notFound(w, r)
+		return nil, nil, false
+	}
 	if err != nil {
 		s.failed(w, r, "console open session", err)
 		return nil, nil, false

@@ -179,7 +179,10 @@ type AdminStore interface {
 	UseSetupLink(ctx context.Context, hash []byte, s *AdminSession) (*SetupLink, error)
 
 	// CreateAdminSession stores s (a tenant admin's) with the store's time as its creation time, and
-	// ends the user's oldest console sessions beyond MaxAdminSessionsPerUser.
+	// ends the user's oldest console sessions beyond MaxAdminSessionsPerUser. In the same transaction,
+	// ordered against SetAdmin and the end of the people session: ErrNotAdmin when s.UserID is not (or
+	// no longer) an admin of s.TenantID, ErrNotFound when s.PeopleSession (if set) is not that user's
+	// live session; either way nothing is stored.
 	CreateAdminSession(ctx context.Context, s *AdminSession) error
 	// AdminSessionByHash returns the unexpired console session, or ErrNotFound.
 	AdminSessionByHash(ctx context.Context, idHash []byte) (*AdminSession, error)

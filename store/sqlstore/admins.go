@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -273,6 +274,23 @@ func (s *Store) CreateAdminSession(ctx context.Context, ss *store.AdminSession) 
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		created = now
 		if ss.UserID != "" {
+			// The admin right and the people session are read again here, locked against change
+			// (PostgreSQL; SQLite has one writer): SetAdmin(off) and whatever ends the people session
+			// delete that row first and this user's console sessions after it, so either they wait for
+			// this session and end it too, or this one sees them done and stores nothing. Without it a
+			// console session could outlive both, checked a moment before they committed.
+			if err := tx.row(ctx, `SELECT user_id FROM tenant_admins WHERE tenant_id = ? AND user_id = ?`+s.forShare(),
+				ss.TenantID, ss.UserID).Scan(new(string)); errors.Is(err, store.ErrNotFound) {
+				return store.ErrNotAdmin
+			} else if err != nil {
+				return err
+			}
+			if len(ss.PeopleSession) > 0 {
+				if err := tx.row(ctx, `SELECT user_id FROM sessions WHERE id_hash = ? AND tenant_id = ? AND user_id = ? AND expires_at > ?`+s.forShare(),
+					ss.PeopleSession, ss.TenantID, ss.UserID, micros(now)).Scan(new(string)); err != nil {
+					return err // ended meanwhile: store.ErrNotFound
+				}
+			}
 			var old [][]byte
 			if err := tx.each(ctx, `SELECT id_hash FROM admin_sessions WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC, id_hash`,
 				[]any{ss.TenantID, ss.UserID}, func(sc scanner) error {

@@ -115,6 +115,16 @@ func (s *Store) forNoKeyUpdate() string {
 	return " FOR NO KEY UPDATE"
 }
 
+// forShare locks the rows a write transaction reads against their deletion or change until it ends,
+// while others may read and share-lock them too (PostgreSQL; "" on SQLite, whose one writer already
+// keeps them as read).
+func (s *Store) forShare() string {
+	if s.db.forUpdate() == "" {
+		return ""
+	}
+	return " FOR SHARE"
+}
+
 // Ping reports whether the store reaches its database and the schema is there.
 func (s *Store) Ping(ctx context.Context) error {
 	r := s.db.pool()

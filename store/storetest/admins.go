@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -138,7 +139,8 @@ func testSetupLinks(t *testing.T, s store.Store, clock *Clock) {
 	clock.Add(time.Hour)
 	_, err = s.AdminSessionByHash(ctx, hashOf("s1"))
 	wantErr(t, "expired console session", err, store.ErrNotFound)
-	keep := &store.AdminSession{IDHash: hashOf("s4"), TenantID: a.ID, UserID: "u", Scopes: []string{store.AdminScopeSSO}, ExpiresAt: clock.Now().Add(time.Hour)}
+	ada := mustAdmin(t, s, a.ID, "ada@acme.test")
+	keep := &store.AdminSession{IDHash: hashOf("s4"), TenantID: a.ID, UserID: ada.ID, Scopes: []string{store.AdminScopeSSO}, ExpiresAt: clock.Now().Add(time.Hour)}
 	if err := s.CreateAdminSession(ctx, keep); err != nil || !keep.CreatedAt.Equal(clock.Now()) {
 		t.Fatalf("CreateAdminSession: %v, %+v", err, keep)
 	}
@@ -224,7 +226,8 @@ func testAdminActionPages(t *testing.T, s store.Store, _ *Clock) {
 // testSweepAdmins: Sweep deletes used and expired setup links, expired console sessions and audit
 // entries older than a year, and keeps the rest.
 func testSweepAdmins(t *testing.T, s store.Store, clock *Clock) {
-	a := mustTenant(t, s, "acme") // tenant.created, a year and a day before the sweep
+	a := mustTenant(t, s, "acme")                 // tenant.created, a year and a day before the sweep
+	ada := mustAdmin(t, s, a.ID, "ada@acme.test") // admin.added, as old
 	clock.Add(24 * time.Hour)
 	for i, exp := range []time.Duration{time.Hour, 48 * time.Hour, 400 * 24 * time.Hour} {
 		l := &store.SetupLink{TenantID: a.ID, Scopes: []string{store.AdminScopeSSO}, Hash: hashOf("l" + string(rune('0'+i))), ExpiresAt: clock.Now().Add(exp)}
@@ -235,7 +238,7 @@ func testSweepAdmins(t *testing.T, s store.Store, clock *Clock) {
 	if _, err := s.UseSetupLink(ctx, hashOf("l2"), &store.AdminSession{IDHash: hashOf("long"), ExpiresAt: clock.Now().Add(400 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateAdminSession(ctx, &store.AdminSession{IDHash: hashOf("short"), TenantID: a.ID, UserID: "u", ExpiresAt: clock.Now().Add(time.Hour)}); err != nil {
+	if err := s.CreateAdminSession(ctx, &store.AdminSession{IDHash: hashOf("short"), TenantID: a.ID, UserID: ada.ID, ExpiresAt: clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(365*24*time.Hour - 2*time.Hour)
@@ -332,7 +335,7 @@ func testRevokeSetupLink(t *testing.T, s store.Store, clock *Clock) {
 // setup link's and another session's console sessions stay.
 func testConsoleEndsWithPeopleSession(t *testing.T, s store.Store, clock *Clock) {
 	a := mustTenant(t, s, "acme")
-	u := mustUser(t, s, a.ID, "ada@acme.test", "")
+	u := mustAdmin(t, s, a.ID, "ada@acme.test")
 	n := 0
 	pair := func(life time.Duration) (people, console []byte) {
 		n++
@@ -443,10 +446,11 @@ func testAdminSessionCap(t *testing.T, s store.Store, clock *Clock) {
 			t.Fatal(err)
 		}
 	}
-	mk("bob", "u2")
+	bob, ada := mustAdmin(t, s, a.ID, "bob@acme.test"), mustAdmin(t, s, a.ID, "ada@acme.test")
+	mk("bob", bob.ID)
 	n := store.MaxAdminSessionsPerUser + 2
 	for i := range n {
-		mk(fmt.Sprintf("ada%d", i), "u1")
+		mk(fmt.Sprintf("ada%d", i), ada.ID)
 	}
 	for i := range n {
 		_, err := s.AdminSessionByHash(ctx, hashOf(fmt.Sprintf("ada%d", i)))
@@ -456,5 +460,94 @@ func testAdminSessionCap(t *testing.T, s store.Store, clock *Clock) {
 	}
 	if _, err := s.AdminSessionByHash(ctx, hashOf("bob")); err != nil {
 		t.Errorf("another admin's session: %v", err)
+	}
+}
+
+// mustAdmin creates a user of the tenant and makes it a tenant admin, as the operator.
+func mustAdmin(t *testing.T, s store.Store, tenantID, name string) *store.User {
+	t.Helper()
+	u := mustUser(t, s, tenantID, name, "")
+	if err := s.SetAdmin(ctx, tenantID, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// testAdminSessionChecks: CreateAdminSession stores a tenant admin's console session only while the
+// user is still an admin and the people session it opens from is still live, read in its own
+// transaction; racing the admin right's removal or the people session's end, no console session
+// outlives them.
+func testAdminSessionChecks(t *testing.T, s store.Store, clock *Clock) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	ada, bob := mustAdmin(t, s, a.ID, "ada@acme.test"), mustUser(t, s, a.ID, "bob@acme.test", "")
+	n := 0
+	people := func(u *store.User, life time.Duration) []byte {
+		t.Helper()
+		n++
+		h := hashOf(fmt.Sprintf("people%d", n))
+		if err := s.CreateSession(ctx, &store.Session{IDHash: h, TenantID: u.TenantID, UserID: u.ID, ExpiresAt: clock.Now().Add(life)}); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	open := func(u *store.User, tenantID string, ps []byte) (*store.AdminSession, error) {
+		n++
+		as := &store.AdminSession{IDHash: hashOf(fmt.Sprintf("console%d", n)), TenantID: tenantID, UserID: u.ID, PeopleSession: ps,
+			Scopes: []string{store.AdminScopeSSO}, ExpiresAt: clock.Now().Add(8 * time.Hour)}
+		return as, s.CreateAdminSession(ctx, as)
+	}
+	ended := people(ada, time.Hour)
+	if err := s.EndSession(ctx, ended, store.EndLogout); err != nil {
+		t.Fatal(err)
+	}
+	expired := people(ada, time.Minute)
+	clock.Add(2 * time.Minute)
+	for _, c := range []struct {
+		name     string
+		user     *store.User
+		tenantID string
+		ps       []byte
+		want     error
+	}{
+		{"not an admin", bob, a.ID, people(bob, time.Hour), store.ErrNotAdmin},
+		{"an admin of another tenant", ada, b.ID, nil, store.ErrNotAdmin},
+		{"ended people session", ada, a.ID, ended, store.ErrNotFound},
+		{"expired people session", ada, a.ID, expired, store.ErrNotFound},
+		{"another user's people session", ada, a.ID, people(bob, time.Hour), store.ErrNotFound},
+	} {
+		as, err := open(c.user, c.tenantID, c.ps)
+		wantErr(t, c.name, err, c.want)
+		if _, err := s.AdminSessionByHash(ctx, as.IDHash); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: a console session was stored (%v)", c.name, err)
+		}
+	}
+
+	// Races: whichever commits first, no console session is left once the right or the session is gone.
+	for i := range 20 {
+		ps := people(ada, time.Hour)
+		var as *store.AdminSession
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); as, _ = open(ada, a.ID, ps) }()
+		go func() {
+			defer wg.Done()
+			var err error
+			if i%2 == 0 {
+				err = s.SetAdmin(ctx, a.ID, ada.ID, false)
+			} else {
+				err = s.EndSession(ctx, ps, store.EndLogout)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+		wg.Wait()
+		if _, err := s.AdminSessionByHash(ctx, as.IDHash); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("round %d: a console session outlived its admin right or people session (%v)", i, err)
+		}
+		if err := s.SetAdmin(ctx, a.ID, ada.ID, true); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -109,6 +109,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"AdminSeqNeverReused", testAdminSeqNeverReused},
 		{"SSOTestPassed", testSSOTestPassed},
 		{"AdminSessionCap", testAdminSessionCap},
+		{"AdminSessionChecks", testAdminSessionChecks},
 		{"AdminAudit", testAdminAudit},
 	}
 	for _, tc := range tests {
