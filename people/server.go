@@ -5,6 +5,7 @@
 package people
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,10 @@ type Config struct {
 	// authentication that a person may be sent back to after signing in; see ParseForwardAuthHosts.
 	ForwardAuthHosts []string
 	Metrics          *metrics.Metrics // where store failures are counted; nil counts nothing
+	// Refusals counts refusals past the sign-in log's cap in memory (store.SignInMeter); its owner
+	// runs and flushes it, and one meter may serve several servers. nil: one of its own, which writes a
+	// minute's counts only when a later refusal comes.
+	Refusals *store.SignInMeter
 }
 
 // Server serves the people's pages. Everything a request needs lives in the store, so replicas share
@@ -110,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{st: cfg.Store, log: cfg.Logger, sessions: cfg.Sessions, metrics: cfg.Metrics, sso: cfg.SSO, origin: u.Scheme + "://" + u.Host, csrf: guard,
 		base: strings.TrimRight(cfg.BaseURL, "/"), forwardHosts: hosts, now: now,
 		passwordChecks: make(chan struct{}, maxPasswordChecks), cache: map[string]*tenant{},
-		refusals: store.NewSignInMeter(cfg.Store, now)}, nil
+		refusals: cmp.Or(cfg.Refusals, store.NewSignInMeter(cfg.Store, now))}, nil
 }
 
 // Routes mounts the people's pages on r.

@@ -1,6 +1,7 @@
 package samlsp
 
 import (
+	"cmp"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -50,6 +51,10 @@ type Config struct {
 	Sessions Sessions
 	// Metrics is where sign-ins and store failures are counted; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Refusals counts refusals past the sign-in log's cap in memory (store.SignInMeter); its owner
+	// runs and flushes it, and one meter may serve several servers. nil: one of its own, which writes a
+	// minute's counts only when a later refusal comes.
+	Refusals *store.SignInMeter
 }
 
 // Server is the per-tenant SAML service provider: metadata, SP- and IdP-initiated sign-in, the ACS and
@@ -107,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, sessions: cfg.Sessions, baseURL: base, origin: u.Scheme + "://" + u.Host,
 		now: now, cache: map[string]*tenantSP{}, pending: pending,
-		refusals: store.NewSignInMeter(cfg.Store, now)}, nil
+		refusals: cmp.Or(cfg.Refusals, store.NewSignInMeter(cfg.Store, now))}, nil
 }
 
 // Routes mounts the SAML endpoints on r.

@@ -107,6 +107,26 @@ func (m *SignInMeter) flush(ctx context.Context, fs []meterFlush) {
 	}
 }
 
+// Run writes the counts that are due every tick until ctx ends: a minute's last refusals, with no
+// refusal after them to trigger Record's write, reach the log within a tick or two rather than never.
+// Whoever owns the meter runs it (cmd, every RefusalFlushInterval) and calls Flush after the last
+// request at shutdown.
+func (m *SignInMeter) Run(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.mu.Lock()
+			due := m.due(m.now())
+			m.mu.Unlock()
+			m.flush(ctx, due)
+		}
+	}
+}
+
 // Flush writes every count not yet written (at shutdown, or in tests).
 func (m *SignInMeter) Flush(ctx context.Context) {
 	m.mu.Lock()

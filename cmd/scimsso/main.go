@@ -63,6 +63,9 @@ type Main struct {
 	// logoutToken makes OpenID Connect logout tokens: the provider's, set by buildHandler, handed to
 	// delivery (startWebhooks) for back-channel logout.
 	logoutToken func(ctx context.Context, c *store.OIDCClient, sub, sid string) (string, error)
+	// refusals counts the SAML service provider's and the people's pages' refusals past the sign-in
+	// log's cap, set by buildHandler; serve runs it and flushes it at shutdown.
+	refusals *store.SignInMeter
 	// httpAddr and metricsAddr are where serve listens (metricsAddr nil without metrics); serveErr
 	// receives a listener's failure (Wait).
 	httpAddr, metricsAddr net.Addr

@@ -198,6 +198,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	go sweep(sweepCtx, s, c.sweepEvery, log.Named("sweep"))
+	go m.refusals.Run(sweepCtx, store.RefusalFlushInterval)
 	if err := startMetadataRefresh(sweepCtx, s, log.Named("metadata"), c.metadataRefresh, c.loopbackMeta, m.Now); err != nil {
 		stopSweep()
 		ln.Close()
@@ -228,7 +229,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		log.Info("shutting down: finishing in-flight requests", zap.Duration("timeout", c.shutdownTimeout))
 		sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
+		err := srv.Shutdown(sctx)
+		// What the last requests counted past the sign-in log's cap, before the store closes.
+		m.refusals.Flush(sctx)
+		if err != nil {
 			return fmt.Errorf("shutdown: %w", err)
 		}
 		log.Info("stopped")
@@ -326,13 +330,15 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	if err != nil {
 		return nil, err
 	}
-	sp, err := samlsp.New(samlsp.Config{Store: s, Logger: log.Named("saml"), BaseURL: baseURL, Now: m.Now, Sessions: sessions, Metrics: m.metrics})
+	m.refusals = store.NewSignInMeter(s, m.Now)
+	sp, err := samlsp.New(samlsp.Config{Store: s, Logger: log.Named("saml"), BaseURL: baseURL, Now: m.Now, Sessions: sessions, Metrics: m.metrics,
+		Refusals: m.refusals})
 	if err != nil {
 		return nil, err
 	}
 	sp.Routes(r)
 	web, err := people.New(people.Config{Store: s, Logger: log.Named("people"), BaseURL: baseURL, Now: m.Now, Sessions: sessions, SSO: sp,
-		ForwardAuthHosts: m.forwardHosts, Metrics: m.metrics})
+		ForwardAuthHosts: m.forwardHosts, Metrics: m.metrics, Refusals: m.refusals})
 	if err != nil {
 		return nil, err
 	}

@@ -301,3 +301,44 @@ func TestSSORefreshMetadata(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInLogCountsEveryRefusal: refusals past the log's cap, counted in memory, are all in the log
+// once serve has stopped, with no refusal after them to write them: the meter is flushed at shutdown
+// (and every few seconds while serving).
+func TestSignInLogCountsEveryRefusal(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	idp, _ := ssoTenant(t, db)
+	srv := serveInProcess(t, db)
+	const n = store.MaxRefusalsPerMinute + 12
+	for i := range n {
+		doc, err := idp.Make(samltest.Response{ACS: spBase + "/saml/acme/acs", Audience: "https://other.example/sp", NameID: "pat@acme.com",
+			Attrs: []samltest.Attr{{Name: samltest.ClaimEmail, Values: []string{"pat@acme.com"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, body, _ := postForm(t, srv.url+"/saml/acme/acs", url.Values{"SAMLResponse": {samltest.Encode(doc)}}); res.StatusCode != http.StatusForbidden &&
+			res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("refusal %d: %d\n%s", i, res.StatusCode, body)
+		}
+	}
+	if err := srv.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, db)
+	acme, err := st.TenantBySlug(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.ListSignIns(context.Background(), store.SignInQuery{TenantID: acme.ID, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, r := range recs {
+		total += r.Count
+	}
+	if total != n {
+		t.Fatalf("the log counts %d refusals in %d records; %d were made", total, len(recs), n)
+	}
+}
