@@ -1,7 +1,9 @@
 package samlsp_test
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -111,6 +113,34 @@ func TestTestMode(t *testing.T) {
 			}
 		})
 	}
+
+	// Only the answer to a test an admin started lets the console switch SSO on: not anyone's sign-in
+	// while the tenant is testing, and not a test answer posted again.
+	t.Run("only a started test passes", func(t *testing.T) {
+		h := newHarness(t, func(s *store.SSOSettings) { s.State = "testing" })
+		ctx := context.Background()
+		passed := func() (int64, error) { return h.St.SSOTestPassedVersion(ctx, h.Tenant.ID) }
+		b := h.Browser()
+		body := report(t, h, b, h.Response("acme", "", sam, nil))
+		if !strings.Contains(body, "scimsso would create user sam@acme.com") {
+			t.Fatalf("unsolicited answer while testing:\n%s", body)
+		}
+		if v, err := passed(); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("an unsolicited sign-in while testing recorded a passed test: %d, %v", v, err)
+		}
+		doc := h.Response("acme", start(h, b), sam, nil)
+		report(t, h, b, doc)
+		set, err := h.St.SSOSettings(ctx, h.Tenant.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := passed(); err != nil || v != set.Version {
+			t.Fatalf("a started test that passed: recorded %d, %v; want version %d", v, err, set.Version)
+		}
+		if res, body := h.PostACS(b, "acme", doc); res.StatusCode != http.StatusForbidden || strings.Contains(body, "would") {
+			t.Fatalf("the test answer posted again: %d\n%s", res.StatusCode, body)
+		}
+	})
 
 	t.Run("interactive sign-in is off while testing", func(t *testing.T) {
 		h := newHarness(t, func(s *store.SSOSettings) { s.State = "testing" })
