@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"syscall"
 	"time"
@@ -44,12 +45,30 @@ func (p Policy) Transport(timeout time.Duration) *http.Transport {
 type Fetcher struct {
 	policy Policy
 	client *http.Client
+	// public fetches a URL whose host is not loopback: under a policy that allows loopback it is that
+	// policy without it, so that only a URL naming loopback itself reaches loopback. A public URL that
+	// redirects there, or whose name resolves there, is refused: a tenant admin's metadata URL,
+	// checked without the setting when it was given, stays so when the periodic refresh, which runs
+	// with the operator's setting, fetches it again.
+	public *http.Client
 }
 
 // NewFetcher returns a Fetcher for p: MaxRedirects redirects at most, each target checked by
 // CheckURL; Timeout for the whole of each Get.
 func NewFetcher(p Policy) *Fetcher {
-	return &Fetcher{policy: p, client: &http.Client{
+	f := &Fetcher{policy: p, client: newClient(p)}
+	f.public = f.client
+	if p.AllowHTTPLoopback {
+		q := p
+		q.AllowHTTPLoopback = false
+		f.public = newClient(q)
+	}
+	return f
+}
+
+// newClient is Fetcher's client under p.
+func newClient(p Policy) *http.Client {
+	return &http.Client{
 		Transport: p.Transport(Timeout),
 		Timeout:   Timeout,
 		CheckRedirect: func(r *http.Request, via []*http.Request) error {
@@ -61,7 +80,20 @@ func NewFetcher(p Policy) *Fetcher {
 			}
 			return nil
 		},
-	}}
+	}
+}
+
+// loopbackURL reports whether raw's host is a loopback address or name.
+func loopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.Unmap().IsLoopback()
+	}
+	return isLoopbackName(host)
 }
 
 // Get checks raw with CheckURL and fetches it: the body of a 200 answer of at most MaxBody bytes.
@@ -76,7 +108,11 @@ func (f *Fetcher) Get(ctx context.Context, raw string) ([]byte, error) {
 		return nil, fmt.Errorf("URL %q is not a URL", raw)
 	}
 	req.Header.Set("User-Agent", "scimsso")
-	res, err := f.client.Do(req)
+	client := f.public
+	if loopbackURL(raw) {
+		client = f.client
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		return nil, errors.New(Reason(err))
 	}

@@ -94,3 +94,41 @@ func TestFetcherGet(t *testing.T) {
 		t.Errorf("refused URLs reached the server %d times", hits.Load()-before)
 	}
 }
+
+// TestFetcherLoopbackOnlyByName: with the loopback setting, only a URL that names loopback itself
+// reaches it; a URL of any other host is fetched without the setting, so neither a redirect nor its
+// name's DNS can lead it to loopback (a tenant admin's metadata URL, given without the setting, is
+// fetched again by the periodic refresh, which has it).
+func TestFetcherLoopbackOnlyByName(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	f := NewFetcher(trusting(srv))
+	for _, tc := range []struct {
+		raw  string
+		want bool
+	}{
+		{"https://127.0.0.1:8443/md", true}, {"http://[::1]/md", true}, {"https://localhost/md", true}, {"https://idp.localhost./md", true},
+		{"https://[::ffff:127.0.0.1]/md", true}, {"https://idp.example.com/md", false}, {"https://127.0.0.1.nip.io/md", false}, {"%%", false},
+	} {
+		if got := loopbackURL(tc.raw); got != tc.want {
+			t.Errorf("loopbackURL(%q) = %v, want %v", tc.raw, got, tc.want)
+		}
+	}
+	if b, err := f.Get(context.Background(), srv.URL); err != nil || string(b) != "ok" {
+		t.Fatalf("a loopback URL with the setting: %q, %v", b, err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "https://idp.example.com/md", nil)
+	to := httptest.NewRequest(http.MethodGet, srv.URL+"/md", nil)
+	if err := f.public.CheckRedirect(to, []*http.Request{req}); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("a public URL's redirect to loopback: %v", err)
+	}
+	if c, err := f.public.Transport.(*http.Transport).DialContext(context.Background(), "tcp", srv.Listener.Addr().String()); err == nil {
+		c.Close()
+		t.Error("a public URL's connection reached loopback")
+	} else if !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("a public URL's connection to loopback: %v", err)
+	}
+	if f.client.CheckRedirect(to, []*http.Request{req}) != nil {
+		t.Error("a loopback URL's redirect to loopback is refused")
+	}
+}
