@@ -182,7 +182,12 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.Metada
 		if errors.Is(ferr, store.ErrMetadataURLChanged) {
 			next = 0 // the new URL is due at once
 		}
-		if ferr != nil {
+		if ferr != nil && ctx.Err() != nil {
+			// Cut short by this server (shutdown), not the IdP's doing: said so, not as the IdP's
+			// "context canceled", and tried again soon by whichever replica runs.
+			failure, next = "interrupted: the server stopped during the fetch; it is tried again within minutes", min(next, time.Minute)
+			r.log.Info("IdP metadata refresh interrupted", zap.String("tenant", t.Slug))
+		} else if ferr != nil {
 			// Cut before it is logged or recorded: whatever a failure's text holds, it is bounded.
 			failure = store.Clip(ferr.Error(), maxFailure)
 			next = min(next, r.interval, 30*time.Minute) // a passing failure should not last hours

@@ -396,3 +396,32 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 		}
 	})
 }
+
+// TestMetadataRefreshInterrupted: a fetch cut short by the server's own shutdown is recorded as
+// interrupted (not as the IdP's failure) and is due again within a minute, not at the claim's lease.
+func TestMetadataRefreshInterrupted(t *testing.T) {
+	refreshBackends(t, func(t *testing.T, open func() store.Store, clock *storetest.Clock) {
+		st := open()
+		ms := newMetadataServer(t)
+		idp := newIdP(t, "https://idp.example/acme", time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
+		ms.serve(idp.Metadata())
+		tn := tenantByURL(t, st, idp, ms.srv.URL+"/md")
+		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: ms.policy(), Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, stop := context.WithCancel(context.Background())
+		cut := func() { stop() }
+		ms.onFetch.Store(&cut)
+		if _, err := r.RefreshMetadata(rctx, tn.ID); err == nil {
+			t.Fatal("an interrupted refresh succeeded")
+		}
+		f, err := st.MetadataFetch(context.Background(), tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(f.LastError, "interrupted") || f.NextAt.After(clock.Now().Add(time.Minute)) || !f.LastOKAt.IsZero() {
+			t.Fatalf("after an interrupted fetch: %+v", f)
+		}
+	})
+}
