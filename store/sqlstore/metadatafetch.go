@@ -16,6 +16,15 @@ const maxFetchFailure = 500
 // row lock and then re-evaluates the WHERE on the committed row, which is no longer due; SQLite has
 // one writer.
 func (s *Store) ClaimMetadataFetch(ctx context.Context, tenantID string, lease time.Duration, force bool) (bool, error) {
+	if !force {
+		// Not due: answered by a read. Every replica asks for every tenant every few minutes, and a
+		// write, even one that changes nothing, takes SQLite's one writer. The write below decides.
+		var next int64
+		err := s.row(ctx, `SELECT next_at FROM idp_metadata_fetches WHERE tenant_id = ?`, tenantID).Scan(&next)
+		if err == nil && next > micros(s.now()) {
+			return false, nil
+		}
+	}
 	claimed := false
 	err := s.write(ctx, func(tx *wtx, now time.Time) error {
 		if _, err := tx.exec(ctx, `INSERT INTO idp_metadata_fetches (tenant_id, url, next_at, last_at, last_ok_at, last_error)
