@@ -16,6 +16,7 @@ import (
 	"github.com/scimsso/scimsso/internal/httpjson"
 	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/requestid"
+	"github.com/scimsso/scimsso/store"
 )
 
 // requestIDHeader carries the request id: a client may send one, and every response carries the id
@@ -44,7 +45,11 @@ func withRequestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set(requestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
+		// A request's changes are scimsso's own unless the console or the management API names who
+		// made them: never the CLI's, store.ActorOf's default, whose rights (removing a tenant's last
+		// admin) belong to the operator at the shell alone.
+		ctx := store.WithActor(requestid.With(r.Context(), id), store.Actor{Kind: store.ActorSystem, Name: "HTTP request"})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
