@@ -201,13 +201,18 @@ func TestMetadataRefresh(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Asked for by someone (here the console's admin), the change is theirs in the admin audit.
 		md.Serve(moved.Metadata(b.Cert))
-		if _, err := r.RefreshMetadata(ctx, tn.ID); err != nil {
+		admin := store.Actor{Kind: store.ActorAdmin, ID: "u1", Name: "ada@acme.com"}
+		if _, err := r.RefreshMetadata(store.WithActor(ctx, admin), tn.ID); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.SSOSettings(ctx, tn.ID)
 		if got.IdPEntityID != "https://idp.example/acme-2" || got.IdPSSOURL != "https://idp.example/sso-2" || len(got.IdPCertificatesPEM) != 2 {
 			t.Fatalf("after the IdP moved: %+v", got)
+		}
+		if acts, err := st.ListAdminActions(ctx, store.AdminActionQuery{TenantID: tn.ID, Limit: 1}); err != nil || len(acts) != 1 || acts[0].Actor != admin {
+			t.Errorf("admin audit of a refresh asked for by an admin: %+v, %v", acts, err)
 		}
 		version := got.Version
 

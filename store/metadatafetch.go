@@ -92,7 +92,8 @@ type MetadataRefresh struct {
 // the management API's "refresh now" call. cmd hands them samlsp's Refresher, which implements it.
 type MetadataRefresher interface {
 	// RefreshMetadata fetches the tenant's metadata now, whatever the schedule, applies it as the
-	// periodic refresh does (as ActorSystem) and returns what it did. ErrNoMetadataURL when the
+	// periodic refresh does, recording a change as the actor ctx carries (ActorOf: the admin who
+	// asked, not the schedule's ActorSystem), and returns what it did. ErrNoMetadataURL when the
 	// metadata was not given by URL; ErrNotFound (wrapped) for an unknown tenant; otherwise an error
 	// says why the fetch or the change failed, in words fit for the tenant's admin, and nothing was
 	// changed.
