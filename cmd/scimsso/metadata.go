@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -67,8 +66,10 @@ func (m *Main) ssoRefreshMetadata(ctx context.Context, args []string) error {
 				return err
 			}
 			res, err := r.RefreshMetadata(ctx, t.ID)
-			for _, fp := range res.Announced {
-				fmt.Fprintf(m.Stderr, "warning: IdP certificate sha256 %s expires within 30 days (sso.certificate_expiring recorded)\n", fp)
+			if res != nil { // nil when the refresh failed before it began
+				for _, fp := range res.Announced {
+					fmt.Fprintf(m.Stderr, "warning: IdP certificate sha256 %s expires within 30 days (sso.certificate_expiring recorded)\n", fp)
+				}
 			}
 			if errors.Is(err, store.ErrNoMetadataURL) {
 				return fmt.Errorf("tenant %q: its IdP metadata was not given by URL (sso set --metadata-url)", t.Slug)
@@ -76,26 +77,7 @@ func (m *Main) ssoRefreshMetadata(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("tenant %q: %v; nothing changed", t.Slug, err)
 			}
-			what := "nothing changed"
-			if res.Changed {
-				var parts []string
-				for _, p := range []struct {
-					n    int
-					verb string
-				}{{len(res.Added), "added"}, {len(res.Removed), "removed"}} {
-					if p.n > 0 {
-						parts = append(parts, fmt.Sprintf("%d certificate(s) %s", p.n, p.verb))
-					}
-				}
-				what = "settings changed"
-				if len(parts) > 0 {
-					what += ": " + strings.Join(parts, ", ")
-				}
-			}
-			if len(res.Kept) > 0 {
-				what += fmt.Sprintf("; %d certificate(s) no longer listed kept, as the metadata lists no valid one", len(res.Kept))
-			}
-			fmt.Fprintf(m.Stdout, "refreshed IdP metadata of tenant %s: %s\n", t.Slug, what)
+			fmt.Fprintf(m.Stdout, "refreshed IdP metadata of tenant %s: %s\n", t.Slug, res.Summary())
 			return nil
 		},
 	}, args)
