@@ -82,6 +82,12 @@ type Config struct {
 	ParseMetadata func([]byte) (*IdP, error)
 	// FetchMetadata downloads IdP metadata from a URL the admin gave.
 	FetchMetadata func(ctx context.Context, url string) ([]byte, error)
+	// Refresher is the SSO page's "Refresh now" of metadata given by URL (samlsp.Refresher, the one
+	// the periodic refresh runs); the context it is given carries the admin as the actor.
+	Refresher store.MetadataRefresher
+	// RefreshInterval is how often metadata given by URL is fetched again by itself (serve
+	// --metadata-refresh), as the SSO page tells; 0: never, only with Refresh now.
+	RefreshInterval time.Duration
 }
 
 // Server serves the console. Everything a request needs lives in the store, so replicas share it. It
@@ -124,6 +130,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("console: ParseMetadata is required")
 	case cfg.FetchMetadata == nil:
 		return nil, errors.New("console: FetchMetadata is required")
+	case cfg.Refresher == nil:
+		return nil, errors.New("console: Refresher is required")
 	}
 	guard, err := csrf.New(cfg.BaseURL)
 	if err != nil {
@@ -481,11 +489,15 @@ type overviewView struct {
 	SessionEnds time.Time
 	Warnings    []string
 	HasSSO      bool
+	certHealth
+	// RefreshFailure is why the last fetch of the metadata URL failed, as recorded; "" when it did not.
+	RefreshFailure string
 }
 
 // overview is the console's first page: the tenant, its SSO state, and what to do next.
-// The SSO state, the IdP and the settings' warnings are shown only to a session with the sso scope:
-// a SCIM-only link is not told how the tenant's people sign in.
+// The SSO state, the IdP, the settings' warnings, the IdP certificates' expiry and a failed refresh
+// of its metadata are shown only to a session with the sso scope: a SCIM-only link is not told how
+// the tenant's people sign in.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *request) {
 	v := overviewView{view: s.view(r, c, "Console of "+c.Tenant.Name, ""), SessionEnds: c.Session.ExpiresAt,
 		HasSSO: c.Session.Allows(store.AdminScopeSSO)}
@@ -496,6 +508,15 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *request) {
 			return
 		}
 		v.State, v.IdPEntityID, v.Warnings = string(set.State), set.IdPEntityID, set.Warnings()
+		v.certHealth = newCertHealth(s.certViews(set.IdPCertificatesPEM), set.IdPMetadataURL != "")
+		refresh, err := s.refreshState(r.Context(), c.Tenant.ID, set.IdPMetadataURL)
+		if err != nil {
+			s.failed(w, r, "console overview", err)
+			return
+		}
+		if refresh != nil {
+			v.RefreshFailure = refresh.Failure
+		}
 	}
 	s.render(w, http.StatusOK, "overview", v)
 }

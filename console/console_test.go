@@ -31,6 +31,7 @@ var consoleRoutes = []struct {
 	{http.MethodPost, "/sso/metadata/file", url.Values{}},
 	{http.MethodPost, "/sso/metadata/url", url.Values{"url": {"https://idp.example/metadata"}}},
 	{http.MethodPost, "/sso/metadata", url.Values{"version": {"1"}, "entity_id": {"https://evil.example"}, "sso_url": {"https://evil.example/sso"}}},
+	{http.MethodPost, "/sso/metadata/refresh", url.Values{}},
 	{http.MethodGet, "/scim", nil},
 	{http.MethodPost, "/scim/tokens", url.Values{"name": {"evil"}}},
 	{http.MethodPost, "/scim/revoke", url.Values{"id": {"x"}, "confirm": {"yes"}}},

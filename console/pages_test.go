@@ -69,7 +69,7 @@ func (h *harness) lastAction(tn *store.Tenant) store.AdminAction {
 var allowedStatus = map[string][]int{
 	"GET /": {200}, "GET /sso": {200}, "GET /scim": {200}, "GET /people": {200}, "GET /teams": {200}, "GET /signins": {200}, "GET /audit": {200},
 	"POST /sso": {400}, "POST /sso/state": {303, 409}, "POST /sso/test": {400}, "POST /sso/metadata/file": {400},
-	"POST /sso/metadata/url": {400}, "POST /sso/metadata": {400},
+	"POST /sso/metadata/url": {400}, "POST /sso/metadata": {400}, "POST /sso/metadata/refresh": {400},
 	"POST /scim/tokens": {409}, "POST /scim/revoke": {404},
 	"POST /people/exclude": {409}, "POST /teams": {303, 400}, "POST /teams/department-map": {400},
 }

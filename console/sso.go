@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
@@ -22,16 +21,14 @@ import (
 )
 
 // The SSO page: the values to give the IdP, guides for the common IdPs, the IdP's metadata (by file or
-// URL, shown before it is stored), every setting of store.SSOSettingTable, a test sign-in and the
-// switch between off, testing and active. Settings are parsed by SSOSettings.Set and checked by
-// Validate, the CLI's and the management API's rules, and stored against the version the form was
-// rendered with, so an edit made meanwhile elsewhere is never overwritten.
+// URL, shown before it is stored; given by URL, the state of its refresh and a "Refresh now", in
+// refresh.go), every setting of store.SSOSettingTable, a test sign-in and the switch between off,
+// testing and active. Settings are parsed by SSOSettings.Set and checked by Validate, the CLI's and
+// the management API's rules, and stored against the version the form was rendered with, so an edit
+// made meanwhile elsewhere is never overwritten.
 
 // maxMetadataUpload caps an uploaded metadata file (Entra's is about 20 KiB).
 const maxMetadataUpload = 1 << 20
-
-// certWarnWithin is how soon before its expiry a certificate is flagged.
-const certWarnWithin = 30 * 24 * time.Hour
 
 func (s *Server) ssoRoutes(r *mux.Router) {
 	s.handle(r, http.MethodGet, "/sso", store.AdminScopeSSO, s.ssoPage)
@@ -41,6 +38,7 @@ func (s *Server) ssoRoutes(r *mux.Router) {
 	s.handleMultipart(r, "/sso/metadata/file", store.AdminScopeSSO, maxMetadataUpload, s.metadataFile)
 	s.handle(r, http.MethodPost, "/sso/metadata/url", store.AdminScopeSSO, s.metadataURL)
 	s.handle(r, http.MethodPost, "/sso/metadata", store.AdminScopeSSO, s.metadataStore)
+	s.handle(r, http.MethodPost, "/sso/metadata/refresh", store.AdminScopeSSO, s.metadataRefresh)
 }
 
 // field is one setting of the settings form.
@@ -70,6 +68,10 @@ type ssoView struct {
 	FormError, MetadataError      string
 	MetadataURLValue              string
 	NextStates                    []string
+	certHealth
+	// Refresh is the state of the refresh of the metadata from IdPMetadataURL (renderSSO reads it);
+	// nil when the metadata was not given by URL.
+	Refresh *refreshView
 }
 
 // ssoView builds the page for set (as stored, or as the admin submitted it).
@@ -78,9 +80,8 @@ func (s *Server) ssoView(r *http.Request, c *request, set *store.SSOSettings, er
 		EntityID: s.cfg.MetadataURL(c.Tenant.Slug), MetadataURL: s.cfg.MetadataURL(c.Tenant.Slug), ACSURL: s.cfg.ACSURL(c.Tenant.Slug),
 		State: string(set.State), IdPEntityID: set.IdPEntityID, IdPSSOURL: set.IdPSSOURL, IdPMetadataURL: set.IdPMetadataURL,
 		Version: set.Version, Warnings: set.Warnings(), FormError: errs[""]}
-	for _, p := range set.IdPCertificatesPEM {
-		v.Certs = append(v.Certs, s.certView(p))
-	}
+	v.Certs = s.certViews(set.IdPCertificatesPEM)
+	v.certHealth = newCertHealth(v.Certs, set.IdPMetadataURL != "")
 	for _, st := range store.SSOSettingTable {
 		f := field{Name: st.Name, Help: st.Help, Value: set.Get(st.Name), Error: errs[st.Name], Bool: st.Bool}
 		switch st.Name {
@@ -108,6 +109,15 @@ func (s *Server) ssoView(r *http.Request, c *request, set *store.SSOSettings, er
 	return v
 }
 
+// certViews describes each of the PEM certificates pems.
+func (s *Server) certViews(pems []string) []certView {
+	out := make([]certView, 0, len(pems))
+	for _, p := range pems {
+		out = append(out, s.certView(p))
+	}
+	return out
+}
+
 // certView describes a PEM certificate by subject and expiry.
 func (s *Server) certView(p string) certView {
 	block, _ := pem.Decode([]byte(p))
@@ -124,7 +134,7 @@ func (s *Server) certView(p string) certView {
 		subject = cert.Subject.String()
 	}
 	return certView{Subject: subject, Expires: cert.NotAfter.UTC().Format("2006-01-02"),
-		Expired: !now.Before(cert.NotAfter), Soon: now.Add(certWarnWithin).After(cert.NotAfter)}
+		Expired: !now.Before(cert.NotAfter), Soon: now.Add(store.CertificateWarning).After(cert.NotAfter)}
 }
 
 func (s *Server) ssoPage(w http.ResponseWriter, r *http.Request, c *request) {
@@ -133,7 +143,7 @@ func (s *Server) ssoPage(w http.ResponseWriter, r *http.Request, c *request) {
 		s.failed(w, r, "console sso", err)
 		return
 	}
-	s.render(w, http.StatusOK, "sso", s.ssoView(r, c, set, nil))
+	s.renderSSO(w, r, c, http.StatusOK, s.ssoView(r, c, set, nil))
 }
 
 // formVersion reads the version the form was rendered with.
@@ -153,7 +163,7 @@ func (s *Server) ssoSave(w http.ResponseWriter, r *http.Request, c *request) {
 	}
 	version, ok := formVersion(r)
 	if !ok {
-		s.render(w, http.StatusBadRequest, "sso", s.ssoView(r, c, set, map[string]string{"": "The form could not be read. Please reload the page."}))
+		s.renderSSO(w, r, c, http.StatusBadRequest, s.ssoView(r, c, set, map[string]string{"": "The form could not be read. Please reload the page."}))
 		return
 	}
 	errs := map[string]string{}
@@ -190,7 +200,7 @@ func (s *Server) ssoSave(w http.ResponseWriter, r *http.Request, c *request) {
 				f.Options = append([]string{f.Value}, f.Options...)
 			}
 		}
-		s.render(w, http.StatusBadRequest, "sso", v)
+		s.renderSSO(w, r, c, http.StatusBadRequest, v)
 		return
 	}
 	s.put(w, r, c, set, version, "saved")
@@ -214,7 +224,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, c *request, set *st
 			s.failed(w, r, "console sso", err)
 			return
 		}
-		s.render(w, http.StatusConflict, "sso", s.ssoView(r, c, cur, map[string]string{
+		s.renderSSO(w, r, c, http.StatusConflict, s.ssoView(r, c, cur, map[string]string{
 			"": "The settings were changed meanwhile (by someone else, or in another window), and nothing was saved. This page now shows them as stored: make your change again."}))
 		return
 	}
@@ -260,7 +270,7 @@ func (s *Server) ssoState(w http.ResponseWriter, r *http.Request, c *request) {
 		if errs[""] == "" {
 			errs[""] = "The state was not changed: " + errs["state"] + "."
 		}
-		s.render(w, http.StatusBadRequest, "sso", s.ssoViewAt(r, c, set, version, errs))
+		s.renderSSO(w, r, c, http.StatusBadRequest, s.ssoViewAt(r, c, set, version, errs))
 		return
 	}
 	s.put(w, r, c, set, version, "state")
@@ -275,7 +285,7 @@ func (s *Server) ssoTest(w http.ResponseWriter, r *http.Request, c *request) {
 		return
 	}
 	if set.State != store.SSOTesting && set.State != store.SSOActive {
-		s.render(w, http.StatusBadRequest, "sso", s.ssoView(r, c, set, map[string]string{"": "A test sign-in needs the IdP's metadata and the state testing or active."}))
+		s.renderSSO(w, r, c, http.StatusBadRequest, s.ssoView(r, c, set, map[string]string{"": "A test sign-in needs the IdP's metadata and the state testing or active."}))
 		return
 	}
 	link, err := s.cfg.TestLink(c.Ctx, c.Tenant)
@@ -393,7 +403,7 @@ func (s *Server) metadataError(w http.ResponseWriter, r *http.Request, c *reques
 	v := s.ssoView(r, c, set, nil)
 	v.MetadataError = msg
 	v.MetadataURLValue = r.PostForm.Get("url")
-	s.render(w, http.StatusBadRequest, "sso", v)
+	s.renderSSO(w, r, c, http.StatusBadRequest, v)
 }
 
 // metadataStore stores the IdP's values the admin saw and confirmed, with every other setting as

@@ -18,11 +18,13 @@ import (
 // IdP metadata given by URL is fetched again every RefresherConfig.Interval (SPEC.md "Admins"): by one
 // replica at a time, the one whose store.ClaimMetadataFetch wins. New signing certificates are added
 // at once, one gone from the metadata is removed only while the metadata lists a valid one, a new
-// entity ID or SSO URL is applied; the change is stored with PutSSOSettings as the system's
-// (store.ActorSystem), so the admin audit shows it. A failure (unreachable, refused address, not
-// metadata) changes nothing and is recorded for the console (store.MetadataFetch). Every tenant's
-// certificates expiring within store.CertificateWarning are announced once, by an
-// sso.certificate_expiring event, whether its metadata came by URL or as a file.
+// entity ID or SSO URL is applied; the change is stored with PutSSOSettings, so the admin audit shows
+// it: as the system's (store.ActorSystem) when the schedule made it, as the caller's when someone
+// asked for it (RefreshMetadata: the console's admin, the management API's key, the CLI). A failure
+// (unreachable, refused address, not metadata) changes nothing and is recorded for the console
+// (store.MetadataFetch). Every tenant's certificates expiring within store.CertificateWarning are
+// announced once, by an sso.certificate_expiring event, whether its metadata came by URL or as a
+// file.
 
 // DefaultRefreshInterval is how often a tenant's metadata is fetched again unless told otherwise.
 const DefaultRefreshInterval = 6 * time.Hour
@@ -94,6 +96,8 @@ func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("samlsp: refresh: %w", err)
 	}
+	// The schedule's changes are the system's in the admin audit.
+	sctx := store.WithActor(ctx, store.Actor{Kind: store.ActorSystem, Name: "IdP metadata refresh"})
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, refreshWorkers)
@@ -120,7 +124,7 @@ func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			if _, err := r.refresh(ctx, &t); err != nil && !errors.Is(err, store.ErrNoMetadataURL) {
+			if _, err := r.refresh(sctx, &t); err != nil && !errors.Is(err, store.ErrNoMetadataURL) {
 				r.log.Warn("metadata refresh failed", zap.String("tenant", t.Slug), zap.Error(err))
 			}
 		}()
@@ -136,7 +140,8 @@ const refreshWorkers = 4
 var _ store.MetadataRefresher = (*Refresher)(nil)
 
 // RefreshMetadata implements store.MetadataRefresher: the console's, the management API's and `sso
-// refresh-metadata`'s "refresh now".
+// refresh-metadata`'s "refresh now". A change is recorded as the actor ctx carries (store.ActorOf):
+// whoever pressed the button made it, not the schedule.
 func (r *Refresher) RefreshMetadata(ctx context.Context, tenantID string) (*store.MetadataRefresh, error) {
 	t, err := r.st.TenantByID(ctx, tenantID)
 	if err != nil {
@@ -237,7 +242,6 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 		listed = append(listed, *c)
 	}
 	res.Fetched = true
-	ctx = store.WithActor(ctx, store.Actor{Kind: store.ActorSystem, Name: "IdP metadata refresh"})
 	for attempt := 0; ; attempt++ {
 		set, err := r.st.SSOSettings(ctx, t.ID)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,38 +25,17 @@ import (
 	"github.com/scimsso/scimsso/store/storetest"
 )
 
-// metadataServer is an IdP's metadata URL over TLS whose document the test changes, counting fetches.
-type metadataServer struct {
-	srv     *httptest.Server
-	doc     atomic.Pointer[[]byte]
-	status  atomic.Int64 // 0: 200 with doc
-	fetches atomic.Int64
-	onFetch atomic.Pointer[func()] // run before answering, when set
-}
-
-func newMetadataServer(t *testing.T) *metadataServer {
-	m := &metadataServer{}
-	m.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.fetches.Add(1)
-		if f := m.onFetch.Load(); f != nil {
-			(*f)()
-		}
-		if s := m.status.Load(); s != 0 {
-			w.WriteHeader(int(s))
-			return
-		}
-		w.Write(*m.doc.Load())
-	}))
-	t.Cleanup(m.srv.Close)
+// newMetadataServer is an IdP's metadata URL over TLS whose document the test changes, counting fetches.
+func newMetadataServer(t *testing.T) *samltest.MetadataURL {
+	m := samltest.NewMetadataURL(nil, true)
+	t.Cleanup(m.Close)
 	return m
 }
 
-func (m *metadataServer) serve(doc []byte) { m.doc.Store(&doc); m.status.Store(0) }
-
-// policy trusts the server's certificate and allows loopback, where httptest listens.
-func (m *metadataServer) policy() safefetch.Policy {
+// policy trusts m's certificate and allows loopback, where httptest listens.
+func policy(m *samltest.MetadataURL) safefetch.Policy {
 	pool := x509.NewCertPool()
-	pool.AddCert(m.srv.Certificate())
+	pool.AddCert(m.Certificate())
 	return safefetch.Policy{AllowHTTPLoopback: true, LoopbackSetting: "test", RootCAs: pool}
 }
 
@@ -135,7 +113,7 @@ func TestMetadataRefresh(t *testing.T) {
 		a := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(365*24*time.Hour))
 		b := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(2*365*24*time.Hour))
 		md := newMetadataServer(t)
-		tn := tenantByURL(t, st, a, md.srv.URL+"/metadata")
+		tn := tenantByURL(t, st, a, md.URL+"/metadata")
 		const interval = 6 * time.Hour
 		newRefresher := func(st store.Store, p safefetch.Policy) *samlsp.Refresher {
 			r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: p, Interval: interval})
@@ -144,7 +122,7 @@ func TestMetadataRefresh(t *testing.T) {
 			}
 			return r
 		}
-		r := newRefresher(st, md.policy())
+		r := newRefresher(st, policy(md))
 		certs := func() []string {
 			t.Helper()
 			s, err := st.SSOSettings(ctx, tn.ID)
@@ -179,7 +157,7 @@ func TestMetadataRefresh(t *testing.T) {
 		fa, fb := fingerprint(t, a), fingerprint(t, b)
 
 		// The IdP publishes its next key beside the current one: added at once.
-		md.serve(a.Metadata(b.Cert))
+		md.Serve(a.Metadata(b.Cert))
 		due(1)
 		if got := certs(); !slices.Equal(got, []string{fa, fb}) {
 			t.Fatalf("after the new key was published: %v, want [a b]", got)
@@ -197,7 +175,7 @@ func TestMetadataRefresh(t *testing.T) {
 
 		// The old key is gone from the metadata, which lists a valid one: removed.
 		clock.Add(interval)
-		md.serve(b.Metadata())
+		md.Serve(b.Metadata())
 		due(1)
 		if got := certs(); !slices.Equal(got, []string{fb}) {
 			t.Fatalf("after the old key was withdrawn: %v, want [b]", got)
@@ -209,7 +187,7 @@ func TestMetadataRefresh(t *testing.T) {
 		if err != nil || res.Changed {
 			t.Fatalf("Refresh with nothing new = %+v, %v", res, err)
 		}
-		md.serve(expired.Metadata())
+		md.Serve(expired.Metadata())
 		res, err = r.RefreshMetadata(ctx, tn.ID)
 		if err != nil || !slices.Equal(res.Kept, []string{fb}) || len(res.Removed) != 0 {
 			t.Fatalf("Refresh with only an expired certificate = %+v, %v", res, err)
@@ -223,13 +201,18 @@ func TestMetadataRefresh(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		md.serve(moved.Metadata(b.Cert))
-		if _, err := r.RefreshMetadata(ctx, tn.ID); err != nil {
+		// Asked for by someone (here the console's admin), the change is theirs in the admin audit.
+		md.Serve(moved.Metadata(b.Cert))
+		admin := store.Actor{Kind: store.ActorAdmin, ID: "u1", Name: "ada@acme.com"}
+		if _, err := r.RefreshMetadata(store.WithActor(ctx, admin), tn.ID); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.SSOSettings(ctx, tn.ID)
 		if got.IdPEntityID != "https://idp.example/acme-2" || got.IdPSSOURL != "https://idp.example/sso-2" || len(got.IdPCertificatesPEM) != 2 {
 			t.Fatalf("after the IdP moved: %+v", got)
+		}
+		if acts, err := st.ListAdminActions(ctx, store.AdminActionQuery{TenantID: tn.ID, Limit: 1}); err != nil || len(acts) != 1 || acts[0].Actor != admin {
+			t.Errorf("admin audit of a refresh asked for by an admin: %+v, %v", acts, err)
 		}
 		version := got.Version
 
@@ -240,16 +223,16 @@ func TestMetadataRefresh(t *testing.T) {
 			setup  func()
 			reason string
 		}{
-			{"HTTP 500", func() { md.status.Store(http.StatusInternalServerError) }, "HTTP 500"},
-			{"not metadata", func() { md.serve([]byte("<html>maintenance</html>")) }, "reading the metadata"},
-			{"XML the parser quotes", func() { md.serve([]byte("<remotesecret></y>")) }, "not a SAML EntityDescriptor"},
-			{"a DOCTYPE", func() { md.serve([]byte(`<!DOCTYPE x [<!ENTITY e "e">]><x/>`)) }, "DOCTYPE"},
+			{"HTTP 500", func() { md.Fail(http.StatusInternalServerError) }, "HTTP 500"},
+			{"not metadata", func() { md.Serve([]byte("<html>maintenance</html>")) }, "reading the metadata"},
+			{"XML the parser quotes", func() { md.Serve([]byte("<remotesecret></y>")) }, "not a SAML EntityDescriptor"},
+			{"a DOCTYPE", func() { md.Serve([]byte(`<!DOCTYPE x [<!ENTITY e "e">]><x/>`)) }, "DOCTYPE"},
 			{"too many certificates", func() {
 				var many []*x509.Certificate
 				for range store.MaxIdPCertificates {
 					many = append(many, newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(time.Hour)).Cert)
 				}
-				md.serve(moved.Metadata(many...))
+				md.Serve(moved.Metadata(many...))
 			}, "more than the 10"},
 		} {
 			tc.setup()
@@ -270,19 +253,19 @@ func TestMetadataRefresh(t *testing.T) {
 
 		// The URL changed while the old one was fetched: nothing applied, no success recorded, the new
 		// URL due at once.
-		md.serve(b.Metadata())
+		md.Serve(b.Metadata())
 		changed := func() {
 			s, _ := st.SSOSettings(ctx, tn.ID)
-			s.IdPMetadataURL = md.srv.URL + "/other"
+			s.IdPMetadataURL = md.URL + "/other"
 			if err := st.PutSSOSettings(ctx, tn.ID, s); err != nil {
 				t.Error(err)
 			}
 		}
-		md.onFetch.Store(&changed)
+		md.OnFetch.Store(&changed)
 		if _, err := r.RefreshMetadata(ctx, tn.ID); !errors.Is(err, store.ErrMetadataURLChanged) {
 			t.Errorf("URL changed during the fetch: %v", err)
 		}
-		md.onFetch.Store(nil)
+		md.OnFetch.Store(nil)
 		if f := fetch(); !f.LastOKAt.Equal(okAt) || f.LastError == "" || f.NextAt.After(clock.Now()) {
 			t.Errorf("URL changed during the fetch: fetch state %+v", f)
 		}
@@ -292,9 +275,9 @@ func TestMetadataRefresh(t *testing.T) {
 		// fetch soon, not the claim's lease of a whole interval.
 		cctx, cancel := context.WithCancel(ctx)
 		stop := func() { cancel() }
-		md.onFetch.Store(&stop)
+		md.OnFetch.Store(&stop)
 		r.RefreshMetadata(cctx, tn.ID)
-		md.onFetch.Store(nil)
+		md.OnFetch.Store(nil)
 		if f := fetch(); f.LastError == "" || !f.NextAt.Before(clock.Now().Add(time.Hour)) {
 			t.Errorf("cancelled during the fetch: fetch state %+v", f)
 		}
@@ -304,30 +287,30 @@ func TestMetadataRefresh(t *testing.T) {
 		if err := st.PutSSOSettings(ctx, tn.ID, got); err != nil {
 			t.Fatal(err)
 		}
-		before := md.fetches.Load()
+		before := md.Fetches.Load()
 		if _, err := r.RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "private address") {
 			t.Errorf("private URL: %v", err)
 		}
-		if f := fetch(); !strings.Contains(f.LastError, "private address") || md.fetches.Load() != before {
+		if f := fetch(); !strings.Contains(f.LastError, "private address") || md.Fetches.Load() != before {
 			t.Errorf("private URL: fetch state %+v", f)
 		}
 		// Without the loopback setting, the test server itself (127.0.0.1) is refused the same way.
 		got, _ = st.SSOSettings(ctx, tn.ID)
-		got.IdPMetadataURL = md.srv.URL + "/metadata"
+		got.IdPMetadataURL = md.URL + "/metadata"
 		if err := st.PutSSOSettings(ctx, tn.ID, got); err != nil {
 			t.Fatal(err)
 		}
-		strict := md.policy()
+		strict := policy(md)
 		strict.AllowHTTPLoopback = false
-		if _, err := newRefresher(st, strict).RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "loopback") || md.fetches.Load() != before {
+		if _, err := newRefresher(st, strict).RefreshMetadata(ctx, tn.ID); err == nil || !strings.Contains(err.Error(), "loopback") || md.Fetches.Load() != before {
 			t.Errorf("loopback without the setting: %v", err)
 		}
 
 		// Two replicas, due at once: one fetch.
-		md.serve(moved.Metadata(b.Cert))
+		md.Serve(moved.Metadata(b.Cert))
 		clock.Add(interval)
-		other := newRefresher(open(), md.policy())
-		before = md.fetches.Load()
+		other := newRefresher(open(), policy(md))
+		before = md.Fetches.Load()
 		var wg sync.WaitGroup
 		var refreshed atomic.Int64
 		for _, rr := range []*samlsp.Refresher{r, other, r, other} {
@@ -342,7 +325,7 @@ func TestMetadataRefresh(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if n := md.fetches.Load() - before; n != 1 || refreshed.Load() != 1 {
+		if n := md.Fetches.Load() - before; n != 1 || refreshed.Load() != 1 {
 			t.Errorf("4 racing refreshes on 2 replicas fetched %d times, refreshed %d, want 1", n, refreshed.Load())
 		}
 	})
@@ -357,9 +340,9 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 		soon := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(10*24*time.Hour))
 		later := newIdP(t, "https://idp.example/acme", now.Add(-time.Hour), now.Add(300*24*time.Hour))
 		md := newMetadataServer(t)
-		md.serve(soon.Metadata(later.Cert))
-		tn := tenantByURL(t, st, soon, md.srv.URL+"/metadata")
-		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: md.policy(), Interval: time.Hour})
+		md.Serve(soon.Metadata(later.Cert))
+		tn := tenantByURL(t, st, soon, md.URL+"/metadata")
+		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: policy(md), Interval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -404,15 +387,15 @@ func TestMetadataRefreshInterrupted(t *testing.T) {
 		st := open()
 		ms := newMetadataServer(t)
 		idp := newIdP(t, "https://idp.example/acme", time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
-		ms.serve(idp.Metadata())
-		tn := tenantByURL(t, st, idp, ms.srv.URL+"/md")
-		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: ms.policy(), Now: clock.Now})
+		ms.Serve(idp.Metadata())
+		tn := tenantByURL(t, st, idp, ms.URL+"/md")
+		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: policy(ms), Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
 		rctx, stop := context.WithCancel(context.Background())
 		cut := func() { stop() }
-		ms.onFetch.Store(&cut)
+		ms.OnFetch.Store(&cut)
 		if _, err := r.RefreshMetadata(rctx, tn.ID); err == nil {
 			t.Fatal("an interrupted refresh succeeded")
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -88,11 +89,38 @@ type MetadataRefresh struct {
 	Announced []string // fingerprints announced as expiring by this refresh
 }
 
+// Summary says what the refresh did, in words for a person: "nothing changed", or "settings changed"
+// with how many certificates were added and removed, and how many no longer listed were kept. The
+// CLI prints it and the console shows it, so both say the same.
+func (r *MetadataRefresh) Summary() string {
+	what := "nothing changed"
+	if r.Changed {
+		var parts []string
+		for _, p := range []struct {
+			n    int
+			verb string
+		}{{len(r.Added), "added"}, {len(r.Removed), "removed"}} {
+			if p.n > 0 {
+				parts = append(parts, fmt.Sprintf("%d certificate(s) %s", p.n, p.verb))
+			}
+		}
+		what = "settings changed"
+		if len(parts) > 0 {
+			what += ": " + strings.Join(parts, ", ")
+		}
+	}
+	if len(r.Kept) > 0 {
+		what += fmt.Sprintf("; %d certificate(s) no longer listed kept, as the metadata lists no valid one", len(r.Kept))
+	}
+	return what
+}
+
 // MetadataRefresher refreshes a tenant's IdP metadata from its URL on demand: what the console's and
 // the management API's "refresh now" call. cmd hands them samlsp's Refresher, which implements it.
 type MetadataRefresher interface {
 	// RefreshMetadata fetches the tenant's metadata now, whatever the schedule, applies it as the
-	// periodic refresh does (as ActorSystem) and returns what it did. ErrNoMetadataURL when the
+	// periodic refresh does, recording a change as the actor ctx carries (ActorOf: the admin who
+	// asked, not the schedule's ActorSystem), and returns what it did. ErrNoMetadataURL when the
 	// metadata was not given by URL; ErrNotFound (wrapped) for an unknown tenant; otherwise an error
 	// says why the fetch or the change failed, in words fit for the tenant's admin, and nothing was
 	// changed.

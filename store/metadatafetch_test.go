@@ -78,6 +78,24 @@ func TestMergeIdPCertificates(t *testing.T) {
 	}
 }
 
+// TestMetadataRefreshSummary: what a refresh did, as the CLI prints it and the console shows it.
+func TestMetadataRefreshSummary(t *testing.T) {
+	for _, c := range []struct {
+		res  store.MetadataRefresh
+		want string
+	}{
+		{store.MetadataRefresh{Fetched: true}, "nothing changed"},
+		{store.MetadataRefresh{Fetched: true, Changed: true}, "settings changed"},
+		{store.MetadataRefresh{Fetched: true, Changed: true, Added: []string{"a"}}, "settings changed: 1 certificate(s) added"},
+		{store.MetadataRefresh{Fetched: true, Changed: true, Added: []string{"a", "b"}, Removed: []string{"c"}}, "settings changed: 2 certificate(s) added, 1 certificate(s) removed"},
+		{store.MetadataRefresh{Fetched: true, Kept: []string{"c"}}, "nothing changed; 1 certificate(s) no longer listed kept, as the metadata lists no valid one"},
+	} {
+		if got := c.res.Summary(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.res, got, c.want)
+		}
+	}
+}
+
 // TestSignInRecordBound: every text of a record is cut to its bound at a character boundary, made
 // valid UTF-8 without NUL bytes, and the email compared in lower case.
 func TestSignInRecordBound(t *testing.T) {

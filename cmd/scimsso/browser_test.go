@@ -77,6 +77,8 @@ func newBrowserEnvAt(t *testing.T, spHost string) *browserEnv {
 	now := func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
 	m := NewMain()
 	m.Stdout, m.Stderr, m.Now = io.Discard, io.Discard, now
+	// As serve --allow-http-loopback-metadata: the IdP metadata URLs the tests serve are on loopback.
+	m.loopbackMeta = true
 	st, err := sqlstore.Open(ctx, sqlstore.Options{Path: filepath.Join(t.TempDir(), "s.db"), Now: now})
 	if err != nil {
 		t.Fatal(err)

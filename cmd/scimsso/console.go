@@ -20,7 +20,10 @@ const consoleTestLinkLifetime = 10 * time.Minute
 
 // newConsole builds the tenant admin console on what serve built: the console imports neither the
 // people's web nor the SAML service provider, so what it needs of them is handed to it as functions.
-func (m *Main) newConsole(s store.Store, log *zap.Logger, baseURL string, web *people.Server, sp *samlsp.Server) (*console.Server, error) {
+// Its "Refresh now" is refresher, serve's own: it fetches the stored metadata URL by serve's rule
+// (--allow-http-loopback-metadata), as the schedule would when it is due; a URL entered in the
+// console was fetched without loopback before it was stored (consoleFetch).
+func (m *Main) newConsole(s store.Store, log *zap.Logger, baseURL string, web *people.Server, sp *samlsp.Server, refresher store.MetadataRefresher) (*console.Server, error) {
 	return console.New(console.Config{
 		Store: s, Logger: log, BaseURL: baseURL, Now: m.Now, Metrics: m.metrics,
 		SignedIn: func(r *http.Request) (*store.Session, bool, error) {
@@ -40,7 +43,9 @@ func (m *Main) newConsole(s store.Store, log *zap.Logger, baseURL string, web *p
 			}
 			return &console.IdP{EntityID: idp.EntityID, SSOURL: idp.SSOURL, CertificatesPEM: idp.CertificatesPEM}, nil
 		},
-		FetchMetadata: m.consoleFetch(),
+		FetchMetadata:   m.consoleFetch(),
+		Refresher:       refresher,
+		RefreshInterval: m.metadataEvery,
 	})
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,14 +16,16 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
 )
 
 // TestBrowserConsoleSetup: a customer's IT admin sets SSO up from a setup link alone, at phone and
 // desktop width: the link's page → Continue → the console → the SSO page → the IdP's metadata file
 // uploaded, checked and stored → the settings saved with one bad value, then fixed → testing → a test
-// sign-in through the demo IdP and its report → active. Every page is screenshotted (go test
-// -artifacts keeps them) and checked for labels and sideways scrolling.
+// sign-in through the demo IdP and its report → active → the metadata given by URL, fetched again with
+// Refresh now (refreshNow). Every page is screenshotted (go test -artifacts keeps them) and checked
+// for labels and sideways scrolling.
 func TestBrowserConsoleSetup(t *testing.T) {
 	for _, width := range []int64{390, 1280} {
 		t.Run(fmt.Sprintf("width %d", width), func(t *testing.T) {
@@ -114,7 +118,80 @@ func TestBrowserConsoleSetup(t *testing.T) {
 			if err != nil || acts[0].Actor.Kind != store.ActorSetupLink || acts[0].Action != store.ActionSSOSettingsChanged {
 				t.Fatalf("audit %+v, %v", acts, err)
 			}
+
+			e.refreshNow()
 		})
+	}
+}
+
+// refreshNow: the IdP's metadata given by URL (as the operator gives it, with sso set --metadata-url
+// and --allow-http-loopback-metadata), served by the test; the SSO page shows the refresh's state;
+// Refresh now adds the IdP's next certificate, published beside the current one, and says so; with
+// the URL failing, it says why and changes nothing; the overview shows the failure too.
+func (e *browserEnv) refreshNow() {
+	e.t.Helper()
+	ctx := context.Background()
+	set, err := e.st.SSOSettings(ctx, e.tenant.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	block, _ := pem.Decode([]byte(set.IdPCertificatesPEM[0]))
+	current, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	next, err := samltest.New(set.IdPEntityID, set.IdPSSOURL, time.Now().Add(-time.Hour), time.Now().Add(2*365*24*time.Hour))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	md := samltest.NewMetadataURL(next.Metadata(current), false)
+	e.t.Cleanup(md.Close)
+	e.settings(func(s *store.SSOSettings) { s.IdPMetadataURL = md.URL + "/metadata" })
+
+	e.navigate(e.base + "/admin/demo/sso")
+	e.at(e.base, "/admin/demo/sso")
+	var state string
+	e.run(chromedp.Text(`#refresh-state`, &state))
+	if body := e.page("refresh-before"); !strings.Contains(body, md.URL+"/metadata") || !strings.Contains(state, "none since the URL was given") {
+		e.t.Fatalf("refresh state before any refresh %q:\n%s", state, body)
+	}
+	e.leave()
+	e.run(chromedp.Click(`#refresh-now`, chromedp.NodeVisible))
+	e.at(e.base, "/admin/demo/sso/metadata/refresh")
+	e.run(chromedp.Text(`#refresh-state`, &state))
+	if body := e.page("refresh-added"); !strings.Contains(body, "The IdP's metadata was fetched again; settings changed: 1 certificate(s) added.") ||
+		!strings.Contains(state, "succeeded") {
+		e.t.Fatalf("after Refresh now (state %q):\n%s", state, body)
+	}
+	after, err := e.st.SSOSettings(ctx, e.tenant.ID)
+	if err != nil || len(after.IdPCertificatesPEM) != 2 || after.IdPCertificatesPEM[1] != next.CertPEM() {
+		e.t.Fatalf("stored after Refresh now: %+v, %v", after, err)
+	}
+	acts, err := e.st.ListAdminActions(ctx, store.AdminActionQuery{TenantID: e.tenant.ID, Limit: 1})
+	if err != nil || acts[0].Actor.Kind != store.ActorSetupLink || acts[0].Action != store.ActionSSOSettingsChanged {
+		e.t.Fatalf("audit of Refresh now %+v, %v", acts, err)
+	}
+
+	md.Fail(http.StatusInternalServerError)
+	e.leave()
+	e.run(chromedp.Click(`#refresh-now`, chromedp.NodeVisible))
+	e.at(e.base, "/admin/demo/sso/metadata/refresh")
+	var failure string
+	e.run(chromedp.Text(`#refresh-failure`, &failure))
+	if body := e.page("refresh-failed"); !strings.Contains(body, "could not be fetched again, and nothing was changed: fetching the metadata: HTTP 500") ||
+		!strings.Contains(failure, "HTTP 500") {
+		e.t.Fatalf("after a failed Refresh now (reason %q):\n%s", failure, body)
+	}
+	if got, err := e.st.SSOSettings(ctx, e.tenant.ID); err != nil || got.Version != after.Version {
+		e.t.Fatalf("a failed refresh changed the settings: %+v, %v", got, err)
+	}
+	e.leave()
+	e.run(chromedp.Click(`nav.console a[href="/admin/demo/"]`, chromedp.NodeVisible))
+	e.at(e.base, "/admin/demo/")
+	var warning string
+	e.run(chromedp.Text(`#refresh-warning`, &warning))
+	if e.page("overview-refresh-failed"); !strings.Contains(warning, "HTTP 500") {
+		e.t.Fatalf("the overview's refresh warning: %q", warning)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -55,9 +56,15 @@ type Main struct {
 	// loopbackHooks is serve --allow-http-loopback-webhooks: the management API adds webhooks and
 	// back-channel logout URIs by the rule delivery follows.
 	loopbackHooks bool
-	// loopbackMeta is serve --allow-http-loopback-metadata (the periodic refresh's rule); the console
-	// never fetches from loopback (consoleFetch).
+	// loopbackMeta is serve --allow-http-loopback-metadata (the rule of the refresh of stored metadata
+	// URLs, periodic or the console's "Refresh now"); a URL entered in the console is never fetched
+	// from loopback (consoleFetch).
 	loopbackMeta bool
+	// metadataEvery is serve --metadata-refresh (0: no periodic refresh).
+	metadataEvery time.Duration
+	// refresher refreshes IdP metadata given by URL: built by buildHandler for the console, run on
+	// serve's schedule.
+	refresher *samlsp.Refresher
 	// metrics counts what the handler serves (serve, unless --metrics-addr is off); nil counts nothing.
 	metrics *metrics.Metrics
 	// logoutToken makes OpenID Connect logout tokens: the provider's, set by buildHandler, handed to

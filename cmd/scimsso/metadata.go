@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -35,24 +34,25 @@ func fetchMetadata(ctx context.Context, raw string, allowLoopback bool) ([]byte,
 	return safefetch.NewFetcher(metadataPolicy(allowLoopback)).Get(ctx, raw)
 }
 
-// startMetadataRefresh runs the periodic refresh of IdP metadata given by URL (and the watch on
-// expiring IdP certificates) until ctx ends; every replica runs one and the store's claim lets one
-// fetch each tenant. An interval of 0 runs none.
-func startMetadataRefresh(ctx context.Context, s store.Store, log *zap.Logger, interval time.Duration, loopback bool, now func() time.Time) error {
+// newMetadataRefresher builds the refresher of IdP metadata given by URL: fetching by the loopback
+// rule of --allow-http-loopback-metadata, each tenant again every interval (0: the default).
+func newMetadataRefresher(s store.Store, log *zap.Logger, interval time.Duration, loopback bool, now func() time.Time) (*samlsp.Refresher, error) {
+	return samlsp.NewRefresher(samlsp.RefresherConfig{Store: s, Logger: log, Policy: metadataPolicy(loopback), Interval: interval, Now: now})
+}
+
+// startMetadataRefresh runs r, the periodic refresh of IdP metadata given by URL (and the watch on
+// expiring IdP certificates), every interval until ctx ends; every replica runs one and the store's
+// claim lets one fetch each tenant. An interval of 0 runs none.
+func startMetadataRefresh(ctx context.Context, r *samlsp.Refresher, log *zap.Logger, interval time.Duration, loopback bool) {
 	if interval == 0 {
 		log.Warn("IdP metadata is not refreshed (--metadata-refresh 0): a rolled-over IdP key stops sign-in until sso set is run again")
-		return nil
+		return
 	}
 	if loopback {
 		log.Warn("IdP metadata may be fetched from loopback addresses over http (--" + metadataLoopbackFlag + "): for an IdP on this machine only")
 	}
-	r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: s, Logger: log, Policy: metadataPolicy(loopback), Interval: interval, Now: now})
-	if err != nil {
-		return err
-	}
 	// Due tenants are looked for every few minutes; each is fetched once per interval.
 	go r.Run(ctx, min(interval, 5*time.Minute))
-	return nil
 }
 
 // ssoRefreshMetadata fetches a tenant's IdP metadata from its URL now, as the periodic refresh does.
@@ -62,13 +62,15 @@ func (m *Main) ssoRefreshMetadata(ctx context.Context, args []string) error {
 		name: "sso refresh-metadata", args: "no arguments",
 		flags: func(fs *flag.FlagSet) { registerMetadataLoopback(fs, &loopback) },
 		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
-			r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zap.NewNop(), Policy: metadataPolicy(loopback), Now: m.Now})
+			r, err := newMetadataRefresher(st, zap.NewNop(), 0, loopback, m.Now)
 			if err != nil {
 				return err
 			}
 			res, err := r.RefreshMetadata(ctx, t.ID)
-			for _, fp := range res.Announced {
-				fmt.Fprintf(m.Stderr, "warning: IdP certificate sha256 %s expires within 30 days (sso.certificate_expiring recorded)\n", fp)
+			if res != nil { // nil when the refresh failed before it began
+				for _, fp := range res.Announced {
+					fmt.Fprintf(m.Stderr, "warning: IdP certificate sha256 %s expires within 30 days (sso.certificate_expiring recorded)\n", fp)
+				}
 			}
 			if errors.Is(err, store.ErrNoMetadataURL) {
 				return fmt.Errorf("tenant %q: its IdP metadata was not given by URL (sso set --metadata-url)", t.Slug)
@@ -76,26 +78,7 @@ func (m *Main) ssoRefreshMetadata(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("tenant %q: %v; nothing changed", t.Slug, err)
 			}
-			what := "nothing changed"
-			if res.Changed {
-				var parts []string
-				for _, p := range []struct {
-					n    int
-					verb string
-				}{{len(res.Added), "added"}, {len(res.Removed), "removed"}} {
-					if p.n > 0 {
-						parts = append(parts, fmt.Sprintf("%d certificate(s) %s", p.n, p.verb))
-					}
-				}
-				what = "settings changed"
-				if len(parts) > 0 {
-					what += ": " + strings.Join(parts, ", ")
-				}
-			}
-			if len(res.Kept) > 0 {
-				what += fmt.Sprintf("; %d certificate(s) no longer listed kept, as the metadata lists no valid one", len(res.Kept))
-			}
-			fmt.Fprintf(m.Stdout, "refreshed IdP metadata of tenant %s: %s\n", t.Slug, what)
+			fmt.Fprintf(m.Stdout, "refreshed IdP metadata of tenant %s: %s\n", t.Slug, res.Summary())
 			return nil
 		},
 	}, args)

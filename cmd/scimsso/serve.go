@@ -144,7 +144,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	m.forwardHosts, _ = people.ParseForwardAuthHosts(c.forwardHosts, c.baseURL) // checked by validate
 	m.loopbackHooks = c.loopbackHooks
-	m.loopbackMeta = c.loopbackMeta
+	m.loopbackMeta, m.metadataEvery = c.loopbackMeta, c.metadataRefresh
 	if !metricsOff(c.metricsAddr) {
 		m.metrics = metrics.New()
 	}
@@ -199,14 +199,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	go sweep(sweepCtx, s, c.sweepEvery, log.Named("sweep"))
 	go m.refusals.Run(sweepCtx, store.RefusalFlushInterval)
-	if err := startMetadataRefresh(sweepCtx, s, log.Named("metadata"), c.metadataRefresh, c.loopbackMeta, m.Now); err != nil {
-		stopSweep()
-		ln.Close()
-		if mln != nil {
-			mln.Close()
-		}
-		return err
-	}
+	startMetadataRefresh(sweepCtx, m.refresher, log.Named("metadata"), c.metadataRefresh, c.loopbackMeta)
 
 	// Serve returns http.ErrServerClosed once Close shut it down: only another error is a failure.
 	m.serveErr = make(chan error, 2)
@@ -343,7 +336,12 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		return nil, err
 	}
 	web.Routes(r)
-	admin, err := m.newConsole(s, log.Named("console"), baseURL, web, sp)
+	// One refresher of IdP metadata for the console's "Refresh now" and serve's schedule (Run starts
+	// it), so both fetch by the same rule.
+	if m.refresher, err = newMetadataRefresher(s, log.Named("metadata"), m.metadataEvery, m.loopbackMeta, m.Now); err != nil {
+		return nil, err
+	}
+	admin, err := m.newConsole(s, log.Named("console"), baseURL, web, sp, m.refresher)
 	if err != nil {
 		return nil, err
 	}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,22 +232,11 @@ func TestSSORefreshMetadata(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var doc atomic.Pointer[[]byte]
-		var status, fetches atomic.Int64
-		serve := func(d []byte) { doc.Store(&d); status.Store(0) }
-		idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			fetches.Add(1)
-			if s := status.Load(); s != 0 {
-				w.WriteHeader(int(s))
-				return
-			}
-			w.Write(*doc.Load())
-		}))
+		idp := samltest.NewMetadataURL(a.Metadata(), false)
 		defer idp.Close()
-		serve(a.Metadata())
 		mustRun(t, db, "sso", "set", "--tenant", "acme", "--metadata-url", idp.URL+"/md", "--state", "active", "--allow-http-loopback-metadata")
 
-		serve(a.Metadata(b.Cert))
+		idp.Serve(a.Metadata(b.Cert))
 		if line := mustFail(t, db, "sso", "refresh-metadata", "--tenant", "acme"); !strings.Contains(line, "loopback") {
 			t.Errorf("refresh without the loopback setting: %q", line)
 		}
@@ -269,7 +256,7 @@ func TestSSORefreshMetadata(t *testing.T) {
 		if s := ssoShow("acme", "IdP certificate 2"); s == "" {
 			t.Errorf("the new certificate is not shown")
 		}
-		status.Store(http.StatusBadGateway)
+		idp.Fail(http.StatusBadGateway)
 		if line := mustFail(t, db, "sso", "refresh-metadata", "--tenant", "acme", "--allow-http-loopback-metadata"); !strings.Contains(line, "HTTP 502; nothing changed") {
 			t.Errorf("refresh of a failing server: %q", line)
 		}
@@ -281,9 +268,9 @@ func TestSSORefreshMetadata(t *testing.T) {
 		}
 
 		// serve refreshes by itself: a tenant set up by URL and never claimed is due at once.
-		serve(b.Metadata())
+		idp.Serve(b.Metadata())
 		mustRun(t, db, "sso", "set", "--tenant", "beta", "--metadata-url", idp.URL+"/md", "--state", "testing", "--allow-http-loopback-metadata")
-		before := fetches.Load()
+		before := idp.Fetches.Load()
 		st := openStore(t, db)
 		beta, _ := st.TenantBySlug(context.Background(), "beta")
 		srv := startServer(t, db, "--metadata-refresh", "1m", "--allow-http-loopback-metadata")
@@ -296,7 +283,7 @@ func TestSSORefreshMetadata(t *testing.T) {
 			f, err := st.MetadataFetch(context.Background(), beta.ID)
 			return err == nil && !f.LastOKAt.IsZero()
 		})
-		if fetches.Load() == before {
+		if idp.Fetches.Load() == before {
 			t.Error("serve recorded a fetch it did not make")
 		}
 	})

@@ -33,6 +33,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/scimsso/scimsso/console"
+	"github.com/scimsso/scimsso/internal/safefetch"
 	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/samlsp/samltest"
@@ -71,7 +72,8 @@ type Harness struct {
 	// WebConfig, when set, adjusts the people's web configuration at start (set it, then Restart).
 	WebConfig func(*people.Config)
 	// ConsoleConfig, when set, adjusts the admin console's configuration at start (set it, then
-	// Restart). The console is wired as cmd wires it; FetchMetadata fails unless set here.
+	// Restart). The console is wired as cmd wires it; FetchMetadata fails unless set here; its
+	// Refresher fetches stored metadata URLs on loopback (httptest servers), over http too.
 	ConsoleConfig func(*console.Config)
 }
 
@@ -142,7 +144,15 @@ func (h *Harness) Start() {
 	if err != nil {
 		h.T.Fatal(err)
 	}
+	// The refresh of stored metadata URLs as serve --allow-http-loopback-metadata runs it: the tests'
+	// metadata servers listen on loopback.
+	refresher, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: log, Now: now,
+		Policy: safefetch.Policy{AllowHTTPLoopback: true, LoopbackSetting: "the test harness"}})
+	if err != nil {
+		h.T.Fatal(err)
+	}
 	consoleCfg := console.Config{Store: st, Logger: log, BaseURL: h.Srv.URL, Now: now,
+		Refresher: refresher, RefreshInterval: samlsp.DefaultRefreshInterval,
 		SignedIn: func(r *http.Request) (*store.Session, bool, error) {
 			ses, _, stale, err := web.SessionOf(r)
 			return ses, stale, err
