@@ -80,6 +80,18 @@ func (s *Server) listSetupLinks(w http.ResponseWriter, r *http.Request) {
 	})(w, r)
 }
 
+// revokeSetupLink answers DELETE /api/v1/tenants/{slug}/setup-links/{id}: 204; the link no longer
+// opens the console, and the console sessions it opened end, in one transaction (store
+// RevokeSetupLink, as `setup-link revoke`). Revoking a revoked link changes nothing; 404 unless the
+// tenant has that link.
+func (s *Server) revokeSetupLink(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		s.changeByID(w, r, "id", "Tenant "+t.Slug+" has no setup link %q.", func(id string) error {
+			return s.st.RevokeSetupLink(r.Context(), t.ID, id)
+		})
+	})(w, r)
+}
+
 // listAdmins answers GET /api/v1/tenants/{slug}/admins: the tenant admins as user objects.
 func (s *Server) listAdmins(w http.ResponseWriter, r *http.Request) {
 	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {

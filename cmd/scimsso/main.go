@@ -58,6 +58,9 @@ type Main struct {
 	// loopbackMeta is serve --allow-http-loopback-metadata (the periodic refresh's rule); the console
 	// never fetches from loopback (consoleFetch).
 	loopbackMeta bool
+	// metadataRefresh is serve --metadata-refresh: the management API's "refresh now" schedules the
+	// next fetch as the periodic refresh does.
+	metadataRefresh time.Duration
 	// metrics counts what the handler serves (serve, unless --metrics-addr is off); nil counts nothing.
 	metrics *metrics.Metrics
 	// logoutToken makes OpenID Connect logout tokens: the provider's, set by buildHandler, handed to

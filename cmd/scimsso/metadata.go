@@ -46,13 +46,20 @@ func startMetadataRefresh(ctx context.Context, s store.Store, log *zap.Logger, i
 	if loopback {
 		log.Warn("IdP metadata may be fetched from loopback addresses over http (--" + metadataLoopbackFlag + "): for an IdP on this machine only")
 	}
-	r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: s, Logger: log, Policy: metadataPolicy(loopback), Interval: interval, Now: now})
+	r, err := newRefresher(s, log, interval, loopback, now)
 	if err != nil {
 		return err
 	}
 	// Due tenants are looked for every few minutes; each is fetched once per interval.
 	go r.Run(ctx, min(interval, 5*time.Minute))
 	return nil
+}
+
+// newRefresher is the IdP metadata refresher of serve's settings (or, from the CLI, their defaults):
+// the periodic refresh's, `sso refresh-metadata`'s and the management API's "refresh now", so that
+// all fetch under one policy and schedule the next fetch alike. interval 0: the default.
+func newRefresher(s store.Store, log *zap.Logger, interval time.Duration, loopback bool, now func() time.Time) (*samlsp.Refresher, error) {
+	return samlsp.NewRefresher(samlsp.RefresherConfig{Store: s, Logger: log, Policy: metadataPolicy(loopback), Interval: interval, Now: now})
 }
 
 // ssoRefreshMetadata fetches a tenant's IdP metadata from its URL now, as the periodic refresh does.
@@ -62,7 +69,7 @@ func (m *Main) ssoRefreshMetadata(ctx context.Context, args []string) error {
 		name: "sso refresh-metadata", args: "no arguments",
 		flags: func(fs *flag.FlagSet) { registerMetadataLoopback(fs, &loopback) },
 		run: func(ctx context.Context, st store.Store, t *store.Tenant, _ []string) error {
-			r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zap.NewNop(), Policy: metadataPolicy(loopback), Now: m.Now})
+			r, err := newRefresher(st, zap.NewNop(), 0, loopback, m.Now)
 			if err != nil {
 				return err
 			}

@@ -145,6 +145,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	m.forwardHosts, _ = people.ParseForwardAuthHosts(c.forwardHosts, c.baseURL) // checked by validate
 	m.loopbackHooks = c.loopbackHooks
 	m.loopbackMeta = c.loopbackMeta
+	m.metadataRefresh = c.metadataRefresh
 	if !metricsOff(c.metricsAddr) {
 		m.metrics = metrics.New()
 	}
@@ -348,8 +349,15 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	}
 	op.Routes(r)
 	m.logoutToken = op.LogoutToken
+	// The management API fetches IdP metadata as the operator's CLI does, under serve's own
+	// --allow-http-loopback-metadata (a manage key is the operator's, not a tenant admin's).
+	refresher, err := newRefresher(s, log.Named("metadata"), m.metadataRefresh, m.loopbackMeta, m.Now)
+	if err != nil {
+		return nil, err
+	}
 	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics, BaseURL: baseURL, Now: m.Now,
-		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks})
+		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks,
+		MetadataPolicy: metadataPolicy(m.loopbackMeta), RefreshMetadata: refresher, Resend: apiResend(s)})
 	if err != nil {
 		return nil, err
 	}
@@ -361,6 +369,18 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	routeLibraryLogs()
 	return noSniff(withRequestID(proxies.Middleware(accessLog(log.Named("access"), m.metrics,
 		recoverPanics(log.Named("panic"), withLibraryLog(log.Named("oidc"), r)))))), nil
+}
+
+// apiResend is the management API's resend: a job in the store's database, as `webhook deliveries
+// --resend` enqueues it, which this server's delivery (or any replica's) takes.
+func apiResend(s store.Store) func(ctx context.Context, id, eventID string) error {
+	return func(ctx context.Context, id, eventID string) error {
+		ss, ok := s.(*sqlstore.Store)
+		if !ok {
+			return errors.New("cmd: resending needs the SQL store's job queue")
+		}
+		return resendEvent(ctx, ss, id, eventID)
+	}
 }
 
 // defaultMetricsAddr keeps the metrics on loopback unless the operator says otherwise: request counts,
