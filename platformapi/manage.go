@@ -28,6 +28,7 @@ func (s *Server) manageRoutes(api *mux.Router) {
 	api.Handle("/tenants/{slug}/scim-tokens/{id}", s.methods(m(del, s.revokeToken)))
 	api.Handle("/tenants/{slug}/sso", s.methods(m(get, s.showSSO), m(patch, s.patchSSO)))
 	api.Handle("/tenants/{slug}/sso/refresh-metadata", s.methods(m(post, s.refreshMetadata)))
+	api.Handle("/tenants/{slug}/sso/test-links", s.methods(m(post, s.createTestLink)))
 	api.Handle("/tenants/{slug}/teams", s.methods(m(get, s.listTeams), m(post, s.addTeam)))
 	api.Handle("/tenants/{slug}/department-map", s.methods(m(get, s.showDepartmentMap), m(put, s.putDepartmentMap), m(del, s.clearDepartmentMap)))
 	api.Handle("/tenants/{slug}/setup-links", s.methods(m(get, s.listSetupLinks), m(post, s.createSetupLink)))
@@ -39,6 +40,7 @@ func (s *Server) manageRoutes(api *mux.Router) {
 	api.Handle("/clients/{id}", s.methods(m(del, s.removeClient)))
 	// A client's back-channel logouts go through the webhooks' delivery: the same list and resend.
 	api.Handle("/clients/{id}/deliveries", s.methods(m(get, s.listDeliveries(s.backchannelOf)), m(post, s.resend(s.backchannelOf))))
+	api.Handle("/oidc/rotate-key", s.methods(m(post, s.rotateOIDCKeys)))
 	api.Handle("/webhooks", s.methods(m(get, s.listWebhooks), m(post, s.addWebhook)))
 	api.Handle("/webhooks/{id}", s.methods(m(del, s.removeWebhook)))
 	api.Handle("/webhooks/{id}/deliveries", s.methods(m(get, s.listDeliveries(s.webhookOf)), m(post, s.resend(s.webhookOf))))
@@ -456,6 +458,16 @@ func (s *Server) addClient(w http.ResponseWriter, r *http.Request) {
 // removeClient answers DELETE /api/v1/clients/{id}: 204; its tokens stop working at once.
 func (s *Server) removeClient(w http.ResponseWriter, r *http.Request) {
 	s.changeByID(w, r, "id", "There is no client %q.", func(id string) error { return s.st.DeleteOIDCClient(r.Context(), id) })
+}
+
+// rotateOIDCKeys answers POST /api/v1/oidc/rotate-key: 200 and the new ID token signing keys (id and
+// algorithm, never a private half), as `oidc rotate-key`: they sign within seconds on every replica,
+// and the keys they replace stay in the published key set for a day.
+func (s *Server) rotateOIDCKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.cfg.RotateOIDCKeys(r.Context())
+	writeList(s, w, r, keys, err, func(k *store.OIDCKey) store.OIDCKeyAuditObject {
+		return store.OIDCKeyAuditObject{ID: k.ID, Algorithm: k.Algorithm}
+	})
 }
 
 // webhookObject is a webhook as the audit log shows it (never its secret; types empty: every

@@ -38,6 +38,10 @@ func manageConfig(st store.Store, log *zap.Logger, base string, allowLoopback bo
 	}
 	return platformapi.Config{
 		MetadataPolicy: policy, RefreshMetadata: refresher,
+		NewTestLink: func(ctx context.Context, t *store.Tenant, expires time.Time) (string, error) {
+			return samlsp.NewTestLink(ctx, st, base, t, expires)
+		},
+		RotateOIDCKeys: func(ctx context.Context) ([]store.OIDCKey, error) { return openid.RotateKeys(ctx, st) },
 		// As cmd's: a job in the store's database, which a delivering server takes.
 		Resend: func(ctx context.Context, id, eventID string) error {
 			ss := st.(*sqlstore.Store)
@@ -586,6 +590,7 @@ func manageRoutes(t *testing.T, e *env) []struct {
 		{http.MethodGet, "/api/v1/tenants/acme/sso", nil, "", true},
 		{http.MethodPatch, "/api/v1/tenants/acme/sso", map[string]any{"force-country": true}, "", true},
 		{http.MethodPost, "/api/v1/tenants/acme/sso/refresh-metadata", nil, "", true},
+		{http.MethodPost, "/api/v1/tenants/acme/sso/test-links", map[string]any{}, "", true},
 		{http.MethodGet, "/api/v1/tenants/acme/teams", nil, "", true},
 		{http.MethodPost, "/api/v1/tenants/acme/teams", map[string]any{"name": "Sales"}, "", true},
 		{http.MethodGet, "/api/v1/tenants/acme/department-map", nil, "", true},
@@ -603,6 +608,7 @@ func manageRoutes(t *testing.T, e *env) []struct {
 		{http.MethodDelete, "/api/v1/clients/nobody", nil, "", false},
 		{http.MethodGet, "/api/v1/clients/nobody/deliveries", nil, "", false},
 		{http.MethodPost, "/api/v1/clients/nobody/deliveries", map[string]string{"event_id": "evt"}, "", false},
+		{http.MethodPost, "/api/v1/oidc/rotate-key", nil, "", false},
 		{http.MethodGet, "/api/v1/webhooks", nil, "", false},
 		{http.MethodPost, "/api/v1/webhooks", map[string]any{"url": "https://hooks.example/x"}, "", false},
 		{http.MethodDelete, "/api/v1/webhooks/nobody", nil, "", false},
@@ -720,6 +726,11 @@ func TestManageBadRequests(t *testing.T) {
 			{"SSO metadata URL link-local", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_url":"https://169.254.169.254/latest/meta-data"}`, "", 400, "invalid_request", "link-local"},
 			{"SSO metadata URL with a password", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_url":"https://u:p@idp.example/md"}`, "", 400, "invalid_request", "metadata_url: URL may not hold"},
 			{"refresh without a metadata URL", "POST", "/api/v1/tenants/acme/sso/refresh-metadata", ``, "", 409, "conflict", "not given by URL"},
+			{"a test link with SSO off", "POST", "/api/v1/tenants/acme/sso/test-links", `{}`, "", 409, "conflict", "needs testing or active"},
+			{"a test link too long", "POST", "/api/v1/tenants/acme/sso/test-links", `{"expires":"8d"}`, "", 400, "invalid_request", "expires:"},
+			{"a test link expiring never", "POST", "/api/v1/tenants/acme/sso/test-links", `{"expires":"0"}`, "", 400, "invalid_request", "expires:"},
+			{"a test link expires a number", "POST", "/api/v1/tenants/acme/sso/test-links", `{"expires":3600}`, "", 400, "invalid_request", "expires must be a string"},
+			{"a test link for a person", "POST", "/api/v1/tenants/acme/sso/test-links", `{"email":"a@acme.com"}`, "", 400, "invalid_request", `"email"`},
 			{"team taken", "POST", "/api/v1/tenants/acme/teams", `{"name":"Sales"}`, "", 409, "conflict", `already has a team "Sales"`},
 			{"team name padded", "POST", "/api/v1/tenants/acme/teams", `{"name":" Sales "}`, "", 400, "invalid_request", "name:"},
 			{"team hidden a string", "POST", "/api/v1/tenants/acme/teams", `{"name":"Ops","hidden":"yes"}`, "", 400, "invalid_request", "hidden must be true or false"},
@@ -974,6 +985,80 @@ func TestManageSetupLinkRevoke(t *testing.T) {
 		}
 		if _, err := e.st.UseSetupLink(ctx, store.HashSecret(betaSecret), &store.AdminSession{IDHash: store.HashSecret("s3"), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatalf("beta's link no longer works: %v", err)
+		}
+	})
+}
+
+// TestManageTestLinkAndKeys: a test sign-in link made as `sso test-link` makes it, only while SSO is
+// testing or active, audited with the key; new OpenID signing keys made as `oidc rotate-key` makes
+// them, answered without their private halves.
+func TestManageTestLinkAndKeys(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.must(http.MethodPatch, "/api/v1/tenants/acme/sso", map[string]any{"metadata_xml": idpMetadata(t), "state": "testing"}, "", http.StatusOK, nil)
+		var link struct {
+			URL       string    `json:"url"`
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		e.must(http.MethodPost, "/api/v1/tenants/acme/sso/test-links", map[string]string{"expires": "2h"}, "", http.StatusCreated, &link)
+		token, ok := strings.CutPrefix(link.URL, e.srv.URL+"/saml/acme/test?token=")
+		if !ok || link.ExpiresAt.After(time.Now().Add(2*time.Hour)) || link.ExpiresAt.Before(time.Now().Add(time.Hour)) {
+			t.Fatalf("test link: %+v", link)
+		}
+		// The link is one of acme's, not beta's (the SAML test page, not mounted here, asks this).
+		if err := e.st.TestLinkValid(ctx, e.acme.ID, store.HashSecret(token)); err != nil {
+			t.Fatalf("the test link is not acme's: %v", err)
+		}
+		if err := e.st.TestLinkValid(ctx, e.beta.ID, store.HashSecret(token)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("acme's test link is valid for beta: %v", err)
+		}
+		k, err := e.st.APIKeyByHash(ctx, store.HashSecret(e.keys["manage"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acts := e.audit("acme", 1); acts[0].Action != store.ActionSSOTestStarted || acts[0].Actor.Kind != store.ActorAPIKey || acts[0].Actor.ID != k.ID {
+			t.Fatalf("audit of the test link: %+v", acts[0])
+		}
+		e.must(http.MethodPost, "/api/v1/tenants/acme/sso/test-links", map[string]any{}, "", http.StatusCreated, &link)
+		if d := time.Until(link.ExpiresAt); d > time.Hour || d < 50*time.Minute {
+			t.Fatalf("a test link without expires expires in %v; want 1h, sso test-link's default", d)
+		}
+		// beta's SSO is off: no test link, and nothing stored.
+		before := e.snapshot()
+		apiError(t, "beta's test link", e.call(http.MethodPost, "/api/v1/tenants/beta/sso/test-links", "manage", map[string]any{}, ""), http.StatusConflict, "conflict")
+		if e.snapshot() != before {
+			t.Fatal("a refused test link changed the store")
+		}
+
+		var keys struct{ Data []map[string]any }
+		res := e.must(http.MethodPost, "/api/v1/oidc/rotate-key", nil, "", http.StatusOK, &keys)
+		if len(keys.Data) == 0 || strings.Contains(string(res.body), "PRIVATE") || strings.Contains(string(res.body), "private") {
+			t.Fatalf("rotate-key: %s", res.body)
+		}
+		current, err := e.st.OIDCKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := map[string]string{}
+		for _, c := range current {
+			if c.RetiresAt.IsZero() {
+				live[c.ID] = c.Algorithm
+			}
+		}
+		for _, k := range keys.Data {
+			if id, _ := k["id"].(string); live[id] == "" || live[id] != k["algorithm"] || len(k) != 2 {
+				t.Errorf("rotated key %v is not a current key %v", k, live)
+			}
+		}
+		if len(live) != len(keys.Data) {
+			t.Errorf("%d current keys, %d answered", len(live), len(keys.Data))
+		}
+		var audit struct {
+			Data []auditEntry
+		}
+		e.must(http.MethodGet, "/api/v1/audit?limit=1", nil, "", http.StatusOK, &audit)
+		if a := audit.Data[0]; a.Action != store.ActionOIDCKeyRotated || a.Tenant != nil || a.Actor.Kind != store.ActorAPIKey || a.Actor.ID != k.ID {
+			t.Fatalf("audit of the rotation: %+v", a)
 		}
 	})
 }

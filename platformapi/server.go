@@ -53,6 +53,12 @@ type Config struct {
 	// destination) id, as `webhook deliveries --resend` does (webhooks.Service.Resend): ErrNotFound
 	// (wrapped) when the event was never sent there.
 	Resend func(ctx context.Context, id, eventID string) error
+	// NewTestLink makes a one-time link, valid until expires, that starts a test sign-in of the tenant
+	// (samlsp.NewTestLink at BaseURL, as `sso test-link`).
+	NewTestLink func(ctx context.Context, t *store.Tenant, expires time.Time) (string, error)
+	// RotateOIDCKeys makes new ID token signing keys sign from now on (openid.RotateKeys, as `oidc
+	// rotate-key`) and returns them.
+	RotateOIDCKeys func(ctx context.Context) ([]store.OIDCKey, error)
 }
 
 // IdPMetadata is what ParseIdPMetadata read of an IdP's metadata.
@@ -83,8 +89,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("platformapi: BaseURL is required")
 	case cfg.NewSPKeyPair == nil || cfg.NewOIDCClient == nil || cfg.ParseIdPMetadata == nil:
 		return nil, errors.New("platformapi: NewSPKeyPair, NewOIDCClient and ParseIdPMetadata are required")
-	case cfg.RefreshMetadata == nil || cfg.Resend == nil:
-		return nil, errors.New("platformapi: RefreshMetadata and Resend are required")
+	case cfg.RefreshMetadata == nil || cfg.Resend == nil || cfg.NewTestLink == nil || cfg.RotateOIDCKeys == nil:
+		return nil, errors.New("platformapi: RefreshMetadata, Resend, NewTestLink and RotateOIDCKeys are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

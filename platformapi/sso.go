@@ -401,3 +401,48 @@ func errVersion(cur int64) error {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// defaultTestLinkLifetime is how long a test link waits to be opened unless told otherwise, as `sso
+// test-link`'s --expires default.
+const defaultTestLinkLifetime = time.Hour
+
+// createTestLink answers POST /api/v1/tenants/{slug}/sso/test-links {expires}: 201 with a one-time
+// link (BASE/saml/SLUG/test?token=…, shown this once) that starts a test sign-in of the tenant, whose
+// report shows what the IdP sent and what scimsso would do, storing nothing; as `sso test-link`.
+// expires defaults to 1h, at most 7d. 409 unless the tenant's SSO is testing or active.
+func (s *Server) createTestLink(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		var req struct {
+			Expires string `json:"expires"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		dur, err := store.ParseLifetime(req.Expires, defaultTestLinkLifetime, store.MaxTestLinkLifetime)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		set, err := store.SSOSettingsOf(r.Context(), s.st, t.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !set.CanTest() {
+			s.writeError(w, r, errorf(http.StatusConflict, codeConflict,
+				"The SSO state of tenant %s is %s; a test sign-in needs testing or active (PATCH its sso with state testing).", t.Slug, set.State))
+			return
+		}
+		exp := s.cfg.Now().Add(dur)
+		link, err := s.cfg.NewTestLink(r.Context(), t, exp)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, struct {
+			URL       string    `json:"url"`
+			ExpiresAt time.Time `json:"expires_at"`
+		}{link, exp.UTC()})
+	})(w, r)
+}

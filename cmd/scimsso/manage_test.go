@@ -12,10 +12,7 @@ import (
 // manageCall sends a management API request with key to the server at base and decodes its JSON.
 func manageCall(t *testing.T, base, key, method, path, body string, v any) int {
 	t.Helper()
-	r, err := http.NewRequest(method, base+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRequest(t, method, base+path, body)
 	r.Header.Set("Authorization", "Bearer "+key)
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
@@ -62,6 +59,22 @@ func TestManageAPIServeWiring(t *testing.T) {
 		sso.IdP.MetadataURL != idp.URL+"/federationmetadata.xml" {
 		t.Fatalf("PATCH with metadata_url: %d %+v", code, sso)
 	}
+	// A test link made over the API opens the server's test page (its button starts the sign-in);
+	// a forged one does not.
+	var link struct{ URL string }
+	if code := manageCall(t, s.url, key, http.MethodPost, "/api/v1/tenants/acme/sso/test-links", `{"expires":"10m"}`, &link); code != http.StatusCreated ||
+		!strings.HasPrefix(link.URL, "http://127.0.0.1/saml/acme/test?token=") {
+		t.Fatalf("test link: %d %+v", code, link)
+	}
+	testPage := func(u string) bool {
+		t.Helper()
+		res, body := send(t, mustRequest(t, http.MethodGet, strings.Replace(u, "http://127.0.0.1", s.url, 1), ""))
+		return res.StatusCode == http.StatusOK && strings.Contains(string(body), `name="token"`)
+	}
+	if !testPage(link.URL) || testPage(link.URL[:len(link.URL)-2]+"xx") {
+		t.Fatalf("the test link %s does not open the test page, or a forged one does", link.URL)
+	}
+
 	var rr struct {
 		Changed bool `json:"changed"`
 		SSO     struct {

@@ -357,7 +357,11 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	}
 	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics, BaseURL: baseURL, Now: m.Now,
 		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks,
-		MetadataPolicy: metadataPolicy(m.loopbackMeta), RefreshMetadata: refresher, Resend: apiResend(s)})
+		MetadataPolicy: metadataPolicy(m.loopbackMeta), RefreshMetadata: refresher, Resend: apiResend(s),
+		NewTestLink: func(ctx context.Context, t *store.Tenant, expires time.Time) (string, error) {
+			return samlsp.NewTestLink(ctx, s, baseURL, t, expires)
+		},
+		RotateOIDCKeys: func(ctx context.Context) ([]store.OIDCKey, error) { return openid.RotateKeys(ctx, s) }})
 	if err != nil {
 		return nil, err
 	}
