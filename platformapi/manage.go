@@ -33,6 +33,7 @@ func (s *Server) manageRoutes(api *mux.Router) {
 	api.Handle("/tenants/{slug}/department-map", s.methods(m(get, s.showDepartmentMap), m(put, s.putDepartmentMap), m(del, s.clearDepartmentMap)))
 	api.Handle("/tenants/{slug}/setup-links", s.methods(m(get, s.listSetupLinks), m(post, s.createSetupLink)))
 	api.Handle("/tenants/{slug}/setup-links/{id}", s.methods(m(del, s.revokeSetupLink)))
+	api.Handle("/tenants/{slug}/passwords", s.methods(m(post, s.setPassword)))
 	api.Handle("/tenants/{slug}/admins", s.methods(m(get, s.listAdmins)))
 	api.Handle("/tenants/{slug}/admins/{user_id}", s.methods(m(put, s.setAdmin(true)), m(del, s.setAdmin(false))))
 	api.Handle("/audit", s.methods(m(get, s.listAudit)))

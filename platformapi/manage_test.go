@@ -18,6 +18,7 @@ import (
 
 	"github.com/scimsso/scimsso/internal/safefetch"
 	"github.com/scimsso/scimsso/openid"
+	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/platformapi"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/samlsp/samltest"
@@ -42,6 +43,7 @@ func manageConfig(st store.Store, log *zap.Logger, base string, allowLoopback bo
 			return samlsp.NewTestLink(ctx, st, base, t, expires)
 		},
 		RotateOIDCKeys: func(ctx context.Context) ([]store.OIDCKey, error) { return openid.RotateKeys(ctx, st) },
+		HashPassword:   people.HashPassword,
 		// As cmd's: a job in the store's database, which a delivering server takes.
 		Resend: func(ctx context.Context, id, eventID string) error {
 			ss := st.(*sqlstore.Store)
@@ -599,6 +601,7 @@ func manageRoutes(t *testing.T, e *env) []struct {
 		{http.MethodGet, "/api/v1/tenants/acme/setup-links", nil, "", true},
 		{http.MethodPost, "/api/v1/tenants/acme/setup-links", map[string]any{"sso": true}, "", true},
 		{http.MethodDelete, "/api/v1/tenants/acme/setup-links/00000000-0000-0000-0000-000000000000", nil, "", true},
+		{http.MethodPost, "/api/v1/tenants/acme/passwords", map[string]string{"email": "a@acme.com", "password": "correct horse battery"}, "", true},
 		{http.MethodGet, "/api/v1/tenants/acme/admins", nil, "", true},
 		{http.MethodPut, "/api/v1/tenants/acme/admins/00000000-0000-0000-0000-000000000000", nil, "", true},
 		{http.MethodDelete, "/api/v1/tenants/acme/admins/00000000-0000-0000-0000-000000000000", nil, "", true},
@@ -1059,6 +1062,72 @@ func TestManageTestLinkAndKeys(t *testing.T) {
 		e.must(http.MethodGet, "/api/v1/audit?limit=1", nil, "", http.StatusOK, &audit)
 		if a := audit.Data[0]; a.Action != store.ActionOIDCKeyRotated || a.Tenant != nil || a.Actor.Kind != store.ActorAPIKey || a.Actor.ID != k.ID {
 			t.Fatalf("audit of the rotation: %+v", a)
+		}
+	})
+}
+
+// TestManagePasswords: the password of a user on the exclusion list set as `user set-password` sets
+// it, by store's rules, never echoed nor stored in clear, audited with the key; any other user, a
+// short password or another tenant's user is refused, storing nothing.
+func TestManagePasswords(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		const pw = "correct horse battery staple"
+		alice := e.create("acme", "alice@acme.com")
+		e.create("beta", "bob@beta.com")
+		set := func(email, password string) response {
+			return e.call(http.MethodPost, "/api/v1/tenants/acme/passwords", "manage", map[string]string{"email": email, "password": password}, "")
+		}
+		before := e.snapshot()
+		msg := apiError(t, "not excluded", set("alice@acme.com", pw), http.StatusBadRequest, "invalid_request")
+		if !strings.HasPrefix(msg, "email: ") || !strings.Contains(msg, `not on tenant "acme"'s exclusion list`) {
+			t.Errorf("not excluded: %q", msg)
+		}
+		if e.snapshot() != before {
+			t.Fatal("a refused password changed the store")
+		}
+		e.must(http.MethodPatch, "/api/v1/tenants/acme/sso", map[string]string{"exclude": "alice@acme.com,ghost@acme.com,bob@beta.com"}, "", http.StatusOK, nil)
+		before = e.snapshot()
+		for _, tc := range []struct {
+			name, body string
+			status     int
+			code, want string
+		}{
+			{"no such user", `{"email":"ghost@acme.com","password":"` + pw + `"}`, 404, "not_found", "has no user ghost@acme.com"},
+			{"beta's user", `{"email":"bob@beta.com","password":"` + pw + `"}`, 404, "not_found", "has no user bob@beta.com"},
+			{"a look-alike email", `{"email":"jösé@acme.com","password":"` + pw + `"}`, 400, "invalid_request", "email: "},
+			{"no email", `{"password":"` + pw + `"}`, 400, "invalid_request", "email: "},
+			{"a short password", `{"email":"alice@acme.com","password":"short"}`, 400, "invalid_request", "password: the password must be at least 12"},
+			{"eleven characters of many bytes", `{"email":"alice@acme.com","password":"ééééééééééé"}`, 400, "invalid_request", "at least 12"},
+			{"a long password", `{"email":"alice@acme.com","password":"` + strings.Repeat("p", 1025) + `"}`, 400, "invalid_request", "at most 1024 bytes"},
+			{"no password", `{"email":"alice@acme.com"}`, 400, "invalid_request", "password: "},
+			{"a password not a string", `{"email":"alice@acme.com","password":123456789012}`, 400, "invalid_request", "password must be a string"},
+			{"an unknown field", `{"email":"alice@acme.com","password":"` + pw + `","admin":true}`, 400, "invalid_request", `"admin"`},
+		} {
+			res := e.call(http.MethodPost, "/api/v1/tenants/acme/passwords", "manage", tc.body, "")
+			if msg := apiError(t, tc.name, res, tc.status, tc.code); !strings.Contains(msg, tc.want) || strings.Contains(msg, "horse") {
+				t.Errorf("%s: %q; want %q, and never the password", tc.name, msg, tc.want)
+			}
+			if e.snapshot() != before {
+				t.Fatalf("%s changed the store", tc.name)
+			}
+			if _, err := e.st.PasswordHash(ctx, e.acme.ID, alice.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("%s stored a password: %v", tc.name, err)
+			}
+		}
+
+		res := set("ALICE@acme.com", pw)
+		if res.status != http.StatusNoContent || len(res.body) != 0 {
+			t.Fatalf("set: %v", res)
+		}
+		h, err := e.st.PasswordHash(ctx, e.acme.ID, alice.ID)
+		if err != nil || !strings.HasPrefix(h, "$argon2id$") || strings.Contains(h, pw) {
+			t.Fatalf("stored %q, %v; want an argon2id hash", h, err)
+		}
+		acts := e.audit("acme", 1)
+		if acts[0].Action != store.ActionPasswordSet || acts[0].Actor.Kind != store.ActorAPIKey || acts[0].Target != alice.ID ||
+			strings.Contains(string(acts[0].Before)+string(acts[0].After), "horse") || strings.Contains(string(acts[0].After), "argon2") {
+			t.Fatalf("audit of the password: %+v", acts[0])
 		}
 	})
 }

@@ -59,6 +59,8 @@ type Config struct {
 	// RotateOIDCKeys makes new ID token signing keys sign from now on (openid.RotateKeys, as `oidc
 	// rotate-key`) and returns them.
 	RotateOIDCKeys func(ctx context.Context) ([]store.OIDCKey, error)
+	// HashPassword makes the stored hash of a password (people.HashPassword, as `user set-password`).
+	HashPassword func(password string) (string, error)
 }
 
 // IdPMetadata is what ParseIdPMetadata read of an IdP's metadata.
@@ -89,8 +91,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("platformapi: BaseURL is required")
 	case cfg.NewSPKeyPair == nil || cfg.NewOIDCClient == nil || cfg.ParseIdPMetadata == nil:
 		return nil, errors.New("platformapi: NewSPKeyPair, NewOIDCClient and ParseIdPMetadata are required")
-	case cfg.RefreshMetadata == nil || cfg.Resend == nil || cfg.NewTestLink == nil || cfg.RotateOIDCKeys == nil:
-		return nil, errors.New("platformapi: RefreshMetadata, Resend, NewTestLink and RotateOIDCKeys are required")
+	case cfg.RefreshMetadata == nil || cfg.Resend == nil || cfg.NewTestLink == nil || cfg.RotateOIDCKeys == nil || cfg.HashPassword == nil:
+		return nil, errors.New("platformapi: RefreshMetadata, Resend, NewTestLink, RotateOIDCKeys and HashPassword are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -361,7 +361,8 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 		NewTestLink: func(ctx context.Context, t *store.Tenant, expires time.Time) (string, error) {
 			return samlsp.NewTestLink(ctx, s, baseURL, t, expires)
 		},
-		RotateOIDCKeys: func(ctx context.Context) ([]store.OIDCKey, error) { return openid.RotateKeys(ctx, s) }})
+		RotateOIDCKeys: func(ctx context.Context) ([]store.OIDCKey, error) { return openid.RotateKeys(ctx, s) },
+		HashPassword:   people.HashPassword})
 	if err != nil {
 		return nil, err
 	}
