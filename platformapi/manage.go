@@ -26,6 +26,7 @@ func (s *Server) manageRoutes(api *mux.Router) {
 	api.Handle("/tenants/{slug}/domains/{domain}", s.methods(m(del, s.removeDomain)))
 	api.Handle("/tenants/{slug}/scim-tokens", s.methods(m(get, s.listTokens), m(post, s.issueToken)))
 	api.Handle("/tenants/{slug}/scim-tokens/{id}", s.methods(m(del, s.revokeToken)))
+	api.Handle("/tenants/{slug}/scim-requests", s.methods(m(get, s.listSCIMRequests)))
 	api.Handle("/tenants/{slug}/sso", s.methods(m(get, s.showSSO), m(patch, s.patchSSO)))
 	api.Handle("/tenants/{slug}/sso/refresh-metadata", s.methods(m(post, s.refreshMetadata)))
 	api.Handle("/tenants/{slug}/sso/test-links", s.methods(m(post, s.createTestLink)))
@@ -256,6 +257,54 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
 		s.changeByID(w, r, "id", "Tenant "+t.Slug+" has no live SCIM token %q.", func(id string) error {
 			return s.st.RevokeToken(r.Context(), t.ID, id)
+		})
+	})(w, r)
+}
+
+// scimRequestObject is a SCIM write attempt as the SCIM audit records it.
+type scimRequestObject struct {
+	Time      time.Time `json:"time"`
+	TokenID   string    `json:"token_id"`
+	Operation string    `json:"operation"` // create, replace, patch, delete
+	UserID    string    `json:"user_id"`   // "" when none was reached
+	Outcome   string    `json:"outcome"`   // the HTTP status, or "ok"
+	Detail    string    `json:"detail"`
+}
+
+// maxSCIMRequests bounds a list of SCIM requests, as store.RecentAudit does.
+const maxSCIMRequests = 500
+
+// listSCIMRequests answers GET /api/v1/tenants/{slug}/scim-requests?since=24h&limit=50: the tenant's
+// latest SCIM write attempts, accepted and refused, newest first, those within since (a duration as
+// `audit --since` takes it; default 24h), at most limit (at most 500): what `audit` lists.
+func (s *Server) listSCIMRequests(w http.ResponseWriter, r *http.Request) {
+	p, err := params(r.URL.RawQuery, "since", "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, err := parseLimit(p["limit"], defaultPage, maxSCIMRequests)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	since := 24 * time.Hour
+	if v := p["since"]; v != "" {
+		if since, err = store.ParseDuration(v); err != nil || since < 0 {
+			s.writeError(w, r, invalid("since must be a duration such as 24h or 7d, not %q.", clip(v)))
+			return
+		}
+	}
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		as, err := s.st.RecentAudit(r.Context(), t.ID, limit)
+		from := s.cfg.Now().Add(-since)
+		// Newest first: the entries within since are a head of the list.
+		n := 0
+		for n < len(as) && !as[n].Time.Before(from) {
+			n++
+		}
+		writeList(s, w, r, as[:n], err, func(a *store.Audit) scimRequestObject {
+			return scimRequestObject{a.Time.UTC(), a.TokenID, a.Operation, a.UserID, a.Outcome, a.Detail}
 		})
 	})(w, r)
 }

@@ -589,6 +589,7 @@ func manageRoutes(t *testing.T, e *env) []struct {
 		{http.MethodGet, "/api/v1/tenants/acme/scim-tokens", nil, "", true},
 		{http.MethodPost, "/api/v1/tenants/acme/scim-tokens", map[string]string{"name": "x"}, "", true},
 		{http.MethodDelete, "/api/v1/tenants/acme/scim-tokens/" + toks[0].ID, nil, "", true},
+		{http.MethodGet, "/api/v1/tenants/acme/scim-requests", nil, "", true},
 		{http.MethodGet, "/api/v1/tenants/acme/sso", nil, "", true},
 		{http.MethodPatch, "/api/v1/tenants/acme/sso", map[string]any{"force-country": true}, "", true},
 		{http.MethodPost, "/api/v1/tenants/acme/sso/refresh-metadata", nil, "", true},
@@ -1128,6 +1129,58 @@ func TestManagePasswords(t *testing.T) {
 		if acts[0].Action != store.ActionPasswordSet || acts[0].Actor.Kind != store.ActorAPIKey || acts[0].Target != alice.ID ||
 			strings.Contains(string(acts[0].Before)+string(acts[0].After), "horse") || strings.Contains(string(acts[0].After), "argon2") {
 			t.Fatalf("audit of the password: %+v", acts[0])
+		}
+	})
+}
+
+// TestManageSCIMRequests: a tenant's SCIM write attempts, accepted and refused, newest first, within
+// since and limit, as `audit` lists them; never another tenant's.
+func TestManageSCIMRequests(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		alice := e.create("acme", "alice@acme.com")
+		e.create("acme", "bob@acme.com")
+		// A refused write: a user without a name.
+		res := e.send(http.MethodPost, "/scim/v2/acme/Users", "Bearer "+e.scimTokens["acme"],
+			strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@acme.com","emails":[{"value":"alice@acme.com","primary":true}]}`),
+			"application/scim+json")
+		if res.status != http.StatusBadRequest {
+			t.Fatalf("SCIM create without a name: %v", res)
+		}
+		e.create("beta", "carol@beta.com")
+		toks, err := e.st.ListTokens(context.Background(), e.acme.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type entry struct {
+			Time      time.Time `json:"time"`
+			TokenID   string    `json:"token_id"`
+			Operation string    `json:"operation"`
+			UserID    string    `json:"user_id"`
+			Outcome   string    `json:"outcome"`
+		}
+		var l struct{ Data []entry }
+		e.must(http.MethodGet, "/api/v1/tenants/acme/scim-requests", nil, "", http.StatusOK, &l)
+		if len(l.Data) != 3 || l.Data[0].Outcome != "400" || l.Data[2].UserID != alice.ID || l.Data[2].Operation != "create" {
+			t.Fatalf("acme's SCIM requests: %+v", l.Data)
+		}
+		for i, a := range l.Data {
+			if a.TokenID != toks[0].ID || (i > 0 && a.Time.After(l.Data[i-1].Time)) {
+				t.Fatalf("entry %d: %+v; want acme's token, newest first", i, a)
+			}
+		}
+		e.must(http.MethodGet, "/api/v1/tenants/acme/scim-requests?limit=1&since=7d", nil, "", http.StatusOK, &l)
+		if len(l.Data) != 1 || l.Data[0].Outcome != "400" {
+			t.Fatalf("limit=1: %+v", l.Data)
+		}
+		e.must(http.MethodGet, "/api/v1/tenants/acme/scim-requests?since=0s", nil, "", http.StatusOK, &l)
+		if l.Data == nil || len(l.Data) != 0 {
+			t.Fatalf("since=0s: %+v", l.Data)
+		}
+		for _, q := range []string{"since=soon", "since=-1h", "limit=0", "limit=501", "after=1"} {
+			msg := apiError(t, q, e.call(http.MethodGet, "/api/v1/tenants/acme/scim-requests?"+q, "manage", nil, ""), http.StatusBadRequest, "invalid_request")
+			if name, _, _ := strings.Cut(q, "="); !strings.Contains(msg, name) {
+				t.Errorf("%s: %q does not name %s", q, msg, name)
+			}
 		}
 	})
 }
