@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/scimsso/scimsso/store"
 )
 
 // argon2id parameters: OWASP's first recommendation (19 MiB, two passes, one lane): ~50 ms and 19 MB
@@ -20,7 +22,7 @@ const (
 	argonTime    = 2
 	argonThreads = 1
 	argonKeyLen  = 32
-	maxPassword  = 1024 // bytes; argon2 would take longer ones, the form should not
+	maxPassword  = store.MaxPassword // bytes; argon2 would take longer ones, the form should not
 )
 
 // HashPassword returns the argon2id hash of password in the PHC string format

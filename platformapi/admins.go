@@ -80,6 +80,51 @@ func (s *Server) listSetupLinks(w http.ResponseWriter, r *http.Request) {
 	})(w, r)
 }
 
+// revokeSetupLink answers DELETE /api/v1/tenants/{slug}/setup-links/{id}: 204; the link no longer
+// opens the console, and the console sessions it opened end, in one transaction (store
+// RevokeSetupLink, as `setup-link revoke`). Revoking a revoked link changes nothing; 404 unless the
+// tenant has that link.
+func (s *Server) revokeSetupLink(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		s.changeByID(w, r, "id", "Tenant "+t.Slug+" has no setup link %q.", func(id string) error {
+			return s.st.RevokeSetupLink(r.Context(), t.ID, id)
+		})
+	})(w, r)
+}
+
+// setPassword answers POST /api/v1/tenants/{slug}/passwords {email, password}: 204, the password of
+// the tenant's user with that email set (only its hash is stored), as `user set-password`: the email
+// must be on the tenant's exclusion list (store.PasswordUser) and the password within store's bounds
+// (store.CheckPassword). The password is never echoed, in an answer or a log.
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		var req struct {
+			Email    string `json:"email"`
+			Password string `json:"password"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		u, err := store.PasswordUser(r.Context(), s.st, t, req.Email)
+		if err == nil {
+			err = store.CheckPassword(req.Password)
+		}
+		var hash string
+		if err == nil {
+			hash, err = s.cfg.HashPassword(req.Password)
+		}
+		if err == nil {
+			err = s.st.SetPassword(r.Context(), t.ID, u.ID, hash)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})(w, r)
+}
+
 // listAdmins answers GET /api/v1/tenants/{slug}/admins: the tenant admins as user objects.
 func (s *Server) listAdmins(w http.ResponseWriter, r *http.Request) {
 	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {

@@ -18,6 +18,7 @@ func FuzzManageBodies(f *testing.F) {
 		`{"data":[{"department":"R&D","team":"Eng"}]}`, `{"data":[{"department":"a","team":"b"},{"department":"A","team":"c"}]}`,
 		"department,team\nR&D,Engineering\n", "\"x\n", `{"name":"Wiki","redirect_uris":["https://a/cb"],"public":true}`,
 		`{"expires":"90d","sso":true,"scim":false}`, `{"version":1e400}`, `{"version":-1}`, "\xff",
+		`{"metadata_url":"https://idp.example/md","state":"testing"}`, `{"metadata_url":"x","metadata_xml":"<x/>"}`, `{"metadata_url":null}`,
 	} {
 		f.Add(s)
 	}
@@ -38,6 +39,9 @@ func FuzzManageBodies(f *testing.F) {
 		p, err := parseSSOPatch(b)
 		check("parseSSOPatch", err)
 		if err == nil {
+			if p.metadata != nil && p.metadataURL != "" {
+				t.Fatal("parseSSOPatch accepted both metadata_xml and metadata_url")
+			}
 			for _, c := range p.changes {
 				if _, ok := store.SSOSettingNamed(c.Name); !ok {
 					t.Fatalf("parseSSOPatch accepted the setting %q", c.Name)

@@ -28,6 +28,7 @@ const (
 	codeVersionMismatch  = "version_mismatch"       // 409: the SSO settings changed since the version given
 	codeTooLarge         = "request_too_large"      // 413
 	codeUnsupportedMedia = "unsupported_media_type" // 415: the body's Content-Type
+	codeFetchFailed      = "metadata_fetch_failed"  // 502: the IdP's metadata URL gave no metadata
 	codeUnavailable      = "unavailable"            // 503: the database is unreachable; retry after Retry-After
 	codeInternal         = "internal_error"         // 500
 )

@@ -26,18 +26,26 @@ func (s *Server) manageRoutes(api *mux.Router) {
 	api.Handle("/tenants/{slug}/domains/{domain}", s.methods(m(del, s.removeDomain)))
 	api.Handle("/tenants/{slug}/scim-tokens", s.methods(m(get, s.listTokens), m(post, s.issueToken)))
 	api.Handle("/tenants/{slug}/scim-tokens/{id}", s.methods(m(del, s.revokeToken)))
+	api.Handle("/tenants/{slug}/scim-requests", s.methods(m(get, s.listSCIMRequests)))
 	api.Handle("/tenants/{slug}/sso", s.methods(m(get, s.showSSO), m(patch, s.patchSSO)))
+	api.Handle("/tenants/{slug}/sso/refresh-metadata", s.methods(m(post, s.refreshMetadata)))
+	api.Handle("/tenants/{slug}/sso/test-links", s.methods(m(post, s.createTestLink)))
 	api.Handle("/tenants/{slug}/teams", s.methods(m(get, s.listTeams), m(post, s.addTeam)))
-	api.Handle("/tenants/{slug}/department-map", s.methods(m(get, s.showDepartmentMap), m(put, s.putDepartmentMap)))
+	api.Handle("/tenants/{slug}/department-map", s.methods(m(get, s.showDepartmentMap), m(put, s.putDepartmentMap), m(del, s.clearDepartmentMap)))
 	api.Handle("/tenants/{slug}/setup-links", s.methods(m(get, s.listSetupLinks), m(post, s.createSetupLink)))
+	api.Handle("/tenants/{slug}/setup-links/{id}", s.methods(m(del, s.revokeSetupLink)))
+	api.Handle("/tenants/{slug}/passwords", s.methods(m(post, s.setPassword)))
 	api.Handle("/tenants/{slug}/admins", s.methods(m(get, s.listAdmins)))
 	api.Handle("/tenants/{slug}/admins/{user_id}", s.methods(m(put, s.setAdmin(true)), m(del, s.setAdmin(false))))
 	api.Handle("/audit", s.methods(m(get, s.listAudit)))
 	api.Handle("/clients", s.methods(m(get, s.listClients), m(post, s.addClient)))
 	api.Handle("/clients/{id}", s.methods(m(del, s.removeClient)))
+	// A client's back-channel logouts go through the webhooks' delivery: the same list and resend.
+	api.Handle("/clients/{id}/deliveries", s.methods(m(get, s.listDeliveries(s.backchannelOf)), m(post, s.resend(s.backchannelOf))))
+	api.Handle("/oidc/rotate-key", s.methods(m(post, s.rotateOIDCKeys)))
 	api.Handle("/webhooks", s.methods(m(get, s.listWebhooks), m(post, s.addWebhook)))
 	api.Handle("/webhooks/{id}", s.methods(m(del, s.removeWebhook)))
-	api.Handle("/webhooks/{id}/deliveries", s.methods(m(get, s.listDeliveries)))
+	api.Handle("/webhooks/{id}/deliveries", s.methods(m(get, s.listDeliveries(s.webhookOf)), m(post, s.resend(s.webhookOf))))
 }
 
 // withTenant runs h with the tenant {slug} names, or answers 404.
@@ -253,6 +261,54 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	})(w, r)
 }
 
+// scimRequestObject is a SCIM write attempt as the SCIM audit records it.
+type scimRequestObject struct {
+	Time      time.Time `json:"time"`
+	TokenID   string    `json:"token_id"`
+	Operation string    `json:"operation"` // create, replace, patch, delete
+	UserID    string    `json:"user_id"`   // "" when none was reached
+	Outcome   string    `json:"outcome"`   // the HTTP status, or "ok"
+	Detail    string    `json:"detail"`
+}
+
+// maxSCIMRequests bounds a list of SCIM requests, as store.RecentAudit does.
+const maxSCIMRequests = 500
+
+// listSCIMRequests answers GET /api/v1/tenants/{slug}/scim-requests?since=24h&limit=50: the tenant's
+// latest SCIM write attempts, accepted and refused, newest first, those within since (a duration as
+// `audit --since` takes it; default 24h), at most limit (at most 500): what `audit` lists.
+func (s *Server) listSCIMRequests(w http.ResponseWriter, r *http.Request) {
+	p, err := params(r.URL.RawQuery, "since", "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, err := parseLimit(p["limit"], defaultPage, maxSCIMRequests)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	since := 24 * time.Hour
+	if v := p["since"]; v != "" {
+		if since, err = store.ParseDuration(v); err != nil || since < 0 {
+			s.writeError(w, r, invalid("since must be a duration such as 24h or 7d, not %q.", clip(v)))
+			return
+		}
+	}
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		as, err := s.st.RecentAudit(r.Context(), t.ID, limit)
+		from := s.cfg.Now().Add(-since)
+		// Newest first: the entries within since are a head of the list.
+		n := 0
+		for n < len(as) && !as[n].Time.Before(from) {
+			n++
+		}
+		writeList(s, w, r, as[:n], err, func(a *store.Audit) scimRequestObject {
+			return scimRequestObject{a.Time.UTC(), a.TokenID, a.Operation, a.UserID, a.Outcome, a.Detail}
+		})
+	})(w, r)
+}
+
 // --- teams and the department map ------------------------------------------------------------------
 
 // teamObject is a team as the audit log shows it, and whether it is the tenant's root team.
@@ -325,6 +381,18 @@ func (s *Server) putDepartmentMap(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.writeDepartmentMap(w, r, t)
+	})(w, r)
+}
+
+// clearDepartmentMap answers DELETE /api/v1/tenants/{slug}/department-map: 204, the map emptied, as
+// `department-map clear` does it (store.ImportDepartmentMap of no rows); an empty map is no error.
+func (s *Server) clearDepartmentMap(w http.ResponseWriter, r *http.Request) {
+	s.withTenant(func(w http.ResponseWriter, r *http.Request, t *store.Tenant) {
+		if err := store.ImportDepartmentMap(r.Context(), s.st, t, nil); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})(w, r)
 }
 
@@ -442,6 +510,16 @@ func (s *Server) removeClient(w http.ResponseWriter, r *http.Request) {
 	s.changeByID(w, r, "id", "There is no client %q.", func(id string) error { return s.st.DeleteOIDCClient(r.Context(), id) })
 }
 
+// rotateOIDCKeys answers POST /api/v1/oidc/rotate-key: 200 and the new ID token signing keys (id and
+// algorithm, never a private half), as `oidc rotate-key`: they sign within seconds on every replica,
+// and the keys they replace stay in the published key set for a day.
+func (s *Server) rotateOIDCKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.cfg.RotateOIDCKeys(r.Context())
+	writeList(s, w, r, keys, err, func(k *store.OIDCKey) store.OIDCKeyAuditObject {
+		return store.OIDCKeyAuditObject{ID: k.ID, Algorithm: k.Algorithm}
+	})
+}
+
 // webhookObject is a webhook as the audit log shows it (never its secret; types empty: every
 // type), and how its delivery goes.
 type webhookObject struct {
@@ -517,6 +595,22 @@ func (s *Server) webhookOf(r *http.Request) (*store.Webhook, error) {
 	return h, err
 }
 
+// backchannelOf returns the back-channel logout destination of the OpenID client {id} names, or a 404.
+func (s *Server) backchannelOf(r *http.Request) (*store.Webhook, error) {
+	id := mux.Vars(r)["id"]
+	h, err := (*store.Webhook)(nil), store.ErrNotFound
+	if len(id) <= maxUserID {
+		h, err = store.BackchannelOf(r.Context(), s.st, id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(http.StatusNotFound, codeNotFound, "There is no client %q with a back-channel logout URI.", clip(id))
+	}
+	return h, err
+}
+
+// destination finds the destination of events a deliveries path names: webhookOf or backchannelOf.
+type destination func(r *http.Request) (*store.Webhook, error)
+
 // removeWebhook answers DELETE /api/v1/webhooks/{id}: 204; delivery to it stops at once.
 func (s *Server) removeWebhook(w http.ResponseWriter, r *http.Request) {
 	h, err := s.webhookOf(r)
@@ -541,9 +635,14 @@ type deliveryObject struct {
 	Resend    bool      `json:"resend"`
 }
 
-// listDeliveries answers GET /api/v1/webhooks/{id}/deliveries?outcome=&limit=: the latest attempts
-// and give-ups, newest first, as `webhook deliveries`.
-func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+// listDeliveries answers GET /api/v1/webhooks/{id}/deliveries?outcome=&limit= (and a client's
+// back-channel logouts, /api/v1/clients/{id}/deliveries): the latest attempts and give-ups, newest
+// first, as `webhook deliveries`.
+func (s *Server) listDeliveries(dest destination) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.writeDeliveries(w, r, dest) }
+}
+
+func (s *Server) writeDeliveries(w http.ResponseWriter, r *http.Request, dest destination) {
 	p, err := params(r.URL.RawQuery, "outcome", "limit")
 	if err != nil {
 		s.writeError(w, r, err)
@@ -560,7 +659,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalid("outcome must be %s, %s or %s, not %q.", store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryGaveUp, clip(p["outcome"])))
 		return
 	}
-	h, err := s.webhookOf(r)
+	h, err := dest(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -569,4 +668,42 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	writeList(s, w, r, ds, err, func(d *store.Delivery) deliveryObject {
 		return deliveryObject{d.At.UTC(), d.EventID, d.Seq, d.EventType, d.Outcome, d.Status, d.Error, d.Resend}
 	})
+}
+
+// resend answers POST /api/v1/webhooks/{id}/deliveries {event_id} (and a client's back-channel
+// logouts, /api/v1/clients/{id}/deliveries): 202, one more delivery of the event queued whatever
+// became of the earlier ones (delivered, failed, given up), as `webhook deliveries --resend`; a server
+// sends it within seconds, and the deliveries list it with resend true. 404 for an event never sent
+// there (or no longer kept).
+func (s *Server) resend(dest destination) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h, err := dest(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var req struct {
+			EventID string `json:"event_id"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if req.EventID == "" {
+			s.writeError(w, r, invalid("event_id: required: the id of an event the deliveries list."))
+			return
+		}
+		err = store.ErrNotFound
+		if len(req.EventID) <= maxUserID {
+			err = s.cfg.Resend(r.Context(), h.ID, req.EventID)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			err = errorf(http.StatusNotFound, codeNotFound, "Event %q was never sent there, or is no longer kept; GET the deliveries for the events that were.", clip(req.EventID))
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}
 }

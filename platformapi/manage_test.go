@@ -16,19 +16,47 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/scimsso/scimsso/internal/safefetch"
 	"github.com/scimsso/scimsso/openid"
+	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/platformapi"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/samlsp/samltest"
 	"github.com/scimsso/scimsso/store"
+	"github.com/scimsso/scimsso/store/sqlstore"
 	"github.com/scimsso/scimsso/webhooks"
 )
 
-// manageConfig is the platform API's Config as cmd wires it: the same key pairs, client rule and
-// metadata reader as the CLI, webhooks to loopback over http allowed when allowLoopback (as serve
-// --allow-http-loopback-webhooks).
+// manageConfig is the platform API's Config as cmd wires it: the same key pairs, client rule,
+// metadata reader and refresher, and resend as the CLI, webhooks and IdP metadata to loopback over
+// http allowed when allowLoopback (as serve --allow-http-loopback-webhooks and
+// --allow-http-loopback-metadata).
 func manageConfig(st store.Store, log *zap.Logger, base string, allowLoopback bool) platformapi.Config {
+	policy := safefetch.Policy{AllowHTTPLoopback: allowLoopback, LoopbackSetting: "--allow-http-loopback-metadata"}
+	refresher, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: log.Named("metadata"), Policy: policy})
+	if err != nil {
+		panic(err)
+	}
 	return platformapi.Config{
+		MetadataPolicy: policy, RefreshMetadata: refresher,
+		NewTestLink: func(ctx context.Context, t *store.Tenant, expires time.Time) (string, error) {
+			return samlsp.NewTestLink(ctx, st, base, t, expires)
+		},
+		RotateOIDCKeys: func(ctx context.Context) ([]store.OIDCKey, error) { return openid.RotateKeys(ctx, st) },
+		HashPassword:   people.HashPassword,
+		// As cmd's: a job in the store's database, which a delivering server takes.
+		Resend: func(ctx context.Context, id, eventID string) error {
+			ss := st.(*sqlstore.Store)
+			db, dialect := ss.JobsDB()
+			svc, err := webhooks.New(webhooks.Config{Store: ss, DB: db, Dialect: dialect, Logger: log.Named("resend"), InsertOnly: true})
+			if err != nil {
+				return err
+			}
+			if err := svc.Start(ctx); err != nil {
+				return err
+			}
+			return svc.Resend(ctx, id, eventID)
+		},
 		Store: st, Logger: log, BaseURL: base,
 		NewSPKeyPair: func(slug string) ([]byte, []byte, error) { return samlsp.GenerateKeyPair("scimsso "+slug, time.Now()) },
 		NewOIDCClient: func(spec store.OIDCClientSpec) (*store.OIDCClient, string, error) {
@@ -137,6 +165,11 @@ func (e *env) snapshot() string {
 		as, err := e.st.ListAdmins(ctx, t.ID)
 		must(err)
 		fmt.Fprintf(&b, "  admins %d\n", len(as))
+		f, err := e.st.MetadataFetch(ctx, t.ID)
+		if !errors.Is(err, store.ErrNotFound) {
+			must(err)
+			fmt.Fprintf(&b, "  fetch %+v\n", *f)
+		}
 	}
 	acts, err := e.st.ListAdminActions(ctx, store.AdminActionQuery{Limit: 500})
 	must(err)
@@ -391,12 +424,51 @@ func TestManageTeamsAndDepartmentMap(t *testing.T) {
 				t.Fatalf("%s changed the store", tc.name)
 			}
 		}
-		// Clearing is asked for explicitly.
+		// Clearing is asked for explicitly: JSON's empty data, or DELETE as `department-map clear`.
 		e.must(http.MethodPut, "/api/v1/tenants/acme/department-map", map[string]any{"data": []row{}}, "", http.StatusOK, &m)
 		if len(m.Data) != 0 {
 			t.Fatalf("map after clearing: %v", m.Data)
 		}
+		e.must(http.MethodPut, "/api/v1/tenants/acme/department-map", "Legal,Board\n", "text/csv", http.StatusOK, nil)
+		e.must(http.MethodDelete, "/api/v1/tenants/acme/department-map", nil, "", http.StatusNoContent, nil)
+		e.must(http.MethodGet, "/api/v1/tenants/acme/department-map", nil, "", http.StatusOK, &m)
+		if len(m.Data) != 0 {
+			t.Fatalf("map after DELETE: %v", m.Data)
+		}
+		acts := e.audit("acme", 1)
+		if acts[0].Action != store.ActionDepartmentMapReplaced || acts[0].Actor.Kind != store.ActorAPIKey || string(acts[0].After) != `{"rows":[]}` {
+			t.Fatalf("DELETE's audit entry: %+v", acts[0])
+		}
+		// beta's map is not acme's to clear.
+		if err := store.ImportDepartmentMap(context.Background(), e.st, e.beta, []store.DepartmentMapping{{Department: "Ops", Team: "Beta Inc"}}); err != nil {
+			t.Fatal(err)
+		}
+		e.must(http.MethodDelete, "/api/v1/tenants/acme/department-map", nil, "", http.StatusNoContent, nil)
+		if bm, _ := e.st.DepartmentMap(context.Background(), e.beta.ID); len(bm) != 1 {
+			t.Fatalf("beta's map after clearing acme's: %+v", bm)
+		}
 	})
+}
+
+// auditEntry is an entry of GET /api/v1/audit.
+type auditEntry struct {
+	Tenant *string `json:"tenant"`
+	Action string  `json:"action"`
+	Target string  `json:"target"`
+	Actor  struct{ Kind, ID string }
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
+}
+
+// audit returns the newest limit entries of the tenant's admin audit log, as the API lists them.
+func (e *env) audit(slug string, limit int) []auditEntry {
+	e.t.Helper()
+	var l struct{ Data []auditEntry }
+	e.must(http.MethodGet, fmt.Sprintf("/api/v1/audit?tenant=%s&limit=%d", slug, limit), nil, "", http.StatusOK, &l)
+	if len(l.Data) == 0 {
+		e.t.Fatalf("tenant %s has no audit entry", slug)
+	}
+	return l.Data
 }
 
 // TestManageClients: a client registered by client add's rule, its secret shown once, listed
@@ -517,14 +589,20 @@ func manageRoutes(t *testing.T, e *env) []struct {
 		{http.MethodGet, "/api/v1/tenants/acme/scim-tokens", nil, "", true},
 		{http.MethodPost, "/api/v1/tenants/acme/scim-tokens", map[string]string{"name": "x"}, "", true},
 		{http.MethodDelete, "/api/v1/tenants/acme/scim-tokens/" + toks[0].ID, nil, "", true},
+		{http.MethodGet, "/api/v1/tenants/acme/scim-requests", nil, "", true},
 		{http.MethodGet, "/api/v1/tenants/acme/sso", nil, "", true},
 		{http.MethodPatch, "/api/v1/tenants/acme/sso", map[string]any{"force-country": true}, "", true},
+		{http.MethodPost, "/api/v1/tenants/acme/sso/refresh-metadata", nil, "", true},
+		{http.MethodPost, "/api/v1/tenants/acme/sso/test-links", map[string]any{}, "", true},
 		{http.MethodGet, "/api/v1/tenants/acme/teams", nil, "", true},
 		{http.MethodPost, "/api/v1/tenants/acme/teams", map[string]any{"name": "Sales"}, "", true},
 		{http.MethodGet, "/api/v1/tenants/acme/department-map", nil, "", true},
 		{http.MethodPut, "/api/v1/tenants/acme/department-map", "Legal,Acme Inc\n", "text/csv", true},
+		{http.MethodDelete, "/api/v1/tenants/acme/department-map", nil, "", true},
 		{http.MethodGet, "/api/v1/tenants/acme/setup-links", nil, "", true},
 		{http.MethodPost, "/api/v1/tenants/acme/setup-links", map[string]any{"sso": true}, "", true},
+		{http.MethodDelete, "/api/v1/tenants/acme/setup-links/00000000-0000-0000-0000-000000000000", nil, "", true},
+		{http.MethodPost, "/api/v1/tenants/acme/passwords", map[string]string{"email": "a@acme.com", "password": "correct horse battery"}, "", true},
 		{http.MethodGet, "/api/v1/tenants/acme/admins", nil, "", true},
 		{http.MethodPut, "/api/v1/tenants/acme/admins/00000000-0000-0000-0000-000000000000", nil, "", true},
 		{http.MethodDelete, "/api/v1/tenants/acme/admins/00000000-0000-0000-0000-000000000000", nil, "", true},
@@ -532,10 +610,14 @@ func manageRoutes(t *testing.T, e *env) []struct {
 		{http.MethodGet, "/api/v1/clients", nil, "", false},
 		{http.MethodPost, "/api/v1/clients", map[string]any{"name": "Wiki", "redirect_uris": []string{"https://wiki.example/cb"}}, "", false},
 		{http.MethodDelete, "/api/v1/clients/nobody", nil, "", false},
+		{http.MethodGet, "/api/v1/clients/nobody/deliveries", nil, "", false},
+		{http.MethodPost, "/api/v1/clients/nobody/deliveries", map[string]string{"event_id": "evt"}, "", false},
+		{http.MethodPost, "/api/v1/oidc/rotate-key", nil, "", false},
 		{http.MethodGet, "/api/v1/webhooks", nil, "", false},
 		{http.MethodPost, "/api/v1/webhooks", map[string]any{"url": "https://hooks.example/x"}, "", false},
 		{http.MethodDelete, "/api/v1/webhooks/nobody", nil, "", false},
 		{http.MethodGet, "/api/v1/webhooks/nobody/deliveries", nil, "", false},
+		{http.MethodPost, "/api/v1/webhooks/nobody/deliveries", map[string]string{"event_id": "evt"}, "", false},
 	}
 }
 
@@ -639,10 +721,28 @@ func TestManageBadRequests(t *testing.T) {
 			{"SSO null string", "PATCH", "/api/v1/tenants/acme/sso", `{"soft-timeout":null}`, "", 400, "invalid_request", "soft-timeout must not be null"},
 			{"SSO null version", "PATCH", "/api/v1/tenants/acme/sso", `{"force-country":true,"version":null}`, "", 400, "invalid_request", "version must not be null"},
 			{"SSO null metadata", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_xml":null}`, "", 400, "invalid_request", "metadata_xml must not be null"},
+			{"SSO null metadata URL", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_url":null}`, "", 400, "invalid_request", "metadata_url must not be null"},
+			{"SSO empty metadata URL", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_url":" "}`, "", 400, "invalid_request", "metadata_url must be a string"},
+			{"SSO metadata URL a number", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_url":1}`, "", 400, "invalid_request", "metadata_url must be a string"},
+			{"SSO metadata both ways", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_xml":"<x/>","metadata_url":"https://idp.example/md"}`, "", 400, "invalid_request", "not both"},
+			{"SSO metadata URL not https", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_url":"ftp://idp.example/md"}`, "", 400, "invalid_request", "metadata_url: URL"},
+			{"SSO metadata URL private", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_url":"https://10.0.0.1/md","state":"testing"}`, "", 400, "invalid_request", "private address"},
+			{"SSO metadata URL link-local", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_url":"https://169.254.169.254/latest/meta-data"}`, "", 400, "invalid_request", "link-local"},
+			{"SSO metadata URL with a password", "PATCH", "/api/v1/tenants/acme/sso", `{"metadata_url":"https://u:p@idp.example/md"}`, "", 400, "invalid_request", "metadata_url: URL may not hold"},
+			{"refresh without a metadata URL", "POST", "/api/v1/tenants/acme/sso/refresh-metadata", ``, "", 409, "conflict", "not given by URL"},
+			{"a test link with SSO off", "POST", "/api/v1/tenants/acme/sso/test-links", `{}`, "", 409, "conflict", "needs testing or active"},
+			{"a test link too long", "POST", "/api/v1/tenants/acme/sso/test-links", `{"expires":"8d"}`, "", 400, "invalid_request", "expires:"},
+			{"a test link expiring never", "POST", "/api/v1/tenants/acme/sso/test-links", `{"expires":"0"}`, "", 400, "invalid_request", "expires:"},
+			{"a test link expires a number", "POST", "/api/v1/tenants/acme/sso/test-links", `{"expires":3600}`, "", 400, "invalid_request", "expires must be a string"},
+			{"a test link for a person", "POST", "/api/v1/tenants/acme/sso/test-links", `{"email":"a@acme.com"}`, "", 400, "invalid_request", `"email"`},
 			{"team taken", "POST", "/api/v1/tenants/acme/teams", `{"name":"Sales"}`, "", 409, "conflict", `already has a team "Sales"`},
 			{"team name padded", "POST", "/api/v1/tenants/acme/teams", `{"name":" Sales "}`, "", 400, "invalid_request", "name:"},
 			{"team hidden a string", "POST", "/api/v1/tenants/acme/teams", `{"name":"Ops","hidden":"yes"}`, "", 400, "invalid_request", "hidden must be true or false"},
 			{"department map as XML", "PUT", "/api/v1/tenants/acme/department-map", `<map/>`, "application/xml", 415, "unsupported_media_type", "text/csv"},
+			{"unknown setup link", "DELETE", "/api/v1/tenants/acme/setup-links/00000000-0000-0000-0000-000000000000", ``, "", 404, "not_found", "has no setup link"},
+			{"setup link id NUL", "DELETE", "/api/v1/tenants/acme/setup-links/%00", ``, "", 404, "not_found", "has no setup link"},
+			{"setup link id not UTF-8", "DELETE", "/api/v1/tenants/acme/setup-links/%ff", ``, "", 404, "not_found", "has no setup link"},
+			{"setup link id too long", "DELETE", "/api/v1/tenants/acme/setup-links/" + strings.Repeat("a", 500), ``, "", 404, "not_found", "has no setup link"},
 			{"client without redirect", "POST", "/api/v1/clients", `{"name":"Wiki"}`, "", 400, "invalid_request", "redirect_uris:"},
 			{"client http redirect", "POST", "/api/v1/clients", `{"name":"Wiki","redirect_uris":["http://wiki.example/cb"]}`, "", 400, "invalid_request", "redirect_uris:"},
 			{"client bad alg", "POST", "/api/v1/clients", `{"name":"Wiki","redirect_uris":["https://wiki.example/cb"],"id_token_alg":"HS256"}`, "", 400, "invalid_request", "id_token_alg:"},
@@ -659,6 +759,9 @@ func TestManageBadRequests(t *testing.T) {
 			{"client id not UTF-8", "DELETE", "/api/v1/clients/%ff", ``, "", 404, "not_found", "no client"},
 			{"webhook id NUL", "DELETE", "/api/v1/webhooks/%00", ``, "", 404, "not_found", "no webhook"},
 			{"webhook id not UTF-8 deliveries", "GET", "/api/v1/webhooks/%ff/deliveries", ``, "", 404, "not_found", "no webhook"},
+			{"resend to an unknown webhook", "POST", "/api/v1/webhooks/nobody/deliveries", `{"event_id":"evt"}`, "", 404, "not_found", "no webhook"},
+			{"client deliveries of an unknown client", "GET", "/api/v1/clients/nobody/deliveries", ``, "", 404, "not_found", "no client"},
+			{"resend to an unknown client", "POST", "/api/v1/clients/%00/deliveries", `{"event_id":"evt"}`, "", 404, "not_found", "no client"},
 			{"audit limit", "GET", "/api/v1/audit?limit=501", ``, "", 400, "invalid_request", "limit"},
 			{"audit unknown parameter", "GET", "/api/v1/audit?tenants=acme", ``, "", 400, "invalid_request", "tenants"},
 		} {
@@ -823,13 +926,261 @@ func TestManageSetupLinksAdminsAudit(t *testing.T) {
 			t.Fatalf("audit's next page: %+v", audit.Data)
 		}
 		apiError(t, "audit of an unknown tenant", e.call(http.MethodGet, "/api/v1/audit?tenant=nobody", "manage", nil, ""), http.StatusNotFound, "not_found")
-		// A revoked link is listed as revoked, the same word as the CLI's list.
-		tn, _ := e.st.TenantBySlug(context.Background(), "acme")
-		if err := e.st.RevokeSetupLink(context.Background(), tn.ID, link.ID); err != nil {
+	})
+}
+
+// TestManageSetupLinkRevoke: a setup link revoked over the API, as `setup-link revoke`: it no longer
+// opens the console, the console sessions it opened end, the revocation is audited with the key as
+// its actor; revoking again changes nothing; another tenant's link is a 404 and stays usable.
+func TestManageSetupLinkRevoke(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		newLink := func(slug string) (id, secret string) {
+			var l struct{ ID, URL string }
+			e.must(http.MethodPost, "/api/v1/tenants/"+slug+"/setup-links", map[string]any{}, "", http.StatusCreated, &l)
+			return l.ID, l.URL[strings.LastIndex(l.URL, "/")+1:]
+		}
+		used, usedSecret := newLink("acme")
+		waiting, waitingSecret := newLink("acme")
+		betaLink, betaSecret := newLink("beta")
+		// The console opens a used link as this (the console is not mounted here): a session of its own.
+		sessionHash := store.HashSecret("console-session")
+		if _, err := e.st.UseSetupLink(ctx, store.HashSecret(usedSecret), &store.AdminSession{IDHash: sessionHash, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		if res := e.must(http.MethodGet, "/api/v1/tenants/acme/setup-links", nil, "", http.StatusOK, nil); !strings.Contains(string(res.body), `"status":"revoked"`) {
-			t.Fatalf("setup links list after revoke: %s", res.body)
+		if _, err := e.st.AdminSessionByHash(ctx, sessionHash); err != nil {
+			t.Fatalf("the link's console session: %v", err)
+		}
+
+		e.must(http.MethodDelete, "/api/v1/tenants/acme/setup-links/"+used, nil, "", http.StatusNoContent, nil)
+		if _, err := e.st.AdminSessionByHash(ctx, sessionHash); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the revoked link's console session lives on: %v", err)
+		}
+		e.must(http.MethodDelete, "/api/v1/tenants/acme/setup-links/"+waiting, nil, "", http.StatusNoContent, nil)
+		if _, err := e.st.UseSetupLink(ctx, store.HashSecret(waitingSecret), &store.AdminSession{IDHash: store.HashSecret("s2"), ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a revoked link opened the console: %v", err)
+		}
+		var ls struct{ Data []struct{ ID, Status string } }
+		e.must(http.MethodGet, "/api/v1/tenants/acme/setup-links", nil, "", http.StatusOK, &ls)
+		for _, l := range ls.Data {
+			if l.Status != "revoked" {
+				t.Errorf("setup link %s after revoke: %s; want revoked, the CLI's word", l.ID, l.Status)
+			}
+		}
+		k, err := e.st.APIKeyByHash(ctx, store.HashSecret(e.keys["manage"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts := e.audit("acme", 1)
+		if acts[0].Action != store.ActionSetupLinkRevoked || acts[0].Target != waiting || acts[0].Actor.Kind != store.ActorAPIKey || acts[0].Actor.ID != k.ID {
+			t.Fatalf("audit of the revoke: %+v", acts[0])
+		}
+
+		before := e.snapshot()
+		// Revoking again: 204, and nothing changes or is recorded.
+		e.must(http.MethodDelete, "/api/v1/tenants/acme/setup-links/"+waiting, nil, "", http.StatusNoContent, nil)
+		// beta's link, under acme's path: no link of acme's.
+		msg := apiError(t, "beta's link", e.call(http.MethodDelete, "/api/v1/tenants/acme/setup-links/"+betaLink, "manage", nil, ""), http.StatusNotFound, "not_found")
+		if !strings.Contains(msg, "acme has no setup link") {
+			t.Errorf("beta's link: %q", msg)
+		}
+		if after := e.snapshot(); after != before {
+			t.Fatalf("a revoke again or of beta's link changed the store:\n%s\nwas\n%s", after, before)
+		}
+		if _, err := e.st.UseSetupLink(ctx, store.HashSecret(betaSecret), &store.AdminSession{IDHash: store.HashSecret("s3"), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatalf("beta's link no longer works: %v", err)
+		}
+	})
+}
+
+// TestManageTestLinkAndKeys: a test sign-in link made as `sso test-link` makes it, only while SSO is
+// testing or active, audited with the key; new OpenID signing keys made as `oidc rotate-key` makes
+// them, answered without their private halves.
+func TestManageTestLinkAndKeys(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.must(http.MethodPatch, "/api/v1/tenants/acme/sso", map[string]any{"metadata_xml": idpMetadata(t), "state": "testing"}, "", http.StatusOK, nil)
+		var link struct {
+			URL       string    `json:"url"`
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		e.must(http.MethodPost, "/api/v1/tenants/acme/sso/test-links", map[string]string{"expires": "2h"}, "", http.StatusCreated, &link)
+		token, ok := strings.CutPrefix(link.URL, e.srv.URL+"/saml/acme/test?token=")
+		if !ok || link.ExpiresAt.After(time.Now().Add(2*time.Hour)) || link.ExpiresAt.Before(time.Now().Add(time.Hour)) {
+			t.Fatalf("test link: %+v", link)
+		}
+		// The link is one of acme's, not beta's (the SAML test page, not mounted here, asks this).
+		if err := e.st.TestLinkValid(ctx, e.acme.ID, store.HashSecret(token)); err != nil {
+			t.Fatalf("the test link is not acme's: %v", err)
+		}
+		if err := e.st.TestLinkValid(ctx, e.beta.ID, store.HashSecret(token)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("acme's test link is valid for beta: %v", err)
+		}
+		k, err := e.st.APIKeyByHash(ctx, store.HashSecret(e.keys["manage"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acts := e.audit("acme", 1); acts[0].Action != store.ActionSSOTestStarted || acts[0].Actor.Kind != store.ActorAPIKey || acts[0].Actor.ID != k.ID {
+			t.Fatalf("audit of the test link: %+v", acts[0])
+		}
+		e.must(http.MethodPost, "/api/v1/tenants/acme/sso/test-links", map[string]any{}, "", http.StatusCreated, &link)
+		if d := time.Until(link.ExpiresAt); d > time.Hour || d < 50*time.Minute {
+			t.Fatalf("a test link without expires expires in %v; want 1h, sso test-link's default", d)
+		}
+		// beta's SSO is off: no test link, and nothing stored.
+		before := e.snapshot()
+		apiError(t, "beta's test link", e.call(http.MethodPost, "/api/v1/tenants/beta/sso/test-links", "manage", map[string]any{}, ""), http.StatusConflict, "conflict")
+		if e.snapshot() != before {
+			t.Fatal("a refused test link changed the store")
+		}
+
+		var keys struct{ Data []map[string]any }
+		res := e.must(http.MethodPost, "/api/v1/oidc/rotate-key", nil, "", http.StatusOK, &keys)
+		if len(keys.Data) == 0 || strings.Contains(string(res.body), "PRIVATE") || strings.Contains(string(res.body), "private") {
+			t.Fatalf("rotate-key: %s", res.body)
+		}
+		current, err := e.st.OIDCKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := map[string]string{}
+		for _, c := range current {
+			if c.RetiresAt.IsZero() {
+				live[c.ID] = c.Algorithm
+			}
+		}
+		for _, k := range keys.Data {
+			if id, _ := k["id"].(string); live[id] == "" || live[id] != k["algorithm"] || len(k) != 2 {
+				t.Errorf("rotated key %v is not a current key %v", k, live)
+			}
+		}
+		if len(live) != len(keys.Data) {
+			t.Errorf("%d current keys, %d answered", len(live), len(keys.Data))
+		}
+		var audit struct {
+			Data []auditEntry
+		}
+		e.must(http.MethodGet, "/api/v1/audit?limit=1", nil, "", http.StatusOK, &audit)
+		if a := audit.Data[0]; a.Action != store.ActionOIDCKeyRotated || a.Tenant != nil || a.Actor.Kind != store.ActorAPIKey || a.Actor.ID != k.ID {
+			t.Fatalf("audit of the rotation: %+v", a)
+		}
+	})
+}
+
+// TestManagePasswords: the password of a user on the exclusion list set as `user set-password` sets
+// it, by store's rules, never echoed nor stored in clear, audited with the key; any other user, a
+// short password or another tenant's user is refused, storing nothing.
+func TestManagePasswords(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		const pw = "correct horse battery staple"
+		alice := e.create("acme", "alice@acme.com")
+		e.create("beta", "bob@beta.com")
+		set := func(email, password string) response {
+			return e.call(http.MethodPost, "/api/v1/tenants/acme/passwords", "manage", map[string]string{"email": email, "password": password}, "")
+		}
+		before := e.snapshot()
+		msg := apiError(t, "not excluded", set("alice@acme.com", pw), http.StatusBadRequest, "invalid_request")
+		if !strings.HasPrefix(msg, "email: ") || !strings.Contains(msg, `not on tenant "acme"'s exclusion list`) {
+			t.Errorf("not excluded: %q", msg)
+		}
+		if e.snapshot() != before {
+			t.Fatal("a refused password changed the store")
+		}
+		e.must(http.MethodPatch, "/api/v1/tenants/acme/sso", map[string]string{"exclude": "alice@acme.com,ghost@acme.com,bob@beta.com"}, "", http.StatusOK, nil)
+		before = e.snapshot()
+		for _, tc := range []struct {
+			name, body string
+			status     int
+			code, want string
+		}{
+			{"no such user", `{"email":"ghost@acme.com","password":"` + pw + `"}`, 404, "not_found", "has no user ghost@acme.com"},
+			{"beta's user", `{"email":"bob@beta.com","password":"` + pw + `"}`, 404, "not_found", "has no user bob@beta.com"},
+			{"a look-alike email", `{"email":"jösé@acme.com","password":"` + pw + `"}`, 400, "invalid_request", "email: "},
+			{"no email", `{"password":"` + pw + `"}`, 400, "invalid_request", "email: "},
+			{"a short password", `{"email":"alice@acme.com","password":"short"}`, 400, "invalid_request", "password: the password must be at least 12"},
+			{"eleven characters of many bytes", `{"email":"alice@acme.com","password":"ééééééééééé"}`, 400, "invalid_request", "at least 12"},
+			{"a long password", `{"email":"alice@acme.com","password":"` + strings.Repeat("p", 1025) + `"}`, 400, "invalid_request", "at most 1024 bytes"},
+			{"no password", `{"email":"alice@acme.com"}`, 400, "invalid_request", "password: "},
+			{"a password not a string", `{"email":"alice@acme.com","password":123456789012}`, 400, "invalid_request", "password must be a string"},
+			{"an unknown field", `{"email":"alice@acme.com","password":"` + pw + `","admin":true}`, 400, "invalid_request", `"admin"`},
+		} {
+			res := e.call(http.MethodPost, "/api/v1/tenants/acme/passwords", "manage", tc.body, "")
+			if msg := apiError(t, tc.name, res, tc.status, tc.code); !strings.Contains(msg, tc.want) || strings.Contains(msg, "horse") {
+				t.Errorf("%s: %q; want %q, and never the password", tc.name, msg, tc.want)
+			}
+			if e.snapshot() != before {
+				t.Fatalf("%s changed the store", tc.name)
+			}
+			if _, err := e.st.PasswordHash(ctx, e.acme.ID, alice.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("%s stored a password: %v", tc.name, err)
+			}
+		}
+
+		res := set("ALICE@acme.com", pw)
+		if res.status != http.StatusNoContent || len(res.body) != 0 {
+			t.Fatalf("set: %v", res)
+		}
+		h, err := e.st.PasswordHash(ctx, e.acme.ID, alice.ID)
+		if err != nil || !strings.HasPrefix(h, "$argon2id$") || strings.Contains(h, pw) {
+			t.Fatalf("stored %q, %v; want an argon2id hash", h, err)
+		}
+		acts := e.audit("acme", 1)
+		if acts[0].Action != store.ActionPasswordSet || acts[0].Actor.Kind != store.ActorAPIKey || acts[0].Target != alice.ID ||
+			strings.Contains(string(acts[0].Before)+string(acts[0].After), "horse") || strings.Contains(string(acts[0].After), "argon2") {
+			t.Fatalf("audit of the password: %+v", acts[0])
+		}
+	})
+}
+
+// TestManageSCIMRequests: a tenant's SCIM write attempts, accepted and refused, newest first, within
+// since and limit, as `audit` lists them; never another tenant's.
+func TestManageSCIMRequests(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		alice := e.create("acme", "alice@acme.com")
+		e.create("acme", "bob@acme.com")
+		// A refused write: a user without a name.
+		res := e.send(http.MethodPost, "/scim/v2/acme/Users", "Bearer "+e.scimTokens["acme"],
+			strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@acme.com","emails":[{"value":"alice@acme.com","primary":true}]}`),
+			"application/scim+json")
+		if res.status != http.StatusBadRequest {
+			t.Fatalf("SCIM create without a name: %v", res)
+		}
+		e.create("beta", "carol@beta.com")
+		toks, err := e.st.ListTokens(context.Background(), e.acme.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type entry struct {
+			Time      time.Time `json:"time"`
+			TokenID   string    `json:"token_id"`
+			Operation string    `json:"operation"`
+			UserID    string    `json:"user_id"`
+			Outcome   string    `json:"outcome"`
+		}
+		var l struct{ Data []entry }
+		e.must(http.MethodGet, "/api/v1/tenants/acme/scim-requests", nil, "", http.StatusOK, &l)
+		if len(l.Data) != 3 || l.Data[0].Outcome != "400" || l.Data[2].UserID != alice.ID || l.Data[2].Operation != "create" {
+			t.Fatalf("acme's SCIM requests: %+v", l.Data)
+		}
+		for i, a := range l.Data {
+			if a.TokenID != toks[0].ID || (i > 0 && a.Time.After(l.Data[i-1].Time)) {
+				t.Fatalf("entry %d: %+v; want acme's token, newest first", i, a)
+			}
+		}
+		e.must(http.MethodGet, "/api/v1/tenants/acme/scim-requests?limit=1&since=7d", nil, "", http.StatusOK, &l)
+		if len(l.Data) != 1 || l.Data[0].Outcome != "400" {
+			t.Fatalf("limit=1: %+v", l.Data)
+		}
+		e.must(http.MethodGet, "/api/v1/tenants/acme/scim-requests?since=0s", nil, "", http.StatusOK, &l)
+		if l.Data == nil || len(l.Data) != 0 {
+			t.Fatalf("since=0s: %+v", l.Data)
+		}
+		for _, q := range []string{"since=soon", "since=-1h", "limit=0", "limit=501", "after=1"} {
+			msg := apiError(t, q, e.call(http.MethodGet, "/api/v1/tenants/acme/scim-requests?"+q, "manage", nil, ""), http.StatusBadRequest, "invalid_request")
+			if name, _, _ := strings.Cut(q, "="); !strings.Contains(msg, name) {
+				t.Errorf("%s: %q does not name %s", q, msg, name)
+			}
 		}
 	})
 }

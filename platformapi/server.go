@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimsso/scimsso/internal/metrics"
+	"github.com/scimsso/scimsso/internal/safefetch"
 	"github.com/scimsso/scimsso/store"
 )
 
@@ -41,6 +42,25 @@ type Config struct {
 	// AllowHTTPLoopback is serve's --allow-http-loopback-webhooks: webhooks may be added for loopback
 	// receivers over http, as with `webhook add` given the same flag.
 	AllowHTTPLoopback bool
+	// MetadataPolicy is where IdP metadata given by URL (the SSO PATCH's metadata_url) may be fetched
+	// from: serve's --allow-http-loopback-metadata, the rule of the periodic refresh and of `sso set
+	// --metadata-url` given the same flag. The zero Policy allows https to public addresses only.
+	MetadataPolicy safefetch.Policy
+	// RefreshMetadata fetches a tenant's IdP metadata from its URL now (samlsp's Refresher, built with
+	// MetadataPolicy, as `sso refresh-metadata` builds it).
+	RefreshMetadata store.MetadataRefresher
+	// Resend enqueues one more delivery of event eventID to the webhook (or back-channel logout
+	// destination) id, as `webhook deliveries --resend` does (webhooks.Service.Resend): ErrNotFound
+	// (wrapped) when the event was never sent there.
+	Resend func(ctx context.Context, id, eventID string) error
+	// NewTestLink makes a one-time link, valid until expires, that starts a test sign-in of the tenant
+	// (samlsp.NewTestLink at BaseURL, as `sso test-link`).
+	NewTestLink func(ctx context.Context, t *store.Tenant, expires time.Time) (string, error)
+	// RotateOIDCKeys makes new ID token signing keys sign from now on (openid.RotateKeys, as `oidc
+	// rotate-key`) and returns them.
+	RotateOIDCKeys func(ctx context.Context) ([]store.OIDCKey, error)
+	// HashPassword makes the stored hash of a password (people.HashPassword, as `user set-password`).
+	HashPassword func(password string) (string, error)
 }
 
 // IdPMetadata is what ParseIdPMetadata read of an IdP's metadata.
@@ -57,6 +77,7 @@ type Server struct {
 	log     *zap.Logger
 	metrics *metrics.Metrics
 	cfg     Config
+	fetch   *safefetch.Fetcher // of IdP metadata given by URL
 }
 
 // New checks cfg and builds the server.
@@ -70,12 +91,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("platformapi: BaseURL is required")
 	case cfg.NewSPKeyPair == nil || cfg.NewOIDCClient == nil || cfg.ParseIdPMetadata == nil:
 		return nil, errors.New("platformapi: NewSPKeyPair, NewOIDCClient and ParseIdPMetadata are required")
+	case cfg.RefreshMetadata == nil || cfg.Resend == nil || cfg.NewTestLink == nil || cfg.RotateOIDCKeys == nil || cfg.HashPassword == nil:
+		return nil, errors.New("platformapi: RefreshMetadata, Resend, NewTestLink, RotateOIDCKeys and HashPassword are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, cfg: cfg}, nil
+	// One Fetcher for the server: its Transport pools connections.
+	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, cfg: cfg, fetch: safefetch.NewFetcher(cfg.MetadataPolicy)}, nil
 }
 
 // Routes mounts the platform API on r. Every path under /api/v1/ asks for a key first, so an unknown

@@ -48,15 +48,6 @@ func newIdP(t *testing.T, entityID string, notBefore, notAfter time.Time) *samlt
 	return idp
 }
 
-func fingerprint(t *testing.T, idp *samltest.IdP) string {
-	t.Helper()
-	c, err := store.ParseIdPCertificate(idp.CertPEM())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Fingerprint
-}
-
 // tenantByURL creates tenant acme on st with SSO active for idp, its metadata given by url.
 func tenantByURL(t *testing.T, st store.Store, idp *samltest.IdP, url string) *store.Tenant {
 	t.Helper()
@@ -154,7 +145,7 @@ func TestMetadataRefresh(t *testing.T) {
 			}
 			return f
 		}
-		fa, fb := fingerprint(t, a), fingerprint(t, b)
+		fa, fb := a.Fingerprint(), b.Fingerprint()
 
 		// The IdP publishes its next key beside the current one: added at once.
 		md.Serve(a.Metadata(b.Cert))
@@ -363,7 +354,7 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 			t.Fatalf("%d sso.certificate_expiring events, want 1", len(evs))
 		}
 		var c store.CertificateObject
-		if err := json.Unmarshal(evs[0].Data, &c); err != nil || c.Fingerprint != fingerprint(t, soon) || c.Tenant != "acme" ||
+		if err := json.Unmarshal(evs[0].Data, &c); err != nil || c.Fingerprint != soon.Fingerprint() || c.Tenant != "acme" ||
 			!c.NotAfter.Equal(soon.Cert.NotAfter.UTC()) {
 			t.Errorf("event data %s: %+v, %v", evs[0].Data, c, err)
 		}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The operator's changes that the CLI and the management API (and, for a tenant, the console) both
@@ -187,6 +189,46 @@ func ParseLifetime(s string, def, most time.Duration) (time.Duration, error) {
 		return 0, refuse("expires", ErrInvalid, "expires: must be at most %s, got %q", FormatDuration(most), clipValue(s))
 	}
 	return d, nil
+}
+
+// Bounds of a password the operator sets (PasswordUser's): long enough to stand without a second
+// factor, short enough that hashing it (argon2id) stays cheap; the sign-in refuses a longer one too.
+const (
+	MinPassword = 12   // characters
+	MaxPassword = 1024 // bytes
+)
+
+// PasswordUser returns the user of tenant t that email names, when a password may be set for it (`user
+// set-password`, the management API): email is an address (ParseEmail) on t's exclusion list, since
+// only excluded users sign in with a password, and names one of t's users. Its refusals are
+// *Refusal of field "email": ErrInvalid, or ErrNotFound for an address of no user of t.
+func PasswordUser(ctx context.Context, st Store, t *Tenant, email string) (*User, error) {
+	e, err := ParseEmail(email)
+	if err != nil {
+		return nil, refuse("email", ErrInvalid, "%q is %v", clipValue(email), err)
+	}
+	set, err := SSOSettingsOf(ctx, st, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(set.Exclude, Key(e)) {
+		return nil, refuse("email", ErrInvalid, "%s is not on tenant %q's exclusion list (the SSO setting exclude); only excluded users sign in with a password", e, t.Slug)
+	}
+	var u *User
+	err = st.Lookup(ctx, t.ID, func(f UserFinder) (err error) { u, err = f.ByEmail(e); return err })
+	if errors.Is(err, ErrNotFound) {
+		return nil, refuse("email", ErrNotFound, "tenant %q has no user %s; provision it (SCIM) first", t.Slug, e)
+	}
+	return u, err
+}
+
+// CheckPassword applies the bounds of a password the operator sets: at least MinPassword characters,
+// at most MaxPassword bytes. Its refusal is a *Refusal of field "password" that never quotes it.
+func CheckPassword(password string) error {
+	if utf8.RuneCountInString(password) < MinPassword || len(password) > MaxPassword {
+		return refuse("password", ErrInvalid, "the password must be at least %d characters (and at most %d bytes)", MinPassword, MaxPassword)
+	}
+	return nil
 }
 
 // IssueToken makes a SCIM bearer token of the tenant (token issue, demo, the management API, the

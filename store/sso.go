@@ -122,6 +122,10 @@ func (e *SettingError) Error() string { return e.Setting + " " + e.Reason }
 // Unwrap returns Err.
 func (e *SettingError) Unwrap() error { return e.Err }
 
+// CanTest reports whether a test sign-in of the tenant may start: its SSO is testing or active (off
+// refuses every answer of the IdP, a test's too). `sso test-link` and the management API ask it.
+func (s *SSOSettings) CanTest() bool { return s.State == SSOTesting || s.State == SSOActive }
+
 // Validate reports the first rule of the spec's table s breaks, as a *SettingError, or nil: every
 // enumerated setting is one of its constants; a state other than off has the IdP's entity ID, SSO URL
 // and a certificate; at most MaxIdPCertificates certificates; 0 < soft timeout < hard timeout, each within its maximum; a mobile hard timeout

@@ -115,6 +115,22 @@ type WebhookStore interface {
 	DeliveryOf(ctx context.Context, webhookID, eventID string) (*Delivery, error)
 }
 
+// BackchannelOf returns the back-channel logout destination of OpenID client clientID, whose
+// deliveries `webhook deliveries CLIENT_ID` and the management API's client deliveries show:
+// ErrNotFound when no client with a back-channel logout URI has that id.
+func BackchannelOf(ctx context.Context, st WebhookStore, clientID string) (*Webhook, error) {
+	ws, err := st.ListWebhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range ws {
+		if w.Kind == KindBackchannelLogout && w.Ref == clientID {
+			return &w, nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
 // MaxDeliveries is how many attempts a webhook's delivery record keeps (give-ups are kept apart, for
 // DeliveryRetention): Sweep deletes the older ones.
 const MaxDeliveries = 1000

@@ -109,36 +109,19 @@ func (m *Main) userSetPassword(ctx context.Context, args []string) error {
 	return m.runTenantCommand(ctx, tenantCommand{
 		name: "user set-password", args: "the user's EMAIL", nargs: 1,
 		run: func(ctx context.Context, s store.Store, t *store.Tenant, pos []string) error {
-			email, err := store.ParseEmail(pos[0])
-			if err != nil {
-				return fmt.Errorf("%q is %v", pos[0], err)
-			}
-			set, err := store.SSOSettingsOf(ctx, s, t.ID)
+			// The management API's rules (store.PasswordUser, store.CheckPassword), checked before the
+			// password is read.
+			u, err := store.PasswordUser(ctx, s, t, pos[0])
 			if err != nil {
 				return err
 			}
-			onList := false
-			for _, e := range set.Exclude {
-				onList = onList || e == store.Key(email)
-			}
-			if !onList {
-				return fmt.Errorf("%s is not on tenant %q's exclusion list; only excluded users sign in with a password (scimsso sso set --tenant %s --exclude %s)", email, t.Slug, t.Slug, email)
-			}
-			var u *store.User
-			err = s.Lookup(ctx, t.ID, func(f store.UserFinder) error { u, err = f.ByEmail(email); return err })
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("tenant %q has no user %s; provision it (SCIM) first", t.Slug, email)
-			}
-			if err != nil {
-				return err
-			}
-			line, err := bufio.NewReader(io.LimitReader(m.Stdin, 4096)).ReadString('\n')
+			line, err := bufio.NewReader(io.LimitReader(m.Stdin, store.MaxPassword+2)).ReadString('\n')
 			if err != nil && err != io.EOF {
 				return err
 			}
 			pw := strings.TrimRight(line, "\r\n")
-			if len(pw) < 12 {
-				return errors.New("the password (one line on stdin) must be at least 12 characters")
+			if err := store.CheckPassword(pw); err != nil {
+				return err
 			}
 			hash, err := people.HashPassword(pw)
 			if err != nil {

@@ -352,8 +352,17 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	}
 	op.Routes(r)
 	m.logoutToken = op.LogoutToken
+	// The management API fetches IdP metadata as the operator's CLI does, under serve's own
+	// --allow-http-loopback-metadata (a manage key is the operator's, not a tenant admin's), and
+	// refreshes through the one refresher the console and the schedule use.
 	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics, BaseURL: baseURL, Now: m.Now,
-		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks})
+		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks,
+		MetadataPolicy: metadataPolicy(m.loopbackMeta), RefreshMetadata: m.refresher, Resend: apiResend(s),
+		NewTestLink: func(ctx context.Context, t *store.Tenant, expires time.Time) (string, error) {
+			return samlsp.NewTestLink(ctx, s, baseURL, t, expires)
+		},
+		RotateOIDCKeys: func(ctx context.Context) ([]store.OIDCKey, error) { return openid.RotateKeys(ctx, s) },
+		HashPassword:   people.HashPassword})
 	if err != nil {
 		return nil, err
 	}
@@ -365,6 +374,18 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	routeLibraryLogs()
 	return noSniff(withRequestID(proxies.Middleware(accessLog(log.Named("access"), m.metrics,
 		recoverPanics(log.Named("panic"), withLibraryLog(log.Named("oidc"), r)))))), nil
+}
+
+// apiResend is the management API's resend: a job in the store's database, as `webhook deliveries
+// --resend` enqueues it, which this server's delivery (or any replica's) takes.
+func apiResend(s store.Store) func(ctx context.Context, id, eventID string) error {
+	return func(ctx context.Context, id, eventID string) error {
+		ss, ok := s.(*sqlstore.Store)
+		if !ok {
+			return errors.New("cmd: resending needs the SQL store's job queue")
+		}
+		return resendEvent(ctx, ss, id, eventID)
+	}
 }
 
 // defaultMetricsAddr keeps the metrics on loopback unless the operator says otherwise: request counts,

@@ -179,7 +179,7 @@ func (m *Main) ssoTestLink(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			if set.State != store.SSOTesting && set.State != store.SSOActive {
+			if !set.CanTest() {
 				return fmt.Errorf("tenant %q: SSO state is %s; a test sign-in needs testing or active (sso set --state testing)", t.Slug, set.State)
 			}
 			link, err := samlsp.NewTestLink(ctx, st, *base, t, exp)

@@ -246,20 +246,20 @@ func (m *Main) webhookDeliveries(ctx context.Context, args []string) error {
 // backchannelOf returns the id of the back-channel logout destination of OpenID client clientID, or
 // an error saying that no webhook or client with a back-channel logout URI has that id.
 func backchannelOf(ctx context.Context, s store.Store, clientID string) (string, error) {
-	ws, err := s.ListWebhooks(ctx)
+	w, err := store.BackchannelOf(ctx, s, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("unknown webhook %q (nor an OpenID client with a back-channel logout URI)", clientID)
+	}
 	if err != nil {
 		return "", err
 	}
-	for _, w := range ws {
-		if w.Kind == store.KindBackchannelLogout && w.Ref == clientID {
-			return w.ID, nil
-		}
-	}
-	return "", fmt.Errorf("unknown webhook %q (nor an OpenID client with a back-channel logout URI)", clientID)
+	return w.ID, nil
 }
 
-// resend enqueues the resend job in the store's database, where a server's delivery takes it.
-func (m *Main) resend(ctx context.Context, s *sqlstore.Store, id, eventID string) error {
+// resendEvent enqueues one more delivery of event eventID to destination id as a job in the store's
+// database, where a server's delivery takes it: `webhook deliveries --resend` and the management
+// API's resend. ErrNotFound (wrapped) when the event was never sent there.
+func resendEvent(ctx context.Context, s *sqlstore.Store, id, eventID string) error {
 	db, dialect := s.JobsDB()
 	svc, err := webhooks.New(webhooks.Config{Store: s, DB: db, Dialect: dialect, Logger: zap.NewNop(), InsertOnly: true})
 	if err != nil {
@@ -268,7 +268,12 @@ func (m *Main) resend(ctx context.Context, s *sqlstore.Store, id, eventID string
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	if err := svc.Resend(ctx, id, eventID); errors.Is(err, store.ErrNotFound) {
+	return svc.Resend(ctx, id, eventID)
+}
+
+// resend enqueues the resend job in the store's database, where a server's delivery takes it.
+func (m *Main) resend(ctx context.Context, s *sqlstore.Store, id, eventID string) error {
+	if err := resendEvent(ctx, s, id, eventID); errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("webhook deliveries: event %q was never sent to webhook %s (see 'scimsso webhook deliveries %s')", eventID, id, id)
 	} else if err != nil {
 		return err

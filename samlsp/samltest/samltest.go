@@ -11,10 +11,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
@@ -77,6 +79,13 @@ func New(entityID, ssoURL string, notBefore, notAfter time.Time) (*IdP, error) {
 // CertPEM is the IdP's certificate in PEM.
 func (p *IdP) CertPEM() string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Cert.Raw}))
+}
+
+// Fingerprint is the SHA-256 of the IdP's certificate (DER), lower-case hex: how scimsso names a
+// certificate (store.IdPCertificate.Fingerprint, the management API's sha256).
+func (p *IdP) Fingerprint() string {
+	sum := sha256.Sum256(p.Cert.Raw)
+	return hex.EncodeToString(sum[:])
 }
 
 // Metadata is the IdP's SAML metadata, listing its certificate and those of extra (rollover).
