@@ -143,6 +143,10 @@ var _ store.MetadataRefresher = (*Refresher)(nil)
 // refresh-metadata`'s "refresh now". A change is recorded as the actor ctx carries (store.ActorOf):
 // whoever pressed the button made it, not the schedule.
 func (r *Refresher) RefreshMetadata(ctx context.Context, tenantID string) (*store.MetadataRefresh, error) {
+	// Finished whatever the caller does meanwhile (a closed tab, a client's timeout): the fetch is
+	// bounded by safefetch.Timeout, and a refresh cut short by its caller would be recorded as a
+	// failure of the IdP's. Only Run's own end (shutdown) interrupts one.
+	ctx = context.WithoutCancel(ctx)
 	t, err := r.st.TenantByID(ctx, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("samlsp: refresh: %w", err)
@@ -188,8 +192,9 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.Metada
 			next = 0 // the new URL is due at once
 		}
 		if ferr != nil && ctx.Err() != nil {
-			// Cut short by this server (shutdown), not the IdP's doing: said so, not as the IdP's
-			// "context canceled", and tried again soon by whichever replica runs.
+			// Cut short by this server's shutdown (Run's end; RefreshMetadata is never cut short),
+			// not the IdP's doing: said so, not as the IdP's "cancelled", and tried again soon by
+			// whichever replica runs.
 			failure, next = "interrupted: the server stopped during the fetch; it is tried again within minutes", min(next, time.Minute)
 			r.log.Info("IdP metadata refresh interrupted", zap.String("tenant", t.Slug))
 		} else if ferr != nil {

@@ -262,16 +262,7 @@ func TestMetadataRefresh(t *testing.T) {
 		}
 		got, _ = st.SSOSettings(ctx, tn.ID)
 
-		// The refresh's context ends during the fetch (shutdown): the failure is still recorded, the next
-		// fetch soon, not the claim's lease of a whole interval.
-		cctx, cancel := context.WithCancel(ctx)
-		stop := func() { cancel() }
-		md.OnFetch.Store(&stop)
-		r.RefreshMetadata(cctx, tn.ID)
-		md.OnFetch.Store(nil)
-		if f := fetch(); f.LastError == "" || !f.NextAt.Before(clock.Now().Add(time.Hour)) {
-			t.Errorf("cancelled during the fetch: fetch state %+v", f)
-		}
+		// A fetch cut short by shutdown: TestMetadataRefreshInterrupted.
 
 		// A URL at a private address is refused before any connection, whatever the policy allows.
 		got.IdPMetadataURL = "https://10.0.0.7/metadata"
@@ -371,8 +362,9 @@ func TestCertificateExpiringAnnounced(t *testing.T) {
 	})
 }
 
-// TestMetadataRefreshInterrupted: a fetch cut short by the server's own shutdown is recorded as
-// interrupted (not as the IdP's failure) and is due again within a minute, not at the claim's lease.
+// TestMetadataRefreshInterrupted: a scheduled fetch cut short by the server's own shutdown (Run's
+// context) is recorded as interrupted (not as the IdP's failure) and is due again within a minute,
+// not at the claim's lease; a refresh asked for is finished whatever its caller does meanwhile.
 func TestMetadataRefreshInterrupted(t *testing.T) {
 	refreshBackends(t, func(t *testing.T, open func() store.Store, clock *storetest.Clock) {
 		st := open()
@@ -384,18 +376,32 @@ func TestMetadataRefreshInterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rctx, stop := context.WithCancel(context.Background())
+		state := func() *store.MetadataFetch {
+			t.Helper()
+			f, err := st.MetadataFetch(context.Background(), tn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		shutdown, stop := context.WithCancel(context.Background())
 		cut := func() { stop() }
 		ms.OnFetch.Store(&cut)
-		if _, err := r.RefreshMetadata(rctx, tn.ID); err == nil {
-			t.Fatal("an interrupted refresh succeeded")
+		if n, err := r.RefreshDue(shutdown); err != nil || n != 1 {
+			t.Fatalf("RefreshDue = %d, %v", n, err)
 		}
-		f, err := st.MetadataFetch(context.Background(), tn.ID)
-		if err != nil {
-			t.Fatal(err)
+		if f := state(); !strings.HasPrefix(f.LastError, "interrupted") || f.NextAt.After(clock.Now().Add(time.Minute)) || !f.LastOKAt.IsZero() {
+			t.Fatalf("after a fetch cut by shutdown: %+v", f)
 		}
-		if !strings.HasPrefix(f.LastError, "interrupted") || f.NextAt.After(clock.Now().Add(time.Minute)) || !f.LastOKAt.IsZero() {
-			t.Fatalf("after an interrupted fetch: %+v", f)
+
+		caller, leave := context.WithCancel(context.Background())
+		gone := func() { leave() }
+		ms.OnFetch.Store(&gone)
+		if _, err := r.RefreshMetadata(caller, tn.ID); err != nil {
+			t.Fatalf("a refresh whose caller left: %v", err)
+		}
+		if f := state(); f.LastError != "" || f.LastOKAt.IsZero() {
+			t.Fatalf("after a refresh whose caller left: %+v", f)
 		}
 	})
 }

@@ -40,19 +40,20 @@ func newMetadataRefresher(s store.Store, log *zap.Logger, interval time.Duration
 	return samlsp.NewRefresher(samlsp.RefresherConfig{Store: s, Logger: log, Policy: metadataPolicy(loopback), Interval: interval, Now: now})
 }
 
-// startMetadataRefresh runs r, the periodic refresh of IdP metadata given by URL (and the watch on
-// expiring IdP certificates), every interval until ctx ends; every replica runs one and the store's
-// claim lets one fetch each tenant. An interval of 0 runs none.
-func startMetadataRefresh(ctx context.Context, r *samlsp.Refresher, log *zap.Logger, interval time.Duration, loopback bool) {
+// startMetadataRefresh returns what runs r, the periodic refresh of IdP metadata given by URL (and
+// the watch on expiring IdP certificates), until its ctx ends, for the caller to run and wait for;
+// every replica runs one and the store's claim lets one fetch each tenant. An interval of 0 runs
+// none (nil).
+func startMetadataRefresh(r *samlsp.Refresher, log *zap.Logger, interval time.Duration, loopback bool) func(context.Context) {
 	if interval == 0 {
 		log.Warn("IdP metadata is not refreshed (--metadata-refresh 0): a rolled-over IdP key stops sign-in until sso set is run again")
-		return
+		return nil
 	}
 	if loopback {
 		log.Warn("IdP metadata may be fetched from loopback addresses over http (--" + metadataLoopbackFlag + "): for an IdP on this machine only")
 	}
 	// Due tenants are looked for every few minutes; each is fetched once per interval.
-	go r.Run(ctx, min(interval, 5*time.Minute))
+	return func(ctx context.Context) { r.Run(ctx, min(interval, 5*time.Minute)) }
 }
 
 // ssoRefreshMetadata fetches a tenant's IdP metadata from its URL now, as the periodic refresh does.

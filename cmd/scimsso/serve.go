@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -196,10 +197,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		zap.String("db", dbName(c.db.db)), zap.String("sqlite_synchronous", c.db.sync),
 		zap.Int("gogc", gcPercent), zap.Int64("gomemlimit_bytes", memLimit))
 
+	// The background work writes to the store: shutdown stops it and waits for it before the store
+	// closes, so that what it was writing (a refresh's outcome, a meter's counts) is written.
 	sweepCtx, stopSweep := context.WithCancel(ctx)
-	go sweep(sweepCtx, s, c.sweepEvery, log.Named("sweep"))
-	go m.refusals.Run(sweepCtx, store.RefusalFlushInterval)
-	startMetadataRefresh(sweepCtx, m.refresher, log.Named("metadata"), c.metadataRefresh, c.loopbackMeta)
+	var background sync.WaitGroup
+	background.Go(func() { sweep(sweepCtx, s, c.sweepEvery, log.Named("sweep")) })
+	background.Go(func() { m.refusals.Run(sweepCtx, store.RefusalFlushInterval) })
+	if refresh := startMetadataRefresh(m.refresher, log.Named("metadata"), c.metadataRefresh, c.loopbackMeta); refresh != nil {
+		background.Go(func() { refresh(sweepCtx) })
+	}
+	stopBackground := func() { stopSweep(); background.Wait() }
 
 	// Serve returns http.ErrServerClosed once Close shut it down: only another error is a failure.
 	m.serveErr = make(chan error, 2)
@@ -215,7 +222,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	// Registered after the store, so it runs before the store closes: the requests in flight finish
 	// with their store.
 	m.onClose(func() error {
-		defer stopSweep()
 		if msrv != nil {
 			defer msrv.Close()
 		}
@@ -223,6 +229,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 		defer cancel()
 		err := srv.Shutdown(sctx)
+		stopBackground()
 		// What the last requests counted past the sign-in log's cap, before the store closes.
 		m.refusals.Flush(sctx)
 		if err != nil {

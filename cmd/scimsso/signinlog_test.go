@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -327,5 +329,47 @@ func TestSignInLogCountsEveryRefusal(t *testing.T) {
 	}
 	if total != n {
 		t.Fatalf("the log counts %d refusals in %d records; %d were made", total, len(recs), n)
+	}
+}
+
+// TestShutdownFinishesRefresh: serve stopped (SIGTERM) while its periodic refresh waits on an IdP's
+// metadata URL records the fetch as interrupted, due again soon, before the store closes: shutdown
+// waits for its background work instead of closing the store under it.
+func TestShutdownFinishesRefresh(t *testing.T) {
+	t.Parallel()
+	for round := range 3 {
+		db := newDB(t)
+		createTenant(t, db, "acme", "acme.com")
+		idp, err := samltest.New("https://idp.test/acme", "https://idp.test/acme/sso", time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := samltest.NewMetadataURL(idp.Metadata(), false)
+		defer md.Close()
+		mustRun(t, db, "sso", "set", "--tenant", "acme", "--metadata-url", md.URL+"/md", "--state", "testing", "--allow-http-loopback-metadata")
+		started, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		hang := func() {
+			once.Do(func() { close(started) })
+			<-release
+		}
+		md.OnFetch.Store(&hang)
+		srv := startServer(t, db, "--metadata-refresh", "1m", "--allow-http-loopback-metadata")
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: serve did not fetch the metadata\n%s", round, srv.logs(t))
+		}
+		srv.signal(t, syscall.SIGTERM)
+		if code := srv.wait(t, 30*time.Second); code != 0 {
+			t.Fatalf("round %d: serve exited %d\n%s", round, code, srv.logs(t))
+		}
+		close(release)
+		st := openStore(t, db)
+		acme, _ := st.TenantBySlug(context.Background(), "acme")
+		f, err := st.MetadataFetch(context.Background(), acme.ID)
+		if err != nil || !strings.HasPrefix(f.LastError, "interrupted") || f.NextAt.After(time.Now().Add(time.Minute)) {
+			t.Fatalf("round %d: after a refresh cut by shutdown: %+v, %v\n%s", round, f, err, srv.logs(t))
+		}
 	}
 }
