@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/scimsso/scimsso/store"
 )
@@ -34,7 +35,7 @@ func (s *Server) refreshState(ctx context.Context, tenantID, url string) (*refre
 	}
 	v := &refreshView{LastOKAt: "never", NextAt: "due now"}
 	if d := s.cfg.RefreshInterval; d > 0 {
-		v.Every = strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m") // 6h, 1h30m
+		v.Every = shortDuration(d)
 	} else {
 		v.NextAt = "none: the periodic refresh is off"
 	}
@@ -159,4 +160,16 @@ func newCertHealth(certs []certView, byURL bool) certHealth {
 		h.CertAdvice = "Renew the certificate at your IdP, then give its new metadata on the SSO page."
 	}
 	return h
+}
+
+// shortDuration writes d without its zero trailing units: 6h, 1h30m, 30m, 1m30s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

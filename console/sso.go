@@ -284,7 +284,7 @@ func (s *Server) ssoTest(w http.ResponseWriter, r *http.Request, c *request) {
 		s.failed(w, r, "console sso test", err)
 		return
 	}
-	if set.State != store.SSOTesting && set.State != store.SSOActive {
+	if !set.CanTest() {
 		s.renderSSO(w, r, c, http.StatusBadRequest, s.ssoView(r, c, set, map[string]string{"": "A test sign-in needs the IdP's metadata and the state testing or active."}))
 		return
 	}
