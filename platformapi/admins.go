@@ -112,7 +112,13 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 		}
 		var hash string
 		if err == nil {
+			select {
+			case s.hashing <- struct{}{}:
+			case <-r.Context().Done():
+				return // the client left while it waited
+			}
 			hash, err = s.cfg.HashPassword(req.Password)
+			<-s.hashing
 		}
 		if err == nil {
 			err = s.st.SetPassword(r.Context(), t.ID, u.ID, hash)

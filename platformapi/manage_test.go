@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1183,4 +1186,61 @@ func TestManageSCIMRequests(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestManagePasswordsHashedFewAtATime: concurrent password sets hash at most two passwords at once
+// (argon2id takes 19 MiB each), the rest waiting their turn, and every one succeeds.
+func TestManagePasswordsHashedFewAtATime(t *testing.T) {
+	st, err := sqlstore.Open(context.Background(), sqlstore.Options{Path: filepath.Join(t.TempDir(), "scimsso.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := newEnv(t, st)
+	e.create("acme", "alice@acme.com")
+	e.must(http.MethodPatch, "/api/v1/tenants/acme/sso", map[string]string{"exclude": "alice@acme.com"}, "", http.StatusOK, nil)
+	var running, most atomic.Int64
+	cfg := manageConfig(e.st, zaptest.NewLogger(t), "https://sso.example", true)
+	cfg.HashPassword = func(pw string) (string, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond) // long enough for the others to pile up
+		return people.HashPassword(pw)
+	}
+	api, err := platformapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mux.NewRouter()
+	api.Routes(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/tenants/acme/passwords",
+				strings.NewReader(`{"email":"alice@acme.com","password":"correct horse battery staple"}`))
+			req.Header.Set("Authorization", "Bearer "+e.keys["manage"])
+			req.Header.Set("Content-Type", "application/json")
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+			codes[i] = res.StatusCode
+		})
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusNoContent {
+			t.Errorf("request %d: %d", i, c)
+		}
+	}
+	if most.Load() > 2 || most.Load() < 1 {
+		t.Fatalf("%d passwords hashed at once, want at most 2", most.Load())
+	}
 }

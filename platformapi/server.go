@@ -78,7 +78,13 @@ type Server struct {
 	metrics *metrics.Metrics
 	cfg     Config
 	fetch   *safefetch.Fetcher // of IdP metadata given by URL
+	// hashing has a slot per password being hashed (argon2id takes 19 MiB each): a flood of password
+	// sets waits for slots instead of taking the server's memory.
+	hashing chan struct{}
 }
+
+// maxHashing is how many passwords the API hashes at once.
+const maxHashing = 2
 
 // New checks cfg and builds the server.
 func New(cfg Config) (*Server, error) {
@@ -99,7 +105,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	// One Fetcher for the server: its Transport pools connections.
-	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, cfg: cfg, fetch: safefetch.NewFetcher(cfg.MetadataPolicy)}, nil
+	return &Server{st: cfg.Store, log: cfg.Logger, metrics: cfg.Metrics, cfg: cfg, fetch: safefetch.NewFetcher(cfg.MetadataPolicy),
+		hashing: make(chan struct{}, maxHashing)}, nil
 }
 
 // Routes mounts the platform API on r. Every path under /api/v1/ asks for a key first, so an unknown
