@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -96,13 +95,13 @@ func (s *Server) metadataRefresh(w http.ResponseWriter, r *http.Request, c *requ
 		s.notFound(w, r)
 		return
 	default:
-		failure, ok, ferr := s.recordedFailure(r.Context(), c.Tenant.ID, err)
-		if ferr != nil || !ok {
-			s.failed(w, r, "console metadata refresh", errors.Join(err, ferr))
+		var failure *store.MetadataRefreshFailure
+		if !errors.As(err, &failure) {
+			s.failed(w, r, "console metadata refresh", err)
 			return
 		}
 		// Not the admin's request that failed but the IdP's server: a bad gateway.
-		refusal, status = "The IdP's metadata could not be fetched again, and nothing was changed: "+failure, http.StatusBadGateway
+		refusal, status = "The IdP's metadata could not be fetched again, and nothing was changed: "+failure.Reason, http.StatusBadGateway
 	}
 	if set, err = store.SSOSettingsOf(r.Context(), s.st, c.Tenant.ID); err != nil {
 		s.failed(w, r, "console metadata refresh", err)
@@ -111,21 +110,6 @@ func (s *Server) metadataRefresh(w http.ResponseWriter, r *http.Request, c *requ
 	v := s.ssoView(r, c, set, map[string]string{"": refusal})
 	v.Notice = notice
 	s.renderSSO(w, r, c, status, v)
-}
-
-// recordedFailure returns why the refresh failed, as it recorded it (store.MetadataFetch.LastError,
-// clipped), when err is that failure: the refresh records the reason it returns, in words for the
-// tenant's admin. ok is false for any other error (the store's), which is not for the admin's eyes.
-func (s *Server) recordedFailure(ctx context.Context, tenantID string, err error) (reason string, ok bool, _ error) {
-	f, ferr := s.st.MetadataFetch(ctx, tenantID)
-	if ferr != nil {
-		return "", false, ferr
-	}
-	recorded := strings.TrimSuffix(f.LastError, "…")
-	if recorded == "" || !strings.HasPrefix(store.Clip(err.Error(), math.MaxInt), recorded) {
-		return "", false, nil
-	}
-	return f.LastError, true, nil
 }
 
 // certHealth warns of the IdP's certificates that expired or expire within store.CertificateWarning,

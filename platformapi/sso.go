@@ -357,7 +357,7 @@ func (s *Server) refreshMetadata(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, store.ErrMetadataURLChanged):
 			err = errorf(http.StatusConflict, codeConflict, "The metadata URL of tenant %s changed during the fetch; nothing changed, and the new URL is fetched next.", t.Slug)
 		case err != nil:
-			err = s.refreshFailure(r.Context(), t, err)
+			err = s.refreshFailure(t, err)
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -382,11 +382,10 @@ func (s *Server) refreshMetadata(w http.ResponseWriter, r *http.Request) {
 // refreshFailure words a failed refresh: when the refresh recorded err as the tenant's last failure
 // (a fetch or a document that failed, in words the console shows too), a 502 with it; anything else
 // (the store failed) is not the client's to read, and is returned for writeError to log.
-func (s *Server) refreshFailure(ctx context.Context, t *store.Tenant, err error) error {
-	f, ferr := s.st.MetadataFetch(ctx, t.ID)
-	// The refresh records its failure cut to a bound: the same cut of err is the same failure.
-	if ferr == nil && f.LastError != "" && store.Clip(err.Error(), len(f.LastError)) == f.LastError {
-		return errorf(http.StatusBadGateway, codeFetchFailed, "Refreshing the IdP metadata of tenant %s failed: %s; nothing changed.", t.Slug, f.LastError)
+func (s *Server) refreshFailure(t *store.Tenant, err error) error {
+	var f *store.MetadataRefreshFailure
+	if errors.As(err, &f) {
+		return errorf(http.StatusBadGateway, codeFetchFailed, "Refreshing the IdP metadata of tenant %s failed: %s; nothing changed.", t.Slug, f.Reason)
 	}
 	return err
 }

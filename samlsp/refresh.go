@@ -211,6 +211,9 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.Metada
 		if err := r.st.FinishMetadataFetch(context.WithoutCancel(ctx), t.ID, url, failure, next); err != nil {
 			return res, fmt.Errorf("samlsp: refresh: %w", err)
 		}
+		if ferr != nil {
+			ferr = &store.MetadataRefreshFailure{Reason: failure, Err: ferr}
+		}
 	} else {
 		ferr = store.ErrNoMetadataURL
 	}

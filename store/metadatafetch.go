@@ -77,6 +77,19 @@ var ErrNoMetadataURL = errors.New("the tenant's IdP metadata was not given by UR
 // at once.
 var ErrMetadataURLChanged = errors.New("the metadata URL changed during the fetch; the new one is fetched next")
 
+// MetadataRefreshFailure is MetadataRefresher's error for a refresh that failed and was recorded so
+// (MetadataFetch.LastError): Reason is the text recorded, in words for the tenant's admin, which the
+// console and the management API show; Err is what failed. Any other error is not for their eyes.
+type MetadataRefreshFailure struct {
+	Reason string
+	Err    error
+}
+
+func (e *MetadataRefreshFailure) Error() string { return e.Reason }
+
+// Unwrap returns what failed (ErrMetadataURLChanged, say).
+func (e *MetadataRefreshFailure) Unwrap() error { return e.Err }
+
 // MetadataRefresh is what one refresh of a tenant's IdP metadata did.
 type MetadataRefresh struct {
 	Fetched bool     // the metadata was fetched and read
