@@ -91,6 +91,8 @@ func (s *Server) metadataRefresh(w http.ResponseWriter, r *http.Request, c *requ
 		notice = "The IdP's metadata was fetched again; " + res.Summary() + "."
 	case errors.Is(err, store.ErrNoMetadataURL): // the URL was removed meanwhile
 		refusal, status = noMetadataURL, http.StatusBadRequest
+	case errors.Is(err, store.ErrMetadataURLChanged): // a change of the URL won: it is fetched next
+		refusal, status = "The metadata URL was changed while it was fetched; nothing was applied, and the new URL is fetched next.", http.StatusConflict
 	case errors.Is(err, store.ErrNotFound):
 		s.notFound(w, r)
 		return

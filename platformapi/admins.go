@@ -117,8 +117,10 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 			case <-r.Context().Done():
 				return // the client left while it waited
 			}
-			hash, err = s.cfg.HashPassword(req.Password)
-			<-s.hashing
+			hash, err = func() (string, error) {
+				defer func() { <-s.hashing }() // given back even if hashing panics
+				return s.cfg.HashPassword(req.Password)
+			}()
 		}
 		if err == nil {
 			err = s.st.SetPassword(r.Context(), t.ID, u.ID, hash)

@@ -143,10 +143,11 @@ var _ store.MetadataRefresher = (*Refresher)(nil)
 // refresh-metadata`'s "refresh now". A change is recorded as the actor ctx carries (store.ActorOf):
 // whoever pressed the button made it, not the schedule.
 func (r *Refresher) RefreshMetadata(ctx context.Context, tenantID string) (*store.MetadataRefresh, error) {
-	// Finished whatever the caller does meanwhile (a closed tab, a client's timeout): the fetch is
-	// bounded by safefetch.Timeout, and a refresh cut short by its caller would be recorded as a
-	// failure of the IdP's. Only Run's own end (shutdown) interrupts one.
-	ctx = context.WithoutCancel(ctx)
+	// Finished whatever the caller does meanwhile (a closed tab, a client's timeout): a refresh cut
+	// short by its caller would be recorded as a failure of the IdP's. Only Run's own end (shutdown)
+	// interrupts one. Bounded all the same: the fetch by safefetch.Timeout, the whole by this.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), safefetch.Timeout+15*time.Second)
+	defer cancel()
 	t, err := r.st.TenantByID(ctx, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("samlsp: refresh: %w", err)
@@ -191,7 +192,11 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.Metada
 		if errors.Is(ferr, store.ErrMetadataURLChanged) {
 			next = 0 // the new URL is due at once
 		}
-		if ferr != nil && ctx.Err() != nil {
+		var sf *storeFailure
+		if errors.As(ferr, &sf) {
+			failure, next = "scimsso could not read or store the tenant's settings; it is tried again soon", min(next, r.interval, 30*time.Minute)
+			r.log.Error("IdP metadata refresh: store", zap.String("tenant", t.Slug), zap.Error(sf.err))
+		} else if ferr != nil && ctx.Err() != nil {
 			// Cut short by this server's shutdown (Run's end; RefreshMetadata is never cut short),
 			// not the IdP's doing: said so, not as the IdP's "cancelled", and tried again soon by
 			// whichever replica runs.
@@ -211,7 +216,7 @@ func (r *Refresher) refresh(ctx context.Context, t *store.Tenant) (*store.Metada
 		if err := r.st.FinishMetadataFetch(context.WithoutCancel(ctx), t.ID, url, failure, next); err != nil {
 			return res, fmt.Errorf("samlsp: refresh: %w", err)
 		}
-		if ferr != nil {
+		if ferr != nil && sf == nil {
 			ferr = &store.MetadataRefreshFailure{Reason: failure, Err: ferr}
 		}
 	} else {
@@ -253,7 +258,7 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 	for attempt := 0; ; attempt++ {
 		set, err := r.st.SSOSettings(ctx, t.ID)
 		if err != nil {
-			return err
+			return &storeFailure{err}
 		}
 		if set.IdPMetadataURL != url {
 			return store.ErrMetadataURLChanged // not a success of the new URL: fetched next
@@ -277,13 +282,24 @@ func (r *Refresher) apply(ctx context.Context, t *store.Tenant, url string, res 
 		if errors.Is(err, store.ErrVersionMismatch) && attempt == 0 {
 			continue
 		}
+		if errors.Is(err, store.ErrVersionMismatch) {
+			return errors.New("the SSO settings changed twice while the metadata was applied")
+		}
 		if err != nil {
-			return err
+			return &storeFailure{err}
 		}
 		res.Changed = true
 		return nil
 	}
 }
+
+// storeFailure is apply's error when the store failed: not the IdP's doing and not for the tenant
+// admin's eyes (its text may name the database), so it is recorded in words of our own and returned
+// as it is, for the console and the API to answer as any store failure.
+type storeFailure struct{ err error }
+
+func (e *storeFailure) Error() string { return e.err.Error() }
+func (e *storeFailure) Unwrap() error { return e.err }
 
 // diff names, by fingerprint, the certificates added to held, removed from it, and kept though the
 // metadata (listed) no longer has them, to reach next.

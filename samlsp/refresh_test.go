@@ -405,3 +405,38 @@ func TestMetadataRefreshInterrupted(t *testing.T) {
 		}
 	})
 }
+
+// failingPut is a store whose PutSSOSettings fails as a database would, naming itself.
+type failingPut struct{ store.Store }
+
+func (failingPut) PutSSOSettings(context.Context, string, *store.SSOSettings) error {
+	return errors.New("failed to connect to user=scimsso host=db.internal")
+}
+
+// TestMetadataRefreshStoreFailure: a refresh whose store fails is not the IdP's failure: it is
+// recorded in scimsso's own words (the tenant's admin sees the state; the database's text is not for
+// them) and returned as it is, not as a MetadataRefreshFailure the console and the API would show.
+func TestMetadataRefreshStoreFailure(t *testing.T) {
+	refreshBackends(t, func(t *testing.T, open func() store.Store, clock *storetest.Clock) {
+		st := open()
+		ms := newMetadataServer(t)
+		old := newIdP(t, "https://idp.example/acme", time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
+		tn := tenantByURL(t, st, old, ms.URL+"/md")
+		rolled := newIdP(t, "https://idp.example/acme", time.Now().Add(-time.Hour), time.Now().Add(2*365*24*time.Hour))
+		ms.Serve(rolled.Metadata(old.Cert))
+		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: failingPut{st}, Logger: zaptest.NewLogger(t), Policy: policy(ms), Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.RefreshMetadata(ctx, tn.ID)
+		var shown *store.MetadataRefreshFailure
+		if err == nil || errors.As(err, &shown) {
+			t.Fatalf("a store failure: %v (shown as the IdP's: %v)", err, shown != nil)
+		}
+		f, err := st.MetadataFetch(ctx, tn.ID)
+		if err != nil || strings.Contains(f.LastError, "db.internal") || !strings.Contains(f.LastError, "could not read or store") ||
+			f.NextAt.After(clock.Now().Add(30*time.Minute)) {
+			t.Fatalf("recorded: %+v, %v", f, err)
+		}
+	})
+}

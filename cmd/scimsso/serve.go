@@ -206,7 +206,17 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if refresh := startMetadataRefresh(m.refresher, log.Named("metadata"), c.metadataRefresh, c.loopbackMeta); refresh != nil {
 		background.Go(func() { refresh(sweepCtx) })
 	}
-	stopBackground := func() { stopSweep(); background.Wait() }
+	stopBackground := func() {
+		stopSweep()
+		done := make(chan struct{})
+		go func() { background.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(backgroundStop):
+			// A write stuck on a database that stopped answering: shutdown goes on without it.
+			log.Warn("shutting down: background work still running", zap.Duration("waited", backgroundStop))
+		}
+	}
 
 	// Serve returns http.ErrServerClosed once Close shut it down: only another error is a failure.
 	m.serveErr = make(chan error, 2)
@@ -242,6 +252,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	})
 	return nil
 }
+
+// backgroundStop bounds how long shutdown waits for the background work (sweep, sign-in meter,
+// metadata refresh) to finish its last write once stopped.
+const backgroundStop = 15 * time.Second
 
 // Wait blocks until ctx is done or a listener that Run started fails, whose error it returns. After a
 // command that serves nothing it returns nil at once. Close stops what Run started.
