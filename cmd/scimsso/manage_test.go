@@ -50,6 +50,11 @@ func TestManageAPIServeWiring(t *testing.T) {
 	}
 
 	s := startServer(t, db, "--allow-http-loopback-metadata", "--allow-http-loopback-webhooks")
+	defer func() {
+		if t.Failed() {
+			t.Logf("serve's log:\n%s", s.logs(t))
+		}
+	}()
 	var sso struct {
 		IdP struct {
 			MetadataURL string `json:"metadata_url"`
@@ -104,7 +109,9 @@ func TestManageAPIServeWiring(t *testing.T) {
 	if code := manageCall(t, s.url, key, http.MethodPost, "/api/v1/webhooks/"+hook.ID+"/deliveries", `{"event_id":"`+ev+`"}`, nil); code != http.StatusAccepted {
 		t.Fatalf("resend: %d", code)
 	}
-	waitFor(t, "the resend", 30*time.Second, func() bool { return len(h.requests()) == 2 })
+	// Bounded generously: a first attempt that failed under the test machine's load is retried
+	// after its backoff (4 s, then 8 s) and an attempt may take AttemptTimeout.
+	waitFor(t, "the resend", 90*time.Second, func() bool { return len(h.requests()) == 2 })
 	if got := h.requests(); got[1].id != ev || got[1].status/100 != 2 {
 		t.Fatalf("the second request: %+v; want event %s again", got[1], ev)
 	}
