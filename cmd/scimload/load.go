@@ -100,7 +100,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	var hooks *hookReceiver
 	if cfg.webhookListen != "" {
 		var err error
-		if hooks, err = startHookReceiver(cfg.webhookListen, cfg.webhookSecret); err != nil {
+		if hooks, err = startHookReceiver(cfg.webhookListen, cfg.webhookSecret, cfg.webhookTLS); err != nil {
 			return err
 		}
 	}

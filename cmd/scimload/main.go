@@ -15,7 +15,9 @@
 // added with scimsso webhook add --url http://ADDR/… --allow-http-loopback-webhooks, its secret in
 // SCIMLOAD_WEBHOOK_SECRET): after the phases it waits until deliveries stop for 3 s and prints the
 // row webhook-lag, the time from each event's occurred_at to its first arrival (requests: events,
-// not_ok: deliveries whose signature did not verify).
+// not_ok: deliveries whose signature did not verify). With -webhook-tls CERT,KEY it serves https
+// (HTTP/2 or HTTP/1.1, as the client asks) with that certificate, for a webhook added with
+// --url https://ADDR/… and a server that trusts it (SSL_CERT_FILE=CERT).
 //
 // First one GET /Users?startIndex=1&count=2 (Okta's "test connection")
 // checks that the server answers and takes the token. Then the phases named
@@ -129,6 +131,8 @@ type config struct {
 	webhookListen string
 	// webhookSecret verifies its deliveries (SCIMLOAD_WEBHOOK_SECRET); never printed.
 	webhookSecret string
+	// webhookTLS is the receiver's certificate and key files, "CERT,KEY" (-webhook-tls); "": http.
+	webhookTLS string
 }
 
 // phaseSet says which phases run; they always run in the order create,
@@ -214,6 +218,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&cfg.json, "json", false, "print JSON lines instead of a table")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "per-request timeout (Okta's is 60s)")
 	fs.StringVar(&cfg.webhookListen, "webhook-listen", "", "run a webhook receiver on `addr` (host:port) during the phases, verifying signatures with $SCIMLOAD_WEBHOOK_SECRET, and report the delivery lag as the row webhook-lag")
+	fs.StringVar(&cfg.webhookTLS, "webhook-tls", "", "serve -webhook-listen over https with the certificate and key in `cert,key` (PEM files)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -247,6 +252,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	cfg.webhookSecret = getenv("SCIMLOAD_WEBHOOK_SECRET")
 	if cfg.webhookListen != "" && cfg.webhookSecret == "" {
 		return bad("-webhook-listen needs the webhook's secret in SCIMLOAD_WEBHOOK_SECRET")
+	}
+	if cert, key, ok := strings.Cut(cfg.webhookTLS, ","); cfg.webhookTLS != "" && (!ok || cert == "" || key == "" || cfg.webhookListen == "") {
+		return bad("-webhook-tls wants cert,key and -webhook-listen")
 	}
 	if cfg.seedOnly && !set["phases"] {
 		*phases = "create"

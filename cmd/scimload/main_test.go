@@ -390,6 +390,7 @@ func TestRunExitStatus(t *testing.T) {
 		{"bad phase", []string{"-base", base, "-phases", "create,delete"}, testToken, 2, "unknown phase"},
 		{"earlier users need a prefix", []string{"-base", base, "-phases", "filter"}, testToken, 2, "-prefix"},
 		{"bad flag", []string{"-base", base, "-x"}, testToken, 2, "not defined"},
+		{"https receiver without a receiver", []string{"-base", base, "-webhook-tls", "c.pem,k.pem"}, testToken, 2, "-webhook-tls"},
 		{"help", []string{"-h"}, "", 0, "-seed-only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,15 +31,27 @@ type hookReceiver struct {
 }
 
 // startHookReceiver listens on addr; secret is never empty (parseFlags requires it with
-// -webhook-listen).
-func startHookReceiver(addr, secret string) (*hookReceiver, error) {
+// -webhook-listen). With tlsFiles ("cert,key", checked by parseFlags) it serves https, HTTP/2 or
+// HTTP/1.1 as the client asks.
+func startHookReceiver(addr, secret, tlsFiles string) (*hookReceiver, error) {
+	h := &hookReceiver{secret: secret, seen: map[string]bool{}}
+	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	cert, key, https := strings.Cut(tlsFiles, ",")
+	if https {
+		// Read now, so that a bad file fails the run instead of every delivery.
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	h := &hookReceiver{secret: secret, seen: map[string]bool{}}
-	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go h.srv.Serve(ln)
+	if https {
+		go h.srv.ServeTLS(ln, cert, key)
+	} else {
+		go h.srv.Serve(ln)
+	}
 	return h, nil
 }
 

@@ -6,7 +6,9 @@
 # a server on which this script may create and drop databases scimload_hooks_N). With PIN=1 the server
 # runs on core 0 and the load tool (and its receiver) on core 1, as speed.sh's isolated rows. With
 # BASE=REV (a commit) each run measures REV's scimsso too, rows tagged base-…, the two binaries
-# alternating: a before/after in the same run.
+# alternating: a before/after in the same run. With HTTPS=1 the receiver serves https (HTTP/2 or
+# HTTP/1.1, as the server's client asks) with a throwaway certificate for 127.0.0.1, which the server
+# trusts through SSL_CERT_FILE: the path production webhooks take, TLS and all.
 set -euo pipefail
 runs=${1:-3}
 users=${2:-20000}
@@ -23,6 +25,13 @@ if [ -n "${BASE:-}" ]; then
 	(cd "$src" && go build -o "$bin/base-scimsso" ./cmd/scimsso)
 	rm -rf "$src"
 	bins=("$bin/base-scimsso" "$S")
+fi
+scheme=http tls=()
+if [ "${HTTPS:-}" = 1 ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$bin/hook.key" -out "$bin/hook.pem" 2>/dev/null
+	scheme=https tls=(-webhook-tls "$bin/hook.pem,$bin/hook.key")
+	export SSL_CERT_FILE=$bin/hook.pem
 fi
 start() { serve "$S" --db "$db" --metrics-addr off --allow-http-loopback-webhooks; }
 # setup: a fresh directory and database (SQLite, or a fresh PostgreSQL database scimload_hooks_N).
@@ -44,9 +53,9 @@ run() {
 without() { setup; start; run no-webhook; stop; done_dir; }
 with() {
 	setup
-	secret=$("$S" webhook add --db "$db" --url "http://$hook/hook" --allow-http-loopback-webhooks 2>/dev/null)
+	secret=$("$S" webhook add --db "$db" --url "$scheme://$hook/hook" --allow-http-loopback-webhooks 2>/dev/null)
 	start
-	SCIMLOAD_WEBHOOK_SECRET=$secret run webhook -webhook-listen "$hook"
+	SCIMLOAD_WEBHOOK_SECRET=$secret run webhook -webhook-listen "$hook" "${tls[@]}"
 	stop; done_dir
 }
 main=$S
