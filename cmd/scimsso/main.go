@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/samlsp"
 	"github.com/scimsso/scimsso/store"
-	"github.com/scimsso/scimsso/webhooks"
 )
 
 func main() {
@@ -72,9 +70,6 @@ type Main struct {
 	// logoutToken makes OpenID Connect logout tokens: the provider's, set by buildHandler, handed to
 	// delivery (startWebhooks) for back-channel logout.
 	logoutToken func(ctx context.Context, c *store.OIDCClient, sub, sid string) (string, error)
-	// webhooks is serve's running delivery (startWebhooks), which the management API's resends use;
-	// nil before it starts (a handler alone, in tests, builds one per resend).
-	webhooks atomic.Pointer[webhooks.Service]
 	// refusals counts the SAML service provider's and the people's pages' refusals past the sign-in
 	// log's cap, set by buildHandler; serve runs it and flushes it at shutdown.
 	refusals *store.SignInMeter

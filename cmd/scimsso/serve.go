@@ -378,7 +378,7 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 	// refreshes through the one refresher the console and the schedule use.
 	api, err := platformapi.New(platformapi.Config{Store: s, Logger: log.Named("api"), Metrics: m.metrics, BaseURL: baseURL, Now: m.Now,
 		NewSPKeyPair: m.spKeyPair, NewOIDCClient: m.newOIDCClient, ParseIdPMetadata: parseIdPMetadata, AllowHTTPLoopback: m.loopbackHooks,
-		MetadataPolicy: metadataPolicy(m.loopbackMeta), RefreshMetadata: m.refresher, Resend: m.apiResend(s),
+		MetadataPolicy: metadataPolicy(m.loopbackMeta), RefreshMetadata: m.refresher, Resend: apiResend(s),
 		NewTestLink: func(ctx context.Context, t *store.Tenant, expires time.Time) (string, error) {
 			return samlsp.NewTestLink(ctx, s, baseURL, t, expires)
 		},
@@ -399,11 +399,8 @@ func (m *Main) buildHandler(s store.Store, log *zap.Logger, baseURL string) (htt
 
 // apiResend is the management API's resend: a job in the store's database, as `webhook deliveries
 // --resend` enqueues it, which this server's delivery (or any replica's) takes.
-func (m *Main) apiResend(s store.Store) func(ctx context.Context, id, eventID string) error {
+func apiResend(s store.Store) func(ctx context.Context, id, eventID string) error {
 	return func(ctx context.Context, id, eventID string) error {
-		if svc := m.webhooks.Load(); svc != nil {
-			return svc.Resend(ctx, id, eventID) // serve's running delivery: no second service
-		}
 		ss, ok := s.(*sqlstore.Store)
 		if !ok {
 			return errors.New("cmd: resending needs the SQL store's job queue")

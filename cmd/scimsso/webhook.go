@@ -36,7 +36,6 @@ func (m *Main) startWebhooks(ctx context.Context, s *sqlstore.Store, log *zap.Lo
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	m.webhooks.Store(svc)
 	m.onClose(func() error {
 		// A drain yields within seconds; one still running after this is taken up by another replica
 		// (or this one's next start).
