@@ -8,7 +8,10 @@
 # BASE=REV (a commit) each run measures REV's scimsso too, rows tagged base-…, the two binaries
 # alternating: a before/after in the same run. With HTTPS=1 the receiver serves https (HTTP/2 or
 # HTTP/1.1, as the server's client asks) with a throwaway certificate for 127.0.0.1, which the server
-# trusts through SSL_CERT_FILE: the path production webhooks take, TLS and all.
+# trusts through SSL_CERT_FILE: the path production webhooks take, TLS and all. With SPLIT=1 the
+# measured server runs with --deliver=false and a second serve on the same database delivers, on the
+# load tool's core with PIN=1 (both runs alike, so the webhook is the one difference): delivery off
+# the SCIM process, as README's "Delivering from another process" sets it up.
 set -euo pipefail
 runs=${1:-3}
 users=${2:-20000}
@@ -33,7 +36,23 @@ if [ "${HTTPS:-}" = 1 ]; then
 	scheme=https tls=(-webhook-tls "$bin/hook.pem,$bin/hook.key")
 	export SSL_CERT_FILE=$bin/hook.pem
 fi
-start() { serve "$S" --db "$db" --metrics-addr off --allow-http-loopback-webhooks; }
+split=()
+if [ "${SPLIT:-}" = 1 ]; then split=(--deliver=false); fi
+dpid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$dpid" ] && kill "$dpid" 2>/dev/null; rm -rf "$bin"' EXIT
+# start: the measured server, and with SPLIT=1 the delivering one (on the load tool's core) first.
+start() {
+	if [ "${SPLIT:-}" = 1 ]; then
+		"${pin_load[@]}" "$S" serve --addr 127.0.0.1:0 --db "$db" --metrics-addr off --allow-http-loopback-webhooks 2>deliver.log &
+		dpid=$!
+		for _ in $(seq 50); do grep -q '"listening"' deliver.log && break; sleep 0.1; done
+	fi
+	serve "$S" --db "$db" --metrics-addr off --allow-http-loopback-webhooks "${split[@]}"
+}
+halt() {
+	stop
+	if [ -n "$dpid" ]; then kill "$dpid"; wait "$dpid" 2>/dev/null || true; dpid=""; fi
+}
 # setup: a fresh directory and database (SQLite, or a fresh PostgreSQL database scimload_hooks_N).
 setup() {
 	db=scimsso.db
@@ -50,13 +69,13 @@ run() {
 	SCIMLOAD_TOKEN=$token "${pin_load[@]}" "$L" -base "http://$addr/scim/v2/acme" -c 8 -pid "$pid" -n "$users" -seed-only "$@" |
 		grep -E '^(create|webhook-lag)' | sed "s/^/run$r ${p:-}$tag /"
 }
-without() { setup; start; run no-webhook; stop; done_dir; }
+without() { setup; start; run no-webhook; halt; done_dir; }
 with() {
 	setup
 	secret=$("$S" webhook add --db "$db" --url "$scheme://$hook/hook" --allow-http-loopback-webhooks 2>/dev/null)
 	start
 	SCIMLOAD_WEBHOOK_SECRET=$secret run webhook -webhook-listen "$hook" "${tls[@]}"
-	stop; done_dir
+	halt; done_dir
 }
 main=$S
 for r in $(seq "$runs"); do

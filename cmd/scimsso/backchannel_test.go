@@ -287,7 +287,7 @@ func (e *oidcEnv) setActive(id string, active bool) {
 // tokens), loopback receivers allowed; it stops before the store closes.
 func (e *oidcEnv) startDelivery() {
 	e.t.Helper()
-	if err := e.main.startWebhooks(context.Background(), e.st, zaptest.NewLogger(e.t), true); err != nil {
+	if err := e.main.startWebhooks(context.Background(), e.st, zaptest.NewLogger(e.t), true, true); err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { e.main.Close() })

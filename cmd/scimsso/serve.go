@@ -43,6 +43,7 @@ type serveConfig struct {
 	metricsAddr     string // "" or "off" serves no metrics
 	forwardHosts    string // comma-separated hosts of forward authentication, as people.ParseForwardAuthHosts reads them
 	loopbackHooks   bool   // --allow-http-loopback-webhooks
+	deliver         bool   // --deliver: this process delivers events (webhooks, back-channel logout)
 	metadataRefresh time.Duration
 	loopbackMeta    bool // --allow-http-loopback-metadata
 }
@@ -112,6 +113,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed (default: none)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "listen address of /metrics, apart from --addr (off or empty: no metrics)")
 	registerLoopback(fs, &c.loopbackHooks)
+	fs.BoolVar(&c.deliver, "deliver", true, "deliver events to webhooks and back-channel logout URIs from this process; false: another serve on the same store must (see README, Delivering from another process)")
 	fs.DurationVar(&c.metadataRefresh, "metadata-refresh", samlsp.DefaultRefreshInterval, "how often IdP metadata given by URL is fetched again, by one replica at a time (0: never)")
 	registerMetadataLoopback(fs, &c.loopbackMeta)
 	fs.StringVar(&c.forwardHosts, "forward-auth-hosts", "", "comma-separated hosts (host or host:port, BASE's host name) that GET /auth/verify may send a person back to after signing in (default: none)")
@@ -179,7 +181,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	if err := m.startWebhooks(ctx, s, log, c.loopbackHooks); err != nil {
+	if err := m.startWebhooks(ctx, s, log, c.loopbackHooks, c.deliver); err != nil {
 		ln.Close()
 		if mln != nil {
 			mln.Close()

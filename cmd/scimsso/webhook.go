@@ -21,9 +21,15 @@ import (
 
 // startWebhooks starts delivering events to webhooks (package webhooks, on river in the store's
 // database) and registers its stop, which runs after the HTTP server has finished its requests and
-// before the store closes.
-func (m *Main) startWebhooks(ctx context.Context, s *sqlstore.Store, log *zap.Logger, loopback bool) error {
+// before the store closes. With deliver false (serve --deliver=false) it starts nothing: the events
+// this process writes wait in the store for a process that delivers, which notices them within
+// tens of milliseconds (store.EventsWritten follows other processes' writes).
+func (m *Main) startWebhooks(ctx context.Context, s *sqlstore.Store, log *zap.Logger, loopback, deliver bool) error {
 	log = log.Named("webhooks")
+	if !deliver {
+		log.Warn("this process delivers no events (--deliver=false): webhooks and back-channel logouts wait until a serve without it runs on the same store")
+		return nil
+	}
 	if loopback {
 		log.Warn("webhooks may be sent to loopback addresses over http (--" + loopbackFlag + "): for a receiver on this machine only")
 	}

@@ -309,6 +309,55 @@ func TestWebhookDelivery(t *testing.T) {
 	})
 }
 
+// TestWebhookDeliveredByAnotherProcess: a serve started with --deliver=false writes events and
+// delivers none, and says so in its log; a second serve on the same store (SQLite file or PostgreSQL
+// database) delivers them, and then what the first writes while both run, each event once: delivery
+// taken off the process that serves SCIM.
+func TestWebhookDeliveredByAnotherProcess(t *testing.T) {
+	t.Parallel()
+	onBothStores(t, func(t *testing.T, db string) {
+		createTenant(t, db, "acme", "acme.com")
+		tok, _ := issueToken(t, db, "acme")
+		h := newHookReceiver(t)
+		addHook(t, db, h, "--types", "user.created")
+		scim := startServer(t, db, "--allow-http-loopback-webhooks", "--deliver=false")
+		for i := range 3 {
+			createUser(t, scim.url, "acme", tok, fmt.Sprintf("a%d@acme.com", i))
+		}
+		// More than the catch-up's second and a drain's start: a delivering process would have sent
+		// by now.
+		time.Sleep(3 * time.Second)
+		if n := h.startedCount(); n != 0 {
+			t.Fatalf("serve --deliver=false sent %d webhook requests", n)
+		}
+		if !strings.Contains(scim.logs(t), "delivers no events") {
+			t.Errorf("serve --deliver=false does not say it delivers nothing:\n%s", scim.logs(t))
+		}
+		startServer(t, db, "--allow-http-loopback-webhooks")
+		waitFor(t, "the first three events, from the delivering process", 30*time.Second, func() bool { ids, _ := h.delivered(); return len(ids) >= 3 })
+		for i := range 3 {
+			createUser(t, scim.url, "acme", tok, fmt.Sprintf("b%d@acme.com", i))
+		}
+		waitFor(t, "the three written while both run", 30*time.Second, func() bool { ids, _ := h.delivered(); return len(ids) >= 6 })
+		var users []string
+		for _, r := range h.requests() {
+			var ev struct {
+				Data struct {
+					UserName string `json:"user_name"`
+				}
+			}
+			if err := json.Unmarshal(r.body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			users = append(users, ev.Data.UserName)
+		}
+		slices.Sort(users) // different users' events go side by side (lanes)
+		if want := []string{"a0@acme.com", "a1@acme.com", "a2@acme.com", "b0@acme.com", "b1@acme.com", "b2@acme.com"}; !slices.Equal(users, want) {
+			t.Errorf("delivered %v, want %v", users, want)
+		}
+	})
+}
+
 // TestWebhookHangingReceiverDoesNotSlowSCIM: while the receiver holds every request (until the test
 // releases it: no attempt, retries included, can complete), SCIM creates go on: all of them are
 // acknowledged while no delivery has completed. When they finish within AttemptTimeout of the

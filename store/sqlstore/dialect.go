@@ -43,6 +43,9 @@ type dialect interface {
 	// SQLite; on PostgreSQL the committed events pending at the call are numbered, so a reader sees
 	// its own writes, within readerWait (then the read goes on without them, and no error).
 	settleEvents(ctx context.Context) error
+	// followEvents makes EventsWritten notice events other processes commit too: on SQLite it starts
+	// eventwatch.go's look; PostgreSQL's sequencer does that already.
+	followEvents()
 	// bind turns a query's ? placeholders into the dialect's.
 	bind(q string) string
 	// pool is the read pool, for Ping.

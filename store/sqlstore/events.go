@@ -48,11 +48,14 @@ func (w wakeup) notify() {
 // EventsWritten returns a channel that receives after events written through this Store value became
 // visible to ListEvents: after the commit on SQLite; on PostgreSQL after they were numbered, which
 // this Store's sequencer also notices for events written by other replicas (within about
-// sequenceEvery). It holds at most one signal, however many commits came before it was read, and
-// never blocks a writer. It is a wake-up, not a delivery: a reader lists from its cursor when woken,
-// and still lists now and then, since writes of other processes (a CLI on the SQLite file) wake
-// nobody here.
-func (s *Store) EventsWritten() <-chan struct{} { return s.written }
+// sequenceEvery); on SQLite, the first call starts a look every otherWritersEvery for events other
+// processes on the same file committed (a replica that does not deliver, the CLI). It holds at most
+// one signal, however many commits came before it was read, and never blocks a writer. It is a
+// wake-up, not a delivery: a reader lists from its cursor when woken, and still lists now and then.
+func (s *Store) EventsWritten() <-chan struct{} {
+	s.db.followEvents()
+	return s.written
+}
 
 // tenantSlug is the slug of tenant id, read once and then cached; ErrNotFound for an unknown tenant.
 func (s *Store) tenantSlug(ctx context.Context, db rower, id string) (string, error) {

@@ -740,3 +740,41 @@ func storeGoroutines() string {
 	}
 	return strings.Join(left, "\n\n")
 }
+
+// TestEventsWrittenOtherProcess: on SQLite, events another process commits to the same file (here a
+// second Store on it: its own connections, as the CLI or a serve --deliver=false has) wake a Store
+// whose EventsWritten is followed. Without the watch only the writer's own Store would be woken.
+func TestEventsWrittenOtherProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	reader, err := Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	writer, err := Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	tn := &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+	if err := writer.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	woken := reader.EventsWritten()
+	for i := range 25 {
+		if err := writer.CreateToken(ctx, &store.Token{TenantID: tn.ID, Name: fmt.Sprint("t", i), Hash: []byte(fmt.Sprint("h", i))}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-woken:
+			es, err := reader.ListEvents(ctx, store.EventQuery{Limit: 50})
+			if err != nil || len(es) == 0 || es[0].Type != store.EventSCIMTokenIssued {
+				t.Fatalf("after the wake-up: %+v, %v", es, err)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	t.Fatal("25 events committed by another Store on the file woke no reader")
+}

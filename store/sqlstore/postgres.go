@@ -189,6 +189,9 @@ func (p *postgres) eventInsert() string { return insertPendingEvent }
 
 func (p *postgres) settleEvents(ctx context.Context) error { return p.seq.settle(ctx) }
 
+// followEvents has nothing to start: the sequencer already notices other replicas' events.
+func (p *postgres) followEvents() {}
+
 func (p *postgres) bind(q string) string { return p.rb.rebind(q) }
 
 func (p *postgres) pool() *sql.DB { return p.db }

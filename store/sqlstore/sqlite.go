@@ -72,8 +72,10 @@ type sqlite struct {
 	wconn  *sql.Conn
 	wStmts stmtCache
 
-	// written wakes EventsWritten's reader after a commit that recorded events.
+	// written wakes EventsWritten's reader after a commit that recorded events, and watch after other
+	// processes' (eventwatch.go).
 	written wakeup
+	watch   eventWatch
 
 	// jobsPool is the job queue's connection (JobsDB), on the writer's DSN.
 	jobsPool
@@ -219,11 +221,14 @@ func (l *sqlite) eventInsert() string { return insertEvent }
 
 func (l *sqlite) settleEvents(context.Context) error { return nil }
 
+func (l *sqlite) followEvents() { l.watchEvents() }
+
 func (l *sqlite) bind(q string) string { return q }
 
 func (l *sqlite) pool() *sql.DB { return l.r }
 
 func (l *sqlite) close() error {
+	l.stopWatch()
 	l.stopCheckpoints()
 	l.lockW()
 	defer l.unlockW()
