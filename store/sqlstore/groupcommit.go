@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"runtime"
+
+	"github.com/mattn/go-sqlite3"
 	"time"
 )
 
@@ -107,7 +109,7 @@ func (l *sqlite) runBatch(batch []*pendingWrite) {
 	bg := context.Background()
 	tx := &wtx{c: liteTx{l}}
 	exec := func(q string) error { _, err := tx.exec(bg, q); return err }
-	if err := exec("BEGIN IMMEDIATE"); err != nil {
+	if err := l.begin(exec); err != nil {
 		finish(mapErr(err))
 		return
 	}
@@ -202,3 +204,26 @@ func (t liteTx) queryRow(ctx context.Context, q string, args []any) *sql.Row {
 	}
 	return st.QueryRowContext(ctx, args...)
 }
+
+// begin starts the batch's write transaction, waiting for the write lock another process holds (a
+// second serve on the file, the CLI, their checkpoints) in steps of its own, 50 µs doubling to 1 ms.
+// SQLite's busy handler sleeps 1, 2, 5, 10 ms and on between tries, so against a process whose
+// writer is seldom idle a writer lost the lock again and again: a serve delivering beside one that
+// served SCIM (serve --deliver=false) on the same file fell 1-1.7 s behind (webhook lag p99,
+// `BASE=… PIN=1 SPLIT=1 cmd/scimload/webhooks.sh`), against 0.25-0.35 s with these steps. The write
+// connection runs with busy_timeout 0 once migrated; every other connection keeps SQLite's handler.
+func (l *sqlite) begin(exec func(string) error) error {
+	deadline := time.Now().Add(writeLockWait)
+	for wait := checkpointRetry; ; wait = min(2*wait, time.Millisecond) {
+		err := exec("BEGIN IMMEDIATE")
+		var se sqlite3.Error
+		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+	}
+}
+
+// writeLockWait is how long a batch waits for another process's write lock: the busy_timeout the
+// other connections have.
+const writeLockWait = 10 * time.Second

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -139,5 +140,50 @@ func TestRunningWritersShareACommit(t *testing.T) {
 	var n int
 	if err := s.lite().r.QueryRow(`SELECT count(*) FROM audit_log WHERE tenant_id = 't'`).Scan(&n); err != nil || n != writers {
 		t.Fatalf("audit rows %d (%v), want %d", n, err, writers)
+	}
+}
+
+// TestWriteWaitsForAnotherProcessLock: while another connection to the file (another process: the
+// CLI, a second serve) holds SQLite's write lock, the store's writes wait for it rather than fail
+// with "database is locked", and commit once it is let go. The write connection has busy_timeout 0
+// (begin waits in steps of its own): without begin's loop the write fails at once.
+func TestWriteWaitsForAnotherProcessLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	s, err := Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	other, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.CreateTenant(ctx, &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")})
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the write ended while another connection held the write lock: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the write, once the lock was let go: %v", err)
+	}
+	if _, err := s.TenantBySlug(ctx, "acme"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -160,6 +160,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if _, err := wconn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", opts.Path, err)
+	}
 	return s, nil
 }
 
