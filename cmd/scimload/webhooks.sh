@@ -10,8 +10,9 @@
 # HTTP/1.1, as the server's client asks) with a throwaway certificate for 127.0.0.1, which the server
 # trusts through SSL_CERT_FILE: the path production webhooks take, TLS and all. With SPLIT=1 the
 # measured server runs with --deliver=false and a second serve on the same database delivers, on the
-# load tool's core with PIN=1 (both runs alike, so the webhook is the one difference): delivery off
-# the SCIM process, as README's "Delivering from another process" sets it up.
+# load tool's core with PIN=1 (in the runs without a webhook too, so the webhook is the one
+# difference): delivery off the SCIM process, as README's "Delivering from another process" sets it
+# up; rows tagged split-. SPLIT=both measures both layouts in each run, alternating which goes first.
 set -euo pipefail
 runs=${1:-3}
 users=${2:-20000}
@@ -36,16 +37,19 @@ if [ "${HTTPS:-}" = 1 ]; then
 	scheme=https tls=(-webhook-tls "$bin/hook.pem,$bin/hook.key")
 	export SSL_CERT_FILE=$bin/hook.pem
 fi
-split=()
-if [ "${SPLIT:-}" = 1 ]; then split=(--deliver=false); fi
+layouts=(one)
+case "${SPLIT:-}" in 1) layouts=(split) ;; both) layouts=(one split) ;; esac
+layout=one
 dpid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$dpid" ] && kill "$dpid" 2>/dev/null; rm -rf "$bin"' EXIT
-# start: the measured server, and with SPLIT=1 the delivering one (on the load tool's core) first.
+# start: the measured server; in the split layout the delivering one (on the load tool's core) first.
 start() {
-	if [ "${SPLIT:-}" = 1 ]; then
+	local split=()
+	if [ "$layout" = split ]; then
 		"${pin_load[@]}" "$S" serve --addr 127.0.0.1:0 --db "$db" --metrics-addr off --allow-http-loopback-webhooks 2>deliver.log &
 		dpid=$!
 		for _ in $(seq 50); do grep -q '"listening"' deliver.log && break; sleep 0.1; done
+		split=(--deliver=false)
 	fi
 	serve "$S" --db "$db" --metrics-addr off --allow-http-loopback-webhooks "${split[@]}"
 }
@@ -81,9 +85,14 @@ main=$S
 for r in $(seq "$runs"); do
 	order=("${bins[@]}")
 	if ((r % 2 == 0)); then order=("${bins[@]:1}" "${bins[0]}"); fi
+	lays=("${layouts[@]}")
+	if ((r % 2 == 0)); then lays=("${layouts[@]:1}" "${layouts[0]}"); fi
 	for S in "${order[@]}"; do
-		p=""
-		if [ "$S" != "$main" ]; then p=base-; fi
-		if ((r % 2)); then without; with; else with; without; fi
+		for layout in "${lays[@]}"; do
+			p=""
+			if [ "$S" != "$main" ]; then p=base-; fi
+			if [ "$layout" = split ]; then p=${p}split-; fi
+			if ((r % 2)); then without; with; else with; without; fi
+		done
 	done
 done
