@@ -40,11 +40,11 @@ func newMetadataRefresher(s store.Store, log *zap.Logger, interval time.Duration
 	return samlsp.NewRefresher(samlsp.RefresherConfig{Store: s, Logger: log, Policy: metadataPolicy(loopback), Interval: interval, Now: now})
 }
 
-// startMetadataRefresh returns what runs r, the periodic refresh of IdP metadata given by URL (and
+// metadataRefreshLoop returns what runs r, the periodic refresh of IdP metadata given by URL (and
 // the watch on expiring IdP certificates), until its ctx ends, for the caller to run and wait for;
 // every replica runs one and the store's claim lets one fetch each tenant. An interval of 0 runs
 // none (nil).
-func startMetadataRefresh(r *samlsp.Refresher, log *zap.Logger, interval time.Duration, loopback bool) func(context.Context) {
+func metadataRefreshLoop(r *samlsp.Refresher, log *zap.Logger, interval time.Duration, loopback bool) func(context.Context) {
 	if interval == 0 {
 		log.Warn("IdP metadata is not refreshed (--metadata-refresh 0): a rolled-over IdP key stops sign-in until sso set is run again")
 		return nil

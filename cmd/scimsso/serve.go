@@ -205,7 +205,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	var background sync.WaitGroup
 	background.Go(func() { sweep(sweepCtx, s, c.sweepEvery, log.Named("sweep")) })
 	background.Go(func() { m.refusals.Run(sweepCtx, store.RefusalFlushInterval) })
-	if refresh := startMetadataRefresh(m.refresher, log.Named("metadata"), c.metadataRefresh, c.loopbackMeta); refresh != nil {
+	if refresh := metadataRefreshLoop(m.refresher, log.Named("metadata"), c.metadataRefresh, c.loopbackMeta); refresh != nil {
 		background.Go(func() { refresh(sweepCtx) })
 	}
 	stopBackground := func() {
