@@ -95,9 +95,9 @@ type Config struct {
 	// AllowHTTPLoopback allows http:// (and https://) to loopback receivers
 	// (serve --allow-http-loopback-webhooks); otherwise only https to public addresses.
 	AllowHTTPLoopback bool
-	// Wake, when set, receives a value after this process committed events (sqlstore's EventsWritten):
-	// each wake-up enqueues a drain for every webhook, so delivery starts at once instead of at the
-	// next catch-up.
+	// Wake, when set, receives a value after events were committed, by this process or (noticed within
+	// tens of milliseconds) another on the same store (sqlstore's EventsWritten): each wake-up
+	// enqueues a drain for every webhook, so delivery starts at once instead of at the next catch-up.
 	Wake <-chan struct{}
 	// Consumers add kinds of destination beyond store.KindWebhook (built in), by kind.
 	Consumers map[string]Consumer

@@ -13,6 +13,7 @@
 # load tool's core with PIN=1 (in the runs without a webhook too, so the webhook is the one
 # difference): delivery off the SCIM process, as README's "Delivering from another process" sets it
 # up; rows tagged split-. SPLIT=both measures both layouts in each run, alternating which goes first.
+# (--deliver came with ecb0765: BASE with SPLIT needs a commit from then on.)
 set -euo pipefail
 runs=${1:-3}
 users=${2:-20000}
@@ -48,14 +49,22 @@ start() {
 	if [ "$layout" = split ]; then
 		"${pin_load[@]}" "$S" serve --addr 127.0.0.1:0 --db "$db" --metrics-addr off --allow-http-loopback-webhooks 2>deliver.log &
 		dpid=$!
-		for _ in $(seq 50); do grep -q '"listening"' deliver.log && break; sleep 0.1; done
+		for i in $(seq 51); do
+			grep -q '"listening"' deliver.log && break
+			if ((i == 51)); then echo "the delivering server did not start: $(tail -3 deliver.log)" >&2; exit 1; fi
+			sleep 0.1
+		done
 		split=(--deliver=false)
 	fi
 	serve "$S" --db "$db" --metrics-addr off --allow-http-loopback-webhooks "${split[@]}"
 }
 halt() {
 	stop
-	if [ -n "$dpid" ]; then kill "$dpid"; wait "$dpid" 2>/dev/null || true; dpid=""; fi
+	if [ -n "$dpid" ]; then
+		kill "$dpid" 2>/dev/null || echo "the delivering server had stopped: $(tail -3 deliver.log)" >&2
+		wait "$dpid" 2>/dev/null || true
+		dpid=""
+	fi
 }
 # setup: a fresh directory and database (SQLite, or a fresh PostgreSQL database scimload_hooks_N).
 setup() {

@@ -36,10 +36,16 @@ func mapErr(err error) error {
 	return err
 }
 
-// mapSQLite turns SQLite's constraint errors into the store's sentinels; false when err is none of them.
+// mapSQLite turns SQLite's constraint errors into the store's sentinels, and a write lock that another
+// process held past the wait (busy or locked) into ErrUnavailable: the client is told to try again
+// (503), not that the server failed. False when err is none of them.
 func mapSQLite(err error) (error, bool) {
 	var se sqlite3.Error
 	if errors.As(err, &se) {
+		if se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked {
+			// Both wrapped: groupcommit.go's begin waits on the SQLite error; callers see ErrUnavailable.
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err), true
+		}
 		switch se.ExtendedCode {
 		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
 			return fmt.Errorf("%w: %v", store.ErrAlreadyExists, err), true

@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"runtime"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
-	"time"
 )
 
 // SQLite has one writer. Writes queue for the store's one write connection instead of SQLite's lock,
@@ -209,11 +209,11 @@ func (t liteTx) queryRow(ctx context.Context, q string, args []any) *sql.Row {
 // second serve on the file, the CLI, their checkpoints) in steps of its own, 50 µs doubling to 1 ms.
 // SQLite's busy handler sleeps 1, 2, 5, 10 ms and on between tries, so against a process whose
 // writer is seldom idle a writer lost the lock again and again: a serve delivering beside one that
-// served SCIM (serve --deliver=false) on the same file fell 1-1.7 s behind (webhook lag p99,
+// served SCIM (serve --deliver=false) on the same file fell 1.0-1.75 s behind (webhook lag p99,
 // `BASE=… PIN=1 SPLIT=1 cmd/scimload/webhooks.sh`), against 0.25-0.35 s with these steps. The write
 // connection runs with busy_timeout 0 once migrated; every other connection keeps SQLite's handler.
 func (l *sqlite) begin(exec func(string) error) error {
-	deadline := time.Now().Add(writeLockWait)
+	deadline := time.Now().Add(l.lockWait)
 	for wait := checkpointRetry; ; wait = min(2*wait, time.Millisecond) {
 		err := exec("BEGIN IMMEDIATE")
 		var se sqlite3.Error
@@ -224,6 +224,6 @@ func (l *sqlite) begin(exec func(string) error) error {
 	}
 }
 
-// writeLockWait is how long a batch waits for another process's write lock: the busy_timeout the
-// other connections have.
+// writeLockWait is how long a batch waits for another process's write lock (sqlite.lockWait): the
+// busy_timeout the other connections have. Past it the batch fails with store.ErrUnavailable.
 const writeLockWait = 10 * time.Second

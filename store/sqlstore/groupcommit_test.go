@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -185,5 +186,41 @@ func TestWriteWaitsForAnotherProcessLock(t *testing.T) {
 	}
 	if _, err := s.TenantBySlug(ctx, "acme"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWriteLockHeldTooLong: a write that waited its whole lockWait for another process's write lock
+// fails with store.ErrUnavailable (a 503 with Retry-After to the client), and applies nothing.
+func TestWriteLockHeldTooLong(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	s, err := Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.lite().lockWait = 200 * time.Millisecond
+	other, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.CreateTenant(ctx, &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a write behind a lock held past lockWait: %v, want store.ErrUnavailable", err)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TenantBySlug(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after the refused write: %v, want ErrNotFound", err)
 	}
 }

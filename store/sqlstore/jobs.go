@@ -18,9 +18,12 @@ const (
 //
 // On PostgreSQL it is the store's own pool. On SQLite it is a pool of one connection of its own on the
 // same file (the store's write connection is its group commit's alone): WAL, the store's synchronous
-// level, foreign keys, BEGIN IMMEDIATE and a busy timeout of 10 s, like the store's writer, so that
-// neither fails with "database is locked" while the other writes; one connection, as the queue's
-// SQLite driver asks, so its own goroutines never contend for the lock among themselves.
+// level, foreign keys, BEGIN IMMEDIATE and SQLite's busy handler for up to 10 s (the store's writer
+// waits the same 10 s, in steps of its own: groupcommit.go's begin), so that neither fails with
+// "database is locked" while the other writes; one connection, as the queue's SQLite driver asks,
+// so its own goroutines never contend for the lock among themselves. River's statements are its
+// own, so its waits keep SQLite's handler: against a writer that is seldom idle they can lose the
+// lock more often than the store's, which delivery lag measures (README, Speed).
 func (s *Store) JobsDB() (*sql.DB, string) {
 	switch d := s.db.(type) {
 	case *postgres:

@@ -71,6 +71,9 @@ type sqlite struct {
 	wtok   chan struct{}
 	wconn  *sql.Conn
 	wStmts stmtCache
+	// lockWait is how long a batch waits for another process's write lock: writeLockWait; tests
+	// make it short.
+	lockWait time.Duration
 
 	// written wakes EventsWritten's reader after a commit that recorded events, and watch after other
 	// processes' (eventwatch.go).
@@ -131,7 +134,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	r := sql.OpenDB(connector{drv, "file:" + (&url.URL{Path: opts.Path}).EscapedPath() + "?" + q.Encode()})
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), walLimit: opts.WALLimit, written: newWakeup(), jobsPool: jobsPool{dsn: dsn}}
+	l := &sqlite{w: w, r: r, now: opts.Now, wtok: make(chan struct{}, 1), lockWait: writeLockWait, walLimit: opts.WALLimit, written: newWakeup(), jobsPool: jobsPool{dsn: dsn}}
 	s := &Store{db: l, now: opts.Now, keys: opts.Keyring, written: l.written}
 	wconn, err := w.Conn(ctx)
 	if err != nil {
