@@ -21,6 +21,7 @@ import (
 	"github.com/scimsso/scimsso/internal/clientaddr"
 	"github.com/scimsso/scimsso/internal/metrics"
 	"github.com/scimsso/scimsso/internal/requestid"
+	"github.com/scimsso/scimsso/internal/ticker"
 	"github.com/scimsso/scimsso/openid"
 	"github.com/scimsso/scimsso/people"
 	"github.com/scimsso/scimsso/platformapi"
@@ -441,19 +442,12 @@ func listenMetrics(addr string, mx *metrics.Metrics, log *zap.Logger) (*http.Ser
 }
 
 func sweep(ctx context.Context, s store.Store, every time.Duration, log *zap.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.Sweep(ctx)
-			if err != nil && ctx.Err() == nil {
-				log.Warn("sweep failed", zap.Error(err))
-			} else if n > 0 {
-				log.Debug("swept expired rows", zap.Int64("rows", n))
-			}
+	ticker.Every(ctx, every, func(ctx context.Context) {
+		n, err := s.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("sweep failed", zap.Error(err))
+		} else if n > 0 {
+			log.Debug("swept expired rows", zap.Int64("rows", n))
 		}
-	}
+	})
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/scimsso/scimsso/internal/ticker"
 )
 
 // otherWritersEvery is how often a SQLite Store whose EventsWritten is followed looks for events that
@@ -36,23 +38,16 @@ func (l *sqlite) watchEvents() {
 // once more and finds nothing new, which costs less than telling the two kinds of commit apart.
 func (l *sqlite) followOthers(ctx context.Context, seen int64) {
 	defer close(l.watch.done)
-	t := time.NewTicker(otherWritersEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ticker.Every(ctx, otherWritersEvery, func(ctx context.Context) {
 		seq := l.newestSeq(ctx)
 		if seq < 0 {
-			continue // closing, or a read that failed: the next look tries again
+			return // closing, or a read that failed: the next look tries again
 		}
 		if seen >= 0 && seq > seen {
 			l.written.notify()
 		}
 		seen = seq
-	}
+	})
 }
 
 // newestSeq is the greatest event seq committed, 0 with none, -1 when it cannot be read.

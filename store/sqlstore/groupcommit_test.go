@@ -144,43 +144,59 @@ func TestRunningWritersShareACommit(t *testing.T) {
 	}
 }
 
-// TestWriteWaitsForAnotherProcessLock: while another connection to the file (another process: the
-// CLI, a second serve) holds SQLite's write lock, the store's writes wait for it rather than fail
-// with "database is locked", and commit once it is let go. The write connection has busy_timeout 0
-// (begin waits in steps of its own): without begin's loop the write fails at once.
-func TestWriteWaitsForAnotherProcessLock(t *testing.T) {
+// holdWriteLock opens a store on a new file and, on a connection of its own to that file (as another
+// process has: the CLI, a second serve), takes SQLite's write lock; the caller ends it with end
+// ("COMMIT" or "ROLLBACK").
+func holdWriteLock(t *testing.T) (s *Store, end func(stmt string)) {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "x.db")
 	s, err := Open(ctx, Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	other, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	t.Cleanup(func() { s.Close() })
+	other, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
+	t.Cleanup(func() { other.Close() })
 	conn, err := other.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
+	return s, func(stmt string) {
+		t.Helper()
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// acme is a new tenant acme to create.
+func acme() *store.Tenant {
+	return &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")}
+}
+
+// TestWriteWaitsForAnotherProcessLock: while another process holds SQLite's write lock, the store's
+// writes wait for it rather than fail with "database is locked", and commit once it is let go. The
+// write connection has busy_timeout 0 (begin waits in steps of its own): without begin's loop the
+// write fails at once.
+func TestWriteWaitsForAnotherProcessLock(t *testing.T) {
+	ctx := context.Background()
+	s, end := holdWriteLock(t)
 	done := make(chan error, 1)
-	go func() {
-		done <- s.CreateTenant(ctx, &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")})
-	}()
+	go func() { done <- s.CreateTenant(ctx, acme()) }()
 	select {
 	case err := <-done:
 		t.Fatalf("the write ended while another connection held the write lock: %v", err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		t.Fatal(err)
-	}
+	end("COMMIT")
 	if err := <-done; err != nil {
 		t.Fatalf("the write, once the lock was let go: %v", err)
 	}
@@ -193,33 +209,12 @@ func TestWriteWaitsForAnotherProcessLock(t *testing.T) {
 // fails with store.ErrUnavailable (a 503 with Retry-After to the client), and applies nothing.
 func TestWriteLockHeldTooLong(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "x.db")
-	s, err := Open(ctx, Options{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, end := holdWriteLock(t)
 	s.lite().lockWait = 200 * time.Millisecond
-	other, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	err = s.CreateTenant(ctx, &store.Tenant{Slug: "acme", Name: "Acme", SPKeyPEM: []byte("k"), SPCertPEM: []byte("c")})
-	if !errors.Is(err, store.ErrUnavailable) {
+	if err := s.CreateTenant(ctx, acme()); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("a write behind a lock held past lockWait: %v, want store.ErrUnavailable", err)
 	}
-	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	end("ROLLBACK")
 	if _, err := s.TenantBySlug(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("after the refused write: %v, want ErrNotFound", err)
 	}
