@@ -124,13 +124,21 @@ func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			if _, err := r.refresh(sctx, &t); err != nil && !errors.Is(err, store.ErrNoMetadataURL) {
+			if _, err := r.refresh(sctx, &t); err != nil && !loggedByRefresh(err) {
 				r.log.Warn("metadata refresh failed", zap.String("tenant", t.Slug), zap.Error(err))
 			}
 		}()
 	}
 	wg.Wait()
 	return int(n.Load()), nil
+}
+
+// loggedByRefresh reports whether refresh logged err itself (the fetch's outcome, a store failure) or
+// it is no failure (no URL): RefreshDue logs only the rest, each failure once.
+func loggedByRefresh(err error) bool {
+	var mf *store.MetadataRefreshFailure
+	var sf *storeFailure
+	return errors.Is(err, store.ErrNoMetadataURL) || errors.As(err, &mf) || errors.As(err, &sf)
 }
 
 // refreshWorkers is how many tenants RefreshDue fetches at once: a URL that stalls for the whole

@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scimsso/scimsso/internal/pgtest"
 	"github.com/scimsso/scimsso/internal/safefetch"
@@ -372,7 +374,8 @@ func TestMetadataRefreshInterrupted(t *testing.T) {
 		idp := newIdP(t, "https://idp.example/acme", time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
 		ms.Serve(idp.Metadata())
 		tn := tenantByURL(t, st, idp, ms.URL+"/md")
-		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zaptest.NewLogger(t), Policy: policy(ms), Now: clock.Now})
+		core, logs := observer.New(zap.InfoLevel)
+		r, err := samlsp.NewRefresher(samlsp.RefresherConfig{Store: st, Logger: zap.New(core), Policy: policy(ms), Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -392,6 +395,10 @@ func TestMetadataRefreshInterrupted(t *testing.T) {
 		}
 		if f := state(); !strings.HasPrefix(f.LastError, "interrupted") || f.NextAt.After(clock.Now().Add(time.Minute)) || !f.LastOKAt.IsZero() {
 			t.Fatalf("after a fetch cut by shutdown: %+v", f)
+		}
+		// Logged once, as what it is: not also as a failure by RefreshDue.
+		if n, warns := logs.FilterMessage("IdP metadata refresh interrupted").Len(), logs.FilterLevelExact(zap.WarnLevel).Len(); n != 1 || warns != 0 {
+			t.Fatalf("the interrupted fetch logged %d times, with %d warnings: %v", n, warns, logs.All())
 		}
 
 		caller, leave := context.WithCancel(context.Background())
