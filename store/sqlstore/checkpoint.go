@@ -118,17 +118,26 @@ func (l *sqlite) checkpointAll(ctx context.Context, mode string) bool {
 	case l.wtok <- struct{}{}:
 	}
 	defer l.unlockW()
-	deadline := time.Now().Add(truncateWait)
-	for wait := checkpointRetry; ; wait = min(2*wait, truncateWait/20) {
+	finished := false
+	waitInSteps(truncateWait, truncateWait/20, func() bool {
 		var busy, frames, done int64
 		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &done); err != nil {
 			return false
 		}
-		if busy == 0 {
-			return true
-		}
+		finished = busy == 0
+		return !finished
+	})
+	return finished
+}
+
+// waitInSteps calls try until it returns false (done, or failed for good) or within for has passed,
+// sleeping between calls from checkpointRetry, doubling, up to maxStep: the waits for another
+// connection's lock that SQLite's busy handler would make in steps of 1 ms and more.
+func waitInSteps(within, maxStep time.Duration, try func() (again bool)) {
+	deadline := time.Now().Add(within)
+	for wait := checkpointRetry; try(); wait = min(2*wait, maxStep) {
 		if time.Now().Add(wait).After(deadline) {
-			return false
+			return
 		}
 		time.Sleep(wait)
 	}

@@ -213,15 +213,13 @@ func (t liteTx) queryRow(ctx context.Context, q string, args []any) *sql.Row {
 // `BASE=… PIN=1 SPLIT=1 cmd/scimload/webhooks.sh`), against 0.25-0.35 s with these steps. The write
 // connection runs with busy_timeout 0 once migrated; every other connection keeps SQLite's handler.
 func (l *sqlite) begin(exec func(string) error) error {
-	deadline := time.Now().Add(l.lockWait)
-	for wait := checkpointRetry; ; wait = min(2*wait, time.Millisecond) {
-		err := exec("BEGIN IMMEDIATE")
+	var err error
+	waitInSteps(l.lockWait, time.Millisecond, func() bool {
+		err = exec("BEGIN IMMEDIATE")
 		var se sqlite3.Error
-		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(wait)
-	}
+		return err != nil && errors.As(err, &se) && se.Code == sqlite3.ErrBusy
+	})
+	return err
 }
 
 // writeLockWait is how long a batch waits for another process's write lock (sqlite.lockWait): the
